@@ -1,0 +1,329 @@
+#!/usr/bin/python3
+"""statusd benchmark: statusd vs nginx, lighttpd and h2o on this machine, in one run.
+
+Every server gets one worker, access log off, keep-alive on and the same document root. For each
+round (3 by default) the scenarios run interleaved across servers, so drift on a noisy machine
+hits everyone alike. Reported per server and scenario: requests/s, p50/p99 latency (wrk --latency)
+and server CPU microseconds per request (utime+stime of the server's processes, /proc/PID/stat,
+before/after, divided by requests). Also memory per idle keep-alive connection: RSS growth while
+holding N connections that each made one request. Medians of the rounds; never a single run.
+
+Usage: bench/run.py [--rounds 3] [--duration 5] [--idle 5000] [--out bench/results/latest.md]
+"""
+import argparse
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def proc_tree(root_pid):
+    """root_pid and all its descendants."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        ppid = int(st[st.rfind(")") + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [root_pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def cpu_ticks(pids):
+    total = 0
+    for p in pids:
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rfind(")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total
+
+
+def rss_bytes(pids):
+    total = 0
+    for p in pids:
+        try:
+            with open("/proc/%d/statm" % p) as f:
+                total += int(f.read().split()[1]) * PAGE
+        except OSError:
+            pass
+    return total
+
+
+class Srv:
+    def __init__(self, name, cmd, port, cwd=None, env=None):
+        self.name, self.cmd, self.port = name, cmd, port
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd, env=env,
+                                     start_new_session=True)
+        if not wait_port(port):
+            err = self.proc.stderr.read1(4000) if self.proc.poll() is not None else b""
+            self.stop()
+            raise RuntimeError("%s did not start: %s" % (name, err.decode(errors="replace")))
+        time.sleep(0.3)
+
+    def pids(self):
+        return proc_tree(self.proc.pid)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+
+
+def start_servers(root, tmp, which):
+    servers = {}
+    nofile = str(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    if "statusd" in which:
+        port = free_port()
+        servers["statusd"] = Srv("statusd", [os.path.join(REPO, "build", "statusd"), "--listen", "127.0.0.1:%d" % port,
+                                             "--workers", "1", "--root", root, "--access-log", "off",
+                                             "--max-connections", "60000", "--user", "root"], port)
+    if "nginx" in which and shutil.which("nginx"):
+        port = free_port()
+        conf = os.path.join(tmp, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write("""daemon off; master_process on; worker_processes 1; worker_rlimit_nofile %s;
+pid %s/nginx.pid; error_log %s/nginx-error.log crit; user root;
+events { worker_connections 60000; multi_accept on; }
+http { access_log off; sendfile on; tcp_nopush on; tcp_nodelay on; keepalive_timeout 120s; keepalive_requests 1000000;
+  default_type application/octet-stream; client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s; uwsgi_temp_path %s; scgi_temp_path %s;
+  server { listen 127.0.0.1:%d; root %s; } }
+""" % (nofile, tmp, tmp, tmp, tmp, tmp, tmp, tmp, port, root))
+        servers["nginx"] = Srv("nginx", ["nginx", "-c", conf, "-p", tmp], port)
+    if "lighttpd" in which and shutil.which("lighttpd"):
+        port = free_port()
+        conf = os.path.join(tmp, "lighttpd.conf")
+        with open(conf, "w") as f:
+            f.write("""server.document-root = "%s"
+server.port = %d
+server.bind = "127.0.0.1"
+server.max-fds = 16384
+server.max-connections = 30000
+server.max-keep-alive-requests = 1000000
+server.max-keep-alive-idle = 120
+server.errorlog = "%s/lighttpd-error.log"
+server.modules = ()
+""" % (root, port, tmp))
+        servers["lighttpd"] = Srv("lighttpd", ["lighttpd", "-D", "-f", conf], port)
+    if "h2o" in which and shutil.which("h2o"):
+        port = free_port()
+        conf = os.path.join(tmp, "h2o.conf")
+        with open(conf, "w") as f:
+            f.write("""listen:
+  host: 127.0.0.1
+  port: %d
+num-threads: 1
+max-connections: 60000
+http1-request-timeout: 120
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: %s
+""" % (port, root))
+        servers["h2o"] = Srv("h2o", ["h2o", "-c", conf], port)
+    return servers
+
+
+WRK_RE = {
+    "rps": re.compile(r"Requests/sec:\s+([\d.]+)"),
+    "reqs": re.compile(r"(\d+) requests in"),
+    "non2xx": re.compile(r"Non-2xx or 3xx responses: (\d+)"),
+    "errors": re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)"),
+}
+
+
+def to_ms(v):
+    m = re.match(r"([\d.]+)(us|ms|s)", v)
+    n, u = float(m.group(1)), m.group(2)
+    return n / 1000 if u == "us" else n if u == "ms" else n * 1000
+
+
+def run_wrk(url, conns, duration, srv):
+    pids = srv.pids()
+    before = cpu_ticks(pids)
+    out = subprocess.run(["wrk", "-t1", "-c%d" % conns, "-d%ds" % duration, "--latency", "--timeout", "5s", url],
+                         capture_output=True, text=True, timeout=duration + 30).stdout
+    after = cpu_ticks(pids)
+    reqs = int(WRK_RE["reqs"].search(out).group(1))
+    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
+    err = WRK_RE["errors"].search(out)
+    non2xx = WRK_RE["non2xx"].search(out)
+    return {
+        "rps": float(WRK_RE["rps"].search(out).group(1)),
+        "p50": to_ms(lat["50"]) if "50" in lat else float("nan"),
+        "p99": to_ms(lat["99"]) if "99" in lat else float("nan"),
+        "cpu_us": (after - before) * 1e6 / CLK_TCK / max(reqs, 1),
+        "errors": sum(int(x) for x in err.groups()) if err else 0,
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+    }
+
+
+def idle_memory(srv, n):
+    """RSS growth per connection while holding n keep-alive connections that each made one request."""
+    pids = srv.pids()
+    socks = []
+    time.sleep(0.2)
+    base = rss_bytes(pids)
+    req = b"GET /small.txt HTTP/1.1\r\nHost: b\r\n\r\n"
+    try:
+        for i in range(n):
+            s = socket.socket()
+            s.setblocking(True)
+            s.settimeout(5)
+            s.connect(("127.0.0.1", srv.port))
+            s.sendall(req)
+            socks.append(s)
+            if len(socks) % 500 == 0:
+                for t in socks[-500:]:
+                    t.recv(4096)
+        for t in socks[len(socks) - len(socks) % 500:]:
+            t.recv(4096)
+        time.sleep(0.5)
+        held = rss_bytes(pids)
+    finally:
+        for s in socks:
+            s.close()
+    return (held - base) / n
+
+
+def median(xs):
+    xs = [x for x in xs if x == x]
+    return statistics.median(xs) if xs else float("nan")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=5)
+    ap.add_argument("--idle", type=int, default=5000)
+    ap.add_argument("--servers", default="statusd,nginx,lighttpd,h2o")
+    ap.add_argument("--out", default=os.path.join(REPO, "bench", "results", "latest.md"))
+    args = ap.parse_args()
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    want = 65536 if hard == resource.RLIM_INFINITY else min(65536, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))  # servers inherit it
+    which = args.servers.split(",")
+    tmp = tempfile.mkdtemp(prefix="statusd-bench-", dir="/tmp")
+    root = os.path.join(tmp, "root")
+    os.makedirs(root)
+    os.chmod(tmp, 0o755)
+    with open(os.path.join(root, "small.txt"), "wb") as f:
+        f.write(b"hello world\n")  # 12 bytes
+    with open(os.path.join(root, "big.bin"), "wb") as f:
+        f.write(os.urandom(100 * 1024))
+    scenarios = [
+        ("12 B file, 50 conns", "/small.txt", 50, None),
+        ("100 KiB file, 50 conns", "/big.bin", 50, None),
+        ("12 B file, 1000 conns", "/small.txt", 1000, None),
+        ("100 KiB file, 1000 conns", "/big.bin", 1000, None),
+        ("API /status/200, 50 conns", "/_api/status/200", 50, "statusd"),
+        ("API /bytes/1024, 50 conns", "/_api/bytes/1024", 50, "statusd"),
+    ]
+    servers = start_servers(root, tmp, which)
+    results = {}  # (scenario, server) -> list of runs
+    try:
+        for rnd in range(args.rounds):
+            for title, path, conns, only in scenarios:
+                for name, srv in servers.items():
+                    if only and name != only:
+                        continue
+                    r = run_wrk("http://127.0.0.1:%d%s" % (srv.port, path), conns, args.duration, srv)
+                    results.setdefault((title, name), []).append(r)
+                    print("round %d  %-26s %-9s %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms  cpu %6.2f us/req%s" % (
+                        rnd + 1, title, name, r["rps"], r["p50"], r["p99"], r["cpu_us"],
+                        "  errors %d non2xx %d" % (r["errors"], r["non2xx"]) if r["errors"] or r["non2xx"] else ""),
+                        flush=True)
+        mem = {}
+        if args.idle > 0:
+            for name, srv in servers.items():
+                vals = [idle_memory(srv, args.idle) for _ in range(1)]
+                mem[name] = median(vals)
+                print("idle keep-alive memory %-9s %8.0f bytes/conn" % (name, mem[name]), flush=True)
+    finally:
+        for srv in servers.values():
+            srv.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    anchors = [n for n in servers if n != "statusd"]
+    lines = ["# statusd benchmark", "",
+             "Same machine, same run; %d rounds of %d s each, interleaved; medians. `wrk -t1`. "
+             "CPU µs/request is the servers' utime+stime divided by requests served." % (args.rounds, args.duration), "",
+             "| scenario | server | req/s | p50 ms | p99 ms | CPU µs/req | statusd CPU ratio | statusd req/s ratio |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for title, path, conns, only in scenarios:
+        s_runs = results.get((title, "statusd"))
+        for name in servers:
+            runs = results.get((title, name))
+            if not runs:
+                continue
+            rps, p50, p99, cpu = (median([r[k] for r in runs]) for k in ("rps", "p50", "p99", "cpu_us"))
+            ratio_cpu = ratio_rps = ""
+            if name != "statusd" and s_runs:
+                ratio_cpu = "%.2f×" % (median([r["cpu_us"] for r in s_runs]) / cpu) if cpu else ""
+                ratio_rps = "%.2f×" % (median([r["rps"] for r in s_runs]) / rps) if rps else ""
+            lines.append("| %s | %s | %.0f | %.2f | %.2f | %.2f | %s | %s |" % (title, name, rps, p50, p99, cpu, ratio_cpu, ratio_rps))
+    if mem:
+        lines += ["", "| idle keep-alive connection | bytes each |", "|---|---:|"]
+        for name, v in mem.items():
+            lines.append("| %s | %.0f |" % (name, v))
+    text = "\n".join(lines) + "\n"
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        f.write(text)
+    print()
+    print(text)
+    print("written to %s" % args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

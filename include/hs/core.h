@@ -1,0 +1,109 @@
+/* statusd — core vocabulary: return codes, length-carrying strings, arenas, buffers. */
+#ifndef HS_CORE_H
+#define HS_CORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+
+/* One return-code vocabulary; syscall failures are returned as -errno where noted. */
+enum {
+    HS_OK = 0,
+    HS_ERROR = -1,    /* failure; detail in errno or a status code set by the caller */
+    HS_AGAIN = -2,    /* not enough input / would block: call again later */
+    HS_DECLINED = -3, /* "not mine": the next module or phase decides */
+    HS_DONE = -4,     /* finished; nothing more to do */
+};
+
+#define HS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define HS_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define HS_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define HS_UNUSED(x) ((void)(x))
+#define HS_LIKELY(x) __builtin_expect(!!(x), 1)
+#define HS_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define HS_FMT(a, b) __attribute__((format(printf, a, b)))
+
+/* A length-carrying string, laid out like struct iovec. Never relies on a NUL. */
+typedef struct hs_iovec_s {
+    const char *base;
+    size_t len;
+} hs_iovec_t;
+
+#define HS_IOV(lit) ((hs_iovec_t){(lit), sizeof(lit) - 1})
+#define HS_IOV_NULL ((hs_iovec_t){NULL, 0})
+static inline hs_iovec_t hs_iov(const char *p, size_t n) { return (hs_iovec_t){p, n}; }
+static inline hs_iovec_t hs_iov_cstr(const char *s) { return (hs_iovec_t){s, s ? strlen(s) : 0}; }
+static inline bool hs_iov_eq(hs_iovec_t a, const char *lit, size_t n)
+{
+    return a.len == n && memcmp(a.base, lit, n) == 0;
+}
+/* ASCII case-insensitive comparison against a lowercase literal. */
+bool hs_iov_ieq(hs_iovec_t a, const char *lower, size_t n);
+#define HS_IOV_IEQ(a, lit) hs_iov_ieq((a), (lit), sizeof(lit) - 1)
+#define HS_IOV_EQ(a, lit) hs_iov_eq((a), (lit), sizeof(lit) - 1)
+bool hs_iov_has_prefix(hs_iovec_t a, const char *lit);
+
+/* ---- Allocation --------------------------------------------------------------------------
+ * Small, bounded allocations abort on failure (hs_malloc); attacker-sized ones must use the
+ * checked variants and turn failure into a status code. */
+void *hs_malloc(size_t n);
+void *hs_calloc(size_t n, size_t sz);
+void *hs_realloc(void *p, size_t n);
+char *hs_strdup(const char *s);
+
+/* A per-request arena: everything is freed at once by hs_arena_reset/destroy.
+ * The first block is embedded in the owner's memory when possible. */
+typedef struct hs_arena_block_s hs_arena_block_t;
+typedef struct hs_arena_s {
+    hs_arena_block_t *head;
+    char *cur, *end;
+} hs_arena_t;
+
+void hs_arena_init(hs_arena_t *a);
+void *hs_arena_alloc(hs_arena_t *a, size_t n); /* aborts when out of memory; n is bounded by callers */
+char *hs_arena_strndup(hs_arena_t *a, const char *s, size_t n);
+HS_FMT(2, 3) hs_iovec_t hs_arena_printf(hs_arena_t *a, const char *fmt, ...);
+hs_iovec_t hs_arena_vprintf(hs_arena_t *a, const char *fmt, va_list ap);
+void hs_arena_reset(hs_arena_t *a); /* frees every block */
+void hs_arena_reset_keep(hs_arena_t *a); /* frees all but one standard block, for reuse */
+
+/* ---- Growable byte buffer ----------------------------------------------------------------- */
+typedef struct hs_buf_s {
+    char *base;
+    size_t len, cap;
+} hs_buf_t;
+
+/* Ensure room for `extra` more bytes without exceeding `limit` total; HS_ERROR if it would. */
+int hs_buf_reserve(hs_buf_t *b, size_t extra, size_t limit);
+void hs_buf_append(hs_buf_t *b, const void *p, size_t n); /* small, bounded appends only */
+#define HS_BUF_LIT(b, lit) hs_buf_append((b), (lit), sizeof(lit) - 1)
+HS_FMT(2, 3) void hs_buf_printf(hs_buf_t *b, const char *fmt, ...);
+void hs_buf_free(hs_buf_t *b);
+void hs_buf_consume(hs_buf_t *b, size_t n); /* drop n bytes from the front */
+
+/* ---- Logging ------------------------------------------------------------------------------- */
+enum { HS_LOG_ERROR, HS_LOG_WARN, HS_LOG_INFO, HS_LOG_DEBUG };
+extern int hs_log_level;
+HS_FMT(2, 3) void hs_log(int level, const char *fmt, ...);
+#define hs_log_error(...) hs_log(HS_LOG_ERROR, __VA_ARGS__)
+#define hs_log_warn(...) hs_log(HS_LOG_WARN, __VA_ARGS__)
+#define hs_log_info(...) hs_log(HS_LOG_INFO, __VA_ARGS__)
+#define hs_log_debug(...) do { if (hs_log_level >= HS_LOG_DEBUG) hs_log(HS_LOG_DEBUG, __VA_ARGS__); } while (0)
+
+/* ---- Time ---------------------------------------------------------------------------------- */
+uint64_t hs_now_ms(void);          /* monotonic milliseconds (syscall) */
+/* IMF-fixdate for t into out (29 bytes + NUL). RFC 9110 §5.6.7 */
+void hs_http_date(time_t t, char out[30]);
+/* Parse an HTTP-date (IMF-fixdate, RFC 850 or asctime); -1 when invalid. RFC 9110 §5.6.7 */
+time_t hs_http_date_parse(hs_iovec_t s);
+
+/* ---- Parsing helpers ----------------------------------------------------------------------- */
+/* Size with optional k/m/g suffix (KiB units) into *out; HS_ERROR when malformed or overflowing. */
+int hs_parse_size(const char *s, uint64_t *out);
+/* Duration: "1500ms", "10s", "2m", "1h", plain number = seconds; result in ms. */
+int hs_parse_duration(const char *s, uint64_t *out_ms);
+
+#endif

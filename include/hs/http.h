@@ -1,0 +1,231 @@
+/* statusd — server, worker, connection and request: the handler-facing API.
+ *
+ * A content handler (module) receives a hs_req_t with the parsed head and either
+ *   - sets up a response and calls hs_res_send() (or one of the hs_res_* shortcuts), returning HS_OK,
+ *   - returns HS_DECLINED to let the next module look at the request,
+ *   - starts asynchronous work (a timer, hs_req_read_body()) and returns HS_AGAIN; it must then
+ *     eventually call hs_res_send().
+ * Every status leaves through hs_res_send(), which takes its reason phrase and body rules from
+ * the registry (src/http/status.def).
+ */
+#ifndef HS_HTTP_H
+#define HS_HTTP_H
+
+#include "hs/config.h"
+#include "hs/loop.h"
+#include "hs/parse.h"
+#include "hs/status.h"
+
+#include <pthread.h>
+#include <sys/socket.h>
+#include <stdatomic.h>
+
+typedef struct hs_server_s hs_server_t;
+typedef struct hs_worker_s hs_worker_t;
+typedef struct hs_conn_s hs_conn_t;
+typedef struct hs_req_s hs_req_t;
+typedef struct hs_upgrade_s hs_upgrade_t;
+
+typedef struct hs_module_s {
+    const char *name;
+    int (*init)(hs_server_t *srv); /* once, before workers start; HS_OK or HS_ERROR */
+    int (*handle)(hs_req_t *req);  /* HS_OK, HS_DECLINED, HS_AGAIN */
+} hs_module_t;
+
+struct hs_server_s {
+    hs_config_t *cfg;
+    hs_parse_limits_t limits;
+    hs_chunked_limits_t chunk_limits;
+    unsigned length_required; /* bit per hs_method_t */
+    int nworkers;
+    hs_worker_t *workers;
+    size_t num_listen;
+    struct sockaddr_storage listen_addr[HS_MAX_LISTEN];
+    socklen_t listen_len[HS_MAX_LISTEN];
+    int log_fd;                 /* access log, -1 = off */
+    _Atomic int connections;    /* open connections across workers */
+    _Atomic int shutting_down;  /* 1 = stop accepting, drain */
+    _Atomic uint64_t next_id;
+    uint64_t drain_deadline_ms;
+};
+
+struct hs_worker_s {
+    hs_server_t *srv;
+    int id;
+    pthread_t thread;
+    hs_loop_t loop;
+    size_t num_listeners;
+    hs_conn_t *conns;      /* doubly-linked list of open connections */
+    int nconns;
+    hs_buf_t free_bufs[16]; /* pool of read buffers returned by idle connections */
+    int nfree_bufs;
+    hs_req_t *req_pool;    /* finished requests kept for reuse (with one arena block each) */
+    int nreq_pool;
+    bool draining;
+};
+
+/* One response header. */
+typedef struct hs_res_header_s {
+    hs_iovec_t name, value;
+} hs_res_header_t;
+
+/* An output segment: memory or a file range (sent with sendfile). */
+typedef struct hs_seg_s {
+    const char *base; /* memory, or NULL for a file segment */
+    int fd;
+    off_t off;
+    size_t len;
+} hs_seg_t;
+
+#define HS_MAX_SEGS 40 /* multipart/byteranges: 16 parts × (head + data) + closing + response head */
+
+struct hs_req_s {
+    hs_conn_t *conn;
+    hs_worker_t *worker;
+    hs_server_t *srv;
+    hs_arena_t arena;
+    hs_parsed_req_t p;
+    hs_req_meta_t meta;
+    uint64_t id;
+    uint64_t start_ms;
+    time_t start_sec;
+    size_t head_len;
+
+    /* request body (collected in memory by hs_req_read_body) */
+    hs_buf_t body;
+    hs_chunked_t chunked;
+    int64_t body_left;        /* Content-Length bytes not yet read */
+    bool body_started, body_done, continue_sent;
+    void (*on_body)(hs_req_t *req);
+
+    /* response */
+    int status;
+    hs_res_header_t *res_headers;
+    size_t num_res_headers, cap_res_headers;
+    hs_seg_t segs[HS_MAX_SEGS];  /* output queue: interim responses, head, body */
+    size_t num_segs;
+    hs_seg_t bsegs[HS_MAX_SEGS]; /* the response body as the handler set it */
+    size_t num_bsegs;
+    int64_t content_length;   /* body bytes the response declares */
+    const char *content_type;
+    const char *error_detail; /* why, for error pages and logs */
+    const char *allow;        /* value of Allow for 405 / OPTIONS */
+    bool res_close;           /* send Connection: close and close after */
+    bool res_sent;
+    bool abort_conn;          /* close without a response (hs_res_close_silently) */
+    bool no_body;             /* HEAD or status without content */
+    int log_status;           /* status for the access log when it differs (444, 499, 494) */
+
+    /* streaming / raw / upgrade */
+    hs_buf_t sbuf;            /* queued stream bytes; sbuf.base[spos .. len) still to write */
+    size_t spos;
+    bool streaming;           /* stream started and not ended */
+    bool chunked_out;         /* stream uses chunked framing */
+    bool raw_mode;            /* output is raw bytes; no framing */
+    int raw_flags;
+    const hs_upgrade_t *upgrade;
+    void (*on_drain)(hs_req_t *req);
+    hs_timer_t timer;
+    void (*timer_cb)(hs_req_t *req);
+    uint64_t bytes_out;       /* body bytes written, for the log */
+
+    void *module_data;
+    void (*on_abort)(hs_req_t *req); /* client went away during async work */
+    void (*on_free)(hs_req_t *req);  /* release module resources (files, timers) */
+};
+
+/* ---- Response API ---- */
+void hs_res_header(hs_req_t *req, hs_iovec_t name, hs_iovec_t value);
+HS_FMT(3, 4) void hs_res_headerf(hs_req_t *req, const char *name, const char *fmt, ...);
+#define HS_RES_HEADER(req, name, value) hs_res_header((req), HS_IOV(name), hs_iov_cstr(value))
+/* Find a response header already added (case-insensitive), or NULL. */
+hs_res_header_t *hs_res_find_header(hs_req_t *req, const char *lower_name);
+/* Body from memory that lives as long as the request (arena or static). */
+void hs_res_body(hs_req_t *req, const void *p, size_t len);
+/* Body from a file range; the fd is closed by the caller after the response (on_done) or owned
+ * by the open-file cache. */
+void hs_res_body_file(hs_req_t *req, int fd, off_t off, size_t len);
+/* Send the response with `status`. Adds Date, Server, Content-Length and Connection, checks the
+ * registry's rules, writes. HS_OK. */
+int hs_res_send(hs_req_t *req, int status);
+/* An error response with a body built from the registry, explaining `detail`. */
+int hs_res_error(hs_req_t *req, int status, const char *detail);
+/* 405 with Allow. */
+int hs_res_method_not_allowed(hs_req_t *req, const char *allow);
+/* Close the connection without sending a byte (nginx 444), logging `log_status`. */
+void hs_res_close_silently(hs_req_t *req, int log_status);
+/* Send an interim (1xx) response now; it is written before the final one. RFC 9110 §15.2 */
+int hs_res_interim(hs_req_t *req, int status, const hs_res_header_t *headers, size_t n);
+
+/* ---- Streaming responses (asynchronous handlers) ----
+ * hs_res_stream_start sends the head: with Content-Length when req->content_length >= 0 was set
+ * before, else chunked (HTTP/1.1) or close-delimited (HTTP/1.0). Data written is copied and
+ * queued; `on_drain` (if set) is called whenever the queue has been written out completely.
+ * hs_res_stream_end finishes the response (the chunked terminator and optional trailers). */
+int hs_res_stream_start(hs_req_t *req, int status);
+int hs_res_stream_write(hs_req_t *req, const void *data, size_t len);
+int hs_res_stream_end(hs_req_t *req, const hs_res_header_t *trailers, size_t n);
+/* Bytes queued but not yet written. */
+size_t hs_res_stream_pending(const hs_req_t *req);
+
+/* ---- Raw output (fault injection; bypasses framing and the rule check) ---- */
+enum {
+    HS_RAW_CLOSE = 1,  /* close (FIN) once the bytes are written */
+    HS_RAW_RESET = 2,  /* close with RST (SO_LINGER 0) once the bytes are written */
+    HS_RAW_HOLD = 4,   /* keep the connection open without reading; the handler closes it later */
+};
+int hs_res_raw(hs_req_t *req, const void *data, size_t len, int flags, int log_status);
+/* End a connection held by HS_RAW_HOLD or a stream: close (FIN) or reset (RST). */
+void hs_req_close_connection(hs_req_t *req, bool reset);
+
+/* ---- One timer per request, for asynchronous handlers ---- */
+void hs_req_set_timer(hs_req_t *req, uint64_t ms, void (*cb)(hs_req_t *req));
+void hs_req_cancel_timer(hs_req_t *req);
+
+/* ---- Protocol upgrade (RFC 9110 §7.8): after a 101 the connection carries another protocol.
+ * hs_res_upgrade sends the 101 head (with the headers the handler added) and then hands every
+ * byte read to on_data; hs_upgraded_write queues bytes; hs_upgraded_close ends it. */
+struct hs_upgrade_s {
+    void (*on_data)(hs_req_t *req, const char *data, size_t len); /* every byte is handed over once */
+    void (*on_close)(hs_req_t *req); /* the peer went away or timed out (req is freed after) */
+};
+int hs_res_upgrade(hs_req_t *req, const hs_upgrade_t *handler);
+int hs_upgraded_write(hs_req_t *req, const void *data, size_t len);
+void hs_upgraded_close(hs_req_t *req);
+
+/* ---- Request API ---- */
+/* Header value by token (first field), or a NULL base. */
+static inline hs_iovec_t hs_req_header(const hs_req_t *req, int token)
+{
+    const hs_header_t *h = req->meta.h[token];
+    return h ? h->value : HS_IOV_NULL;
+}
+/* Header value by name (case-insensitive, lowercase literal), or a NULL base. */
+hs_iovec_t hs_req_header_named(const hs_req_t *req, const char *lower_name);
+/* Read the whole request body into req->body (within max_body), then call cb. Sends
+ * 100 Continue first when the client asked for it (RFC 9110 §10.1.1). Returns HS_AGAIN. */
+int hs_req_read_body(hs_req_t *req, void (*cb)(hs_req_t *req));
+/* Does the request declare a body? */
+static inline bool hs_req_has_body(const hs_req_t *req)
+{
+    return req->meta.chunked || req->meta.content_length > 0;
+}
+
+/* ---- Content negotiation (RFC 9110 §12.5.1) ----
+ * Pick the best of `types` (e.g. "text/html") for an Accept value, honouring q-values,
+ * wildcards and q=0. Returns the index, -1 when none is acceptable. An absent Accept
+ * (NULL base) accepts everything: returns 0. Ties go to the earlier entry of `types`. */
+int hs_negotiate_type(hs_iovec_t accept, const char *const *types, size_t n);
+
+/* JSON string escaping into a buffer, with the quotes. */
+void hs_json_str(hs_buf_t *b, const char *s, size_t len);
+
+/* ---- Server ---- */
+int hs_server_init(hs_server_t *srv, hs_config_t *cfg);
+/* Run workers until SIGTERM/SIGINT; returns the process exit status. */
+int hs_server_run(hs_server_t *srv);
+
+/* Modules (src/modules/…), tried in order. */
+extern const hs_module_t *const hs_modules[];
+
+#endif

@@ -1,0 +1,80 @@
+/* statusd — event loop (one per worker thread) with a hierarchical timer wheel.
+ *
+ * The interface is tiny on purpose (redis ae.c); the only backend is epoll (src/event/epoll.c).
+ * File descriptors are registered edge-triggered once for their lifetime; the owner tracks
+ * readiness itself. The clock is read once per iteration and cached (loop->now_ms, now_sec).
+ */
+#ifndef HS_LOOP_H
+#define HS_LOOP_H
+
+#include "hs/core.h"
+#include <time.h>
+
+typedef struct hs_loop_s hs_loop_t;
+typedef struct hs_io_s hs_io_t;
+typedef struct hs_timer_s hs_timer_t;
+
+enum { HS_EV_READ = 1, HS_EV_WRITE = 2, HS_EV_HUP = 4, HS_EV_ERROR = 8 };
+
+typedef void (*hs_io_cb)(hs_io_t *io, int events);
+typedef void (*hs_timer_cb)(hs_timer_t *t);
+
+struct hs_io_s {
+    int fd;
+    hs_io_cb cb;
+};
+
+/* Intrusive timer. Zero-initialise; a timer is linked at most once. */
+struct hs_timer_s {
+    hs_timer_t *next, *prev;
+    uint64_t at;
+    hs_timer_cb cb;
+};
+
+#define HS_WHEEL_BITS 6
+#define HS_WHEEL_SLOTS (1 << HS_WHEEL_BITS)
+#define HS_WHEEL_LEVELS 4 /* 1 ms resolution, 64^4 ms (~4.6 h) span */
+
+typedef struct hs_wheel_s {
+    uint64_t last; /* every timer with at <= last has run */
+    uint64_t bitmap[HS_WHEEL_LEVELS];
+    hs_timer_t slots[HS_WHEEL_LEVELS][HS_WHEEL_SLOTS]; /* list heads */
+    size_t count;
+} hs_wheel_t;
+
+struct hs_loop_s {
+    int epfd;
+    int wakefd; /* eventfd: another thread asks this loop to look at its flags */
+    hs_io_t wake_io;
+    uint64_t now_ms; /* cached monotonic clock */
+    time_t now_sec;  /* cached wall clock */
+    char date[30];   /* cached IMF-fixdate of now_sec */
+    hs_wheel_t wheel;
+    void (*on_wake)(hs_loop_t *loop);
+    void *data;
+};
+
+int hs_loop_init(hs_loop_t *loop);
+void hs_loop_destroy(hs_loop_t *loop);
+/* Register fd edge-triggered for read and write readiness. */
+int hs_io_add(hs_loop_t *loop, hs_io_t *io);
+void hs_io_del(hs_loop_t *loop, hs_io_t *io);
+/* Register a listening socket level-triggered for read. */
+int hs_io_add_listener(hs_loop_t *loop, hs_io_t *io);
+/* Wait for events (at most max_wait_ms, or until the next timer), dispatch them, run due timers. */
+void hs_loop_run_once(hs_loop_t *loop, int max_wait_ms);
+/* Wake the loop from another thread. */
+void hs_loop_wake(hs_loop_t *loop);
+void hs_loop_update_clock(hs_loop_t *loop);
+
+/* Timers. */
+void hs_wheel_init(hs_wheel_t *w, uint64_t now);
+void hs_timer_link(hs_wheel_t *w, hs_timer_t *t, uint64_t at);
+void hs_timer_unlink(hs_wheel_t *w, hs_timer_t *t);
+static inline bool hs_timer_is_linked(const hs_timer_t *t) { return t->next != NULL; }
+/* Run every timer due at or before now. Returns the number run. */
+size_t hs_wheel_run(hs_wheel_t *w, uint64_t now);
+/* Milliseconds until the earliest timer could be due (a lower bound), or -1 if none. */
+int64_t hs_wheel_timeout(const hs_wheel_t *w, uint64_t now);
+
+#endif

@@ -1,0 +1,109 @@
+/* statusd — the epoll backend of the event loop (Linux only). */
+#define _GNU_SOURCE
+#include "hs/loop.h"
+
+#include <errno.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define MAX_EVENTS 256
+
+void hs_loop_update_clock(hs_loop_t *loop)
+{
+    loop->now_ms = hs_now_ms();
+    time_t now = time(NULL);
+    if (now != loop->now_sec) {
+        loop->now_sec = now;
+        hs_http_date(now, loop->date);
+    }
+}
+
+static void on_wake(hs_io_t *io, int events)
+{
+    HS_UNUSED(events);
+    hs_loop_t *loop = (hs_loop_t *)((char *)io - offsetof(hs_loop_t, wake_io));
+    uint64_t v;
+    while (read(loop->wakefd, &v, sizeof(v)) > 0)
+        ;
+    if (loop->on_wake)
+        loop->on_wake(loop);
+}
+
+int hs_loop_init(hs_loop_t *loop)
+{
+    memset(loop, 0, sizeof(*loop));
+    loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (loop->epfd < 0)
+        return -errno;
+    loop->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (loop->wakefd < 0) {
+        int e = errno;
+        close(loop->epfd);
+        return -e;
+    }
+    loop->wake_io.fd = loop->wakefd;
+    loop->wake_io.cb = on_wake;
+    hs_loop_update_clock(loop);
+    hs_wheel_init(&loop->wheel, loop->now_ms);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &loop->wake_io};
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, loop->wakefd, &ev) < 0)
+        return -errno;
+    return HS_OK;
+}
+
+void hs_loop_destroy(hs_loop_t *loop)
+{
+    close(loop->wakefd);
+    close(loop->epfd);
+}
+
+int hs_io_add(hs_loop_t *loop, hs_io_t *io)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = io};
+    return epoll_ctl(loop->epfd, EPOLL_CTL_ADD, io->fd, &ev) < 0 ? -errno : HS_OK;
+}
+
+int hs_io_add_listener(hs_loop_t *loop, hs_io_t *io)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = io};
+    return epoll_ctl(loop->epfd, EPOLL_CTL_ADD, io->fd, &ev) < 0 ? -errno : HS_OK;
+}
+
+void hs_io_del(hs_loop_t *loop, hs_io_t *io)
+{
+    epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+}
+
+void hs_loop_wake(hs_loop_t *loop)
+{
+    uint64_t one = 1;
+    ssize_t r = write(loop->wakefd, &one, sizeof(one));
+    (void)r;
+}
+
+void hs_loop_run_once(hs_loop_t *loop, int max_wait_ms)
+{
+    struct epoll_event events[MAX_EVENTS];
+    int64_t t = hs_wheel_timeout(&loop->wheel, loop->now_ms);
+    int wait = max_wait_ms;
+    if (t >= 0 && (wait < 0 || t < wait))
+        wait = (int)t;
+    int n = epoll_wait(loop->epfd, events, MAX_EVENTS, wait);
+    hs_loop_update_clock(loop);
+    for (int i = 0; i < n; i++) {
+        hs_io_t *io = events[i].data.ptr;
+        uint32_t e = events[i].events;
+        int ev = 0;
+        if (e & EPOLLIN)
+            ev |= HS_EV_READ;
+        if (e & EPOLLOUT)
+            ev |= HS_EV_WRITE;
+        if (e & (EPOLLHUP | EPOLLRDHUP))
+            ev |= HS_EV_HUP | HS_EV_READ;
+        if (e & EPOLLERR)
+            ev |= HS_EV_ERROR | HS_EV_READ | HS_EV_WRITE;
+        io->cb(io, ev);
+    }
+    hs_wheel_run(&loop->wheel, loop->now_ms);
+}

@@ -1,0 +1,210 @@
+/* statusd — chunked transfer coding decoder (RFC 9112 §7.1). In place, no allocation.
+ *
+ *   chunked-body = *chunk last-chunk trailer-section CRLF
+ *   chunk        = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+ *   chunk-size   = 1*HEXDIG
+ *   chunk-ext    = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+ *
+ * Extensions are syntax-checked loosely (no control bytes, must start with ';') and limited
+ * in length; their content is ignored. Trailer fields are syntax-checked and discarded.
+ */
+#include "hs/parse.h"
+
+enum {
+    S_SIZE_FIRST, /* expecting the first hex digit */
+    S_SIZE,       /* more hex digits, or the end of them */
+    S_EXT,        /* after the size: BWS then ';' … */
+    S_EXT_BWS,    /* whitespace after the size: only more BWS or ';' may follow */
+    S_EXT_BODY,   /* after a ';' */
+    S_SIZE_LF,    /* CR seen, expecting LF */
+    S_DATA,
+    S_DATA_CR,
+    S_DATA_LF,
+    S_TR_START,   /* start of a trailer line, or the final CRLF */
+    S_TR_NAME,
+    S_TR_VALUE,
+    S_TR_LF,      /* CR seen at the end of a trailer field */
+    S_END_LF,     /* CR of the final empty line seen */
+    S_DONE,
+};
+
+static inline int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+static inline bool is_tchar(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
+           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static inline bool is_field(unsigned char c)
+{
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+#define FAIL(st, why)                                                                              \
+    do {                                                                                           \
+        *status = (st);                                                                            \
+        *detail = (why);                                                                           \
+        goto Error;                                                                                \
+    } while (0)
+
+int hs_chunked_decode(hs_chunked_t *d, char *buf, size_t *len, size_t *consumed,
+                      const hs_chunked_limits_t *limits, int *status, const char **detail)
+{
+    size_t in = 0, out = 0, n = *len;
+    int ret = HS_AGAIN;
+
+    while (in < n) {
+        unsigned char c = (unsigned char)buf[in];
+        switch (d->state) {
+        case S_SIZE_FIRST:
+        case S_SIZE: {
+            int v = hexval(c);
+            if (v >= 0) {
+                /* leading zeros are allowed by 1*HEXDIG and do not count toward overflow */
+                if ((d->chunk_left != 0 || v != 0) && ++d->hex_digits > 15)
+                    FAIL(400, "the chunk size has too many digits (overflow)");
+                d->chunk_left = (d->chunk_left << 4) | (uint64_t)v;
+                d->state = S_SIZE;
+                in++;
+                if (++d->line_len > limits->max_ext)
+                    FAIL(400, "the chunk-size line is longer than the server accepts");
+                break;
+            }
+            if (d->state == S_SIZE_FIRST)
+                FAIL(400, "the chunk size is not a hexadecimal number");
+            if (d->chunk_left > limits->max_body || d->total + d->chunk_left > limits->max_body)
+                FAIL(413, "the chunked request body is larger than the server accepts");
+            d->state = S_EXT;
+            continue;
+        }
+        case S_EXT:
+        case S_EXT_BWS:
+            /* RFC 9112 §7.1.1: chunk-ext = *( BWS ";" ... ). BWS is only allowed before a ';':
+             * "5 \r\n" is not valid chunk-size syntax, so whitespace must be followed by ';'. */
+            if (c == '\r' && d->state == S_EXT) {
+                d->state = S_SIZE_LF;
+            } else if (c == ';') {
+                d->state = S_EXT_BODY;
+            } else if (c == ' ' || c == '\t') {
+                d->state = S_EXT_BWS;
+            } else {
+                FAIL(400, c == '\n' ? "a chunk-size line ends in a bare LF"
+                                    : c == '\r' ? "whitespace after the chunk size is not followed by an extension"
+                                                : "the chunk size is followed by something other than an extension");
+            }
+            in++;
+            if (++d->line_len > limits->max_ext)
+                FAIL(400, "chunk extensions are longer than the server accepts");
+            break;
+        case S_EXT_BODY:
+            if (c == '\r')
+                d->state = S_SIZE_LF;
+            else if (!is_field(c))
+                FAIL(400, "a chunk extension contains a control character");
+            in++;
+            if (++d->line_len > limits->max_ext)
+                FAIL(400, "chunk extensions are longer than the server accepts");
+            break;
+        case S_SIZE_LF:
+            if (c != '\n')
+                FAIL(400, "bare CR in a chunk-size line");
+            in++;
+            d->line_len = 0;
+            d->hex_digits = 0;
+            if (d->chunk_left == 0) {
+                d->state = S_TR_START;
+            } else {
+                d->total += d->chunk_left;
+                d->state = S_DATA;
+            }
+            break;
+        case S_DATA: {
+            size_t take = n - in;
+            if (take > d->chunk_left)
+                take = (size_t)d->chunk_left;
+            if (out != in)
+                memmove(buf + out, buf + in, take);
+            out += take;
+            in += take;
+            d->chunk_left -= take;
+            if (d->chunk_left == 0)
+                d->state = S_DATA_CR;
+            break;
+        }
+        case S_DATA_CR:
+            if (c != '\r')
+                FAIL(400, "chunk data is not followed by CRLF (the chunk size does not match)");
+            in++;
+            d->state = S_DATA_LF;
+            break;
+        case S_DATA_LF:
+            if (c != '\n')
+                FAIL(400, "chunk data is not followed by CRLF");
+            in++;
+            d->state = S_SIZE_FIRST;
+            break;
+        case S_TR_START:
+            if (c == '\r') {
+                d->state = S_END_LF;
+                in++;
+                break;
+            }
+            if (!is_tchar(c))
+                FAIL(400, c == '\n' ? "the chunked body ends in a bare LF" : "a trailer field name is malformed");
+            d->state = S_TR_NAME;
+            break;
+        case S_TR_NAME:
+            if (c == ':')
+                d->state = S_TR_VALUE;
+            else if (!is_tchar(c))
+                FAIL(400, c == ' ' || c == '\t' ? "whitespace before the colon of a trailer field"
+                                                : "a trailer field name is malformed");
+            in++;
+            if (++d->trailer_len > limits->max_trailer)
+                FAIL(431, "the trailer section is larger than the server accepts");
+            break;
+        case S_TR_VALUE:
+            if (c == '\r')
+                d->state = S_TR_LF;
+            else if (!is_field(c))
+                FAIL(400, "a trailer field value contains a control character");
+            in++;
+            if (++d->trailer_len > limits->max_trailer)
+                FAIL(431, "the trailer section is larger than the server accepts");
+            break;
+        case S_TR_LF:
+            if (c != '\n')
+                FAIL(400, "bare CR in a trailer field");
+            in++;
+            d->state = S_TR_START;
+            break;
+        case S_END_LF:
+            if (c != '\n')
+                FAIL(400, "bare CR at the end of the chunked body");
+            in++;
+            d->state = S_DONE;
+            ret = HS_DONE;
+            goto Exit;
+        case S_DONE:
+            ret = HS_DONE;
+            goto Exit;
+        }
+    }
+Exit:
+    *len = out;
+    *consumed = in;
+    return ret;
+Error:
+    *len = out;
+    *consumed = in;
+    return HS_ERROR;
+}

@@ -1,0 +1,59 @@
+/* statusd — internals shared by conn.c, response.c, server.c and accesslog.c. */
+#ifndef HS_HTTP_INTERNAL_H
+#define HS_HTTP_INTERNAL_H
+
+#include "hs/http.h"
+
+#include <netinet/in.h>
+
+enum {
+    HS_CS_IDLE = 0, /* waiting for the first byte of a request (keep-alive timer) */
+    HS_CS_HEAD,     /* receiving a request head (header timer, from the first byte) */
+    HS_CS_BODY,     /* reading a request body for a handler (body timer, per read) */
+    HS_CS_HANDLER,  /* a handler works asynchronously */
+    HS_CS_WRITE,    /* writing the response (send timer, per write) */
+    HS_CS_LINGER,   /* write side shut; draining input before close (linger timer) */
+    HS_CS_UPGRADED, /* after 101: bytes go to the upgrade handler */
+};
+
+struct hs_conn_s {
+    hs_io_t io;
+    hs_worker_t *worker;
+    hs_conn_t *next, *prev;
+    hs_timer_t timer;
+    hs_buf_t rbuf;  /* input; data is rbuf.base[rpos .. rbuf.len) */
+    size_t rpos;
+    hs_req_t *req;  /* the request being served, NULL when idle */
+    uint32_t requests;
+    uint8_t state;
+    bool readable : 1, in_run : 1, rerun : 1, dead : 1, peer_eof : 1, reset_on_close : 1, upgrade_closing : 1, rdhup : 1;
+    uint32_t linger_bytes;
+    struct sockaddr_in6 peer; /* v4 peers are stored as sockaddr_in in the same space */
+};
+
+/* conn.c */
+void hs__conn_accept(hs_worker_t *w, int fd, const struct sockaddr *sa, socklen_t salen);
+void hs__conn_run(hs_conn_t *c);
+void hs__conn_close_idle(hs_worker_t *w); /* on drain: close connections waiting for a request */
+void hs__conn_close_all(hs_worker_t *w);  /* at exit */
+void hs__worker_free_pools(hs_worker_t *w);
+ssize_t hs__conn_flush(hs_conn_t *c);
+void hs__peer_name(const hs_conn_t *c, char *out, size_t outlen);
+
+/* response.c */
+/* Build and queue the response head. framing: 0 = Content-Length (when the status allows a body),
+ * 1 = chunked, 2 = none (close-delimited or 101). */
+void hs__queue_head(hs_req_t *req, int status, int framing);
+void hs__kick(hs_conn_t *c);
+void hs__status_lines_init(void);
+hs_iovec_t hs__status_line(int status);
+/* Build the error body for status/detail according to the client's preference. */
+void hs__error_body(hs_req_t *req, int status, const char *detail);
+/* Check the registry rules of a response about to be written; abort in checking builds. */
+void hs__check_response(hs_req_t *req, bool has_body_bytes);
+
+/* accesslog.c */
+void hs__access_log(hs_req_t *req, int status, uint64_t bytes);
+void hs__access_log_raw(hs_worker_t *w, const hs_conn_t *c, const char *reqline, size_t len, int status);
+
+#endif

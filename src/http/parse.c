@@ -1,0 +1,417 @@
+/* statusd — HTTP/1.1 request-head parser (RFC 9112). No I/O, no allocation.
+ *
+ * Strictness policy: every syntax rule of RFC 9112 that a lenient parser could disagree with
+ * another about is an error here, so that statusd and any intermediary in front of it can never
+ * see a different message boundary (request smuggling). In particular: line endings are CRLF
+ * only (a bare LF or bare CR is a 400), obs-fold is rejected, whitespace before the colon is
+ * rejected, control bytes in values are rejected.
+ */
+#include "hs/parse.h"
+
+/* Character classes. */
+enum { C_TCHAR = 1, C_VCHAR = 2, C_FIELD = 4, C_TARGET = 8, C_HEX = 16 };
+
+static const uint8_t cls[256] = {
+#define T (C_TCHAR | C_VCHAR | C_FIELD | C_TARGET)
+#define V (C_VCHAR | C_FIELD | C_TARGET)
+#define H (C_HEX | T)
+    /* 0x00-0x1f: controls; only HTAB is allowed inside a field value */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, C_FIELD, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* SP ! " # $ % & ' ( ) * + , - . / */
+    C_FIELD, T, V, T, T, T, T, T, V, V, T, T, V, T, T, V,
+    /* 0-9 : ; < = > ? */
+    H, H, H, H, H, H, H, H, H, H, V, V, V, V, V, V,
+    /* @ A-F G-O */
+    V, H, H, H, H, H, H, T, T, T, T, T, T, T, T, T,
+    /* P-Z [ \ ] ^ _ */
+    T, T, T, T, T, T, T, T, T, T, T, V, V, V, T, T,
+    /* ` a-f g-o */
+    T, H, H, H, H, H, H, T, T, T, T, T, T, T, T, T,
+    /* p-z { | } ~ DEL */
+    T, T, T, T, T, T, T, T, T, T, T, V, T, V, T, 0,
+    /* 0x80-0xff: obs-text, allowed in field values only (RFC 9110 §5.5) */
+#define O8 C_FIELD, C_FIELD, C_FIELD, C_FIELD, C_FIELD, C_FIELD, C_FIELD, C_FIELD
+#define O32 O8, O8, O8, O8
+    O32, O32, O32, O32
+#undef O8
+#undef O32
+#undef T
+#undef V
+#undef H
+};
+
+#define IS_TCHAR(c) (cls[(unsigned char)(c)] & C_TCHAR)
+#define IS_FIELD(c) (cls[(unsigned char)(c)] & C_FIELD)
+#define IS_TARGET(c) (cls[(unsigned char)(c)] & C_TARGET)
+#define IS_HEX(c) (cls[(unsigned char)(c)] & C_HEX)
+
+#define MAX_METHOD 32
+
+static const char *const method_names[HS_METHOD__COUNT] = {
+    [HS_METHOD_UNKNOWN] = "", [HS_METHOD_GET] = "GET", [HS_METHOD_HEAD] = "HEAD",
+    [HS_METHOD_POST] = "POST", [HS_METHOD_PUT] = "PUT", [HS_METHOD_DELETE] = "DELETE",
+    [HS_METHOD_CONNECT] = "CONNECT", [HS_METHOD_OPTIONS] = "OPTIONS", [HS_METHOD_TRACE] = "TRACE",
+    [HS_METHOD_PATCH] = "PATCH", [HS_METHOD_PROPFIND] = "PROPFIND", [HS_METHOD_PROPPATCH] = "PROPPATCH",
+    [HS_METHOD_MKCOL] = "MKCOL", [HS_METHOD_COPY] = "COPY", [HS_METHOD_MOVE] = "MOVE",
+    [HS_METHOD_LOCK] = "LOCK", [HS_METHOD_UNLOCK] = "UNLOCK", [HS_METHOD_BREW] = "BREW",
+    [HS_METHOD_WHEN] = "WHEN", [HS_METHOD_MEXT] = "",
+};
+
+const char *hs_method_name(hs_method_t m)
+{
+    return (unsigned)m < HS_METHOD__COUNT ? method_names[m] : "";
+}
+
+static hs_method_t method_lookup(const char *p, size_t n)
+{
+    /* Methods are case-sensitive (RFC 9110 §9.1). */
+    if (n >= 3 && p[0] == 'M' && p[1] == '-')
+        return HS_METHOD_MEXT; /* RFC 2774 §5 */
+    for (int m = 1; m < HS_METHOD__COUNT; m++) {
+        const char *name = method_names[m];
+        if (name[0] == p[0] && strlen(name) == n && memcmp(name, p, n) == 0)
+            return (hs_method_t)m;
+    }
+    return HS_METHOD_UNKNOWN;
+}
+
+static const struct {
+    const char *name;
+    int token;
+    uint8_t len;
+} header_names[] = {
+    {"host", HS_HDR_HOST, 4},
+    {"content-length", HS_HDR_CONTENT_LENGTH, 14},
+    {"transfer-encoding", HS_HDR_TRANSFER_ENCODING, 17},
+    {"connection", HS_HDR_CONNECTION, 10},
+    {"expect", HS_HDR_EXPECT, 6},
+    {"upgrade", HS_HDR_UPGRADE, 7},
+    {"te", HS_HDR_TE, 2},
+    {"content-type", HS_HDR_CONTENT_TYPE, 12},
+    {"accept", HS_HDR_ACCEPT, 6},
+    {"accept-encoding", HS_HDR_ACCEPT_ENCODING, 15},
+    {"accept-language", HS_HDR_ACCEPT_LANGUAGE, 15},
+    {"if-match", HS_HDR_IF_MATCH, 8},
+    {"if-none-match", HS_HDR_IF_NONE_MATCH, 13},
+    {"if-modified-since", HS_HDR_IF_MODIFIED_SINCE, 17},
+    {"if-unmodified-since", HS_HDR_IF_UNMODIFIED_SINCE, 19},
+    {"if-range", HS_HDR_IF_RANGE, 8},
+    {"range", HS_HDR_RANGE, 5},
+    {"authorization", HS_HDR_AUTHORIZATION, 13},
+    {"cookie", HS_HDR_COOKIE, 6},
+    {"user-agent", HS_HDR_USER_AGENT, 10},
+    {"referer", HS_HDR_REFERER, 7},
+    {"man", HS_HDR_MAN, 3},
+    {"early-data", HS_HDR_EARLY_DATA, 10},
+    {"a-im", HS_HDR_A_IM, 4},
+    {"depth", HS_HDR_DEPTH, 5},
+    {"destination", HS_HDR_DESTINATION, 11},
+    {"overwrite", HS_HDR_OVERWRITE, 9},
+    {"if", HS_HDR_IF, 2},
+    {"prefer", HS_HDR_PREFER, 6},
+    {"origin", HS_HDR_ORIGIN, 6},
+    {"content-encoding", HS_HDR_CONTENT_ENCODING, 16},
+    {"proxy-authorization", HS_HDR_PROXY_AUTHORIZATION, 19},
+};
+
+/* Lowercase-folding table for token lookup. */
+static const uint8_t lower_tab[256] = {
+#define L4(i) (i), (i) + 1, (i) + 2, (i) + 3
+#define L16(i) L4(i), L4((i) + 4), L4((i) + 8), L4((i) + 12)
+    L16(0), L16(16), L16(32), L16(48),
+    /* 64..95: '@' then A-Z folded to a-z, then [ \ ] ^ _ */
+    64, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
+    112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 91, 92, 93, 94, 95,
+    L16(96), L16(112), L16(128), L16(144), L16(160), L16(176), L16(192), L16(208), L16(224), L16(240),
+#undef L4
+#undef L16
+};
+
+int hs_header_token(const char *name, size_t len)
+{
+    /* Bucket by length and first letter, then compare case-insensitively: a few byte compares
+     * per field instead of a scan of the whole table. */
+    if (len < 2 || len > 19)
+        return HS_HDR_OTHER;
+    unsigned char c0 = lower_tab[(unsigned char)name[0]];
+    for (size_t i = 0; i < HS_ARRAY_SIZE(header_names); i++) {
+        const char *n = header_names[i].name;
+        if ((unsigned char)n[0] != c0 || header_names[i].len != len)
+            continue;
+        size_t k = 1;
+        while (k < len && lower_tab[(unsigned char)name[k]] == (unsigned char)n[k])
+            k++;
+        if (k == len)
+            return header_names[i].token;
+    }
+    return HS_HDR_OTHER;
+}
+
+#define FAIL(status, why)                                                                          \
+    do {                                                                                           \
+        req->error = (status);                                                                     \
+        req->error_detail = (why);                                                                 \
+        return HS_ERROR;                                                                           \
+    } while (0)
+
+/* Incomplete input: the only errors possible are the size limits. */
+#define NEED_MORE()                                                                                \
+    do {                                                                                           \
+        if (len > limits->max_head)                                                                \
+            FAIL(431, "the request head is larger than the server accepts");                      \
+        return HS_AGAIN;                                                                           \
+    } while (0)
+
+static int parse_target(hs_parsed_req_t *req)
+{
+    const char *p = req->target.base, *end = p + req->target.len;
+    req->query = HS_IOV_NULL;
+    req->authority = HS_IOV_NULL;
+    if (*p == '/') {
+        req->form = HS_TARGET_ORIGIN;
+    } else if (req->target.len == 1 && *p == '*') {
+        req->form = HS_TARGET_ASTERISK; /* RFC 9112 §3.2.4 */
+        if (req->method_id != HS_METHOD_OPTIONS)
+            FAIL(400, "the asterisk-form target is only allowed with OPTIONS");
+        req->path = req->target;
+        return HS_OK;
+    } else if (req->method_id == HS_METHOD_CONNECT) {
+        req->form = HS_TARGET_AUTHORITY; /* RFC 9112 §3.2.3 */
+        req->authority = req->target;
+        req->path = HS_IOV_NULL;
+        return HS_OK;
+    } else {
+        /* absolute-form, RFC 9112 §3.2.2: we accept http and https schemes */
+        size_t skip;
+        if (req->target.len > 7 && hs_iov_ieq(hs_iov(p, 7), "http://", 7))
+            skip = 7;
+        else if (req->target.len > 8 && hs_iov_ieq(hs_iov(p, 8), "https://", 8))
+            skip = 8;
+        else
+            FAIL(400, "the request target is neither origin-form nor absolute-form");
+        req->form = HS_TARGET_ABSOLUTE;
+        const char *a = p + skip, *q = a;
+        while (q < end && *q != '/' && *q != '?' && *q != '#')
+            q++;
+        if (q == a)
+            FAIL(400, "the absolute-form target has an empty authority");
+        for (const char *c = a; c < q; c++)
+            if (*c == '@')
+                FAIL(400, "userinfo is not allowed in an http(s) target"); /* RFC 9110 §4.2.4 */
+        req->authority = hs_iov(a, (size_t)(q - a));
+        p = q;
+        if (p == end || *p != '/') {
+            req->path = HS_IOV("/");
+            /* RFC 9112 §3.2: the request-target never carries a fragment; the query of an
+             * absolute-form target without a path ("http://h?x#y") must be checked for one too. */
+            if (p < end && *p == '?' && !memchr(p, '#', (size_t)(end - p)))
+                req->query = hs_iov(p + 1, (size_t)(end - p - 1));
+            else if (p < end)
+                FAIL(400, "a fragment is not allowed in the request target");
+            return HS_OK;
+        }
+    }
+    const char *q = memchr(p, '?', (size_t)(end - p));
+    const char *f = memchr(p, '#', (size_t)(end - p));
+    if (f)
+        FAIL(400, "a fragment is not allowed in the request target"); /* RFC 9112 §3.2 */
+    if (q) {
+        req->path = hs_iov(p, (size_t)(q - p));
+        req->query = hs_iov(q + 1, (size_t)(end - q - 1));
+    } else {
+        req->path = hs_iov(p, (size_t)(end - p));
+    }
+    return HS_OK;
+}
+
+int hs_parse_request(const char *buf, size_t len, hs_parsed_req_t *req, const hs_parse_limits_t *limits)
+{
+    const char *p = buf, *end = buf + len;
+    size_t max_headers = limits->max_headers;
+    req->num_headers = 0;
+    req->error = 0;
+    req->error_detail = NULL;
+
+    /* RFC 9112 §2.2: a server SHOULD ignore at least one empty line received before the
+     * request-line. We ignore up to four CRLFs, no more (no unbounded prelude). */
+    for (int i = 0; i < 4 && p < end && *p == '\r'; i++) {
+        if (p + 1 == end)
+            NEED_MORE();
+        if (p[1] != '\n')
+            FAIL(400, "bare CR in the request line");
+        p += 2;
+    }
+
+    /* method = token (RFC 9112 §3.1) */
+    const char *m = p;
+    while (p < end && IS_TCHAR(*p)) {
+        if (p - m >= MAX_METHOD)
+            FAIL(501, "the request method is longer than any method this server implements");
+        p++;
+    }
+    if (p == end)
+        NEED_MORE();
+    if (p == m)
+        FAIL(400, "the request line does not start with a method token");
+    if (*p != ' ')
+        FAIL(400, "the method must be followed by exactly one space");
+    req->method = hs_iov(m, (size_t)(p - m));
+    req->method_id = method_lookup(m, req->method.len);
+    p++;
+
+    /* request-target: visible ASCII only; whitespace ends it (RFC 9112 §3.2) */
+    const char *t = p;
+    while (p < end && IS_TARGET(*p)) {
+        p++;
+        if ((size_t)(p - t) > limits->max_uri)
+            FAIL(414, "the request target is longer than the server accepts");
+    }
+    if (p == end)
+        NEED_MORE();
+    if (p == t)
+        FAIL(400, "the request target is empty or preceded by extra whitespace");
+    if (*p != ' ') {
+        if ((unsigned char)*p >= 0x80)
+            FAIL(400, "the request target contains a non-ASCII byte (it must be percent-encoded)");
+        FAIL(400, "the request target contains a control character or the request line lacks a version");
+    }
+    req->target = hs_iov(t, (size_t)(p - t));
+    p++;
+
+    /* HTTP-version = "HTTP/" DIGIT "." DIGIT, then CRLF (RFC 9112 §2.3, §3) */
+    {
+        static const char proto[] = "HTTP/";
+        size_t have = (size_t)(end - p);
+        size_t cmp = have < 5 ? have : 5;
+        if (memcmp(p, proto, cmp) != 0)
+            FAIL(400, "the request line does not end in an HTTP version");
+        if (have < 10)
+            NEED_MORE(); /* "HTTP/1.1\r\n" */
+        if (p[5] < '0' || p[5] > '9' || p[6] != '.' || p[7] < '0' || p[7] > '9')
+            FAIL(400, "the HTTP version is malformed");
+        if (p[8] != '\r')
+            FAIL(400, p[8] == '\n' ? "the request line ends in a bare LF" : "the HTTP version is malformed");
+        if (p[9] != '\n')
+            FAIL(400, "bare CR in the request line");
+        if (p[5] != '1')
+            FAIL(505, "only HTTP/1.0 and HTTP/1.1 are supported"); /* RFC 9110 §15.6.6 */
+        req->minor_version = p[7] == '0' ? 0 : 1;
+        p += 10;
+    }
+    if (parse_target(req) != HS_OK)
+        return HS_ERROR;
+
+    /* header fields (RFC 9112 §5) */
+    for (;;) {
+        if (p == end)
+            NEED_MORE();
+        if (*p == '\r') {
+            if (p + 1 == end)
+                NEED_MORE();
+            if (p[1] != '\n')
+                FAIL(400, "bare CR in the header section");
+            p += 2;
+            break;
+        }
+        if (*p == ' ' || *p == '\t') {
+            if (req->num_headers == 0)
+                FAIL(400, "whitespace between the request line and the first header field"); /* RFC 9112 §2.2 */
+            FAIL(400, "obsolete line folding (obs-fold) is not accepted"); /* RFC 9112 §5.2 */
+        }
+        const char *line = p;
+        const char *n = p;
+        while (p < end && IS_TCHAR(*p))
+            p++;
+        if (p == end) {
+            if ((size_t)(p - line) > limits->max_field)
+                FAIL(431, "a header field is larger than the server accepts");
+            NEED_MORE();
+        }
+        if (*p != ':') {
+            if (p == n && *p == '\n')
+                FAIL(400, "a header line ends in a bare LF");
+            if (*p == ' ' || *p == '\t')
+                FAIL(400, "whitespace between a header field name and the colon"); /* RFC 9112 §5.1 */
+            FAIL(400, "a header field name contains a character that is not allowed");
+        }
+        if (p == n)
+            FAIL(400, "a header field has an empty name");
+        hs_iovec_t name = hs_iov(n, (size_t)(p - n));
+        p++;
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        const char *v = p;
+        while (p < end && IS_FIELD(*p))
+            p++;
+        if ((size_t)(p - line) > limits->max_field)
+            FAIL(431, "a header field is larger than the server accepts");
+        if (p == end)
+            NEED_MORE();
+        if (*p != '\r') {
+            if (*p == '\n')
+                FAIL(400, "a header line ends in a bare LF");
+            FAIL(400, "a header field value contains a control character (NUL, CR, LF or similar)"); /* RFC 9110 §5.5 */
+        }
+        if (p + 1 == end)
+            NEED_MORE();
+        if (p[1] != '\n')
+            FAIL(400, "bare CR in a header field value"); /* RFC 9112 §2.2 */
+        const char *ve = p;
+        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+            ve--;
+        p += 2;
+        if (req->num_headers == max_headers)
+            FAIL(431, "the request has more header fields than the server accepts");
+        hs_header_t *h = &req->headers[req->num_headers++];
+        h->name = name;
+        h->value = hs_iov(v, (size_t)(ve - v));
+        h->token = hs_header_token(name.base, name.len);
+    }
+    if ((size_t)(p - buf) > limits->max_head)
+        FAIL(431, "the request head is larger than the server accepts");
+    return (int)(p - buf);
+}
+
+hs_iovec_t hs_list_next(hs_iovec_t value, size_t *pos)
+{
+    size_t i = *pos;
+    for (;;) {
+        while (i < value.len && (value.base[i] == ' ' || value.base[i] == '\t' || value.base[i] == ','))
+            i++;
+        if (i >= value.len) {
+            *pos = i;
+            return HS_IOV_NULL;
+        }
+        size_t s = i;
+        bool quoted = false;
+        while (i < value.len && (quoted || value.base[i] != ',')) {
+            if (value.base[i] == '"')
+                quoted = !quoted;
+            else if (quoted && value.base[i] == '\\' && i + 1 < value.len)
+                i++;
+            i++;
+        }
+        size_t e = i;
+        while (e > s && (value.base[e - 1] == ' ' || value.base[e - 1] == '\t'))
+            e--;
+        *pos = i;
+        if (e > s)
+            return hs_iov(value.base + s, e - s);
+    }
+}
+
+int hs_parse_content_length(hs_iovec_t v, int64_t *out)
+{
+    /* RFC 9110 §8.6: Content-Length = 1*DIGIT. No sign, no hex, no list, no spaces. */
+    if (v.len == 0 || v.len > 18)
+        return HS_ERROR;
+    int64_t n = 0;
+    for (size_t i = 0; i < v.len; i++) {
+        char c = v.base[i];
+        if (c < '0' || c > '9')
+            return HS_ERROR;
+        n = n * 10 + (c - '0');
+    }
+    *out = n;
+    return HS_OK;
+}

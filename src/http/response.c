@@ -1,0 +1,423 @@
+/* statusd — the one way out for every response: status line from the registry, framing,
+ * error pages, and the registry's rule check. */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* ---- status lines, precomputed once from the registry ---- */
+/* testapi fix: slots were 48 bytes with reasons cut at 30 characters, which truncated
+ * "Request Header Fields Too Large" (31) and the Cloudflare reasons (up to 36) on the wire. */
+#define STATUS_LINE_SLOT 96
+static hs_iovec_t status_lines[1000];
+static char status_line_store[1000 * STATUS_LINE_SLOT];
+
+void hs__status_lines_init(void)
+{
+    char *p = status_line_store;
+    for (int code = 100; code < 1000; code++) {
+        const char *reason = hs_status_reason(code);
+        int n = snprintf(p, STATUS_LINE_SLOT, "HTTP/1.1 %d %.78s\r\n", code % 1000, reason);
+        status_lines[code] = hs_iov(p, (size_t)n);
+        p += STATUS_LINE_SLOT;
+    }
+}
+
+hs_iovec_t hs__status_line(int status)
+{
+    if (status < 100 || status > 999)
+        status = 500;
+    return status_lines[status];
+}
+
+/* ---- headers and bodies ---- */
+void hs_res_header(hs_req_t *req, hs_iovec_t name, hs_iovec_t value)
+{
+    if (req->num_res_headers == req->cap_res_headers) {
+        size_t cap = req->cap_res_headers ? req->cap_res_headers * 2 : 8;
+        hs_res_header_t *h = hs_arena_alloc(&req->arena, cap * sizeof(*h));
+        if (req->num_res_headers)
+            memcpy(h, req->res_headers, req->num_res_headers * sizeof(*h));
+        req->res_headers = h;
+        req->cap_res_headers = cap;
+    }
+    req->res_headers[req->num_res_headers++] = (hs_res_header_t){name, value};
+}
+
+void hs_res_headerf(hs_req_t *req, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    hs_iovec_t v = hs_arena_vprintf(&req->arena, fmt, ap);
+    va_end(ap);
+    hs_res_header(req, hs_iov_cstr(name), v);
+}
+
+hs_res_header_t *hs_res_find_header(hs_req_t *req, const char *lower_name)
+{
+    size_t n = strlen(lower_name);
+    for (size_t i = 0; i < req->num_res_headers; i++)
+        if (hs_iov_ieq(req->res_headers[i].name, lower_name, n))
+            return &req->res_headers[i];
+    return NULL;
+}
+
+hs_iovec_t hs_req_header_named(const hs_req_t *req, const char *lower_name)
+{
+    size_t n = strlen(lower_name);
+    for (size_t i = 0; i < req->p.num_headers; i++)
+        if (hs_iov_ieq(req->p.headers[i].name, lower_name, n))
+            return req->p.headers[i].value;
+    return HS_IOV_NULL;
+}
+
+void hs_res_body(hs_req_t *req, const void *p, size_t len)
+{
+    if (req->num_bsegs == HS_MAX_SEGS)
+        abort(); /* a handler bug: bounded by design */
+    req->bsegs[req->num_bsegs++] = (hs_seg_t){.base = p, .fd = -1, .len = len};
+}
+
+void hs_res_body_file(hs_req_t *req, int fd, off_t off, size_t len)
+{
+    if (req->num_bsegs == HS_MAX_SEGS)
+        abort();
+    req->bsegs[req->num_bsegs++] = (hs_seg_t){.base = NULL, .fd = fd, .off = off, .len = len};
+}
+
+static void push_seg(hs_req_t *req, hs_seg_t s)
+{
+    if (s.len == 0)
+        return;
+    if (req->num_segs == HS_MAX_SEGS)
+        abort();
+    req->segs[req->num_segs++] = s;
+}
+
+
+int hs_res_interim(hs_req_t *req, int status, const hs_res_header_t *headers, size_t n)
+{
+    hs_conn_t *c = req->conn;
+    /* RFC 9110 §15.2: never to an HTTP/1.0 client */
+    if (req->p.minor_version == 0 || req->res_sent || status < 100 || status > 199 || status == 101)
+        return HS_DECLINED;
+    hs_buf_t b = {0};
+    hs_iovec_t sl = hs__status_line(status);
+    hs_buf_append(&b, sl.base, sl.len);
+    for (size_t i = 0; i < n; i++)
+        hs_buf_printf(&b, "%.*s: %.*s\r\n", (int)headers[i].name.len, headers[i].name.base,
+                      (int)headers[i].value.len, headers[i].value.base);
+    HS_BUF_LIT(&b, "\r\n");
+    char *p = hs_arena_alloc(&req->arena, b.len);
+    memcpy(p, b.base, b.len);
+    size_t len = b.len;
+    hs_buf_free(&b);
+    push_seg(req, (hs_seg_t){.base = p, .fd = -1, .len = len});
+    /* write it now: an interim response is worthless if it waits */
+    ssize_t w = hs__conn_flush(c);
+    if (w == HS_ERROR) {
+        c->peer_eof = true;
+        return HS_ERROR;
+    }
+    if (req->num_segs > 0) {
+        c->state = HS_CS_WRITE; /* the rest goes out on EPOLLOUT, then the handler continues */
+        hs__kick(c);
+    }
+    return HS_OK;
+}
+
+static inline char *put(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+void hs__queue_head(hs_req_t *req, int status, int framing)
+{
+    hs_conn_t *c = req->conn;
+    hs_server_t *srv = req->srv;
+    req->status = status;
+    req->res_sent = true;
+
+    const hs_status_info_t *info = hs_status_get(status);
+    bool body_allowed = hs_status_allows_body(status);
+
+    /* A body we did not read and do not have: the connection cannot carry another request. */
+    if (hs_req_has_body(req) && !req->body_done && status != 101) {
+        if (req->meta.chunked || (uint64_t)req->body_left > (uint64_t)(c->rbuf.len - c->rpos))
+            req->res_close = true;
+    }
+    if (atomic_load(&srv->shutting_down) && status != 101)
+        req->res_close = true;
+    if (info && (info->flags & HS_SF_CLOSE))
+        req->res_close = true;
+    if (framing == 1 && req->p.minor_version == 0) {
+        framing = 2; /* RFC 9112 §6.1: no chunked to HTTP/1.0; the close delimits the body */
+        req->res_close = true;
+    }
+    if (framing == 2 && status != 101 && body_allowed)
+        req->res_close = true;
+
+    /* size the head */
+    hs_iovec_t sl = hs__status_line(status);
+    size_t size = sl.len + 64 /* Date */ + strlen(srv->cfg->server_name) + 16 + 64 /* framing */ + 32 /* Conn */;
+    if (req->content_type)
+        size += strlen(req->content_type) + 20;
+    if (req->allow)
+        size += strlen(req->allow) + 10;
+    for (size_t i = 0; i < req->num_res_headers; i++)
+        size += req->res_headers[i].name.len + req->res_headers[i].value.len + 4;
+    size += 2;
+    char *head = hs_arena_alloc(&req->arena, size), *p = head;
+
+    p = put(p, sl.base, sl.len);
+    p = put(p, "Date: ", 6);
+    p = put(p, req->worker->loop.date, 29);
+    p = put(p, "\r\nServer: ", 10);
+    p = put(p, srv->cfg->server_name, strlen(srv->cfg->server_name));
+    p = put(p, "\r\n", 2);
+    if (req->allow) {
+        p = put(p, "Allow: ", 7);
+        p = put(p, req->allow, strlen(req->allow));
+        p = put(p, "\r\n", 2);
+    }
+    if (body_allowed && req->content_type) {
+        p = put(p, "Content-Type: ", 14);
+        p = put(p, req->content_type, strlen(req->content_type));
+        p = put(p, "\r\n", 2);
+    }
+    for (size_t i = 0; i < req->num_res_headers; i++) {
+        hs_res_header_t *h = &req->res_headers[i];
+        p = put(p, h->name.base, h->name.len);
+        p = put(p, ": ", 2);
+        p = put(p, h->value.base, h->value.len);
+        p = put(p, "\r\n", 2);
+    }
+    /* RFC 9110 §8.6 / RFC 9112 §6.3: no Content-Length on 1xx and 204; we omit it on 304 too. */
+    if (body_allowed) {
+        if (framing == 0)
+            p += sprintf(p, "Content-Length: %lld\r\n", (long long)req->content_length);
+        else if (framing == 1)
+            p = put(p, "Transfer-Encoding: chunked\r\n", 28);
+    }
+    if (status >= 200) {
+        if (req->res_close)
+            p = put(p, "Connection: close\r\n", 19);
+        else if (req->p.minor_version == 0)
+            p = put(p, "Connection: keep-alive\r\n", 24); /* RFC 9112 §9.3: 1.0 persistence is opt-in */
+    }
+    p = put(p, "\r\n", 2);
+    push_seg(req, (hs_seg_t){.base = head, .fd = -1, .len = (size_t)(p - head)});
+}
+
+int hs_res_send(hs_req_t *req, int status)
+{
+    hs_conn_t *c = req->conn;
+    if (req->res_sent) {
+        hs_log_error("BUG: response %d sent twice (first %d)", status, req->status);
+        return HS_ERROR;
+    }
+    uint64_t body_len = 0;
+    for (size_t i = 0; i < req->num_bsegs; i++)
+        body_len += req->bsegs[i].len;
+    if (req->content_length < 0)
+        req->content_length = (int64_t)body_len;
+    bool send_body = hs_status_allows_body(status) && !req->no_body;
+    hs__queue_head(req, status, 0);
+    hs__check_response(req, send_body && body_len > 0);
+    if (send_body) {
+        for (size_t i = 0; i < req->num_bsegs; i++)
+            push_seg(req, req->bsegs[i]);
+        req->bytes_out = body_len;
+    }
+    c->state = HS_CS_WRITE;
+    hs__kick(c);
+    return HS_OK;
+}
+
+int hs_res_stream_start(hs_req_t *req, int status)
+{
+    if (req->res_sent)
+        return HS_ERROR;
+    int framing = req->content_length >= 0 ? 0 : 1;
+    hs__queue_head(req, status, framing);
+    hs__check_response(req, false);
+    req->chunked_out = framing == 1 && req->p.minor_version == 1 && hs_status_allows_body(status);
+    req->streaming = true;
+    req->conn->state = HS_CS_WRITE;
+    hs__kick(req->conn);
+    return HS_OK;
+}
+
+int hs_res_stream_write(hs_req_t *req, const void *data, size_t len)
+{
+    if (!req->streaming || len == 0)
+        return req->streaming ? HS_OK : HS_ERROR;
+    if (req->no_body || !hs_status_allows_body(req->status))
+        return HS_OK; /* HEAD: the body is computed but not sent */
+    if (req->chunked_out)
+        hs_buf_printf(&req->sbuf, "%zx\r\n", len);
+    hs_buf_append(&req->sbuf, data, len);
+    if (req->chunked_out)
+        HS_BUF_LIT(&req->sbuf, "\r\n");
+    req->bytes_out += len;
+    req->conn->state = HS_CS_WRITE;
+    hs__kick(req->conn);
+    return HS_OK;
+}
+
+int hs_res_stream_end(hs_req_t *req, const hs_res_header_t *trailers, size_t n)
+{
+    if (!req->streaming)
+        return HS_ERROR;
+    if (req->chunked_out && !req->no_body) {
+        HS_BUF_LIT(&req->sbuf, "0\r\n");
+        for (size_t i = 0; i < n; i++) /* RFC 9112 §7.1.2 */
+            hs_buf_printf(&req->sbuf, "%.*s: %.*s\r\n", (int)trailers[i].name.len, trailers[i].name.base,
+                          (int)trailers[i].value.len, trailers[i].value.base);
+        HS_BUF_LIT(&req->sbuf, "\r\n");
+    }
+    req->streaming = false;
+    req->conn->state = HS_CS_WRITE;
+    hs__kick(req->conn);
+    return HS_OK;
+}
+
+size_t hs_res_stream_pending(const hs_req_t *req)
+{
+    size_t n = req->sbuf.len - req->spos;
+    for (size_t i = 0; i < req->num_segs; i++)
+        n += req->segs[i].len;
+    return n;
+}
+
+int hs_res_method_not_allowed(hs_req_t *req, const char *allow)
+{
+    req->allow = allow; /* RFC 9110 §15.5.6: 405 MUST carry Allow */
+    const char *detail = hs_arena_printf(&req->arena, "the method %.*s is not allowed here; allowed: %s",
+                                   (int)req->p.method.len, req->p.method.base, allow)
+                       .base;
+    return hs_res_error(req, 405, detail);
+}
+
+int hs_res_error(hs_req_t *req, int status, const char *detail)
+{
+    req->error_detail = detail;
+    req->num_bsegs = 0;
+    req->content_length = -1;
+    hs__error_body(req, status, detail);
+    if (status == 408)
+        req->res_close = true;
+    return hs_res_send(req, status);
+}
+
+/* ---- error bodies ---- */
+void hs__error_body(hs_req_t *req, int status, const char *detail)
+{
+    if (!hs_status_allows_body(status))
+        return;
+    static const char *const types[] = {"text/plain", "application/json", "text/html"};
+    hs_iovec_t accept = req->meta.h[HS_HDR_ACCEPT] ? req->meta.h[HS_HDR_ACCEPT]->value : HS_IOV_NULL;
+    int pick = hs_negotiate_type(accept, types, 3);
+    if (pick < 0)
+        pick = 0; /* an error is still explained in text when nothing else is acceptable */
+    const char *reason = hs_status_reason(status);
+    const hs_status_info_t *info = hs_status_get(status);
+    const char *summary = info && info->summary ? info->summary : "";
+    if (!detail)
+        detail = summary;
+    hs_buf_t b = {0};
+    if (pick == 1) {
+        hs_buf_printf(&b, "{\"status\":%d,\"reason\":", status);
+        hs_json_str(&b, reason, strlen(reason));
+        HS_BUF_LIT(&b, ",\"detail\":");
+        hs_json_str(&b, detail, strlen(detail));
+        HS_BUF_LIT(&b, "}\n");
+        req->content_type = "application/json";
+    } else if (pick == 2) {
+        hs_buf_printf(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>%d %s</title></head>\n"
+                          "<body><h1>%d %s</h1>\n<p>",
+                      status, reason, status, reason);
+        for (const char *s = detail; *s; s++) {
+            switch (*s) {
+            case '<': HS_BUF_LIT(&b, "&lt;"); break;
+            case '>': HS_BUF_LIT(&b, "&gt;"); break;
+            case '&': HS_BUF_LIT(&b, "&amp;"); break;
+            case '"': HS_BUF_LIT(&b, "&quot;"); break;
+            default: hs_buf_append(&b, s, 1);
+            }
+        }
+        hs_buf_printf(&b, "</p>\n<p><a href=\"/codes/%d\">What %d means</a></p>\n</body></html>\n", status, status);
+        req->content_type = "text/html; charset=utf-8";
+    } else {
+        hs_buf_printf(&b, "%d %s\n%s\n", status, reason, detail);
+        req->content_type = "text/plain; charset=utf-8";
+    }
+    char *p = hs_arena_alloc(&req->arena, b.len);
+    memcpy(p, b.base, b.len);
+    hs_res_body(req, p, b.len);
+    hs_buf_free(&b);
+}
+
+/* ---- the registry's rules, checked on every response in checking builds ---- */
+#ifndef HS_CHECK_RESPONSES
+#define HS_CHECK_RESPONSES 0
+#endif
+
+static bool has_header(hs_req_t *req, uint32_t bit)
+{
+    switch (bit) {
+    case HS_RH_ALLOW:
+        return req->allow || hs_res_find_header(req, "allow");
+    case HS_RH_CONNECTION_CLOSE:
+        return req->res_close;
+    case HS_RH_RATELIMIT:
+        return hs_res_find_header(req, "ratelimit") || hs_res_find_header(req, "ratelimit-policy");
+    case HS_RH_ACCEPT:
+        return hs_res_find_header(req, "accept") || hs_res_find_header(req, "accept-encoding") ||
+               hs_res_find_header(req, "accept-patch");
+    default: {
+        const char *name = hs_status_header_name(bit);
+        char lower[64];
+        size_t n = strlen(name);
+        if (n >= sizeof(lower))
+            return false;
+        for (size_t i = 0; i <= n; i++)
+            lower[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+        return hs_res_find_header(req, lower) != NULL;
+    }
+    }
+}
+
+void hs__check_response(hs_req_t *req, bool has_body_bytes)
+{
+    const hs_status_info_t *info = hs_status_get(req->status);
+    const char *problem = NULL;
+    char buf[160];
+    if (!info) {
+        problem = "status code not in the registry";
+    } else if (info->flags & HS_SF_LOGONLY) {
+        problem = "a log-only status must never be sent on the wire";
+    } else if ((info->flags & HS_SF_NOBODY) && has_body_bytes) {
+        problem = "content on a status that forbids it";
+    } else if (req->status == 206 && !hs_res_find_header(req, "content-range") &&
+               !(req->content_type && strncmp(req->content_type, "multipart/byteranges", 20) == 0)) {
+        problem = "206 without Content-Range or multipart/byteranges";
+    } else {
+        for (uint32_t bit = 1; bit && bit <= HS_RH_RATELIMIT; bit <<= 1) {
+            if ((info->required & bit) && !has_header(req, bit)) {
+                snprintf(buf, sizeof(buf), "missing required header %s", hs_status_header_name(bit));
+                problem = buf;
+                break;
+            }
+        }
+    }
+    if (!problem)
+        return;
+    hs_log_error("response rule violated: %d %s: %s (request %.*s %.*s)", req->status, hs_status_reason(req->status),
+                 problem, (int)req->p.method.len, req->p.method.base, (int)req->p.target.len, req->p.target.base);
+    if (HS_CHECK_RESPONSES)
+        abort();
+}

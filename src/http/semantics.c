@@ -1,0 +1,187 @@
+/* statusd — framing and connection semantics of a parsed request head.
+ * RFC 9112 §3.2 (Host), §6.1-§6.3 (message body length), §9.3 (persistence),
+ * RFC 9110 §10.1.1 (Expect). */
+#include "hs/parse.h"
+
+#define FAIL(status, why)                                                                          \
+    do {                                                                                           \
+        req->error = (status);                                                                     \
+        req->error_detail = (why);                                                                 \
+        return HS_ERROR;                                                                           \
+    } while (0)
+
+/* RFC 3986 §3.2.2-3.2.3: host = IP-literal / IPv4address / reg-name, then [":" port]. */
+static bool valid_authority(hs_iovec_t a)
+{
+    size_t i = 0;
+    if (a.len == 0)
+        return true; /* RFC 9112 §3.2: an empty Host is allowed when the target has no authority */
+    if (a.base[0] == '[') {
+        while (i < a.len && a.base[i] != ']') {
+            char c = a.base[i];
+            if (!(c == '[' || c == ':' || c == '.' || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') ||
+                  c == 'v' || c == 'V'))
+                return false;
+            i++;
+        }
+        if (i == a.len)
+            return false;
+        i++;
+    } else {
+        while (i < a.len && a.base[i] != ':') {
+            unsigned char c = (unsigned char)a.base[i];
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  strchr("-._~%!$&'()*+,;=", c) != NULL) || c == 0)
+                return false;
+            i++;
+        }
+    }
+    if (i < a.len) {
+        if (a.base[i] != ':')
+            return false;
+        if (a.len - i - 1 > 5)
+            return false;
+        for (i++; i < a.len; i++)
+            if (a.base[i] < '0' || a.base[i] > '9')
+                return false;
+    }
+    return true;
+}
+
+int hs_parse_semantics(hs_parsed_req_t *req, hs_req_meta_t *meta)
+{
+    memset(meta, 0, sizeof(*meta));
+    meta->content_length = -1;
+    const hs_header_t *te = NULL;
+    int hosts = 0, cls = 0;
+    bool conn_close = false, conn_keepalive = false, conn_upgrade = false;
+
+    for (size_t i = 0; i < req->num_headers; i++) {
+        const hs_header_t *h = &req->headers[i];
+        if (h->token && !meta->h[h->token])
+            meta->h[h->token] = h;
+        switch (h->token) {
+        case HS_HDR_HOST:
+            hosts++;
+            break;
+        case HS_HDR_CONTENT_LENGTH: {
+            /* RFC 9112 §6.3 (5): an invalid Content-Length is an unrecoverable framing error.
+             * Duplicates, even identical ones and lists ("5, 5"), are refused: we never guess. */
+            int64_t n;
+            if (hs_parse_content_length(h->value, &n) != HS_OK)
+                FAIL(400, "Content-Length is not a single non-negative decimal number");
+            if (cls++ > 0)
+                FAIL(400, "more than one Content-Length field");
+            meta->content_length = n;
+            break;
+        }
+        case HS_HDR_TRANSFER_ENCODING:
+            if (te)
+                FAIL(400, "more than one Transfer-Encoding field");
+            te = h;
+            break;
+        case HS_HDR_CONNECTION: {
+            size_t pos = 0;
+            hs_iovec_t opt;
+            while ((opt = hs_list_next(h->value, &pos)).base) {
+                if (HS_IOV_IEQ(opt, "close"))
+                    conn_close = true;
+                else if (HS_IOV_IEQ(opt, "keep-alive"))
+                    conn_keepalive = true;
+                else if (HS_IOV_IEQ(opt, "upgrade"))
+                    conn_upgrade = true;
+            }
+            break;
+        }
+        case HS_HDR_EARLY_DATA:
+            if (HS_IOV_EQ(h->value, "1"))
+                meta->early_data = true;
+            break;
+        default:
+            break;
+        }
+    }
+
+    /* Host (RFC 9112 §3.2): exactly one in HTTP/1.1; at most one in HTTP/1.0. */
+    if (hosts > 1)
+        FAIL(400, "more than one Host field");
+    if (hosts == 0 && req->minor_version == 1)
+        FAIL(400, "HTTP/1.1 requests must carry a Host field");
+    if (meta->h[HS_HDR_HOST] && !valid_authority(meta->h[HS_HDR_HOST]->value))
+        FAIL(400, "the Host field is not a valid host[:port]");
+    if (req->authority.base) {
+        if (!valid_authority(req->authority))
+            FAIL(400, "the authority in the request target is not a valid host[:port]");
+        meta->host = req->authority; /* RFC 9112 §3.2.2: the target's authority wins over Host */
+    } else if (meta->h[HS_HDR_HOST]) {
+        meta->host = meta->h[HS_HDR_HOST]->value;
+    }
+
+    if (te) {
+        /* RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means the framing is faulty. */
+        if (req->minor_version == 0)
+            FAIL(400, "Transfer-Encoding is not allowed in an HTTP/1.0 request");
+        /* RFC 9112 §6.3 (3): with both, we refuse rather than pick one. */
+        if (meta->content_length >= 0)
+            FAIL(400, "both Content-Length and Transfer-Encoding are present");
+        size_t pos = 0, n = 0;
+        hs_iovec_t coding, last = HS_IOV_NULL;
+        bool unknown = false, chunked_before_last = false;
+        while ((coding = hs_list_next(te->value, &pos)).base) {
+            /* strip transfer-parameters for the name comparison */
+            size_t k = 0;
+            while (k < coding.len && coding.base[k] != ';' && coding.base[k] != ' ' && coding.base[k] != '\t')
+                k++;
+            hs_iovec_t name = hs_iov(coding.base, k);
+            if (n > 0 && HS_IOV_IEQ(last, "chunked"))
+                chunked_before_last = true;
+            if (!HS_IOV_IEQ(name, "chunked"))
+                unknown = true;
+            last = name;
+            n++;
+        }
+        if (n == 0)
+            FAIL(400, "Transfer-Encoding is empty");
+        /* RFC 9112 §6.3 (4): chunked must be the final coding, else the length is unknowable. */
+        if (!HS_IOV_IEQ(last, "chunked"))
+            FAIL(400, "chunked is not the final transfer coding");
+        /* RFC 9112 §7: chunked must not be applied more than once. */
+        if (chunked_before_last)
+            FAIL(400, "chunked is applied more than once");
+        /* RFC 9112 §6.1: a coding we do not understand → 501. */
+        if (unknown)
+            FAIL(501, "a transfer coding other than chunked was requested; only chunked is implemented");
+        meta->chunked = true;
+    }
+
+    /* RFC 9112 §9.3: persistence. */
+    if (req->minor_version == 1)
+        meta->keep_alive = !conn_close;
+    else
+        meta->keep_alive = conn_keepalive && !conn_close;
+    meta->upgrade = conn_upgrade && meta->h[HS_HDR_UPGRADE] != NULL;
+
+    /* RFC 9110 §10.1.1: only 100-continue is defined; others → 417. A server MUST ignore a
+     * 100-continue expectation in an HTTP/1.0 request. */
+    for (size_t i = 0; i < req->num_headers; i++) {
+        const hs_header_t *h = &req->headers[i];
+        if (h->token != HS_HDR_EXPECT)
+            continue;
+        size_t pos = 0;
+        hs_iovec_t e;
+        bool any = false;
+        while ((e = hs_list_next(h->value, &pos)).base) {
+            any = true;
+            if (!HS_IOV_IEQ(e, "100-continue")) {
+                req->error = 417;
+                req->error_detail = "the only expectation this server can meet is 100-continue";
+                return HS_ERROR;
+            }
+            if (req->minor_version == 1)
+                meta->expect_continue = true;
+        }
+        if (!any)
+            FAIL(417, "the Expect field is empty");
+    }
+    return HS_OK;
+}

@@ -1,0 +1,350 @@
+/* statusd — listeners, worker threads, connection limit, signals and graceful shutdown.
+ *
+ * One event loop per worker thread, each with its own SO_REUSEPORT listening socket per
+ * address, so the kernel spreads connections and workers share nothing on the hot path. */
+#define _GNU_SOURCE
+#include "internal.h"
+#include "hs/os.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int reserve_fd = -1; /* kept open to answer 503 when the process runs out of descriptors */
+
+static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len, char *err, size_t errlen)
+{
+    char host[256];
+    const char *port;
+    const char *colon = strrchr(spec, ':');
+    if (spec[0] == '[') {
+        const char *rb = strchr(spec, ']');
+        if (!rb || rb[1] != ':') {
+            snprintf(err, errlen, "listen '%s': expected [IPv6]:PORT", spec);
+            return HS_ERROR;
+        }
+        snprintf(host, sizeof(host), "%.*s", (int)(rb - spec - 1), spec + 1);
+        port = rb + 2;
+    } else if (colon) {
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
+        port = colon + 1;
+    } else {
+        snprintf(host, sizeof(host), "0.0.0.0");
+        port = spec;
+    }
+    char *end;
+    long p = strtol(port, &end, 10);
+    if (!*port || *end || p < 0 || p > 65535) {
+        snprintf(err, errlen, "listen '%s': bad port", spec);
+        return HS_ERROR;
+    }
+    memset(ss, 0, sizeof(*ss));
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host[0] ? host : "0.0.0.0", &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)p);
+        *len = sizeof(*v4);
+    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)p);
+        *len = sizeof(*v6);
+    } else if (strcmp(host, "localhost") == 0) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)p);
+        v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        *len = sizeof(*v4);
+    } else {
+        snprintf(err, errlen, "listen '%s': '%s' is not an IP address", spec, host);
+        return HS_ERROR;
+    }
+    return HS_OK;
+}
+
+static int open_listener(const struct sockaddr_storage *ss, socklen_t len, char *err, size_t errlen)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (ss->ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, (const struct sockaddr *)ss, len) < 0 || listen(fd, 4096) < 0) {
+        char name[INET6_ADDRSTRLEN] = "?";
+        int port = 0;
+        if (ss->ss_family == AF_INET) {
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, name, sizeof(name));
+            port = ntohs(((const struct sockaddr_in *)ss)->sin_port);
+        } else {
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, name, sizeof(name));
+            port = ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+        }
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", name, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void describe(const struct sockaddr_storage *ss, char *out, size_t n)
+{
+    char name[INET6_ADDRSTRLEN];
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, name, sizeof(name));
+        snprintf(out, n, "%s:%d", name, ntohs(a->sin_port));
+    } else {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, name, sizeof(name));
+        snprintf(out, n, "[%s]:%d", name, ntohs(a->sin6_port));
+    }
+}
+
+int hs_server_init(hs_server_t *srv, hs_config_t *cfg)
+{
+    char err[512];
+    memset(srv, 0, sizeof(*srv));
+    srv->cfg = cfg;
+    srv->limits = (hs_parse_limits_t){
+        .max_uri = cfg->max_uri,
+        .max_field = cfg->max_field,
+        .max_head = cfg->max_head,
+        .max_headers = (size_t)cfg->max_headers,
+    };
+    srv->chunk_limits = (hs_chunked_limits_t){
+        .max_body = cfg->max_body,
+        .max_ext = cfg->max_chunk_ext,
+        .max_trailer = cfg->max_trailer,
+    };
+    if (cfg->length_required) {
+        hs_iovec_t v = hs_iov_cstr(cfg->length_required), m;
+        size_t pos = 0;
+        while ((m = hs_list_next(v, &pos)).base) {
+            bool found = false;
+            for (int i = 1; i < HS_METHOD__COUNT; i++) {
+                const char *name = hs_method_name((hs_method_t)i);
+                if (name[0] && hs_iov_eq(m, name, strlen(name))) {
+                    srv->length_required |= 1u << i;
+                    found = true;
+                }
+            }
+            if (!found) {
+                fprintf(stderr, "statusd: length_required: unknown method '%.*s'\n", (int)m.len, m.base);
+                return HS_ERROR;
+            }
+        }
+    }
+    srv->nworkers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (srv->nworkers < 1)
+        srv->nworkers = 1;
+    srv->log_fd = -1;
+    if (cfg->access_log && strcmp(cfg->access_log, "off") != 0) {
+        if (strcmp(cfg->access_log, "-") == 0)
+            srv->log_fd = 1;
+        else if ((srv->log_fd = open(cfg->access_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0) {
+            fprintf(stderr, "statusd: cannot open access log %s: %s\n", cfg->access_log, strerror(errno));
+            return HS_ERROR;
+        }
+    }
+    for (size_t i = 0; i < cfg->num_listen; i++) {
+        if (parse_listen(cfg->listen[i], &srv->listen_addr[i], &srv->listen_len[i], err, sizeof(err)) != HS_OK) {
+            fprintf(stderr, "statusd: %s\n", err);
+            return HS_ERROR;
+        }
+    }
+    srv->num_listen = cfg->num_listen;
+    hs__status_lines_init();
+    for (size_t i = 0; hs_modules[i]; i++)
+        if (hs_modules[i]->init && hs_modules[i]->init(srv) != HS_OK)
+            return HS_ERROR;
+    return HS_OK;
+}
+
+/* ---- accepting ---- */
+typedef struct {
+    hs_io_t io; /* first: the loop hands us &io */
+    hs_worker_t *w;
+} listener_t;
+
+static void send_canned_503(hs_server_t *srv, int fd)
+{
+    /* Over the connection limit (or out of descriptors): say so, with Retry-After, and close.
+     * RFC 9110 §15.6.4. Best effort: the socket is fresh, so its send buffer is empty. */
+    char msg[512];
+    const char *body = "503 Service Unavailable\nthe server is at its connection limit; retry later\n";
+    char date[30];
+    hs_http_date(time(NULL), date);
+    int n = snprintf(msg, sizeof(msg),
+                     "HTTP/1.1 503 %s\r\nDate: %s\r\nServer: %s\r\nRetry-After: %d\r\n"
+                     "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     hs_status_reason(503), date, srv->cfg->server_name, srv->cfg->retry_after, strlen(body), body);
+    ssize_t w = write(fd, msg, (size_t)n);
+    (void)w;
+    shutdown(fd, SHUT_WR);
+    close(fd);
+}
+
+static void on_accept(hs_io_t *io, int events)
+{
+    HS_UNUSED(events);
+    hs_worker_t *w = ((listener_t *)io)->w;
+    hs_server_t *srv = w->srv;
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        int fd = accept4(io->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR)
+                continue;
+            if ((errno == EMFILE || errno == ENFILE) && reserve_fd >= 0) {
+                /* out of descriptors: use the reserve to answer one client with 503 */
+                close(reserve_fd);
+                reserve_fd = -1;
+                int cfd = accept4(io->fd, NULL, NULL, SOCK_CLOEXEC);
+                if (cfd >= 0)
+                    send_canned_503(srv, cfd);
+                reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                hs_log_warn("out of file descriptors: answered 503");
+                continue;
+            }
+            return; /* EAGAIN, or a transient error such as ECONNABORTED */
+        }
+        if (atomic_fetch_add(&srv->connections, 1) >= srv->cfg->max_connections) {
+            atomic_fetch_sub(&srv->connections, 1);
+            send_canned_503(srv, fd);
+            if (srv->log_fd >= 0) {
+                hs_conn_t fake = {0};
+                memcpy(&fake.peer, &ss, HS_MIN((size_t)len, sizeof(fake.peer)));
+                hs__access_log_raw(w, &fake, "-", 1, 503);
+            }
+            continue;
+        }
+        hs__conn_accept(w, fd, (struct sockaddr *)&ss, len);
+    }
+}
+
+typedef struct {
+    hs_worker_t *w;
+    listener_t listeners[HS_MAX_LISTEN];
+} worker_ctx_t;
+
+static void *worker_main(void *arg)
+{
+    worker_ctx_t *ctx = arg;
+    hs_worker_t *w = ctx->w;
+    hs_server_t *srv = w->srv;
+    for (size_t i = 0; i < w->num_listeners; i++)
+        hs_io_add_listener(&w->loop, &ctx->listeners[i].io);
+    while (!w->draining || w->nconns > 0) {
+        hs_loop_run_once(&w->loop, w->draining ? 100 : -1);
+        if (atomic_load(&srv->shutting_down)) {
+            if (!w->draining) {
+                w->draining = true;
+                for (size_t i = 0; i < w->num_listeners; i++) {
+                    hs_io_del(&w->loop, &ctx->listeners[i].io);
+                    close(ctx->listeners[i].io.fd);
+                }
+            }
+            hs__conn_close_idle(w);
+            if (w->loop.now_ms >= srv->drain_deadline_ms)
+                break;
+        }
+    }
+    hs__conn_close_all(w); /* past the drain deadline: whatever is left is cut */
+    return NULL;
+}
+
+int hs_server_run(hs_server_t *srv)
+{
+    char err[512];
+    hs_config_t *cfg = srv->cfg;
+    int nw = srv->nworkers;
+    worker_ctx_t *ctx = hs_calloc((size_t)nw, sizeof(*ctx));
+    srv->workers = hs_calloc((size_t)nw, sizeof(hs_worker_t));
+
+    /* Bind every listener for every worker here, before any thread starts, so that errors are
+     * reported at once and port 0 resolves to one port shared by all workers. */
+    for (size_t li = 0; li < srv->num_listen; li++) {
+        for (int wi = 0; wi < nw; wi++) {
+            int fd = open_listener(&srv->listen_addr[li], srv->listen_len[li], err, sizeof(err));
+            if (fd < 0) {
+                fprintf(stderr, "statusd: %s\n", err);
+                return 1;
+            }
+            if (wi == 0) {
+                socklen_t len = srv->listen_len[li];
+                getsockname(fd, (struct sockaddr *)&srv->listen_addr[li], &len);
+            }
+            ctx[wi].listeners[li].io.fd = fd;
+            ctx[wi].listeners[li].io.cb = on_accept;
+            ctx[wi].listeners[li].w = &srv->workers[wi];
+        }
+        char name[80];
+        describe(&srv->listen_addr[li], name, sizeof(name));
+        fprintf(stderr, "listening on %s\n", name);
+    }
+    fflush(stderr);
+    /* every listener is bound: give up root before any request is served */
+    if (hs_os_drop_privileges(cfg->user) != HS_OK)
+        return 1;
+    reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    for (int wi = 0; wi < nw; wi++) {
+        hs_worker_t *w = &srv->workers[wi];
+        w->srv = srv;
+        w->id = wi;
+        if (hs_loop_init(&w->loop) != HS_OK) {
+            fprintf(stderr, "statusd: cannot create an event loop: %s\n", strerror(errno));
+            return 1;
+        }
+        w->loop.data = w;
+        w->num_listeners = srv->num_listen;
+        ctx[wi].w = w;
+        if (pthread_create(&w->thread, NULL, worker_main, &ctx[wi]) != 0) {
+            fprintf(stderr, "statusd: cannot start worker %d\n", wi);
+            return 1;
+        }
+    }
+    hs_log_debug("%d workers started", nw);
+
+    int sig = 0;
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+        ; /* SIGHUP: nothing to reload yet; ignored rather than fatal */
+    hs_log_info("signal %d: draining connections (up to %llums)", sig, (unsigned long long)cfg->drain_timeout);
+    srv->drain_deadline_ms = hs_now_ms() + cfg->drain_timeout;
+    atomic_store(&srv->shutting_down, 1);
+    for (int wi = 0; wi < nw; wi++)
+        hs_loop_wake(&srv->workers[wi].loop);
+    for (int wi = 0; wi < nw; wi++)
+        pthread_join(srv->workers[wi].thread, NULL);
+    for (int wi = 0; wi < nw; wi++) {
+        hs_worker_t *w = &srv->workers[wi];
+        hs__worker_free_pools(w);
+        hs_loop_destroy(&w->loop);
+    }
+    free(ctx);
+    free(srv->workers);
+    if (srv->log_fd > 2)
+        close(srv->log_fd);
+    if (reserve_fd >= 0)
+        close(reserve_fd);
+    return 0;
+}

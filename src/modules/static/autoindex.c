@@ -1,0 +1,136 @@
+/* statusd — static origin: HTML directory listings (--autoindex).
+ *
+ * Entries are sorted by name (bytewise), directories marked with a trailing '/'. A name is
+ * HTML-escaped where it is shown and percent-encoded where it is a link (RFC 3986 §2.1), so a
+ * file called `<script>` or `a"b` or `x:y` is shown as text and links to itself — never markup,
+ * never another scheme.
+ */
+#define _GNU_SOURCE
+#include "static.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_ENTRIES 100000
+
+static void html_escape(hs_buf_t *b, const char *s, size_t n)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *rep;
+        switch (s[i]) {
+        case '&': rep = "&amp;"; break;
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        case '"': rep = "&quot;"; break;
+        case '\'': rep = "&#39;"; break;
+        default: continue;
+        }
+        hs_buf_append(b, s + start, i - start);
+        hs_buf_append(b, rep, strlen(rep));
+        start = i + 1;
+    }
+    hs_buf_append(b, s + start, n - start);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int hs__static_autoindex(hs_req_t *req, int dir_fd, const char *rel, const char *shown)
+{
+    int fd = dup(dir_fd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return hs_res_error(req, 403, "the server is not permitted to list this directory");
+    }
+    hs_buf_t names = {0}; /* char * array */
+    size_t n = 0;
+    bool truncated = false;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (n == MAX_ENTRIES) {
+            truncated = true;
+            break;
+        }
+        char *name = hs_arena_strndup(&req->arena, de->d_name, strlen(de->d_name));
+        hs_buf_append(&names, &name, sizeof(name));
+        n++;
+    }
+    char **list = (char **)names.base;
+    if (n)
+        qsort(list, n, sizeof(char *), cmp_name);
+
+    hs_buf_t b = {0};
+    size_t shown_len = strlen(shown);
+    HS_BUF_LIT(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Index of ");
+    html_escape(&b, shown, shown_len);
+    HS_BUF_LIT(&b, "</title></head>\n<body>\n<h1>Index of ");
+    html_escape(&b, shown, shown_len);
+    HS_BUF_LIT(&b, "</h1>\n<table>\n<tr><th>Name</th><th>Last modified</th><th>Size</th></tr>\n");
+    if (rel[0])
+        HS_BUF_LIT(&b, "<tr><td><a href=\"../\">../</a></td><td></td><td>-</td></tr>\n");
+    for (size_t i = 0; i < n; i++) {
+        struct stat st;
+        bool ok = fstatat(dirfd(d), list[i], &st, AT_SYMLINK_NOFOLLOW) == 0;
+        if (ok && S_ISLNK(st.st_mode)) {
+            /* describe a link by its target only when that target may be served: a link out of
+             * the root shows neither size nor date of what lies outside */
+            const char *target = rel[0] ? hs_arena_printf(&req->arena, "%s/%s", rel, list[i]).base : list[i];
+            const char *ignored;
+            int lfd = hs__static_open(target, &st, &ignored);
+            ok = lfd >= 0;
+            if (lfd >= 0)
+                close(lfd);
+        }
+        bool dir = ok && S_ISDIR(st.st_mode);
+        size_t len = strlen(list[i]);
+        hs_iovec_t href = hs__static_pct_encode(&req->arena, list[i], len, false);
+        HS_BUF_LIT(&b, "<tr><td><a href=\"");
+        hs_buf_append(&b, href.base, href.len);
+        if (dir)
+            HS_BUF_LIT(&b, "/");
+        HS_BUF_LIT(&b, "\">");
+        html_escape(&b, list[i], len);
+        if (dir)
+            HS_BUF_LIT(&b, "/");
+        HS_BUF_LIT(&b, "</a></td><td>");
+        if (ok) {
+            char date[32];
+            struct tm tm;
+            gmtime_r(&st.st_mtime, &tm);
+            strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", &tm);
+            hs_buf_append(&b, date, strlen(date));
+        }
+        HS_BUF_LIT(&b, "</td><td>");
+        if (ok && !dir)
+            hs_buf_printf(&b, "%" PRIu64, (uint64_t)st.st_size);
+        else
+            HS_BUF_LIT(&b, "-");
+        HS_BUF_LIT(&b, "</td></tr>\n");
+    }
+    HS_BUF_LIT(&b, "</table>\n");
+    if (truncated)
+        hs_buf_printf(&b, "<p>Only the first %d entries are listed.</p>\n", MAX_ENTRIES);
+    HS_BUF_LIT(&b, "</body></html>\n");
+    closedir(d);
+    hs_buf_free(&names);
+
+    char *body = hs_arena_alloc(&req->arena, b.len);
+    memcpy(body, b.base, b.len);
+    hs_res_body(req, body, b.len);
+    hs_buf_free(&b);
+    req->content_type = "text/html; charset=utf-8";
+    if (hs__static_cfg->cache_control)
+        HS_RES_HEADER(req, "Cache-Control", hs__static_cfg->cache_control);
+    return hs_res_send(req, 200);
+}

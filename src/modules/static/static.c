@@ -1,0 +1,332 @@
+/* statusd — static origin: files from --root.
+ *
+ * For every request the handler, in this order:
+ *   1. maps the path below the root (map.c) — 400/404 for impossible paths;
+ *   2. opens it (symlinks out of the root refused unless follow_symlinks) — 403/404;
+ *   3. applies the method: OPTIONS → 204 with Allow, anything but GET/HEAD → 405 with Allow;
+ *   4. for a directory: 301 to the address with the trailing slash, the index file, a listing
+ *      (autoindex) or 403;
+ *   5. selects the representation: an instance manipulation asked with A-IM (RFC 3229), else
+ *      a content coding by Accept-Encoding (a fresh precompressed sibling file or coding on the
+ *      fly), else the file itself;
+ *   6. evaluates preconditions in RFC 9110 §13.2.2 order — 304/412;
+ *   7. answers 226, 206 (one range or multipart/byteranges), 416, or 200.
+ * File bytes go out by sendfile (hs_res_body_file); only coded variants live in memory. The
+ * descriptors stay open until the request is freed (on_free). There is no open-file cache: each
+ * request opens and fstats its file (the kernel's dentry cache makes that cheap).
+ */
+#define _GNU_SOURCE
+#include "static.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+int hs__static_root_fd = -1;
+const hs_config_t *hs__static_cfg;
+
+#define MAX_INDEX 8
+static char *index_names[MAX_INDEX];
+static size_t num_index;
+
+static const char allow_file[] = "GET, HEAD, OPTIONS";
+
+static int init(hs_server_t *srv)
+{
+    hs__static_cfg = srv->cfg;
+    if (!srv->cfg->root)
+        return HS_OK;
+    if (hs__static_root_fd >= 0)
+        close(hs__static_root_fd);
+    hs__static_root_fd = open(srv->cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (hs__static_root_fd < 0) {
+        fprintf(stderr, "statusd: root %s: %s\n", srv->cfg->root, strerror(errno));
+        return HS_ERROR;
+    }
+    if (hs__static_map_init(srv->cfg->root) != HS_OK || hs__static_mime_init() != HS_OK)
+        return HS_ERROR;
+    for (size_t i = 0; i < num_index; i++)
+        free(index_names[i]);
+    num_index = 0;
+    if (srv->cfg->index) {
+        hs_iovec_t v = hs_iov_cstr(srv->cfg->index), el;
+        size_t pos = 0;
+        while ((el = hs_list_next(v, &pos)).base) {
+            if (memchr(el.base, '/', el.len) || HS_IOV_EQ(el, ".") || HS_IOV_EQ(el, "..")) {
+                fprintf(stderr, "statusd: index: '%.*s' is not a file name\n", (int)el.len, el.base);
+                return HS_ERROR;
+            }
+            if (num_index == MAX_INDEX) {
+                fprintf(stderr, "statusd: index: at most %d names\n", MAX_INDEX);
+                return HS_ERROR;
+            }
+            char *name = hs_malloc(el.len + 1);
+            memcpy(name, el.base, el.len);
+            name[el.len] = '\0';
+            index_names[num_index++] = name;
+        }
+    }
+    return HS_OK;
+}
+
+/* ---- per-request resources, released when the request is freed ---- */
+typedef struct {
+    int fds[4];
+    size_t nfds;
+    hs__static_blob_t *blob;
+} sreq_t;
+
+static void on_free(hs_req_t *req)
+{
+    sreq_t *s = req->module_data;
+    for (size_t i = 0; i < s->nfds; i++)
+        close(s->fds[i]);
+    hs__static_blob_release(s->blob);
+}
+
+static sreq_t *sreq(hs_req_t *req)
+{
+    if (!req->module_data) {
+        sreq_t *s = hs_arena_alloc(&req->arena, sizeof(*s));
+        memset(s, 0, sizeof(*s));
+        req->module_data = s;
+        req->on_free = on_free;
+    }
+    return req->module_data;
+}
+
+static void keep_fd(hs_req_t *req, int fd)
+{
+    sreq_t *s = sreq(req);
+    if (s->nfds == HS_ARRAY_SIZE(s->fds)) /* bounded by design: file, index, one sibling */
+        abort();
+    s->fds[s->nfds++] = fd;
+}
+
+static int open_failed(hs_req_t *req, int status, const char *detail)
+{
+    if (status == 503) /* RFC 9110 §10.2.3: say when to come back */
+        hs_res_headerf(req, "Retry-After", "%d", hs__static_cfg->retry_after);
+    return hs_res_error(req, status, detail);
+}
+
+/* ETag, Last-Modified, Cache-Control and Vary: on 200/206/226 and, as RFC 9110 §15.4.5
+ * requires, on 304 exactly as the 200 would have them. */
+static void add_validators(hs_req_t *req, hs_iovec_t etag, time_t lm, bool vary)
+{
+    char date[30];
+    hs_http_date(lm, date);
+    hs_res_header(req, HS_IOV("ETag"), etag);
+    hs_res_headerf(req, "Last-Modified", "%s", date);
+    if (hs__static_cfg->cache_control)
+        HS_RES_HEADER(req, "Cache-Control", hs__static_cfg->cache_control);
+    if (vary) /* RFC 9110 §12.5.5: the choice of coding depended on Accept-Encoding */
+        HS_RES_HEADER(req, "Vary", "Accept-Encoding");
+}
+
+static bool newer_or_same(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec >= b->tv_nsec);
+}
+
+static int serve_file(hs_req_t *req, int fd, const struct stat *st, const char *rel)
+{
+    const hs_config_t *cfg = hs__static_cfg;
+    hs__static_type_t type = hs__static_mime_lookup(rel);
+    bool vary = type.compressible;
+    /* RFC 9110 §8.8.2.1: Last-Modified is never later than the message's Date */
+    time_t lm = st->st_mtime > req->start_sec ? req->start_sec : st->st_mtime;
+    hs_iovec_t etag = hs__static_etag(&req->arena, st, NULL);
+    hs__static_body_t body = {.fd = fd, .mem = NULL, .len = (uint64_t)st->st_size};
+    int coding = HS_CODING_IDENTITY;
+
+    /* RFC 3229 §10.5.3: A-IM asks for an instance manipulation of the whole instance; files
+     * too large to code on the fly are answered as if it were absent */
+    int im = HS_CODING_IDENTITY;
+    if ((req->p.method_id == HS_METHOD_GET || req->p.method_id == HS_METHOD_HEAD) &&
+        (uint64_t)st->st_size <= cfg->compress_max)
+        im = hs__static_negotiate_im(req);
+    int code_now = im; /* coding still to produce in memory, once preconditions have passed */
+
+    if (im == HS_CODING_IDENTITY && type.compressible) {
+        /* precompressed siblings (file.br, file.zst, file.gz) not older than the file */
+        unsigned pre = 0, avail = 0;
+        int pre_fd[HS_CODING__COUNT];
+        struct stat pre_st[HS_CODING__COUNT];
+        bool asked = hs__static_field_count(req, HS_HDR_ACCEPT_ENCODING) > 0;
+        size_t rlen = strlen(rel);
+        for (int c = 0; c < HS_CODING__COUNT; c++) {
+            pre_fd[c] = -1;
+            if (!asked || c == HS_CODING_IDENTITY || c == HS_CODING_DEFLATE)
+                continue;
+            const char *sib = hs_arena_printf(&req->arena, "%.*s%s", (int)rlen, rel, hs__static_coding_ext[c]).base;
+            const char *ignored;
+            int sfd = hs__static_open(sib, &pre_st[c], &ignored);
+            if (sfd < 0)
+                continue;
+            if (!S_ISREG(pre_st[c].st_mode) || !newer_or_same(&pre_st[c].st_mtim, &st->st_mtim)) {
+                close(sfd); /* stale: the file changed after it was compressed */
+                continue;
+            }
+            pre_fd[c] = sfd;
+            pre |= 1u << c;
+        }
+        avail = pre;
+        if (cfg->compress && (uint64_t)st->st_size <= cfg->compress_max)
+            avail |= (1u << HS_CODING_BR) | (1u << HS_CODING_ZSTD) | (1u << HS_CODING_GZIP);
+        int c = hs__static_negotiate_encoding(req, avail, pre);
+        if (c > 0 && (pre & (1u << c))) {
+            body = (hs__static_body_t){.fd = pre_fd[c], .mem = NULL, .len = (uint64_t)pre_st[c].st_size};
+            etag = hs__static_etag(&req->arena, &pre_st[c], hs__static_coding_etag[c]);
+            keep_fd(req, pre_fd[c]);
+            pre_fd[c] = -1;
+        } else if (c > 0) {
+            /* coded on the fly: the tag is known before the bytes are */
+            etag = hs__static_etag(&req->arena, st, hs__static_coding_etag[c]);
+            code_now = c;
+        }
+        for (int k = 0; k < HS_CODING__COUNT; k++)
+            if (pre_fd[k] >= 0)
+                close(pre_fd[k]);
+        if (c < 0) {
+            /* RFC 9110 §12.5.3: identity excluded and no acceptable coding */
+            HS_RES_HEADER(req, "Vary", "Accept-Encoding");
+            return hs_res_error(req, 406,
+                                "no content coding this server has for the file is acceptable "
+                                "(Accept-Encoding excludes identity); available: br, zstd, gzip");
+        }
+        coding = c;
+    }
+
+    /* RFC 9110 §13.2.2 steps 1-4, against the selected representation's validators; a 304 or
+     * 412 never needs the coded bytes */
+    int pc = hs__static_preconditions(req, etag, lm);
+    if (code_now != HS_CODING_IDENTITY && pc == 0) {
+        hs__static_blob_t *b = hs__static_compress(fd, st, code_now);
+        if (b) {
+            sreq(req)->blob = b;
+            body = (hs__static_body_t){.fd = -1, .mem = b->data, .len = b->len};
+        } else {
+            /* coding failed (memory, a file that shrank): send the file itself, judged by its
+             * own validator */
+            hs_log_warn("static: could not code %s as %s; sending it uncoded", rel, hs__static_coding_name[code_now]);
+            im = coding = HS_CODING_IDENTITY;
+            etag = hs__static_etag(&req->arena, st, NULL);
+            pc = hs__static_preconditions(req, etag, lm);
+        }
+    }
+    if (pc == 304) {
+        add_validators(req, etag, lm, vary);
+        return hs_res_send(req, 304);
+    }
+    if (pc == 412)
+        return hs_res_error(req, 412, "a precondition (If-Match or If-Unmodified-Since) failed for the current file");
+
+    if (im != HS_CODING_IDENTITY) {
+        /* RFC 3229 §10.4.1: 226 with IM naming the manipulation and the instance's ETag; the
+         * body is the whole manipulated instance, so Range is not applied */
+        add_validators(req, etag, lm, vary);
+        hs_res_headerf(req, "IM", "%s", hs__static_coding_name[im]);
+        req->content_type = type.content_type;
+        hs__static_full_body(req, &body);
+        return hs_res_send(req, 226);
+    }
+
+    /* RFC 9110 §14.2: Range only for GET (ignored for HEAD and anything else); a repeated
+     * Range field is not a valid range-set; step 5 of §13.2.2: If-Range decides whether the
+     * Range applies at all */
+    hs__static_range_t ranges[HS_STATIC_MAX_RANGES];
+    size_t nr = 0;
+    int rr = HS_RANGE_NONE;
+    if (req->p.method_id == HS_METHOD_GET && hs__static_field_count(req, HS_HDR_RANGE) == 1 &&
+        hs__static_if_range(req, etag, lm))
+        rr = hs__static_range_parse(req->meta.h[HS_HDR_RANGE]->value, body.len, ranges, &nr);
+    if (rr == HS_RANGE_UNSATISFIABLE) {
+        /* RFC 9110 §15.5.17: 416 with Content-Range: bytes * / complete-length */
+        hs_res_headerf(req, "Content-Range", "bytes */%llu", (unsigned long long)body.len);
+        if (vary)
+            HS_RES_HEADER(req, "Vary", "Accept-Encoding");
+        return hs_res_error(req, 416, "none of the requested byte ranges lies within the file");
+    }
+    add_validators(req, etag, lm, vary);
+    HS_RES_HEADER(req, "Accept-Ranges", "bytes"); /* RFC 9110 §14.3 */
+    if (coding != HS_CODING_IDENTITY)
+        hs_res_headerf(req, "Content-Encoding", "%s", hs__static_coding_name[coding]);
+    if (rr == HS_RANGE_OK) {
+        hs__static_range_body(req, &body, type.content_type, ranges, nr);
+        return hs_res_send(req, 206);
+    }
+    req->content_type = type.content_type;
+    hs__static_full_body(req, &body);
+    return hs_res_send(req, 200);
+}
+
+static int redirect_to_slash(hs_req_t *req, const hs__static_path_t *mp)
+{
+    /* RFC 9110 §15.4.2: the directory's address ends in '/', so relative links inside it
+     * resolve; the Location is the normalised path, re-encoded, with the query kept */
+    hs_iovec_t enc = hs__static_pct_encode(&req->arena, mp->rel, mp->len, true);
+    if (req->p.query.base)
+        hs_res_headerf(req, "Location", "/%.*s/?%.*s", (int)enc.len, enc.base, (int)req->p.query.len,
+                       req->p.query.base);
+    else
+        hs_res_headerf(req, "Location", "/%.*s/", (int)enc.len, enc.base);
+    return hs_res_error(req, 301, "this is a directory; its address ends with a slash");
+}
+
+static int handle(hs_req_t *req)
+{
+    if (hs__static_root_fd < 0 || req->p.form == HS_TARGET_ASTERISK || req->p.form == HS_TARGET_AUTHORITY)
+        return HS_DECLINED;
+    const char *detail = NULL;
+    hs__static_path_t mp;
+    int status = hs__static_map(&req->arena, req->p.path, &mp, &detail);
+    if (status)
+        return hs_res_error(req, status, detail);
+    struct stat st;
+    int fd = hs__static_open(mp.rel, &st, &detail);
+    if (fd < 0)
+        return open_failed(req, -fd, detail);
+    keep_fd(req, fd);
+    bool dir = S_ISDIR(st.st_mode);
+    if (!dir && !S_ISREG(st.st_mode))
+        return hs_res_error(req, 403, "this path is neither a regular file nor a directory");
+    if (!dir && mp.trailing_slash)
+        return hs_res_error(req, 404, "this is a file, not a directory; its address has no trailing slash");
+
+    hs_method_t m = req->p.method_id;
+    if (m == HS_METHOD_OPTIONS) {
+        req->allow = allow_file; /* RFC 9110 §9.3.7 */
+        return hs_res_send(req, 204);
+    }
+    if (m != HS_METHOD_GET && m != HS_METHOD_HEAD)
+        return hs_res_method_not_allowed(req, allow_file); /* RFC 9110 §15.5.6 */
+
+    if (!dir)
+        return serve_file(req, fd, &st, mp.rel);
+    if (!mp.trailing_slash)
+        return redirect_to_slash(req, &mp);
+    for (size_t i = 0; i < num_index; i++) {
+        const char *ip = mp.len ? hs_arena_printf(&req->arena, "%s/%s", mp.rel, index_names[i]).base : index_names[i];
+        struct stat ist;
+        int ifd = hs__static_open(ip, &ist, &detail);
+        if (ifd == -404)
+            continue;
+        if (ifd < 0)
+            return open_failed(req, -ifd, detail);
+        if (!S_ISREG(ist.st_mode)) {
+            close(ifd); /* a directory called index.html is not an index file */
+            continue;
+        }
+        keep_fd(req, ifd);
+        return serve_file(req, ifd, &ist, ip);
+    }
+    if (!hs__static_cfg->autoindex)
+        return hs_res_error(req, 403, "this directory has no index file and directory listings are off");
+    const char *shown = mp.len ? hs_arena_printf(&req->arena, "/%s/", mp.rel).base : "/";
+    return hs__static_autoindex(req, fd, mp.rel, shown);
+}
+
+const hs_module_t hs_module_static = {"static", init, handle};

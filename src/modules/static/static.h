@@ -1,0 +1,130 @@
+/* statusd — static origin: declarations shared by the files of src/modules/static/.
+ *
+ *   static.c       the content handler: methods, directories, representation selection, sending
+ *   map.c          request path → file below the root (decoding, dot segments, symlink policy)
+ *   mime.c         Content-Type from /etc/mime.types (or a built-in table)
+ *   conditional.c  entity tags and the RFC 9110 §13.2.2 precondition order, If-Range
+ *   range.c        Range parsing, coalescing, amplification guard, multipart/byteranges
+ *   compress.c     Accept-Encoding / A-IM negotiation, precompressed files, on-the-fly coding
+ *                  with a per-worker cache
+ *   autoindex.c    HTML directory listings
+ */
+#ifndef HS_STATIC_H
+#define HS_STATIC_H
+
+#include "../../http/internal.h"
+
+#include <sys/stat.h>
+
+/* ---- module state (static.c); read-only once workers run ---- */
+extern int hs__static_root_fd;
+extern const hs_config_t *hs__static_cfg;
+
+/* ---- map.c ---- */
+typedef struct hs__static_path_s {
+    char *rel; /* decoded, normalised, relative to the root, NUL-terminated ("" = the root) */
+    size_t len;
+    bool trailing_slash; /* the (normalised) path names a directory: it ends in '/' */
+} hs__static_path_t;
+
+/* Map an origin-form path (undecoded) to a path below the root: each segment is percent-decoded
+ * on its own, dot segments are removed (RFC 3986 §5.2.4, also when written %2e) and can never
+ * climb above the root. Returns 0, or a status: 400 (bad escape, NUL byte) or 404 (an encoded
+ * '/' — no file name can contain one). *detail explains. Memory comes from `a`. */
+int hs__static_map(hs_arena_t *a, hs_iovec_t path, hs__static_path_t *out, const char **detail);
+
+/* Probe openat2 support and remember the root's real path. HS_OK or HS_ERROR. */
+int hs__static_map_init(const char *root);
+
+/* For tests: use the realpath containment check as if openat2 were missing. */
+void hs__static_map_without_openat2(void);
+
+/* Open rel (relative to the root; "" = the root) read-only and fstat it. Symbolic links may
+ * be followed only while they stay below the root, unless follow_symlinks is set. Returns the
+ * descriptor, or -status with *detail set: -404 (missing), -403 (permission, link out of the
+ * root), -503 (out of descriptors), -500. */
+int hs__static_open(const char *rel, struct stat *st, const char **detail);
+
+/* Percent-encode a path for a header or an href: everything but unreserved characters and '/'
+ * (when keep_slash) is encoded (RFC 3986 §2.1). */
+hs_iovec_t hs__static_pct_encode(hs_arena_t *a, const char *s, size_t n, bool keep_slash);
+
+/* ---- mime.c ---- */
+int hs__static_mime_init(void);
+void hs__static_mime_free(void);
+typedef struct hs__static_type_s {
+    const char *content_type; /* with "; charset=utf-8" for textual types */
+    bool compressible;
+} hs__static_type_t;
+hs__static_type_t hs__static_mime_lookup(const char *name);
+
+/* ---- conditional.c ---- */
+/* Our strong entity tag for a file (quoted), with an optional suffix for an encoded variant:
+ * "ino-size-mtime_ns[-sfx]" in hex. RFC 9110 §8.8.3 */
+hs_iovec_t hs__static_etag(hs_arena_t *a, const struct stat *st, const char *suffix);
+/* Evaluate If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since in the order of
+ * RFC 9110 §13.2.2 against the selected representation. Returns 0 (proceed), 304 or 412. */
+int hs__static_preconditions(const hs_req_t *req, hs_iovec_t etag, time_t last_modified);
+/* If-Range (RFC 9110 §13.1.5): true when absent or when its validator matches (entity tag by
+ * strong comparison, date by exact equality with Last-Modified). */
+bool hs__static_if_range(const hs_req_t *req, hs_iovec_t etag, time_t last_modified);
+/* How many field lines the request has with `token`. */
+int hs__static_field_count(const hs_req_t *req, int token);
+
+/* ---- range.c ---- */
+#define HS_STATIC_MAX_RANGES 16
+typedef struct hs__static_range_s {
+    uint64_t first, last; /* inclusive */
+} hs__static_range_t;
+enum {
+    HS_RANGE_NONE = 0,      /* no usable Range: send 200 with the full representation */
+    HS_RANGE_OK,            /* n satisfiable, sorted and coalesced ranges */
+    HS_RANGE_UNSATISFIABLE, /* 416 */
+};
+/* Parse a Range value against a representation of `len` bytes (RFC 9110 §14.1.2, §14.2). */
+int hs__static_range_parse(hs_iovec_t v, uint64_t len, hs__static_range_t *out, size_t *n);
+
+/* A representation to send: a file range source (fd) or memory (base). */
+typedef struct hs__static_body_s {
+    int fd;
+    const char *mem;
+    uint64_t len;
+} hs__static_body_t;
+/* Queue the body for one range or many (multipart/byteranges, RFC 9110 §14.6). Sets
+ * Content-Range or the multipart Content-Type. */
+void hs__static_range_body(hs_req_t *req, const hs__static_body_t *b, const char *content_type,
+                           const hs__static_range_t *r, size_t n);
+/* Queue the whole representation. */
+void hs__static_full_body(hs_req_t *req, const hs__static_body_t *b);
+
+/* ---- compress.c ---- */
+enum { HS_CODING_IDENTITY = 0, HS_CODING_BR, HS_CODING_ZSTD, HS_CODING_GZIP, HS_CODING_DEFLATE, HS_CODING__COUNT };
+extern const char *const hs__static_coding_name[HS_CODING__COUNT]; /* "br", "gzip" … */
+extern const char *const hs__static_coding_ext[HS_CODING__COUNT];  /* ".br", ".gz" … */
+extern const char *const hs__static_coding_etag[HS_CODING__COUNT]; /* "br", "gz" … */
+
+/* Compressed bytes shared between the per-worker cache and the requests sending them. */
+typedef struct hs__static_blob_s {
+    int refs;
+    size_t len;
+    char *data;
+} hs__static_blob_t;
+void hs__static_blob_release(hs__static_blob_t *b);
+/* The file (fd, st) coded with `coding`, from the worker's cache or compressed now.
+ * NULL on failure (the caller falls back to identity). The caller owns one reference. */
+hs__static_blob_t *hs__static_compress(int fd, const struct stat *st, int coding);
+
+/* Accept-Encoding negotiation (RFC 9110 §12.5.3). `avail` is a bit set of codings the server
+ * can produce (1 << HS_CODING_*), `pre` those available precompressed (preferred on a tie).
+ * Returns the chosen coding, HS_CODING_IDENTITY, or -1 when identity is excluded and nothing
+ * else is acceptable (406). */
+int hs__static_negotiate_encoding(const hs_req_t *req, unsigned avail, unsigned pre);
+/* A-IM (RFC 3229 §10.5.3): HS_CODING_GZIP, HS_CODING_DEFLATE or HS_CODING_IDENTITY. */
+int hs__static_negotiate_im(const hs_req_t *req);
+
+/* ---- autoindex.c ---- */
+/* Send an HTML listing of the directory open at dir_fd, which is `rel` below the root ("" for the
+ * root itself); `shown` is the decoded URL path. */
+int hs__static_autoindex(hs_req_t *req, int dir_fd, const char *rel, const char *shown);
+
+#endif

@@ -1,0 +1,448 @@
+/* Unit tests for the core helpers (src/core/core.c), list splitting (src/http/parse.c), content
+ * negotiation and JSON escaping (src/http/negotiate.c). */
+#define _GNU_SOURCE
+#include "hs/http.h"
+#include "tap.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+static hs_iovec_t S(const char *s)
+{
+    return hs_iov(s, strlen(s));
+}
+
+static void test_parse_size(void)
+{
+    static const struct {
+        const char *in;
+        uint64_t want;
+    } good[] = {
+        {"0", 0},
+        {"1", 1},
+        {"512", 512},
+        {"8k", 8192},
+        {"8K", 8192},
+        {"8kb", 8192},
+        {"8KB", 8192},
+        {"8kib", 8192},
+        {"8KiB", 8192},
+        {"10m", 10485760},
+        {"10M", 10485760},
+        {"1g", 1073741824},
+        {"3G", 3221225472ull},
+        {"100b", 100},
+        {"100B", 100},
+        {"18446744073709551615", 18446744073709551615ull},
+        {"17179869183g", 17179869183ull * 1073741824ull},
+    };
+    for (size_t i = 0; i < HS_ARRAY_SIZE(good); i++) {
+        uint64_t v = 12345;
+        int r = hs_parse_size(good[i].in, &v);
+        if (!ok(r == HS_OK && v == good[i].want, "hs_parse_size(\"%s\") = %llu", good[i].in,
+                (unsigned long long)good[i].want))
+            printf("#   r=%d v=%llu\n", r, (unsigned long long)v);
+    }
+    static const char *const bad[] = {"",
+                                      "k",
+                                      "-1",
+                                      "+1",
+                                      " 1",
+                                      "1 ",
+                                      "1 k",
+                                      "1kk",
+                                      "1t",
+                                      "1x",
+                                      "0x10",
+                                      "1.5k",
+                                      "1e3",
+                                      "k1",
+                                      "1bk",
+                                      "1kibb",
+                                      "1ki",
+                                      "18446744073709551616",
+                                      "17179869184g",
+                                      "99999999999999999999999"};
+    for (size_t i = 0; i < HS_ARRAY_SIZE(bad); i++) {
+        uint64_t v = 777;
+        int r = hs_parse_size(bad[i], &v);
+        ok(r == HS_ERROR && v == 777, "hs_parse_size(\"%s\") refused, output untouched", bad[i]);
+    }
+    uint64_t v;
+    ok(hs_parse_size(NULL, &v) == HS_ERROR, "hs_parse_size(NULL) refused");
+}
+
+static void test_parse_duration(void)
+{
+    static const struct {
+        const char *in;
+        uint64_t want;
+    } good[] = {
+        {"500ms", 500},  {"0ms", 0},        {"10s", 10000},   {"10", 10000},  {"0", 0},
+        {"2m", 120000},  {"2min", 120000},  {"1h", 3600000},  {"1.5s", 1500}, {"0.25", 250},
+        {"1.5m", 90000}, {"24h", 86400000}, {"1500ms", 1500},
+    };
+    for (size_t i = 0; i < HS_ARRAY_SIZE(good); i++) {
+        uint64_t v = 12345;
+        int r = hs_parse_duration(good[i].in, &v);
+        if (!ok(r == HS_OK && v == good[i].want, "hs_parse_duration(\"%s\") = %llu ms", good[i].in,
+                (unsigned long long)good[i].want))
+            printf("#   r=%d v=%llu\n", r, (unsigned long long)v);
+    }
+    static const char *const bad[] = {"",
+                                      "s",
+                                      "ms",
+                                      "-1s",
+                                      "+1s",
+                                      " 1s",
+                                      "1 s",
+                                      "10x",
+                                      "10S",
+                                      "1sec",
+                                      "1d",
+                                      "1.5.5s",
+                                      "inf",
+                                      "nan",
+                                      "0x10",
+                                      "0x10s",
+                                      "1e3",
+                                      "1e400",
+                                      "99999999999999999999h",
+                                      ".5s"};
+    for (size_t i = 0; i < HS_ARRAY_SIZE(bad); i++) {
+        uint64_t v = 777;
+        int r = hs_parse_duration(bad[i], &v);
+        ok(r == HS_ERROR && v == 777, "hs_parse_duration(\"%s\") refused", bad[i]);
+    }
+    uint64_t v;
+    ok(hs_parse_duration(NULL, &v) == HS_ERROR, "hs_parse_duration(NULL) refused");
+}
+
+static void test_http_date(void)
+{
+    char out[30];
+    memset(out, 'x', sizeof(out));
+    hs_http_date(784111777, out);
+    ok(strcmp(out, "Sun, 06 Nov 1994 08:49:37 GMT") == 0, "hs_http_date(784111777) = RFC 9110 example");
+    ok(out[29] == 0, "NUL-terminated at 29");
+    hs_http_date(0, out);
+    ok(strcmp(out, "Thu, 01 Jan 1970 00:00:00 GMT") == 0, "epoch");
+    hs_http_date(951782400, out);
+    ok(strcmp(out, "Tue, 29 Feb 2000 00:00:00 GMT") == 0, "leap day 2000");
+    hs_http_date(4102444799, out);
+    ok(strcmp(out, "Thu, 31 Dec 2099 23:59:59 GMT") == 0, "end of 2099");
+
+    /* round trip */
+    int bad = 0;
+    srand(7);
+    for (int i = 0; i < 20000; i++) {
+        time_t t = (time_t)(((uint64_t)rand() << 16 ^ (uint64_t)rand()) % 4102444800ull);
+        hs_http_date(t, out);
+        if (hs_http_date_parse(S(out)) != t) {
+            if (bad < 3)
+                printf("#   %lld -> %s -> %lld\n", (long long)t, out, (long long)hs_http_date_parse(S(out)));
+            bad++;
+        }
+    }
+    ok(bad == 0, "20,000 random times round-trip through IMF-fixdate");
+
+    /* the three formats of RFC 9110 §5.6.7 */
+    is_int(hs_http_date_parse(S("Sun, 06 Nov 1994 08:49:37 GMT")), 784111777, "IMF-fixdate");
+    is_int(hs_http_date_parse(S("Sunday, 06-Nov-94 08:49:37 GMT")), 784111777, "RFC 850");
+    is_int(hs_http_date_parse(S("Sun Nov  6 08:49:37 1994")), 784111777, "asctime, one-digit day");
+    is_int(hs_http_date_parse(S("Wed Nov 16 08:49:37 1994")), 784111777 + 10 * 86400, "asctime, two-digit day");
+    is_int(hs_http_date_parse(S("Thursday, 01-Jan-70 00:00:00 GMT")), 0, "RFC 850 year 70 -> 1970");
+    is_int(hs_http_date_parse(S("Saturday, 01-Jan-00 00:00:00 GMT")), 946684800, "RFC 850 year 00 -> 2000");
+    is_int(hs_http_date_parse(S("Wednesday, 29-Feb-12 12:00:00 GMT")), 1330516800, "RFC 850 year 12 -> 2012");
+    is_int(hs_http_date_parse(S("Sun, 06 Nov 1994 23:59:59 GMT")), 784111777 - 8 * 3600 - 49 * 60 - 37 + 86399,
+           "end of day");
+
+    static const char *const invalid[] = {
+        "",
+        "garbage",
+        "Sun, 06 Nov 1994 08:49:37 UTC",
+        "Sun, 06 Nov 1994 08:49:37 gmt",
+        "Sun, 6 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Foo 1994 08:49:37 GMT",
+        "Sun, 06 nov 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 25:49:37 GMT",
+        "Sun, 06 Nov 1994 08:60:37 GMT",
+        "Sun, 06 Nov 1994 08:49:61 GMT",
+        "Sun, 00 Nov 1994 08:49:37 GMT",
+        "Sun, 32 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Nov 94 08:49:37 GMT",
+        "Sun, 06 Nov 1994 08:49 GMT",
+        "Sun, 06 Nov 1994 08-49-37 GMT",
+        "Sun, 06 Nov 1994 08:49:37 GMT ",
+        " Sun, 06 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 08:49:3a GMT",
+        "Sun, 0a Nov 1994 08:49:37 GMT",
+        "Sun, 06 Nov 19x4 08:49:37 GMT",
+        "Sun,06 Nov 1994 08:49:37 GMT ",
+        "Sunday, 06-Nov-94 08:49:37 UTC",
+        "Sunday, 06-Nov-1994 08:49:37 GMT",
+        "Sunday, 6-Nov-94 08:49:37 GMT",
+        "Sunday, 06-Foo-94 08:49:37 GMT",
+        "Sunday, 06 Nov 94 08:49:37 GMT",
+        "Sunday, 06-Nov-94 08:49:37 GMT extra",
+        "Sun Nov  6 08:49:37 94",
+        "Sun Nov 6 08:49:37 1994",
+        "Sun Nov  6 08:49:37 1994 ",
+        "Sun Foo  6 08:49:37 1994",
+        "Sun Nov  x 08:49:37 1994",
+        "Sun Nov  6 08:49:37 19x4",
+        "Sun Nov 06 8:49:37  1994",
+        "1994-11-06T08:49:37Z",
+        "784111777",
+        "Sun, 06 Nov 1994 08:49:37 GMT, Sun, 06 Nov 1994 08:49:37 GMT",
+    };
+    for (size_t i = 0; i < HS_ARRAY_SIZE(invalid); i++)
+        is_int(hs_http_date_parse(S(invalid[i])), -1, "invalid date \"%s\" -> -1", invalid[i]);
+    /* embedded NUL and a length-limited view */
+    is_int(hs_http_date_parse(hs_iov("Sun, 06 Nov 1994 08:49:37 GMT\0x", 31)), -1, "trailing NUL + byte -> -1");
+    is_int(hs_http_date_parse(hs_iov("Sun, 06 Nov 1994 08:49:37 GMTxyz", 29)), 784111777, "only len bytes are read");
+}
+
+static void test_iov(void)
+{
+    ok(hs_iov_ieq(S("HoSt"), "host", 4), "HoSt == host");
+    ok(hs_iov_ieq(S("host"), "host", 4), "host == host");
+    ok(!hs_iov_ieq(S("hos"), "host", 4), "shorter differs");
+    ok(!hs_iov_ieq(S("hostx"), "host", 4), "longer differs");
+    ok(!hs_iov_ieq(S("hosx"), "host", 4), "one byte differs");
+    ok(hs_iov_ieq(S(""), "", 0), "empty == empty");
+    ok(hs_iov_ieq(S("X-FOO-123"), "x-foo-123", 9), "digits and dashes");
+    /* naive |0x20 folding would make these equal */
+    ok(!hs_iov_ieq(S("["), "{", 1), "[ != {");
+    ok(!hs_iov_ieq(S("@"), "`", 1), "@ != `");
+    ok(!hs_iov_ieq(S("\x0d"), "-", 1), "CR != -");
+    ok(!hs_iov_ieq(S("\xc1"), "\xe1", 1), "non-ASCII bytes are not folded");
+    ok(HS_IOV_IEQ(S("CHUNKED"), "chunked"), "HS_IOV_IEQ macro");
+    ok(hs_iov_has_prefix(S("/_api/x"), "/_api"), "has_prefix");
+    ok(!hs_iov_has_prefix(S("/_ap"), "/_api"), "has_prefix: shorter");
+    ok(HS_IOV_EQ(S("abc"), "abc") && !HS_IOV_EQ(S("abC"), "abc"), "HS_IOV_EQ is case-sensitive");
+}
+
+/* Collect hs_list_next elements joined by '|'. */
+static void list(const char *in, char *out, size_t outlen)
+{
+    size_t pos = 0, n = 0;
+    hs_iovec_t v = S(in), e;
+    out[0] = 0;
+    int guard = 0;
+    while ((e = hs_list_next(v, &pos)).base && guard++ < 100) {
+        n += (size_t)snprintf(out + n, outlen - n, "%s%.*s", n ? "|" : "", (int)e.len, e.base);
+        if (n >= outlen)
+            break;
+    }
+}
+
+static void test_list_next(void)
+{
+    static const struct {
+        const char *in, *want;
+    } t[] = {
+        {"a, b,c", "a|b|c"},
+        {"a", "a"},
+        {"", ""},
+        {"   ", ""},
+        {",,,", ""},
+        {", , a ,\t, b,", "a|b"},
+        {"a b , c\td", "a b|c\td"},
+        {"\"x,y\", z", "\"x,y\"|z"},
+        {"\"a\\\"b,c\", d", "\"a\\\"b,c\"|d"},
+        {"a;q=\"1,2\", b;q=0.5", "a;q=\"1,2\"|b;q=0.5"},
+        {"\"\", x", "\"\"|x"},
+        {"\"unterminated, x", "\"unterminated, x"},
+        {"gzip, chunked", "gzip|chunked"},
+        {"\t\ta\t\t", "a"},
+    };
+    for (size_t i = 0; i < HS_ARRAY_SIZE(t); i++) {
+        char out[256];
+        list(t[i].in, out, sizeof(out));
+        if (!ok(strcmp(out, t[i].want) == 0, "hs_list_next(\"%s\")", t[i].in))
+            printf("#   got \"%s\", want \"%s\"\n", out, t[i].want);
+    }
+    /* the cursor ends at the end, and NULL base is returned again */
+    size_t pos = 0;
+    hs_iovec_t v = S("a,b");
+    hs_list_next(v, &pos);
+    hs_list_next(v, &pos);
+    ok(hs_list_next(v, &pos).base == NULL && hs_list_next(v, &pos).base == NULL && pos == 3, "done stays done");
+}
+
+static void test_arena(void)
+{
+    hs_arena_t a;
+    hs_arena_init(&a);
+    enum { N = 2000 };
+    static unsigned char *p[N];
+    static size_t sz[N];
+    srand(3);
+    size_t align = _Alignof(max_align_t);
+    int misaligned = 0;
+    for (int i = 0; i < N; i++) {
+        int k = rand() % 10;
+        sz[i] = k < 6   ? (size_t)(rand() % 64)
+                : k < 8 ? (size_t)(rand() % 2048)
+                : k < 9 ? 2048 + (size_t)(rand() % 3000)
+                        : 4000 + (size_t)(rand() % 60000);
+        if (i % 97 == 0)
+            sz[i] = 0;
+        p[i] = hs_arena_alloc(&a, sz[i]);
+        if (!p[i] || ((uintptr_t)p[i] % align) != 0)
+            misaligned++;
+        memset(p[i], i & 0xff, sz[i]);
+    }
+    is_int(misaligned, 0, "%d arena allocations (0 .. 64 KiB) non-NULL and aligned", N);
+    int clobbered = 0;
+    for (int i = 0; i < N; i++)
+        for (size_t j = 0; j < sz[i]; j++)
+            if (p[i][j] != (unsigned char)(i & 0xff)) {
+                clobbered++;
+                break;
+            }
+    is_int(clobbered, 0, "no allocation overlaps another");
+
+    /* exact boundary sizes around the block size */
+    static const size_t edge[] = {2047, 2048, 2049, 4064, 4080, 4095, 4096, 4097, 8192, 1 << 20};
+    for (size_t i = 0; i < HS_ARRAY_SIZE(edge); i++) {
+        unsigned char *q = hs_arena_alloc(&a, edge[i]);
+        memset(q, 0xab, edge[i]);
+        unsigned char *r2 = hs_arena_alloc(&a, 16);
+        memset(r2, 0xcd, 16);
+        ok(q[edge[i] - 1] == 0xab && r2[0] == 0xcd && (r2 >= q + edge[i] || r2 + 16 <= q),
+           "alloc %zu then 16: distinct, writable", edge[i]);
+    }
+
+    char *s = hs_arena_strndup(&a, "hello world", 5);
+    ok(strcmp(s, "hello") == 0, "strndup copies n bytes and terminates");
+    hs_iovec_t f = hs_arena_printf(&a, "%s-%d", "x", 42);
+    ok(f.len == 4 && memcmp(f.base, "x-42", 4) == 0 && f.base[4] == 0, "printf");
+    char big[10000];
+    memset(big, 'z', sizeof(big) - 1);
+    big[sizeof(big) - 1] = 0;
+    f = hs_arena_printf(&a, "<%s>", big);
+    ok(f.len == sizeof(big) + 1 && f.base[0] == '<' && f.base[f.len - 1] == '>' && f.base[5000] == 'z',
+       "printf larger than a block");
+    hs_arena_reset(&a);
+    ok(a.head == NULL && a.cur == NULL, "reset frees everything");
+    /* usable after reset, and a large first allocation */
+    unsigned char *q = hs_arena_alloc(&a, 50000);
+    memset(q, 1, 50000);
+    unsigned char *r = hs_arena_alloc(&a, 10);
+    memset(r, 2, 10);
+    ok(q[49999] == 1 && r[0] == 2, "large first allocation after reset, then a small one");
+    hs_arena_reset(&a);
+    hs_arena_reset(&a);
+    ok(1, "double reset is harmless");
+}
+
+static void test_buf(void)
+{
+    hs_buf_t b = {0};
+    HS_BUF_LIT(&b, "abc");
+    hs_buf_printf(&b, "-%d-", 7);
+    ok(b.len == 6 && memcmp(b.base, "abc-7-", 6) == 0, "append + printf");
+    hs_buf_consume(&b, 2);
+    ok(b.len == 4 && memcmp(b.base, "c-7-", 4) == 0, "consume");
+    hs_buf_consume(&b, 100);
+    ok(b.len == 0, "consume past the end empties");
+    ok(hs_buf_reserve(&b, 100, 50) == HS_ERROR, "reserve over the limit refused");
+    ok(hs_buf_reserve(&b, 50, 50) == HS_OK && b.cap >= 50, "reserve up to the limit");
+    b.len = 40;
+    ok(hs_buf_reserve(&b, 11, 50) == HS_ERROR, "len + extra over the limit refused");
+    ok(hs_buf_reserve(&b, SIZE_MAX, SIZE_MAX) == HS_ERROR, "no overflow on huge extra");
+    hs_buf_free(&b);
+    ok(b.base == NULL && b.len == 0 && b.cap == 0, "free");
+}
+
+static void test_negotiate(void)
+{
+    static const char *const types[] = {"text/html", "application/json", "text/plain"};
+    static const struct {
+        const char *accept;
+        int want;
+        const char *why;
+    } t[] = {
+        {"", 0, "empty Accept is treated as absent"},
+        {"application/json", 1, "exact match"},
+        {"text/plain", 2, "exact match, last"},
+        {"text/html, application/json", 0, "tie -> earlier in types"},
+        {"application/json, text/html", 0, "tie -> earlier in types, not in Accept"},
+        {"text/html;q=0.5, application/json", 1, "higher q wins"},
+        {"*/*", 0, "*/* accepts the first"},
+        {"text/*", 0, "text/* -> text/html"},
+        {"text/*;q=0.5, text/plain", 2, "exact text/plain beats text/* at 0.5"},
+        {"text/html;q=0, */*", 1, "q=0 excludes html; */* takes the next"},
+        {"image/png", -1, "nothing acceptable"},
+        {"text/html;q=0", -1, "only html, refused"},
+        {"*/*;q=0", -1, "everything refused"},
+        {"*/*;q=0.1, application/json;q=0.2", 1, "q-values compared across ranges"},
+        {"text/*;q=0.9, text/html;q=0.1, */*;q=0.5", 2, "most specific range decides each type's q"},
+        {"*/*;q=0.8, text/html;q=0", 1, "specific q=0 beats wildcard"},
+        {"TEXT/HTML", 0, "media types are case-insensitive"},
+        {"Application/JSON", 1, "case-insensitive, mixed"},
+        {"application/json;q=1.000", 1, "q=1.000"},
+        {"text/html;q=0.001, application/json;q=0.002", 1, "three-decimal q"},
+        {"text/html;Q=0.5, application/json", 1, "Q= is case-insensitive"},
+        {"text/html;level=1;q=0.8, application/json;q=0.9", 1, "other parameters ignored, q still read"},
+        {"text/html ; q=0.5 , application/json ; q=0.6", 1, "whitespace around ; and ,"},
+        {",, application/json ,", 1, "empty list elements skipped"},
+        {"application/*", 1, "application/* -> json"},
+        {"image/*, text/plain;q=0.3", 2, "non-matching wildcard ignored"},
+        {"text/htm", -1, "prefix of a type is not a match"},
+        {"text/html2", -1, "type with a suffix is not a match"},
+        {"text", -1, "bare type is not a match"},
+        {"te*/*", -1, "partial wildcard is not a match"},
+    };
+    for (size_t i = 0; i < HS_ARRAY_SIZE(t); i++) {
+        int r = hs_negotiate_type(S(t[i].accept), types, 3);
+        if (!ok(r == t[i].want, "negotiate \"%s\" -> %d (%s)", t[i].accept, t[i].want, t[i].why))
+            printf("#   got %d\n", r);
+    }
+    is_int(hs_negotiate_type(HS_IOV_NULL, types, 3), 0, "absent Accept -> 0");
+    is_int(hs_negotiate_type(S("text/html"), types, 0), -1, "no types -> -1");
+    static const char *const one[] = {"application/json"};
+    is_int(hs_negotiate_type(S("text/html, */*;q=0.1"), one, 1), 0, "single type via wildcard");
+}
+
+static void json(const char *in, size_t n, const char *want, const char *name)
+{
+    hs_buf_t b = {0};
+    hs_json_str(&b, in, n);
+    bool good = b.len == strlen(want) && memcmp(b.base, want, b.len) == 0;
+    if (!ok(good, "json: %s", name))
+        printf("#   got [%.*s] want [%s]\n", (int)b.len, b.base, want);
+    hs_buf_free(&b);
+}
+
+static void test_json(void)
+{
+    json("", 0, "\"\"", "empty");
+    json("abc", 3, "\"abc\"", "plain");
+    json("a\"b", 3, "\"a\\\"b\"", "quote");
+    json("a\\b", 3, "\"a\\\\b\"", "backslash");
+    json("\n\r\t", 3, "\"\\n\\r\\t\"", "newline, CR, tab");
+    json("\x01\x1f", 2, "\"\\u0001\\u001f\"", "control bytes");
+    json("\x7f", 1, "\"\\u007f\"", "DEL");
+    json("a\0b", 3, "\"a\\u0000b\"", "NUL inside (length-carrying)");
+    json("caf\xc3\xa9 \xe2\x82\xac", 9, "\"caf\xc3\xa9 \xe2\x82\xac\"", "UTF-8 passes through");
+    json("\"\"\\\\", 4, "\"\\\"\\\"\\\\\\\\\"", "consecutive escapes");
+    json("</script>", 9, "\"</script>\"", "slash not escaped");
+    json("x\by\f", 4, "\"x\\u0008y\\u000c\"", "backspace and form feed");
+}
+
+int main(void)
+{
+    test_parse_size();
+    test_parse_duration();
+    test_http_date();
+    test_iov();
+    test_list_next();
+    test_arena();
+    test_buf();
+    test_negotiate();
+    test_json();
+    return tap_done();
+}
