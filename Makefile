@@ -14,7 +14,7 @@ DEB_BUILD := gcc make libc6-dev libyaml-dev zlib1g-dev libbrotli-dev libzstd-dev
 DEB_TEST  := python3 python3-pytest python3-requests python3-h11 python3-websockets python3-brotli python3-zstandard curl wrk
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
-LIB_SRC  := $(wildcard src/core/*.c src/event/*.c src/http/*.c src/config/*.c src/modules/*.c src/modules/*/*.c src/cli/explain.c)
+LIB_SRC  := $(wildcard src/core/*.c src/os/*.c src/event/*.c src/http/*.c src/config/*.c src/modules/*.c src/modules/*/*.c src/cli/explain.c)
 MAIN_SRC := src/cli/main.c
 UNIT_SRC := $(wildcard tests/unit/*/*_test.c)
 

@@ -160,14 +160,16 @@ int main(int argc, char **argv)
         hs_log_level = HS_LOG_WARN;
     else if (!strcmp(cfg.log_level, "debug"))
         hs_log_level = HS_LOG_DEBUG;
+    hs_server_t srv;
+    /* -t runs the same initialisation as serving (listen addresses, log file, document root,
+     * module settings) short of binding, so what it accepts will start. */
+    if (hs_server_init(&srv, &cfg) != HS_OK)
+        goto Exit;
     if (test_only) {
         printf("statusd: configuration %s%sis valid\n", config_path ? config_path : "", config_path ? " " : "");
         rc = 0;
         goto Exit;
     }
-    hs_server_t srv;
-    if (hs_server_init(&srv, &cfg) != HS_OK)
-        goto Exit;
     rc = hs_server_run(&srv);
 Exit:
     hs_config_free(&cfg);

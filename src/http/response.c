@@ -162,7 +162,11 @@ void hs__queue_head(hs_req_t *req, int status, int framing)
 
     /* size the head */
     hs_iovec_t sl = hs__status_line(status);
-    size_t size = sl.len + 64 /* Date */ + strlen(srv->cfg->server_name) + 16 + 64 /* framing */ + 32 /* Conn */;
+    /* An empty server_name ("--server-name ''") is stored as NULL: then no Server field is sent
+     * at all, which RFC 9110 §10.2.4 allows (Server is optional). */
+    const char *server_name = srv->cfg->server_name;
+    size_t size = sl.len + 64 /* Date */ + (server_name ? strlen(server_name) : 0) + 16 + 64 /* framing */ +
+                  32 /* Conn */;
     if (req->content_type)
         size += strlen(req->content_type) + 20;
     if (req->allow)
@@ -175,9 +179,12 @@ void hs__queue_head(hs_req_t *req, int status, int framing)
     p = put(p, sl.base, sl.len);
     p = put(p, "Date: ", 6);
     p = put(p, req->worker->loop.date, 29);
-    p = put(p, "\r\nServer: ", 10);
-    p = put(p, srv->cfg->server_name, strlen(srv->cfg->server_name));
     p = put(p, "\r\n", 2);
+    if (server_name) {
+        p = put(p, "Server: ", 8);
+        p = put(p, server_name, strlen(server_name));
+        p = put(p, "\r\n", 2);
+    }
     if (req->allow) {
         p = put(p, "Allow: ", 7);
         p = put(p, req->allow, strlen(req->allow));
@@ -218,6 +225,11 @@ int hs_res_send(hs_req_t *req, int status)
     if (req->res_sent) {
         hs_log_error("BUG: response %d sent twice (first %d)", status, req->status);
         return HS_ERROR;
+    }
+    if (status == 205) {
+        /* RFC 9110 §15.3.6: a 205 never has content; Content-Length: 0 keeps the framing clear */
+        req->num_bsegs = 0;
+        req->content_length = 0;
     }
     uint64_t body_len = 0;
     for (size_t i = 0; i < req->num_bsegs; i++)
@@ -400,7 +412,7 @@ void hs__check_response(hs_req_t *req, bool has_body_bytes)
         problem = "status code not in the registry";
     } else if (info->flags & HS_SF_LOGONLY) {
         problem = "a log-only status must never be sent on the wire";
-    } else if ((info->flags & HS_SF_NOBODY) && has_body_bytes) {
+    } else if (((info->flags & HS_SF_NOBODY) || req->status == 205) && has_body_bytes) {
         problem = "content on a status that forbids it";
     } else if (req->status == 206 && !hs_res_find_header(req, "content-range") &&
                !(req->content_type && strncmp(req->content_type, "multipart/byteranges", 20) == 0)) {

@@ -289,14 +289,17 @@ int hs_server_run(hs_server_t *srv)
             ctx[wi].listeners[li].io.cb = on_accept;
             ctx[wi].listeners[li].w = &srv->workers[wi];
         }
+    }
+    /* every listener is bound: give up root before any request is served */
+    if (hs_os_drop_privileges(cfg->user) != HS_OK)
+        return 1;
+    /* announced only once the server can really serve (scripts and tests wait for this line) */
+    for (size_t li = 0; li < srv->num_listen; li++) {
         char name[80];
         describe(&srv->listen_addr[li], name, sizeof(name));
         fprintf(stderr, "listening on %s\n", name);
     }
     fflush(stderr);
-    /* every listener is bound: give up root before any request is served */
-    if (hs_os_drop_privileges(cfg->user) != HS_OK)
-        return 1;
     reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
     sigset_t set;

@@ -13,11 +13,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#ifndef HS_OS_WEAK
-#define HS_OS_WEAK
-#endif
-
-HS_OS_WEAK int hs_os_drop_privileges(const char *user)
+int hs_os_drop_privileges(const char *user)
 {
     if (geteuid() != 0)
         return HS_OK; /* not root: nothing to drop */

@@ -191,13 +191,15 @@ def test_fd_exhaustion_answers_503_and_recovers(make_server):
     """Under RLIMIT_NOFILE=64 the server runs out of descriptors: clients beyond that get 503
     with Retry-After, answered through the reserve descriptor (RFC 9110 §15.6.4), and the server
     serves normally again once the held connections close."""
-    s = make_server(access_log="off")
+    # --user root: the server keeps our uid, so that we may lower its limit from outside
+    s = make_server(*user_args(), access_log="off")
     resource.prlimit(s.proc.pid, resource.RLIMIT_NOFILE, (64, 64))  # like `prlimit --nofile=64:64`
     hold = []
     try:
         got = _open_and_ask(s.port, 90, hold)
         codes = [c for c, _ in got]
         ok, busy = codes.count(200), codes.count(503)
+        print("fd exhaustion: %d served, %d got 503" % (ok, busy))
         assert ok + busy == 90, codes
         assert 30 <= ok < 64, codes  # 64 minus the listener, epoll, eventfd, log, reserve, stdio…
         assert busy >= 90 - 64, codes

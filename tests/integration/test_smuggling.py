@@ -358,7 +358,7 @@ def test_unread_body_arriving_late_is_never_a_request(make_server, kind):
         try:
             with open(os.path.join(root, "index.html"), "wb") as f:
                 f.write(b"hi\n")
-            s = make_server("--root", root)
+            s = make_server("--root", root, *(["--user", "root"] if _has_user_flag() else []))
             _late_body(s, b"GET /index.html")
         finally:
             shutil.rmtree(root, ignore_errors=True)

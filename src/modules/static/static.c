@@ -74,6 +74,7 @@ static int init(hs_server_t *srv)
 /* ---- per-request resources, released when the request is freed ---- */
 typedef struct {
     int fds[4];
+    void *ents[4]; /* open-file cache entry of fds[i], NULL when the request owns it */
     size_t nfds;
     hs__static_blob_t *blob;
 } sreq_t;
@@ -82,7 +83,7 @@ static void on_free(hs_req_t *req)
 {
     sreq_t *s = req->module_data;
     for (size_t i = 0; i < s->nfds; i++)
-        close(s->fds[i]);
+        hs__static_fcache_release(s->fds[i], s->ents[i]);
     hs__static_blob_release(s->blob);
 }
 
@@ -97,13 +98,16 @@ static sreq_t *sreq(hs_req_t *req)
     return req->module_data;
 }
 
-static void keep_fd(hs_req_t *req, int fd)
+static void keep_fd_ent(hs_req_t *req, int fd, void *ent)
 {
     sreq_t *s = sreq(req);
     if (s->nfds == HS_ARRAY_SIZE(s->fds)) /* bounded by design: file, index, one sibling */
         abort();
+    s->ents[s->nfds] = ent;
     s->fds[s->nfds++] = fd;
 }
+
+static void keep_fd(hs_req_t *req, int fd) { keep_fd_ent(req, fd, NULL); }
 
 static int open_failed(hs_req_t *req, int status, const char *detail)
 {
@@ -131,7 +135,7 @@ static bool newer_or_same(const struct timespec *a, const struct timespec *b)
     return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec >= b->tv_nsec);
 }
 
-static int serve_file(hs_req_t *req, int fd, const struct stat *st, const char *rel)
+static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat *st, const char *rel)
 {
     const hs_config_t *cfg = hs__static_cfg;
     hs__static_type_t type = hs__static_mime_lookup(rel);
@@ -140,6 +144,9 @@ static int serve_file(hs_req_t *req, int fd, const struct stat *st, const char *
     time_t lm = st->st_mtime > req->start_sec ? req->start_sec : st->st_mtime;
     hs_iovec_t etag = hs__static_etag(&req->arena, st, NULL);
     hs__static_body_t body = {.fd = fd, .mem = NULL, .len = (uint64_t)st->st_size};
+    const char *cached = hs__static_fcache_data(ent);
+    if (cached) /* a small file from the open-file cache: head and body leave in one writev */
+        body = (hs__static_body_t){.fd = -1, .mem = cached, .len = (uint64_t)st->st_size};
     int coding = HS_CODING_IDENTITY;
 
     /* RFC 3229 §10.5.3: A-IM asks for an instance manipulation of the whole instance; files
@@ -286,10 +293,11 @@ static int handle(hs_req_t *req)
     if (status)
         return hs_res_error(req, status, detail);
     struct stat st;
-    int fd = hs__static_open(mp.rel, &st, &detail);
+    void *ent;
+    int fd = hs__static_fcache_open(mp.rel, &st, &detail, &ent);
     if (fd < 0)
         return open_failed(req, -fd, detail);
-    keep_fd(req, fd);
+    keep_fd_ent(req, fd, ent);
     bool dir = S_ISDIR(st.st_mode);
     if (!dir && !S_ISREG(st.st_mode))
         return hs_res_error(req, 403, "this path is neither a regular file nor a directory");
@@ -305,23 +313,24 @@ static int handle(hs_req_t *req)
         return hs_res_method_not_allowed(req, allow_file); /* RFC 9110 §15.5.6 */
 
     if (!dir)
-        return serve_file(req, fd, &st, mp.rel);
+        return serve_file(req, fd, ent, &st, mp.rel);
     if (!mp.trailing_slash)
         return redirect_to_slash(req, &mp);
     for (size_t i = 0; i < num_index; i++) {
         const char *ip = mp.len ? hs_arena_printf(&req->arena, "%s/%s", mp.rel, index_names[i]).base : index_names[i];
         struct stat ist;
-        int ifd = hs__static_open(ip, &ist, &detail);
+        void *ient;
+        int ifd = hs__static_fcache_open(ip, &ist, &detail, &ient);
         if (ifd == -404)
             continue;
         if (ifd < 0)
             return open_failed(req, -ifd, detail);
         if (!S_ISREG(ist.st_mode)) {
-            close(ifd); /* a directory called index.html is not an index file */
+            hs__static_fcache_release(ifd, ient); /* a directory called index.html is not an index file */
             continue;
         }
-        keep_fd(req, ifd);
-        return serve_file(req, ifd, &ist, ip);
+        keep_fd_ent(req, ifd, ient);
+        return serve_file(req, ifd, ient, &ist, ip);
     }
     if (!hs__static_cfg->autoindex)
         return hs_res_error(req, 403, "this directory has no index file and directory listings are off");

@@ -45,6 +45,14 @@ void hs__static_map_without_openat2(void);
  * root), -503 (out of descriptors), -500. */
 int hs__static_open(const char *rel, struct stat *st, const char **detail);
 
+/* The same through the worker's open-file cache (fcache.c): regular files are cached and
+ * revalidated by a stat of the path at most once a second. *ent receives the cache entry (NULL
+ * when the caller owns the descriptor); pass both to hs__static_fcache_release when done. */
+int hs__static_fcache_open(const char *rel, struct stat *st, const char **detail, void **ent);
+void hs__static_fcache_release(int fd, void *ent);
+/* The cached bytes of a small file (valid while the entry is held), or NULL. */
+const char *hs__static_fcache_data(const void *ent);
+
 /* Percent-encode a path for a header or an href: everything but unreserved characters and '/'
  * (when keep_slash) is encoded (RFC 3986 §2.1). */
 hs_iovec_t hs__static_pct_encode(hs_arena_t *a, const char *s, size_t n, bool keep_slash);

@@ -233,7 +233,7 @@ static void digest_body_read(hs_req_t *req)
         digest_challenge(req, d, false, "the opaque value is not the one this server issued");
         return;
     }
-    if (alg.base && !hs_iov_ieq(alg, d->alg, strlen(d->alg)) &&
+    if (alg.base && !(alg.len == strlen(d->alg) && strncasecmp(alg.base, d->alg, alg.len) == 0) &&
         !(strcasecmp(d->alg, "SHA-512-256") == 0 && HS_IOV_IEQ(alg, "sha-512/256"))) {
         hs_res_headerf(req, "X-Digest-Expected-Algorithm", "%s", d->alg);
         digest_challenge(req, d, false, "the algorithm is not the one this route asks for");

@@ -13,13 +13,15 @@ const api_fault_doc_t api_fault_docs[] = {
     {"abort-before-headers", "the connection is closed (FIN) before a single byte is sent",
      "an empty reply: curl exits 52 (Empty reply from server); Python raises RemoteDisconnected"},
     {"abort-after-headers", "a 200 head announcing Content-Length: 1024, then close, no body",
-     "a truncated body: curl exits 18 (transfer closed with 1024 bytes remaining); Python raises IncompleteRead"},
+     "a truncated body: curl exits 18 (transfer closed with 1024 bytes remaining); Python's http.client raises "
+     "IncompleteRead (requests on urllib3 1.x does not enforce Content-Length and returns an empty body)"},
     {"abort-mid-body", "the head (Content-Length: 1024) and 512 bytes, a pause (?delay=, default 0.1 s), then close",
      "a truncated body: curl exits 18; Python raises IncompleteRead"},
     {"reset", "the connection is reset (RST, SO_LINGER 0) without a byte",
      "a reset: curl exits 56 (Recv failure: Connection reset by peer); Python raises ConnectionResetError"},
     {"short-body", "Content-Length: 100 and only 50 bytes, then close",
-     "a truncated body: curl exits 18 (transfer closed with 50 bytes remaining)"},
+     "a truncated body: curl exits 18 (transfer closed with 50 bytes remaining); Python's http.client raises "
+     "IncompleteRead"},
     {"long-body", "Content-Length: 10 followed by 20 bytes, then close",
      "the first 10 bytes are the body; the extra 10 must not be taken for a next response (curl warns "
      "'Excess found' and exits 0)"},
@@ -37,7 +39,8 @@ const api_fault_doc_t api_fault_docs[] = {
     {"not-http", "bytes that are not HTTP at all (no HTTP-version), then close",
      "not an HTTP response: curl exits 1 (Received HTTP/0.9 when not allowed); Python raises BadStatusLine"},
     {"duplicate-content-length", "two different Content-Length fields (5 and 7) and 5 bytes, then close",
-     "an unrecoverable framing error (RFC 9112 §6.3); curl uses the last value and exits 18, Python uses the first"},
+     "an unrecoverable framing error (RFC 9112 §6.3): urllib3 raises InvalidHeader; curl uses the last value and "
+     "exits 18; Python's http.client uses the first"},
 };
 const size_t api_num_fault_docs = HS_ARRAY_SIZE(api_fault_docs);
 

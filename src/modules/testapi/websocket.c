@@ -76,7 +76,8 @@ static void ws_close(hs_req_t *req, int code, const char *reason)
         p[1] = (unsigned char)code;
         n = 2;
         size_t rl = reason ? HS_MIN(strlen(reason), sizeof(p) - 2) : 0;
-        memcpy(p + 2, reason, rl);
+        if (rl)
+            memcpy(p + 2, reason, rl);
         n += rl;
     }
     ws_send(req, 8, p, n);

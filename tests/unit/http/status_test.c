@@ -85,6 +85,7 @@ static void test_texts(void)
         int code = s->code;
         ok(nonempty(s->symbol), "%d has a symbol", code);
         ok(nonempty(s->reason), "%d has a reason phrase", code);
+        ok(strlen(s->reason) <= 64, "%d reason fits a status line (%zu bytes)", code, strlen(s->reason));
         ok(strcmp(hs_status_reason(code), s->reason) == 0, "hs_status_reason(%d) is the table's", code);
         int clean = 1;
         for (const char *p = s->reason; *p; p++)
