@@ -100,6 +100,11 @@ void hs_http_date(time_t t, char out[30]);
 /* Parse an HTTP-date (IMF-fixdate, RFC 850 or asctime); -1 when invalid. RFC 9110 §5.6.7 */
 time_t hs_http_date_parse(hs_iovec_t s);
 
+/* ---- Fast number formatting (hot paths avoid printf) ----
+ * Write v at p without a NUL; return the end. At most 20 decimal / 16 hex digits. */
+char *hs_fmt_u64(char *p, uint64_t v);
+char *hs_fmt_hex(char *p, uint64_t v);
+
 /* ---- Parsing helpers ----------------------------------------------------------------------- */
 /* Size with optional k/m/g suffix (KiB units) into *out; HS_ERROR when malformed or overflowing. */
 int hs_parse_size(const char *s, uint64_t *out);

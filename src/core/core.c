@@ -373,6 +373,32 @@ time_t hs_http_date_parse(hs_iovec_t s)
     return timegm(&tm);
 }
 
+/* ---- fast formatting ---- */
+char *hs_fmt_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n > 0)
+        *p++ = tmp[--n];
+    return p;
+}
+
+char *hs_fmt_hex(char *p, uint64_t v)
+{
+    static const char hex[] = "0123456789abcdef";
+    char tmp[16];
+    int n = 0;
+    do
+        tmp[n++] = hex[v & 15];
+    while ((v >>= 4) != 0);
+    while (n > 0)
+        *p++ = tmp[--n];
+    return p;
+}
+
 /* ---- small parsers ---- */
 int hs_parse_size(const char *s, uint64_t *out)
 {

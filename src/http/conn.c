@@ -899,7 +899,8 @@ int hs_res_raw(hs_req_t *req, const void *data, size_t len, int flags, int log_s
     } else {
         req->raw_flags = flags;
     }
-    hs_buf_append(&req->sbuf, data, len);
+    if (len) /* testapi fix: memcpy into a still-NULL buffer is UB even for 0 bytes (/fault/reset) */
+        hs_buf_append(&req->sbuf, data, len);
     c->state = HS_CS_WRITE;
     hs__kick(c);
     return HS_OK;

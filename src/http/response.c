@@ -205,7 +205,11 @@ void hs__queue_head(hs_req_t *req, int status, int framing)
     /* RFC 9110 §8.6 / RFC 9112 §6.3: no Content-Length on 1xx and 204; we omit it on 304 too. */
     if (body_allowed) {
         if (framing == 0)
-            p += sprintf(p, "Content-Length: %lld\r\n", (long long)req->content_length);
+        {
+            p = put(p, "Content-Length: ", 16);
+            p = hs_fmt_u64(p, (uint64_t)(req->content_length > 0 ? req->content_length : 0));
+            p = put(p, "\r\n", 2);
+        }
         else if (framing == 1)
             p = put(p, "Transfer-Encoding: chunked\r\n", 28);
     }

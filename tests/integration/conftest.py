@@ -38,7 +38,12 @@ class Server:
         self._t_err = threading.Thread(target=self._drain, args=(self.proc.stderr, self.stderr_lines, True), daemon=True)
         self._t_out.start()
         self._t_err.start()
-        if not self._listening.wait(start_timeout):
+        want = cmd.count("--listen")
+        deadline = time.time() + start_timeout
+        while len(self.ports) < want and time.time() < deadline and self.proc.poll() is None:
+            self._listening.wait(0.05)
+            time.sleep(0.01) if self._listening.is_set() else None
+        if len(self.ports) < want:
             self.stop()
             raise RuntimeError("statusd did not start: %r\nstderr: %s" % (cmd, "".join(self.stderr_lines)))
         self.returncode = None

@@ -12,8 +12,21 @@
 hs_iovec_t hs__static_etag(hs_arena_t *a, const struct stat *st, const char *suffix)
 {
     uint64_t ns = (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
-    return hs_arena_printf(a, "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "%s%s\"", (uint64_t)st->st_ino,
-                           (uint64_t)st->st_size, ns, suffix ? "-" : "", suffix ? suffix : "");
+    size_t sl = suffix ? strlen(suffix) : 0;
+    char *b = hs_arena_alloc(a, 3 * 16 + 5 + sl), *p = b; /* "ino-size-ns[-sfx]" in hex */
+    *p++ = '"';
+    p = hs_fmt_hex(p, (uint64_t)st->st_ino);
+    *p++ = '-';
+    p = hs_fmt_hex(p, (uint64_t)st->st_size);
+    *p++ = '-';
+    p = hs_fmt_hex(p, ns);
+    if (suffix) {
+        *p++ = '-';
+        memcpy(p, suffix, sl);
+        p += sl;
+    }
+    *p++ = '"';
+    return hs_iov(b, (size_t)(p - b));
 }
 
 /* The next entity-tag of a list (RFC 9110 §8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE,

@@ -120,10 +120,10 @@ static int open_failed(hs_req_t *req, int status, const char *detail)
  * requires, on 304 exactly as the 200 would have them. */
 static void add_validators(hs_req_t *req, hs_iovec_t etag, time_t lm, bool vary)
 {
-    char date[30];
+    char *date = hs_arena_alloc(&req->arena, 30);
     hs_http_date(lm, date);
     hs_res_header(req, HS_IOV("ETag"), etag);
-    hs_res_headerf(req, "Last-Modified", "%s", date);
+    hs_res_header(req, HS_IOV("Last-Modified"), hs_iov(date, 29));
     if (hs__static_cfg->cache_control)
         HS_RES_HEADER(req, "Cache-Control", hs__static_cfg->cache_control);
     if (vary) /* RFC 9110 §12.5.5: the choice of coding depended on Accept-Encoding */
