@@ -29,16 +29,19 @@ typedef struct {
     int status;     /* on HS_ERROR */
     size_t end;     /* stream offset just after the body (HS_DONE) or of the failure (HS_ERROR) */
     char *out;      /* decoded bytes */
-    size_t out_len;
+    size_t out_len, out_cap;
 } result_t;
 
 static void append(result_t *r, const char *p, size_t n)
 {
     if (!n)
         return;
-    r->out = realloc(r->out, r->out_len + n);
-    if (!r->out)
-        abort();
+    if (r->out_len + n > r->out_cap) {
+        r->out_cap = (r->out_len + n) * 2;
+        r->out = realloc(r->out, r->out_cap);
+        if (!r->out)
+            abort();
+    }
     memcpy(r->out + r->out_len, p, n);
     r->out_len += n;
 }

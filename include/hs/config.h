@@ -11,6 +11,18 @@
 #include <stdio.h>
 
 #define HS_MAX_LISTEN 16
+#define HS_MAX_ERROR_PAGES 64
+#define HS_ERROR_PAGE_MAX_SIZE (64 * 1024)
+
+/* One operator-supplied error page (the error_page directive): the body statusd sends instead
+ * of the page it would build from the registry, for one 4xx/5xx status. */
+typedef struct hs_error_page_s {
+    int status;
+    char *path;               /* as configured */
+    const char *content_type; /* from the file name's extension (static string) */
+    char *body;               /* the file's bytes, read by hs_config_validate; NULL before */
+    size_t len;
+} hs_error_page_t;
 
 typedef struct hs_config_s {
     /* server */
@@ -56,6 +68,9 @@ typedef struct hs_config_s {
     bool compress;            /* on-the-fly gzip/br/zstd for compressible types */
     uint64_t compress_max;    /* largest file compressed on the fly */
     char *user;               /* when started as root: drop privileges to this user after binding */
+    /* error pages: "CODE=FILE" values; the files are read once, at startup (hs_config_validate) */
+    hs_error_page_t error_pages[HS_MAX_ERROR_PAGES];
+    size_t num_error_pages;
     /* where a directive value came from, for error messages */
     const char *config_file;
 } hs_config_t;
@@ -98,7 +113,8 @@ int hs_config_load_yaml(hs_config_t *cfg, const char *name, const char *text, si
 /* Apply STATUSD_* variables from environ. */
 int hs_config_load_env(hs_config_t *cfg, char *err, size_t errlen);
 
-/* Cross-directive checks after everything is loaded (e.g. max_field <= max_head). */
+/* Cross-directive checks after everything is loaded (e.g. max_field <= max_head); also reads
+ * the error_page files (each a regular file of at most HS_ERROR_PAGE_MAX_SIZE bytes). */
 int hs_config_validate(hs_config_t *cfg, char *err, size_t errlen);
 
 /* Print the directive reference (used by --help). */

@@ -9,14 +9,13 @@
 #include "hs/cli.h"
 #include "hs/status.h"
 
+#include "../modules/reference/reference.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-
-#define WRAP_COLS 78  /* text output never goes past this column */
-#define LABEL_COLS 14 /* width of "Recommended:  " */
 
 static const char usage_text[] = "usage: statusd explain [--json] CODE|CLASS...\n"
                                  "       statusd list [--class CLASS] [--unofficial] [--json]\n"
@@ -79,222 +78,36 @@ static int parse_code(const char *s)
     return hs_status_get(code) ? code : 0;
 }
 
-/* ---- words for flags and headers ---- */
+/* ---- one code, as text or JSON ----
+ * The words and the JSON object come from src/modules/reference/describe.c, which the /codes
+ * pages use too, so the command line and the browser say the same thing. */
 
-static const struct {
-    uint32_t bit;
-    const char *json; /* machine name */
-    const char *text; /* in words */
-} flag_names[] = {
-    {HS_SF_INTERIM, "interim", "interim (never the final response)"},
-    {HS_SF_NOBODY, "nobody", "never has content"},
-    {HS_SF_CACHEABLE, "cacheable", "cacheable by default"},
-    {HS_SF_CLOSE, "close", "closes the connection"},
-    {HS_SF_DEPRECATED, "deprecated", "deprecated"},
-    {HS_SF_RESERVED, "reserved", "reserved"},
-    {HS_SF_HISTORIC, "historic", "historic (no longer used by its vendor)"},
-    {HS_SF_UNOFFICIAL, "unofficial", "unofficial (not in the IANA registry)"},
-    {HS_SF_LOGONLY, "log_only", "log only (never sent on the wire)"},
-};
-
-/* Header named by one HS_RH_* bit, as shown to people (the Connection bit means "close"). */
-static const char *header_label(uint32_t bit)
+static void put_buf(FILE *out, hs_buf_t *b)
 {
-    if (bit == HS_RH_CONNECTION_CLOSE)
-        return "Connection: close";
-    return hs_status_header_name(bit);
+    if (b->len)
+        fwrite(b->base, 1, b->len, out);
+    hs_buf_free(b);
 }
 
-static const char *class_words(int cls)
+static void explain_text(FILE *out, const hs_status_info_t *s)
 {
-    static const char *const words[] = {
-        "", "informational", "successful", "redirection", "client error", "server error"};
-    return cls >= 1 && cls <= 5 ? words[cls] : "unknown";
+    hs_buf_t b = {0};
+    hs__ref_text(&b, s);
+    put_buf(out, &b);
 }
 
-/* ---- text output ---- */
-
-/* Display columns of a UTF-8 string (every code point counts as one column). */
-static size_t utf8_cols(const char *s, size_t n)
+/* One object; `ind` is the indentation of its braces. */
+static void explain_json(FILE *out, const hs_status_info_t *s, const char *ind)
 {
-    size_t cols = 0;
-    for (size_t i = 0; i < n; i++)
-        if (((unsigned char)s[i] & 0xC0) != 0x80)
-            cols++;
-    return cols;
+    hs_buf_t b = {0};
+    hs__ref_json(&b, s, ind);
+    put_buf(out, &b);
 }
 
 static void spaces(FILE *out, size_t n)
 {
     while (n--)
         fputc(' ', out);
-}
-
-/* Print `text` word by word on a line where `col` columns are already used; lines break before
- * WRAP_COLS and continue after `indent` spaces. Ends the last line. A word wider than the line
- * is printed on a line of its own. */
-static void put_wrapped(FILE *out, const char *text, size_t col, size_t indent)
-{
-    bool line_has_words = false;
-    const char *p = text;
-    for (;;) {
-        while (*p == ' ' || *p == '\n' || *p == '\t')
-            p++;
-        if (!*p)
-            break;
-        size_t len = strcspn(p, " \n\t");
-        size_t w = utf8_cols(p, len);
-        if (line_has_words && col + 1 + w > WRAP_COLS) {
-            fputc('\n', out);
-            spaces(out, indent);
-            col = indent;
-            line_has_words = false;
-        }
-        if (line_has_words) {
-            fputc(' ', out);
-            col++;
-        }
-        fwrite(p, 1, len, out);
-        col += w;
-        line_has_words = true;
-        p += len;
-    }
-    fputc('\n', out);
-}
-
-/* "Label:" padded to LABEL_COLS, then `text` wrapped under itself. */
-static void put_field(FILE *out, const char *label, const char *text)
-{
-    fputs(label, out);
-    size_t n = strlen(label);
-    spaces(out, n < LABEL_COLS ? LABEL_COLS - n : 1);
-    put_wrapped(out, text, n < LABEL_COLS ? LABEL_COLS : n + 1, LABEL_COLS);
-}
-
-/* Join the words for every bit of `mask` with ", " into buf; "none" when the mask is empty. */
-static const char *flags_text(uint32_t mask, char *buf, size_t size)
-{
-    size_t len = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++) {
-        if (!(mask & flag_names[i].bit))
-            continue;
-        int n = snprintf(buf + len, size - len, "%s%s", len ? ", " : "", flag_names[i].text);
-        if (n < 0 || (size_t)n >= size - len)
-            break;
-        len += (size_t)n;
-    }
-    return len ? buf : "none";
-}
-
-static const char *headers_text(uint32_t mask, char *buf, size_t size)
-{
-    size_t len = 0;
-    buf[0] = '\0';
-    for (uint32_t bit = 1; bit && bit <= mask; bit <<= 1) {
-        const char *name = (mask & bit) ? header_label(bit) : NULL;
-        if (!name)
-            continue;
-        int n = snprintf(buf + len, size - len, "%s%s", len ? ", " : "", name);
-        if (n < 0 || (size_t)n >= size - len)
-            break;
-        len += (size_t)n;
-    }
-    return len ? buf : "none";
-}
-
-static void explain_text(FILE *out, const hs_status_info_t *s)
-{
-    char buf[512];
-    int cls = s->code / 100;
-
-    fprintf(out, "%d %s\n", s->code, s->reason);
-    snprintf(buf, sizeof(buf), "%dxx (%s)", cls, class_words(cls));
-    put_field(out, "Class:", buf);
-    put_field(out, "Origin:", hs_status_origin_name(s->origin));
-    put_field(out, "Reference:", s->ref);
-    put_field(out, "Flags:", flags_text(s->flags, buf, sizeof(buf)));
-    put_field(out, "Required:", headers_text(s->required, buf, sizeof(buf)));
-    put_field(out, "Recommended:", headers_text(s->recommended, buf, sizeof(buf)));
-    put_field(out, "Summary:", s->summary);
-    fputc('\n', out);
-    put_wrapped(out, s->explanation, 0, 0);
-}
-
-/* ---- JSON output ---- */
-
-/* A JSON string: quotes, backslashes and control characters escaped; UTF-8 passes through. */
-static void json_str(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"': fputs("\\\"", out); break;
-        case '\\': fputs("\\\\", out); break;
-        case '\b': fputs("\\b", out); break;
-        case '\f': fputs("\\f", out); break;
-        case '\n': fputs("\\n", out); break;
-        case '\r': fputs("\\r", out); break;
-        case '\t': fputs("\\t", out); break;
-        default:
-            if (*p < 0x20)
-                fprintf(out, "\\u%04x", *p);
-            else
-                fputc(*p, out);
-        }
-    }
-    fputc('"', out);
-}
-
-static void json_headers(FILE *out, uint32_t mask)
-{
-    bool first = true;
-    fputc('[', out);
-    for (uint32_t bit = 1; bit && bit <= mask; bit <<= 1) {
-        const char *name = (mask & bit) ? header_label(bit) : NULL;
-        if (!name)
-            continue;
-        if (!first)
-            fputs(", ", out);
-        json_str(out, name);
-        first = false;
-    }
-    fputc(']', out);
-}
-
-/* One object; `ind` is the indentation of its braces. */
-static void explain_json(FILE *out, const hs_status_info_t *s, const char *ind)
-{
-    fprintf(out, "%s{\n", ind);
-    fprintf(out, "%s  \"code\": %d,\n", ind, s->code);
-    fprintf(out, "%s  \"reason\": ", ind);
-    json_str(out, s->reason);
-    fprintf(out, ",\n%s  \"symbol\": ", ind);
-    json_str(out, s->symbol);
-    fprintf(out, ",\n%s  \"class\": \"%dxx\",\n", ind, s->code / 100);
-    fprintf(out, "%s  \"origin\": ", ind);
-    json_str(out, hs_status_origin_name(s->origin));
-    fprintf(out, ",\n%s  \"reference\": ", ind);
-    json_str(out, s->ref);
-    fprintf(out, ",\n%s  \"flags\": [", ind);
-    bool first = true;
-    for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++) {
-        if (!(s->flags & flag_names[i].bit))
-            continue;
-        if (!first)
-            fputs(", ", out);
-        json_str(out, flag_names[i].json);
-        first = false;
-    }
-    fprintf(out, "],\n%s  \"required_headers\": ", ind);
-    json_headers(out, s->required);
-    fprintf(out, ",\n%s  \"recommended_headers\": ", ind);
-    json_headers(out, s->recommended);
-    fprintf(out, ",\n%s  \"summary\": ", ind);
-    json_str(out, s->summary);
-    fprintf(out, ",\n%s  \"explanation\": ", ind);
-    json_str(out, s->explanation);
-    fprintf(out, "\n%s}", ind);
 }
 
 /* Streams either a single JSON value or the elements of one array. */
@@ -433,7 +246,7 @@ int hs_cli_list(int argc, char **argv)
 #define LISTED(s) (!(cls && (s)->code / 100 != cls) && !(unofficial && !((s)->flags & HS_SF_UNOFFICIAL)))
     size_t reason_cols = 0; /* align the summaries of the codes listed */
     for (size_t k = 0; k < count; k++) {
-        size_t w = utf8_cols(table[k].reason, strlen(table[k].reason));
+        size_t w = hs__ref_utf8_cols(table[k].reason, strlen(table[k].reason));
         if (LISTED(&table[k]) && w > reason_cols)
             reason_cols = w;
     }
@@ -449,7 +262,7 @@ int hs_cli_list(int argc, char **argv)
             print_one(&pr, s);
         } else {
             printf("%d  %s", s->code, s->reason);
-            spaces(stdout, reason_cols - utf8_cols(s->reason, strlen(s->reason)));
+            spaces(stdout, reason_cols - hs__ref_utf8_cols(s->reason, strlen(s->reason)));
             printf("  — %s\n", s->summary);
         }
     }

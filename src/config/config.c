@@ -1,12 +1,16 @@
 /* statusd — the directive table and its three front ends (YAML, flags, environment). */
 #define _GNU_SOURCE
 #include "hs/config.h"
+#include "hs/status.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #define OFF(f) offsetof(hs_config_t, f)
@@ -68,6 +72,10 @@ static const hs_directive_t directives[] = {
     {"compress_max", HS_DT_SIZE, OFF(compress_max), "10m", "SIZE", "largest file compressed on the fly", 0, 1LL << 30},
     {"user", HS_DT_STRING, OFF(user), "nobody", "USER",
      "when started as root, switch to this user after binding (root keeps root)", 0, 0},
+    /* error pages (src/http/response.c) */
+    {"error_page", HS_DT_LIST, OFF(error_pages), "", "CODE=FILE",
+     "send FILE as the body of the CODE (4xx/5xx) responses statusd generates; repeatable or comma-separated; "
+     "type from the extension (.html .htm .json .txt .xml); read at startup, at most 64k", 0, 0},
 };
 
 const hs_directive_t *hs_config_directives(size_t *count)
@@ -97,9 +105,19 @@ static void list_clear(hs_config_t *cfg)
     cfg->num_listen = 0;
 }
 
+static void error_pages_clear(hs_config_t *cfg)
+{
+    for (size_t i = 0; i < cfg->num_error_pages; i++) {
+        free(cfg->error_pages[i].path);
+        free(cfg->error_pages[i].body);
+    }
+    cfg->num_error_pages = 0;
+}
+
 void hs_config_free(hs_config_t *cfg)
 {
     list_clear(cfg);
+    error_pages_clear(cfg);
     for (size_t i = 0; i < HS_ARRAY_SIZE(directives); i++) {
         if (directives[i].type == HS_DT_STRING) {
             char **p = (char **)((char *)cfg + directives[i].offset);
@@ -122,6 +140,99 @@ void hs_config_defaults(hs_config_t *cfg)
     cfg->config_file = NULL;
 }
 
+/* Content-Type of an error page, from its file name's extension; NULL when not one we serve. */
+static const char *error_page_type(const char *path)
+{
+    static const struct {
+        const char *ext, *type;
+    } types[] = {
+        {".html", "text/html; charset=utf-8"},  {".htm", "text/html; charset=utf-8"},
+        {".xhtml", "application/xhtml+xml"},    {".json", "application/json"},
+        {".txt", "text/plain; charset=utf-8"},  {".text", "text/plain; charset=utf-8"},
+        {".xml", "application/xml"},
+    };
+    const char *dot = strrchr(path, '.');
+    if (!dot || strchr(dot, '/'))
+        return NULL;
+    for (size_t i = 0; i < HS_ARRAY_SIZE(types); i++)
+        if (!strcasecmp(dot, types[i].ext))
+            return types[i].type;
+    return NULL;
+}
+
+/* error_page: "CODE=FILE", several separated by commas. A code given again gets the new file, so
+ * flags override the environment, which overrides the YAML file; an empty value forgets every
+ * page set so far. The files themselves are read by hs_config_validate. */
+static int error_page_set(hs_config_t *cfg, const char *value, char *err, size_t errlen)
+{
+    if (!value[0]) {
+        error_pages_clear(cfg);
+        return HS_OK;
+    }
+    for (const char *p = value; *p;) {
+        const char *s = p, *e = p + strcspn(p, ",");
+        p = *e ? e + 1 : e;
+        while (s < e && isspace((unsigned char)*s))
+            s++;
+        while (e > s && isspace((unsigned char)e[-1]))
+            e--;
+        const char *eq = memchr(s, '=', (size_t)(e - s));
+        if (!eq || eq - s != 3 || !isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]) ||
+            !isdigit((unsigned char)s[2])) {
+            snprintf(err, errlen, "'error_page' expects CODE=FILE such as 404=/srv/errors/404.html, got '%.*s'",
+                     (int)(e - s), s);
+            return HS_ERROR;
+        }
+        int code = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+        const hs_status_info_t *info = hs_status_get(code);
+        if (code < 400 || code > 599 || !info) {
+            snprintf(err, errlen, "'error_page': %d is not a 4xx or 5xx code of the registry (see 'statusd list')",
+                     code);
+            return HS_ERROR;
+        }
+        if (info->flags & HS_SF_LOGONLY) {
+            snprintf(err, errlen, "'error_page': %d is only logged, never sent, so it has no page", code);
+            return HS_ERROR;
+        }
+        const char *fs = eq + 1;
+        while (fs < e && isspace((unsigned char)*fs))
+            fs++;
+        if (fs == e) {
+            snprintf(err, errlen, "'error_page' %d: which file? e.g. %d=/srv/errors/%d.html", code, code, code);
+            return HS_ERROR;
+        }
+        char *path = hs_malloc((size_t)(e - fs) + 1);
+        memcpy(path, fs, (size_t)(e - fs));
+        path[e - fs] = '\0';
+        const char *type = error_page_type(path);
+        if (!type) {
+            snprintf(err, errlen,
+                     "'error_page' %d: cannot tell the type of '%s' from its name (use .html, .htm, .xhtml, .json, "
+                     ".txt, .text or .xml)",
+                     code, path);
+            free(path);
+            return HS_ERROR;
+        }
+        hs_error_page_t *page = NULL;
+        for (size_t i = 0; i < cfg->num_error_pages && !page; i++)
+            if (cfg->error_pages[i].status == code)
+                page = &cfg->error_pages[i];
+        if (!page) {
+            if (cfg->num_error_pages == HS_MAX_ERROR_PAGES) {
+                snprintf(err, errlen, "at most %d 'error_page' values", HS_MAX_ERROR_PAGES);
+                free(path);
+                return HS_ERROR;
+            }
+            page = &cfg->error_pages[cfg->num_error_pages++];
+        } else {
+            free(page->path);
+            free(page->body);
+        }
+        *page = (hs_error_page_t){.status = code, .path = path, .content_type = type};
+    }
+    return HS_OK;
+}
+
 int hs_config_set(hs_config_t *cfg, const hs_directive_t *d, const char *value, char *err, size_t errlen)
 {
     void *field = (char *)cfg + d->offset;
@@ -133,6 +244,9 @@ int hs_config_set(hs_config_t *cfg, const hs_directive_t *d, const char *value, 
         return HS_OK;
     }
     case HS_DT_LIST: {
+        /* Two list directives, each with its own storage: error_page (CODE=FILE pairs) and listen. */
+        if (d->offset == OFF(error_pages))
+            return error_page_set(cfg, value, err, errlen);
         if (value[0] == '\0') {
             snprintf(err, errlen, "'%s' needs a value", d->name);
             return HS_ERROR;
@@ -239,6 +353,44 @@ static int apply_scalar(yctx_t *y, const hs_directive_t *d, const char *value, s
     return HS_OK;
 }
 
+/* A mapping given to a list of KEY=VALUE items (error_page: {404: /srv/404.html}): each
+ * `key: value` pair is applied as "key=value". */
+static int parse_pairs(yctx_t *y, const hs_directive_t *d)
+{
+    for (;;) {
+        yaml_event_t key, val;
+        if (next_event(y, &key) != HS_OK)
+            return HS_ERROR;
+        if (key.type == YAML_MAPPING_END_EVENT) {
+            yaml_event_delete(&key);
+            return HS_OK;
+        }
+        size_t kline = key.start_mark.line + 1;
+        if (key.type != YAML_SCALAR_EVENT) {
+            yaml_event_delete(&key);
+            return yerr(y, kline, "'%s' entries must be plain values", d->name);
+        }
+        if (next_event(y, &val) != HS_OK) {
+            yaml_event_delete(&key);
+            return HS_ERROR;
+        }
+        size_t vline = val.start_mark.line + 1;
+        if (val.type != YAML_SCALAR_EVENT) {
+            yaml_event_delete(&key);
+            yaml_event_delete(&val);
+            return yerr(y, vline, "'%s' entries must be plain values", d->name);
+        }
+        hs_buf_t item = {0};
+        hs_buf_printf(&item, "%s=%s", (char *)key.data.scalar.value, (char *)val.data.scalar.value);
+        yaml_event_delete(&key);
+        yaml_event_delete(&val);
+        int r = apply_scalar(y, d, item.base, vline);
+        hs_buf_free(&item);
+        if (r != HS_OK)
+            return r;
+    }
+}
+
 /* Parse a mapping whose keys are prefixed by `prefix` (nested mappings flatten to a.b). */
 static int parse_mapping(yctx_t *y, const char *prefix)
 {
@@ -265,6 +417,12 @@ static int parse_mapping(yctx_t *y, const char *prefix)
         size_t vline = val.start_mark.line + 1;
         if (val.type == YAML_MAPPING_START_EVENT) {
             yaml_event_delete(&val);
+            const hs_directive_t *pd = hs_config_find(name);
+            if (pd && pd->type == HS_DT_LIST && pd->offset == OFF(error_pages)) {
+                if (parse_pairs(y, pd) != HS_OK)
+                    return HS_ERROR;
+                continue;
+            }
             if (parse_mapping(y, name) != HS_OK)
                 return HS_ERROR;
             continue;
@@ -413,6 +571,71 @@ int hs_config_load_env(hs_config_t *cfg, char *err, size_t errlen)
     return HS_OK;
 }
 
+/* Read one error_page file into pg->body: a regular file of at most HS_ERROR_PAGE_MAX_SIZE
+ * bytes. HS_OK, or HS_ERROR with a message naming the code and the file. */
+static int error_page_load(hs_error_page_t *pg, char *err, size_t errlen)
+{
+    int ret = HS_ERROR;
+    struct stat st;
+    free(pg->body);
+    pg->body = NULL;
+    pg->len = 0;
+    /* O_NONBLOCK: a FIFO must not stall startup; it is refused below as not a regular file */
+    int fd = open(pg->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "error_page %d: cannot read %s: %s", pg->status, pg->path, strerror(errno));
+        goto Exit;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "error_page %d: %s is not a regular file", pg->status, pg->path);
+        goto Exit;
+    }
+    if (st.st_size > HS_ERROR_PAGE_MAX_SIZE) {
+        snprintf(err, errlen, "error_page %d: %s has %lld bytes; an error page may have at most %d", pg->status,
+                 pg->path, (long long)st.st_size, HS_ERROR_PAGE_MAX_SIZE);
+        goto Exit;
+    }
+    /* room for one byte more than fstat said, to notice a file that grew meanwhile */
+    size_t cap = (size_t)st.st_size + 1, len = 0;
+    pg->body = hs_malloc(cap);
+    for (;;) {
+        ssize_t n = read(fd, pg->body + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            snprintf(err, errlen, "error_page %d: cannot read %s: %s", pg->status, pg->path, strerror(errno));
+            goto Exit;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        if (len == cap) {
+            snprintf(err, errlen, "error_page %d: %s changed while it was being read", pg->status, pg->path);
+            goto Exit;
+        }
+    }
+    pg->len = len;
+    ret = HS_OK;
+Exit:
+    if (fd >= 0)
+        close(fd);
+    if (ret != HS_OK) {
+        free(pg->body);
+        pg->body = NULL;
+    }
+    return ret;
+}
+
+/* Every error_page file is read here, once, at startup (and by -t), before privileges are
+ * dropped; answering a request never touches the disk for it. */
+static int error_pages_load(hs_config_t *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cfg->num_error_pages; i++)
+        if (error_page_load(&cfg->error_pages[i], err, errlen) != HS_OK)
+            return HS_ERROR;
+    return HS_OK;
+}
+
 int hs_config_validate(hs_config_t *cfg, char *err, size_t errlen)
 {
     /* max_uri and max_field larger than max_head are allowed: the head limit then applies first. */
@@ -428,7 +651,7 @@ int hs_config_validate(hs_config_t *cfg, char *err, size_t errlen)
                  cfg->log_level ? cfg->log_level : "");
         return HS_ERROR;
     }
-    return HS_OK;
+    return error_pages_load(cfg, err, errlen);
 }
 
 void hs_config_print_help(FILE *out)

@@ -194,6 +194,8 @@ int hs_buf_reserve(hs_buf_t *b, size_t extra, size_t limit)
 
 void hs_buf_append(hs_buf_t *b, const void *p, size_t n)
 {
+    if (n == 0)
+        return; /* p may be NULL; memcpy(NULL, 0) is undefined behaviour */
     if (hs_buf_reserve(b, n, SIZE_MAX / 2) != HS_OK)
         oom(n);
     memcpy(b->base + b->len, p, n);

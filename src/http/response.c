@@ -329,21 +329,78 @@ int hs_res_error(hs_req_t *req, int status, const char *detail)
     return hs_res_send(req, status);
 }
 
-/* ---- error bodies ---- */
+/* ---- error bodies ----
+ * Every 4xx/5xx that goes through hs_res_error gets a short body built from the registry:
+ * HTML for browsers, JSON {"status","reason","detail"} for clients that prefer it, text
+ * otherwise (also when Accept rules out all three). Each says what went wrong this time
+ * (`detail`) and what the code means in general (the registry's summary); the HTML page links
+ * /codes/{code}. The text body starts with the line "NNN Reason". An operator's error_page for
+ * the status replaces all of this with the file read at startup. */
+
+/* The operator's page for `status`, or NULL. */
+static const hs_error_page_t *configured_page(const hs_req_t *req, int status)
+{
+    const hs_config_t *cfg = req->srv ? req->srv->cfg : NULL;
+    for (size_t i = 0; cfg && i < cfg->num_error_pages; i++)
+        if (cfg->error_pages[i].status == status && cfg->error_pages[i].body)
+            return &cfg->error_pages[i];
+    return NULL;
+}
+
+/* Vary: Accept, unless a Vary field the handler added already names Accept (or is "*"). */
+static void error_vary_accept(hs_req_t *req)
+{
+    for (size_t i = 0; i < req->num_res_headers; i++) {
+        const hs_res_header_t *h = &req->res_headers[i];
+        if (!HS_IOV_IEQ(h->name, "vary"))
+            continue;
+        size_t pos = 0;
+        hs_iovec_t el;
+        while ((el = hs_list_next(h->value, &pos)).base)
+            if (HS_IOV_IEQ(el, "accept") || HS_IOV_EQ(el, "*"))
+                return;
+    }
+    HS_RES_HEADER(req, "Vary", "Accept");
+}
+
+static void error_html_text(hs_buf_t *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': HS_BUF_LIT(b, "&lt;"); break;
+        case '>': HS_BUF_LIT(b, "&gt;"); break;
+        case '&': HS_BUF_LIT(b, "&amp;"); break;
+        case '"': HS_BUF_LIT(b, "&quot;"); break;
+        case '\'': HS_BUF_LIT(b, "&#39;"); break;
+        default: hs_buf_append(b, s, 1);
+        }
+    }
+}
+
 void hs__error_body(hs_req_t *req, int status, const char *detail)
 {
     if (!hs_status_allows_body(status))
         return;
+    const hs_error_page_t *page = configured_page(req, status);
+    if (page) {
+        /* the operator's bytes, the same for every client: not negotiated, no Vary */
+        req->content_type = page->content_type;
+        hs_res_body(req, page->body, page->len);
+        return;
+    }
+    /* ties (no Accept, or * / *) go to text, the first entry */
     static const char *const types[] = {"text/plain", "application/json", "text/html"};
     hs_iovec_t accept = req->meta.h[HS_HDR_ACCEPT] ? req->meta.h[HS_HDR_ACCEPT]->value : HS_IOV_NULL;
     int pick = hs_negotiate_type(accept, types, 3);
     if (pick < 0)
         pick = 0; /* an error is still explained in text when nothing else is acceptable */
+    error_vary_accept(req);
     const char *reason = hs_status_reason(status);
     const hs_status_info_t *info = hs_status_get(status);
     const char *summary = info && info->summary ? info->summary : "";
-    if (!detail)
+    if (!detail || !*detail)
         detail = summary;
+    bool same = strcmp(detail, summary) == 0; /* say it once */
     hs_buf_t b = {0};
     if (pick == 1) {
         hs_buf_printf(&b, "{\"status\":%d,\"reason\":", status);
@@ -353,22 +410,34 @@ void hs__error_body(hs_req_t *req, int status, const char *detail)
         HS_BUF_LIT(&b, "}\n");
         req->content_type = "application/json";
     } else if (pick == 2) {
-        hs_buf_printf(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>%d %s</title></head>\n"
-                          "<body><h1>%d %s</h1>\n<p>",
+        hs_buf_printf(&b,
+                      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                      "<title>%d %s</title>\n<style>"
+                      ":root{color-scheme:light dark}"
+                      "body{margin:0;font:16px/1.6 system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif}"
+                      "main{max-width:40rem;margin:0 auto;padding:2.5rem 1.25rem}"
+                      "h1{font-size:1.8rem;line-height:1.25;margin:0 0 .75rem}"
+                      ".detail{font-size:1.1rem}.about{opacity:.75}"
+                      "</style>\n</head>\n<body>\n<main>\n<h1>%d %s</h1>\n<p class=\"detail\">",
                       status, reason, status, reason);
-        for (const char *s = detail; *s; s++) {
-            switch (*s) {
-            case '<': HS_BUF_LIT(&b, "&lt;"); break;
-            case '>': HS_BUF_LIT(&b, "&gt;"); break;
-            case '&': HS_BUF_LIT(&b, "&amp;"); break;
-            case '"': HS_BUF_LIT(&b, "&quot;"); break;
-            default: hs_buf_append(&b, s, 1);
-            }
+        error_html_text(&b, detail);
+        HS_BUF_LIT(&b, "</p>\n");
+        if (!same) {
+            HS_BUF_LIT(&b, "<p class=\"about\">");
+            error_html_text(&b, summary);
+            HS_BUF_LIT(&b, "</p>\n");
         }
-        hs_buf_printf(&b, "</p>\n<p><a href=\"/codes/%d\">What %d means</a></p>\n</body></html>\n", status, status);
+        if (info)
+            hs_buf_printf(&b, "<p><a href=\"/codes/%d\">What %d %s means</a></p>\n", status, status, reason);
+        HS_BUF_LIT(&b, "</main>\n</body>\n</html>\n");
         req->content_type = "text/html; charset=utf-8";
     } else {
         hs_buf_printf(&b, "%d %s\n%s\n", status, reason, detail);
+        if (!same)
+            hs_buf_printf(&b, "\n%s\n", summary);
+        if (info)
+            hs_buf_printf(&b, "More: /codes/%d\n", status);
         req->content_type = "text/plain; charset=utf-8";
     }
     char *p = hs_arena_alloc(&req->arena, b.len);

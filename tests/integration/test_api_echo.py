@@ -69,8 +69,8 @@ def test_get_args_headers_origin_url(api):
 
 
 def test_repeated_headers_joined_and_forwarded_origin(api):
-    r, _ = fetch(api, "GET", "/headers", [("X-A", "1"), ("x-a", "2")])
-    assert jbody(r)["headers"]["X-A"] == "1,2"
+    r, _ = fetch(api, "GET", "/headers", [("X-A", "1"), ("x-a", "2"), ("X-Empty", "")])
+    assert jbody(r)["headers"]["X-A"] == "1,2" and jbody(r)["headers"]["X-Empty"] == ""
     r, _ = fetch(api, "GET", "/ip", [("X-Forwarded-For", "203.0.113.9")])
     assert jbody(r) == {"origin": "203.0.113.9"}
 

@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from conftest import parse_responses, read_all
+from conftest import BIN, parse_responses, read_all
 from test_api_helpers import fetch, jbody, request, running
 
 
@@ -189,3 +189,18 @@ def test_trailers(api):
     for bad in ("Content-Length=1", "Content-Type=x", "Authorization=x", "X=a%0Ab"):
         r, _ = fetch(api, "GET", "/trailers?" + bad)
         assert r.status == 400, bad
+
+
+def test_caps_are_directives():
+    out = subprocess.run([BIN, "--help"], capture_output=True, text=True, timeout=10)
+    for flag in ("--api-max-duration", "--api-max-bytes", "--allow-redirect-host", "STATUSD_API_MAX_BYTES"):
+        assert flag in out.stdout, flag
+    with running(env={"STATUSD_API_MAX_BYTES": "100", "STATUSD_API_MAX_DURATION": "300ms"}) as s:
+        r, _ = fetch(s, "GET", "/bytes/101")
+        assert r.status == 400 and b"--api-max-bytes (100 bytes)" in r.body
+        r, _ = fetch(s, "GET", "/bytes/100")
+        assert r.status == 200 and len(r.body) == 100
+        r, _ = fetch(s, "GET", "/delay/0.4")
+        assert r.status == 400 and b"--api-max-duration (300ms)" in r.body
+    out = subprocess.run([BIN, "-t", "--api-max-bytes", "lots"], capture_output=True, text=True, timeout=10)
+    assert out.returncode != 0 and "api_max_bytes" in out.stderr

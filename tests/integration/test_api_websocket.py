@@ -176,6 +176,9 @@ def test_fragmentation_with_interleaved_ping(api):
     s.sendall(frame(1, b"ab", fin=False) + frame(9, b"p") + frame(0, b"cd", fin=False) + frame(0, b"ef"))
     assert read_frame(s) == (10, b"p")
     assert read_frame(s) == (1, b"abcdef")
+    s.sendall(frame(2, b"", fin=False) + frame(0, b"", fin=False) + frame(0, b"z") + frame(1, b""))
+    assert read_frame(s) == (2, b"z")
+    assert read_frame(s) == (1, b"")
     s.close()
 
 

@@ -24,6 +24,13 @@ extern const hs_config_t *api_cfg;
 typedef int (*api_handler_t)(hs_req_t *req, hs_iovec_t rest);
 
 /* ---- helpers (util.c) ---- */
+/* hs_buf_append for lengths that may be 0 (memcpy into a still-NULL buffer is UB even then). */
+static inline void api_buf_add(hs_buf_t *b, const void *p, size_t n)
+{
+    if (n)
+        hs_buf_append(b, p, n);
+}
+
 typedef struct api_kv_s {
     hs_iovec_t key, value;
 } api_kv_t;
@@ -78,7 +85,10 @@ hs_iovec_t api_host(hs_req_t *req);
 hs_iovec_t api_origin(hs_req_t *req);
 hs_iovec_t api_url(hs_req_t *req);
 /* Monotonic milliseconds of this worker's loop (cached per iteration). */
-static inline uint64_t api_now_ms(const hs_req_t *req) { return req->worker->loop.now_ms; }
+static inline uint64_t api_now_ms(const hs_req_t *req)
+{
+    return req->worker->loop.now_ms;
+}
 
 /* Randomness: OpenSSL RAND_bytes; a seeded generator (splitmix64) for reproducible bodies. */
 void api_random(void *p, size_t n);

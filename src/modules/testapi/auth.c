@@ -76,8 +76,14 @@ static int basic(hs_req_t *req, hs_iovec_t rest, bool hidden)
     return api_fail(req, 401, "send Authorization: Basic base64(%.*s:<passwd>)", (int)seg[0].len, seg[0].base);
 }
 
-int api_r_basic_auth(hs_req_t *req, hs_iovec_t rest) { return basic(req, rest, false); }
-int api_r_hidden_basic_auth(hs_req_t *req, hs_iovec_t rest) { return basic(req, rest, true); }
+int api_r_basic_auth(hs_req_t *req, hs_iovec_t rest)
+{
+    return basic(req, rest, false);
+}
+int api_r_hidden_basic_auth(hs_req_t *req, hs_iovec_t rest)
+{
+    return basic(req, rest, true);
+}
 
 /* ---- Bearer (RFC 6750) ---- */
 int api_r_bearer(hs_req_t *req, hs_iovec_t rest)
@@ -141,7 +147,10 @@ static int check_nonce(hs_req_t *req, hs_iovec_t nonce)
 
 static char opaque_value[33];
 static pthread_once_t opaque_once = PTHREAD_ONCE_INIT;
-static void opaque_init(void) { api_mac_hex("opaque", 6, opaque_value, 32); }
+static void opaque_init(void)
+{
+    api_mac_hex("opaque", 6, opaque_value, 32);
+}
 
 /* Parse `Digest k=v, k="v", …` into pairs (arena). */
 static size_t auth_params(hs_req_t *req, hs_iovec_t v, api_kv_t *out, size_t max)
@@ -178,7 +187,7 @@ static size_t auth_params(hs_req_t *req, hs_iovec_t v, api_kv_t *out, size_t max
             size_t vs = i;
             while (i < v.len && v.base[i] != ',' && v.base[i] != ' ')
                 i++;
-            hs_buf_append(&val, v.base + vs, i - vs);
+            api_buf_add(&val, v.base + vs, i - vs);
         }
         out[n].key = key;
         out[n].value = hs_iov(hs_arena_strndup(&req->arena, val.base ? val.base : "", val.len), val.len);
@@ -243,7 +252,8 @@ static void digest_body_read(hs_req_t *req)
         digest_challenge(req, d, false, "qop does not match the challenge");
         return;
     }
-    if (!hs_iov_eq(realm, DIGEST_REALM, sizeof(DIGEST_REALM) - 1) || !hs_iov_eq(uri, req->p.target.base, req->p.target.len)) {
+    if (!hs_iov_eq(realm, DIGEST_REALM, sizeof(DIGEST_REALM) - 1) ||
+        !hs_iov_eq(uri, req->p.target.base, req->p.target.len)) {
         digest_challenge(req, d, false, "realm or uri does not match this request");
         return;
     }
@@ -258,8 +268,8 @@ static void digest_body_read(hs_req_t *req)
                                     (int)d->pass.len, d->pass.base);
     hash_hex(d->md, a1.base, a1.len, ha1);
     if (d->sess) {
-        hs_iovec_t s = hs_arena_printf(&req->arena, "%s:%.*s:%.*s", ha1, (int)nonce.len, nonce.base, (int)cnonce.len,
-                                       cnonce.base);
+        hs_iovec_t s =
+            hs_arena_printf(&req->arena, "%s:%.*s:%.*s", ha1, (int)nonce.len, nonce.base, (int)cnonce.len, cnonce.base);
         hash_hex(d->md, s.base, s.len, ha1);
     }
     hs_iovec_t a2;
@@ -269,7 +279,8 @@ static void digest_body_read(hs_req_t *req)
         a2 = hs_arena_printf(&req->arena, "%.*s:%.*s:%s", (int)req->p.method.len, req->p.method.base, (int)uri.len,
                              uri.base, hbody);
     } else {
-        a2 = hs_arena_printf(&req->arena, "%.*s:%.*s", (int)req->p.method.len, req->p.method.base, (int)uri.len, uri.base);
+        a2 = hs_arena_printf(&req->arena, "%.*s:%.*s", (int)req->p.method.len, req->p.method.base, (int)uri.len,
+                             uri.base);
     }
     hash_hex(d->md, a2.base, a2.len, ha2);
     hs_iovec_t kd = hs_arena_printf(&req->arena, "%s:%.*s:%.*s:%.*s:%.*s:%s", ha1, (int)nonce.len, nonce.base,
@@ -293,7 +304,8 @@ int api_r_digest_auth(hs_req_t *req, hs_iovec_t rest)
     hs_iovec_t seg[4];
     size_t n = split_path(req, rest, seg, 4);
     if (n < 3 || n > 4)
-        return api_fail(req, 400, "expected /digest-auth/{qop}/{user}/{passwd}[/{algorithm}] with qop auth or auth-int");
+        return api_fail(req, 400,
+                        "expected /digest-auth/{qop}/{user}/{passwd}[/{algorithm}] with qop auth or auth-int");
     digest_t *d = hs_arena_alloc(&req->arena, sizeof(*d));
     memset(d, 0, sizeof(*d));
     if (HS_IOV_EQ(seg[0], "auth"))

@@ -31,8 +31,9 @@ static bool cookie_ok(hs_req_t *req, hs_iovec_t name, hs_iovec_t value)
         ok = c > 0x20 && c < 0x7f && c != '"' && c != ',' && c != ';' && c != '\\';
     }
     if (!ok)
-        api_fail(req, 400, "'%.*s=%.*s' is not a cookie that can be set (RFC 6265 §4.1.1: a token name and a value "
-                           "without spaces, quotes, commas, semicolons or backslashes)",
+        api_fail(req, 400,
+                 "'%.*s=%.*s' is not a cookie that can be set (RFC 6265 §4.1.1: a token name and a value "
+                 "without spaces, quotes, commas, semicolons or backslashes)",
                  (int)HS_MIN(name.len, 64), name.base, (int)HS_MIN(value.len, 64), value.base);
     return ok;
 }
@@ -115,8 +116,8 @@ int api_r_cookies_set(hs_req_t *req, hs_iovec_t rest)
         if (!cookie_ok(req, kv[i].key, kv[i].value))
             return HS_OK;
     for (size_t i = 0; i < n; i++)
-        hs_res_headerf(req, "Set-Cookie", "%.*s=%.*s; Path=/", (int)kv[i].key.len, kv[i].key.base,
-                       (int)kv[i].value.len, kv[i].value.base);
+        hs_res_headerf(req, "Set-Cookie", "%.*s=%.*s; Path=/", (int)kv[i].key.len, kv[i].key.base, (int)kv[i].value.len,
+                       kv[i].value.base);
     return to_cookies(req);
 }
 
@@ -126,7 +127,8 @@ int api_r_cookies_set_path(hs_req_t *req, hs_iovec_t rest)
     if (!slash)
         return api_fail(req, 400, "expected /cookies/set/{name}/{value}");
     hs_iovec_t name = api_pct_decode(&req->arena, hs_iov(rest.base, (size_t)(slash - rest.base)), false);
-    hs_iovec_t value = api_pct_decode(&req->arena, hs_iov(slash + 1, rest.len - (size_t)(slash - rest.base) - 1), false);
+    hs_iovec_t value =
+        api_pct_decode(&req->arena, hs_iov(slash + 1, rest.len - (size_t)(slash - rest.base) - 1), false);
     if (!cookie_ok(req, name, value))
         return HS_OK;
     hs_res_headerf(req, "Set-Cookie", "%.*s=%.*s; Path=/", (int)name.len, name.base, (int)value.len, value.base);
@@ -190,8 +192,7 @@ int api_r_session(hs_req_t *req, hs_iovec_t rest)
             if (memcmp(mac, tok.base + 17, 32) == 0) {
                 uint64_t until = strtoull(exp, NULL, 16), now = api_now_ms(req);
                 if (now >= until)
-                    return api_fail(req, 440,
-                                    "the session expired %.3f s ago; log in again (POST %s/session/login)",
+                    return api_fail(req, 440, "the session expired %.3f s ago; log in again (POST %s/session/login)",
                                     (double)(now - until) / 1000, api_prefix);
                 hs_buf_t b = {0};
                 hs_buf_printf(&b, "{\n  \"session\": \"valid\",\n  \"expires_in\": %.3f\n}\n",
@@ -201,7 +202,8 @@ int api_r_session(hs_req_t *req, hs_iovec_t rest)
         }
         why = "the session cookie was not issued by this server (or by an earlier run of it)";
     }
-    hs_res_headerf(req, "WWW-Authenticate", "Cookie realm=\"statusd\", form-action=\"%s/session/login\", cookie-name=\"" SESSION_COOKIE "\"",
+    hs_res_headerf(req, "WWW-Authenticate",
+                   "Cookie realm=\"statusd\", form-action=\"%s/session/login\", cookie-name=\"" SESSION_COOKIE "\"",
                    api_prefix);
     return api_fail(req, 401, "%s", why);
 }

@@ -42,12 +42,12 @@ void api_json_headers(hs_buf_t *b, hs_req_t *req)
             continue;
         hs_buf_t name = {0}, value = {0};
         title_case(&name, h->name);
-        hs_buf_append(&value, h->value.base, h->value.len);
+        api_buf_add(&value, h->value.base, h->value.len);
         for (size_t j = i + 1; j < req->p.num_headers; j++) {
             const hs_header_t *o = &req->p.headers[j];
             if (o->name.len == h->name.len && strncasecmp(o->name.base, h->name.base, h->name.len) == 0) {
                 HS_BUF_LIT(&value, ",");
-                hs_buf_append(&value, o->value.base, o->value.len);
+                api_buf_add(&value, o->value.base, o->value.len);
             }
         }
         if (!first)
@@ -117,7 +117,7 @@ static bool header_param(hs_arena_t *a, hs_iovec_t v, const char *name, hs_iovec
             size_t vs = i;
             while (i < v.len && v.base[i] != ';' && v.base[i] != ' ' && v.base[i] != '\t')
                 i++;
-            hs_buf_append(&val, v.base + vs, i - vs);
+            api_buf_add(&val, v.base + vs, i - vs);
         }
         if (hs_iov_ieq(key, name, nlen)) { /* `name` is a lowercase literal */
             *out = hs_iov(hs_arena_strndup(a, val.base ? val.base : "", val.len), val.len);
@@ -226,12 +226,12 @@ static int parse_multipart(hs_req_t *req, hs_iovec_t ctype, parsed_form_t *f)
 
 int api_echo_members(hs_buf_t *b, hs_req_t *req, unsigned f, bool first)
 {
-#define MEMBER(name)                                                                               \
-    do {                                                                                           \
-        if (!first)                                                                                \
-            HS_BUF_LIT(b, ",\n");                                                                  \
-        first = false;                                                                             \
-        HS_BUF_LIT(b, "  \"" name "\": ");                                                         \
+#define MEMBER(name)                                                                                                   \
+    do {                                                                                                               \
+        if (!first)                                                                                                    \
+            HS_BUF_LIT(b, ",\n");                                                                                      \
+        first = false;                                                                                                 \
+        HS_BUF_LIT(b, "  \"" name "\": ");                                                                             \
     } while (0)
     hs_iovec_t body = hs_iov(req->body.base ? req->body.base : "", req->body.len);
     hs_iovec_t ctype = hs_req_header(req, HS_HDR_CONTENT_TYPE);
@@ -259,7 +259,8 @@ int api_echo_members(hs_buf_t *b, hs_req_t *req, unsigned f, bool first)
             HS_BUF_LIT(b, "\"\"");
         else
             api_json_bytes(b, body.base, body.len,
-                           ctype.base ? hs_arena_strndup(&req->arena, ctype.base, ctype.len) : "application/octet-stream");
+                           ctype.base ? hs_arena_strndup(&req->arena, ctype.base, ctype.len)
+                                      : "application/octet-stream");
         MEMBER("files");
         HS_BUF_LIT(b, "{");
         for (size_t i = 0; i < form.nfiles; i++) {
@@ -308,21 +309,37 @@ int api_echo_send(hs_req_t *req, unsigned fields)
     HS_BUF_LIT(&b, "{\n");
     if (api_echo_members(&b, req, fields, true) != HS_OK) {
         hs_buf_free(&b);
-        return api_fail(req, 400, "the multipart/form-data body is malformed (RFC 7578): boundary, part headers or "
-                                  "Content-Disposition name missing");
+        return api_fail(req, 400,
+                        "the multipart/form-data body is malformed (RFC 7578): boundary, part headers or "
+                        "Content-Disposition name missing");
     }
     HS_BUF_LIT(&b, "\n}\n");
     return api_send_buf(req, 200, &b, "application/json");
 }
 
 /* ---- routes ---- */
-int api_r_get(hs_req_t *req, hs_iovec_t rest) { return api_echo_send(req, API_F_GET); }
+int api_r_get(hs_req_t *req, hs_iovec_t rest)
+{
+    return api_echo_send(req, API_F_GET);
+}
 
-static void on_body_echo(hs_req_t *req) { api_echo_send(req, API_F_BODY); }
-static void on_body_anything(hs_req_t *req) { api_echo_send(req, API_F_BODY | API_F_METHOD); }
+static void on_body_echo(hs_req_t *req)
+{
+    api_echo_send(req, API_F_BODY);
+}
+static void on_body_anything(hs_req_t *req)
+{
+    api_echo_send(req, API_F_BODY | API_F_METHOD);
+}
 
-int api_r_body_echo(hs_req_t *req, hs_iovec_t rest) { return hs_req_read_body(req, on_body_echo); }
-int api_r_anything(hs_req_t *req, hs_iovec_t rest) { return hs_req_read_body(req, on_body_anything); }
+int api_r_body_echo(hs_req_t *req, hs_iovec_t rest)
+{
+    return hs_req_read_body(req, on_body_echo);
+}
+int api_r_anything(hs_req_t *req, hs_iovec_t rest)
+{
+    return hs_req_read_body(req, on_body_anything);
+}
 
 int api_r_headers(hs_req_t *req, hs_iovec_t rest)
 {
@@ -376,7 +393,10 @@ static void on_body_dump(hs_req_t *req)
     api_send_buf(req, 200, &b, "text/plain");
 }
 
-int api_r_dump_request(hs_req_t *req, hs_iovec_t rest) { return hs_req_read_body(req, on_body_dump); }
+int api_r_dump_request(hs_req_t *req, hs_iovec_t rest)
+{
+    return hs_req_read_body(req, on_body_dump);
+}
 
 /* Can a client ask us to send this header (through /response-headers or
  * X-HttpStatus-Response-*)? Framing and connection fields stay the engine's business: a wrong
@@ -384,7 +404,8 @@ int api_r_dump_request(hs_req_t *req, hs_iovec_t rest) { return hs_req_read_body
 bool api_header_settable(hs_req_t *req, hs_iovec_t name, hs_iovec_t value)
 {
     static const char *const reserved[] = {"content-length", "transfer-encoding", "connection", "keep-alive",
-                                           "upgrade", "trailer", "te", "date", "server", "proxy-connection"};
+                                           "upgrade",        "trailer",           "te",         "date",
+                                           "server",         "proxy-connection"};
     if (name.len == 0) {
         api_fail(req, 400, "an empty header name cannot be sent");
         return false;

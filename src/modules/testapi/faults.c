@@ -56,9 +56,15 @@ static hs_iovec_t head(hs_req_t *req, const char *status_line, const char *field
                            req->srv->cfg->server_name, fields);
 }
 
-static void mid_body_close(hs_req_t *req) { hs_req_close_connection(req, false); }
+static void mid_body_close(hs_req_t *req)
+{
+    hs_req_close_connection(req, false);
+}
 
-static void hang_done(hs_req_t *req) { hs_res_close_silently(req, 444); }
+static void hang_done(hs_req_t *req)
+{
+    hs_res_close_silently(req, 444);
+}
 
 static void slow_next(hs_req_t *req)
 {
@@ -70,12 +76,18 @@ static void slow_next(hs_req_t *req)
         hs_req_set_timer(req, s->delay, slow_next);
 }
 
+static char body[1024]; /* the alphabet, over and over: filled once for every worker */
+static pthread_once_t body_once = PTHREAD_ONCE_INIT;
+
+static void body_init(void)
+{
+    for (size_t i = 0; i < sizeof(body); i++)
+        body[i] = (char)('a' + i % 26);
+}
+
 int api_r_fault(hs_req_t *req, hs_iovec_t kind)
 {
-    static char body[1024];
-    if (!body[0])
-        for (size_t i = 0; i < sizeof(body); i++)
-            body[i] = (char)('a' + i % 26);
+    pthread_once(&body_once, body_init);
     hs_buf_t b = {0};
     int r = HS_OK;
     if (HS_IOV_EQ(kind, "abort-before-headers")) {
@@ -136,13 +148,15 @@ int api_r_fault(hs_req_t *req, hs_iovec_t kind)
         hs_req_set_timer(req, ms ? ms : 1, hang_done);
         r = HS_AGAIN;
     } else if (HS_IOV_EQ(kind, "garbage-status-line")) {
-        static const char g[] = "HTTP/1.1 200 \x00\x01\x7f garbage\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
+        static const char g[] =
+            "HTTP/1.1 200 \x00\x01\x7f garbage\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
         hs_res_raw(req, g, sizeof(g) - 1, HS_RAW_CLOSE, 200);
     } else if (HS_IOV_EQ(kind, "not-http")) {
         static const char g[] = "\x16\x03\x01 this is not an HTTP response\r\n\r\n";
         hs_res_raw(req, g, sizeof(g) - 1, HS_RAW_CLOSE, 200);
     } else if (HS_IOV_EQ(kind, "duplicate-content-length")) {
-        hs_iovec_t h = head(req, "HTTP/1.1 200 OK", "Content-Type: text/plain\r\nContent-Length: 5\r\nContent-Length: 7\r\n");
+        hs_iovec_t h =
+            head(req, "HTTP/1.1 200 OK", "Content-Type: text/plain\r\nContent-Length: 5\r\nContent-Length: 7\r\n");
         hs_buf_append(&b, h.base, h.len);
         HS_BUF_LIT(&b, "hello");
         hs_res_raw(req, b.base, b.len, HS_RAW_CLOSE, 200);

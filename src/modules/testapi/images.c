@@ -33,7 +33,8 @@ int api_r_image(hs_req_t *req, hs_iovec_t rest)
     HS_RES_HEADER(req, "Vary", "Accept");
     int pick = hs_negotiate_type(hs_req_header(req, HS_HDR_ACCEPT), types, HS_ARRAY_SIZE(types));
     if (pick < 0)
-        return api_fail(req, 406, "none of the available types is acceptable: image/png, image/jpeg, image/webp, "
-                                  "image/svg+xml");
+        return api_fail(req, 406,
+                        "none of the available types is acceptable: image/png, image/jpeg, image/webp, "
+                        "image/svg+xml");
     return api_send_mem(req, 200, images[pick].data, images[pick].len, images[pick].type);
 }

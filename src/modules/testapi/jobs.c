@@ -52,7 +52,10 @@ static int create(hs_req_t *req)
     return api_send_buf(req, 202, &b, "application/json");
 }
 
-static void on_create_body(hs_req_t *req) { create(req); }
+static void on_create_body(hs_req_t *req)
+{
+    create(req);
+}
 
 int api_r_jobs(hs_req_t *req, hs_iovec_t rest)
 {
@@ -90,7 +93,8 @@ int api_r_jobs(hs_req_t *req, hs_iovec_t rest)
     }
     uint64_t left = duration - elapsed;
     hs_res_headerf(req, "Retry-After", "%llu", (unsigned long long)((left + 999) / 1000));
-    hs_buf_printf(&b, "{\n  \"id\": \"%.*s\",\n  \"status\": \"running\",\n  \"progress\": %.3f,\n  \"seconds_left\": %.3f\n}\n",
-                  (int)id.len, id.base, duration ? (double)elapsed / (double)duration : 1.0, (double)left / 1000);
+    hs_buf_printf(
+        &b, "{\n  \"id\": \"%.*s\",\n  \"status\": \"running\",\n  \"progress\": %.3f,\n  \"seconds_left\": %.3f\n}\n",
+        (int)id.len, id.base, duration ? (double)elapsed / (double)duration : 1.0, (double)left / 1000);
     return api_send_buf(req, 200, &b, "application/json");
 }

@@ -17,8 +17,8 @@
 static bool redirect_count(hs_req_t *req, hs_iovec_t rest, uint64_t *n)
 {
     if (!api_parse_u64(rest, n) || *n == 0) {
-        api_fail(req, 400, "expected a positive number of redirects after the route, got '%.*s'", (int)HS_MIN(rest.len, 32),
-                 rest.base);
+        api_fail(req, 400, "expected a positive number of redirects after the route, got '%.*s'",
+                 (int)HS_MIN(rest.len, 32), rest.base);
         return false;
     }
     if (*n > MAX_REDIRECTS) {
@@ -63,8 +63,9 @@ int api_r_redirect(hs_req_t *req, hs_iovec_t rest)
         return HS_OK;
     hs_iovec_t abs;
     bool is_abs = api_query(req, "absolute", &abs) && HS_IOV_IEQ(abs, "true");
-    hs_iovec_t path = n == 1 ? api_path(req, "/get")
-                             : api_path(req, "/%s-redirect/%llu", is_abs ? "absolute" : "relative", (unsigned long long)n - 1);
+    hs_iovec_t path =
+        n == 1 ? api_path(req, "/get")
+               : api_path(req, "/%s-redirect/%llu", is_abs ? "absolute" : "relative", (unsigned long long)n - 1);
     return send_redirect(req, 302, is_abs ? absolute(req, path) : path);
 }
 
@@ -73,8 +74,8 @@ int api_r_relative_redirect(hs_req_t *req, hs_iovec_t rest)
     uint64_t n;
     if (!redirect_count(req, rest, &n))
         return HS_OK;
-    return send_redirect(req, 302,
-                         n == 1 ? api_path(req, "/get") : api_path(req, "/relative-redirect/%llu", (unsigned long long)n - 1));
+    return send_redirect(
+        req, 302, n == 1 ? api_path(req, "/get") : api_path(req, "/relative-redirect/%llu", (unsigned long long)n - 1));
 }
 
 int api_r_absolute_redirect(hs_req_t *req, hs_iovec_t rest)
@@ -82,7 +83,8 @@ int api_r_absolute_redirect(hs_req_t *req, hs_iovec_t rest)
     uint64_t n;
     if (!redirect_count(req, rest, &n))
         return HS_OK;
-    hs_iovec_t path = n == 1 ? api_path(req, "/get") : api_path(req, "/absolute-redirect/%llu", (unsigned long long)n - 1);
+    hs_iovec_t path =
+        n == 1 ? api_path(req, "/get") : api_path(req, "/absolute-redirect/%llu", (unsigned long long)n - 1);
     return send_redirect(req, 302, absolute(req, path));
 }
 
@@ -133,8 +135,9 @@ static const char *check_target(hs_req_t *req, hs_iovec_t url)
         size_t k = 0;
         while (k < url.len && ((url.base[k] | 0x20) >= 'a' && (url.base[k] | 0x20) <= 'z'))
             k++;
-        while (k > 0 && k < url.len && (strchr("+-.", url.base[k]) || (url.base[k] >= '0' && url.base[k] <= '9') ||
-                                        ((url.base[k] | 0x20) >= 'a' && (url.base[k] | 0x20) <= 'z')))
+        while (k > 0 && k < url.len &&
+               (strchr("+-.", url.base[k]) || (url.base[k] >= '0' && url.base[k] <= '9') ||
+                ((url.base[k] | 0x20) >= 'a' && (url.base[k] | 0x20) <= 'z')))
             k++;
         if (k == 0 || k >= url.len || url.base[k] != ':')
             return NULL;

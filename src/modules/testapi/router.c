@@ -112,9 +112,11 @@ static const route_t routes[] = {
 static const struct {
     const char *route, *what;
 } docs[] = {
-    {"/status/{code}", "any code of the registry (any method), with the headers it calls for; /status/200,500 picks "
-                       "at random, /status/200:0.8,500:0.2 by weight; ?sleep=MS; X-HttpStatus-Response-{Name} and "
-                       "X-HttpStatus-Sleep request headers (httpstat.us); 1xx as real interim responses then 200"},
+    {"/status/{code}",
+     "any code of the registry (any method), with the headers it calls for; /status/200,500 picks "
+     "at random, /status/200:0.8,500:0.2 by weight; ?sleep=MS; X-HttpStatus-Response-{Name} and "
+     "X-HttpStatus-Sleep request headers (httpstat.us); 1xx as real interim responses then 200 (a client "
+     "that shows a 103 as the final status does not understand interim responses)"},
     {"/get /post /put /patch /delete", "echo the request for that method (405 with Allow otherwise)"},
     {"/anything[/{path}]", "echo any request but TRACE: args, data, files, form, headers, json, method, origin, url"},
     {"/headers /ip /user-agent", "parts of the request"},
@@ -139,9 +141,10 @@ static const struct {
     {"/digest-auth/{qop}/{user}/{passwd}[/{algorithm}]", "Digest auth (RFC 7616): auth or auth-int; MD5, SHA-256, "
                                                          "SHA-512-256"},
     {"/bearer", "401 with WWW-Authenticate: Bearer without a token"},
-    {"/cookies /cookies/set?k=v /cookies/set/{k}/{v} /cookies/delete?k", "cookies (set and delete redirect to /cookies)"},
+    {"/cookies /cookies/set?k=v /cookies/set/{k}/{v} /cookies/delete?k",
+     "cookies (set and delete redirect to /cookies)"},
     {"POST /session/login?ttl=S, GET /session, POST /session/logout", "a session cookie: 200 while valid, 440 Login "
-                                                                       "Time-out after expiry"},
+                                                                      "Time-out after expiry"},
     {"/gzip /deflate /brotli /zstd", "a compressed JSON body with Content-Encoding"},
     {"/encoding/utf8 /html /json /xml /robots.txt /deny", "documents of each type"},
     {"/image /image/{png,jpeg,webp,svg}", "an image chosen by Accept (406 when none fits) or by name"},
@@ -186,7 +189,9 @@ static int landing(hs_req_t *req, hs_iovec_t rest)
         for (size_t i = 0; i < HS_ARRAY_SIZE(docs); i++) {
             HS_BUF_LIT(&b, "<dt><code>");
             if (!strchr(docs[i].route, ' ') && !strchr(docs[i].route, '{') && !strchr(docs[i].route, '?')) {
-                hs_buf_printf(&b, "<a href=\"%s%s\">", docs[i].route[1] ? pf : "", docs[i].route);
+                /* /codes belongs to the reference module, linked like the engine's error pages */
+                bool ours = docs[i].route[1] && strcmp(docs[i].route, "/codes") != 0;
+                hs_buf_printf(&b, "<a href=\"%s%s\">", ours ? pf : "", docs[i].route);
                 html_esc(&b, docs[i].route);
                 HS_BUF_LIT(&b, "</a>");
             } else {
@@ -247,7 +252,7 @@ static const char *allow_of(hs_req_t *req, unsigned methods)
     static const struct {
         unsigned bit;
         const char *names;
-    } names[] = {{M_GET, "GET, HEAD"}, {M_POST, "POST"}, {M_PUT, "PUT"},
+    } names[] = {{M_GET, "GET, HEAD"}, {M_POST, "POST"},     {M_PUT, "PUT"},
                  {M_PATCH, "PATCH"},   {M_DELETE, "DELETE"}, {M_BREW, "BREW"}};
     for (size_t i = 0; i < HS_ARRAY_SIZE(names); i++)
         if (methods & names[i].bit)

@@ -94,17 +94,14 @@ void api_add_status_headers(hs_req_t *req, int code, uint64_t body_len)
             if (!hs_res_find_header(req, "accept"))
                 HS_RES_HEADER(req, "Accept", "application/json, text/plain");
             break;
-        case HS_RH_CONNECTION_CLOSE:
-            req->res_close = true;
-            break;
+        case HS_RH_CONNECTION_CLOSE: req->res_close = true; break;
         case HS_RH_RATELIMIT:
             if (!hs_res_find_header(req, "ratelimit-policy")) {
                 HS_RES_HEADER(req, "RateLimit-Policy", "\"default\";q=100;w=60");
                 HS_RES_HEADER(req, "RateLimit", "\"default\";r=0;t=1");
             }
             break;
-        default:
-            break;
+        default: break;
         }
     }
 }
@@ -155,7 +152,10 @@ static int respond(hs_req_t *req, int code)
     return hs_res_send(req, code);
 }
 
-static void on_sleep_done(hs_req_t *req) { respond(req, *(int *)req->module_data); }
+static void on_sleep_done(hs_req_t *req)
+{
+    respond(req, *(int *)req->module_data);
+}
 
 /* Parse "200", "200,500" or "200:0.8,500:0.2" and pick one. 0 after answering 400. */
 static int choose(hs_req_t *req, hs_iovec_t spec)
@@ -164,7 +164,8 @@ static int choose(hs_req_t *req, hs_iovec_t spec)
     double weights[64], total = 0;
     size_t n = 0, i = 0;
     if (spec.len == 0)
-        return api_fail(req, 400, "expected /status/{code}, e.g. /status/418, /status/200,500 or /status/200:0.8,500:0.2"),
+        return api_fail(req, 400,
+                        "expected /status/{code}, e.g. /status/418, /status/200,500 or /status/200:0.8,500:0.2"),
                0;
     while (i <= spec.len) {
         size_t s = i;
@@ -226,8 +227,9 @@ int api_r_status(hs_req_t *req, hs_iovec_t rest)
         return HS_OK;
     const hs_status_info_t *info = hs_status_get(code);
     if (code == 101)
-        return api_fail(req, 400, "101 Switching Protocols only happens through a real protocol upgrade: open a WebSocket "
-                                  "at %s/websocket/echo",
+        return api_fail(req, 400,
+                        "101 Switching Protocols only happens through a real protocol upgrade: open a WebSocket "
+                        "at %s/websocket/echo",
                         api_prefix);
     if ((info->flags & HS_SF_LOGONLY) && code != 444)
         return api_fail(req, 400,
@@ -265,12 +267,12 @@ int api_r_status(hs_req_t *req, hs_iovec_t rest)
     if (code >= 100 && code < 200) {
         /* a real interim response now (not to HTTP/1.0: hs_res_interim declines), the final
          * 200 after the optional sleep */
-        hs_res_header_t link = {HS_IOV("Link"), api_path(req, "/get")};
-        link.value = hs_arena_printf(&req->arena, "<%s/image/svg>; rel=preload; as=image", api_prefix);
+        hs_res_header_t link = {HS_IOV("Link"),
+                                hs_arena_printf(&req->arena, "<%s/image/svg>; rel=preload; as=image", api_prefix)};
         bool hints = code == 103;
         if (hs_res_interim(req, code, hints ? &link : NULL, hints ? 1 : 0) == HS_ERROR)
-            return HS_OK; /* the client is gone */
-        if (hints) /* RFC 8297 §2: the final response carries the hints it confirms */
+            return HS_AGAIN; /* the client is gone: the connection logs 499 and closes */
+        if (hints)           /* RFC 8297 §2: the final response carries the hints it confirms */
             hs_res_header(req, link.name, link.value);
         code = 200;
     }

@@ -22,7 +22,10 @@
 #define STREAM_HIGH_WATER (256 * 1024) /* produce more only when less than this is queued */
 
 /* ---- /delay/{s} ---- */
-static void delay_done(hs_req_t *req) { api_echo_send(req, API_F_GET | API_F_DATA); /* httpbin: no "json" */ }
+static void delay_done(hs_req_t *req)
+{
+    api_echo_send(req, API_F_GET | API_F_DATA); /* httpbin: no "json" */
+}
 
 static void delay_body_read(hs_req_t *req)
 {
@@ -57,8 +60,8 @@ static void drip_tick(hs_req_t *req)
     drip_t *d = req->module_data;
     uint64_t elapsed = api_now_ms(req) - d->start;
     /* httpbin: a byte, then a pause of duration/numbytes, and so on */
-    uint64_t due = d->duration ? 1 + (uint64_t)((double)d->numbytes * (double)elapsed / (double)d->duration)
-                               : d->numbytes;
+    uint64_t due =
+        d->duration ? 1 + (uint64_t)((double)d->numbytes * (double)elapsed / (double)d->duration) : d->numbytes;
     if (due > d->numbytes)
         due = d->numbytes;
     static const char stars[4096] = {[0 ... 4095] = '*'};
@@ -319,7 +322,8 @@ int api_r_range(hs_req_t *req, hs_iovec_t rest)
     int count = use_range ? parse_ranges(range, n, spans, (int)HS_ARRAY_SIZE(spans), &unsat) : -1;
     if (count == 0) {
         hs_res_headerf(req, "Content-Range", "bytes */%llu", (unsigned long long)n);
-        return api_fail(req, 416, "none of the requested ranges overlaps the %llu-byte resource", (unsigned long long)n);
+        return api_fail(req, 416, "none of the requested ranges overlaps the %llu-byte resource",
+                        (unsigned long long)n);
     }
     if (count < 0)
         return api_send_mem(req, 200, data, (size_t)n, "application/octet-stream");
@@ -336,15 +340,14 @@ int api_r_range(hs_req_t *req, hs_iovec_t rest)
     api_hex(rnd, sizeof(rnd), boundary);
     hs_buf_t b = {0};
     for (int i = 0; i < count; i++) {
-        hs_buf_printf(&b, "--%s\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
-                      boundary, (unsigned long long)spans[i].first, (unsigned long long)spans[i].last,
-                      (unsigned long long)n);
+        hs_buf_printf(
+            &b, "--%s\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
+            boundary, (unsigned long long)spans[i].first, (unsigned long long)spans[i].last, (unsigned long long)n);
         hs_buf_append(&b, data + spans[i].first, (size_t)(spans[i].last - spans[i].first + 1));
         HS_BUF_LIT(&b, "\r\n");
     }
     hs_buf_printf(&b, "--%s--\r\n", boundary);
-    return api_send_buf(req, 206, &b,
-                        hs_arena_printf(&req->arena, "multipart/byteranges; boundary=%s", boundary).base);
+    return api_send_buf(req, 206, &b, hs_arena_printf(&req->arena, "multipart/byteranges; boundary=%s", boundary).base);
 }
 
 /* ---- /sse ---- */
@@ -399,11 +402,30 @@ int api_r_trailers(hs_req_t *req, hs_iovec_t rest)
 {
     /* fields that must not be sent in a trailer section (RFC 9110 §6.5.1): framing, routing,
      * request modifiers, authentication, response control data and content processing */
-    static const char *const forbidden[] = {
-        "content-encoding", "content-type", "content-range", "host", "authorization", "set-cookie", "www-authenticate",
-        "proxy-authenticate", "cache-control", "expires", "location", "retry-after", "vary", "age", "expect",
-        "max-forwards", "pragma", "range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since",
-        "if-range", "warning"};
+    static const char *const forbidden[] = {"content-encoding",
+                                            "content-type",
+                                            "content-range",
+                                            "host",
+                                            "authorization",
+                                            "set-cookie",
+                                            "www-authenticate",
+                                            "proxy-authenticate",
+                                            "cache-control",
+                                            "expires",
+                                            "location",
+                                            "retry-after",
+                                            "vary",
+                                            "age",
+                                            "expect",
+                                            "max-forwards",
+                                            "pragma",
+                                            "range",
+                                            "if-match",
+                                            "if-none-match",
+                                            "if-modified-since",
+                                            "if-unmodified-since",
+                                            "if-range",
+                                            "warning"};
     api_kv_t *kv;
     size_t n = api_parse_urlencoded(&req->arena, req->p.query, &kv);
     if (n == 0) {

@@ -90,38 +90,70 @@ bool api_query(hs_req_t *req, const char *name, hs_iovec_t *out)
 }
 
 /* ---- JSON ---- */
+/* Pairs are grouped by key in O(n log n): a form body of millions of fields must not turn into
+ * a quadratic loop. Keys keep the order of their first appearance, values their own order. */
+static _Thread_local const api_kv_t *sort_kv; /* qsort has no context argument */
+
+static int by_key_then_index(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    hs_iovec_t x = sort_kv[i].key, y = sort_kv[j].key;
+    int c = memcmp(x.base, y.base, HS_MIN(x.len, y.len));
+    if (c == 0 && x.len != y.len)
+        c = x.len < y.len ? -1 : 1;
+    if (c == 0)
+        c = i < j ? -1 : i > j;
+    return c;
+}
+
+static int by_first_index(const void *a, const void *b)
+{
+    size_t i = ((const size_t *)a)[0], j = ((const size_t *)b)[0];
+    return i < j ? -1 : i > j;
+}
+
 void api_json_pairs(hs_buf_t *b, const api_kv_t *kv, size_t n)
 {
     HS_BUF_LIT(b, "{");
-    bool first = true;
-    for (size_t i = 0; i < n; i++) {
-        bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = hs_iov_eq(kv[j].key, kv[i].key.base, kv[i].key.len);
-        if (seen)
-            continue;
-        size_t count = 0;
-        for (size_t j = i; j < n; j++)
-            count += hs_iov_eq(kv[j].key, kv[i].key.base, kv[i].key.len);
-        if (!first)
+    size_t *order = hs_malloc((n ? n : 1) * sizeof(size_t));
+    size_t(*groups)[3] = hs_malloc((n ? n : 1) * sizeof(*groups)); /* first index, start, end in order[] */
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    sort_kv = kv;
+    qsort(order, n, sizeof(size_t), by_key_then_index);
+    size_t ng = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && hs_iov_eq(kv[order[j]].key, kv[order[i]].key.base, kv[order[i]].key.len))
+            j++;
+        groups[ng][0] = order[i];
+        groups[ng][1] = i;
+        groups[ng][2] = j;
+        ng++;
+        i = j;
+    }
+    qsort(groups, ng, sizeof(*groups), by_first_index);
+    for (size_t g = 0; g < ng; g++) {
+        const api_kv_t *k0 = &kv[groups[g][0]];
+        if (g)
             HS_BUF_LIT(b, ", ");
-        first = false;
-        api_json_bytes(b, kv[i].key.base, kv[i].key.len, "text/plain");
+        api_json_bytes(b, k0->key.base, k0->key.len, "text/plain");
         HS_BUF_LIT(b, ": ");
-        if (count == 1) {
-            api_json_bytes(b, kv[i].value.base, kv[i].value.len, "text/plain");
+        size_t s0 = groups[g][1], e0 = groups[g][2];
+        if (e0 - s0 == 1) {
+            api_json_bytes(b, k0->value.base, k0->value.len, "text/plain");
             continue;
         }
         HS_BUF_LIT(b, "[");
-        for (size_t j = i, k = 0; j < n; j++) {
-            if (!hs_iov_eq(kv[j].key, kv[i].key.base, kv[i].key.len))
-                continue;
-            if (k++)
+        for (size_t k = s0; k < e0; k++) {
+            if (k > s0)
                 HS_BUF_LIT(b, ", ");
-            api_json_bytes(b, kv[j].value.base, kv[j].value.len, "text/plain");
+            api_json_bytes(b, kv[order[k]].value.base, kv[order[k]].value.len, "text/plain");
         }
         HS_BUF_LIT(b, "]");
     }
+    free(order);
+    free(groups);
     HS_BUF_LIT(b, "}");
 }
 
@@ -315,20 +347,13 @@ static bool jv_value(jv_t *j)
     if (j->p >= j->end)
         return false;
     switch (*j->p) {
-    case '{':
-        return jv_container(j, '}');
-    case '[':
-        return jv_container(j, ']');
-    case '"':
-        return jv_string(j);
-    case 't':
-        return jv_lit(j, "true");
-    case 'f':
-        return jv_lit(j, "false");
-    case 'n':
-        return jv_lit(j, "null");
-    default:
-        return jv_number(j);
+    case '{': return jv_container(j, '}');
+    case '[': return jv_container(j, ']');
+    case '"': return jv_string(j);
+    case 't': return jv_lit(j, "true");
+    case 'f': return jv_lit(j, "false");
+    case 'n': return jv_lit(j, "null");
+    default: return jv_number(j);
     }
 }
 
@@ -665,7 +690,10 @@ void api_prng_fill(api_prng_t *g, unsigned char *p, size_t n)
 static unsigned char mac_key[32];
 static pthread_once_t mac_once = PTHREAD_ONCE_INIT;
 
-static void mac_key_init(void) { api_random(mac_key, sizeof(mac_key)); }
+static void mac_key_init(void)
+{
+    api_random(mac_key, sizeof(mac_key));
+}
 
 void api_hex(const unsigned char *in, size_t n, char *out)
 {

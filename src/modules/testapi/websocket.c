@@ -105,7 +105,7 @@ static void ws_on_data(hs_req_t *req, const char *data, size_t len)
     ws_t *ws = req->module_data;
     if (ws->closing)
         return;
-    hs_buf_append(&ws->in, data, len);
+    api_buf_add(&ws->in, data, len);
     size_t pos = 0;
     while (!ws->closing) {
         unsigned char *f = (unsigned char *)ws->in.base + pos;
@@ -186,11 +186,8 @@ static void ws_on_data(hs_req_t *req, const char *data, size_t len)
             ws_close(req, code, NULL);
             break;
         }
-        case 9:
-            ws_send(req, 10, p, n);
-            break;
-        case 10:
-            break; /* unsolicited pong: ignored (§5.5.3) */
+        case 9: ws_send(req, 10, p, n); break;
+        case 10: break; /* unsolicited pong: ignored (§5.5.3) */
         case 1:
         case 2:
             if (fin) {
@@ -198,11 +195,11 @@ static void ws_on_data(hs_req_t *req, const char *data, size_t len)
             } else {
                 ws->msg_opcode = op;
                 ws->msg.len = 0;
-                hs_buf_append(&ws->msg, p, n);
+                api_buf_add(&ws->msg, p, n);
             }
             break;
         case 0:
-            hs_buf_append(&ws->msg, p, n);
+            api_buf_add(&ws->msg, p, n);
             if (fin) {
                 int mop = ws->msg_opcode;
                 ws->msg_opcode = 0;
@@ -238,8 +235,9 @@ int api_r_websocket_echo(hs_req_t *req, hs_iovec_t rest)
         !header_has_token(upgrade, "websocket") || req->p.minor_version == 0) {
         HS_RES_HEADER(req, "Upgrade", "websocket");
         HS_RES_HEADER(req, "Connection", "Upgrade");
-        return api_fail(req, 426, "this is a WebSocket endpoint: send GET with Upgrade: websocket, Connection: Upgrade, "
-                                  "Sec-WebSocket-Version: 13 and a Sec-WebSocket-Key (RFC 6455 §4.1)");
+        return api_fail(req, 426,
+                        "this is a WebSocket endpoint: send GET with Upgrade: websocket, Connection: Upgrade, "
+                        "Sec-WebSocket-Version: 13 and a Sec-WebSocket-Key (RFC 6455 §4.1)");
     }
     hs_iovec_t version = hs_req_header_named(req, "sec-websocket-version");
     if (!version.base || !HS_IOV_EQ(version, "13")) {
