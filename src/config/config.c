@@ -75,7 +75,8 @@ static const hs_directive_t directives[] = {
     /* error pages (src/http/response.c) */
     {"error_page", HS_DT_LIST, OFF(error_pages), "", "CODE=FILE",
      "send FILE as the body of the CODE (4xx/5xx) responses statusd generates; repeatable or comma-separated; "
-     "type from the extension (.html .htm .json .txt .xml); read at startup, at most 64k", 0, 0},
+     "type from the extension (.html .htm .json .txt .xml); read at startup, at most 64k",
+     0, 0},
 };
 
 const hs_directive_t *hs_config_directives(size_t *count)
@@ -146,9 +147,9 @@ static const char *error_page_type(const char *path)
     static const struct {
         const char *ext, *type;
     } types[] = {
-        {".html", "text/html; charset=utf-8"},  {".htm", "text/html; charset=utf-8"},
-        {".xhtml", "application/xhtml+xml"},    {".json", "application/json"},
-        {".txt", "text/plain; charset=utf-8"},  {".text", "text/plain; charset=utf-8"},
+        {".html", "text/html; charset=utf-8"}, {".htm", "text/html; charset=utf-8"},
+        {".xhtml", "application/xhtml+xml"},   {".json", "application/json"},
+        {".txt", "text/plain; charset=utf-8"}, {".text", "text/plain; charset=utf-8"},
         {".xml", "application/xml"},
     };
     const char *dot = strrchr(path, '.');

@@ -78,7 +78,8 @@ class TagChecker(html.parser.HTMLParser):
             self.stack.pop()
 
     def handle_data(self, data):
-        self.text.append(data)
+        if not self.stack or self.stack[-1] != "style":
+            self.text.append(data)
 
 
 def check_html(body):
@@ -181,8 +182,9 @@ def test_flags_and_headers_in_words(srv):
     assert "interim (never the final response)" in text and "never has content" in text
     _, text = check_html(ask(srv, "/codes/444", H_HTML).body)
     assert "log only (never sent on the wire)" in text and "unofficial" in text and "nginx" in text
-    _, text = check_html(ask(srv, "/codes/405", H_HTML).body)
-    assert re.search(r"Required headers Allow", text)
+    body = ask(srv, "/codes/405", H_HTML).body
+    check_html(body)
+    assert b"<dt>Required headers</dt><dd><code>Allow</code></dd>" in body
 
 
 def test_first_and_last_codes_have_one_neighbour(srv):
@@ -264,7 +266,8 @@ def test_head_matches_get(srv):
 
 def test_http_1_0_client(srv):
     r = ask(srv, "/codes/200", H_TEXT, version="HTTP/1.0")
-    assert r.status == 200 and r.version == "1.0" and r.body.startswith(b"200 OK\n")
+    # answered as HTTP/1.1 (RFC 9110 §6.2: our own version), closed after since 1.0 did not ask to keep it
+    assert r.status == 200 and r.header("connection") == "close" and r.body.startswith(b"200 OK\n")
 
 
 # ---------------------------------------------------------------------------------- every code

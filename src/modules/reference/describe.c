@@ -30,8 +30,8 @@ const char *hs__ref_header_label(uint32_t bit)
 
 const char *hs__ref_class_words(int cls)
 {
-    static const char *const words[] = {"", "informational", "successful", "redirection", "client error",
-                                        "server error"};
+    static const char *const words[] = {
+        "", "informational", "successful", "redirection", "client error", "server error"};
     return cls >= 1 && cls <= 5 ? words[cls] : "unknown";
 }
 
@@ -152,7 +152,10 @@ void hs__ref_text(hs_buf_t *b, const hs_status_info_t *s)
 
 /* ---- JSON ---- */
 
-static void json_cstr(hs_buf_t *b, const char *s) { hs_json_str(b, s, strlen(s)); }
+static void json_cstr(hs_buf_t *b, const char *s)
+{
+    hs_json_str(b, s, strlen(s));
+}
 
 static void json_headers(hs_buf_t *b, uint32_t mask)
 {

@@ -60,7 +60,10 @@ static void esc_n(hs_buf_t *b, const char *s, size_t n)
     hs_buf_append(b, s + start, n - start);
 }
 
-static void esc(hs_buf_t *b, const char *s) { esc_n(b, s, strlen(s)); }
+static void esc(hs_buf_t *b, const char *s)
+{
+    esc_n(b, s, strlen(s));
+}
 
 static int send_buf(hs_req_t *req, int status, hs_buf_t *b, int fmt)
 {
@@ -99,8 +102,8 @@ static int parse_three_digits(hs_iovec_t v)
     return n;
 }
 
-/* The value of the `class` query parameter: *cls = 0 when absent, 1..5 when valid; -1 when
- * present but not a class. Other parameters are ignored. */
+/* The `class` query parameter: 0 when absent, 1..5 for a class, -1 when present but not a
+ * class. Other parameters are ignored. */
 static int class_param(const hs_req_t *req)
 {
     hs_iovec_t q = req->p.query;
@@ -276,14 +279,16 @@ static void index_html(hs_buf_t *b, int only)
     esc(b, title);
     HS_BUF_LIT(b, "</h1>\n<p class=\"lead\">");
     if (only) {
-        hs_buf_printf(b, "The %dxx codes statusd knows. Each one links to its own page: what it means, the "
-                         "headers a response with it must or should carry, and when statusd sends it.",
+        hs_buf_printf(b,
+                      "The %dxx codes statusd knows. Each one links to its own page: what it means, the "
+                      "headers a response with it must or should carry, and when statusd sends it.",
                       only);
     } else {
-        hs_buf_printf(b, "The %zu status codes statusd knows: the ones registered with IANA and the unofficial ones "
-                         "that servers, proxies and CDNs send in the wild (marked with their origin). Each code "
-                         "links to its own page: what it means, the headers a response with it must or should "
-                         "carry, and when statusd sends it.",
+        hs_buf_printf(b,
+                      "The %zu status codes statusd knows: the ones registered with IANA and the unofficial ones "
+                      "that servers, proxies and CDNs send in the wild (marked with their origin). Each code "
+                      "links to its own page: what it means, the headers a response with it must or should "
+                      "carry, and when statusd sends it.",
                       count);
     }
     HS_BUF_LIT(b, "</p>\n");
@@ -291,16 +296,18 @@ static void index_html(hs_buf_t *b, int only)
     for (int c = 1; c <= 5; c++) {
         if (only && c != only)
             continue;
-        hs_buf_printf(b, "<section id=\"%dxx\" aria-labelledby=\"h%dxx\">\n<h2 id=\"h%dxx\">%dxx "
-                         "<span class=\"muted\">%s</span></h2>\n<table>\n<thead><tr><th scope=\"col\">Code</th>"
-                         "<th scope=\"col\">Reason</th><th scope=\"col\">Summary</th></tr></thead>\n<tbody>\n",
+        hs_buf_printf(b,
+                      "<section id=\"%dxx\" aria-labelledby=\"h%dxx\">\n<h2 id=\"h%dxx\">%dxx "
+                      "<span class=\"muted\">%s</span></h2>\n<table>\n<thead><tr><th scope=\"col\">Code</th>"
+                      "<th scope=\"col\">Reason</th><th scope=\"col\">Summary</th></tr></thead>\n<tbody>\n",
                       c, c, c, c, hs__ref_class_words(c));
         for (size_t k = 0; k < count; k++) {
             const hs_status_info_t *s = &table[k];
             if (s->code / 100 != c)
                 continue;
-            hs_buf_printf(b, "<tr id=\"c%d\"><td class=\"num\"><a href=\"/codes/%d\">%d</a></td><td>"
-                             "<a href=\"/codes/%d\">",
+            hs_buf_printf(b,
+                          "<tr id=\"c%d\"><td class=\"num\"><a href=\"/codes/%d\">%d</a></td><td>"
+                          "<a href=\"/codes/%d\">",
                           s->code, s->code, s->code, s->code);
             esc(b, s->reason);
             HS_BUF_LIT(b, "</a>");
@@ -322,8 +329,9 @@ static void code_html(hs_buf_t *b, const hs_status_info_t *s)
     char title[160];
     snprintf(title, sizeof(title), "%d %s", s->code, s->reason);
     html_start(b, title);
-    hs_buf_printf(b, "<nav class=\"crumbs\" aria-label=\"Breadcrumb\"><a href=\"/codes\">Status codes</a> › "
-                     "<a href=\"/codes?class=%dxx\">%dxx %s</a> › <span aria-current=\"page\">%d</span></nav>\n",
+    hs_buf_printf(b,
+                  "<nav class=\"crumbs\" aria-label=\"Breadcrumb\"><a href=\"/codes\">Status codes</a> › "
+                  "<a href=\"/codes?class=%dxx\">%dxx %s</a> › <span aria-current=\"page\">%d</span></nav>\n",
                   cls, cls, hs__ref_class_words(cls), s->code);
     hs_buf_printf(b, "<article>\n<h1><span class=\"num\">%d</span> ", s->code);
     esc(b, s->reason);
@@ -420,10 +428,14 @@ static void index_json(hs_buf_t *b, int only)
     for (size_t k = 0; k < count; k++) {
         if (only && table[k].code / 100 != only)
             continue;
-        HS_BUF_LIT(b, n++ ? ",\n" : "\n");
+        if (n++)
+            HS_BUF_LIT(b, ",");
+        HS_BUF_LIT(b, "\n");
         hs__ref_json(b, &table[k], "  ");
     }
-    HS_BUF_LIT(b, n ? "\n]\n" : "]\n");
+    if (n)
+        HS_BUF_LIT(b, "\n");
+    HS_BUF_LIT(b, "]\n");
 }
 
 /* ---- 404 with suggestions ---- */
@@ -541,20 +553,21 @@ static void suggest(hs_req_t *req, hs_iovec_t rest, not_found_t *nf)
 
     if (digits == 3 && hs_status_get(n)) {
         /* "404/", "404.html", "404x": the code exists, the page is /codes/404 */
-        nf->detail = hs_arena_printf(&req->arena, "there is no page at /codes/%s; the page for %d is /codes/%d",
-                                     shown, n, n).base;
+        nf->detail =
+            hs_arena_printf(&req->arena, "there is no page at /codes/%s; the page for %d is /codes/%d", shown, n, n)
+                .base;
         add_code(nf, hs_status_get(n));
         add_nearest(nf, n, n / 100);
     } else if (digits == 3 && digits == rest.len) {
         nf->detail = hs_arena_printf(&req->arena, "no status code %d is registered", n).base;
         add_nearest(nf, n, n / 100 >= 1 && n / 100 <= 5 ? n / 100 : 0);
     } else if (cls && rest.len == 3) {
-        nf->detail = hs_arena_printf(&req->arena, "'%s' is a class: its codes are listed at /codes?class=%dxx",
-                                     shown, cls).base;
+        nf->detail =
+            hs_arena_printf(&req->arena, "'%s' is a class: its codes are listed at /codes?class=%dxx", shown, cls).base;
         add_class(nf, cls);
     } else if (digits > 0 && digits == rest.len) {
-        nf->detail = hs_arena_printf(&req->arena, "'%s' is not a status code: status codes have three digits",
-                                     shown).base;
+        nf->detail =
+            hs_arena_printf(&req->arena, "'%s' is not a status code: status codes have three digits", shown).base;
         if (rest.base[0] >= '1' && rest.base[0] <= '5')
             add_class(nf, rest.base[0] - '0');
     } else {
@@ -660,8 +673,9 @@ static int handle(hs_req_t *req)
         return hs_res_error(req, 400, "the class parameter takes 1xx, 2xx, 3xx, 4xx or 5xx");
     HS_RES_HEADER(req, "Vary", "Accept"); /* on the 406 too: another Accept would get a page */
     if (fmt < 0)
-        return hs_res_error(req, 406, "this resource is available as text/plain, text/html and application/json, "
-                                      "and the Accept header rules out all three");
+        return hs_res_error(req, 406,
+                            "this resource is available as text/plain, text/html and application/json, "
+                            "and the Accept header rules out all three");
 
     hs_buf_t b = {0};
     switch (fmt) {
