@@ -28,13 +28,13 @@ typedef struct hs_config_s {
     /* server */
     char *listen[HS_MAX_LISTEN];
     size_t num_listen;
-    bool listen_is_default;   /* still the embedded default: the first explicit value replaces it */
-    int workers;              /* 0 = number of cores */
-    int max_connections;      /* over this: 503 + Retry-After, then close */
-    int retry_after;          /* seconds, for 503 on overload */
-    char *root;               /* static document root, NULL = none */
-    char *server_name;        /* Server header value */
-    char *access_log;         /* path, "-" or "off" */
+    bool listen_is_default; /* still the embedded default: the first explicit value replaces it */
+    int workers;            /* 0 = number of cores */
+    int max_connections;    /* over this: 503 + Retry-After, then close */
+    int retry_after;        /* seconds, for 503 on overload */
+    char *root;             /* static document root, NULL = none */
+    char *server_name;      /* Server header value */
+    char *access_log;       /* path, "-" or "off" */
     char *log_level;
     /* limits */
     uint64_t max_uri;
@@ -53,21 +53,21 @@ typedef struct hs_config_s {
     uint64_t linger_timeout;
     int max_keepalive_requests;
     /* behaviour */
-    char *length_required;    /* comma-separated methods that need a declared body length (411) */
-    bool api;                 /* the client-testing API */
-    char *api_prefix;         /* where the API is mounted when a root is served */
+    char *length_required; /* comma-separated methods that need a declared body length (411) */
+    bool api;              /* the client-testing API */
+    char *api_prefix;      /* where the API is mounted when a root is served */
     /* client-testing API caps (src/modules/testapi): over a cap the API answers 400 naming it */
     uint64_t api_max_duration; /* ms: longest delay/drip/sse/hang/job a request may ask for */
     uint64_t api_max_bytes;    /* largest generated body (/bytes, /stream-bytes, /range, /drip …) */
     char *allow_redirect_host; /* comma-separated extra hosts /redirect-to may point at, NULL = none */
     /* static origin (src/modules/static) */
-    bool autoindex;           /* HTML listing for directories without an index file (else 403) */
-    bool follow_symlinks;     /* allow symbolic links that lead outside the root */
-    char *index;              /* comma-separated index file names for directories */
-    char *cache_control;      /* Cache-Control value on static responses, NULL = none */
-    bool compress;            /* on-the-fly gzip/br/zstd for compressible types */
-    uint64_t compress_max;    /* largest file compressed on the fly */
-    char *user;               /* when started as root: drop privileges to this user after binding */
+    bool autoindex;        /* HTML listing for directories without an index file (else 403) */
+    bool follow_symlinks;  /* allow symbolic links that lead outside the root */
+    char *index;           /* comma-separated index file names for directories */
+    char *cache_control;   /* Cache-Control value on static responses, NULL = none */
+    bool compress;         /* on-the-fly gzip/br/zstd for compressible types */
+    uint64_t compress_max; /* largest file compressed on the fly */
+    char *user;            /* when started as root: drop privileges to this user after binding */
     /* error pages: "CODE=FILE" values; the files are read once, at startup (hs_config_validate) */
     hs_error_page_t error_pages[HS_MAX_ERROR_PAGES];
     size_t num_error_pages;
@@ -85,13 +85,13 @@ typedef enum {
 } hs_directive_type_t;
 
 typedef struct hs_directive_s {
-    const char *name;      /* YAML key, e.g. "max_body" */
+    const char *name; /* YAML key, e.g. "max_body" */
     hs_directive_type_t type;
-    size_t offset;         /* into hs_config_t */
-    const char *def;       /* embedded default, as text ("" = none) */
-    const char *metavar;   /* for --help */
+    size_t offset;       /* into hs_config_t */
+    const char *def;     /* embedded default, as text ("" = none) */
+    const char *metavar; /* for --help */
     const char *help;
-    long long min, max;    /* bounds for INT/SIZE/DURATION(ms); 0,0 = unbounded */
+    long long min, max; /* bounds for INT/SIZE/DURATION(ms); 0,0 = unbounded */
 } hs_directive_t;
 
 const hs_directive_t *hs_config_directives(size_t *count);

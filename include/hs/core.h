@@ -34,8 +34,14 @@ typedef struct hs_iovec_s {
 
 #define HS_IOV(lit) ((hs_iovec_t){(lit), sizeof(lit) - 1})
 #define HS_IOV_NULL ((hs_iovec_t){NULL, 0})
-static inline hs_iovec_t hs_iov(const char *p, size_t n) { return (hs_iovec_t){p, n}; }
-static inline hs_iovec_t hs_iov_cstr(const char *s) { return (hs_iovec_t){s, s ? strlen(s) : 0}; }
+static inline hs_iovec_t hs_iov(const char *p, size_t n)
+{
+    return (hs_iovec_t){p, n};
+}
+static inline hs_iovec_t hs_iov_cstr(const char *s)
+{
+    return (hs_iovec_t){s, s ? strlen(s) : 0};
+}
 static inline bool hs_iov_eq(hs_iovec_t a, const char *lit, size_t n)
 {
     return a.len == n && memcmp(a.base, lit, n) == 0;
@@ -67,7 +73,7 @@ void *hs_arena_alloc(hs_arena_t *a, size_t n); /* aborts when out of memory; n i
 char *hs_arena_strndup(hs_arena_t *a, const char *s, size_t n);
 HS_FMT(2, 3) hs_iovec_t hs_arena_printf(hs_arena_t *a, const char *fmt, ...);
 hs_iovec_t hs_arena_vprintf(hs_arena_t *a, const char *fmt, va_list ap);
-void hs_arena_reset(hs_arena_t *a); /* frees every block */
+void hs_arena_reset(hs_arena_t *a);      /* frees every block */
 void hs_arena_reset_keep(hs_arena_t *a); /* frees all but one standard block, for reuse */
 
 /* ---- Growable byte buffer ----------------------------------------------------------------- */
@@ -91,10 +97,14 @@ HS_FMT(2, 3) void hs_log(int level, const char *fmt, ...);
 #define hs_log_error(...) hs_log(HS_LOG_ERROR, __VA_ARGS__)
 #define hs_log_warn(...) hs_log(HS_LOG_WARN, __VA_ARGS__)
 #define hs_log_info(...) hs_log(HS_LOG_INFO, __VA_ARGS__)
-#define hs_log_debug(...) do { if (hs_log_level >= HS_LOG_DEBUG) hs_log(HS_LOG_DEBUG, __VA_ARGS__); } while (0)
+#define hs_log_debug(...)                                                                                              \
+    do {                                                                                                               \
+        if (hs_log_level >= HS_LOG_DEBUG)                                                                              \
+            hs_log(HS_LOG_DEBUG, __VA_ARGS__);                                                                         \
+    } while (0)
 
 /* ---- Time ---------------------------------------------------------------------------------- */
-uint64_t hs_now_ms(void);          /* monotonic milliseconds (syscall) */
+uint64_t hs_now_ms(void); /* monotonic milliseconds (syscall) */
 /* IMF-fixdate for t into out (29 bytes + NUL). RFC 9110 §5.6.7 */
 void hs_http_date(time_t t, char out[30]);
 /* Parse an HTTP-date (IMF-fixdate, RFC 850 or asctime); -1 when invalid. RFC 9110 §5.6.7 */

@@ -42,9 +42,9 @@ struct hs_server_s {
     size_t num_listen;
     struct sockaddr_storage listen_addr[HS_MAX_LISTEN];
     socklen_t listen_len[HS_MAX_LISTEN];
-    int log_fd;                 /* access log, -1 = off */
-    _Atomic int connections;    /* open connections across workers */
-    _Atomic int shutting_down;  /* 1 = stop accepting, drain */
+    int log_fd;                /* access log, -1 = off */
+    _Atomic int connections;   /* open connections across workers */
+    _Atomic int shutting_down; /* 1 = stop accepting, drain */
     _Atomic uint64_t next_id;
     uint64_t drain_deadline_ms;
 };
@@ -55,11 +55,11 @@ struct hs_worker_s {
     pthread_t thread;
     hs_loop_t loop;
     size_t num_listeners;
-    hs_conn_t *conns;      /* doubly-linked list of open connections */
+    hs_conn_t *conns; /* doubly-linked list of open connections */
     int nconns;
     hs_buf_t free_bufs[16]; /* pool of read buffers returned by idle connections */
     int nfree_bufs;
-    hs_req_t *req_pool;    /* finished requests kept for reuse (with one arena block each) */
+    hs_req_t *req_pool; /* finished requests kept for reuse (with one arena block each) */
     int nreq_pool;
     bool draining;
 };
@@ -94,7 +94,7 @@ struct hs_req_s {
     /* request body (collected in memory by hs_req_read_body) */
     hs_buf_t body;
     hs_chunked_t chunked;
-    int64_t body_left;        /* Content-Length bytes not yet read */
+    int64_t body_left; /* Content-Length bytes not yet read */
     bool body_started, body_done, continue_sent;
     void (*on_body)(hs_req_t *req);
 
@@ -102,32 +102,32 @@ struct hs_req_s {
     int status;
     hs_res_header_t *res_headers;
     size_t num_res_headers, cap_res_headers;
-    hs_seg_t segs[HS_MAX_SEGS];  /* output queue: interim responses, head, body */
+    hs_seg_t segs[HS_MAX_SEGS]; /* output queue: interim responses, head, body */
     size_t num_segs;
     hs_seg_t bsegs[HS_MAX_SEGS]; /* the response body as the handler set it */
     size_t num_bsegs;
-    int64_t content_length;   /* body bytes the response declares */
+    int64_t content_length; /* body bytes the response declares */
     const char *content_type;
     const char *error_detail; /* why, for error pages and logs */
     const char *allow;        /* value of Allow for 405 / OPTIONS */
     bool res_close;           /* send Connection: close and close after */
     bool res_sent;
-    bool abort_conn;          /* close without a response (hs_res_close_silently) */
-    bool no_body;             /* HEAD or status without content */
-    int log_status;           /* status for the access log when it differs (444, 499, 494) */
+    bool abort_conn; /* close without a response (hs_res_close_silently) */
+    bool no_body;    /* HEAD or status without content */
+    int log_status;  /* status for the access log when it differs (444, 499, 494) */
 
     /* streaming / raw / upgrade */
-    hs_buf_t sbuf;            /* queued stream bytes; sbuf.base[spos .. len) still to write */
+    hs_buf_t sbuf; /* queued stream bytes; sbuf.base[spos .. len) still to write */
     size_t spos;
-    bool streaming;           /* stream started and not ended */
-    bool chunked_out;         /* stream uses chunked framing */
-    bool raw_mode;            /* output is raw bytes; no framing */
+    bool streaming;   /* stream started and not ended */
+    bool chunked_out; /* stream uses chunked framing */
+    bool raw_mode;    /* output is raw bytes; no framing */
     int raw_flags;
     const hs_upgrade_t *upgrade;
     void (*on_drain)(hs_req_t *req);
     hs_timer_t timer;
     void (*timer_cb)(hs_req_t *req);
-    uint64_t bytes_out;       /* body bytes written, for the log */
+    uint64_t bytes_out; /* body bytes written, for the log */
 
     void *module_data;
     void (*on_abort)(hs_req_t *req); /* client went away during async work */
@@ -170,9 +170,9 @@ size_t hs_res_stream_pending(const hs_req_t *req);
 
 /* ---- Raw output (fault injection; bypasses framing and the rule check) ---- */
 enum {
-    HS_RAW_CLOSE = 1,  /* close (FIN) once the bytes are written */
-    HS_RAW_RESET = 2,  /* close with RST (SO_LINGER 0) once the bytes are written */
-    HS_RAW_HOLD = 4,   /* keep the connection open without reading; the handler closes it later */
+    HS_RAW_CLOSE = 1, /* close (FIN) once the bytes are written */
+    HS_RAW_RESET = 2, /* close with RST (SO_LINGER 0) once the bytes are written */
+    HS_RAW_HOLD = 4,  /* keep the connection open without reading; the handler closes it later */
 };
 int hs_res_raw(hs_req_t *req, const void *data, size_t len, int flags, int log_status);
 /* End a connection held by HS_RAW_HOLD or a stream: close (FIN) or reset (RST). */

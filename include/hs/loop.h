@@ -71,7 +71,10 @@ void hs_loop_update_clock(hs_loop_t *loop);
 void hs_wheel_init(hs_wheel_t *w, uint64_t now);
 void hs_timer_link(hs_wheel_t *w, hs_timer_t *t, uint64_t at);
 void hs_timer_unlink(hs_wheel_t *w, hs_timer_t *t);
-static inline bool hs_timer_is_linked(const hs_timer_t *t) { return t->next != NULL; }
+static inline bool hs_timer_is_linked(const hs_timer_t *t)
+{
+    return t->next != NULL;
+}
 /* Run every timer due at or before now. Returns the number run. */
 size_t hs_wheel_run(hs_wheel_t *w, uint64_t now);
 /* Milliseconds until the earliest timer could be due (a lower bound), or -1 if none. */

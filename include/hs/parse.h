@@ -92,16 +92,16 @@ typedef enum {
 } hs_target_form_t;
 
 typedef struct hs_parse_limits_s {
-    size_t max_uri;        /* request-target length → 414 */
-    size_t max_field;      /* one header line (name + value) → 431 */
-    size_t max_head;       /* request line + all fields → 431 */
-    size_t max_headers;    /* number of fields → 431 */
+    size_t max_uri;     /* request-target length → 414 */
+    size_t max_field;   /* one header line (name + value) → 431 */
+    size_t max_head;    /* request line + all fields → 431 */
+    size_t max_headers; /* number of fields → 431 */
 } hs_parse_limits_t;
 
 typedef struct hs_parsed_req_s {
     hs_iovec_t method;
     hs_method_t method_id;
-    hs_iovec_t target;    /* raw request-target */
+    hs_iovec_t target; /* raw request-target */
     hs_target_form_t form;
     hs_iovec_t path;      /* origin-form path (for absolute-form: the path part), undecoded */
     hs_iovec_t query;     /* after '?', without it; base NULL when absent */
@@ -131,13 +131,13 @@ int hs_parse_content_length(hs_iovec_t v, int64_t *out);
 /* What the head says about framing and connection handling, validated (RFC 9112 §3.2, §6,
  * §9.3; RFC 9110 §10.1.1). */
 typedef struct hs_req_meta_s {
-    int64_t content_length;   /* -1 when absent */
-    bool chunked;             /* Transfer-Encoding: chunked */
-    bool keep_alive;          /* persistence after this request (RFC 9112 §9.3) */
-    bool expect_continue;     /* Expect: 100-continue on HTTP/1.1 */
-    bool upgrade;             /* Connection: upgrade + Upgrade present */
-    bool early_data;          /* Early-Data: 1 (RFC 8470) */
-    hs_iovec_t host;          /* authority from an absolute-form target, else the Host field */
+    int64_t content_length;              /* -1 when absent */
+    bool chunked;                        /* Transfer-Encoding: chunked */
+    bool keep_alive;                     /* persistence after this request (RFC 9112 §9.3) */
+    bool expect_continue;                /* Expect: 100-continue on HTTP/1.1 */
+    bool upgrade;                        /* Connection: upgrade + Upgrade present */
+    bool early_data;                     /* Early-Data: 1 (RFC 8470) */
+    hs_iovec_t host;                     /* authority from an absolute-form target, else the Host field */
     const hs_header_t *h[HS_HDR__COUNT]; /* first field with each well-known token, or NULL */
 } hs_req_meta_t;
 
@@ -148,25 +148,25 @@ int hs_parse_semantics(hs_parsed_req_t *req, hs_req_meta_t *meta);
 /* ---- chunked transfer coding (RFC 9112 §7.1) ----
  * Decodes in place: data bytes are moved to the front of the buffer. */
 typedef struct hs_chunked_s {
-    uint64_t chunk_left;   /* data bytes left in the current chunk */
-    uint64_t total;        /* data bytes decoded so far */
-    size_t line_len;       /* bytes of the current size/ext or trailer line seen so far */
-    size_t trailer_len;    /* bytes of the trailer section */
+    uint64_t chunk_left; /* data bytes left in the current chunk */
+    uint64_t total;      /* data bytes decoded so far */
+    size_t line_len;     /* bytes of the current size/ext or trailer line seen so far */
+    size_t trailer_len;  /* bytes of the trailer section */
     uint8_t state;
     uint8_t hex_digits;
 } hs_chunked_t;
 
 typedef struct hs_chunked_limits_s {
-    uint64_t max_body;     /* decoded bytes → 413 */
-    size_t max_ext;        /* bytes of one chunk-size line including extensions → 400 */
-    size_t max_trailer;    /* trailer section → 431 */
+    uint64_t max_body;  /* decoded bytes → 413 */
+    size_t max_ext;     /* bytes of one chunk-size line including extensions → 400 */
+    size_t max_trailer; /* trailer section → 431 */
 } hs_chunked_limits_t;
 
 /* Decode buf[0..*len) in place. On return *len is the number of decoded data bytes now at the
  * front of buf and *consumed the number of input bytes used. Returns HS_DONE when the last chunk
  * and trailers are complete (bytes after *consumed belong to the next request), HS_AGAIN when
  * more input is needed, HS_ERROR with *status set (400/413/431). */
-int hs_chunked_decode(hs_chunked_t *d, char *buf, size_t *len, size_t *consumed,
-                      const hs_chunked_limits_t *limits, int *status, const char **detail);
+int hs_chunked_decode(hs_chunked_t *d, char *buf, size_t *len, size_t *consumed, const hs_chunked_limits_t *limits,
+                      int *status, const char **detail);
 
 #endif

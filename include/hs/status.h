@@ -13,50 +13,50 @@
 
 /* Where a code comes from. */
 typedef enum {
-    HS_ORIGIN_IANA = 0,   /* registered with IANA; `ref` names the RFC and section */
+    HS_ORIGIN_IANA = 0, /* registered with IANA; `ref` names the RFC and section */
     HS_ORIGIN_NGINX,
     HS_ORIGIN_IIS,
     HS_ORIGIN_MICROSOFT,
     HS_ORIGIN_APACHE,
     HS_ORIGIN_CLOUDFLARE,
-    HS_ORIGIN_PROXY,      /* proxy convention (598/599) */
-    HS_ORIGIN_HTCPCP,     /* RFC 2324/7168 (418) — not IANA-registered for HTTP */
+    HS_ORIGIN_PROXY,  /* proxy convention (598/599) */
+    HS_ORIGIN_HTCPCP, /* RFC 2324/7168 (418) — not IANA-registered for HTTP */
 } hs_status_origin_t;
 
 /* Flags (bit set). */
 enum {
-    HS_SF_NOBODY      = 1u << 0, /* a response with this code never has content (1xx, 204, 304) */
-    HS_SF_CACHEABLE   = 1u << 1, /* heuristically cacheable by default (RFC 9110 §15.1) */
-    HS_SF_DEPRECATED  = 1u << 2, /* deprecated: never generated organically (305) */
-    HS_SF_RESERVED    = 1u << 3, /* reserved / unused (306, 402) */
-    HS_SF_UNOFFICIAL  = 1u << 4, /* not in the IANA registry */
-    HS_SF_LOGONLY     = 1u << 5, /* never sent on the wire, only logged (444, 494, 499) */
-    HS_SF_INTERIM     = 1u << 6, /* 1xx: interim, never final */
-    HS_SF_CLOSE       = 1u << 7, /* statusd closes the connection after sending it (408, 413 …) */
-    HS_SF_HISTORIC    = 1u << 8, /* no longer used by its vendor (527) */
+    HS_SF_NOBODY = 1u << 0,     /* a response with this code never has content (1xx, 204, 304) */
+    HS_SF_CACHEABLE = 1u << 1,  /* heuristically cacheable by default (RFC 9110 §15.1) */
+    HS_SF_DEPRECATED = 1u << 2, /* deprecated: never generated organically (305) */
+    HS_SF_RESERVED = 1u << 3,   /* reserved / unused (306, 402) */
+    HS_SF_UNOFFICIAL = 1u << 4, /* not in the IANA registry */
+    HS_SF_LOGONLY = 1u << 5,    /* never sent on the wire, only logged (444, 494, 499) */
+    HS_SF_INTERIM = 1u << 6,    /* 1xx: interim, never final */
+    HS_SF_CLOSE = 1u << 7,      /* statusd closes the connection after sending it (408, 413 …) */
+    HS_SF_HISTORIC = 1u << 8,   /* no longer used by its vendor (527) */
 };
 
 /* Header bits used for required/recommended header masks. */
 enum {
-    HS_RH_LOCATION        = 1u << 0,
-    HS_RH_ALLOW           = 1u << 1,
+    HS_RH_LOCATION = 1u << 0,
+    HS_RH_ALLOW = 1u << 1,
     HS_RH_WWW_AUTHENTICATE = 1u << 2,
     HS_RH_PROXY_AUTHENTICATE = 1u << 3,
-    HS_RH_CONTENT_RANGE   = 1u << 4,
-    HS_RH_RETRY_AFTER     = 1u << 5,
-    HS_RH_UPGRADE         = 1u << 6,
-    HS_RH_LINK            = 1u << 7,
-    HS_RH_IM              = 1u << 8,
-    HS_RH_ETAG            = 1u << 9,
-    HS_RH_ACCEPT          = 1u << 10, /* Accept or Accept-Encoding / Accept-Patch on 415 */
+    HS_RH_CONTENT_RANGE = 1u << 4,
+    HS_RH_RETRY_AFTER = 1u << 5,
+    HS_RH_UPGRADE = 1u << 6,
+    HS_RH_LINK = 1u << 7,
+    HS_RH_IM = 1u << 8,
+    HS_RH_ETAG = 1u << 9,
+    HS_RH_ACCEPT = 1u << 10, /* Accept or Accept-Encoding / Accept-Patch on 415 */
     HS_RH_CONNECTION_CLOSE = 1u << 11,
-    HS_RH_RATELIMIT       = 1u << 12,
+    HS_RH_RATELIMIT = 1u << 12,
 };
 
 typedef struct hs_status_info_s {
     uint16_t code;
-    const char *symbol;      /* e.g. "NOT_FOUND" */
-    const char *reason;      /* reason phrase as sent on the status line */
+    const char *symbol; /* e.g. "NOT_FOUND" */
+    const char *reason; /* reason phrase as sent on the status line */
     hs_status_origin_t origin;
     const char *ref;         /* "RFC 9110 §15.5.5" or vendor reference */
     uint32_t flags;          /* HS_SF_* */

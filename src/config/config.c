@@ -20,21 +20,26 @@
 static const hs_directive_t directives[] = {
     {"listen", HS_DT_LIST, OFF(listen), "127.0.0.1:8080", "ADDR:PORT",
      "address to listen on (repeatable; port 0 picks a free port, printed at startup)", 0, 0},
-    {"workers", HS_DT_INT, OFF(workers), "0", "N", "worker threads, each with its own listener (0 = one per core)", 0, 1024},
-    {"root", HS_DT_STRING, OFF(root), "", "DIR", "serve static files from DIR (without it, the API is served at /)", 0, 0},
+    {"workers", HS_DT_INT, OFF(workers), "0", "N", "worker threads, each with its own listener (0 = one per core)", 0,
+     1024},
+    {"root", HS_DT_STRING, OFF(root), "", "DIR", "serve static files from DIR (without it, the API is served at /)", 0,
+     0},
     {"max_connections", HS_DT_INT, OFF(max_connections), "10000", "N",
      "open connections over this get 503 with Retry-After and are closed", 1, 10000000},
     {"retry_after", HS_DT_INT, OFF(retry_after), "5", "SECONDS", "Retry-After sent with 503 on overload", 0, 86400},
     {"server_name", HS_DT_STRING, OFF(server_name), "statusd", "NAME", "value of the Server header", 0, 0},
-    {"access_log", HS_DT_STRING, OFF(access_log), "off", "PATH|-|off", "combined-format access log with duration", 0, 0},
+    {"access_log", HS_DT_STRING, OFF(access_log), "off", "PATH|-|off", "combined-format access log with duration", 0,
+     0},
     {"log_level", HS_DT_STRING, OFF(log_level), "info", "LEVEL", "error, warn, info or debug", 0, 0},
     {"max_uri", HS_DT_SIZE, OFF(max_uri), "8k", "SIZE", "longest request target (414 beyond)", 16, 1 * MIB},
     {"max_field", HS_DT_SIZE, OFF(max_field), "8k", "SIZE", "longest header field line (431 beyond)", 64, 1 * MIB},
     {"max_head", HS_DT_SIZE, OFF(max_head), "32k", "SIZE", "largest request head (431 beyond)", 256, 4 * MIB},
     {"max_headers", HS_DT_INT, OFF(max_headers), "100", "N", "most header fields in a request (431 beyond)", 1, 10000},
     {"max_body", HS_DT_SIZE, OFF(max_body), "10m", "SIZE", "largest request body (413 beyond)", 0, 1LL << 40},
-    {"max_chunk_ext", HS_DT_SIZE, OFF(max_chunk_ext), "1k", "SIZE", "longest chunk-size line with extensions (400 beyond)", 16, 1 * MIB},
-    {"max_trailer", HS_DT_SIZE, OFF(max_trailer), "8k", "SIZE", "largest trailer section of a chunked body (431 beyond)", 0, 1 * MIB},
+    {"max_chunk_ext", HS_DT_SIZE, OFF(max_chunk_ext), "1k", "SIZE",
+     "longest chunk-size line with extensions (400 beyond)", 16, 1 * MIB},
+    {"max_trailer", HS_DT_SIZE, OFF(max_trailer), "8k", "SIZE",
+     "largest trailer section of a chunked body (431 beyond)", 0, 1 * MIB},
     {"header_timeout", HS_DT_DURATION, OFF(header_timeout), "10s", "DURATION",
      "time to receive a whole request head once it has started (408 beyond)", 1, 86400000},
     {"body_timeout", HS_DT_DURATION, OFF(body_timeout), "10s", "DURATION",
@@ -52,7 +57,8 @@ static const hs_directive_t directives[] = {
     {"length_required", HS_DT_STRING, OFF(length_required), "PUT", "METHODS",
      "comma-separated methods that must declare a body length (411 otherwise)", 0, 0},
     {"api", HS_DT_BOOL, OFF(api), "true", "BOOL", "serve the client-testing API (--no-api turns it off)", 0, 0},
-    {"api_prefix", HS_DT_STRING, OFF(api_prefix), "/_api", "PATH", "where the API is mounted when --root is given", 0, 0},
+    {"api_prefix", HS_DT_STRING, OFF(api_prefix), "/_api", "PATH", "where the API is mounted when --root is given", 0,
+     0},
     /* client-testing API caps (src/modules/testapi) */
     {"api_max_duration", HS_DT_DURATION, OFF(api_max_duration), "10s", "DURATION",
      "longest delay, drip, stream or hang the API will perform (400 naming the cap beyond)", 1, 3600000},
@@ -61,10 +67,12 @@ static const hs_directive_t directives[] = {
     {"allow_redirect_host", HS_DT_STRING, OFF(allow_redirect_host), "", "HOSTS",
      "comma-separated hosts /redirect-to may send clients to besides this server", 0, 0},
     /* static origin (src/modules/static) */
-    {"autoindex", HS_DT_BOOL, OFF(autoindex), "false", "BOOL", "list directories that have no index file (else 403)", 0, 0},
+    {"autoindex", HS_DT_BOOL, OFF(autoindex), "false", "BOOL", "list directories that have no index file (else 403)", 0,
+     0},
     {"follow_symlinks", HS_DT_BOOL, OFF(follow_symlinks), "false", "BOOL",
      "serve symbolic links that lead outside the root (else 403)", 0, 0},
-    {"index", HS_DT_STRING, OFF(index), "index.html", "NAMES", "comma-separated index file names for directories", 0, 0},
+    {"index", HS_DT_STRING, OFF(index), "index.html", "NAMES", "comma-separated index file names for directories", 0,
+     0},
     {"cache_control", HS_DT_STRING, OFF(cache_control), "", "VALUE",
      "Cache-Control sent with static files (e.g. 'public, max-age=3600')", 0, 0},
     {"compress", HS_DT_BOOL, OFF(compress), "true", "BOOL",
@@ -267,7 +275,8 @@ int hs_config_set(hs_config_t *cfg, const hs_directive_t *d, const char *value, 
         bool *b = field;
         if (!strcasecmp(value, "true") || !strcasecmp(value, "yes") || !strcasecmp(value, "on") || !strcmp(value, "1"))
             *b = true;
-        else if (!strcasecmp(value, "false") || !strcasecmp(value, "no") || !strcasecmp(value, "off") || !strcmp(value, "0"))
+        else if (!strcasecmp(value, "false") || !strcasecmp(value, "no") || !strcasecmp(value, "off") ||
+                 !strcmp(value, "0"))
             *b = false;
         else {
             snprintf(err, errlen, "'%s' expects true or false, got '%s'", d->name, value);
@@ -295,8 +304,9 @@ int hs_config_set(hs_config_t *cfg, const hs_directive_t *d, const char *value, 
         uint64_t v;
         int r = d->type == HS_DT_SIZE ? hs_parse_size(value, &v) : hs_parse_duration(value, &v);
         if (r != HS_OK) {
-            snprintf(err, errlen, d->type == HS_DT_SIZE ? "'%s' expects a size such as 512, 8k or 10m, got '%s'"
-                                                        : "'%s' expects a duration such as 500ms, 10s or 2m, got '%s'",
+            snprintf(err, errlen,
+                     d->type == HS_DT_SIZE ? "'%s' expects a size such as 512, 8k or 10m, got '%s'"
+                                           : "'%s' expects a duration such as 500ms, 10s or 2m, got '%s'",
                      d->name, value);
             return HS_ERROR;
         }
@@ -341,8 +351,8 @@ static int next_event(yctx_t *y, yaml_event_t *ev)
 {
     if (!yaml_parser_parse(&y->parser, ev))
         return yerr(y, y->parser.problem_mark.line + 1, "YAML syntax error: %s%s%s",
-                    y->parser.problem ? y->parser.problem : "unknown",
-                    y->parser.context ? " " : "", y->parser.context ? y->parser.context : "");
+                    y->parser.problem ? y->parser.problem : "unknown", y->parser.context ? " " : "",
+                    y->parser.context ? y->parser.context : "");
     return HS_OK;
 }
 

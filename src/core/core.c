@@ -327,8 +327,7 @@ static int parse_hms(const char *p, struct tm *tm)
     tm->tm_hour = digits(p, 2);
     tm->tm_min = digits(p + 3, 2);
     tm->tm_sec = digits(p + 6, 2);
-    if (tm->tm_hour < 0 || tm->tm_hour > 23 || tm->tm_min < 0 || tm->tm_min > 59 || tm->tm_sec < 0 ||
-        tm->tm_sec > 60)
+    if (tm->tm_hour < 0 || tm->tm_hour > 23 || tm->tm_min < 0 || tm->tm_min > 59 || tm->tm_sec < 0 || tm->tm_sec > 60)
         return -1;
     return 0;
 }
@@ -343,8 +342,8 @@ time_t hs_http_date_parse(hs_iovec_t s)
     memcpy(b, s.base, s.len);
     b[s.len] = '\0';
     struct tm tm = {0};
-    if (s.len == 29 && b[3] == ',' && b[4] == ' ' && b[7] == ' ' && b[11] == ' ' && b[16] == ' ' &&
-        b[25] == ' ' && memcmp(b + 26, "GMT", 3) == 0) {
+    if (s.len == 29 && b[3] == ',' && b[4] == ' ' && b[7] == ' ' && b[11] == ' ' && b[16] == ' ' && b[25] == ' ' &&
+        memcmp(b + 26, "GMT", 3) == 0) {
         tm.tm_mday = digits(b + 5, 2);
         tm.tm_mon = parse_month(b + 8);
         tm.tm_year = digits(b + 12, 4) - 1900;
@@ -413,21 +412,12 @@ int hs_parse_size(const char *s, uint64_t *out)
         return HS_ERROR;
     uint64_t mul = 1;
     switch (tolower((unsigned char)*end)) {
-    case '\0':
-        break;
-    case 'k':
-        mul = 1024, end++;
-        break;
-    case 'm':
-        mul = 1024 * 1024, end++;
-        break;
-    case 'g':
-        mul = 1024ull * 1024 * 1024, end++;
-        break;
-    case 'b':
-        break;
-    default:
-        return HS_ERROR;
+    case '\0': break;
+    case 'k': mul = 1024, end++; break;
+    case 'm': mul = 1024 * 1024, end++; break;
+    case 'g': mul = 1024ull * 1024 * 1024, end++; break;
+    case 'b': break;
+    default: return HS_ERROR;
     }
     if (mul > 1 && (strcasecmp(end, "") == 0 || strcasecmp(end, "b") == 0 || strcasecmp(end, "ib") == 0))
         ;

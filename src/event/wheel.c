@@ -5,7 +5,10 @@
  * when the clock reaches the start of a higher-level slot, that slot's timers cascade down. */
 #include "hs/loop.h"
 
-static inline void list_init(hs_timer_t *h) { h->next = h->prev = h; }
+static inline void list_init(hs_timer_t *h)
+{
+    h->next = h->prev = h;
+}
 
 void hs_wheel_init(hs_wheel_t *w, uint64_t now)
 {

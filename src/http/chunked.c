@@ -20,11 +20,11 @@ enum {
     S_DATA,
     S_DATA_CR,
     S_DATA_LF,
-    S_TR_START,   /* start of a trailer line, or the final CRLF */
+    S_TR_START, /* start of a trailer line, or the final CRLF */
     S_TR_NAME,
     S_TR_VALUE,
-    S_TR_LF,      /* CR seen at the end of a trailer field */
-    S_END_LF,     /* CR of the final empty line seen */
+    S_TR_LF,  /* CR seen at the end of a trailer field */
+    S_END_LF, /* CR of the final empty line seen */
     S_DONE,
 };
 
@@ -49,15 +49,15 @@ static inline bool is_field(unsigned char c)
     return c == '\t' || (c >= 0x20 && c != 0x7f);
 }
 
-#define FAIL(st, why)                                                                              \
-    do {                                                                                           \
-        *status = (st);                                                                            \
-        *detail = (why);                                                                           \
-        goto Error;                                                                                \
+#define FAIL(st, why)                                                                                                  \
+    do {                                                                                                               \
+        *status = (st);                                                                                                \
+        *detail = (why);                                                                                               \
+        goto Error;                                                                                                    \
     } while (0)
 
-int hs_chunked_decode(hs_chunked_t *d, char *buf, size_t *len, size_t *consumed,
-                      const hs_chunked_limits_t *limits, int *status, const char **detail)
+int hs_chunked_decode(hs_chunked_t *d, char *buf, size_t *len, size_t *consumed, const hs_chunked_limits_t *limits,
+                      int *status, const char **detail)
 {
     size_t in = 0, out = 0, n = *len;
     int ret = HS_AGAIN;
@@ -97,9 +97,9 @@ int hs_chunked_decode(hs_chunked_t *d, char *buf, size_t *len, size_t *consumed,
             } else if (c == ' ' || c == '\t') {
                 d->state = S_EXT_BWS;
             } else {
-                FAIL(400, c == '\n' ? "a chunk-size line ends in a bare LF"
-                                    : c == '\r' ? "whitespace after the chunk size is not followed by an extension"
-                                                : "the chunk size is followed by something other than an extension");
+                FAIL(400, c == '\n'   ? "a chunk-size line ends in a bare LF"
+                          : c == '\r' ? "whitespace after the chunk size is not followed by an extension"
+                                      : "the chunk size is followed by something other than an extension");
             }
             in++;
             if (++d->line_len > limits->max_ext)
@@ -194,9 +194,7 @@ int hs_chunked_decode(hs_chunked_t *d, char *buf, size_t *len, size_t *consumed,
             d->state = S_DONE;
             ret = HS_DONE;
             goto Exit;
-        case S_DONE:
-            ret = HS_DONE;
-            goto Exit;
+        case S_DONE: ret = HS_DONE; goto Exit;
         }
     }
 Exit:

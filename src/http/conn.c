@@ -31,8 +31,14 @@ static void on_io(hs_io_t *io, int events);
 static void on_timer(hs_timer_t *t);
 static void request_free(hs_conn_t *c);
 
-static inline hs_server_t *srv_of(hs_conn_t *c) { return c->worker->srv; }
-static inline hs_loop_t *loop_of(hs_conn_t *c) { return &c->worker->loop; }
+static inline hs_server_t *srv_of(hs_conn_t *c)
+{
+    return c->worker->srv;
+}
+static inline hs_loop_t *loop_of(hs_conn_t *c)
+{
+    return &c->worker->loop;
+}
 
 static void set_timer(hs_conn_t *c, uint64_t ms)
 {
@@ -83,8 +89,14 @@ static void rbuf_ensure(hs_conn_t *c, size_t want, size_t limit)
         hs_buf_reserve(&c->rbuf, 1, SIZE_MAX / 2);
 }
 
-static inline size_t rbuf_avail(const hs_conn_t *c) { return c->rbuf.len - c->rpos; }
-static inline char *rbuf_data(const hs_conn_t *c) { return c->rbuf.base + c->rpos; }
+static inline size_t rbuf_avail(const hs_conn_t *c)
+{
+    return c->rbuf.len - c->rpos;
+}
+static inline char *rbuf_data(const hs_conn_t *c)
+{
+    return c->rbuf.base + c->rpos;
+}
 
 /* Read once. >0 bytes, 0 on EOF, HS_AGAIN, HS_ERROR. `limit` bounds the buffer size. */
 static ssize_t do_read(hs_conn_t *c, size_t chunk, size_t limit)
@@ -177,10 +189,10 @@ static void request_own_head(hs_req_t *req, const char *head)
     char *copy = hs_arena_alloc(&req->arena, req->head_len);
     memcpy(copy, head, req->head_len);
     ptrdiff_t d = copy - head;
-#define REBASE(iov)                                                                                \
-    do {                                                                                           \
-        if ((iov).base)                                                                            \
-            (iov).base += d;                                                                       \
+#define REBASE(iov)                                                                                                    \
+    do {                                                                                                               \
+        if ((iov).base)                                                                                                \
+            (iov).base += d;                                                                                           \
     } while (0)
     REBASE(req->p.method);
     REBASE(req->p.target);
@@ -204,7 +216,10 @@ static void reject(hs_conn_t *c, int status, const char *detail)
     hs_res_error(req, status, detail);
 }
 
-static bool method_bit(unsigned mask, hs_method_t m) { return (mask >> m) & 1u; }
+static bool method_bit(unsigned mask, hs_method_t m)
+{
+    return (mask >> m) & 1u;
+}
 
 /* Core checks that come before any module, in the order a careful server applies them. */
 static void dispatch(hs_conn_t *c)
@@ -232,7 +247,8 @@ static void dispatch(hs_conn_t *c)
     }
     if (req->meta.early_data && !(m == HS_METHOD_GET || m == HS_METHOD_HEAD || m == HS_METHOD_OPTIONS)) {
         /* RFC 8470 §5.2: an unsafe request that may have been replayed */
-        hs_res_error(req, 425, "this request arrived in TLS early data and is not safe to replay; retry it after the handshake");
+        hs_res_error(req, 425,
+                     "this request arrived in TLS early data and is not safe to replay; retry it after the handshake");
         return;
     }
     if (req->p.form == HS_TARGET_ASTERISK) {
@@ -445,7 +461,10 @@ ssize_t hs__conn_flush(hs_conn_t *c)
     return (ssize_t)total;
 }
 
-static inline bool output_empty(const hs_req_t *req) { return req->num_segs == 0 && req->sbuf.len == 0; }
+static inline bool output_empty(const hs_req_t *req)
+{
+    return req->num_segs == 0 && req->sbuf.len == 0;
+}
 
 static void conn_free(hs_conn_t *c)
 {
@@ -684,21 +703,11 @@ void hs__conn_run(hs_conn_t *c)
         c->rerun = false;
         switch (c->state) {
         case HS_CS_IDLE:
-        case HS_CS_HEAD:
-            step = head_step(c);
-            break;
-        case HS_CS_BODY:
-            step = body_step(c);
-            break;
-        case HS_CS_WRITE:
-            step = write_step(c);
-            break;
-        case HS_CS_LINGER:
-            step = linger_step(c);
-            break;
-        case HS_CS_UPGRADED:
-            step = upgraded_step(c);
-            break;
+        case HS_CS_HEAD: step = head_step(c); break;
+        case HS_CS_BODY: step = body_step(c); break;
+        case HS_CS_WRITE: step = write_step(c); break;
+        case HS_CS_LINGER: step = linger_step(c); break;
+        case HS_CS_UPGRADED: step = upgraded_step(c); break;
         case HS_CS_HANDLER:
         default:
             step = STEP_WAIT;
@@ -766,8 +775,7 @@ static void on_timer(hs_timer_t *t)
         if (c->req->upgrade->on_close)
             c->req->upgrade->on_close(c->req);
         break;
-    default:
-        break;
+    default: break;
     }
     /* idle keep-alive, linger, stalled writes: close silently */
     c->dead = true;

@@ -21,12 +21,13 @@ struct hs_conn_s {
     hs_worker_t *worker;
     hs_conn_t *next, *prev;
     hs_timer_t timer;
-    hs_buf_t rbuf;  /* input; data is rbuf.base[rpos .. rbuf.len) */
+    hs_buf_t rbuf; /* input; data is rbuf.base[rpos .. rbuf.len) */
     size_t rpos;
-    hs_req_t *req;  /* the request being served, NULL when idle */
+    hs_req_t *req; /* the request being served, NULL when idle */
     uint32_t requests;
     uint8_t state;
-    bool readable : 1, in_run : 1, rerun : 1, dead : 1, peer_eof : 1, reset_on_close : 1, upgrade_closing : 1, rdhup : 1;
+    bool readable : 1, in_run : 1, rerun : 1, dead : 1, peer_eof : 1, reset_on_close : 1, upgrade_closing : 1,
+        rdhup : 1;
     uint32_t linger_bytes;
     struct sockaddr_in6 peer; /* v4 peers are stored as sockaddr_in in the same space */
 };

@@ -11,6 +11,7 @@
 /* Character classes. */
 enum { C_TCHAR = 1, C_VCHAR = 2, C_FIELD = 4, C_TARGET = 8, C_HEX = 16 };
 
+/* clang-format off */
 static const uint8_t cls[256] = {
 #define T (C_TCHAR | C_VCHAR | C_FIELD | C_TARGET)
 #define V (C_VCHAR | C_FIELD | C_TARGET)
@@ -39,6 +40,7 @@ static const uint8_t cls[256] = {
 #undef V
 #undef H
 };
+/* clang-format on */
 
 #define IS_TCHAR(c) (cls[(unsigned char)(c)] & C_TCHAR)
 #define IS_FIELD(c) (cls[(unsigned char)(c)] & C_FIELD)
@@ -48,13 +50,16 @@ static const uint8_t cls[256] = {
 #define MAX_METHOD 32
 
 static const char *const method_names[HS_METHOD__COUNT] = {
-    [HS_METHOD_UNKNOWN] = "", [HS_METHOD_GET] = "GET", [HS_METHOD_HEAD] = "HEAD",
-    [HS_METHOD_POST] = "POST", [HS_METHOD_PUT] = "PUT", [HS_METHOD_DELETE] = "DELETE",
-    [HS_METHOD_CONNECT] = "CONNECT", [HS_METHOD_OPTIONS] = "OPTIONS", [HS_METHOD_TRACE] = "TRACE",
-    [HS_METHOD_PATCH] = "PATCH", [HS_METHOD_PROPFIND] = "PROPFIND", [HS_METHOD_PROPPATCH] = "PROPPATCH",
-    [HS_METHOD_MKCOL] = "MKCOL", [HS_METHOD_COPY] = "COPY", [HS_METHOD_MOVE] = "MOVE",
-    [HS_METHOD_LOCK] = "LOCK", [HS_METHOD_UNLOCK] = "UNLOCK", [HS_METHOD_BREW] = "BREW",
-    [HS_METHOD_WHEN] = "WHEN", [HS_METHOD_MEXT] = "",
+    [HS_METHOD_UNKNOWN] = "",          [HS_METHOD_GET] = "GET",
+    [HS_METHOD_HEAD] = "HEAD",         [HS_METHOD_POST] = "POST",
+    [HS_METHOD_PUT] = "PUT",           [HS_METHOD_DELETE] = "DELETE",
+    [HS_METHOD_CONNECT] = "CONNECT",   [HS_METHOD_OPTIONS] = "OPTIONS",
+    [HS_METHOD_TRACE] = "TRACE",       [HS_METHOD_PATCH] = "PATCH",
+    [HS_METHOD_PROPFIND] = "PROPFIND", [HS_METHOD_PROPPATCH] = "PROPPATCH",
+    [HS_METHOD_MKCOL] = "MKCOL",       [HS_METHOD_COPY] = "COPY",
+    [HS_METHOD_MOVE] = "MOVE",         [HS_METHOD_LOCK] = "LOCK",
+    [HS_METHOD_UNLOCK] = "UNLOCK",     [HS_METHOD_BREW] = "BREW",
+    [HS_METHOD_WHEN] = "WHEN",         [HS_METHOD_MEXT] = "",
 };
 
 const char *hs_method_name(hs_method_t m)
@@ -115,6 +120,7 @@ static const struct {
 };
 
 /* Lowercase-folding table for token lookup. */
+/* clang-format off */
 static const uint8_t lower_tab[256] = {
 #define L4(i) (i), (i) + 1, (i) + 2, (i) + 3
 #define L16(i) L4(i), L4((i) + 4), L4((i) + 8), L4((i) + 12)
@@ -126,6 +132,7 @@ static const uint8_t lower_tab[256] = {
 #undef L4
 #undef L16
 };
+/* clang-format on */
 
 int hs_header_token(const char *name, size_t len)
 {
@@ -147,19 +154,19 @@ int hs_header_token(const char *name, size_t len)
     return HS_HDR_OTHER;
 }
 
-#define FAIL(status, why)                                                                          \
-    do {                                                                                           \
-        req->error = (status);                                                                     \
-        req->error_detail = (why);                                                                 \
-        return HS_ERROR;                                                                           \
+#define FAIL(status, why)                                                                                              \
+    do {                                                                                                               \
+        req->error = (status);                                                                                         \
+        req->error_detail = (why);                                                                                     \
+        return HS_ERROR;                                                                                               \
     } while (0)
 
 /* Incomplete input: the only errors possible are the size limits. */
-#define NEED_MORE()                                                                                \
-    do {                                                                                           \
-        if (len > limits->max_head)                                                                \
-            FAIL(431, "the request head is larger than the server accepts");                      \
-        return HS_AGAIN;                                                                           \
+#define NEED_MORE()                                                                                                    \
+    do {                                                                                                               \
+        if (len > limits->max_head)                                                                                    \
+            FAIL(431, "the request head is larger than the server accepts");                                           \
+        return HS_AGAIN;                                                                                               \
     } while (0)
 
 static int parse_target(hs_parsed_req_t *req)
@@ -316,7 +323,7 @@ int hs_parse_request(const char *buf, size_t len, hs_parsed_req_t *req, const hs
         if (*p == ' ' || *p == '\t') {
             if (req->num_headers == 0)
                 FAIL(400, "whitespace between the request line and the first header field"); /* RFC 9112 §2.2 */
-            FAIL(400, "obsolete line folding (obs-fold) is not accepted"); /* RFC 9112 §5.2 */
+            FAIL(400, "obsolete line folding (obs-fold) is not accepted");                   /* RFC 9112 §5.2 */
         }
         const char *line = p;
         const char *n = p;

@@ -96,7 +96,6 @@ static void push_seg(hs_req_t *req, hs_seg_t s)
     req->segs[req->num_segs++] = s;
 }
 
-
 int hs_res_interim(hs_req_t *req, int status, const hs_res_header_t *headers, size_t n)
 {
     hs_conn_t *c = req->conn;
@@ -107,8 +106,8 @@ int hs_res_interim(hs_req_t *req, int status, const hs_res_header_t *headers, si
     hs_iovec_t sl = hs__status_line(status);
     hs_buf_append(&b, sl.base, sl.len);
     for (size_t i = 0; i < n; i++)
-        hs_buf_printf(&b, "%.*s: %.*s\r\n", (int)headers[i].name.len, headers[i].name.base,
-                      (int)headers[i].value.len, headers[i].value.base);
+        hs_buf_printf(&b, "%.*s: %.*s\r\n", (int)headers[i].name.len, headers[i].name.base, (int)headers[i].value.len,
+                      headers[i].value.base);
     HS_BUF_LIT(&b, "\r\n");
     char *p = hs_arena_alloc(&req->arena, b.len);
     memcpy(p, b.base, b.len);
@@ -165,8 +164,8 @@ void hs__queue_head(hs_req_t *req, int status, int framing)
     /* An empty server_name ("--server-name ''") is stored as NULL: then no Server field is sent
      * at all, which RFC 9110 §10.2.4 allows (Server is optional). */
     const char *server_name = srv->cfg->server_name;
-    size_t size = sl.len + 64 /* Date */ + (server_name ? strlen(server_name) : 0) + 16 + 64 /* framing */ +
-                  32 /* Conn */;
+    size_t size =
+        sl.len + 64 /* Date */ + (server_name ? strlen(server_name) : 0) + 16 + 64 /* framing */ + 32 /* Conn */;
     if (req->content_type)
         size += strlen(req->content_type) + 20;
     if (req->allow)
@@ -204,13 +203,11 @@ void hs__queue_head(hs_req_t *req, int status, int framing)
     }
     /* RFC 9110 §8.6 / RFC 9112 §6.3: no Content-Length on 1xx and 204; we omit it on 304 too. */
     if (body_allowed) {
-        if (framing == 0)
-        {
+        if (framing == 0) {
             p = put(p, "Content-Length: ", 16);
             p = hs_fmt_u64(p, (uint64_t)(req->content_length > 0 ? req->content_length : 0));
             p = put(p, "\r\n", 2);
-        }
-        else if (framing == 1)
+        } else if (framing == 1)
             p = put(p, "Transfer-Encoding: chunked\r\n", 28);
     }
     if (status >= 200) {
@@ -313,8 +310,8 @@ int hs_res_method_not_allowed(hs_req_t *req, const char *allow)
 {
     req->allow = allow; /* RFC 9110 §15.5.6: 405 MUST carry Allow */
     const char *detail = hs_arena_printf(&req->arena, "the method %.*s is not allowed here; allowed: %s",
-                                   (int)req->p.method.len, req->p.method.base, allow)
-                       .base;
+                                         (int)req->p.method.len, req->p.method.base, allow)
+                             .base;
     return hs_res_error(req, 405, detail);
 }
 
@@ -454,12 +451,9 @@ void hs__error_body(hs_req_t *req, int status, const char *detail)
 static bool has_header(hs_req_t *req, uint32_t bit)
 {
     switch (bit) {
-    case HS_RH_ALLOW:
-        return req->allow || hs_res_find_header(req, "allow");
-    case HS_RH_CONNECTION_CLOSE:
-        return req->res_close;
-    case HS_RH_RATELIMIT:
-        return hs_res_find_header(req, "ratelimit") || hs_res_find_header(req, "ratelimit-policy");
+    case HS_RH_ALLOW: return req->allow || hs_res_find_header(req, "allow");
+    case HS_RH_CONNECTION_CLOSE: return req->res_close;
+    case HS_RH_RATELIMIT: return hs_res_find_header(req, "ratelimit") || hs_res_find_header(req, "ratelimit-policy");
     case HS_RH_ACCEPT:
         return hs_res_find_header(req, "accept") || hs_res_find_header(req, "accept-encoding") ||
                hs_res_find_header(req, "accept-patch");

@@ -3,11 +3,11 @@
  * RFC 9110 §10.1.1 (Expect). */
 #include "hs/parse.h"
 
-#define FAIL(status, why)                                                                          \
-    do {                                                                                           \
-        req->error = (status);                                                                     \
-        req->error_detail = (why);                                                                 \
-        return HS_ERROR;                                                                           \
+#define FAIL(status, why)                                                                                              \
+    do {                                                                                                               \
+        req->error = (status);                                                                                         \
+        req->error_detail = (why);                                                                                     \
+        return HS_ERROR;                                                                                               \
     } while (0)
 
 /* RFC 3986 §3.2.2-3.2.3: host = IP-literal / IPv4address / reg-name, then [":" port]. */
@@ -19,8 +19,8 @@ static bool valid_authority(hs_iovec_t a)
     if (a.base[0] == '[') {
         while (i < a.len && a.base[i] != ']') {
             char c = a.base[i];
-            if (!(c == '[' || c == ':' || c == '.' || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') ||
-                  c == 'v' || c == 'V'))
+            if (!(c == '[' || c == ':' || c == '.' || (c >= '0' && c <= '9') ||
+                  ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') || c == 'v' || c == 'V'))
                 return false;
             i++;
         }
@@ -31,7 +31,8 @@ static bool valid_authority(hs_iovec_t a)
         while (i < a.len && a.base[i] != ':') {
             unsigned char c = (unsigned char)a.base[i];
             if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  strchr("-._~%!$&'()*+,;=", c) != NULL) || c == 0)
+                  strchr("-._~%!$&'()*+,;=", c) != NULL) ||
+                c == 0)
                 return false;
             i++;
         }
@@ -61,9 +62,7 @@ int hs_parse_semantics(hs_parsed_req_t *req, hs_req_meta_t *meta)
         if (h->token && !meta->h[h->token])
             meta->h[h->token] = h;
         switch (h->token) {
-        case HS_HDR_HOST:
-            hosts++;
-            break;
+        case HS_HDR_HOST: hosts++; break;
         case HS_HDR_CONTENT_LENGTH: {
             /* RFC 9112 §6.3 (5): an invalid Content-Length is an unrecoverable framing error.
              * Duplicates, even identical ones and lists ("5, 5"), are refused: we never guess. */
@@ -97,8 +96,7 @@ int hs_parse_semantics(hs_parsed_req_t *req, hs_req_meta_t *meta)
             if (HS_IOV_EQ(h->value, "1"))
                 meta->early_data = true;
             break;
-        default:
-            break;
+        default: break;
         }
     }
 

@@ -22,9 +22,9 @@
 
 typedef struct fentry_s {
     int fd;
-    int refs;      /* requests using fd + 1 while the entry is in the table */
+    int refs; /* requests using fd + 1 while the entry is in the table */
     struct stat st;
-    char *data;    /* the whole file when it is small: sent with the head in one writev */
+    char *data; /* the whole file when it is small: sent with the head in one writev */
     uint32_t hash;
     char key[FC_KEY_MAX];
 } fentry_t;
@@ -54,7 +54,10 @@ static void fc_destroy(void *p)
     free(fc);
 }
 
-static void fc_key_init(void) { pthread_key_create(&fc_key, fc_destroy); }
+static void fc_key_init(void)
+{
+    pthread_key_create(&fc_key, fc_destroy);
+}
 
 static fcache_t *fc_get(void)
 {

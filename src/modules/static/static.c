@@ -107,7 +107,10 @@ static void keep_fd_ent(hs_req_t *req, int fd, void *ent)
     s->fds[s->nfds++] = fd;
 }
 
-static void keep_fd(hs_req_t *req, int fd) { keep_fd_ent(req, fd, NULL); }
+static void keep_fd(hs_req_t *req, int fd)
+{
+    keep_fd_ent(req, fd, NULL);
+}
 
 static int open_failed(hs_req_t *req, int status, const char *detail)
 {
