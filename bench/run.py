@@ -247,6 +247,7 @@ def main():
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--idle", type=int, default=5000)
     ap.add_argument("--servers", default="statusd,nginx,lighttpd,h2o")
+    ap.add_argument("--only", default="", help="run only scenarios whose title contains this text")
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "results", "latest.md"))
     args = ap.parse_args()
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
@@ -269,6 +270,7 @@ def main():
         ("API /status/200, 50 conns", "/_api/status/200", 50, "statusd"),
         ("API /bytes/1024, 50 conns", "/_api/bytes/1024", 50, "statusd"),
     ]
+    scenarios = [sc for sc in scenarios if args.only in sc[0]]
     servers = start_servers(root, tmp, which)
     results = {}  # (scenario, server) -> list of runs
     try:

@@ -91,6 +91,7 @@ void hs_loop_run_once(hs_loop_t *loop, int max_wait_ms)
         wait = (int)t;
     int n = epoll_wait(loop->epfd, events, MAX_EVENTS, wait);
     hs_loop_update_clock(loop);
+    loop->iter++;
     for (int i = 0; i < n; i++) {
         hs_io_t *io = events[i].data.ptr;
         uint32_t e = events[i].events;

@@ -1,11 +1,12 @@
 /* statusd — per-worker open-file cache for the static origin.
  *
  * A hot file costs three syscalls per request without it (open, fstat, close). With it, an
- * entry keeps the descriptor and the stat of a path, revalidated on every request by one stat
- * of the path — so a file replaced or edited a microsecond ago is never served stale: a changed
- * inode, size, mtime or ctime (or a vanished path) drops the entry and the file is opened
- * afresh through hs__static_open, which applies the whole mapping policy again (below the
- * root, symbolic links). Entries are reference-counted so
+ * entry keeps the descriptor and the stat of a path, revalidated by one stat of the path once
+ * per event-loop wake-up (`epoch`): requests handled in the same wake-up see the file as it was
+ * at that instant, and a file replaced or edited before a wake-up is never served stale. A
+ * changed inode, size, mtime or ctime (or a vanished path) drops the entry and the file is
+ * opened afresh through hs__static_open, which applies the whole mapping policy again (below
+ * the root, symbolic links). Entries are reference-counted so
  * a descriptor still being sent with sendfile is never closed under a response. Each worker
  * thread has its own table (no locks); a thread-exit destructor releases it. */
 #define _GNU_SOURCE
@@ -23,6 +24,7 @@
 typedef struct fentry_s {
     int fd;
     int refs; /* requests using fd + 1 while the entry is in the table */
+    uint64_t epoch; /* loop iteration of the last check */
     struct stat st;
     char *data; /* the whole file when it is small: sent with the head in one writev */
     uint32_t hash;
@@ -86,7 +88,7 @@ static bool same_file(const struct stat *a, const struct stat *b)
            a->st_mode == b->st_mode;
 }
 
-int hs__static_fcache_open(const char *rel, struct stat *st, const char **detail, void **ent)
+int hs__static_fcache_open(const char *rel, uint64_t epoch, struct stat *st, const char **detail, void **ent)
 {
     *ent = NULL;
     size_t n = strlen(rel);
@@ -98,10 +100,14 @@ int hs__static_fcache_open(const char *rel, struct stat *st, const char **detail
     fentry_t *e = *slot;
     if (e && e->hash == h && strcmp(e->key, rel) == 0) {
         struct stat cur;
-        if (fstatat(hs__static_root_fd, rel[0] ? rel : ".", &cur, 0) != 0 || !same_file(&cur, &e->st)) {
-            *slot = NULL; /* changed or gone: open afresh below */
-            unref(e);
-            e = NULL;
+        if (e->epoch != epoch) {
+            if (fstatat(hs__static_root_fd, rel[0] ? rel : ".", &cur, 0) != 0 || !same_file(&cur, &e->st)) {
+                *slot = NULL; /* changed or gone: open afresh below */
+                unref(e);
+                e = NULL;
+            } else {
+                e->epoch = epoch;
+            }
         }
         if (e) {
             e->refs++;
@@ -121,6 +127,7 @@ int hs__static_fcache_open(const char *rel, struct stat *st, const char **detail
     e->fd = fd;
     e->refs = 2; /* the table and this request */
     e->st = *st;
+    e->epoch = epoch;
     e->data = NULL;
     if (st->st_size > 0 && st->st_size <= FC_SMALL) {
         char *d = hs_malloc((size_t)st->st_size);

@@ -46,9 +46,9 @@ void hs__static_map_without_openat2(void);
 int hs__static_open(const char *rel, struct stat *st, const char **detail);
 
 /* The same through the worker's open-file cache (fcache.c): regular files are cached and
- * revalidated by a stat of the path at most once a second. *ent receives the cache entry (NULL
+ * revalidated by a stat of the path once per event-loop wake-up (`epoch` = loop->iter). *ent receives the cache entry (NULL
  * when the caller owns the descriptor); pass both to hs__static_fcache_release when done. */
-int hs__static_fcache_open(const char *rel, struct stat *st, const char **detail, void **ent);
+int hs__static_fcache_open(const char *rel, uint64_t epoch, struct stat *st, const char **detail, void **ent);
 void hs__static_fcache_release(int fd, void *ent);
 /* The cached bytes of a small file (valid while the entry is held), or NULL. */
 const char *hs__static_fcache_data(const void *ent);
