@@ -49,7 +49,7 @@ struct hs_loop_s {
     uint64_t now_ms; /* cached monotonic clock */
     time_t now_sec;  /* cached wall clock */
     char date[30];   /* cached IMF-fixdate of now_sec */
-    uint64_t iter;   /* iteration counter: work done once per wake-up can key on it */
+    uint64_t iter;   /* bumped per wake-up and per accepted connection: per-moment caches key on it */
     hs_wheel_t wheel;
     void (*on_wake)(hs_loop_t *loop);
     void *data;

@@ -761,7 +761,13 @@ static void on_timer(hs_timer_t *t)
                                                  : "the request head was not received in time";
         c->state = HS_CS_HANDLER;
         c->req->body_done = true;
+        /* Hold the connection while the 408 is queued: reject() kicks it, and a kick that runs
+         * the state machine may free it (write error, or close without linger when
+         * linger_timeout is 0); the run below then happens exactly once, and nothing touches c
+         * after it (found by fuzz_conn; regression: tests/unit/http/regress_test.c). */
+        c->in_run = true;
         reject(c, 408, why);
+        c->in_run = false;
         hs__conn_run(c);
         return;
     }
@@ -797,6 +803,9 @@ void hs__peer_name(const hs_conn_t *c, char *out, size_t outlen)
 void hs__conn_accept(hs_worker_t *w, int fd, const struct sockaddr *sa, socklen_t salen)
 {
     hs_conn_t *c = hs_calloc(1, sizeof(*c));
+    /* a new connection is a new moment for work keyed on loop->iter (the open-file cache
+     * revalidates per iteration): a client that changed a file and then connected must see it */
+    w->loop.iter++;
     c->io.fd = fd;
     c->io.cb = on_io;
     c->worker = w;

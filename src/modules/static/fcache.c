@@ -2,8 +2,10 @@
  *
  * A hot file costs three syscalls per request without it (open, fstat, close). With it, an
  * entry keeps the descriptor and the stat of a path, revalidated by one stat of the path once
- * per event-loop wake-up (`epoch`): requests handled in the same wake-up see the file as it was
- * at that instant, and a file replaced or edited before a wake-up is never served stale. A
+ * per event-loop wake-up and per accepted connection (`epoch` = loop->iter): requests handled
+ * in the same wake-up see the file as it was at that instant (like lighttpd's stat cache, but
+ * microseconds rather than a second), and a file replaced or edited before a wake-up or before
+ * a client connected is never served stale. A
  * changed inode, size, mtime or ctime (or a vanished path) drops the entry and the file is
  * opened afresh through hs__static_open, which applies the whole mapping policy again (below
  * the root, symbolic links). Entries are reference-counted so
