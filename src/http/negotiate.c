@@ -124,3 +124,23 @@ void hs_json_str(hs_buf_t *b, const char *s, size_t len)
         hs_buf_append(b, s + start, len - start);
     HS_BUF_LIT(b, "\"");
 }
+
+void hs_html_escape(hs_buf_t *b, const char *s, size_t n)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *rep;
+        switch (s[i]) {
+        case '&': rep = "&amp;"; break;
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        case '"': rep = "&quot;"; break;
+        case '\'': rep = "&#39;"; break;
+        default: continue;
+        }
+        hs_buf_append(b, s + start, i - start);
+        hs_buf_append(b, rep, strlen(rep));
+        start = i + 1;
+    }
+    hs_buf_append(b, s + start, n - start);
+}

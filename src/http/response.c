@@ -360,20 +360,6 @@ static void error_vary_accept(hs_req_t *req)
     HS_RES_HEADER(req, "Vary", "Accept");
 }
 
-static void error_html_text(hs_buf_t *b, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': HS_BUF_LIT(b, "&lt;"); break;
-        case '>': HS_BUF_LIT(b, "&gt;"); break;
-        case '&': HS_BUF_LIT(b, "&amp;"); break;
-        case '"': HS_BUF_LIT(b, "&quot;"); break;
-        case '\'': HS_BUF_LIT(b, "&#39;"); break;
-        default: hs_buf_append(b, s, 1);
-        }
-    }
-}
-
 void hs__error_body(hs_req_t *req, int status, const char *detail)
 {
     if (!hs_status_allows_body(status))
@@ -418,11 +404,11 @@ void hs__error_body(hs_req_t *req, int status, const char *detail)
                       ".detail{font-size:1.1rem}.about{opacity:.75}"
                       "</style>\n</head>\n<body>\n<main>\n<h1>%d %s</h1>\n<p class=\"detail\">",
                       status, reason, status, reason);
-        error_html_text(&b, detail);
+        HS_HTML_CSTR(&b, detail);
         HS_BUF_LIT(&b, "</p>\n");
         if (!same) {
             HS_BUF_LIT(&b, "<p class=\"about\">");
-            error_html_text(&b, summary);
+            HS_HTML_CSTR(&b, summary);
             HS_BUF_LIT(&b, "</p>\n");
         }
         if (info)

@@ -40,29 +40,9 @@ static const char *const ctypes[F_COUNT] = {"text/plain; charset=utf-8", "text/h
 /* ---- small helpers ---- */
 
 /* HTML text and attribute escaping (the five characters that matter). */
-static void esc_n(hs_buf_t *b, const char *s, size_t n)
-{
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *rep;
-        switch (s[i]) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
-        default: continue;
-        }
-        hs_buf_append(b, s + start, i - start);
-        hs_buf_append(b, rep, strlen(rep));
-        start = i + 1;
-    }
-    hs_buf_append(b, s + start, n - start);
-}
-
 static void esc(hs_buf_t *b, const char *s)
 {
-    esc_n(b, s, strlen(s));
+    hs_html_escape(b, s, strlen(s));
 }
 
 static int send_buf(hs_req_t *req, int status, hs_buf_t *b, int fmt)
@@ -212,7 +192,7 @@ static void html_reference(hs_buf_t *b, const char *ref)
             esc(b, p);
             return;
         }
-        esc_n(b, p, (size_t)(rfc - p));
+        hs_html_escape(b, p, (size_t)(rfc - p));
         const char *num = rfc + 4, *e = num;
         while (*e >= '0' && *e <= '9')
             e++;
@@ -228,7 +208,7 @@ static void html_reference(hs_buf_t *b, const char *ref)
         if (sec)
             hs_buf_printf(b, "#section-%.*s", (int)(sec_end - sec), sec);
         HS_BUF_LIT(b, "\">");
-        esc_n(b, rfc, (size_t)(e - rfc));
+        hs_html_escape(b, rfc, (size_t)(e - rfc));
         HS_BUF_LIT(b, "</a>");
         p = e;
     }
@@ -350,7 +330,7 @@ static void code_html(hs_buf_t *b, const hs_status_info_t *s)
     HS_BUF_LIT(b, "</dd></div>\n<div><dt>Flags</dt><dd>");
     hs_buf_t words = {0};
     hs__ref_flags_words(&words, s->flags);
-    esc_n(b, words.base, words.len);
+    hs_html_escape(b, words.base, words.len);
     hs_buf_free(&words);
     HS_BUF_LIT(b, "</dd></div>\n<div><dt>Required headers</dt><dd>");
     html_headers(b, s->required);

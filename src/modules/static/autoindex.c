@@ -17,26 +17,6 @@
 
 #define MAX_ENTRIES 100000
 
-static void html_escape(hs_buf_t *b, const char *s, size_t n)
-{
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *rep;
-        switch (s[i]) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
-        default: continue;
-        }
-        hs_buf_append(b, s + start, i - start);
-        hs_buf_append(b, rep, strlen(rep));
-        start = i + 1;
-    }
-    hs_buf_append(b, s + start, n - start);
-}
-
 static int cmp_name(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -73,9 +53,9 @@ int hs__static_autoindex(hs_req_t *req, int dir_fd, const char *rel, const char 
     hs_buf_t b = {0};
     size_t shown_len = strlen(shown);
     HS_BUF_LIT(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Index of ");
-    html_escape(&b, shown, shown_len);
+    hs_html_escape(&b, shown, shown_len);
     HS_BUF_LIT(&b, "</title></head>\n<body>\n<h1>Index of ");
-    html_escape(&b, shown, shown_len);
+    hs_html_escape(&b, shown, shown_len);
     HS_BUF_LIT(&b, "</h1>\n<table>\n<tr><th>Name</th><th>Last modified</th><th>Size</th></tr>\n");
     if (rel[0])
         HS_BUF_LIT(&b, "<tr><td><a href=\"../\">../</a></td><td></td><td>-</td></tr>\n");
@@ -100,7 +80,7 @@ int hs__static_autoindex(hs_req_t *req, int dir_fd, const char *rel, const char 
         if (dir)
             HS_BUF_LIT(&b, "/");
         HS_BUF_LIT(&b, "\">");
-        html_escape(&b, list[i], len);
+        hs_html_escape(&b, list[i], len);
         if (dir)
             HS_BUF_LIT(&b, "/");
         HS_BUF_LIT(&b, "</a></td><td>");

@@ -25,7 +25,7 @@
 
 typedef struct fentry_s {
     int fd;
-    int refs; /* requests using fd + 1 while the entry is in the table */
+    int refs;       /* requests using fd + 1 while the entry is in the table */
     uint64_t epoch; /* loop iteration of the last check */
     struct stat st;
     char *data; /* the whole file when it is small: sent with the head in one writev */

@@ -160,19 +160,6 @@ static const struct {
     {"/codes", "what every status code means"},
 };
 
-static void html_esc(hs_buf_t *b, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': HS_BUF_LIT(b, "&lt;"); break;
-        case '>': HS_BUF_LIT(b, "&gt;"); break;
-        case '&': HS_BUF_LIT(b, "&amp;"); break;
-        case '"': HS_BUF_LIT(b, "&quot;"); break;
-        default: hs_buf_append(b, s, 1);
-        }
-    }
-}
-
 static int landing(hs_req_t *req, hs_iovec_t rest)
 {
     static const char *const types[] = {"text/plain", "text/html"};
@@ -192,22 +179,22 @@ static int landing(hs_req_t *req, hs_iovec_t rest)
                 /* /codes belongs to the reference module, linked like the engine's error pages */
                 bool ours = docs[i].route[1] && strcmp(docs[i].route, "/codes") != 0;
                 hs_buf_printf(&b, "<a href=\"%s%s\">", ours ? pf : "", docs[i].route);
-                html_esc(&b, docs[i].route);
+                HS_HTML_CSTR(&b, docs[i].route);
                 HS_BUF_LIT(&b, "</a>");
             } else {
-                html_esc(&b, docs[i].route);
+                HS_HTML_CSTR(&b, docs[i].route);
             }
             HS_BUF_LIT(&b, "</code></dt><dd>");
-            html_esc(&b, docs[i].what);
+            HS_HTML_CSTR(&b, docs[i].what);
             HS_BUF_LIT(&b, "</dd>\n");
         }
         HS_BUF_LIT(&b, "</dl>\n<h2>Faults</h2>\n<table>\n<tr><th>/fault/…</th><th>on the wire</th>"
                        "<th>a correct client reports</th></tr>\n");
         for (size_t i = 0; i < api_num_fault_docs; i++) {
             hs_buf_printf(&b, "<tr><td><code>%s</code></td><td>", api_fault_docs[i].kind);
-            html_esc(&b, api_fault_docs[i].wire);
+            HS_HTML_CSTR(&b, api_fault_docs[i].wire);
             HS_BUF_LIT(&b, "</td><td>");
-            html_esc(&b, api_fault_docs[i].client);
+            HS_HTML_CSTR(&b, api_fault_docs[i].client);
             HS_BUF_LIT(&b, "</td></tr>\n");
         }
         HS_BUF_LIT(&b, "</table>\n</body>\n</html>\n");
