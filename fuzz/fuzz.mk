@@ -17,10 +17,7 @@ FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 60
 FUZZ_TARGETS  ?= request chunked negotiate date config static conn
 FUZZ_OUT      := build/fuzz
-# UBSan stops at the first report (halt_on_error), except that two check kinds are compiled as
-# recoverable so that fuzz/ubsan.supp can name known, reported findings (see that file).
-FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
-                 -fsanitize-recover=pointer-overflow,nonnull-attribute -fno-omit-frame-pointer
+FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 # -Werror is left out on purpose: clang warns about things gcc does not, and a new clang warning
 # must not stop fuzzing of code that builds cleanly with the project compiler.
 FUZZ_CFLAGS   := $(CSTD) $(filter-out -Werror,$(WARN)) $(INCLUDES) -O1 -g $(FUZZ_SAN) \
@@ -65,7 +62,7 @@ fuzz-build: fuzz-deps
 define fuzz_run
 { mkdir -p $(FUZZ_OUT)/corpus/$(1) $(FUZZ_OUT)/artifacts; echo "== fuzz $(1) for $(FUZZ_SECONDS)s"; \
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1 \
-  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=fuzz/ubsan.supp \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   $(FUZZ_OUT)/fuzz_$(1) -seed=1 -max_total_time=$(FUZZ_SECONDS) -detect_leaks=1 -rss_limit_mb=2048 \
     -dict=fuzz/http.dict -artifact_prefix=$(FUZZ_OUT)/artifacts/$(1)- -print_final_stats=1 \
     $(FUZZ_OPTS_$(1)) $(FUZZ_OUT)/corpus/$(1) fuzz/corpus/$(1) > $(FUZZ_OUT)/$(1).log 2>&1 \

@@ -25,10 +25,10 @@ static const hs_chunked_limits_t limits = {
 };
 
 typedef struct {
-    int ret;        /* HS_DONE, HS_AGAIN, HS_ERROR */
-    int status;     /* on HS_ERROR */
-    size_t end;     /* stream offset just after the body (HS_DONE) or of the failure (HS_ERROR) */
-    char *out;      /* decoded bytes */
+    int ret;    /* HS_DONE, HS_AGAIN, HS_ERROR */
+    int status; /* on HS_ERROR */
+    size_t end; /* stream offset just after the body (HS_DONE) or of the failure (HS_ERROR) */
+    char *out;  /* decoded bytes */
     size_t out_len, out_cap;
 } result_t;
 
@@ -52,8 +52,8 @@ static result_t decode(const char *stream, size_t len, const size_t *pieces, siz
     result_t r = {.ret = HS_AGAIN};
     hs_chunked_t d;
     memset(&d, 0, sizeof(d));
-    size_t fed = 0;     /* stream bytes handed to the decoder's input window so far */
-    size_t base = 0;    /* stream offset of the first byte not consumed yet */
+    size_t fed = 0;  /* stream bytes handed to the decoder's input window so far */
+    size_t base = 0; /* stream offset of the first byte not consumed yet */
     for (size_t i = 0; i < npieces && r.ret == HS_AGAIN; i++) {
         fed += pieces[i];
         size_t n = fed - base; /* unconsumed bytes + the new piece, as conn.c presents them */

@@ -16,6 +16,9 @@
  * Optional control markers (each two bytes, consumed, not sent):
  *   "\xff\xfd"  fire all pending timers now (as if the clock jumped past every timeout)
  *   "\xff\xfc"  start a graceful shutdown (SIGTERM): the server drains
+ *   "\xff\xfb"  the client goes away: its socket is closed with a reset (SO_LINGER 0) without the
+ *               server being told first; nothing more is sent, timers still fire
+ *   "\xff\xfa"  linger_timeout = 0 for the rest of this input (close at once after an error)
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -40,11 +43,21 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     /* short timeouts so that the fast-forward below fires them; an access log that goes nowhere
      * but is still formatted (escaping of hostile request lines) */
     static const char *const set[][2] = {
-        {"api", "true"},           {"header_timeout", "500ms"}, {"body_timeout", "500ms"},
-        {"keepalive_timeout", "500ms"}, {"send_timeout", "500ms"}, {"linger_timeout", "200ms"},
-        {"drain_timeout", "500ms"}, {"access_log", "/dev/null"}, {"max_body", "64k"},
-        {"max_head", "8k"},        {"max_uri", "2k"},        {"max_field", "2k"},
-        {"max_headers", "32"},     {"max_chunk_ext", "128"}, {"max_trailer", "512"},
+        {"api", "true"},
+        {"header_timeout", "500ms"},
+        {"body_timeout", "500ms"},
+        {"keepalive_timeout", "500ms"},
+        {"send_timeout", "500ms"},
+        {"linger_timeout", "200ms"},
+        {"drain_timeout", "500ms"},
+        {"access_log", "/dev/null"},
+        {"max_body", "64k"},
+        {"max_head", "8k"},
+        {"max_uri", "2k"},
+        {"max_field", "2k"},
+        {"max_headers", "32"},
+        {"max_chunk_ext", "128"},
+        {"max_trailer", "512"},
     };
     for (size_t i = 0; i < sizeof(set) / sizeof(set[0]); i++) {
         const hs_directive_t *d = hs_config_find(set[i][0]);
@@ -65,6 +78,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void drain(int fd)
 {
     char sink[65536];
+    if (fd < 0)
+        return;
     for (;;) {
         ssize_t n = read(fd, sink, sizeof(sink));
         if (n > 0)
@@ -134,6 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
         abort();
+    uint64_t saved_linger = cfg.linger_timeout;
     struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons(40000), .sin_addr.s_addr = htonl(0x7f000001)};
     atomic_fetch_add(&srv.connections, 1); /* as on_accept does before handing the socket over */
     hs__conn_accept(&w, sv[0], (struct sockaddr *)&peer, sizeof(peer));
@@ -145,23 +161,42 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* control markers inside a piece */
         size_t s = 0;
         for (size_t i = 0; i + 1 < plen; i++) {
-            if (piece[i] != 0xff || (piece[i + 1] != 0xfd && piece[i + 1] != 0xfc))
+            if (piece[i] != 0xff || piece[i + 1] < 0xfa || piece[i + 1] > 0xfd)
                 continue;
-            send_all(&w, sv[1], piece + s, i - s);
-            pump(&w, sv[1], 4);
-            if (piece[i + 1] == 0xfd) {
-                fast_forward(&w, sv[1]);
-            } else {
+            /* bytes before the marker go out and are processed; two markers in a row act with
+             * nothing in between (e.g. the client vanishes and the timers fire before the loop
+             * has seen the reset: the race of a real server) */
+            if (i > s && sv[1] >= 0) {
+                send_all(&w, sv[1], piece + s, i - s);
+                pump(&w, sv[1], 4);
+            }
+            switch (piece[i + 1]) {
+            case 0xfd: fast_forward(&w, sv[1]); break;
+            case 0xfc:
                 atomic_store(&srv.shutting_down, 1);
                 hs__conn_close_idle(&w);
+                break;
+            case 0xfb: {
+                if (sv[1] < 0)
+                    break;
+                struct linger lg = {.l_onoff = 1, .l_linger = 0};
+                setsockopt(sv[1], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+                close(sv[1]);
+                sv[1] = -1;
+                break;
+            }
+            case 0xfa: cfg.linger_timeout = 0; break;
             }
             s = i + 2;
             i++;
         }
+        if (sv[1] < 0)
+            break;
         send_all(&w, sv[1], piece + s, plen - s);
         pump(&w, sv[1], 8);
     }
-    shutdown(sv[1], SHUT_WR);
+    if (sv[1] >= 0)
+        shutdown(sv[1], SHUT_WR);
     pump(&w, sv[1], 8);
     fast_forward(&w, sv[1]);
     pump(&w, sv[1], 4);
@@ -170,9 +205,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(atomic_load(&srv.connections) == 0, "connection count %d after closing all",
                atomic_load(&srv.connections));
     FUZZ_CHECK(w.nconns == 0, "worker still counts %d connections", w.nconns);
-    FUZZ_CHECK(w.loop.wheel.count == 0, "%zu timers still linked after every connection closed",
-               w.loop.wheel.count);
-    close(sv[1]);
+    FUZZ_CHECK(w.loop.wheel.count == 0, "%zu timers still linked after every connection closed", w.loop.wheel.count);
+    if (sv[1] >= 0)
+        close(sv[1]);
+    cfg.linger_timeout = saved_linger;
     hs__worker_free_pools(&w); /* pooled read buffers and requests, as at server exit */
     hs_loop_destroy(&w.loop);
     return 0;

@@ -184,10 +184,12 @@ static void send_canned_503(hs_server_t *srv, int fd)
     const char *body = "503 Service Unavailable\nthe server is at its connection limit; retry later\n";
     char date[30];
     hs_http_date(time(NULL), date);
+    const char *sn = srv->cfg->server_name; /* NULL (configured empty): no Server field */
     int n = snprintf(msg, sizeof(msg),
-                     "HTTP/1.1 503 %s\r\nDate: %s\r\nServer: %s\r\nRetry-After: %d\r\n"
+                     "HTTP/1.1 503 %s\r\nDate: %s\r\n%s%s%sRetry-After: %d\r\n"
                      "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                     hs_status_reason(503), date, srv->cfg->server_name, srv->cfg->retry_after, strlen(body), body);
+                     hs_status_reason(503), date, sn ? "Server: " : "", sn ? sn : "", sn ? "\r\n" : "",
+                     srv->cfg->retry_after, strlen(body), body);
     ssize_t w = write(fd, msg, (size_t)n);
     (void)w;
     shutdown(fd, SHUT_WR);

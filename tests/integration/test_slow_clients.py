@@ -129,7 +129,9 @@ def test_slowloris_1000_connections_get_408_while_others_are_served(make_server)
                 st = conns[c]
                 try:
                     b = c.recv(65536)
-                except (ConnectionResetError, BlockingIOError):
+                except BlockingIOError:
+                    continue
+                except ConnectionResetError:
                     b = b""
                 if b:
                     st["data"] += b
@@ -168,6 +170,28 @@ def test_slowloris_1000_connections_get_408_while_others_are_served(make_server)
     assert not prober.errors, prober.errors[:5]
     assert len(prober.latencies) >= 10, prober.latencies
     assert max(prober.latencies) < 1.0, "a normal request took %.3fs" % max(prober.latencies)
+
+
+def test_408_with_linger_off_keeps_the_server_alive(make_server):
+    """Regression (found by fuzz_conn): with --linger-timeout 0 the 408 closes the connection at
+    once, and the timeout handler used to touch the freed connection afterwards (a
+    use-after-free that AddressSanitizer reports; see tests/unit/http/regress_test.c)."""
+    s = make_server("--header-timeout", "300ms", "--linger-timeout", "0")
+    conns = [s.connect() for _ in range(5)]
+    try:
+        for c in conns:
+            c.sendall(b"GET /get HTTP/1.1\r\nHost: t\r\n")  # never finished
+        for c in conns:
+            r = parse_responses(read_all(c, 3))[0]
+            assert [x.status for x in r] == [408]
+    finally:
+        for c in conns:
+            c.close()
+    c = s.connect()
+    c.sendall(GET)
+    assert read_response(c, 3).status == 200
+    c.close()
+    assert s.proc.poll() is None
 
 
 # ---------------------------------------------------------------- file descriptors

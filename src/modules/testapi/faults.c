@@ -52,8 +52,9 @@ typedef struct {
 
 static hs_iovec_t head(hs_req_t *req, const char *status_line, const char *fields)
 {
-    return hs_arena_printf(&req->arena, "%s\r\nDate: %s\r\nServer: %s\r\n%s\r\n", status_line, req->worker->loop.date,
-                           req->srv->cfg->server_name, fields);
+    const char *sn = req->srv->cfg->server_name; /* NULL (configured empty): no Server field */
+    return hs_arena_printf(&req->arena, "%s\r\nDate: %s\r\n%s%s%s%s\r\n", status_line, req->worker->loop.date,
+                           sn ? "Server: " : "", sn ? sn : "", sn ? "\r\n" : "", fields);
 }
 
 static void mid_body_close(hs_req_t *req)
@@ -133,7 +134,8 @@ int api_r_fault(hs_req_t *req, hs_iovec_t kind)
             return HS_OK;
         s->pieces[s->npieces++] = HS_IOV("HTTP/1.1 200 OK\r\n");
         s->pieces[s->npieces++] = hs_arena_printf(&req->arena, "Date: %s\r\n", req->worker->loop.date);
-        s->pieces[s->npieces++] = hs_arena_printf(&req->arena, "Server: %s\r\n", req->srv->cfg->server_name);
+        if (req->srv->cfg->server_name)
+            s->pieces[s->npieces++] = hs_arena_printf(&req->arena, "Server: %s\r\n", req->srv->cfg->server_name);
         s->pieces[s->npieces++] = HS_IOV("Content-Type: text/plain\r\n");
         s->pieces[s->npieces++] = HS_IOV("Content-Length: 13\r\nConnection: close\r\n");
         s->pieces[s->npieces++] = HS_IOV("\r\nslow headers\n");
