@@ -212,6 +212,23 @@ def one_response(data, head=False):
     return rs[0]
 
 
+def stop_and_check(s):
+    """Stop a server and assert it exited cleanly with no rule violation or sanitizer report."""
+    rc = s.stop()
+    err = s.stderr()
+    assert not BAD_STDERR.search(err), err[-4000:]
+    assert rc in (0, -signal.SIGKILL), (rc, err[-2000:])
+
+
+@pytest.fixture(scope="module")
+def api():
+    """One statusd serving the API at / for all the tests of a module (override it in a module
+    that needs other options)."""
+    s = Server()
+    yield s
+    stop_and_check(s)
+
+
 @pytest.fixture
 def make_server():
     servers = []

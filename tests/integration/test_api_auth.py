@@ -1,8 +1,6 @@
 """Client-testing API: caching (/cache, /cache/{n}, /etag/{etag}) and authentication
 (/basic-auth, /hidden-basic-auth, /digest-auth with RFC 7616 algorithms and qop, /bearer)."""
-import base64
 import hashlib
-import os
 import re
 import subprocess
 
@@ -10,13 +8,8 @@ import pytest
 import requests
 from requests.auth import HTTPDigestAuth
 
-from test_api_helpers import fetch, jbody, running
+from test_api_helpers import fetch, jbody
 
-
-@pytest.fixture(scope="module")
-def api():
-    with running() as s:
-        yield s
 
 
 # ---------------------------------------------------------------- caching

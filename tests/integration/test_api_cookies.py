@@ -1,16 +1,10 @@
 """Client-testing API: cookies (httpbin) and sessions with a server-side expiry (440)."""
 import time
 
-import pytest
 import requests
 
-from test_api_helpers import fetch, jbody, running
+from test_api_helpers import fetch, jbody
 
-
-@pytest.fixture(scope="module")
-def api():
-    with running() as s:
-        yield s
 
 
 def test_cookies_echo(api):

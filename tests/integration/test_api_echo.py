@@ -3,20 +3,12 @@
 /response-headers), including the httpbin JSON shapes."""
 import http.client
 import json
-import socket
-import time
 
-import pytest
 import requests
 
-from conftest import one_response, parse_responses, read_all
-from test_api_helpers import fetch, jbody, request, running
+from conftest import one_response, read_all
+from test_api_helpers import fetch, jbody, running
 
-
-@pytest.fixture(scope="module")
-def api():
-    with running() as s:
-        yield s
 
 
 # ---------------------------------------------------------------- httpbin shapes

@@ -1,7 +1,6 @@
 """Client-testing API: /fault/{kind}. For each fault: the exact bytes on the wire (raw socket),
 what curl reports (exit code and message) and what Python's http.client / requests raise."""
 import http.client
-import socket
 import subprocess
 import time
 

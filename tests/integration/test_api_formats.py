@@ -11,16 +11,10 @@ import uuid
 import xml.etree.ElementTree as ET
 import zlib
 
-import pytest
 import requests
 
 from test_api_helpers import fetch, jbody, running
 
-
-@pytest.fixture(scope="module")
-def api():
-    with running() as s:
-        yield s
 
 
 def test_compressed_bodies(api):

@@ -6,11 +6,9 @@ end that it exited cleanly and reported no response-rule violation or sanitizer 
 import contextlib
 import json
 import re
-import signal
-import socket
 import subprocess
 
-from conftest import BAD_STDERR, REPO, Server, one_response, parse_responses, read_all
+from conftest import REPO, Server, parse_responses, stop_and_check
 
 
 @contextlib.contextmanager
@@ -19,10 +17,7 @@ def running(*args, **kw):
     try:
         yield s
     finally:
-        rc = s.stop()
-        err = s.stderr()
-        assert not BAD_STDERR.search(err), err[-4000:]
-        assert rc in (0, -signal.SIGKILL), (rc, err[-2000:])
+        stop_and_check(s)
 
 
 def request(method, path, headers=(), body=b"", version=b"HTTP/1.1", host=b"t", close=True):
@@ -46,7 +41,6 @@ def fetch(server, method, path, headers=(), body=b"", head=None, timeout=3.0, **
     """One request on its own connection; returns (final response, all responses incl. 1xx)."""
     data = server.raw(request(method, path, headers, body, **kw), timeout=timeout)
     is_head = (method if isinstance(method, str) else method.decode()) == "HEAD" if head is None else head
-    final_index = 0
     rs, _ = parse_responses(data, head_requests=(0,) if is_head else ())
     finals = [r for r in rs if r.status >= 200]
     assert finals, "no final response in %r" % data[:300]

@@ -2,16 +2,10 @@
 /redirect-to (restricted to this server unless --allow-redirect-host)."""
 import subprocess
 
-import pytest
 import requests
 
-from test_api_helpers import fetch, jbody, running
+from test_api_helpers import fetch, running
 
-
-@pytest.fixture(scope="module")
-def api():
-    with running() as s:
-        yield s
 
 
 def test_redirect_n_chain(api):

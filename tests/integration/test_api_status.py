@@ -1,21 +1,13 @@
 """Client-testing API: /status/{code} for every code of the registry, with each code's semantics,
 random and weighted choices, and the httpstat.us extensions (sleep, response headers)."""
 import collections
-import json
-import socket
 import time
 
-import pytest
 import requests
 
 from conftest import parse_responses, read_all
-from test_api_helpers import fetch, jbody, registry, request, running
+from test_api_helpers import fetch, jbody, registry, request
 
-
-@pytest.fixture(scope="module")
-def api():
-    with running() as s:
-        yield s
 
 
 def test_every_registry_code(api):

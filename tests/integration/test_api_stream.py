@@ -1,8 +1,6 @@
 """Client-testing API: time and size routes (/delay /drip /bytes /stream /stream-bytes /range
 /sse /trailers) and their caps (--api-max-duration, --api-max-bytes)."""
-import http.client
 import json
-import socket
 import subprocess
 import time
 

@@ -4,22 +4,15 @@ import asyncio
 import base64
 import hashlib
 import os
-import socket
 import struct
 
 import pytest
 import websockets
 
-from conftest import one_response
-from test_api_helpers import fetch, running
+from test_api_helpers import fetch
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-
-@pytest.fixture(scope="module")
-def api():
-    with running() as s:
-        yield s
 
 
 def run(coro):

@@ -11,7 +11,6 @@ import gzip
 import os
 import re
 import shutil
-import stat
 import subprocess
 import tempfile
 import time
