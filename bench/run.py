@@ -171,6 +171,12 @@ hosts:
         file.dir: %s
 """ % (port, root))
         servers["h2o"] = Srv("h2o", ["h2o", "-c", conf], port)
+    if "floor" in which:
+        # the floor: a server that parses nothing (bench/floor.c), built here with the system cc
+        exe = os.path.join(tmp, "floor")
+        subprocess.run(["cc", "-O2", "-o", exe, os.path.join(REPO, "bench", "floor.c")], check=True)
+        port = free_port()
+        servers["floor"] = Srv("floor", [exe, str(port)], port)
     return servers
 
 
@@ -246,7 +252,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--idle", type=int, default=5000)
-    ap.add_argument("--servers", default="statusd,nginx,lighttpd,h2o")
+    ap.add_argument("--servers", default="statusd,nginx,lighttpd,h2o,floor",
+                    help="comma-separated; 'floor' is bench/floor.c, a server that parses nothing (12 B scenarios only)")
     ap.add_argument("--only", default="", help="run only scenarios whose title contains this text")
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "results", "latest.md"))
     args = ap.parse_args()
@@ -279,6 +286,8 @@ def main():
                 for name, srv in servers.items():
                     if only and name != only:
                         continue
+                    if name == "floor" and path != "/small.txt":
+                        continue  # the floor answers every request with the same 12 bytes
                     r = run_wrk("http://127.0.0.1:%d%s" % (srv.port, path), conns, args.duration, srv)
                     results.setdefault((title, name), []).append(r)
                     print("round %d  %-26s %-9s %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms  cpu %6.2f us/req%s" % (
@@ -288,6 +297,8 @@ def main():
         mem = {}
         if args.idle > 0:
             for name, srv in servers.items():
+                if name == "floor":
+                    continue
                 vals = [idle_memory(srv, args.idle) for _ in range(1)]
                 mem[name] = median(vals)
                 print("idle keep-alive memory %-9s %8.0f bytes/conn" % (name, mem[name]), flush=True)
@@ -296,7 +307,6 @@ def main():
             srv.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    anchors = [n for n in servers if n != "statusd"]
     lines = ["# statusd benchmark", "",
              "Same machine, same run; %d rounds of %d s each, interleaved; medians. `wrk -t1`. "
              "CPU µs/request is the servers' utime+stime divided by requests served." % (args.rounds, args.duration), "",
