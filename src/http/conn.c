@@ -368,10 +368,7 @@ int hs_req_read_body(hs_req_t *req, void (*cb)(hs_req_t *req))
     }
     c->state = HS_CS_BODY;
     set_timer(c, srv_of(c)->cfg->body_timeout);
-    if (!c->in_run)
-        hs__conn_run(c);
-    else
-        c->rerun = true;
+    hs__conn_run(c);
     return HS_AGAIN;
 }
 
@@ -859,16 +856,7 @@ void hs_res_close_silently(hs_req_t *req, int log_status)
     req->abort_conn = true;
     hs__access_log(req, log_status, 0);
     req->conn->state = HS_CS_HANDLER;
-    if (!req->conn->in_run)
-        hs__conn_run(req->conn);
-}
-
-void hs__kick(hs_conn_t *c)
-{
-    if (c->in_run)
-        c->rerun = true;
-    else
-        hs__conn_run(c);
+    hs__conn_run(req->conn);
 }
 
 void hs_req_close_connection(hs_req_t *req, bool reset)
@@ -878,7 +866,7 @@ void hs_req_close_connection(hs_req_t *req, bool reset)
     req->abort_conn = true;
     req->res_sent = true;
     c->state = HS_CS_HANDLER;
-    hs__kick(c);
+    hs__conn_run(c);
 }
 
 static void on_req_timer(hs_timer_t *t)
@@ -919,7 +907,7 @@ int hs_res_raw(hs_req_t *req, const void *data, size_t len, int flags, int log_s
     if (len) /* testapi fix: memcpy into a still-NULL buffer is UB even for 0 bytes (/fault/reset) */
         hs_buf_append(&req->sbuf, data, len);
     c->state = HS_CS_WRITE;
-    hs__kick(c);
+    hs__conn_run(c);
     return HS_OK;
 }
 
@@ -931,7 +919,7 @@ int hs_res_upgrade(hs_req_t *req, const hs_upgrade_t *handler)
     hs__check_response(req, false);
     hs__access_log(req, 101, 0);
     req->conn->state = HS_CS_WRITE;
-    hs__kick(req->conn);
+    hs__conn_run(req->conn);
     return HS_OK;
 }
 
@@ -939,14 +927,14 @@ int hs_upgraded_write(hs_req_t *req, const void *data, size_t len)
 {
     hs_buf_append(&req->sbuf, data, len);
     if (req->conn->state == HS_CS_UPGRADED)
-        hs__kick(req->conn);
+        hs__conn_run(req->conn);
     return HS_OK;
 }
 
 void hs_upgraded_close(hs_req_t *req)
 {
     req->conn->upgrade_closing = true;
-    hs__kick(req->conn);
+    hs__conn_run(req->conn);
 }
 
 void hs__worker_free_pools(hs_worker_t *w)

@@ -34,6 +34,8 @@ struct hs_conn_s {
 
 /* conn.c */
 void hs__conn_accept(hs_worker_t *w, int fd, const struct sockaddr *sa, socklen_t salen);
+/* Run the state machine; called while it is already running (a handler answering from inside
+ * dispatch), it only asks the running loop to go round once more. */
 void hs__conn_run(hs_conn_t *c);
 void hs__conn_close_idle(hs_worker_t *w); /* on drain: close connections waiting for a request */
 void hs__conn_close_all(hs_worker_t *w);  /* at exit */
@@ -45,7 +47,6 @@ void hs__peer_name(const hs_conn_t *c, char *out, size_t outlen);
 /* Build and queue the response head. framing: 0 = Content-Length (when the status allows a body),
  * 1 = chunked, 2 = none (close-delimited or 101). */
 void hs__queue_head(hs_req_t *req, int status, int framing);
-void hs__kick(hs_conn_t *c);
 void hs__status_lines_init(void);
 hs_iovec_t hs__status_line(int status);
 /* Build the error body for status/detail according to the client's preference. */

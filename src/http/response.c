@@ -122,7 +122,7 @@ int hs_res_interim(hs_req_t *req, int status, const hs_res_header_t *headers, si
     }
     if (req->num_segs > 0) {
         c->state = HS_CS_WRITE; /* the rest goes out on EPOLLOUT, then the handler continues */
-        hs__kick(c);
+        hs__conn_run(c);
     }
     return HS_OK;
 }
@@ -246,7 +246,7 @@ int hs_res_send(hs_req_t *req, int status)
         req->bytes_out = body_len;
     }
     c->state = HS_CS_WRITE;
-    hs__kick(c);
+    hs__conn_run(c);
     return HS_OK;
 }
 
@@ -260,7 +260,7 @@ int hs_res_stream_start(hs_req_t *req, int status)
     req->chunked_out = framing == 1 && req->p.minor_version == 1 && hs_status_allows_body(status);
     req->streaming = true;
     req->conn->state = HS_CS_WRITE;
-    hs__kick(req->conn);
+    hs__conn_run(req->conn);
     return HS_OK;
 }
 
@@ -277,7 +277,7 @@ int hs_res_stream_write(hs_req_t *req, const void *data, size_t len)
         HS_BUF_LIT(&req->sbuf, "\r\n");
     req->bytes_out += len;
     req->conn->state = HS_CS_WRITE;
-    hs__kick(req->conn);
+    hs__conn_run(req->conn);
     return HS_OK;
 }
 
@@ -294,7 +294,7 @@ int hs_res_stream_end(hs_req_t *req, const hs_res_header_t *trailers, size_t n)
     }
     req->streaming = false;
     req->conn->state = HS_CS_WRITE;
-    hs__kick(req->conn);
+    hs__conn_run(req->conn);
     return HS_OK;
 }
 
@@ -321,8 +321,6 @@ int hs_res_error(hs_req_t *req, int status, const char *detail)
     req->num_bsegs = 0;
     req->content_length = -1;
     hs__error_body(req, status, detail);
-    if (status == 408)
-        req->res_close = true;
     return hs_res_send(req, status);
 }
 
