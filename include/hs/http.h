@@ -217,6 +217,10 @@ static inline bool hs_req_has_body(const hs_req_t *req)
  * (NULL base) accepts everything: returns 0. Ties go to the earlier entry of `types`. */
 int hs_negotiate_type(hs_iovec_t accept, const char *const *types, size_t n);
 
+/* The next non-empty key=value pair of a query string or form body (split on '&', first '='),
+ * undecoded; *value has a NULL base when the pair has no '='. *pos starts at 0. */
+bool hs_form_next(hs_iovec_t s, size_t *pos, hs_iovec_t *key, hs_iovec_t *value);
+
 /* HTML escaping of text or an attribute value (& < > " ' become entities). */
 void hs_html_escape(hs_buf_t *b, const char *s, size_t n);
 #define HS_HTML_CSTR(b, s) hs_html_escape((b), (s), strlen(s))

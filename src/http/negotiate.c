@@ -144,3 +144,24 @@ void hs_html_escape(hs_buf_t *b, const char *s, size_t n)
     }
     hs_buf_append(b, s + start, n - start);
 }
+
+bool hs_form_next(hs_iovec_t s, size_t *pos, hs_iovec_t *key, hs_iovec_t *value)
+{
+    size_t i = *pos;
+    while (s.base && i < s.len) {
+        size_t st = i;
+        while (i < s.len && s.base[i] != '&')
+            i++;
+        hs_iovec_t pair = hs_iov(s.base + st, i - st);
+        i++;
+        if (pair.len == 0)
+            continue;
+        const char *eq = memchr(pair.base, '=', pair.len);
+        *key = eq ? hs_iov(pair.base, (size_t)(eq - pair.base)) : pair;
+        *value = eq ? hs_iov(eq + 1, pair.len - key->len - 1) : HS_IOV_NULL;
+        *pos = i;
+        return true;
+    }
+    *pos = i;
+    return false;
+}

@@ -86,16 +86,11 @@ static int parse_three_digits(hs_iovec_t v)
  * class. Other parameters are ignored. */
 static int class_param(const hs_req_t *req)
 {
-    hs_iovec_t q = req->p.query;
-    size_t i = 0;
-    while (q.base && i < q.len) {
-        size_t s = i;
-        while (i < q.len && q.base[i] != '&')
-            i++;
-        hs_iovec_t kv = hs_iov(q.base + s, i - s);
-        i++;
-        if (kv.len >= 6 && memcmp(kv.base, "class=", 6) == 0) {
-            int cls = parse_class(hs_iov(kv.base + 6, kv.len - 6));
+    size_t pos = 0;
+    hs_iovec_t k, v;
+    while (hs_form_next(req->p.query, &pos, &k, &v)) {
+        if (v.base && HS_IOV_EQ(k, "class")) {
+            int cls = parse_class(v);
             return cls ? cls : -1;
         }
     }

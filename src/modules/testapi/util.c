@@ -48,20 +48,11 @@ size_t api_parse_urlencoded(hs_arena_t *a, hs_iovec_t s, api_kv_t **out)
         if (s.base[i] == '&')
             count++;
     api_kv_t *kv = hs_arena_alloc(a, (count + 1) * sizeof(*kv));
-    size_t n = 0, i = 0;
-    while (s.base && i < s.len) {
-        size_t st = i;
-        while (i < s.len && s.base[i] != '&')
-            i++;
-        hs_iovec_t pair = hs_iov(s.base + st, i - st);
-        i++;
-        if (pair.len == 0)
-            continue;
-        const char *eq = memchr(pair.base, '=', pair.len);
-        hs_iovec_t k = eq ? hs_iov(pair.base, (size_t)(eq - pair.base)) : pair;
-        hs_iovec_t v = eq ? hs_iov(eq + 1, pair.len - k.len - 1) : HS_IOV("");
+    size_t n = 0, pos = 0;
+    hs_iovec_t k, v;
+    while (hs_form_next(s, &pos, &k, &v)) {
         kv[n].key = api_pct_decode(a, k, true);
-        kv[n].value = api_pct_decode(a, v, true);
+        kv[n].value = api_pct_decode(a, v.base ? v : HS_IOV(""), true);
         n++;
     }
     *out = kv;
@@ -70,20 +61,13 @@ size_t api_parse_urlencoded(hs_arena_t *a, hs_iovec_t s, api_kv_t **out)
 
 bool api_query(hs_req_t *req, const char *name, hs_iovec_t *out)
 {
-    hs_iovec_t q = req->p.query;
-    size_t nlen = strlen(name), i = 0;
-    while (q.base && i < q.len) {
-        size_t st = i;
-        while (i < q.len && q.base[i] != '&')
-            i++;
-        hs_iovec_t pair = hs_iov(q.base + st, i - st);
-        i++;
-        const char *eq = memchr(pair.base, '=', pair.len);
-        hs_iovec_t k = eq ? hs_iov(pair.base, (size_t)(eq - pair.base)) : pair;
+    size_t nlen = strlen(name), pos = 0;
+    hs_iovec_t k, v;
+    while (hs_form_next(req->p.query, &pos, &k, &v)) {
         hs_iovec_t kd = api_pct_decode(&req->arena, k, true);
         if (kd.len != nlen || memcmp(kd.base, name, nlen) != 0)
             continue;
-        *out = eq ? api_pct_decode(&req->arena, hs_iov(eq + 1, pair.len - k.len - 1), true) : HS_IOV("");
+        *out = v.base ? api_pct_decode(&req->arena, v, true) : HS_IOV("");
         return true;
     }
     return false;

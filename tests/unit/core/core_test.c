@@ -444,5 +444,17 @@ int main(void)
     test_buf();
     test_negotiate();
     test_json();
+    {
+        /* hs_form_next: pairs split on '&', empty ones skipped, first '=' splits, no '=' → NULL value */
+        hs_iovec_t q = HS_IOV("a=1&&b&=x&c=d=e&"), k, v;
+        size_t pos = 0;
+        ok(hs_form_next(q, &pos, &k, &v) && HS_IOV_EQ(k, "a") && HS_IOV_EQ(v, "1"), "form_next a=1");
+        ok(hs_form_next(q, &pos, &k, &v) && HS_IOV_EQ(k, "b") && v.base == NULL, "form_next b without '='");
+        ok(hs_form_next(q, &pos, &k, &v) && k.len == 0 && HS_IOV_EQ(v, "x"), "form_next =x has an empty key");
+        ok(hs_form_next(q, &pos, &k, &v) && HS_IOV_EQ(k, "c") && HS_IOV_EQ(v, "d=e"), "form_next splits on the first '='");
+        ok(!hs_form_next(q, &pos, &k, &v), "form_next ends after a trailing '&'");
+        pos = 0;
+        ok(!hs_form_next(HS_IOV_NULL, &pos, &k, &v), "form_next on an absent query");
+    }
     return tap_done();
 }
