@@ -105,10 +105,14 @@ HS_FMT(2, 3) void hs_log(int level, const char *fmt, ...);
 
 /* ---- Time ---------------------------------------------------------------------------------- */
 uint64_t hs_now_ms(void); /* monotonic milliseconds (syscall) */
-/* IMF-fixdate for t into out (29 bytes + NUL). RFC 9110 §5.6.7 */
+/* The times an HTTP-date can write: 0000-01-01 00:00:00 .. 9999-12-31 23:59:59 GMT. */
+#define HS_HTTP_DATE_MIN (-62167219200LL)
+#define HS_HTTP_DATE_MAX 253402300799LL
+/* IMF-fixdate for t into out (29 bytes + NUL), clamped to the range above. RFC 9110 §5.6.7 */
 void hs_http_date(time_t t, char out[30]);
-/* Parse an HTTP-date (IMF-fixdate, RFC 850 or asctime); -1 when invalid. RFC 9110 §5.6.7 */
-time_t hs_http_date_parse(hs_iovec_t s);
+/* Parse an HTTP-date (IMF-fixdate, RFC 850 or asctime) into *out; false when invalid (bad
+ * syntax, a day the month does not have). Dates before 1970 are negative. RFC 9110 §5.6.7 */
+bool hs_http_date_parse(hs_iovec_t s, time_t *out);
 
 /* ---- Fast number formatting (hot paths avoid printf) ----
  * Write v at p without a NUL; return the end. At most 20 decimal / 16 hex digits. */

@@ -469,8 +469,9 @@ void hs__check_response(hs_req_t *req, bool has_body_bytes)
                !(req->content_type && strncmp(req->content_type, "multipart/byteranges", 20) == 0)) {
         problem = "206 without Content-Range or multipart/byteranges";
     } else {
-        for (uint32_t bit = 1; bit && bit <= HS_RH_RATELIMIT; bit <<= 1) {
-            if ((info->required & bit) && !has_header(req, bit)) {
+        for (uint32_t left = info->required; left; left &= left - 1) {
+            uint32_t bit = left & -left; /* each required header, lowest bit first */
+            if (!has_header(req, bit)) {
                 snprintf(buf, sizeof(buf), "missing required header %s", hs_status_header_name(bit));
                 problem = buf;
                 break;

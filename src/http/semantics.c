@@ -10,6 +10,148 @@
         return HS_ERROR;                                                                                               \
     } while (0)
 
+/* RFC 3986 §3.2.2: the bytes of a reg-name (unreserved / pct-encoded / sub-delims), which also
+ * covers IPv4address. */
+static const bool reg_name_char[256] = {
+    /* 0x80-0xff: none */
+    /* 0x00: controls */
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    /* 0x10: controls */
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    /* 0x20:   ! " # $ % & ' ( ) * + , - . / */
+    0,
+    1,
+    0,
+    0,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    0,
+    /* 0x30: 0 1 2 3 4 5 6 7 8 9 : ; < = > ? */
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    0,
+    1,
+    0,
+    1,
+    0,
+    0,
+    /* 0x40: @ A B C D E F G H I J K L M N O */
+    0,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    /* 0x50: P Q R S T U V W X Y Z [ \\ ] ^ _ */
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    0,
+    0,
+    0,
+    0,
+    1,
+    /* 0x60: ` a b c d e f g h i j k l m n o */
+    0,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    /* 0x70: p q r s t u v w x y z { | } ~ . */
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    0,
+    0,
+    0,
+    1,
+    0,
+};
+
 /* RFC 3986 §3.2.2-3.2.3: host = IP-literal / IPv4address / reg-name, then [":" port]. */
 static bool valid_authority(hs_iovec_t a)
 {
@@ -28,14 +170,9 @@ static bool valid_authority(hs_iovec_t a)
             return false;
         i++;
     } else {
-        while (i < a.len && a.base[i] != ':') {
-            unsigned char c = (unsigned char)a.base[i];
-            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  strchr("-._~%!$&'()*+,;=", c) != NULL) ||
-                c == 0)
+        for (; i < a.len && a.base[i] != ':'; i++)
+            if (!reg_name_char[(unsigned char)a.base[i]])
                 return false;
-            i++;
-        }
     }
     if (i < a.len) {
         if (a.base[i] != ':')

@@ -9,11 +9,10 @@
 
 #include <inttypes.h>
 
-hs_iovec_t hs__static_etag(hs_arena_t *a, const struct stat *st, const char *suffix)
+size_t hs__static_etag_fmt(char *out, const struct stat *st, const char *suffix)
 {
     uint64_t ns = (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
-    size_t sl = suffix ? strlen(suffix) : 0;
-    char *b = hs_arena_alloc(a, 3 * 16 + 5 + sl), *p = b; /* "ino-size-ns[-sfx]" in hex */
+    char *p = out; /* "ino-size-ns[-sfx]" in hex */
     *p++ = '"';
     p = hs_fmt_hex(p, (uint64_t)st->st_ino);
     *p++ = '-';
@@ -21,12 +20,19 @@ hs_iovec_t hs__static_etag(hs_arena_t *a, const struct stat *st, const char *suf
     *p++ = '-';
     p = hs_fmt_hex(p, ns);
     if (suffix) {
+        size_t sl = strlen(suffix);
         *p++ = '-';
         memcpy(p, suffix, sl);
         p += sl;
     }
     *p++ = '"';
-    return hs_iov(b, (size_t)(p - b));
+    return (size_t)(p - out);
+}
+
+hs_iovec_t hs__static_etag(hs_arena_t *a, const struct stat *st, const char *suffix)
+{
+    char *b = hs_arena_alloc(a, HS_STATIC_ETAG_MAX + (suffix ? strlen(suffix) : 0));
+    return hs_iov(b, hs__static_etag_fmt(b, st, suffix));
 }
 
 /* The next entity-tag of a list (RFC 9110 §8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE,
@@ -108,13 +114,11 @@ static bool list_matches(const hs_req_t *req, int token, hs_iovec_t etag, bool s
     return false;
 }
 
-/* A single HTTP-date field; -1 when absent, repeated or invalid (RFC 9110 §13.1.3, §13.1.4:
- * such a field is ignored). */
-static time_t single_date(const hs_req_t *req, int token)
+/* A single HTTP-date field into *t; false when absent, repeated or invalid (RFC 9110 §13.1.3,
+ * §13.1.4: such a field is ignored). */
+static bool single_date(const hs_req_t *req, int token, time_t *t)
 {
-    if (hs__static_field_count(req, token) != 1)
-        return -1;
-    return hs_http_date_parse(req->meta.h[token]->value);
+    return hs__static_field_count(req, token) == 1 && hs_http_date_parse(req->meta.h[token]->value, t);
 }
 
 int hs__static_preconditions(const hs_req_t *req, hs_iovec_t etag, time_t last_modified)
@@ -127,8 +131,8 @@ int hs__static_preconditions(const hs_req_t *req, hs_iovec_t etag, time_t last_m
     } else if (req->meta.h[HS_HDR_IF_UNMODIFIED_SINCE]) {
         /* step 2: If-Unmodified-Since only without If-Match; an invalid date is ignored
          * (§13.1.4); modified after the date → 412 */
-        time_t t = single_date(req, HS_HDR_IF_UNMODIFIED_SINCE);
-        if (t != -1 && last_modified > t)
+        time_t t;
+        if (single_date(req, HS_HDR_IF_UNMODIFIED_SINCE, &t) && last_modified > t)
             return 412;
     }
     /* step 3: If-None-Match, weak comparison; a match → 304 for GET/HEAD, else 412 (§13.1.2).
@@ -139,8 +143,8 @@ int hs__static_preconditions(const hs_req_t *req, hs_iovec_t etag, time_t last_m
     } else if (get_or_head && req->meta.h[HS_HDR_IF_MODIFIED_SINCE]) {
         /* step 4: If-Modified-Since only for GET/HEAD and only without If-None-Match (§13.1.3);
          * not modified since the date → 304 */
-        time_t t = single_date(req, HS_HDR_IF_MODIFIED_SINCE);
-        if (t != -1 && last_modified <= t)
+        time_t t;
+        if (single_date(req, HS_HDR_IF_MODIFIED_SINCE, &t) && last_modified <= t)
             return 304;
     }
     return 0; /* step 5 (If-Range) belongs to range processing */
@@ -167,6 +171,6 @@ bool hs__static_if_range(const hs_req_t *req, hs_iovec_t etag, time_t last_modif
             return false; /* a list is not a valid If-Range */
         return tag.len == etag.len && memcmp(tag.base, etag.base, etag.len) == 0;
     }
-    time_t t = hs_http_date_parse(v);
-    return t != -1 && t == last_modified; /* exact match with Last-Modified only */
+    time_t t;
+    return hs_http_date_parse(v, &t) && t == last_modified; /* exact match with Last-Modified only */
 }

@@ -29,6 +29,9 @@ typedef struct fentry_s {
     uint64_t epoch; /* loop iteration of the last check */
     struct stat st;
     char *data; /* the whole file when it is small: sent with the head in one writev */
+    hs__static_fmeta_t meta;
+    char etag[HS_STATIC_ETAG_MAX];
+    char last_modified[30];
     uint32_t hash;
     char key[FC_KEY_MAX];
 } fentry_t;
@@ -138,6 +141,11 @@ int hs__static_fcache_open(const char *rel, uint64_t epoch, struct stat *st, con
         else
             free(d);
     }
+    e->meta.type = hs__static_mime_lookup(rel);
+    e->meta.etag = hs_iov(e->etag, hs__static_etag_fmt(e->etag, st, NULL));
+    e->meta.mtime = st->st_mtime;
+    hs_http_date(st->st_mtime, e->last_modified);
+    e->meta.last_modified = e->last_modified;
     e->hash = h;
     memcpy(e->key, rel, n + 1);
     *slot = e;
@@ -156,4 +164,9 @@ void hs__static_fcache_release(int fd, void *ent)
 const char *hs__static_fcache_data(const void *ent)
 {
     return ent ? ((const fentry_t *)ent)->data : NULL;
+}
+
+const hs__static_fmeta_t *hs__static_fcache_meta(const void *ent)
+{
+    return ent ? &((const fentry_t *)ent)->meta : NULL;
 }

@@ -11,9 +11,10 @@
  *      fly), else the file itself;
  *   6. evaluates preconditions in RFC 9110 §13.2.2 order — 304/412;
  *   7. answers 226, 206 (one range or multipart/byteranges), 416, or 200.
- * File bytes go out by sendfile (hs_res_body_file); only coded variants live in memory. The
- * descriptors stay open until the request is freed (on_free). There is no open-file cache: each
- * request opens and fstats its file (the kernel's dentry cache makes that cheap).
+ * Files come through the worker's open-file cache (fcache.c), which also keeps a small file's
+ * bytes and a file's Content-Type, ETag and Last-Modified text. File bytes go out by sendfile
+ * (hs_res_body_file) or, for small cached files, with the head in one writev; only coded
+ * variants live in memory. Descriptors stay held until the request is freed (on_free).
  */
 #define _GNU_SOURCE
 #include "static.h"
@@ -121,10 +122,14 @@ static int open_failed(hs_req_t *req, int status, const char *detail)
 
 /* ETag, Last-Modified, Cache-Control and Vary: on 200/206/226 and, as RFC 9110 §15.4.5
  * requires, on 304 exactly as the 200 would have them. */
-static void add_validators(hs_req_t *req, hs_iovec_t etag, time_t lm, bool vary)
+static void add_validators(hs_req_t *req, hs_iovec_t etag, time_t lm, const hs__static_fmeta_t *meta, bool vary)
 {
-    char *date = hs_arena_alloc(&req->arena, 30);
-    hs_http_date(lm, date);
+    const char *date = meta && meta->mtime == lm ? meta->last_modified : NULL;
+    if (!date) {
+        char *d = hs_arena_alloc(&req->arena, 30);
+        hs_http_date(lm, d);
+        date = d;
+    }
     hs_res_header(req, HS_IOV("ETag"), etag);
     hs_res_header(req, HS_IOV("Last-Modified"), hs_iov(date, 29));
     if (hs__static_cfg->cache_control)
@@ -141,11 +146,12 @@ static bool newer_or_same(const struct timespec *a, const struct timespec *b)
 static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat *st, const char *rel)
 {
     const hs_config_t *cfg = hs__static_cfg;
-    hs__static_type_t type = hs__static_mime_lookup(rel);
+    const hs__static_fmeta_t *meta = hs__static_fcache_meta(ent);
+    hs__static_type_t type = meta ? meta->type : hs__static_mime_lookup(rel);
     bool vary = type.compressible;
     /* RFC 9110 §8.8.2.1: Last-Modified is never later than the message's Date */
     time_t lm = st->st_mtime > req->start_sec ? req->start_sec : st->st_mtime;
-    hs_iovec_t etag = hs__static_etag(&req->arena, st, NULL);
+    hs_iovec_t etag = meta ? meta->etag : hs__static_etag(&req->arena, st, NULL);
     hs__static_body_t body = {.fd = fd, .mem = NULL, .len = (uint64_t)st->st_size};
     const char *cached = hs__static_fcache_data(ent);
     if (cached) /* a small file from the open-file cache: head and body leave in one writev */
@@ -228,7 +234,7 @@ static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat 
         }
     }
     if (pc == 304) {
-        add_validators(req, etag, lm, vary);
+        add_validators(req, etag, lm, meta, vary);
         return hs_res_send(req, 304);
     }
     if (pc == 412)
@@ -237,7 +243,7 @@ static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat 
     if (im != HS_CODING_IDENTITY) {
         /* RFC 3229 §10.4.1: 226 with IM naming the manipulation and the instance's ETag; the
          * body is the whole manipulated instance, so Range is not applied */
-        add_validators(req, etag, lm, vary);
+        add_validators(req, etag, lm, meta, vary);
         hs_res_headerf(req, "IM", "%s", hs__static_coding_name[im]);
         req->content_type = type.content_type;
         hs__static_full_body(req, &body);
@@ -260,7 +266,7 @@ static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat 
             HS_RES_HEADER(req, "Vary", "Accept-Encoding");
         return hs_res_error(req, 416, "none of the requested byte ranges lies within the file");
     }
-    add_validators(req, etag, lm, vary);
+    add_validators(req, etag, lm, meta, vary);
     HS_RES_HEADER(req, "Accept-Ranges", "bytes"); /* RFC 9110 §14.3 */
     if (coding != HS_CODING_IDENTITY)
         hs_res_headerf(req, "Content-Encoding", "%s", hs__static_coding_name[coding]);

@@ -46,8 +46,9 @@ void hs__static_map_without_openat2(void);
 int hs__static_open(const char *rel, struct stat *st, const char **detail);
 
 /* The same through the worker's open-file cache (fcache.c): regular files are cached and
- * revalidated by a stat of the path once per event-loop wake-up (`epoch` = loop->iter). *ent receives the cache entry (NULL
- * when the caller owns the descriptor); pass both to hs__static_fcache_release when done. */
+ * revalidated by a stat of the path once per event-loop wake-up (`epoch` =
+ * loop->iter). *ent receives the cache entry (NULL when the caller owns the descriptor); pass
+ * both to hs__static_fcache_release when done. */
 int hs__static_fcache_open(const char *rel, uint64_t epoch, struct stat *st, const char **detail, void **ent);
 void hs__static_fcache_release(int fd, void *ent);
 /* The cached bytes of a small file (valid while the entry is held), or NULL. */
@@ -70,6 +71,20 @@ hs__static_type_t hs__static_mime_lookup(const char *name);
 /* Our strong entity tag for a file (quoted), with an optional suffix for an encoded variant:
  * "ino-size-mtime_ns[-sfx]" in hex. RFC 9110 §8.8.3 */
 hs_iovec_t hs__static_etag(hs_arena_t *a, const struct stat *st, const char *suffix);
+#define HS_STATIC_ETAG_MAX (3 * 16 + 5) /* without a suffix */
+/* The same into out (at least HS_STATIC_ETAG_MAX + strlen(suffix) bytes); returns the length. */
+size_t hs__static_etag_fmt(char *out, const struct stat *st, const char *suffix);
+
+/* What the open-file cache keeps about a file besides its descriptor, so that a hot file's
+ * headers cost no formatting: computed once when the entry is made (fcache.c). */
+typedef struct hs__static_fmeta_s {
+    hs__static_type_t type;
+    hs_iovec_t etag;              /* the identity representation's strong tag */
+    time_t mtime;                 /* st_mtime, for which last_modified is the text */
+    const char *last_modified;    /* IMF-fixdate of mtime */
+} hs__static_fmeta_t;
+/* The entry's metadata (valid while the entry is held), or NULL without an entry. */
+const hs__static_fmeta_t *hs__static_fcache_meta(const void *ent);
 /* Evaluate If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since in the order of
  * RFC 9110 §13.2.2 against the selected representation. Returns 0 (proceed), 304 or 412. */
 int hs__static_preconditions(const hs_req_t *req, hs_iovec_t etag, time_t last_modified);
