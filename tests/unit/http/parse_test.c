@@ -630,6 +630,23 @@ static void test_semantics_host(void)
     sem_ok("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "Host IPv4");
     sem_ok("GET / HTTP/1.1\r\nHost: xn--caf-dma.example\r\n\r\n", "Host punycode");
     sem_ok("GET / HTTP/1.1\r\nHost: \r\n\r\n", "empty Host (RFC 9112 §3.2)");
+    {
+        /* every visible ASCII byte in a reg-name: exactly unreserved, '%' and sub-delims pass
+         * (RFC 3986 §3.2.2) */
+        const char *allowed = "-._~%!$&'()*+,;=";
+        int wrong = 0;
+        for (int c = 0x21; c < 0x7f; c++) {
+            if (c == ':' || c == '[')
+                continue; /* the port separator and an IP-literal start are not reg-name bytes */
+            char m[64];
+            snprintf(m, sizeof(m), "GET / HTTP/1.1\r\nHost: a%cb\r\n\r\n", c);
+            bool want = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                        strchr(allowed, c) != NULL;
+            if ((sem(m) == HS_OK) != want && wrong++ < 3)
+                printf("#   Host byte 0x%02x: %s\n", c, want ? "refused" : "accepted");
+        }
+        ok(wrong == 0, "semantics: Host bytes are exactly RFC 3986 reg-name bytes");
+    }
 
     /* absolute-form authority overrides Host (RFC 9112 §3.2.2) */
     sem_ok("GET http://target.example/p HTTP/1.1\r\nHost: other.example\r\n\r\n", "absolute-form with Host");
