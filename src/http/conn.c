@@ -14,8 +14,8 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -31,6 +31,26 @@ static void on_io(hs_io_t *io, int events);
 static void on_timer(hs_timer_t *t);
 static void request_free(hs_conn_t *c);
 
+/* Socket I/O on the hot path as plain system calls: libc's read/writev/sendfile are thread
+ * cancellation points and wrap every call in two atomic updates of the thread's cancel state,
+ * which statusd (no thread is ever cancelled) does not need. */
+static inline ssize_t sys_read(int fd, void *buf, size_t n)
+{
+    return syscall(SYS_read, fd, buf, n);
+}
+static inline ssize_t sys_write(int fd, const void *buf, size_t n)
+{
+    return syscall(SYS_write, fd, buf, n);
+}
+static inline ssize_t sys_sendmsg(int fd, const struct msghdr *m, int flags)
+{
+    return syscall(SYS_sendmsg, fd, m, flags);
+}
+static inline ssize_t sys_sendfile(int out, int in, off_t *off, size_t n)
+{
+    return syscall(SYS_sendfile, out, in, off, n);
+}
+
 static inline hs_server_t *srv_of(hs_conn_t *c)
 {
     return c->worker->srv;
@@ -40,9 +60,21 @@ static inline hs_loop_t *loop_of(hs_conn_t *c)
     return &c->worker->loop;
 }
 
+/* Timeouts are lazy: a state's deadline is only recorded, and the wheel timer is moved only
+ * when the deadline comes earlier than the timer; a timer that fires before the deadline
+ * re-arms itself for it (on_timer). A keep-alive connection thus touches the wheel about once
+ * per timeout period, not two or three times per request. */
 static void set_timer(hs_conn_t *c, uint64_t ms)
 {
-    hs_timer_link(&loop_of(c)->wheel, &c->timer, loop_of(c)->now_ms + ms);
+    uint64_t due = loop_of(c)->now_ms + ms;
+    c->deadline = due;
+    if (!hs_timer_is_linked(&c->timer) || c->timer.at > due)
+        hs_timer_link(&loop_of(c)->wheel, &c->timer, due);
+}
+
+static void clear_timer(hs_conn_t *c)
+{
+    c->deadline = 0; /* a timer still linked finds no deadline and does nothing */
 }
 
 /* ---- buffers: an idle connection returns its read buffer to the worker's pool ---- */
@@ -107,7 +139,7 @@ static ssize_t do_read(hs_conn_t *c, size_t chunk, size_t limit)
         return HS_ERROR;
     ssize_t n;
     do
-        n = read(c->io.fd, c->rbuf.base + c->rbuf.len, room);
+        n = sys_read(c->io.fd, c->rbuf.base + c->rbuf.len, room);
     while (n < 0 && errno == EINTR);
     if (n > 0) {
         c->rbuf.len += (size_t)n;
@@ -280,7 +312,7 @@ static void start_request(hs_conn_t *c, int head_len)
     req->head_len = (size_t)head_len;
     request_own_head(req, rbuf_data(c));
     c->rpos += (size_t)head_len;
-    hs_timer_unlink(&loop_of(c)->wheel, &c->timer);
+    clear_timer(c);
     c->state = HS_CS_HANDLER;
     if (req->p.method_id == HS_METHOD_HEAD)
         req->no_body = true;
@@ -331,7 +363,7 @@ static int body_step(hs_conn_t *c)
             set_timer(c, srv->cfg->body_timeout);
         }
         if (req->body_done) {
-            hs_timer_unlink(&loop_of(c)->wheel, &c->timer);
+            clear_timer(c);
             c->state = HS_CS_HANDLER;
             req->on_body(req);
             return STEP_CONTINUE;
@@ -376,7 +408,7 @@ int hs_req_read_body(hs_req_t *req, void (*cb)(hs_req_t *req))
 static ssize_t flush_sbuf(hs_conn_t *c, hs_req_t *req, size_t *total)
 {
     while (req->spos < req->sbuf.len) {
-        ssize_t n = write(c->io.fd, req->sbuf.base + req->spos, req->sbuf.len - req->spos);
+        ssize_t n = sys_write(c->io.fd, req->sbuf.base + req->spos, req->sbuf.len - req->spos);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -406,18 +438,21 @@ ssize_t hs__conn_flush(hs_conn_t *c)
         ssize_t n;
         if (s->base) {
             struct iovec iov[HS_MAX_SEGS];
-            int k = 0;
-            for (size_t i = 0; i < req->num_segs && req->segs[i].base; i++, k++) {
-                iov[k].iov_base = (void *)req->segs[i].base;
-                iov[k].iov_len = req->segs[i].len;
+            size_t k = 0;
+            for (; k < req->num_segs && req->segs[k].base; k++) {
+                iov[k].iov_base = (void *)req->segs[k].base;
+                iov[k].iov_len = req->segs[k].len;
             }
+            /* file bytes follow (sendfile): MSG_MORE lets the head leave in the same segment as
+             * the first file bytes instead of a small packet of its own (TCP_NODELAY is on) */
+            struct msghdr m = {.msg_iov = iov, .msg_iovlen = k};
             do
-                n = writev(c->io.fd, iov, k);
+                n = sys_sendmsg(c->io.fd, &m, k < req->num_segs ? MSG_MORE : 0);
             while (n < 0 && errno == EINTR);
         } else {
             off_t off = s->off;
             do
-                n = sendfile(c->io.fd, s->fd, &off, HS_MIN(s->len, (size_t)1 << 30));
+                n = sys_sendfile(c->io.fd, s->fd, &off, HS_MIN(s->len, (size_t)1 << 30));
             while (n < 0 && errno == EINTR);
             if (n == 0) {
                 errno = EIO; /* the file shrank under us: the framing promise cannot be kept */
@@ -568,11 +603,11 @@ static int write_step(hs_conn_t *c)
         return STEP_CLOSE; /* the peer is gone (EPIPE/ECONNRESET): nothing to do */
     }
     if (!output_empty(req)) {
-        if (n > 0 || !hs_timer_is_linked(&c->timer))
+        if (n > 0 || c->deadline == 0)
             set_timer(c, srv_of(c)->cfg->send_timeout);
         return STEP_WAIT; /* EAGAIN: EPOLLOUT (edge) wakes us */
     }
-    hs_timer_unlink(&loop_of(c)->wheel, &c->timer);
+    clear_timer(c);
     if (req->upgrade) {
         c->state = HS_CS_UPGRADED;
         set_timer(c, srv_of(c)->cfg->keepalive_timeout);
@@ -670,7 +705,7 @@ static int head_step(hs_conn_t *c)
         }
         if (r == HS_ERROR) {
             req->head_len = 0;
-            hs_timer_unlink(&loop_of(c)->wheel, &c->timer);
+            clear_timer(c);
             c->state = HS_CS_HANDLER;
             reject(c, req->p.error, req->p.error_detail);
             return STEP_CONTINUE;
@@ -748,6 +783,13 @@ static void on_io(hs_io_t *io, int events)
 static void on_timer(hs_timer_t *t)
 {
     hs_conn_t *c = (hs_conn_t *)((char *)t - offsetof(hs_conn_t, timer));
+    if (c->deadline == 0)
+        return; /* the state that armed it has ended */
+    if (c->deadline > loop_of(c)->now_ms) {
+        hs_timer_link(&loop_of(c)->wheel, t, c->deadline); /* moved later since it was armed */
+        return;
+    }
+    c->deadline = 0;
     switch (c->state) {
     case HS_CS_HEAD:
     case HS_CS_BODY: {
