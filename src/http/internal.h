@@ -22,7 +22,7 @@ struct hs_conn_s {
     hs_conn_t *next, *prev;
     hs_timer_t timer;
     uint64_t deadline; /* when the current state times out (loop ms), 0 = never; see set_timer */
-    hs_buf_t rbuf; /* input; data is rbuf.base[rpos .. rbuf.len) */
+    hs_buf_t rbuf;     /* input; data is rbuf.base[rpos .. rbuf.len) */
     size_t rpos;
     hs_req_t *req; /* the request being served, NULL when idle */
     uint32_t requests;
