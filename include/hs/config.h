@@ -63,6 +63,7 @@ typedef struct hs_config_s {
     /* static origin (src/modules/static) */
     bool autoindex;        /* HTML listing for directories without an index file (else 403) */
     bool follow_symlinks;  /* allow symbolic links that lead outside the root */
+    bool file_watch;       /* open-file cache kept fresh by inotify (else a stat per wake-up) */
     char *index;           /* comma-separated index file names for directories */
     char *cache_control;   /* Cache-Control value on static responses, NULL = none */
     bool compress;         /* on-the-fly gzip/br/zstd for compressible types */

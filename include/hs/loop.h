@@ -21,6 +21,7 @@ typedef void (*hs_timer_cb)(hs_timer_t *t);
 
 struct hs_io_s {
     int fd;
+    bool first; /* dispatched before the other events of the same wake-up (hs_io_add_first) */
     hs_io_cb cb;
 };
 
@@ -53,6 +54,7 @@ struct hs_loop_s {
     hs_wheel_t wheel;
     void (*on_wake)(hs_loop_t *loop);
     void *data;
+    unsigned nfirst; /* descriptors registered with hs_io_add_first */
 };
 
 int hs_loop_init(hs_loop_t *loop);
@@ -62,6 +64,11 @@ int hs_io_add(hs_loop_t *loop, hs_io_t *io);
 void hs_io_del(hs_loop_t *loop, hs_io_t *io);
 /* Register a listening socket level-triggered for read. */
 int hs_io_add_listener(hs_loop_t *loop, hs_io_t *io);
+/* Register fd level-triggered for read, to be dispatched before every other descriptor ready
+ * in the same wake-up (news that must be known before requests are looked at, such as file
+ * changes). Remove it with hs_io_del_first. */
+int hs_io_add_first(hs_loop_t *loop, hs_io_t *io);
+void hs_io_del_first(hs_loop_t *loop, hs_io_t *io);
 /* Wait for events (at most max_wait_ms, or until the next timer), dispatch them, run due timers. */
 void hs_loop_run_once(hs_loop_t *loop, int max_wait_ms);
 /* Wake the loop from another thread. */

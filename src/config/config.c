@@ -71,6 +71,10 @@ static const hs_directive_t directives[] = {
      0},
     {"follow_symlinks", HS_DT_BOOL, OFF(follow_symlinks), "false", "BOOL",
      "serve symbolic links that lead outside the root (else 403)", 0, 0},
+    {"file_watch", HS_DT_BOOL, OFF(file_watch), "true", "BOOL",
+     "keep cached files fresh by change notifications (inotify); --no-file-watch on network filesystems "
+     "(changes made by other machines raise none): a stat per event-loop wake-up instead",
+     0, 0},
     {"index", HS_DT_STRING, OFF(index), "index.html", "NAMES", "comma-separated index file names for directories", 0,
      0},
     {"cache_control", HS_DT_STRING, OFF(cache_control), "", "VALUE",

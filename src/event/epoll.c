@@ -70,6 +70,21 @@ int hs_io_add_listener(hs_loop_t *loop, hs_io_t *io)
     return epoll_ctl(loop->epfd, EPOLL_CTL_ADD, io->fd, &ev) < 0 ? -errno : HS_OK;
 }
 
+int hs_io_add_first(hs_loop_t *loop, hs_io_t *io)
+{
+    io->first = true;
+    int r = hs_io_add_listener(loop, io);
+    if (r == HS_OK)
+        loop->nfirst++;
+    return r;
+}
+
+void hs_io_del_first(hs_loop_t *loop, hs_io_t *io)
+{
+    hs_io_del(loop, io);
+    loop->nfirst--;
+}
+
 void hs_io_del(hs_loop_t *loop, hs_io_t *io)
 {
     epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
@@ -92,8 +107,19 @@ void hs_loop_run_once(hs_loop_t *loop, int max_wait_ms)
     int n = epoll_wait(loop->epfd, events, MAX_EVENTS, wait);
     hs_loop_update_clock(loop);
     loop->iter++;
+    if (loop->nfirst > 0) {
+        for (int i = 0; i < n; i++) {
+            hs_io_t *io = events[i].data.ptr;
+            if (io->first) {
+                events[i].data.ptr = NULL;
+                io->cb(io, HS_EV_READ);
+            }
+        }
+    }
     for (int i = 0; i < n; i++) {
         hs_io_t *io = events[i].data.ptr;
+        if (!io)
+            continue; /* dispatched first */
         uint32_t e = events[i].events;
         int ev = 0;
         if (e & EPOLLIN)

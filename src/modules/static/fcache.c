@@ -1,32 +1,69 @@
 /* statusd — per-worker open-file cache for the static origin.
  *
  * A hot file costs three syscalls per request without it (open, fstat, close). With it, an
- * entry keeps the descriptor and the stat of a path, revalidated by one stat of the path once
- * per event-loop wake-up and per accepted connection (`epoch` = loop->iter): requests handled
- * in the same wake-up see the file as it was at that instant (like lighttpd's stat cache, but
- * microseconds rather than a second), and a file replaced or edited before a wake-up or before
- * a client connected is never served stale. A
- * changed inode, size, mtime or ctime (or a vanished path) drops the entry and the file is
- * opened afresh through hs__static_open, which applies the whole mapping policy again (below
- * the root, symbolic links). Entries are reference-counted so
- * a descriptor still being sent with sendfile is never closed under a response. Each worker
- * thread has its own table (no locks); a thread-exit destructor releases it. */
+ * entry keeps the descriptor, the stat, the Content-Type/ETag/Last-Modified text and, for a
+ * small file, its bytes. Entries are reference-counted so a descriptor still being sent with
+ * sendfile is never closed under a response. Each worker thread has its own table (no locks);
+ * a thread-exit destructor releases it.
+ *
+ * Freshness. The promise: a change to a file, or to any directory on its path, that was
+ * complete before a request arrived is seen by that request. Two ways keep it:
+ *
+ *  - Notifications (the normal case). Each worker has an inotify instance watching every
+ *    cached file (content, attributes, deletion) and every directory from the root down to it
+ *    (names created, removed or renamed; permissions). Its descriptor is registered to be
+ *    dispatched before anything else in a loop wake-up (hs_io_add_first), and any event bumps
+ *    the cache's generation, after which every entry is checked by one stat of its path before
+ *    it is used again. The kernel queues the event inside the system call that made the change,
+ *    so it is in the same or an earlier wake-up than any request sent after the change. An
+ *    entry that has seen no event since its last check costs nothing. Watches are placed
+ *    before the stat that validates an entry, so no change can fall between them.
+ *
+ *  - A stat of the path once per loop wake-up and per accepted connection, for entries that
+ *    could not be watched (inotify missing or out of watches) and for all of them with
+ *    --no-file-watch (network filesystems: changes made by other machines raise no event).
+ *
+ * Writes through a shared mapping raise no event; they do change the mtime, so every entry is
+ * also checked by a stat at least once a second (FC_RECHECK_MS). A changed inode, size, mtime,
+ * ctime or mode (or a vanished path) drops the entry and the file is opened afresh through
+ * hs__static_open, which applies the whole mapping policy again (below the root, symbolic
+ * links). The number of watches is bounded: past FC_MAX_WATCHES, or when a watched directory
+ * is moved or removed, the instance is replaced by a fresh one and entries are re-watched as
+ * they are next used. */
 #define _GNU_SOURCE
 #include "static.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/inotify.h>
 #include <unistd.h>
 
 #define FC_BUCKETS 512
 #define FC_KEY_MAX 240
-#define FC_SMALL 16384 /* files up to this size are kept in memory too */
+#define FC_SMALL 16384          /* files up to this size are kept in memory too */
+#define FC_RECHECK_MS 1000      /* a stat at least this often, whatever the notifications say */
+#define FC_MAX_WATCHES 8192     /* per worker; past it the instance is renewed */
+#define FC_DIR_BUCKETS 256      /* watched directories, by path */
+#define FC_RETRY_WATCH_MS 10000 /* after the kernel refuses a watch, stat mode for this long */
+
+/* Directory events: names appearing, disappearing or moving, permissions, the directory
+ * itself moved or removed. Not IN_MODIFY: a log file written in a served directory must not
+ * invalidate the whole cache on every write (cached files have watches of their own). */
+#define DIR_MASK                                                                                                       \
+    (IN_ATTRIB | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+#define FILE_MASK (IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF)
 
 typedef struct fentry_s {
     int fd;
-    int refs;       /* requests using fd + 1 while the entry is in the table */
-    uint64_t epoch; /* loop iteration of the last check */
+    int refs;            /* requests using fd + 1 while the entry is in the table */
+    uint64_t epoch;      /* loop iteration of the last stat */
+    uint64_t checked_ms; /* loop clock at the last stat */
+    uint64_t gen;        /* the cache's generation at the last stat */
+    uint32_t inst;       /* the inotify instance watching it and its directories; 0 = none */
     struct stat st;
     char *data; /* the whole file when it is small: sent with the head in one writev */
     hs__static_fmeta_t meta;
@@ -36,8 +73,22 @@ typedef struct fentry_s {
     char key[FC_KEY_MAX];
 } fentry_t;
 
+typedef struct wdir_s {
+    struct wdir_s *next;
+    int wd;
+    char path[]; /* relative to the root, "" for the root itself */
+} wdir_t;
+
 typedef struct {
     fentry_t *slot[FC_BUCKETS];
+    hs_loop_t *loop;
+    hs_io_t io;    /* the inotify descriptor; fd -1 without one */
+    uint64_t gen;  /* bumped by every batch of events */
+    uint32_t inst; /* bumped whenever a new inotify instance is made; 0 = never made */
+    bool renew;    /* a watched directory moved or vanished: replace the instance */
+    unsigned nwatches, ndirs;
+    uint64_t no_watch_until; /* loop ms: the kernel refused a watch; do not ask before */
+    wdir_t *dirs[FC_DIR_BUCKETS];
 } fcache_t;
 
 static pthread_key_t fc_key;
@@ -52,12 +103,174 @@ static void unref(fentry_t *e)
     }
 }
 
+static uint32_t hash_key(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+/* ---- watched directories ---- */
+static void dirs_clear(fcache_t *fc)
+{
+    for (int i = 0; i < FC_DIR_BUCKETS; i++) {
+        while (fc->dirs[i]) {
+            wdir_t *d = fc->dirs[i];
+            fc->dirs[i] = d->next;
+            free(d);
+        }
+    }
+    fc->ndirs = 0;
+}
+
+static wdir_t **dir_find(fcache_t *fc, const char *path, size_t n)
+{
+    wdir_t **p = &fc->dirs[hash_key(path, n) % FC_DIR_BUCKETS];
+    for (; *p; p = &(*p)->next)
+        if (strncmp((*p)->path, path, n) == 0 && (*p)->path[n] == '\0')
+            break;
+    return p;
+}
+
+/* A watched directory moved or went away (or its watch did): forget it. Returns whether wd
+ * was a directory's. */
+static bool dir_forget_wd(fcache_t *fc, int wd)
+{
+    for (int i = 0; i < FC_DIR_BUCKETS; i++) {
+        for (wdir_t **p = &fc->dirs[i]; *p; p = &(*p)->next) {
+            if ((*p)->wd == wd) {
+                wdir_t *d = *p;
+                *p = d->next;
+                free(d);
+                fc->ndirs--;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* ---- the inotify instance ---- */
+static void on_events(hs_io_t *io, int events)
+{
+    HS_UNUSED(events);
+    fcache_t *fc = (fcache_t *)((char *)io - offsetof(fcache_t, io));
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    ssize_t n;
+    while ((n = read(io->fd, buf, sizeof(buf))) > 0) {
+        fc->gen++; /* whatever happened, every entry is checked again before use */
+        for (char *p = buf; p < buf + n;) {
+            const struct inotify_event *ev = (const struct inotify_event *)p;
+            if (ev->mask & IN_Q_OVERFLOW) {
+                fc->renew = true; /* events were lost: start afresh */
+            } else if (ev->mask & (IN_MOVE_SELF | IN_DELETE_SELF | IN_IGNORED)) {
+                /* a directory that moved still has its watch, now on another path: the
+                 * instance is renewed so that the new path's directories get watched */
+                if (dir_forget_wd(fc, ev->wd))
+                    fc->renew = true;
+            }
+            p += sizeof(*ev) + ev->len;
+        }
+    }
+}
+
+static void instance_close(fcache_t *fc)
+{
+    if (fc->io.fd >= 0) {
+        if (fc->loop)
+            hs_io_del_first(fc->loop, &fc->io);
+        close(fc->io.fd);
+        fc->io.fd = -1;
+    }
+    dirs_clear(fc);
+    fc->nwatches = 0;
+}
+
+/* (Re)make the instance; entries watched by an older one are re-watched when next used. */
+static void instance_open(fcache_t *fc)
+{
+    instance_close(fc);
+    fc->renew = false;
+    fc->gen++;
+    fc->inst++;
+    if (fc->inst == 0)
+        fc->inst = 1;
+    if (!hs__static_cfg->file_watch)
+        return;
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0) {
+        hs_log_warn("static: no file-change notifications (%s): cached files are checked by stat", strerror(errno));
+        return;
+    }
+    fc->io.fd = fd;
+    fc->io.cb = on_events;
+    if (hs_io_add_first(fc->loop, &fc->io) != HS_OK) {
+        close(fd);
+        fc->io.fd = -1;
+    }
+}
+
+static int add_watch(fcache_t *fc, const char *rel, size_t n, uint32_t mask)
+{
+    const char *root = hs__static_root_path();
+    char path[PATH_MAX];
+    if (!root || snprintf(path, sizeof(path), "%s%s%.*s", root, n ? "/" : "", (int)n, rel) >= (int)sizeof(path))
+        return -1;
+    int wd = inotify_add_watch(fc->io.fd, path, mask);
+    if (wd < 0) {
+        if (errno == ENOSPC || errno == ENOMEM)
+            fc->no_watch_until = fc->loop->now_ms + FC_RETRY_WATCH_MS; /* the user's limit */
+        return -1;
+    }
+    fc->nwatches++;
+    return wd;
+}
+
+static bool watch_dir(fcache_t *fc, const char *rel, size_t n)
+{
+    wdir_t **slot = dir_find(fc, rel, n);
+    if (*slot)
+        return true;
+    int wd = add_watch(fc, rel, n, DIR_MASK);
+    if (wd < 0)
+        return false;
+    wdir_t *d = hs_malloc(sizeof(*d) + n + 1);
+    d->next = NULL;
+    d->wd = wd;
+    memcpy(d->path, rel, n);
+    d->path[n] = '\0';
+    *slot = d;
+    fc->ndirs++;
+    return true;
+}
+
+/* Watch rel and every directory from the root down to it. False when any watch failed: the
+ * entry is then kept fresh by stat. */
+static bool watch_entry(fcache_t *fc, const char *rel)
+{
+    if (fc->renew || fc->nwatches >= FC_MAX_WATCHES)
+        instance_open(fc);
+    if (fc->io.fd < 0 || fc->loop->now_ms < fc->no_watch_until)
+        return false;
+    size_t len = strlen(rel);
+    if (!watch_dir(fc, rel, 0)) /* the root */
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (rel[i] == '/' && !watch_dir(fc, rel, i))
+            return false;
+    return add_watch(fc, rel, len, FILE_MASK) >= 0;
+}
+
+/* ---- the table ---- */
 static void fc_destroy(void *p)
 {
     fcache_t *fc = p;
     for (int i = 0; i < FC_BUCKETS; i++)
         if (fc->slot[i])
             unref(fc->slot[i]);
+    fc->loop = NULL; /* the worker's loop is gone by now: just close the descriptor */
+    instance_close(fc);
     free(fc);
 }
 
@@ -66,23 +279,18 @@ static void fc_key_init(void)
     pthread_key_create(&fc_key, fc_destroy);
 }
 
-static fcache_t *fc_get(void)
+static fcache_t *fc_get(hs_loop_t *loop)
 {
     pthread_once(&fc_once, fc_key_init);
     fcache_t *fc = pthread_getspecific(fc_key);
     if (!fc) {
         fc = hs_calloc(1, sizeof(*fc));
+        fc->io.fd = -1;
+        fc->loop = loop;
+        instance_open(fc);
         pthread_setspecific(fc_key, fc);
     }
     return fc;
-}
-
-static uint32_t hash_key(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
 }
 
 static bool same_file(const struct stat *a, const struct stat *b)
@@ -93,25 +301,44 @@ static bool same_file(const struct stat *a, const struct stat *b)
            a->st_mode == b->st_mode;
 }
 
-int hs__static_fcache_open(const char *rel, uint64_t epoch, struct stat *st, const char **detail, void **ent)
+static bool fresh(const fcache_t *fc, const fentry_t *e)
+{
+    if (e->epoch == fc->loop->iter)
+        return true; /* checked in this very wake-up */
+    return e->inst == fc->inst && e->inst != 0 && fc->io.fd >= 0 && e->gen == fc->gen &&
+           fc->loop->now_ms - e->checked_ms < FC_RECHECK_MS;
+}
+
+static void mark_checked(fcache_t *fc, fentry_t *e, uint32_t inst)
+{
+    e->epoch = fc->loop->iter;
+    e->checked_ms = fc->loop->now_ms;
+    e->gen = fc->gen;
+    e->inst = inst;
+}
+
+int hs__static_fcache_open(const char *rel, hs_loop_t *loop, struct stat *st, const char **detail, void **ent)
 {
     *ent = NULL;
     size_t n = strlen(rel);
     if (n >= FC_KEY_MAX)
         return hs__static_open(rel, st, detail);
-    fcache_t *fc = fc_get();
+    fcache_t *fc = fc_get(loop);
     uint32_t h = hash_key(rel, n);
     fentry_t **slot = &fc->slot[h % FC_BUCKETS];
     fentry_t *e = *slot;
     if (e && e->hash == h && strcmp(e->key, rel) == 0) {
-        struct stat cur;
-        if (e->epoch != epoch) {
+        if (!fresh(fc, e)) {
+            /* watches first (if this instance does not have them yet), then the stat: a
+             * change after the stat is then an event */
+            uint32_t inst = e->inst == fc->inst && e->inst != 0 ? e->inst : (watch_entry(fc, rel) ? fc->inst : 0);
+            struct stat cur;
             if (fstatat(hs__static_root_fd, rel[0] ? rel : ".", &cur, 0) != 0 || !same_file(&cur, &e->st)) {
                 *slot = NULL; /* changed or gone: open afresh below */
                 unref(e);
                 e = NULL;
             } else {
-                e->epoch = epoch;
+                mark_checked(fc, e, inst);
             }
         }
         if (e) {
@@ -124,6 +351,12 @@ int hs__static_fcache_open(const char *rel, uint64_t epoch, struct stat *st, con
     int fd = hs__static_open(rel, st, detail);
     if (fd < 0 || !S_ISREG(st->st_mode)) /* directories are read with fdopendir: not shared */
         return fd;
+    /* watched from here on if the path still names what was opened once the watches are in
+     * place; otherwise (changed meanwhile, or no watches) kept fresh by stat for now */
+    uint32_t inst = 0;
+    struct stat cur;
+    if (watch_entry(fc, rel) && fstatat(hs__static_root_fd, rel, &cur, 0) == 0 && same_file(&cur, st))
+        inst = fc->inst;
     if (*slot) { /* collision: the newer path wins */
         unref(*slot);
         *slot = NULL;
@@ -132,7 +365,7 @@ int hs__static_fcache_open(const char *rel, uint64_t epoch, struct stat *st, con
     e->fd = fd;
     e->refs = 2; /* the table and this request */
     e->st = *st;
-    e->epoch = epoch;
+    mark_checked(fc, e, inst);
     e->data = NULL;
     if (st->st_size > 0 && st->st_size <= FC_SMALL) {
         char *d = hs_malloc((size_t)st->st_size);

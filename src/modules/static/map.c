@@ -146,6 +146,11 @@ int hs__static_map_init(const char *root)
     return HS_OK;
 }
 
+const char *hs__static_root_path(void)
+{
+    return root_real;
+}
+
 void hs__static_map_without_openat2(void)
 {
     have_openat2 = false;

@@ -303,7 +303,7 @@ static int handle(hs_req_t *req)
         return hs_res_error(req, status, detail);
     struct stat st;
     void *ent;
-    int fd = hs__static_fcache_open(mp.rel, req->worker->loop.iter, &st, &detail, &ent);
+    int fd = hs__static_fcache_open(mp.rel, &req->worker->loop, &st, &detail, &ent);
     if (fd < 0)
         return open_failed(req, -fd, detail);
     keep_fd_ent(req, fd, ent);
@@ -329,7 +329,7 @@ static int handle(hs_req_t *req)
         const char *ip = mp.len ? hs_arena_printf(&req->arena, "%s/%s", mp.rel, index_names[i]).base : index_names[i];
         struct stat ist;
         void *ient;
-        int ifd = hs__static_fcache_open(ip, req->worker->loop.iter, &ist, &detail, &ient);
+        int ifd = hs__static_fcache_open(ip, &req->worker->loop, &ist, &detail, &ient);
         if (ifd == -404)
             continue;
         if (ifd < 0)

@@ -38,6 +38,8 @@ int hs__static_map_init(const char *root);
 
 /* For tests: use the realpath containment check as if openat2 were missing. */
 void hs__static_map_without_openat2(void);
+/* The root's absolute, resolved path (set by hs__static_map_init). */
+const char *hs__static_root_path(void);
 
 /* Open rel (relative to the root; "" = the root) read-only and fstat it. Symbolic links may
  * be followed only while they stay below the root, unless follow_symlinks is set. Returns the
@@ -45,11 +47,11 @@ void hs__static_map_without_openat2(void);
  * root), -503 (out of descriptors), -500. */
 int hs__static_open(const char *rel, struct stat *st, const char **detail);
 
-/* The same through the worker's open-file cache (fcache.c): regular files are cached and
- * revalidated by a stat of the path once per event-loop wake-up (`epoch` =
- * loop->iter). *ent receives the cache entry (NULL when the caller owns the descriptor); pass
- * both to hs__static_fcache_release when done. */
-int hs__static_fcache_open(const char *rel, uint64_t epoch, struct stat *st, const char **detail, void **ent);
+/* The same through the worker's open-file cache (fcache.c): regular files are cached and kept
+ * fresh by file-change notifications (inotify), or by a stat of the path once per wake-up of
+ * `loop` where those are unavailable. *ent receives the cache entry (NULL when the caller owns
+ * the descriptor); pass both to hs__static_fcache_release when done. */
+int hs__static_fcache_open(const char *rel, hs_loop_t *loop, struct stat *st, const char **detail, void **ent);
 void hs__static_fcache_release(int fd, void *ent);
 /* The cached bytes of a small file (valid while the entry is held), or NULL. */
 const char *hs__static_fcache_data(const void *ent);
