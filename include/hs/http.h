@@ -102,10 +102,8 @@ struct hs_req_s {
     int status;
     hs_res_header_t *res_headers;
     size_t num_res_headers, cap_res_headers;
-    hs_seg_t segs[HS_MAX_SEGS]; /* output queue: interim responses, head, body */
-    size_t num_segs;
-    hs_seg_t bsegs[HS_MAX_SEGS]; /* the response body as the handler set it */
-    size_t num_bsegs;
+    size_t num_segs;  /* entries of segs[] in use */
+    size_t num_bsegs; /* entries of bsegs[] in use */
     int64_t content_length; /* body bytes the response declares */
     const char *content_type;
     const char *error_detail; /* why, for error pages and logs */
@@ -132,6 +130,11 @@ struct hs_req_s {
     void *module_data;
     void (*on_abort)(hs_req_t *req); /* client went away during async work */
     void (*on_free)(hs_req_t *req);  /* release module resources (files, timers) */
+
+    /* Last, and not cleared when a pooled request is reused (2.5 KB that num_segs and
+     * num_bsegs already say are empty). */
+    hs_seg_t segs[HS_MAX_SEGS];  /* output queue: interim responses, head, body */
+    hs_seg_t bsegs[HS_MAX_SEGS]; /* the response body as the handler set it */
 };
 
 /* ---- Response API ---- */

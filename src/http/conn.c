@@ -170,11 +170,12 @@ static hs_req_t *request_new(hs_conn_t *c)
     hs_worker_t *w = c->worker;
     hs_req_t *req = w->req_pool;
     if (req) {
-        /* reuse: everything zeroed but the arena, which keeps one block */
+        /* reuse: everything zeroed up to the segment arrays but the arena, which keeps one
+         * block */
         w->req_pool = req->module_data;
         w->nreq_pool--;
         hs_arena_t arena = req->arena;
-        memset(req, 0, sizeof(*req));
+        memset(req, 0, offsetof(hs_req_t, segs));
         req->arena = arena;
     } else {
         req = hs_calloc(1, sizeof(*req));
