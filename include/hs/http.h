@@ -102,8 +102,8 @@ struct hs_req_s {
     int status;
     hs_res_header_t *res_headers;
     size_t num_res_headers, cap_res_headers;
-    size_t num_segs;  /* entries of segs[] in use */
-    size_t num_bsegs; /* entries of bsegs[] in use */
+    size_t num_segs;        /* entries of segs[] in use */
+    size_t num_bsegs;       /* entries of bsegs[] in use */
     int64_t content_length; /* body bytes the response declares */
     const char *content_type;
     const char *error_detail; /* why, for error pages and logs */

@@ -447,8 +447,10 @@ ssize_t hs__conn_flush(hs_conn_t *c)
             /* file bytes follow (sendfile): MSG_MORE lets the head leave in the same segment as
              * the first file bytes instead of a small packet of its own (TCP_NODELAY is on) */
             struct msghdr m = {.msg_iov = iov, .msg_iovlen = k};
+            bool more = k < req->num_segs;
             do
-                n = sys_sendmsg(c->io.fd, &m, k < req->num_segs ? MSG_MORE : 0);
+                n = k == 1 && !more ? sys_write(c->io.fd, iov[0].iov_base, iov[0].iov_len)
+                                    : sys_sendmsg(c->io.fd, &m, more ? MSG_MORE : 0);
             while (n < 0 && errno == EINTR);
         } else {
             off_t off = s->off;
@@ -843,9 +845,11 @@ void hs__peer_name(const hs_conn_t *c, char *out, size_t outlen)
 void hs__conn_accept(hs_worker_t *w, int fd, const struct sockaddr *sa, socklen_t salen)
 {
     hs_conn_t *c = hs_calloc(1, sizeof(*c));
-    /* a new connection is a new moment for work keyed on loop->iter (the open-file cache
-     * revalidates per iteration): a client that changed a file and then connected must see it */
+    /* a new connection is a new moment for work keyed on loop->iter or loop->accepted (the
+     * open-file cache): a client that changed a file and then connected must see the change,
+     * even when this accept happens in the wake-up that served its previous connection */
     w->loop.iter++;
+    w->loop.accepted++;
     c->io.fd = fd;
     c->io.cb = on_io;
     c->worker = w;

@@ -127,6 +127,8 @@ int hs_res_interim(hs_req_t *req, int status, const hs_res_header_t *headers, si
     return HS_OK;
 }
 
+#define HS_INLINE_BODY_MAX 1024
+
 static inline char *put(char *p, const char *s, size_t n)
 {
     memcpy(p, s, n);
@@ -170,6 +172,13 @@ void hs__queue_head(hs_req_t *req, int status, int framing)
         size += strlen(req->content_type) + 20;
     if (req->allow)
         size += strlen(req->allow) + 10;
+    /* A small body in memory leaves inside the head's buffer: one segment, one copy of a few
+     * bytes, and the kernel imports one iovec instead of two. */
+    size_t inline_len = 0;
+    if (framing == 0 && body_allowed && !req->no_body && req->num_bsegs == 1 && req->bsegs[0].base &&
+        req->bsegs[0].len <= HS_INLINE_BODY_MAX && (int64_t)req->bsegs[0].len == req->content_length)
+        inline_len = req->bsegs[0].len;
+    size += inline_len;
     for (size_t i = 0; i < req->num_res_headers; i++)
         size += req->res_headers[i].name.len + req->res_headers[i].value.len + 4;
     size += 2;
@@ -217,6 +226,10 @@ void hs__queue_head(hs_req_t *req, int status, int framing)
             p = put(p, "Connection: keep-alive\r\n", 24); /* RFC 9112 §9.3: 1.0 persistence is opt-in */
     }
     p = put(p, "\r\n", 2);
+    if (inline_len) {
+        p = put(p, req->bsegs[0].base, inline_len);
+        req->num_bsegs = 0; /* sent with the head */
+    }
     push_seg(req, (hs_seg_t){.base = head, .fd = -1, .len = (size_t)(p - head)});
 }
 
@@ -238,7 +251,7 @@ int hs_res_send(hs_req_t *req, int status)
     if (req->content_length < 0)
         req->content_length = (int64_t)body_len;
     bool send_body = hs_status_allows_body(status) && !req->no_body;
-    hs__queue_head(req, status, 0);
+    hs__queue_head(req, status, 0); /* may take a small body along (num_bsegs is then 0) */
     hs__check_response(req, send_body && body_len > 0);
     if (send_body) {
         for (size_t i = 0; i < req->num_bsegs; i++)

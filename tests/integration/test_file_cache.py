@@ -87,6 +87,21 @@ def test_replaced_by_rename(conn, tree):
         replace(p, b"v%d" % (i + 1))
 
 
+def test_new_connection_after_change(make_server, tree):
+    """A change, then a new connection at once: the server may accept it in the very wake-up
+    that served the previous one, before it has looked at the change's notification."""
+    p = os.path.join(tree, "f.txt")
+    write(p, b"c0")
+    for watch in ([], ["--no-file-watch"]):
+        s = make_server("--root", tree, *watch)
+        for i in range(50):
+            r = parse_responses(s.raw(b"GET /f.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"))[0][0]
+            assert r.body == b"c%d" % i, watch
+            os.utime(p, ns=(10**18 + i, 10**18 + i))  # attributes only, then new bytes
+            replace(p, b"c%d" % (i + 1))
+        write(p, b"c0")
+
+
 def test_truncated_and_grown(conn, tree):
     p = os.path.join(tree, "f.bin")
     for i in range(ROUNDS):

@@ -6,8 +6,10 @@
  * sendfile is never closed under a response. Each worker thread has its own table (no locks);
  * a thread-exit destructor releases it.
  *
- * Freshness. The promise: a change to a file, or to any directory on its path, that was
- * complete before a request arrived is seen by that request. Two ways keep it:
+ * Freshness. The promise: a change to a file, or to any directory on its path, is seen by
+ * every request read in a later wake-up of the worker's loop and by every request on a
+ * connection opened after the change (requests read in one wake-up see the files as they were
+ * when it began). Two ways keep it:
  *
  *  - Notifications (the normal case). Each worker has an inotify instance watching every
  *    cached file (content, attributes, deletion) and every directory from the root down to it
@@ -15,8 +17,10 @@
  *    dispatched before anything else in a loop wake-up (hs_io_add_first), and any event bumps
  *    the cache's generation, after which every entry is checked by one stat of its path before
  *    it is used again. The kernel queues the event inside the system call that made the change,
- *    so it is in the same or an earlier wake-up than any request sent after the change. An
- *    entry that has seen no event since its last check costs nothing. Watches are placed
+ *    so it is in the same or an earlier wake-up than any request sent after the change; and
+ *    since a wake-up's accept loop can take a connection opened after a change made later
+ *    than the wake-up began, the queue is also read once after new connections were accepted.
+ *    An entry that has seen no event since its last check costs nothing. Watches are placed
  *    before the stat that validates an entry, so no change can fall between them.
  *
  *  - A stat of the path once per loop wake-up and per accepted connection, for entries that
@@ -88,6 +92,7 @@ typedef struct {
     bool renew;    /* a watched directory moved or vanished: replace the instance */
     unsigned nwatches, ndirs;
     uint64_t no_watch_until; /* loop ms: the kernel refused a watch; do not ask before */
+    uint64_t accepted;       /* loop->accepted when the events were last read */
     wdir_t *dirs[FC_DIR_BUCKETS];
 } fcache_t;
 
@@ -324,6 +329,14 @@ int hs__static_fcache_open(const char *rel, hs_loop_t *loop, struct stat *st, co
     if (n >= FC_KEY_MAX)
         return hs__static_open(rel, st, detail);
     fcache_t *fc = fc_get(loop);
+    if (fc->accepted != loop->accepted) {
+        /* A connection accepted since the events were last read may have been opened after a
+         * change whose event is queued but not yet dispatched (the accept loop runs within
+         * one wake-up): read them now. One read per batch of new connections. */
+        fc->accepted = loop->accepted;
+        if (fc->io.fd >= 0)
+            on_events(&fc->io, HS_EV_READ);
+    }
     uint32_t h = hash_key(rel, n);
     fentry_t **slot = &fc->slot[h % FC_BUCKETS];
     fentry_t *e = *slot;
