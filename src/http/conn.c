@@ -444,13 +444,11 @@ ssize_t hs__conn_flush(hs_conn_t *c)
                 iov[k].iov_base = (void *)req->segs[k].base;
                 iov[k].iov_len = req->segs[k].len;
             }
-            /* file bytes follow (sendfile): MSG_MORE lets the head leave in the same segment as
-             * the first file bytes instead of a small packet of its own (TCP_NODELAY is on) */
+            /* No MSG_MORE before a sendfile: joining the head to the file's first bytes saves a
+             * small packet but measured 10-65% more CPU per 100 KiB response (make bench). */
             struct msghdr m = {.msg_iov = iov, .msg_iovlen = k};
-            bool more = k < req->num_segs;
             do
-                n = k == 1 && !more ? sys_write(c->io.fd, iov[0].iov_base, iov[0].iov_len)
-                                    : sys_sendmsg(c->io.fd, &m, more ? MSG_MORE : 0);
+                n = k == 1 ? sys_write(c->io.fd, iov[0].iov_base, iov[0].iov_len) : sys_sendmsg(c->io.fd, &m, 0);
             while (n < 0 && errno == EINTR);
         } else {
             off_t off = s->off;
