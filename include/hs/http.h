@@ -25,6 +25,7 @@ typedef struct hs_worker_s hs_worker_t;
 typedef struct hs_conn_s hs_conn_t;
 typedef struct hs_req_s hs_req_t;
 typedef struct hs_upgrade_s hs_upgrade_t;
+typedef struct hs_job_s hs_job_t;
 
 typedef struct hs_module_s {
     const char *name;
@@ -59,7 +60,9 @@ struct hs_worker_s {
     int nconns;
     hs_buf_t free_bufs[16]; /* pool of read buffers returned by idle connections */
     int nfree_bufs;
-    hs_req_t *req_pool; /* finished requests kept for reuse (with one arena block each) */
+    pthread_mutex_t jobs_mu; /* guards jobs_done: helpers add, the worker takes */
+    hs_job_t *jobs_done;     /* offloaded work finished, to complete on this worker */
+    hs_req_t *req_pool;      /* finished requests kept for reuse (with one arena block each) */
     int nreq_pool;
     bool draining;
 };
@@ -130,6 +133,7 @@ struct hs_req_s {
     void *module_data;
     void (*on_abort)(hs_req_t *req); /* client went away during async work */
     void (*on_free)(hs_req_t *req);  /* release module resources (files, timers) */
+    hs_job_t *job;                   /* work running off the loop for it (hs_req_offload) */
 
     /* Last, and not cleared when a pooled request is reused (2.5 KB that num_segs and
      * num_bsegs already say are empty). */
@@ -184,6 +188,15 @@ void hs_req_close_connection(hs_req_t *req, bool reset);
 /* ---- One timer per request, for asynchronous handlers ---- */
 void hs_req_set_timer(hs_req_t *req, uint64_t ms, void (*cb)(hs_req_t *req));
 void hs_req_cancel_timer(hs_req_t *req);
+
+/* ---- Work off the event loop ----
+ * Run work(arg) on a helper thread (a small pool shared by the workers), then done(req, arg) on
+ * the request's worker, where the request is answered as usual; the handler returns HS_AGAIN
+ * meanwhile and the loop serves everything else. work must not touch the request or any
+ * per-worker state. If the request ends first (the client left), done is called with
+ * req == NULL, still on the worker (or, at shutdown, after the workers stopped), to release
+ * arg. HS_ERROR (no helper, shutting down, a job already running): do the work in place. */
+int hs_req_offload(hs_req_t *req, void (*work)(void *arg), void (*done)(hs_req_t *req, void *arg), void *arg);
 
 /* ---- Protocol upgrade (RFC 9110 §7.8): after a 101 the connection carries another protocol.
  * hs_res_upgrade sends the 101 head (with the headers the handler added) and then hands every

@@ -197,6 +197,7 @@ static void request_free(hs_conn_t *c)
     hs_req_t *req = c->req;
     if (!req)
         return;
+    hs__offload_detach(req);
     if (req->on_free)
         req->on_free(req);
     hs_timer_unlink(&req->worker->loop.wheel, &req->timer);

@@ -39,7 +39,12 @@ void hs__conn_accept(hs_worker_t *w, int fd, const struct sockaddr *sa, socklen_
  * dispatch), it only asks the running loop to go round once more. */
 void hs__conn_run(hs_conn_t *c);
 void hs__conn_close_idle(hs_worker_t *w); /* on drain: close connections waiting for a request */
-void hs__conn_close_all(hs_worker_t *w);  /* at exit */
+
+/* offload.c */
+void hs__offload_detach(hs_req_t *req);      /* the request is being freed */
+void hs__offload_complete(hs_worker_t *w);   /* on the worker: finish jobs that are done */
+void hs__offload_shutdown(hs_server_t *srv); /* after the workers stopped */
+void hs__conn_close_all(hs_worker_t *w);     /* at exit */
 void hs__worker_free_pools(hs_worker_t *w);
 ssize_t hs__conn_flush(hs_conn_t *c);
 void hs__peer_name(const hs_conn_t *c, char *out, size_t outlen);

@@ -240,6 +240,13 @@ typedef struct {
     listener_t listeners[HS_MAX_LISTEN];
 } worker_ctx_t;
 
+/* The loop was woken from another thread: offloaded work may be done (the shutdown flag is
+ * looked at after every wake-up anyway). */
+static void on_wake(hs_loop_t *loop)
+{
+    hs__offload_complete(loop->data);
+}
+
 static void *worker_main(void *arg)
 {
     worker_ctx_t *ctx = arg;
@@ -321,6 +328,8 @@ int hs_server_run(hs_server_t *srv)
             return 1;
         }
         w->loop.data = w;
+        w->loop.on_wake = on_wake;
+        pthread_mutex_init(&w->jobs_mu, NULL);
         w->num_listeners = srv->num_listen;
         ctx[wi].w = w;
         if (pthread_create(&w->thread, NULL, worker_main, &ctx[wi]) != 0) {
@@ -340,10 +349,12 @@ int hs_server_run(hs_server_t *srv)
         hs_loop_wake(&srv->workers[wi].loop);
     for (int wi = 0; wi < nw; wi++)
         pthread_join(srv->workers[wi].thread, NULL);
+    hs__offload_shutdown(srv); /* helpers still running post to the loops: before they go */
     for (int wi = 0; wi < nw; wi++) {
         hs_worker_t *w = &srv->workers[wi];
         hs__worker_free_pools(w);
         hs_loop_destroy(&w->loop);
+        pthread_mutex_destroy(&w->jobs_mu);
     }
     free(ctx);
     free(srv->workers);

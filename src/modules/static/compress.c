@@ -314,7 +314,7 @@ static bool same_version(const centry_t *e, const struct stat *st, int coding)
            e->ctim.tv_sec == st->st_ctim.tv_sec && e->ctim.tv_nsec == st->st_ctim.tv_nsec;
 }
 
-hs__static_blob_t *hs__static_compress(int fd, const struct stat *st, int coding)
+hs__static_blob_t *hs__static_compress_cached(const struct stat *st, int coding)
 {
     cache_t *c = cache_get();
     c->tick++;
@@ -328,6 +328,11 @@ hs__static_blob_t *hs__static_compress(int fd, const struct stat *st, int coding
         if (e->blob && e->coding == coding && e->dev == st->st_dev && e->ino == st->st_ino)
             cache_drop(c, e); /* an older version of the same file */
     }
+    return NULL;
+}
+
+hs__static_blob_t *hs__static_code_file(int fd, const struct stat *st, int coding)
+{
     if ((uint64_t)st->st_size > hs__static_cfg->compress_max)
         return NULL;
     size_t n = (size_t)st->st_size;
@@ -350,11 +355,17 @@ hs__static_blob_t *hs__static_compress(int fd, const struct stat *st, int coding
     free(in);
     if (!out)
         return NULL;
-    hs__static_blob_t *b = blob_new(out, out_len);
-    if (!b)
-        return NULL;
-    if (out_len > CACHE_MAX_BYTES / 4)
-        return b; /* too big to keep: this response owns it alone */
+    return blob_new(out, out_len);
+}
+
+void hs__static_compress_keep(const struct stat *st, int coding, hs__static_blob_t *b)
+{
+    if (b->len > CACHE_MAX_BYTES / 4)
+        return; /* too big to keep: the response owns it alone */
+    cache_t *c = cache_get();
+    for (size_t i = 0; i < CACHE_ENTRIES; i++)
+        if (same_version(&c->e[i], st, coding))
+            return; /* coded twice meanwhile (two requests): the first copy stays */
     /* make room: evict least recently used entries until the bytes fit and a slot is free */
     centry_t *slot = NULL;
     for (;;) {
@@ -369,7 +380,7 @@ hs__static_blob_t *hs__static_compress(int fd, const struct stat *st, int coding
                 lru = e;
             }
         }
-        if (slot && c->bytes + out_len <= CACHE_MAX_BYTES)
+        if (slot && c->bytes + b->len <= CACHE_MAX_BYTES)
             break;
         cache_drop(c, lru);
     }
@@ -379,9 +390,19 @@ hs__static_blob_t *hs__static_compress(int fd, const struct stat *st, int coding
                        .mtim = st->st_mtim,
                        .ctim = st->st_ctim,
                        .coding = coding,
-                       .used = c->tick,
+                       .used = ++c->tick,
                        .blob = b};
-    c->bytes += out_len;
-    b->refs++; /* one for the cache, one for the caller */
+    c->bytes += b->len;
+    b->refs++; /* the cache's own reference */
+}
+
+hs__static_blob_t *hs__static_compress(int fd, const struct stat *st, int coding)
+{
+    hs__static_blob_t *b = hs__static_compress_cached(st, coding);
+    if (b)
+        return b;
+    b = hs__static_code_file(fd, st, coding);
+    if (b)
+        hs__static_compress_keep(st, coding, b);
     return b;
 }

@@ -143,30 +143,150 @@ static bool newer_or_same(const struct timespec *a, const struct timespec *b)
     return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec >= b->tv_nsec);
 }
 
+/* A file being answered: what serve_file selected, kept in the request's arena so that the
+ * answer can be finished after coding the file off the loop. */
+typedef struct {
+    int fd;
+    struct stat st;
+    const char *rel;
+    const hs__static_fmeta_t *meta;
+    hs__static_type_t type;
+    bool vary;
+    time_t lm;
+    hs_iovec_t etag;
+    hs__static_body_t body;
+    int coding;   /* content coding of the body sent */
+    int im;       /* instance manipulation (226) or identity */
+    int code_now; /* coding still to produce in memory */
+    int pc;       /* outcome of the preconditions: 0, 304 or 412 */
+} sfile_t;
+
+/* Files at least this large are coded on a helper thread: coding a few MB takes the loop away
+ * from every other connection for tens of milliseconds. Smaller ones cost less than the
+ * hand-over. */
+#define OFFLOAD_CODING_MIN (64 * 1024)
+
+static int finish(hs_req_t *req, sfile_t *f)
+{
+    if (f->pc == 304) {
+        add_validators(req, f->etag, f->lm, f->meta, f->vary);
+        return hs_res_send(req, 304);
+    }
+    if (f->pc == 412)
+        return hs_res_error(req, 412, "a precondition (If-Match or If-Unmodified-Since) failed for the current file");
+
+    if (f->im != HS_CODING_IDENTITY) {
+        /* RFC 3229 §10.4.1: 226 with IM naming the manipulation and the instance's ETag; the
+         * body is the whole manipulated instance, so Range is not applied */
+        add_validators(req, f->etag, f->lm, f->meta, f->vary);
+        hs_res_headerf(req, "IM", "%s", hs__static_coding_name[f->im]);
+        req->content_type = f->type.content_type;
+        hs__static_full_body(req, &f->body);
+        return hs_res_send(req, 226);
+    }
+
+    /* RFC 9110 §14.2: Range only for GET (ignored for HEAD and anything else); a repeated
+     * Range field is not a valid range-set; step 5 of §13.2.2: If-Range decides whether the
+     * Range applies at all */
+    hs__static_range_t ranges[HS_STATIC_MAX_RANGES];
+    size_t nr = 0;
+    int rr = HS_RANGE_NONE;
+    if (req->p.method_id == HS_METHOD_GET && hs__static_field_count(req, HS_HDR_RANGE) == 1 &&
+        hs__static_if_range(req, f->etag, f->lm))
+        rr = hs__static_range_parse(req->meta.h[HS_HDR_RANGE]->value, f->body.len, ranges, &nr);
+    if (rr == HS_RANGE_UNSATISFIABLE) {
+        /* RFC 9110 §15.5.17: 416 with Content-Range: bytes * / complete-length */
+        hs_res_headerf(req, "Content-Range", "bytes */%llu", (unsigned long long)f->body.len);
+        if (f->vary)
+            HS_RES_HEADER(req, "Vary", "Accept-Encoding");
+        return hs_res_error(req, 416, "none of the requested byte ranges lies within the file");
+    }
+    add_validators(req, f->etag, f->lm, f->meta, f->vary);
+    HS_RES_HEADER(req, "Accept-Ranges", "bytes"); /* RFC 9110 §14.3 */
+    if (f->coding != HS_CODING_IDENTITY)
+        hs_res_headerf(req, "Content-Encoding", "%s", hs__static_coding_name[f->coding]);
+    if (rr == HS_RANGE_OK) {
+        hs__static_range_body(req, &f->body, f->type.content_type, ranges, nr);
+        return hs_res_send(req, 206);
+    }
+    req->content_type = f->type.content_type;
+    hs__static_full_body(req, &f->body);
+    return hs_res_send(req, 200);
+}
+
+/* The coded bytes are here (b, a reference the request now owns), or coding failed (NULL). */
+static int finish_coded(hs_req_t *req, sfile_t *f, hs__static_blob_t *b)
+{
+    if (b) {
+        sreq(req)->blob = b;
+        f->body = (hs__static_body_t){.fd = -1, .mem = b->data, .len = b->len};
+        return finish(req, f);
+    }
+    /* coding failed (memory, a file that shrank): send the file itself, judged by its own
+     * validator */
+    hs_log_warn("static: could not code %s as %s; sending it uncoded", f->rel, hs__static_coding_name[f->code_now]);
+    f->im = f->coding = HS_CODING_IDENTITY;
+    f->etag = f->meta ? f->meta->etag : hs__static_etag(&req->arena, &f->st, NULL);
+    f->pc = hs__static_preconditions(req, f->etag, f->lm);
+    return finish(req, f);
+}
+
+typedef struct {
+    int fd; /* a duplicate: the job's own, whatever happens to the request */
+    struct stat st;
+    int coding;
+    hs__static_blob_t *blob;
+    sfile_t *f; /* in the request's arena: used only while the request lives */
+} code_job_t;
+
+static void code_work(void *arg) /* on a helper thread */
+{
+    code_job_t *j = arg;
+    j->blob = hs__static_code_file(j->fd, &j->st, j->coding);
+}
+
+static void code_done(hs_req_t *req, void *arg) /* on the worker */
+{
+    code_job_t *j = arg;
+    close(j->fd);
+    if (req) {
+        if (j->blob)
+            hs__static_compress_keep(&j->st, j->coding, j->blob);
+        finish_coded(req, j->f, j->blob);
+    } else {
+        hs__static_blob_release(j->blob); /* the client left: nobody to send it to */
+    }
+    free(j);
+}
+
 static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat *st, const char *rel)
 {
     const hs_config_t *cfg = hs__static_cfg;
-    const hs__static_fmeta_t *meta = hs__static_fcache_meta(ent);
-    hs__static_type_t type = meta ? meta->type : hs__static_mime_lookup(rel);
-    bool vary = type.compressible;
+    sfile_t *f = hs_arena_alloc(&req->arena, sizeof(*f));
+    f->fd = fd;
+    f->st = *st;
+    f->rel = rel;
+    f->meta = hs__static_fcache_meta(ent);
+    f->type = f->meta ? f->meta->type : hs__static_mime_lookup(rel);
+    f->vary = f->type.compressible;
     /* RFC 9110 §8.8.2.1: Last-Modified is never later than the message's Date */
-    time_t lm = st->st_mtime > req->start_sec ? req->start_sec : st->st_mtime;
-    hs_iovec_t etag = meta ? meta->etag : hs__static_etag(&req->arena, st, NULL);
-    hs__static_body_t body = {.fd = fd, .mem = NULL, .len = (uint64_t)st->st_size};
+    f->lm = st->st_mtime > req->start_sec ? req->start_sec : st->st_mtime;
+    f->etag = f->meta ? f->meta->etag : hs__static_etag(&req->arena, st, NULL);
+    f->body = (hs__static_body_t){.fd = fd, .mem = NULL, .len = (uint64_t)st->st_size};
     const char *cached = hs__static_fcache_data(ent);
     if (cached) /* a small file from the open-file cache: head and body leave in one writev */
-        body = (hs__static_body_t){.fd = -1, .mem = cached, .len = (uint64_t)st->st_size};
-    int coding = HS_CODING_IDENTITY;
+        f->body = (hs__static_body_t){.fd = -1, .mem = cached, .len = (uint64_t)st->st_size};
+    f->coding = HS_CODING_IDENTITY;
 
     /* RFC 3229 §10.5.3: A-IM asks for an instance manipulation of the whole instance; files
      * too large to code on the fly are answered as if it were absent */
-    int im = HS_CODING_IDENTITY;
+    f->im = HS_CODING_IDENTITY;
     if ((req->p.method_id == HS_METHOD_GET || req->p.method_id == HS_METHOD_HEAD) &&
         (uint64_t)st->st_size <= cfg->compress_max)
-        im = hs__static_negotiate_im(req);
-    int code_now = im; /* coding still to produce in memory, once preconditions have passed */
+        f->im = hs__static_negotiate_im(req);
+    f->code_now = f->im; /* coding still to produce in memory, once preconditions have passed */
 
-    if (im == HS_CODING_IDENTITY && type.compressible) {
+    if (f->im == HS_CODING_IDENTITY && f->type.compressible) {
         /* precompressed siblings (file.br, file.zst, file.gz) not older than the file */
         unsigned pre = 0, avail = 0;
         int pre_fd[HS_CODING__COUNT];
@@ -194,14 +314,14 @@ static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat 
             avail |= (1u << HS_CODING_BR) | (1u << HS_CODING_ZSTD) | (1u << HS_CODING_GZIP);
         int c = hs__static_negotiate_encoding(req, avail, pre);
         if (c > 0 && (pre & (1u << c))) {
-            body = (hs__static_body_t){.fd = pre_fd[c], .mem = NULL, .len = (uint64_t)pre_st[c].st_size};
-            etag = hs__static_etag(&req->arena, &pre_st[c], hs__static_coding_etag[c]);
+            f->body = (hs__static_body_t){.fd = pre_fd[c], .mem = NULL, .len = (uint64_t)pre_st[c].st_size};
+            f->etag = hs__static_etag(&req->arena, &pre_st[c], hs__static_coding_etag[c]);
             keep_fd(req, pre_fd[c]);
             pre_fd[c] = -1;
         } else if (c > 0) {
             /* coded on the fly: the tag is known before the bytes are */
-            etag = hs__static_etag(&req->arena, st, hs__static_coding_etag[c]);
-            code_now = c;
+            f->etag = hs__static_etag(&req->arena, st, hs__static_coding_etag[c]);
+            f->code_now = c;
         }
         for (int k = 0; k < HS_CODING__COUNT; k++)
             if (pre_fd[k] >= 0)
@@ -213,70 +333,27 @@ static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat 
                                 "no content coding this server has for the file is acceptable "
                                 "(Accept-Encoding excludes identity); available: br, zstd, gzip");
         }
-        coding = c;
+        f->coding = c;
     }
 
     /* RFC 9110 §13.2.2 steps 1-4, against the selected representation's validators; a 304 or
      * 412 never needs the coded bytes */
-    int pc = hs__static_preconditions(req, etag, lm);
-    if (code_now != HS_CODING_IDENTITY && pc == 0) {
-        hs__static_blob_t *b = hs__static_compress(fd, st, code_now);
-        if (b) {
-            sreq(req)->blob = b;
-            body = (hs__static_body_t){.fd = -1, .mem = b->data, .len = b->len};
-        } else {
-            /* coding failed (memory, a file that shrank): send the file itself, judged by its
-             * own validator */
-            hs_log_warn("static: could not code %s as %s; sending it uncoded", rel, hs__static_coding_name[code_now]);
-            im = coding = HS_CODING_IDENTITY;
-            etag = hs__static_etag(&req->arena, st, NULL);
-            pc = hs__static_preconditions(req, etag, lm);
-        }
+    f->pc = hs__static_preconditions(req, f->etag, f->lm);
+    if (f->code_now == HS_CODING_IDENTITY || f->pc != 0)
+        return finish(req, f);
+    hs__static_blob_t *b = hs__static_compress_cached(st, f->code_now);
+    if (!b && st->st_size >= OFFLOAD_CODING_MIN) {
+        code_job_t *j = hs_malloc(sizeof(*j));
+        *j = (code_job_t){.fd = fcntl(fd, F_DUPFD_CLOEXEC, 0), .st = *st, .coding = f->code_now, .f = f};
+        if (j->fd >= 0 && hs_req_offload(req, code_work, code_done, j) == HS_OK)
+            return HS_AGAIN; /* answered by code_done */
+        if (j->fd >= 0)
+            close(j->fd);
+        free(j);
     }
-    if (pc == 304) {
-        add_validators(req, etag, lm, meta, vary);
-        return hs_res_send(req, 304);
-    }
-    if (pc == 412)
-        return hs_res_error(req, 412, "a precondition (If-Match or If-Unmodified-Since) failed for the current file");
-
-    if (im != HS_CODING_IDENTITY) {
-        /* RFC 3229 §10.4.1: 226 with IM naming the manipulation and the instance's ETag; the
-         * body is the whole manipulated instance, so Range is not applied */
-        add_validators(req, etag, lm, meta, vary);
-        hs_res_headerf(req, "IM", "%s", hs__static_coding_name[im]);
-        req->content_type = type.content_type;
-        hs__static_full_body(req, &body);
-        return hs_res_send(req, 226);
-    }
-
-    /* RFC 9110 §14.2: Range only for GET (ignored for HEAD and anything else); a repeated
-     * Range field is not a valid range-set; step 5 of §13.2.2: If-Range decides whether the
-     * Range applies at all */
-    hs__static_range_t ranges[HS_STATIC_MAX_RANGES];
-    size_t nr = 0;
-    int rr = HS_RANGE_NONE;
-    if (req->p.method_id == HS_METHOD_GET && hs__static_field_count(req, HS_HDR_RANGE) == 1 &&
-        hs__static_if_range(req, etag, lm))
-        rr = hs__static_range_parse(req->meta.h[HS_HDR_RANGE]->value, body.len, ranges, &nr);
-    if (rr == HS_RANGE_UNSATISFIABLE) {
-        /* RFC 9110 §15.5.17: 416 with Content-Range: bytes * / complete-length */
-        hs_res_headerf(req, "Content-Range", "bytes */%llu", (unsigned long long)body.len);
-        if (vary)
-            HS_RES_HEADER(req, "Vary", "Accept-Encoding");
-        return hs_res_error(req, 416, "none of the requested byte ranges lies within the file");
-    }
-    add_validators(req, etag, lm, meta, vary);
-    HS_RES_HEADER(req, "Accept-Ranges", "bytes"); /* RFC 9110 §14.3 */
-    if (coding != HS_CODING_IDENTITY)
-        hs_res_headerf(req, "Content-Encoding", "%s", hs__static_coding_name[coding]);
-    if (rr == HS_RANGE_OK) {
-        hs__static_range_body(req, &body, type.content_type, ranges, nr);
-        return hs_res_send(req, 206);
-    }
-    req->content_type = type.content_type;
-    hs__static_full_body(req, &body);
-    return hs_res_send(req, 200);
+    if (!b)
+        b = hs__static_compress(fd, st, f->code_now);
+    return finish_coded(req, f, b);
 }
 
 static int redirect_to_slash(hs_req_t *req, const hs__static_path_t *mp)

@@ -138,6 +138,12 @@ void hs__static_blob_release(hs__static_blob_t *b);
 /* The file (fd, st) coded with `coding`, from the worker's cache or compressed now.
  * NULL on failure (the caller falls back to identity). The caller owns one reference. */
 hs__static_blob_t *hs__static_compress(int fd, const struct stat *st, int coding);
+/* Its parts. The cached copy of that version (a reference) or NULL; the file coded now, with
+ * no cache involved (safe on a helper thread; NULL above compress_max or on failure); and
+ * keeping a blob coded elsewhere in this worker's cache (which takes its own reference). */
+hs__static_blob_t *hs__static_compress_cached(const struct stat *st, int coding);
+hs__static_blob_t *hs__static_code_file(int fd, const struct stat *st, int coding);
+void hs__static_compress_keep(const struct stat *st, int coding, hs__static_blob_t *b);
 
 /* Accept-Encoding negotiation (RFC 9110 §12.5.3). `avail` is a bit set of codings the server
  * can produce (1 << HS_CODING_*), `pre` those available precompressed (preferred on a tie).

@@ -1,0 +1,172 @@
+"""Large files coded on the fly (gzip, br, zstd) are coded on a helper thread, not on the event
+loop: the answers are the same as for small files, other clients are served meanwhile, and a
+client leaving (or the server stopping) while its file is being coded loses nothing else."""
+import gzip
+import os
+import random
+import select
+import shutil
+import signal
+import tempfile
+import time
+
+import brotli
+import pytest
+import zstandard
+
+from conftest import one_response, parse_responses, read_all, stop_and_check, Server
+
+BIG = 4 * 1024 * 1024  # takes brotli a few hundred milliseconds
+
+
+def text(size, seed):
+    rnd = random.Random(seed)
+    words = ["".join(rnd.choices("abcdefghijklmnopqrstuvwxyz", k=rnd.randint(2, 9))) for _ in range(4000)]
+    out, n = [], 0
+    while n < size:
+        line = (" ".join(rnd.choices(words, k=12)) + "\n").encode()
+        out.append(line)
+        n += len(line)
+    return b"".join(out)[:size]
+
+
+@pytest.fixture(scope="module")
+def tree():
+    base = tempfile.mkdtemp(dir="/tmp")
+    os.chmod(base, 0o755)
+    files = {"big.txt": text(BIG, 1), "mid.txt": text(300 * 1024, 2), "small.txt": b"small and quick\n"}
+    for name, data in files.items():
+        with open(os.path.join(base, name), "wb") as f:
+            f.write(data)
+        os.chmod(os.path.join(base, name), 0o644)
+    yield base, files
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def srv(tree):
+    s = Server("--root", tree[0], access_log="off")
+    yield s
+    stop_and_check(s)
+
+
+def request(path, headers=(), method="GET"):
+    h = "".join("%s: %s\r\n" % kv for kv in headers)
+    return ("%s %s HTTP/1.1\r\nHost: t\r\n%sConnection: close\r\n\r\n" % (method, path, h)).encode()
+
+
+def ask(s, path, headers=(), method="GET"):
+    return one_response(s.raw(request(path, headers, method), timeout=20), head=(method == "HEAD"))
+
+
+DECODE = {"gzip": gzip.decompress, "br": brotli.decompress, "zstd": lambda b: zstandard.ZstdDecompressor().decompress(b)}
+TAG = {"gzip": "gz", "br": "br", "zstd": "zst"}
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
+@pytest.mark.parametrize("name", ["mid.txt", "big.txt"])
+def test_coded_off_the_loop_like_small_files(srv, tree, name, coding):
+    data = tree[1][name]
+    r = ask(srv, "/" + name, [("Accept-Encoding", coding)])
+    assert r.status == 200
+    assert r.header("content-encoding") == coding
+    assert r.header("vary") == "Accept-Encoding"
+    assert r.header("etag").endswith('-%s"' % TAG[coding])
+    assert int(r.header("content-length")) == len(r.body) < len(data)
+    assert DECODE[coding](r.body) == data
+    again = ask(srv, "/" + name, [("Accept-Encoding", coding)])  # now from the worker's cache
+    assert again.body == r.body and again.header("etag") == r.header("etag")
+    head = ask(srv, "/" + name, [("Accept-Encoding", coding)], method="HEAD")
+    assert head.status == 200 and head.body == b""
+    assert head.header("content-length") == r.header("content-length")
+
+
+def test_range_304_and_226_on_a_large_coded_file(make_server, tree):
+    s = make_server("--root", tree[0])  # a fresh server: nothing cached yet
+    data = tree[1]["big.txt"]
+    r = ask(s, "/big.txt", [("Accept-Encoding", "gzip"), ("Range", "bytes=0-99")])
+    assert r.status == 206 and len(r.body) == 100
+    total = int(r.header("content-range").split("/")[1])
+    full = ask(s, "/big.txt", [("Accept-Encoding", "gzip")])
+    assert len(full.body) == total and full.body[:100] == r.body
+    assert gzip.decompress(full.body) == data
+    nm = ask(s, "/big.txt", [("Accept-Encoding", "gzip"), ("If-None-Match", full.header("etag"))])
+    assert nm.status == 304 and nm.header("etag") == full.header("etag")
+    im = ask(make_server("--root", tree[0]), "/big.txt", [("A-IM", "gzip")])
+    assert im.status == 226 and im.header("im") == "gzip" and gzip.decompress(im.body) == data
+
+
+def test_other_clients_are_served_while_a_file_is_coded(make_server, tree):
+    """One worker: while it has a 4 MiB file coded with brotli (hundreds of milliseconds), a
+    request for a small file on another connection is answered first."""
+    s = make_server("--root", tree[0], workers=1)
+    big = s.connect(timeout=20)
+    small = s.connect(timeout=20)
+    try:
+        big.sendall(request("/big.txt", [("Accept-Encoding", "br")]))
+        time.sleep(0.02)  # the big request is in the worker's hands
+        small.sendall(request("/small.txt"))
+        first = None
+        got = {big: b"", small: b""}
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (not got[small].endswith(b"small and quick\n") or not first):
+            ready, _, _ = select.select([big, small], [], [], 1)
+            for sock in ready:
+                chunk = sock.recv(65536)
+                if chunk and first is None:
+                    first = sock
+                got[sock] += chunk
+        assert first is small, "the small file waited for the big one's coding"
+        assert one_response(got[small]).body == b"small and quick\n"
+        rest = read_all(big, timeout=20)
+        r = one_response(got[big] + rest)
+        assert r.status == 200 and brotli.decompress(r.body) == tree[1]["big.txt"]
+    finally:
+        big.close()
+        small.close()
+
+
+def test_client_leaving_while_its_file_is_coded(make_server, tree):
+    s = make_server("--root", tree[0], workers=1)
+    for coding in ("br", "gzip", "zstd"):
+        c = s.connect()
+        c.sendall(request("/big.txt", [("Accept-Encoding", coding)]))
+        time.sleep(0.01)
+        c.close()  # gone before the coding is done
+    r = ask(s, "/small.txt")
+    assert r.status == 200 and r.body == b"small and quick\n"
+    time.sleep(1.5)  # the abandoned jobs finish and are released on the worker
+    r = ask(s, "/big.txt", [("Accept-Encoding", "zstd")])
+    assert zstandard.ZstdDecompressor().decompress(r.body) == tree[1]["big.txt"]
+    assert sum(" 499 " in l for l in s.access_log(wait_for=" 499 ")) == 3  # logged as the client's abort
+
+
+def test_stop_while_a_file_is_coded_finishes_the_answer(tree):
+    """SIGTERM drains: the response being coded is still sent, then the server exits cleanly."""
+    s = Server("--root", tree[0], workers=1)
+    c = s.connect(timeout=20)
+    try:
+        c.sendall(request("/big.txt", [("Accept-Encoding", "br")]))
+        time.sleep(0.05)
+        s.proc.send_signal(signal.SIGTERM)
+        r = one_response(read_all(c, timeout=20))
+        assert r.status == 200 and brotli.decompress(r.body) == tree[1]["big.txt"]
+    finally:
+        c.close()
+        stop_and_check(s)
+
+
+def test_many_clients_many_codings_at_once(make_server, tree):
+    s = make_server("--root", tree[0], workers=2)
+    socks = []
+    for i in range(12):
+        coding = ("gzip", "br", "zstd")[i % 3]
+        name = ("big.txt", "mid.txt")[i % 2]
+        c = s.connect(timeout=30)
+        c.sendall(request("/" + name, [("Accept-Encoding", coding)]))
+        socks.append((c, coding, name))
+    for c, coding, name in socks:
+        r = one_response(read_all(c, timeout=30))
+        c.close()
+        assert r.status == 200 and r.header("content-encoding") == coding
+        assert DECODE[coding](r.body) == tree[1][name]
