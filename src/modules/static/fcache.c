@@ -337,6 +337,8 @@ int hs__static_fcache_open(const char *rel, hs_loop_t *loop, struct stat *st, co
         if (fc->io.fd >= 0)
             on_events(&fc->io, HS_EV_READ);
     }
+    if (fc->renew)
+        instance_open(fc); /* every entry is re-watched, on the new paths, when next used */
     uint32_t h = hash_key(rel, n);
     fentry_t **slot = &fc->slot[h % FC_BUCKETS];
     fentry_t *e = *slot;
