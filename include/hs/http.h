@@ -44,6 +44,7 @@ struct hs_server_s {
     struct sockaddr_storage listen_addr[HS_MAX_LISTEN];
     socklen_t listen_len[HS_MAX_LISTEN];
     int log_fd;                /* access log, -1 = off */
+    size_t log_write_max;      /* largest single write: PIPE_BUF unless the log is a regular file */
     _Atomic int connections;   /* open connections across workers */
     _Atomic int shutting_down; /* 1 = stop accepting, drain */
     _Atomic uint64_t next_id;
@@ -65,6 +66,10 @@ struct hs_worker_s {
     hs_req_t *req_pool;      /* finished requests kept for reuse (with one arena block each) */
     int nreq_pool;
     bool draining;
+    hs_buf_t log_buf;  /* access log lines not yet written (flushed every loop iteration) */
+    time_t log_sec;    /* the second log_when was made for */
+    char log_when[28]; /* "06/Nov/1994:08:49:37 +0000" */
+    bool log_lost;     /* a write of the log failed (said once) */
 };
 
 /* One response header. */

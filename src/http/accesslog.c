@@ -1,12 +1,19 @@
 /* statusd — access log in the combined format, followed by the request duration in seconds:
  *   127.0.0.1 - - [21/Nov/2026:22:33:01 +0000] "GET / HTTP/1.1" 200 612 "-" "curl/7.88.1" 0.000
- * Each line goes out in one write(2) on an O_APPEND descriptor, so workers never interleave. */
+ * Lines are gathered per worker and written at the end of every loop iteration (or when 32 KiB
+ * have gathered), so a busy worker pays one write(2) per wake-up rather than one per request,
+ * and a line never waits longer than the iteration that produced it. Writes hold whole lines on
+ * an O_APPEND descriptor, so workers never interleave; on a pipe they stay within PIPE_BUF,
+ * which the kernel keeps in one piece. */
 #define _GNU_SOURCE
 #include "internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
+
+#define LOG_FLUSH_AT (32 * 1024)
 
 /* Escape for a quoted log field: quotes, backslashes and non-printable bytes become \xHH. */
 static size_t esc(char *out, size_t room, const char *s, size_t n)
@@ -38,10 +45,19 @@ static void emit(hs_worker_t *w, const hs_conn_t *c, time_t t, const char *reqli
     int fd = w->srv->log_fd;
     if (fd < 0)
         return;
-    char line[2048], peer[64], when[40];
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+    char line[2048], peer[64];
+    if (w->log_sec != t || !w->log_when[0]) {
+        /* from the loop's IMF-fixdate of the same second: "Sun, 06 Nov 1994 08:49:37 GMT" */
+        char imf[30];
+        const char *d = w->loop.date;
+        if (t != w->loop.now_sec) {
+            hs_http_date(t, imf);
+            d = imf;
+        }
+        snprintf(w->log_when, sizeof(w->log_when), "%.2s/%.3s/%.4s:%.8s +0000", d + 5, d + 8, d + 12, d + 17);
+        w->log_sec = t;
+    }
+    const char *when = w->log_when;
     hs__peer_name(c, peer, sizeof(peer));
     size_t o = (size_t)snprintf(line, sizeof(line), "%s - - [%s] \"", peer, when);
     o += esc(line + o, 700, reqline, rlen);
@@ -52,8 +68,39 @@ static void emit(hs_worker_t *w, const hs_conn_t *c, time_t t, const char *reqli
     line[o++] = '"';
     o += esc(line + o, 500, ua.base, ua.len);
     o += (size_t)snprintf(line + o, sizeof(line) - o, "\" %.3f\n", secs);
-    ssize_t r = write(fd, line, HS_MIN(o, sizeof(line)));
-    (void)r;
+    hs_buf_append(&w->log_buf, line, HS_MIN(o, sizeof(line)));
+    if (w->log_buf.len >= LOG_FLUSH_AT)
+        hs__access_log_flush(w);
+}
+
+void hs__access_log_flush(hs_worker_t *w)
+{
+    int fd = w->srv->log_fd;
+    size_t done = 0, len = w->log_buf.len;
+    while (fd >= 0 && done < len) {
+        size_t n = len - done;
+        if (n > w->srv->log_write_max) {
+            /* whole lines only, so that a pipe keeps each write in one piece */
+            const char *p = w->log_buf.base + done;
+            size_t cut = w->srv->log_write_max;
+            while (cut > 0 && p[cut - 1] != '\n')
+                cut--;
+            n = cut ? cut : w->srv->log_write_max; /* a line longer than PIPE_BUF: as it is */
+        }
+        ssize_t r = write(fd, w->log_buf.base + done, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (!w->log_lost)
+                hs_log_warn("access log: write failed (%s): lines are being dropped", strerror(errno));
+            w->log_lost = true;
+            break;
+        }
+        done += (size_t)r;
+    }
+    w->log_buf.len = 0;
+    if (w->log_buf.cap > 4 * LOG_FLUSH_AT)
+        hs_buf_free(&w->log_buf); /* a burst of long lines: do not keep its memory */
 }
 
 void hs__access_log(hs_req_t *req, int status, uint64_t bytes)

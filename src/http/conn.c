@@ -985,6 +985,8 @@ void hs_upgraded_close(hs_req_t *req)
 
 void hs__worker_free_pools(hs_worker_t *w)
 {
+    hs__access_log_flush(w);
+    hs_buf_free(&w->log_buf);
     while (w->req_pool) {
         hs_req_t *r = w->req_pool;
         w->req_pool = r->module_data;

@@ -63,5 +63,6 @@ void hs__check_response(hs_req_t *req, bool has_body_bytes);
 /* accesslog.c */
 void hs__access_log(hs_req_t *req, int status, uint64_t bytes);
 void hs__access_log_raw(hs_worker_t *w, const hs_conn_t *c, const char *reqline, size_t len, int status);
+void hs__access_log_flush(hs_worker_t *w); /* write the buffered lines (every loop iteration) */
 
 #endif

@@ -9,11 +9,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int reserve_fd = -1; /* kept open to answer 503 when the process runs out of descriptors */
@@ -155,6 +157,9 @@ int hs_server_init(hs_server_t *srv, hs_config_t *cfg)
             fprintf(stderr, "statusd: cannot open access log %s: %s\n", cfg->access_log, strerror(errno));
             return HS_ERROR;
         }
+        struct stat st;
+        /* a pipe (or a terminal, a socket) keeps writes of up to PIPE_BUF whole */
+        srv->log_write_max = fstat(srv->log_fd, &st) == 0 && S_ISREG(st.st_mode) ? (size_t)1 << 30 : PIPE_BUF;
     }
     for (size_t i = 0; i < cfg->num_listen; i++) {
         if (parse_listen(cfg->listen[i], &srv->listen_addr[i], &srv->listen_len[i], err, sizeof(err)) != HS_OK) {
@@ -256,6 +261,8 @@ static void *worker_main(void *arg)
         hs_io_add_listener(&w->loop, &ctx->listeners[i].io);
     while (!w->draining || w->nconns > 0) {
         hs_loop_run_once(&w->loop, w->draining ? 100 : -1);
+        if (w->log_buf.len)
+            hs__access_log_flush(w);
         if (atomic_load(&srv->shutting_down)) {
             if (!w->draining) {
                 w->draining = true;
@@ -270,6 +277,8 @@ static void *worker_main(void *arg)
         }
     }
     hs__conn_close_all(w); /* past the drain deadline: whatever is left is cut */
+    hs__access_log_flush(w);
+    hs_buf_free(&w->log_buf);
     return NULL;
 }
 

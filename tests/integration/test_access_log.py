@@ -1,0 +1,97 @@
+"""The access log is gathered per worker and written once per loop iteration: every line still
+arrives whole (never interleaved with another worker's, never cut), promptly, in a file or a
+pipe, and the time in it is the request's."""
+import re
+import socket
+import threading
+import time
+
+import pytest
+
+from conftest import parse_responses, stop_and_check, Server
+
+LINE = re.compile(r'^127\.0\.0\.1 - - \[(\d{2})/(\w{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) \+0000\] '
+                  r'"GET /anything/(\d+)/(\d+) HTTP/1\.1" 200 \d+ "-" "(x+)" \d+\.\d{3}$')
+CLIENTS, PER_CLIENT = 8, 150
+
+
+def hammer(port, ua_len):
+    errors = []
+
+    def client(ci):
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            buf = b""
+            for i in range(PER_CLIENT):
+                s.sendall(b"GET /anything/%d/%d HTTP/1.1\r\nHost: t\r\nUser-Agent: %s\r\n\r\n" % (ci, i, b"x" * ua_len))
+                while True:
+                    rs, rest = parse_responses(buf)
+                    if rs and rs[0].has("content-length") and len(rs[0].body) == int(rs[0].header("content-length")):
+                        buf = rest
+                        break
+                    chunk = s.recv(65536)
+                    assert chunk
+                    buf += chunk
+            s.close()
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    ts = [threading.Thread(target=client, args=(ci,)) for ci in range(CLIENTS)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    assert not errors, errors[:3]
+
+
+def check_lines(lines, ua_len):
+    seen = set()
+    for l in lines:
+        m = LINE.match(l.rstrip("\n"))
+        assert m, "malformed or interleaved line: %r" % l[:300]
+        assert len(m.group(9)) == ua_len
+        seen.add((int(m.group(7)), int(m.group(8))))
+    assert seen == {(c, i) for c in range(CLIENTS) for i in range(PER_CLIENT)}
+    assert len(lines) == CLIENTS * PER_CLIENT
+
+
+@pytest.mark.parametrize("ua_len", [10, 480])  # the log keeps at most ~500 bytes of it
+def test_pipe_lines_whole_with_two_workers(ua_len):
+    """stdout is a pipe here: writes stay within PIPE_BUF and hold whole lines."""
+    s = Server(workers=2, access_log="-")
+    try:
+        for port in s.ports:
+            hammer(port, ua_len)
+        s.access_log(wait_for="/anything/%d/%d " % (CLIENTS - 1, PER_CLIENT - 1))
+    finally:
+        stop_and_check(s)
+    check_lines([l for l in s.stdout_lines if "/anything/" in l], ua_len)
+
+
+def test_file_lines_whole_with_two_workers(tmp_path):
+    path = str(tmp_path / "access.log")
+    s = Server(workers=2, access_log=path)
+    try:
+        hammer(s.port, 450)
+    finally:
+        stop_and_check(s)  # lines still gathered are written before the workers stop
+    with open(path) as f:
+        check_lines(f.readlines(), 450)
+
+
+def test_line_is_written_promptly_and_timed(server):
+    before = time.time()
+    s = server.connect()
+    s.sendall(b"GET /anything/0/0 HTTP/1.1\r\nHost: t\r\nUser-Agent: xxx\r\n\r\n")
+    s.recv(65536)
+    deadline = time.time() + 2
+    line = None
+    while time.time() < deadline and not line:
+        line = next((l for l in server.access_log() if "/anything/0/0 " in l), None)
+        time.sleep(0.01)
+    s.close()
+    assert line, "no access log line within 2 s of the response"
+    m = LINE.match(line.rstrip("\n"))
+    assert m
+    logged = time.strptime("%s/%s/%s %s:%s:%s" % m.groups()[:6], "%d/%b/%Y %H:%M:%S")
+    assert abs(time.mktime(logged) - time.mktime(time.gmtime(before))) <= 2
