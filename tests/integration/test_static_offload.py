@@ -170,3 +170,53 @@ def test_many_clients_many_codings_at_once(make_server, tree):
         c.close()
         assert r.status == 200 and r.header("content-encoding") == coding
         assert DECODE[coding](r.body) == tree[1][name]
+
+
+@pytest.fixture(scope="module")
+def big_dir():
+    base = tempfile.mkdtemp(dir="/tmp")
+    os.chmod(base, 0o755)
+    d = os.path.join(base, "many")
+    os.mkdir(d)
+    os.chmod(d, 0o755)
+    first = os.path.join(d, "f000000")
+    with open(first, "wb") as f:
+        f.write(b"x")
+    os.chmod(first, 0o644)
+    for i in range(1, 60000):
+        os.link(first, os.path.join(d, "f%06d" % i))
+    with open(os.path.join(base, "small.txt"), "wb") as f:
+        f.write(b"small and quick\n")
+    os.chmod(os.path.join(base, "small.txt"), 0o644)
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_large_listing_built_off_the_loop(make_server, big_dir):
+    """A 60,000-entry listing is complete and sorted, and a small file asked for meanwhile on
+    another connection of the same worker is answered before it."""
+    s = make_server("--root", big_dir, "--autoindex", workers=1)
+    listing = s.connect(timeout=30)
+    small = s.connect(timeout=30)
+    try:
+        listing.sendall(request("/many/"))
+        time.sleep(0.005)
+        small.sendall(request("/small.txt"))
+        first = None
+        got = {listing: b"", small: b""}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not got[small].endswith(b"small and quick\n"):
+            ready, _, _ = select.select([listing, small], [], [], 1)
+            for sock in ready:
+                chunk = sock.recv(65536)
+                if chunk and first is None:
+                    first = sock
+                got[sock] += chunk
+        assert first is small, "the small file waited for the listing"
+        r = one_response(got[listing] + read_all(listing, timeout=30))
+    finally:
+        listing.close()
+        small.close()
+    assert r.status == 200 and r.header("content-type") == "text/html; charset=utf-8"
+    names = [m.decode() for m in __import__("re").findall(rb'<a href="(f\d{6})">', r.body)]
+    assert len(names) == 60000 and names == sorted(names)
