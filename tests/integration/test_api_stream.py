@@ -202,3 +202,58 @@ def test_caps_are_directives():
         assert r.status == 400 and b"--api-max-duration (300ms)" in r.body
     out = subprocess.run([BIN, "-t", "--api-max-bytes", "lots"], capture_output=True, text=True, timeout=10)
     assert out.returncode != 0 and "api_max_bytes" in out.stderr
+
+
+def test_bytes_has_a_length_and_the_seeded_stream(api):
+    """/bytes is made as the socket drains yet declares its length; its bytes are those of the
+    same seed's /stream-bytes, whatever the chunking."""
+    r, _ = fetch(api, "GET", "/bytes/300001?seed=5")
+    assert r.status == 200 and r.header("content-length") == "300001" and not r.has("transfer-encoding")
+    assert r.body == requests.get(api.url + "/stream-bytes/300001?chunk_size=4096&seed=5").content
+    h, _ = fetch(api, "HEAD", "/bytes/300001?seed=5")
+    assert h.status == 200 and h.header("content-length") == "300001" and h.body == b""
+
+
+def test_range_overlaps_answered_with_the_whole_once(api):
+    full = bytes((ord("a") + i % 26) for i in range(1000))
+    r, _ = fetch(api, "GET", "/range/1000", [("Range", "bytes=0-, 0-, 0-999, 10-20")])
+    assert r.status == 200 and r.body == full and not r.has("content-range")
+    r, _ = fetch(api, "GET", "/range/1000", [("Range", "bytes=0-499, 500-999")])  # adjacent: not more than all
+    assert r.status == 206 and r.header("content-type").startswith("multipart/byteranges")
+    r, _ = fetch(api, "HEAD", "/range/1000", [("Range", "bytes=10-19")])
+    assert r.status == 206 and r.header("content-length") == "10" and r.body == b""
+
+
+def vm_rss(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmRSS:"))
+
+
+@pytest.mark.parametrize("path,headers", [
+    ("/bytes/10485760", b""),
+    ("/range/10485760", b"Range: bytes=" + b",".join([b"0-"] * 31) + b"\r\n"),
+    ("/range/10485760", b"Range: bytes=0-9,20-5242879,6000000-\r\n"),
+])
+def test_slow_readers_do_not_make_the_server_hold_the_body(path, headers):
+    """16 clients ask for 10 MB each and read nothing: the server keeps what the sockets take
+    plus a small high-water mark each, not 16 bodies (nor 31 copies of one)."""
+    import socket
+    with running("--api-max-bytes", "10m", "--send-timeout", "30s") as s:
+        base = vm_rss(s.proc.pid)
+        socks = []
+        for _ in range(16):
+            c = socket.create_connection(("127.0.0.1", s.port))
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            c.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: t\r\n" + headers + b"\r\n")
+            socks.append(c)
+        time.sleep(0.5)
+        grown = vm_rss(s.proc.pid) - base
+        c = socks[0]
+        got = b""
+        c.settimeout(10)
+        while b"\r\n\r\n" not in got:
+            got += c.recv(65536)
+        for c in socks:
+            c.close()
+        assert got.startswith(b"HTTP/1.1 20")
+        assert grown < 40 * 1024 * 1024, "server RSS grew by %d MB" % (grown >> 20)

@@ -144,23 +144,36 @@ static bool size_from_path(hs_req_t *req, hs_iovec_t rest, const char *route, ui
     return api_check_bytes(req, route, *n);
 }
 
-int api_r_bytes(hs_req_t *req, hs_iovec_t rest)
-{
-    uint64_t n;
-    api_prng_t g;
-    if (!size_from_path(req, rest, "/bytes", &n) || !seed_arg(req, &g))
-        return HS_OK;
-    unsigned char *p = n ? hs_arena_alloc(&req->arena, (size_t)n) : NULL;
-    api_prng_fill(&g, p, (size_t)n);
-    return api_send_mem(req, 200, p, (size_t)n, "application/octet-stream");
-}
-
-/* ---- /stream/{n} and /stream-bytes/{n}: produced as the socket drains ---- */
+/* ---- /bytes/{n}, /stream/{n} and /stream-bytes/{n}: produced as the socket drains ---- */
 typedef struct {
     uint64_t total, done, chunk;
     api_prng_t g;
     hs_iovec_t line; /* /stream: the members shared by every line */
 } stream_t;
+
+static void stream_bytes_more(hs_req_t *req);
+
+/* Produced as the socket drains, with a Content-Length: a 30-byte request never holds
+ * --api-max-bytes of memory for a client that reads slowly. */
+int api_r_bytes(hs_req_t *req, hs_iovec_t rest)
+{
+    stream_t *s = hs_arena_alloc(&req->arena, sizeof(*s));
+    memset(s, 0, sizeof(*s));
+    if (!size_from_path(req, rest, "/bytes", &s->total) || !seed_arg(req, &s->g))
+        return HS_OK;
+    s->chunk = 65536; /* a multiple of 8: the bytes are the same as one fill of the whole */
+    req->module_data = s;
+    req->content_type = "application/octet-stream";
+    req->content_length = (int64_t)s->total;
+    if (req->no_body || s->total == 0) {
+        hs_res_stream_start(req, 200);
+        return hs_res_stream_end(req, NULL, 0);
+    }
+    req->on_drain = stream_bytes_more;
+    hs_res_stream_start(req, 200);
+    stream_bytes_more(req);
+    return HS_OK;
+}
 
 static void stream_lines_more(hs_req_t *req)
 {
@@ -299,6 +312,74 @@ static int parse_ranges(hs_iovec_t v, uint64_t n, span_t *out, int max, bool *an
     return seen ? count : -1;
 }
 
+/* The body of /range/{n} is the letters a-z repeated ('a' + offset % 26). It is made as the
+ * socket drains, from a list of pieces: literal bytes (multipart headers) or a window of that
+ * pattern. Nothing of size n is ever held in memory. */
+typedef struct {
+    hs_iovec_t lit;      /* literal bytes, or base NULL for a pattern window */
+    uint64_t first, len; /* the pattern window (or lit.len) */
+} piece_t;
+
+typedef struct {
+    piece_t pieces[3 * 32 + 1];
+    int count, cur;
+    uint64_t off; /* within pieces[cur] */
+} range_body_t;
+
+static void range_more(hs_req_t *req)
+{
+    range_body_t *rb = req->module_data;
+    char buf[65536];
+    while (rb->cur < rb->count && hs_res_stream_pending(req) < STREAM_HIGH_WATER) {
+        piece_t *pc = &rb->pieces[rb->cur];
+        uint64_t left = pc->len - rb->off;
+        size_t n = (size_t)HS_MIN(left, (uint64_t)sizeof(buf));
+        if (pc->lit.base) {
+            hs_res_stream_write(req, pc->lit.base + rb->off, n);
+        } else {
+            uint64_t at = pc->first + rb->off;
+            for (size_t i = 0; i < n; i++)
+                buf[i] = (char)('a' + (at + i) % 26);
+            hs_res_stream_write(req, buf, n);
+        }
+        rb->off += n;
+        if (rb->off == pc->len) {
+            rb->cur++;
+            rb->off = 0;
+        }
+    }
+    if (rb->cur >= rb->count)
+        hs_res_stream_end(req, NULL, 0);
+}
+
+static int range_send(hs_req_t *req, int status, range_body_t *rb, const char *ctype)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < rb->count; i++)
+        total += rb->pieces[i].len;
+    req->module_data = rb;
+    req->content_type = ctype;
+    req->content_length = (int64_t)total;
+    if (req->no_body || total == 0) {
+        hs_res_stream_start(req, status);
+        return hs_res_stream_end(req, NULL, 0);
+    }
+    req->on_drain = range_more;
+    hs_res_stream_start(req, status);
+    range_more(req);
+    return HS_OK;
+}
+
+static void add_lit(range_body_t *rb, hs_iovec_t v)
+{
+    rb->pieces[rb->count++] = (piece_t){.lit = v, .len = v.len};
+}
+
+static void add_window(range_body_t *rb, uint64_t first, uint64_t len)
+{
+    rb->pieces[rb->count++] = (piece_t){.first = first, .len = len};
+}
+
 int api_r_range(hs_req_t *req, hs_iovec_t rest)
 {
     uint64_t n;
@@ -307,9 +388,6 @@ int api_r_range(hs_req_t *req, hs_iovec_t rest)
     hs_iovec_t etag = hs_arena_printf(&req->arena, "\"range%llu\"", (unsigned long long)n);
     hs_res_header(req, HS_IOV("ETag"), etag);
     HS_RES_HEADER(req, "Accept-Ranges", "bytes");
-    char *data = n ? hs_arena_alloc(&req->arena, (size_t)n) : NULL;
-    for (uint64_t i = 0; i < n; i++)
-        data[i] = (char)('a' + i % 26);
     hs_iovec_t range = hs_req_header(req, HS_HDR_RANGE);
     hs_iovec_t if_range = hs_req_header(req, HS_HDR_IF_RANGE);
     /* RFC 9110 §13.1.5: If-Range with a strong validator that matches, else the whole thing;
@@ -325,29 +403,44 @@ int api_r_range(hs_req_t *req, hs_iovec_t rest)
         return api_fail(req, 416, "none of the requested ranges overlaps the %llu-byte resource",
                         (unsigned long long)n);
     }
-    if (count < 0)
-        return api_send_mem(req, 200, data, (size_t)n, "application/octet-stream");
+    if (count > 1) {
+        /* RFC 9110 §14.2: ranges that together ask for more than the whole (overlaps) are
+         * answered with the whole, once: a few bytes of request never make the server send
+         * 32 copies of the resource */
+        uint64_t sum = 0;
+        for (int i = 0; i < count; i++)
+            sum += spans[i].last - spans[i].first + 1;
+        if (sum > n)
+            count = -1;
+    }
+    range_body_t *rb = hs_arena_alloc(&req->arena, sizeof(*rb));
+    rb->count = rb->cur = 0;
+    rb->off = 0;
+    if (count < 0) {
+        add_window(rb, 0, n);
+        return range_send(req, 200, rb, "application/octet-stream");
+    }
     if (count == 1) {
         hs_res_headerf(req, "Content-Range", "bytes %llu-%llu/%llu", (unsigned long long)spans[0].first,
                        (unsigned long long)spans[0].last, (unsigned long long)n);
-        return api_send_mem(req, 206, data + spans[0].first, (size_t)(spans[0].last - spans[0].first + 1),
-                            "application/octet-stream");
+        add_window(rb, spans[0].first, spans[0].last - spans[0].first + 1);
+        return range_send(req, 206, rb, "application/octet-stream");
     }
     /* RFC 9110 §14.6: multipart/byteranges */
     unsigned char rnd[12];
     char boundary[25];
     api_random(rnd, sizeof(rnd));
     api_hex(rnd, sizeof(rnd), boundary);
-    hs_buf_t b = {0};
     for (int i = 0; i < count; i++) {
-        hs_buf_printf(
-            &b, "--%s\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
-            boundary, (unsigned long long)spans[i].first, (unsigned long long)spans[i].last, (unsigned long long)n);
-        hs_buf_append(&b, data + spans[i].first, (size_t)(spans[i].last - spans[i].first + 1));
-        HS_BUF_LIT(&b, "\r\n");
+        add_lit(rb, hs_arena_printf(&req->arena,
+                                    "%s--%s\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes "
+                                    "%llu-%llu/%llu\r\n\r\n",
+                                    i ? "\r\n" : "", boundary, (unsigned long long)spans[i].first,
+                                    (unsigned long long)spans[i].last, (unsigned long long)n));
+        add_window(rb, spans[i].first, spans[i].last - spans[i].first + 1);
     }
-    hs_buf_printf(&b, "--%s--\r\n", boundary);
-    return api_send_buf(req, 206, &b, hs_arena_printf(&req->arena, "multipart/byteranges; boundary=%s", boundary).base);
+    add_lit(rb, hs_arena_printf(&req->arena, "\r\n--%s--\r\n", boundary));
+    return range_send(req, 206, rb, hs_arena_printf(&req->arena, "multipart/byteranges; boundary=%s", boundary).base);
 }
 
 /* ---- /sse ---- */
