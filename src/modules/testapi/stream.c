@@ -20,6 +20,7 @@
 #include <time.h>
 
 #define STREAM_HIGH_WATER (256 * 1024) /* produce more only when less than this is queued */
+#define SMALL_BODY (64 * 1024)         /* /bytes and /range bodies up to this are made at once */
 
 /* ---- /delay/{s} ---- */
 static void delay_done(hs_req_t *req)
@@ -161,6 +162,11 @@ int api_r_bytes(hs_req_t *req, hs_iovec_t rest)
     memset(s, 0, sizeof(*s));
     if (!size_from_path(req, rest, "/bytes", &s->total) || !seed_arg(req, &s->g))
         return HS_OK;
+    if (s->total <= SMALL_BODY) { /* small: made at once, sent with the head */
+        unsigned char *p = s->total ? hs_arena_alloc(&req->arena, (size_t)s->total) : NULL;
+        api_prng_fill(&s->g, p, (size_t)s->total);
+        return api_send_mem(req, 200, p, (size_t)s->total, "application/octet-stream");
+    }
     s->chunk = 65536; /* a multiple of 8: the bytes are the same as one fill of the whole */
     req->module_data = s;
     req->content_type = "application/octet-stream";
@@ -357,6 +363,19 @@ static int range_send(hs_req_t *req, int status, range_body_t *rb, const char *c
     uint64_t total = 0;
     for (int i = 0; i < rb->count; i++)
         total += rb->pieces[i].len;
+    if (total <= SMALL_BODY) { /* small: made at once, sent with the head */
+        char *p = total ? hs_arena_alloc(&req->arena, (size_t)total) : NULL, *o = p;
+        for (int i = 0; i < rb->count; i++) {
+            const piece_t *pc = &rb->pieces[i];
+            if (pc->lit.base)
+                memcpy(o, pc->lit.base, pc->len);
+            else
+                for (uint64_t k = 0; k < pc->len; k++)
+                    o[k] = (char)('a' + (pc->first + k) % 26);
+            o += pc->len;
+        }
+        return api_send_mem(req, status, p, (size_t)total, ctype);
+    }
     req->module_data = rb;
     req->content_type = ctype;
     req->content_length = (int64_t)total;
