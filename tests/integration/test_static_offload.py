@@ -59,6 +59,32 @@ def ask(s, path, headers=(), method="GET"):
     return one_response(s.raw(request(path, headers, method), timeout=20), head=(method == "HEAD"))
 
 
+def race(s, slow_request, head_start):
+    """Send slow_request, then (head_start seconds later, on another connection) a request for
+    /small.txt. Returns which answer began first ("slow" or "small") and the slow response."""
+    slow = s.connect(timeout=30)
+    small = s.connect(timeout=30)
+    try:
+        slow.sendall(slow_request)
+        time.sleep(head_start)  # the slow request is in the worker's hands
+        small.sendall(request("/small.txt"))
+        first = None
+        got = {slow: b"", small: b""}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not got[small].endswith(b"small and quick\n"):
+            ready, _, _ = select.select([slow, small], [], [], 1)
+            for sock in ready:
+                chunk = sock.recv(65536)
+                if chunk and first is None:
+                    first = sock
+                got[sock] += chunk
+        assert one_response(got[small]).body == b"small and quick\n"
+        return ("small" if first is small else "slow"), one_response(got[slow] + read_all(slow, timeout=30))
+    finally:
+        slow.close()
+        small.close()
+
+
 DECODE = {"gzip": gzip.decompress, "br": brotli.decompress, "zstd": lambda b: zstandard.ZstdDecompressor().decompress(b)}
 TAG = {"gzip": "gz", "br": "br", "zstd": "zst"}
 
@@ -100,30 +126,9 @@ def test_other_clients_are_served_while_a_file_is_coded(make_server, tree):
     """One worker: while it has a 4 MiB file coded with brotli (hundreds of milliseconds), a
     request for a small file on another connection is answered first."""
     s = make_server("--root", tree[0], workers=1)
-    big = s.connect(timeout=20)
-    small = s.connect(timeout=20)
-    try:
-        big.sendall(request("/big.txt", [("Accept-Encoding", "br")]))
-        time.sleep(0.02)  # the big request is in the worker's hands
-        small.sendall(request("/small.txt"))
-        first = None
-        got = {big: b"", small: b""}
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and (not got[small].endswith(b"small and quick\n") or not first):
-            ready, _, _ = select.select([big, small], [], [], 1)
-            for sock in ready:
-                chunk = sock.recv(65536)
-                if chunk and first is None:
-                    first = sock
-                got[sock] += chunk
-        assert first is small, "the small file waited for the big one's coding"
-        assert one_response(got[small]).body == b"small and quick\n"
-        rest = read_all(big, timeout=20)
-        r = one_response(got[big] + rest)
-        assert r.status == 200 and brotli.decompress(r.body) == tree[1]["big.txt"]
-    finally:
-        big.close()
-        small.close()
+    first, big_response = race(s, request("/big.txt", [("Accept-Encoding", "br")]), 0.02)
+    assert first == "small", "the small file waited for the big one's coding"
+    assert big_response.status == 200 and brotli.decompress(big_response.body) == tree[1]["big.txt"]
 
 
 def test_client_leaving_while_its_file_is_coded(make_server, tree):
@@ -196,27 +201,8 @@ def test_large_listing_built_off_the_loop(make_server, big_dir):
     """A 60,000-entry listing is complete and sorted, and a small file asked for meanwhile on
     another connection of the same worker is answered before it."""
     s = make_server("--root", big_dir, "--autoindex", workers=1)
-    listing = s.connect(timeout=30)
-    small = s.connect(timeout=30)
-    try:
-        listing.sendall(request("/many/"))
-        time.sleep(0.005)
-        small.sendall(request("/small.txt"))
-        first = None
-        got = {listing: b"", small: b""}
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not got[small].endswith(b"small and quick\n"):
-            ready, _, _ = select.select([listing, small], [], [], 1)
-            for sock in ready:
-                chunk = sock.recv(65536)
-                if chunk and first is None:
-                    first = sock
-                got[sock] += chunk
-        assert first is small, "the small file waited for the listing"
-        r = one_response(got[listing] + read_all(listing, timeout=30))
-    finally:
-        listing.close()
-        small.close()
+    first, r = race(s, request("/many/"), 0.005)
+    assert first == "small", "the small file waited for the listing"
     assert r.status == 200 and r.header("content-type") == "text/html; charset=utf-8"
     names = [m.decode() for m in __import__("re").findall(rb'<a href="(f\d{6})">', r.body)]
     assert len(names) == 60000 and names == sorted(names)
