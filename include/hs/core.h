@@ -2,7 +2,9 @@
 #ifndef HS_CORE_H
 #define HS_CORE_H
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -102,6 +104,21 @@ HS_FMT(2, 3) void hs_log(int level, const char *fmt, ...);
         if (hs_log_level >= HS_LOG_DEBUG)                                                                              \
             hs_log(HS_LOG_DEBUG, __VA_ARGS__);                                                                         \
     } while (0)
+
+/* ---- Per-thread objects --------------------------------------------------------------------
+ * An object each worker thread gets on first use (zeroed, `size` bytes) and that `destroy` ends
+ * when the thread exits. Declare one per kind: static hs_tls_t t = HS_TLS(sizeof(x), destroy). */
+typedef struct hs_tls_s {
+    size_t size;
+    void (*destroy)(void *obj);
+    _Atomic bool ready;
+    pthread_key_t key;
+} hs_tls_t;
+#define HS_TLS(size_, destroy_)                                                                                        \
+    {                                                                                                                  \
+        .size = (size_), .destroy = (destroy_)                                                                         \
+    }
+void *hs_tls_get(hs_tls_t *t);
 
 /* ---- Time ---------------------------------------------------------------------------------- */
 uint64_t hs_now_ms(void); /* monotonic milliseconds (syscall) */

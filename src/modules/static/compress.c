@@ -271,9 +271,6 @@ typedef struct {
     uint64_t tick;
 } cache_t;
 
-static pthread_key_t cache_key;
-static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
-
 static void cache_drop(cache_t *c, centry_t *e)
 {
     if (!e->blob)
@@ -291,20 +288,11 @@ static void cache_destroy(void *p)
     free(c);
 }
 
-static void cache_key_init(void)
-{
-    pthread_key_create(&cache_key, cache_destroy);
-}
+static hs_tls_t cache_tls = HS_TLS(sizeof(cache_t), cache_destroy);
 
 static cache_t *cache_get(void)
 {
-    pthread_once(&cache_once, cache_key_init);
-    cache_t *c = pthread_getspecific(cache_key);
-    if (!c) {
-        c = hs_calloc(1, sizeof(*c));
-        pthread_setspecific(cache_key, c);
-    }
-    return c;
+    return hs_tls_get(&cache_tls);
 }
 
 static bool same_version(const centry_t *e, const struct stat *st, int coding)

@@ -96,9 +96,6 @@ typedef struct {
     wdir_t *dirs[FC_DIR_BUCKETS];
 } fcache_t;
 
-static pthread_key_t fc_key;
-static pthread_once_t fc_once = PTHREAD_ONCE_INIT;
-
 static void unref(fentry_t *e)
 {
     if (--e->refs == 0) {
@@ -279,21 +276,15 @@ static void fc_destroy(void *p)
     free(fc);
 }
 
-static void fc_key_init(void)
-{
-    pthread_key_create(&fc_key, fc_destroy);
-}
+static hs_tls_t fc_tls = HS_TLS(sizeof(fcache_t), fc_destroy);
 
 static fcache_t *fc_get(hs_loop_t *loop)
 {
-    pthread_once(&fc_once, fc_key_init);
-    fcache_t *fc = pthread_getspecific(fc_key);
-    if (!fc) {
-        fc = hs_calloc(1, sizeof(*fc));
+    fcache_t *fc = hs_tls_get(&fc_tls);
+    if (!fc->loop) { /* new for this thread */
         fc->io.fd = -1;
         fc->loop = loop;
         instance_open(fc);
-        pthread_setspecific(fc_key, fc);
     }
     return fc;
 }
