@@ -252,6 +252,27 @@ static void on_wake(hs_loop_t *loop)
     hs__offload_complete(loop->data);
 }
 
+/* SIGUSR1: open the access log's path afresh and put the new file behind the same descriptor
+ * (dup3 is atomic), so workers writing at that moment write whole lines to one file or the
+ * other and never to a closed or reused descriptor. The server runs as --user by now: the
+ * log's directory must let that user create the file. */
+static void reopen_access_log(hs_server_t *srv)
+{
+    const char *path = srv->cfg->access_log;
+    if (srv->log_fd <= 2 || !path || strcmp(path, "-") == 0)
+        return; /* off, or standard output: nothing to reopen */
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        hs_log_error("access log %s: cannot reopen (%s); still writing to the old file", path, strerror(errno));
+        return;
+    }
+    if (dup3(fd, srv->log_fd, O_CLOEXEC) < 0)
+        hs_log_error("access log %s: cannot reopen (%s); still writing to the old file", path, strerror(errno));
+    else
+        hs_log_info("access log %s reopened", path);
+    close(fd);
+}
+
 static void *worker_main(void *arg)
 {
     worker_ctx_t *ctx = arg;
@@ -325,6 +346,7 @@ int hs_server_run(hs_server_t *srv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -349,8 +371,11 @@ int hs_server_run(hs_server_t *srv)
     hs_log_debug("%d workers started", nw);
 
     int sig = 0;
-    while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
-        ; /* SIGHUP: nothing to reload yet; ignored rather than fatal */
+    while (sigwait(&set, &sig) == 0 && (sig == SIGHUP || sig == SIGUSR1)) {
+        if (sig == SIGUSR1)
+            reopen_access_log(srv); /* after logrotate moved the file */
+        /* SIGHUP: nothing to reload yet; ignored rather than fatal */
+    }
     hs_log_info("signal %d: draining connections (up to %llums)", sig, (unsigned long long)cfg->drain_timeout);
     srv->drain_deadline_ms = hs_now_ms() + cfg->drain_timeout;
     atomic_store(&srv->shutting_down, 1);

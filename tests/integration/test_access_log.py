@@ -1,6 +1,7 @@
 """The access log is gathered per worker and written once per loop iteration: every line still
 arrives whole (never interleaved with another worker's, never cut), promptly, in a file or a
 pipe, and the time in it is the request's."""
+import os
 import re
 import socket
 import threading
@@ -95,3 +96,38 @@ def test_line_is_written_promptly_and_timed(server):
     assert m
     logged = time.strptime("%s/%s/%s %s:%s:%s" % m.groups()[:6], "%d/%b/%Y %H:%M:%S")
     assert abs(time.mktime(logged) - time.mktime(time.gmtime(before))) <= 2
+
+
+def test_sigusr1_reopens_the_log_after_rotation():
+    """logrotate's way: move the file, signal, and the server writes to a new file at the same
+    path (created by the server's own user), while lines before the move stay in the old one."""
+    import shutil
+    import signal
+    import tempfile
+    import requests
+
+    d = tempfile.mkdtemp(dir="/tmp")
+    os.chmod(d, 0o777)  # the server runs as --user (nobody under CI's root) when it reopens
+    path = os.path.join(d, "access.log")
+    s = Server(workers=2, access_log=path)
+    try:
+        for i in range(20):
+            assert requests.get(s.url + "/anything/before/%d" % i).status_code == 200
+        time.sleep(0.2)
+        os.rename(path, path + ".1")
+        s.proc.send_signal(signal.SIGUSR1)
+        deadline = time.time() + 5
+        while not os.path.exists(path) and time.time() < deadline:
+            time.sleep(0.02)
+        assert os.path.exists(path), s.stderr()
+        for i in range(20):
+            assert requests.get(s.url + "/anything/after/%d" % i).status_code == 200
+        s.proc.send_signal(signal.SIGUSR1)  # a second signal with nothing moved: same file
+    finally:
+        stop_and_check(s)
+    old = open(path + ".1").read()
+    new = open(path).read()
+    assert old.count("/anything/before/") == 20 and "/anything/after/" not in old
+    assert new.count("/anything/after/") == 20 and "/anything/before/" not in new
+    assert "access log %s reopened" % path in s.stderr()
+    shutil.rmtree(d, ignore_errors=True)
