@@ -47,7 +47,6 @@ struct hs_server_s {
     size_t log_write_max;      /* largest single write: PIPE_BUF unless the log is a regular file */
     _Atomic int connections;   /* open connections across workers */
     _Atomic int shutting_down; /* 1 = stop accepting, drain */
-    _Atomic uint64_t next_id;
     uint64_t drain_deadline_ms;
 };
 
@@ -63,6 +62,7 @@ struct hs_worker_s {
     int nfree_bufs;
     pthread_mutex_t jobs_mu; /* guards jobs_done: helpers add, the worker takes */
     hs_job_t *jobs_done;     /* offloaded work finished, to complete on this worker */
+    uint64_t req_seq;        /* requests started here: ids unique across workers, no atomics */
     hs_req_t *req_pool;      /* finished requests kept for reuse (with one arena block each) */
     int nreq_pool;
     bool draining;

@@ -188,7 +188,7 @@ static hs_req_t *request_new(hs_conn_t *c)
     req->start_ms = loop_of(c)->now_ms;
     req->start_sec = loop_of(c)->now_sec;
     req->content_length = -1;
-    req->id = atomic_fetch_add(&srv->next_id, 1) + 1;
+    req->id = ++w->req_seq * (uint64_t)HS_MAX(srv->nworkers, 1) + (uint64_t)w->id; /* no shared counter */
     return req;
 }
 

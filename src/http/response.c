@@ -96,24 +96,34 @@ static void push_seg(hs_req_t *req, hs_seg_t s)
     req->segs[req->num_segs++] = s;
 }
 
+#define HS_INLINE_BODY_MAX 1024
+
+static inline char *put(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
 int hs_res_interim(hs_req_t *req, int status, const hs_res_header_t *headers, size_t n)
 {
     hs_conn_t *c = req->conn;
     /* RFC 9110 §15.2: never to an HTTP/1.0 client */
     if (req->p.minor_version == 0 || req->res_sent || status < 100 || status > 199 || status == 101)
         return HS_DECLINED;
-    hs_buf_t b = {0};
     hs_iovec_t sl = hs__status_line(status);
-    hs_buf_append(&b, sl.base, sl.len);
+    size_t len = sl.len + 2;
     for (size_t i = 0; i < n; i++)
-        hs_buf_printf(&b, "%.*s: %.*s\r\n", (int)headers[i].name.len, headers[i].name.base, (int)headers[i].value.len,
-                      headers[i].value.base);
-    HS_BUF_LIT(&b, "\r\n");
-    char *p = hs_arena_alloc(&req->arena, b.len);
-    memcpy(p, b.base, b.len);
-    size_t len = b.len;
-    hs_buf_free(&b);
-    push_seg(req, (hs_seg_t){.base = p, .fd = -1, .len = len});
+        len += headers[i].name.len + headers[i].value.len + 4;
+    char *head = hs_arena_alloc(&req->arena, len), *p = head;
+    p = put(p, sl.base, sl.len);
+    for (size_t i = 0; i < n; i++) {
+        p = put(p, headers[i].name.base, headers[i].name.len);
+        p = put(p, ": ", 2);
+        p = put(p, headers[i].value.base, headers[i].value.len);
+        p = put(p, "\r\n", 2);
+    }
+    p = put(p, "\r\n", 2);
+    push_seg(req, (hs_seg_t){.base = head, .fd = -1, .len = len});
     /* write it now: an interim response is worthless if it waits */
     ssize_t w = hs__conn_flush(c);
     if (w == HS_ERROR) {
@@ -125,14 +135,6 @@ int hs_res_interim(hs_req_t *req, int status, const hs_res_header_t *headers, si
         hs__conn_run(c);
     }
     return HS_OK;
-}
-
-#define HS_INLINE_BODY_MAX 1024
-
-static inline char *put(char *p, const char *s, size_t n)
-{
-    memcpy(p, s, n);
-    return p + n;
 }
 
 void hs__queue_head(hs_req_t *req, int status, int framing)
