@@ -206,3 +206,28 @@ def test_large_listing_built_off_the_loop(make_server, big_dir):
     assert r.status == 200 and r.header("content-type") == "text/html; charset=utf-8"
     names = [m.decode() for m in __import__("re").findall(rb'<a href="(f\d{6})">', r.body)]
     assert len(names) == 60000 and names == sorted(names)
+
+
+def test_a_crowd_asking_for_one_file_shares_one_coding(make_server, tree):
+    """20 clients ask at once for the same large file, coded the same way, before any copy is
+    cached: the file is coded once, and every one of them still there gets it (the first asker,
+    whose request started the job, and two others leave before it is done)."""
+    s = make_server("--root", tree[0], "--log-level", "debug", workers=1)
+    socks = []
+    for _ in range(20):
+        c = s.connect(timeout=30)
+        c.sendall(request("/big.txt", [("Accept-Encoding", "br")]))
+        socks.append(c)
+    time.sleep(0.05)
+    for i in (0, 7, 13):
+        socks[i].close()
+    socks = [c for i, c in enumerate(socks) if i not in (0, 7, 13)]
+    bodies = []
+    for c in socks:
+        r = one_response(read_all(c, timeout=30))
+        c.close()
+        assert r.status == 200 and r.header("content-encoding") == "br"
+        bodies.append(r.body)
+    assert all(b == bodies[0] for b in bodies) and brotli.decompress(bodies[0]) == tree[1]["big.txt"]
+    codings = [l for l in s.stderr().splitlines() if "coded inode" in l and " as br " in l]
+    assert len(codings) == 1, codings

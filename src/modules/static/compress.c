@@ -256,10 +256,7 @@ static char *code(const char *in, size_t n, int coding, size_t *out_len)
 
 /* ---- the per-worker cache ---- */
 typedef struct {
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    struct timespec mtim, ctim;
+    struct stat st; /* the version coded */
     int coding;
     uint64_t used;
     hs__static_blob_t *blob;
@@ -297,9 +294,7 @@ static cache_t *cache_get(void)
 
 static bool same_version(const centry_t *e, const struct stat *st, int coding)
 {
-    return e->blob && e->coding == coding && e->dev == st->st_dev && e->ino == st->st_ino && e->size == st->st_size &&
-           e->mtim.tv_sec == st->st_mtim.tv_sec && e->mtim.tv_nsec == st->st_mtim.tv_nsec &&
-           e->ctim.tv_sec == st->st_ctim.tv_sec && e->ctim.tv_nsec == st->st_ctim.tv_nsec;
+    return e->blob && e->coding == coding && hs__static_same_version(&e->st, st);
 }
 
 hs__static_blob_t *hs__static_compress_cached(const struct stat *st, int coding)
@@ -313,7 +308,7 @@ hs__static_blob_t *hs__static_compress_cached(const struct stat *st, int coding)
             e->blob->refs++;
             return e->blob;
         }
-        if (e->blob && e->coding == coding && e->dev == st->st_dev && e->ino == st->st_ino)
+        if (e->blob && e->coding == coding && e->st.st_dev == st->st_dev && e->st.st_ino == st->st_ino)
             cache_drop(c, e); /* an older version of the same file */
     }
     return NULL;
@@ -372,14 +367,7 @@ void hs__static_compress_keep(const struct stat *st, int coding, hs__static_blob
             break;
         cache_drop(c, lru);
     }
-    *slot = (centry_t){.dev = st->st_dev,
-                       .ino = st->st_ino,
-                       .size = st->st_size,
-                       .mtim = st->st_mtim,
-                       .ctim = st->st_ctim,
-                       .coding = coding,
-                       .used = ++c->tick,
-                       .blob = b};
+    *slot = (centry_t){.st = *st, .coding = coding, .used = ++c->tick, .blob = b};
     c->bytes += b->len;
     b->refs++; /* the cache's own reference */
 }

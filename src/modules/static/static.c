@@ -73,16 +73,36 @@ static int init(hs_server_t *srv)
 }
 
 /* ---- per-request resources, released when the request is freed ---- */
-typedef struct {
+typedef struct sreq_s sreq_t;
+typedef struct coding_s coding_t;
+typedef struct sfile_s sfile_t;
+
+struct sreq_s {
     int fds[4];
     void *ents[4]; /* open-file cache entry of fds[i], NULL when the request owns it */
     size_t nfds;
     hs__static_blob_t *blob;
-} sreq_t;
+    /* while waiting for a file to be coded off the loop */
+    hs_req_t *req;
+    coding_t *waiting; /* NULL when not waiting */
+    sfile_t *wait_f;
+    sreq_t *wnext, **wprev;
+};
+
+static void stop_waiting(sreq_t *s)
+{
+    if (!s->waiting)
+        return;
+    *s->wprev = s->wnext;
+    if (s->wnext)
+        s->wnext->wprev = s->wprev;
+    s->waiting = NULL;
+}
 
 static void on_free(hs_req_t *req)
 {
     sreq_t *s = req->module_data;
+    stop_waiting(s); /* the client left while its file was being coded */
     for (size_t i = 0; i < s->nfds; i++)
         hs__static_fcache_release(s->fds[i], s->ents[i]);
     hs__static_blob_release(s->blob);
@@ -93,6 +113,7 @@ static sreq_t *sreq(hs_req_t *req)
     if (!req->module_data) {
         sreq_t *s = hs_arena_alloc(&req->arena, sizeof(*s));
         memset(s, 0, sizeof(*s));
+        s->req = req;
         req->module_data = s;
         req->on_free = on_free;
     }
@@ -145,7 +166,7 @@ static bool newer_or_same(const struct timespec *a, const struct timespec *b)
 
 /* A file being answered: what serve_file selected, kept in the request's arena so that the
  * answer can be finished after coding the file off the loop. */
-typedef struct {
+struct sfile_s {
     int fd;
     struct stat st;
     const char *rel;
@@ -159,7 +180,7 @@ typedef struct {
     int im;       /* instance manipulation (226) or identity */
     int code_now; /* coding still to produce in memory */
     int pc;       /* outcome of the preconditions: 0, 304 or 412 */
-} sfile_t;
+};
 
 /* Files at least this large are coded on a helper thread: coding a few MB takes the loop away
  * from every other connection for tens of milliseconds. Smaller ones cost less than the
@@ -231,32 +252,120 @@ static int finish_coded(hs_req_t *req, sfile_t *f, hs__static_blob_t *b)
     return finish(req, f);
 }
 
-typedef struct {
-    int fd; /* a duplicate: the job's own, whatever happens to the request */
+/* Codings of large files under way on this worker: every request for the same file version
+ * and coding waits for the one job, so a crowd asking for a newly changed file costs one
+ * coding, not one each. */
+struct coding_s {
+    coding_t *next, **prev; /* in the worker's list; prev NULL once the worker is gone */
     struct stat st;
     int coding;
+    sreq_t *waiters;
+};
+
+typedef struct {
+    coding_t *head;
+} codings_t;
+
+static void codings_destroy(void *p) /* worker thread exit: jobs still running own their entry */
+{
+    codings_t *cs = p;
+    for (coding_t *c = cs->head; c; c = c->next)
+        c->prev = NULL;
+    free(cs);
+}
+
+static hs_tls_t codings_tls = HS_TLS(sizeof(codings_t), codings_destroy);
+
+static coding_t *coding_find(const struct stat *st, int coding)
+{
+    for (coding_t *c = ((codings_t *)hs_tls_get(&codings_tls))->head; c; c = c->next)
+        if (c->coding == coding && hs__static_same_version(&c->st, st))
+            return c;
+    return NULL;
+}
+
+static void wait_for(hs_req_t *req, coding_t *c, sfile_t *f)
+{
+    sreq_t *s = sreq(req);
+    s->waiting = c;
+    s->wait_f = f;
+    s->wnext = c->waiters;
+    s->wprev = &c->waiters;
+    if (c->waiters)
+        c->waiters->wprev = &s->wnext;
+    c->waiters = s;
+}
+
+typedef struct {
+    int fd; /* a duplicate: the job's own, whatever happens to the requests */
+    coding_t *c;
     hs__static_blob_t *blob;
-    sfile_t *f; /* in the request's arena: used only while the request lives */
 } code_job_t;
 
 static void code_work(void *arg) /* on a helper thread */
 {
     code_job_t *j = arg;
-    j->blob = hs__static_code_file(j->fd, &j->st, j->coding);
+    j->blob = hs__static_code_file(j->fd, &j->c->st, j->c->coding);
 }
 
-static void code_done(hs_req_t *req, void *arg) /* on the worker */
+static void code_done(hs_req_t *req, void *arg) /* on the worker (at shutdown: after it) */
 {
+    HS_UNUSED(req); /* the first asker; every request still waiting is in c->waiters */
     code_job_t *j = arg;
+    coding_t *c = j->c;
     close(j->fd);
-    if (req) {
+    hs_log_debug("static: coded inode %llu as %s off the loop: %zu bytes", (unsigned long long)c->st.st_ino,
+                 hs__static_coding_name[c->coding], j->blob ? j->blob->len : 0);
+    if (c->prev) { /* the worker is alive: out of its list, and the bytes into its cache */
+        *c->prev = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
         if (j->blob)
-            hs__static_compress_keep(&j->st, j->coding, j->blob);
-        finish_coded(req, j->f, j->blob);
-    } else {
-        hs__static_blob_release(j->blob); /* the client left: nobody to send it to */
+            hs__static_compress_keep(&c->st, c->coding, j->blob);
     }
+    while (c->waiters) {
+        sreq_t *s = c->waiters;
+        stop_waiting(s);
+        if (j->blob)
+            j->blob->refs++; /* the request's own reference */
+        finish_coded(s->req, s->wait_f, j->blob);
+    }
+    hs__static_blob_release(j->blob);
+    free(c);
     free(j);
+}
+
+/* Code the file off the loop (joining a job already under way for the same version), or
+ * false when that cannot be done (the caller codes it in place). */
+static bool code_later(hs_req_t *req, int fd, const struct stat *st, sfile_t *f)
+{
+    coding_t *c = coding_find(st, f->code_now);
+    if (c) {
+        wait_for(req, c, f);
+        return true;
+    }
+    int jfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (jfd < 0)
+        return false;
+    c = hs_calloc(1, sizeof(*c));
+    c->st = *st;
+    c->coding = f->code_now;
+    code_job_t *j = hs_malloc(sizeof(*j));
+    *j = (code_job_t){.fd = jfd, .c = c};
+    if (hs_req_offload(req, code_work, code_done, j) != HS_OK) {
+        close(jfd);
+        free(c);
+        free(j);
+        return false;
+    }
+    codings_t *cs = hs_tls_get(&codings_tls);
+    c->next = cs->head;
+    c->prev = &cs->head;
+    if (cs->head)
+        cs->head->prev = &c->next;
+    cs->head = c;
+    wait_for(req, c, f);
+    return true;
 }
 
 static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat *st, const char *rel)
@@ -342,15 +451,8 @@ static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat 
     if (f->code_now == HS_CODING_IDENTITY || f->pc != 0)
         return finish(req, f);
     hs__static_blob_t *b = hs__static_compress_cached(st, f->code_now);
-    if (!b && st->st_size >= OFFLOAD_CODING_MIN) {
-        code_job_t *j = hs_malloc(sizeof(*j));
-        *j = (code_job_t){.fd = fcntl(fd, F_DUPFD_CLOEXEC, 0), .st = *st, .coding = f->code_now, .f = f};
-        if (j->fd >= 0 && hs_req_offload(req, code_work, code_done, j) == HS_OK)
-            return HS_AGAIN; /* answered by code_done */
-        if (j->fd >= 0)
-            close(j->fd);
-        free(j);
-    }
+    if (!b && st->st_size >= OFFLOAD_CODING_MIN && code_later(req, fd, st, f))
+        return HS_AGAIN; /* answered by code_done */
     if (!b)
         b = hs__static_compress(fd, st, f->code_now);
     return finish_coded(req, f, b);
