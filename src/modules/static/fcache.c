@@ -289,6 +289,13 @@ static fcache_t *fc_get(hs_loop_t *loop)
     return fc;
 }
 
+bool hs__static_same_version(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
 static bool same_file(const struct stat *a, const struct stat *b)
 {
     return hs__static_same_version(a, b) && a->st_mode == b->st_mode;

@@ -122,13 +122,8 @@ void hs__static_range_body(hs_req_t *req, const hs__static_body_t *b, const char
 /* Queue the whole representation. */
 void hs__static_full_body(hs_req_t *req, const hs__static_body_t *b);
 
-/* The same version of a file: same inode, size, modification and change times. */
-static inline bool hs__static_same_version(const struct stat *a, const struct stat *b)
-{
-    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
-           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
-           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
+/* The same version of a file: same inode, size, modification and change times (fcache.c). */
+bool hs__static_same_version(const struct stat *a, const struct stat *b);
 
 /* ---- compress.c ---- */
 enum { HS_CODING_IDENTITY = 0, HS_CODING_BR, HS_CODING_ZSTD, HS_CODING_GZIP, HS_CODING_DEFLATE, HS_CODING__COUNT };
