@@ -368,36 +368,49 @@ static int apply_scalar(yctx_t *y, const hs_directive_t *d, const char *value, s
     return HS_OK;
 }
 
+/* The next key of a mapping into out (truncated to cap) and its line: 1, or 0 at the end of
+ * the mapping, or HS_ERROR (reported with `not_scalar` when the key is not a plain value). */
+static int next_key(yctx_t *y, char *out, size_t cap, size_t *line, const char *not_scalar)
+{
+    yaml_event_t key;
+    if (next_event(y, &key) != HS_OK)
+        return HS_ERROR;
+    if (key.type == YAML_MAPPING_END_EVENT) {
+        yaml_event_delete(&key);
+        return 0;
+    }
+    *line = key.start_mark.line + 1;
+    if (key.type != YAML_SCALAR_EVENT) {
+        yaml_event_delete(&key);
+        return yerr(y, *line, "%s", not_scalar);
+    }
+    snprintf(out, cap, "%s", (char *)key.data.scalar.value);
+    yaml_event_delete(&key);
+    return 1;
+}
+
 /* A mapping given to a list of KEY=VALUE items (error_page: {404: /srv/404.html}): each
  * `key: value` pair is applied as "key=value". */
 static int parse_pairs(yctx_t *y, const hs_directive_t *d)
 {
+    char not_plain[160];
+    snprintf(not_plain, sizeof(not_plain), "'%s' entries must be plain values", d->name);
     for (;;) {
-        yaml_event_t key, val;
-        if (next_event(y, &key) != HS_OK)
+        char key[256];
+        size_t kline;
+        int k = next_key(y, key, sizeof(key), &kline, not_plain);
+        if (k <= 0)
+            return k == 0 ? HS_OK : HS_ERROR;
+        yaml_event_t val;
+        if (next_event(y, &val) != HS_OK)
             return HS_ERROR;
-        if (key.type == YAML_MAPPING_END_EVENT) {
-            yaml_event_delete(&key);
-            return HS_OK;
-        }
-        size_t kline = key.start_mark.line + 1;
-        if (key.type != YAML_SCALAR_EVENT) {
-            yaml_event_delete(&key);
-            return yerr(y, kline, "'%s' entries must be plain values", d->name);
-        }
-        if (next_event(y, &val) != HS_OK) {
-            yaml_event_delete(&key);
-            return HS_ERROR;
-        }
         size_t vline = val.start_mark.line + 1;
         if (val.type != YAML_SCALAR_EVENT) {
-            yaml_event_delete(&key);
             yaml_event_delete(&val);
-            return yerr(y, vline, "'%s' entries must be plain values", d->name);
+            return yerr(y, vline, "%s", not_plain);
         }
         hs_buf_t item = {0};
-        hs_buf_printf(&item, "%s=%s", (char *)key.data.scalar.value, (char *)val.data.scalar.value);
-        yaml_event_delete(&key);
+        hs_buf_printf(&item, "%s=%s", key, (char *)val.data.scalar.value);
         yaml_event_delete(&val);
         int r = apply_scalar(y, d, item.base, vline);
         hs_buf_free(&item);
@@ -410,21 +423,12 @@ static int parse_pairs(yctx_t *y, const hs_directive_t *d)
 static int parse_mapping(yctx_t *y, const char *prefix)
 {
     for (;;) {
-        yaml_event_t key;
-        if (next_event(y, &key) != HS_OK)
-            return HS_ERROR;
-        if (key.type == YAML_MAPPING_END_EVENT) {
-            yaml_event_delete(&key);
-            return HS_OK;
-        }
-        size_t kline = key.start_mark.line + 1;
-        if (key.type != YAML_SCALAR_EVENT) {
-            yaml_event_delete(&key);
-            return yerr(y, kline, "expected a directive name");
-        }
-        char name[128];
-        snprintf(name, sizeof(name), "%s%s%s", prefix, prefix[0] ? "." : "", (char *)key.data.scalar.value);
-        yaml_event_delete(&key);
+        char key[128], name[256];
+        size_t kline;
+        int k = next_key(y, key, sizeof(key), &kline, "expected a directive name");
+        if (k <= 0)
+            return k == 0 ? HS_OK : HS_ERROR;
+        snprintf(name, sizeof(name), "%s%s%s", prefix, prefix[0] ? "." : "", key);
 
         yaml_event_t val;
         if (next_event(y, &val) != HS_OK)
