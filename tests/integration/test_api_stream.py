@@ -214,6 +214,15 @@ def test_bytes_has_a_length_and_the_seeded_stream(api):
     assert h.status == 200 and h.header("content-length") == "300001" and h.body == b""
 
 
+def test_empty_bytes_and_range(api):
+    """Zero-length bodies (found by fuzz_conn: /range/0 did pointer arithmetic on NULL)."""
+    for path in ("/range/0", "/range/00", "/bytes/0"):
+        r, _ = fetch(api, "GET", path)
+        assert r.status == 200 and r.body == b"" and r.header("content-length") == "0", path
+    r, _ = fetch(api, "GET", "/range/0", [("Range", "bytes=0-0")])
+    assert r.status == 416 and r.header("content-range") == "bytes */0"
+
+
 def test_range_overlaps_answered_with_the_whole_once(api):
     full = bytes((ord("a") + i % 26) for i in range(1000))
     r, _ = fetch(api, "GET", "/range/1000", [("Range", "bytes=0-, 0-, 0-999, 10-20")])

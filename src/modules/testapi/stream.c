@@ -171,7 +171,7 @@ int api_r_bytes(hs_req_t *req, hs_iovec_t rest)
     req->module_data = s;
     req->content_type = "application/octet-stream";
     req->content_length = (int64_t)s->total;
-    if (req->no_body || s->total == 0) {
+    if (req->no_body) {
         hs_res_stream_start(req, 200);
         return hs_res_stream_end(req, NULL, 0);
     }
@@ -363,8 +363,10 @@ static int range_send(hs_req_t *req, int status, range_body_t *rb, const char *c
     uint64_t total = 0;
     for (int i = 0; i < rb->count; i++)
         total += rb->pieces[i].len;
+    if (total == 0)
+        return api_send_mem(req, status, NULL, 0, ctype);
     if (total <= SMALL_BODY) { /* small: made at once, sent with the head */
-        char *p = total ? hs_arena_alloc(&req->arena, (size_t)total) : NULL, *o = p;
+        char *p = hs_arena_alloc(&req->arena, (size_t)total), *o = p;
         for (int i = 0; i < rb->count; i++) {
             const piece_t *pc = &rb->pieces[i];
             if (pc->lit.base)
@@ -379,7 +381,7 @@ static int range_send(hs_req_t *req, int status, range_body_t *rb, const char *c
     req->module_data = rb;
     req->content_type = ctype;
     req->content_length = (int64_t)total;
-    if (req->no_body || total == 0) {
+    if (req->no_body) {
         hs_res_stream_start(req, status);
         return hs_res_stream_end(req, NULL, 0);
     }
