@@ -199,8 +199,9 @@ void hs_req_cancel_timer(hs_req_t *req);
  * the request's worker, where the request is answered as usual; the handler returns HS_AGAIN
  * meanwhile and the loop serves everything else. work must not touch the request or any
  * per-worker state. If the request ends first (the client left), done is called with
- * req == NULL, still on the worker (or, at shutdown, after the workers stopped), to release
- * arg. HS_ERROR (no helper, shutting down, a job already running): do the work in place. */
+ * req == NULL, still on the worker (or, at shutdown, after the workers stopped, when work may
+ * not have run at all), to release arg. HS_ERROR (no helper, shutting down, a job already running): do the work in
+ * place. */
 int hs_req_offload(hs_req_t *req, void (*work)(void *arg), void (*done)(hs_req_t *req, void *arg), void *arg);
 
 /* ---- Protocol upgrade (RFC 9110 §7.8): after a 101 the connection carries another protocol.

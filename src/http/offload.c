@@ -10,7 +10,8 @@
  * first (the client left, the drain deadline passed), the link is cut on the worker and done is
  * later called with req == NULL so that arg can be released. Helpers never touch requests or
  * any per-worker state. At shutdown, after the workers have stopped, hs__offload_shutdown waits
- * for running jobs, joins the helpers and completes whatever is left with req == NULL.
+ * for running jobs (queued ones are not started), joins the helpers and completes whatever is
+ * left with req == NULL.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -50,9 +51,11 @@ static void *helper_main(void *unused)
         queue = j->next;
         if (!queue)
             queue_tail = &queue;
+        bool skip = stopping; /* the workers are gone: nobody is waiting for the result */
         pthread_mutex_unlock(&mu);
 
-        j->work(j->arg);
+        if (!skip)
+            j->work(j->arg);
 
         hs_worker_t *w = j->w;
         pthread_mutex_lock(&w->jobs_mu);
