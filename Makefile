@@ -39,7 +39,7 @@ LIB      := $(OUT)/libstatusd.a
 BIN      := $(OUT)/statusd
 UNIT_BIN := $(patsubst tests/unit/%.c,$(OUT)/unit/%,$(UNIT_SRC))
 
-.PHONY: all run test sanitize lint format deps unit check-build clean bench fuzz
+.PHONY: all run test sanitize lint format deps unit check-build clean bench fuzz docs
 all: $(BIN)
 
 $(OBJDIR)/%.o: %.c
@@ -82,6 +82,10 @@ lint:
 
 format:
 	clang-format -i $(LIB_SRC) $(MAIN_SRC) $(wildcard include/hs/*.h src/*/*.h)
+
+# docs/configuration.md from the directive table (through --help); a test keeps them in step
+docs: $(BIN)
+	$(PYTHON) docs/gen_config.py $(BIN) > docs/configuration.md.tmp && mv docs/configuration.md.tmp docs/configuration.md
 
 clean:
 	rm -rf build
