@@ -249,13 +249,12 @@ static bool watch_dir(fcache_t *fc, const char *rel, size_t n)
 
 /* Watch rel and every directory from the root down to it. False when any watch failed: the
  * entry is then kept fresh by stat. */
-static bool watch_entry(fcache_t *fc, const char *rel)
+static bool watch_entry(fcache_t *fc, const char *rel, size_t len)
 {
-    if (fc->renew || fc->nwatches >= FC_MAX_WATCHES)
+    if (fc->nwatches >= FC_MAX_WATCHES) /* a renewal asked by events happened in fcache_open */
         instance_open(fc);
     if (fc->io.fd < 0 || fc->loop->now_ms < fc->no_watch_until)
         return false;
-    size_t len = strlen(rel);
     if (!watch_dir(fc, rel, 0)) /* the root */
         return false;
     for (size_t i = 0; i < len; i++)
@@ -341,7 +340,7 @@ int hs__static_fcache_open(const char *rel, hs_loop_t *loop, struct stat *st, co
         if (!fresh(fc, e)) {
             /* watches first (if this instance does not have them yet), then the stat: a
              * change after the stat is then an event */
-            uint32_t inst = e->inst == fc->inst && e->inst != 0 ? e->inst : (watch_entry(fc, rel) ? fc->inst : 0);
+            uint32_t inst = e->inst == fc->inst && e->inst != 0 ? e->inst : (watch_entry(fc, rel, n) ? fc->inst : 0);
             struct stat cur;
             if (fstatat(hs__static_root_fd, rel[0] ? rel : ".", &cur, 0) != 0 || !same_file(&cur, &e->st)) {
                 *slot = NULL; /* changed or gone: open afresh below */
@@ -365,7 +364,7 @@ int hs__static_fcache_open(const char *rel, hs_loop_t *loop, struct stat *st, co
      * place; otherwise (changed meanwhile, or no watches) kept fresh by stat for now */
     uint32_t inst = 0;
     struct stat cur;
-    if (watch_entry(fc, rel) && fstatat(hs__static_root_fd, rel, &cur, 0) == 0 && same_file(&cur, st))
+    if (watch_entry(fc, rel, n) && fstatat(hs__static_root_fd, rel, &cur, 0) == 0 && same_file(&cur, st))
         inst = fc->inst;
     if (*slot) { /* collision: the newer path wins */
         unref(*slot);

@@ -154,6 +154,24 @@ typedef struct {
 
 static void stream_bytes_more(hs_req_t *req);
 
+/* Start a response whose body `more` makes as the socket drains (its state in `data`): with
+ * len >= 0 under a Content-Length (a HEAD then ends at once), else chunked. */
+static int stream_begin(hs_req_t *req, int status, const char *ctype, int64_t len, void *data,
+                        void (*more)(hs_req_t *req))
+{
+    req->module_data = data;
+    req->content_type = ctype;
+    req->content_length = len;
+    if (len >= 0 && req->no_body) {
+        hs_res_stream_start(req, status);
+        return hs_res_stream_end(req, NULL, 0);
+    }
+    req->on_drain = more;
+    hs_res_stream_start(req, status);
+    more(req);
+    return HS_OK;
+}
+
 /* Produced as the socket drains, with a Content-Length: a 30-byte request never holds
  * --api-max-bytes of memory for a client that reads slowly. */
 int api_r_bytes(hs_req_t *req, hs_iovec_t rest)
@@ -168,17 +186,7 @@ int api_r_bytes(hs_req_t *req, hs_iovec_t rest)
         return api_send_mem(req, 200, p, (size_t)s->total, "application/octet-stream");
     }
     s->chunk = 65536; /* a multiple of 8: the bytes are the same as one fill of the whole */
-    req->module_data = s;
-    req->content_type = "application/octet-stream";
-    req->content_length = (int64_t)s->total;
-    if (req->no_body) {
-        hs_res_stream_start(req, 200);
-        return hs_res_stream_end(req, NULL, 0);
-    }
-    req->on_drain = stream_bytes_more;
-    hs_res_stream_start(req, 200);
-    stream_bytes_more(req);
-    return HS_OK;
+    return stream_begin(req, 200, "application/octet-stream", (int64_t)s->total, s, stream_bytes_more);
 }
 
 static void stream_lines_more(hs_req_t *req)
@@ -225,12 +233,7 @@ int api_r_stream(hs_req_t *req, hs_iovec_t rest)
     if (!api_check_bytes(req, "/stream", n > UINT64_MAX / per_line ? UINT64_MAX : n * per_line))
         return HS_OK;
     s->total = n;
-    req->module_data = s;
-    req->content_type = "application/json";
-    req->on_drain = stream_lines_more;
-    hs_res_stream_start(req, 200);
-    stream_lines_more(req);
-    return HS_OK;
+    return stream_begin(req, 200, "application/json", -1, s, stream_lines_more);
 }
 
 static void stream_bytes_more(hs_req_t *req)
@@ -257,12 +260,7 @@ int api_r_stream_bytes(hs_req_t *req, hs_iovec_t rest)
         return HS_OK;
     if (s->chunk == 0)
         return api_fail(req, 400, "chunk_size must be at least 1");
-    req->module_data = s;
-    req->content_type = "application/octet-stream";
-    req->on_drain = stream_bytes_more;
-    hs_res_stream_start(req, 200);
-    stream_bytes_more(req);
-    return HS_OK;
+    return stream_begin(req, 200, "application/octet-stream", -1, s, stream_bytes_more);
 }
 
 /* ---- /range/{n} (RFC 9110 §14) ---- */
@@ -378,17 +376,7 @@ static int range_send(hs_req_t *req, int status, range_body_t *rb, const char *c
         }
         return api_send_mem(req, status, p, (size_t)total, ctype);
     }
-    req->module_data = rb;
-    req->content_type = ctype;
-    req->content_length = (int64_t)total;
-    if (req->no_body) {
-        hs_res_stream_start(req, status);
-        return hs_res_stream_end(req, NULL, 0);
-    }
-    req->on_drain = range_more;
-    hs_res_stream_start(req, status);
-    range_more(req);
-    return HS_OK;
+    return stream_begin(req, status, ctype, (int64_t)total, rb, range_more);
 }
 
 static void add_lit(range_body_t *rb, hs_iovec_t v)
