@@ -112,6 +112,12 @@ static void describe(const struct sockaddr_storage *ss, char *out, size_t n)
     }
 }
 
+/* The access log file: appended to, so lines from several workers never overwrite each other. */
+static int open_log(const char *path)
+{
+    return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
 int hs_server_init(hs_server_t *srv, hs_config_t *cfg)
 {
     char err[512];
@@ -153,7 +159,7 @@ int hs_server_init(hs_server_t *srv, hs_config_t *cfg)
     if (cfg->access_log && strcmp(cfg->access_log, "off") != 0) {
         if (strcmp(cfg->access_log, "-") == 0)
             srv->log_fd = 1;
-        else if ((srv->log_fd = open(cfg->access_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0) {
+        else if ((srv->log_fd = open_log(cfg->access_log)) < 0) {
             fprintf(stderr, "statusd: cannot open access log %s: %s\n", cfg->access_log, strerror(errno));
             return HS_ERROR;
         }
@@ -261,7 +267,7 @@ static void reopen_access_log(hs_server_t *srv)
     const char *path = srv->cfg->access_log;
     if (srv->log_fd <= 2 || !path || strcmp(path, "-") == 0)
         return; /* off, or standard output: nothing to reopen */
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd = open_log(path);
     if (fd < 0) {
         hs_log_error("access log %s: cannot reopen (%s); still writing to the old file", path, strerror(errno));
         return;
