@@ -14,14 +14,21 @@ typedef struct hs_loop_s hs_loop_t;
 typedef struct hs_io_s hs_io_t;
 typedef struct hs_timer_s hs_timer_t;
 
-enum { HS_EV_READ = 1, HS_EV_WRITE = 2, HS_EV_HUP = 4, HS_EV_ERROR = 8 };
+enum {
+    HS_EV_READ = 1,
+    HS_EV_WRITE = 2,
+    HS_EV_HUP = 4,
+    HS_EV_ERROR = 8,
+    HS_EV_DISPOSE = 16, /* alone: the io was closed (hs_io_close) and its memory may go now */
+};
 
 typedef void (*hs_io_cb)(hs_io_t *io, int events);
 typedef void (*hs_timer_cb)(hs_timer_t *t);
 
 struct hs_io_s {
     int fd;
-    bool first; /* dispatched before the other events of the same wake-up (hs_io_add_first) */
+    bool first;  /* dispatched before the other events of the same wake-up (hs_io_add_first) */
+    bool closed; /* hs_io_close was called: never dispatched again */
     hs_io_cb cb;
 };
 
@@ -55,14 +62,26 @@ struct hs_loop_s {
     hs_wheel_t wheel;
     void (*on_wake)(hs_loop_t *loop);
     void *data;
-    unsigned nfirst; /* descriptors registered with hs_io_add_first */
+    unsigned nfirst;    /* descriptors registered with hs_io_add_first */
+    hs_io_t **disposed; /* closed ios waiting for HS_EV_DISPOSE (hs_io_close) */
+    size_t ndisposed, cap_disposed;
 };
 
 int hs_loop_init(hs_loop_t *loop);
-void hs_loop_destroy(hs_loop_t *loop);
+void hs_loop_destroy(hs_loop_t *loop); /* disposes of closed ios first */
 /* Register fd edge-triggered for read and write readiness. */
 int hs_io_add(hs_loop_t *loop, hs_io_t *io);
 void hs_io_del(hs_loop_t *loop, hs_io_t *io);
+/* End an io's life (h2o's disposed sockets; redis ae.c re-checks an event before use): it is
+ * unregistered at once (io->fd must still be open; the owner may close it right after), never
+ * dispatched again — not even for events already fetched in the current batch — and its
+ * callback is called once more, with HS_EV_DISPOSE alone, when nothing can refer to it any
+ * more: at the end of the current hs_loop_run_once batch (or, when called between batches, at
+ * the start of the next one, or in hs_loop_destroy). Never from inside hs_io_close. Only then
+ * may the owner free the memory holding the io. Closing one io while handling another (a
+ * helper's wake-up answering a connection, a proxy closing the upstream of a client) is thus
+ * always safe. Closing twice is harmless. */
+void hs_io_close(hs_loop_t *loop, hs_io_t *io);
 /* Register a listening socket level-triggered for read. */
 int hs_io_add_listener(hs_loop_t *loop, hs_io_t *io);
 /* Register fd level-triggered for read, to be dispatched before every other descriptor ready

@@ -3,11 +3,14 @@
 #include "hs/loop.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #define MAX_EVENTS 256
+
+static void dispose_closed(hs_loop_t *loop);
 
 void hs_loop_update_clock(hs_loop_t *loop)
 {
@@ -54,6 +57,9 @@ int hs_loop_init(hs_loop_t *loop)
 
 void hs_loop_destroy(hs_loop_t *loop)
 {
+    dispose_closed(loop);
+    free(loop->disposed);
+    loop->disposed = NULL;
     close(loop->wakefd);
     close(loop->epfd);
 }
@@ -90,6 +96,29 @@ void hs_io_del(hs_loop_t *loop, hs_io_t *io)
     epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
 }
 
+void hs_io_close(hs_loop_t *loop, hs_io_t *io)
+{
+    if (io->closed)
+        return;
+    io->closed = true;
+    if (io->fd >= 0)
+        epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+    if (loop->ndisposed == loop->cap_disposed) {
+        loop->cap_disposed = loop->cap_disposed ? loop->cap_disposed * 2 : 16;
+        loop->disposed = hs_realloc(loop->disposed, loop->cap_disposed * sizeof(*loop->disposed));
+    }
+    loop->disposed[loop->ndisposed++] = io;
+}
+
+/* No event fetched by epoll_wait and no timer of the batch refers to the ios closed meanwhile
+ * any more, so they can go. A dispose callback may close further ios: they go too. */
+static void dispose_closed(hs_loop_t *loop)
+{
+    for (size_t i = 0; i < loop->ndisposed; i++)
+        loop->disposed[i]->cb(loop->disposed[i], HS_EV_DISPOSE);
+    loop->ndisposed = 0;
+}
+
 void hs_loop_wake(hs_loop_t *loop)
 {
     uint64_t one = 1;
@@ -104,13 +133,15 @@ void hs_loop_run_once(hs_loop_t *loop, int max_wait_ms)
     int wait = max_wait_ms;
     if (t >= 0 && (wait < 0 || t < wait))
         wait = (int)t;
+    if (loop->ndisposed)
+        dispose_closed(loop); /* closed between batches */
     int n = epoll_wait(loop->epfd, events, MAX_EVENTS, wait);
     hs_loop_update_clock(loop);
     loop->iter++;
     if (loop->nfirst > 0) {
         for (int i = 0; i < n; i++) {
             hs_io_t *io = events[i].data.ptr;
-            if (io->first) {
+            if (io->first && !io->closed) {
                 events[i].data.ptr = NULL;
                 io->cb(io, HS_EV_READ);
             }
@@ -118,8 +149,8 @@ void hs_loop_run_once(hs_loop_t *loop, int max_wait_ms)
     }
     for (int i = 0; i < n; i++) {
         hs_io_t *io = events[i].data.ptr;
-        if (!io)
-            continue; /* dispatched first */
+        if (!io || io->closed)
+            continue; /* dispatched first, or closed earlier in this batch */
         uint32_t e = events[i].events;
         int ev = 0;
         if (e & EPOLLIN)
@@ -133,4 +164,5 @@ void hs_loop_run_once(hs_loop_t *loop, int max_wait_ms)
         io->cb(io, ev);
     }
     hs_wheel_run(&loop->wheel, loop->now_ms);
+    dispose_closed(loop);
 }

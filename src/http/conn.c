@@ -499,14 +499,18 @@ static inline bool output_empty(const hs_req_t *req)
     return req->num_segs == 0 && req->sbuf.len == 0;
 }
 
+/* Close the connection now; its memory goes when the loop disposes of its io (on_io), after
+ * every event and timer of the current batch that could still name it. */
 static void conn_free(hs_conn_t *c)
 {
     hs_worker_t *w = c->worker;
+    if (c->io.closed)
+        return; /* already closed, waiting to be disposed of */
     hs_timer_unlink(&w->loop.wheel, &c->timer);
     if (c->req && c->req->on_abort)
         c->req->on_abort(c->req);
     request_free(c);
-    hs_io_del(&w->loop, &c->io);
+    hs_io_close(&w->loop, &c->io);
     if (c->reset_on_close) {
         struct linger lg = {.l_onoff = 1, .l_linger = 0}; /* close with RST */
         setsockopt(c->io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
@@ -521,7 +525,6 @@ static void conn_free(hs_conn_t *c)
         c->next->prev = c->prev;
     w->nconns--;
     atomic_fetch_sub(&w->srv->connections, 1);
-    free(c);
 }
 
 static int start_linger(hs_conn_t *c)
@@ -726,6 +729,8 @@ static int head_step(hs_conn_t *c)
 
 void hs__conn_run(hs_conn_t *c)
 {
+    if (c->io.closed)
+        return; /* closed earlier in this batch; freed at its end */
     if (c->in_run) {
         c->rerun = true;
         return;
@@ -767,6 +772,10 @@ void hs__conn_run(hs_conn_t *c)
 static void on_io(hs_io_t *io, int events)
 {
     hs_conn_t *c = (hs_conn_t *)io;
+    if (events == HS_EV_DISPOSE) {
+        free(c); /* closed by conn_free earlier; nothing refers to it any more */
+        return;
+    }
     if (events & HS_EV_READ)
         c->readable = true;
     if (events & HS_EV_HUP)

@@ -33,6 +33,65 @@ static void make_pipe(int p[2])
         abort();
 }
 
+/* ---- deferred close: an io closed while another is handled is neither dispatched nor freed
+ * before the batch ends ---- */
+typedef struct closer_s {
+    hs_io_t io;
+    hs_loop_t *loop;
+    struct closer_s *victim; /* closed (and its fd too) when this one is dispatched */
+    int dispatched, disposed;
+} closer_t;
+
+static void on_closer(hs_io_t *io, int events)
+{
+    closer_t *c = (closer_t *)io;
+    if (events == HS_EV_DISPOSE) {
+        c->disposed++;
+        return;
+    }
+    char b[64];
+    while (read(io->fd, b, sizeof(b)) > 0)
+        ;
+    c->dispatched++;
+    if (c->victim) {
+        hs_io_close(c->loop, &c->victim->io);
+        close(c->victim->io.fd);
+        ok(c->victim->disposed == 0, "a closed io is not disposed of inside hs_io_close");
+    }
+}
+
+static void test_deferred_close(hs_loop_t *loop)
+{
+    int p[2], q[2];
+    make_pipe(p);
+    make_pipe(q);
+    closer_t a = {.io = {.fd = p[0], .cb = on_closer}, .loop = loop};
+    closer_t b = {.io = {.fd = q[0], .cb = on_closer}, .loop = loop};
+    hs_io_add(loop, &a.io);
+    hs_io_add(loop, &b.io);
+    /* both ready in one batch; whichever is dispatched first closes the other */
+    a.victim = &b;
+    b.victim = &a;
+    if (write(p[1], "x", 1) != 1 || write(q[1], "x", 1) != 1)
+        abort();
+    hs_loop_run_once(loop, 1000);
+    is_int(a.dispatched + b.dispatched, 1, "deferred close: the io closed in the batch is not dispatched");
+    closer_t *closed = a.dispatched ? &b : &a;
+    is_int(closed->disposed, 1, "deferred close: disposed of once, at the end of the batch");
+    ok((a.dispatched ? &a : &b)->disposed == 0, "deferred close: the other io lives on");
+    /* closed between batches: disposed of by the next batch, once */
+    closer_t *live = a.dispatched ? &a : &b;
+    live->victim = NULL;
+    hs_io_close(loop, &live->io);
+    hs_io_close(loop, &live->io); /* twice is harmless */
+    is_int(live->disposed, 0, "deferred close: not disposed of between batches");
+    hs_loop_run_once(loop, 0);
+    is_int(live->disposed, 1, "deferred close: disposed of by the next batch, once");
+    close(live->io.fd);
+    close(p[1]);
+    close(q[1]);
+}
+
 int main(void)
 {
     hs_loop_t loop;
@@ -76,6 +135,8 @@ int main(void)
     hs_loop_run_once(&loop, 1000);
     order[norder] = '\0';
     ok(norder == 1 && order[0] == 'a', "a removed descriptor is not dispatched: %s", order);
+
+    test_deferred_close(&loop);
 
     for (int i = 0; i < 2; i++) {
         close(a[i]);

@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -158,6 +160,81 @@ static void test_408_when_client_vanished(void)
     rig_stop(&r);
 }
 
+/* ---- Engine v2: use after free when a helper's wake-up closes a connection -------------------
+ * A Connection: close GET of a compressible file of 64 KiB or more is coded on a helper thread.
+ * When the client's FIN arrives in the same epoll_wait batch as the helper's wake-up, on_wake
+ * answered the request and freed the connection (Connection: close), and the loop then
+ * dispatched the FIN to the freed connection (ASan: heap-use-after-free in src/event/epoll.c).
+ * The wake-up is made ready first (the job is finished before the FIN is sent), so epoll reports
+ * it first in the same batch. */
+static void wake_complete(hs_loop_t *loop)
+{
+    hs__offload_complete(loop->data);
+}
+
+static void test_offload_wake_and_fin_in_one_batch(void)
+{
+    char dir[] = "/tmp/statusd-regress-XXXXXX";
+    if (!ok(mkdtemp(dir) != NULL, "offload + FIN: temporary root"))
+        return;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/big.txt", dir);
+    FILE *f = fopen(path, "w");
+    for (int i = 0; f && i < 4000; i++)
+        fprintf(f, "line %d of a compressible text file for the helper threads\n", i);
+    if (f)
+        fclose(f);
+    static const char *set[][2] = {{"root", NULL}, {"access_log", "off"}, {"linger_timeout", "0"}};
+    set[0][1] = dir;
+    rig_t r;
+    if (!ok(rig_start(&r, (const char *const(*)[2])set, 3) == HS_OK, "offload + FIN: server starts"))
+        return;
+    pthread_mutex_init(&r.w.jobs_mu, NULL);
+    r.w.loop.on_wake = wake_complete;
+    r.srv.workers = &r.w; /* one worker: the offload pool completes jobs on it */
+    r.srv.nworkers = 1;
+    static const char req[] = "GET /big.txt HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n";
+    ok(send(r.client, req, sizeof(req) - 1, MSG_NOSIGNAL) == (ssize_t)sizeof(req) - 1, "offload + FIN: request sent");
+    /* one wake-up reads and dispatches the request; the loop is not run again until the job is
+     * done, so that its wake-up and the FIN meet in one batch */
+    for (int i = 0; i < 100 && !(r.w.conns && r.w.conns->req && r.w.conns->req->job); i++)
+        hs_loop_run_once(&r.w.loop, 10);
+    ok(r.w.conns != NULL && r.w.conns->req && r.w.conns->req->job,
+       "offload + FIN: the file is being coded off the loop");
+    /* wait (bounded) until the helper has finished and woken the loop */
+    bool done = false;
+    for (int i = 0; i < 5000 && !done; i++) {
+        pthread_mutex_lock(&r.w.jobs_mu);
+        done = r.w.jobs_done != NULL;
+        pthread_mutex_unlock(&r.w.jobs_mu);
+        if (!done)
+            usleep(1000);
+    }
+    ok(done, "offload + FIN: the helper finished");
+    shutdown(r.client, SHUT_WR); /* the FIN, after the wake-up */
+    usleep(2000);
+    hs_loop_run_once(&r.w.loop, 10); /* both in one batch: the wake-up first */
+    hs_buf_t out = {0};
+    char buf[65536];
+    ssize_t k;
+    for (int i = 0; i < 200; i++) {
+        while ((k = read(r.client, buf, sizeof(buf))) > 0)
+            hs_buf_append(&out, buf, (size_t)k);
+        if (k == 0)
+            break;
+        hs_loop_run_once(&r.w.loop, 5);
+    }
+    hs_buf_append(&out, "", 1);
+    ok(strncmp(out.base, "HTTP/1.1 200 ", 13) == 0 && strstr(out.base, "\r\nContent-Encoding: gzip\r\n"),
+       "offload + FIN: the coded file was sent");
+    ok(r.w.conns == NULL, "offload + FIN: the connection was closed once");
+    hs_buf_free(&out);
+    hs__offload_shutdown(&r.srv);
+    rig_stop(&r);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -165,5 +242,6 @@ int main(void)
     test_empty_server_name();
     test_408_close_without_linger();
     test_408_when_client_vanished();
+    test_offload_wake_and_fin_in_one_batch();
     return tap_done();
 }
