@@ -133,7 +133,8 @@ struct hs_req_s {
     void (*on_drain)(hs_req_t *req);
     hs_timer_t timer;
     void (*timer_cb)(hs_req_t *req);
-    uint64_t bytes_out; /* body bytes written, for the log */
+    uint64_t head_bytes; /* bytes of the heads queued (interim and final), not counted as body */
+    uint64_t wire_bytes; /* bytes written to the socket for this request */
 
     void *module_data;
     void (*on_abort)(hs_req_t *req); /* client went away during async work */

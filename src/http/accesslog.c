@@ -39,7 +39,7 @@ static size_t esc(char *out, size_t room, const char *s, size_t n)
     return o;
 }
 
-static void emit(hs_worker_t *w, const hs_conn_t *c, time_t t, const char *reqline, size_t rlen, int status,
+static void emit(hs_worker_t *w, const struct sockaddr *peer_sa, time_t t, const char *reqline, size_t rlen, int status,
                  uint64_t bytes, hs_iovec_t referer, hs_iovec_t ua, double secs)
 {
     int fd = w->srv->log_fd;
@@ -58,7 +58,7 @@ static void emit(hs_worker_t *w, const hs_conn_t *c, time_t t, const char *reqli
         w->log_sec = t;
     }
     const char *when = w->log_when;
-    hs__peer_name(c, peer, sizeof(peer));
+    hs__sockaddr_name(peer_sa, peer, sizeof(peer));
     size_t o = (size_t)snprintf(line, sizeof(line), "%s - - [%s] \"", peer, when);
     o += esc(line + o, 700, reqline, rlen);
     o += (size_t)snprintf(line + o, sizeof(line) - o, "\" %d %llu \"", status, (unsigned long long)bytes);
@@ -108,8 +108,6 @@ void hs__access_log(hs_req_t *req, int status, uint64_t bytes)
     hs_worker_t *w = req->worker;
     if (w->srv->log_fd < 0)
         return;
-    if (bytes == 0)
-        bytes = (uint64_t)(req->content_length > 0 && !req->no_body ? req->content_length : 0);
     char rl[1024];
     size_t rlen = 0;
     if (req->head_len > 0) {
@@ -132,10 +130,10 @@ void hs__access_log(hs_req_t *req, int status, uint64_t bytes)
     hs_iovec_t ref = req->meta.h[HS_HDR_REFERER] ? req->meta.h[HS_HDR_REFERER]->value : HS_IOV_NULL;
     hs_iovec_t ua = req->meta.h[HS_HDR_USER_AGENT] ? req->meta.h[HS_HDR_USER_AGENT]->value : HS_IOV_NULL;
     double secs = (double)(w->loop.now_ms - req->start_ms) / 1000.0;
-    emit(w, req->conn, w->loop.now_sec, rl, rlen, status, bytes, ref, ua, secs);
+    emit(w, (const struct sockaddr *)&req->conn->peer, w->loop.now_sec, rl, rlen, status, bytes, ref, ua, secs);
 }
 
-void hs__access_log_raw(hs_worker_t *w, const hs_conn_t *c, const char *reqline, size_t len, int status)
+void hs__access_log_raw(hs_worker_t *w, const struct sockaddr *peer, const char *reqline, size_t len, int status)
 {
-    emit(w, c, w->loop.now_sec, reqline, len, status, 0, HS_IOV_NULL, HS_IOV_NULL, 0.0);
+    emit(w, peer, w->loop.now_sec, reqline, len, status, 0, HS_IOV_NULL, HS_IOV_NULL, 0.0);
 }

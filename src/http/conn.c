@@ -192,11 +192,30 @@ static hs_req_t *request_new(hs_conn_t *c)
     return req;
 }
 
+/* The one end of every request: the log phase runs here, exactly once, with the status that
+ * decided the request's fate and the body bytes actually written (nginx's $body_bytes_sent:
+ * everything after the head, chunk framing included). Metrics hook in here too. */
+static void request_finish(hs_conn_t *c, hs_req_t *req)
+{
+    int status = req->log_status;
+    if (!status) {
+        if (req->res_sent)
+            status = req->status;
+        else if (c->peer_eof)
+            status = 499; /* the client left before it was answered (nginx's 499) */
+        else
+            status = 444; /* closed without a response (the drain deadline cut it off) */
+    }
+    uint64_t body = req->wire_bytes > req->head_bytes ? req->wire_bytes - req->head_bytes : 0;
+    hs__access_log(req, status, body);
+}
+
 static void request_free(hs_conn_t *c)
 {
     hs_req_t *req = c->req;
     if (!req)
         return;
+    request_finish(c, req);
     hs__offload_detach(req);
     if (req->on_free)
         req->on_free(req);
@@ -375,12 +394,8 @@ static int body_step(hs_conn_t *c)
         ssize_t n = do_read(c, BODY_READ_CHUNK / 4, BODY_READ_CHUNK);
         if (n == HS_AGAIN)
             return STEP_WAIT;
-        if (n <= 0) {
-            /* the client went away in the middle of its body: nothing to answer */
-            req->log_status = 499;
-            hs__access_log(req, 499, 0);
-            return STEP_CLOSE;
-        }
+        if (n <= 0)
+            return STEP_CLOSE; /* the client went away in the middle of its body (logged 499) */
     }
 }
 
@@ -419,6 +434,7 @@ static ssize_t flush_sbuf(hs_conn_t *c, hs_req_t *req, size_t *total)
             return HS_ERROR;
         }
         req->spos += (size_t)n;
+        req->wire_bytes += (uint64_t)n;
         *total += (size_t)n;
     }
     req->spos = req->sbuf.len = 0;
@@ -466,6 +482,7 @@ ssize_t hs__conn_flush(hs_conn_t *c)
             return HS_ERROR;
         }
         total += (size_t)n;
+        req->wire_bytes += (uint64_t)n;
         size_t left = (size_t)n;
         while (left > 0 || (req->num_segs > 0 && req->segs[0].len == 0)) {
             hs_seg_t *h = &req->segs[0];
@@ -599,13 +616,8 @@ static int write_step(hs_conn_t *c)
 {
     hs_req_t *req = c->req;
     ssize_t n = hs__conn_flush(c);
-    if (n == HS_ERROR) {
-        if (!req->log_status)
-            req->log_status = req->status;
-        if (req->res_sent && !req->raw_mode)
-            hs__access_log(req, req->log_status, req->bytes_out);
-        return STEP_CLOSE; /* the peer is gone (EPIPE/ECONNRESET): nothing to do */
-    }
+    if (n == HS_ERROR)
+        return STEP_CLOSE; /* the peer is gone (EPIPE/ECONNRESET): logged with what was sent */
     if (!output_empty(req)) {
         if (n > 0 || c->deadline == 0)
             set_timer(c, srv_of(c)->cfg->send_timeout);
@@ -631,10 +643,8 @@ static int write_step(hs_conn_t *c)
             req->on_drain(req);
         return STEP_CONTINUE;
     }
-    if (req->res_sent) {
-        hs__access_log(req, req->log_status ? req->log_status : req->status, req->bytes_out);
+    if (req->res_sent)
         return finish_request(c);
-    }
     /* only an interim response was written: the handler continues */
     c->state = req->body_started && !req->body_done ? HS_CS_BODY : HS_CS_HANDLER;
     return STEP_CONTINUE;
@@ -721,7 +731,7 @@ static int head_step(hs_conn_t *c)
         if (n == HS_AGAIN)
             return STEP_WAIT;
         if (n <= 0) {
-            hs__access_log(req, 400, 0); /* closed mid-head: logged, nothing sent */
+            req->log_status = 400; /* closed mid-head: logged as nginx does, nothing sent */
             return STEP_CLOSE;
         }
     }
@@ -752,9 +762,7 @@ void hs__conn_run(hs_conn_t *c)
             if (c->req && c->req->abort_conn) {
                 step = STEP_CLOSE;
             } else if (c->peer_eof && c->req && !c->req->res_sent) {
-                /* RFC-free but universal: the client gave up before we answered (nginx 499) */
-                c->req->log_status = 499;
-                hs__access_log(c->req, 499, 0);
+                /* RFC-free but universal: the client gave up before we answered (logged 499) */
                 step = STEP_CLOSE;
             }
             break;
@@ -820,12 +828,6 @@ static void on_timer(hs_timer_t *t)
         hs__conn_run(c);
         return;
     }
-    case HS_CS_WRITE:
-        if (c->req && !c->req->log_status)
-            c->req->log_status = c->req->status;
-        if (c->req)
-            hs__access_log(c->req, c->req->log_status, 0);
-        break;
     case HS_CS_UPGRADED:
         if (c->req->upgrade->on_close)
             c->req->upgrade->on_close(c->req);
@@ -840,7 +842,11 @@ static void on_timer(hs_timer_t *t)
 
 void hs__peer_name(const hs_conn_t *c, char *out, size_t outlen)
 {
-    const struct sockaddr *sa = (const struct sockaddr *)&c->peer;
+    hs__sockaddr_name((const struct sockaddr *)&c->peer, out, outlen);
+}
+
+void hs__sockaddr_name(const struct sockaddr *sa, char *out, size_t outlen)
+{
     if (sa->sa_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outlen);
     else if (sa->sa_family == AF_INET6)
@@ -908,7 +914,6 @@ void hs_res_close_silently(hs_req_t *req, int log_status)
     req->status = log_status;
     req->res_sent = true;
     req->abort_conn = true;
-    hs__access_log(req, log_status, 0);
     req->conn->state = HS_CS_HANDLER;
     hs__conn_run(req->conn);
 }
@@ -954,7 +959,6 @@ int hs_res_raw(hs_req_t *req, const void *data, size_t len, int flags, int log_s
         req->res_sent = true;
         req->status = log_status;
         req->log_status = log_status;
-        hs__access_log(req, log_status, len);
     } else {
         req->raw_flags = flags;
     }
@@ -971,7 +975,6 @@ int hs_res_upgrade(hs_req_t *req, const hs_upgrade_t *handler)
     req->res_close = false;
     hs__queue_head(req, 101, 2);
     hs__check_response(req, false);
-    hs__access_log(req, 101, 0);
     req->conn->state = HS_CS_WRITE;
     hs__conn_run(req->conn);
     return HS_OK;

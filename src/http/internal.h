@@ -48,6 +48,7 @@ void hs__conn_close_all(hs_worker_t *w);     /* at exit */
 void hs__worker_free_pools(hs_worker_t *w);
 ssize_t hs__conn_flush(hs_conn_t *c);
 void hs__peer_name(const hs_conn_t *c, char *out, size_t outlen);
+void hs__sockaddr_name(const struct sockaddr *sa, char *out, size_t outlen); /* address without port */
 
 /* response.c */
 /* Build and queue the response head. framing: 0 = Content-Length (when the status allows a body),
@@ -60,9 +61,10 @@ void hs__error_body(hs_req_t *req, int status, const char *detail);
 /* Check the registry rules of a response about to be written; abort in checking builds. */
 void hs__check_response(hs_req_t *req, bool has_body_bytes);
 
-/* accesslog.c */
+/* accesslog.c — called only from the end of a request (conn.c request_finish), and for the
+ * connections refused before they became one (server.c). */
 void hs__access_log(hs_req_t *req, int status, uint64_t bytes);
-void hs__access_log_raw(hs_worker_t *w, const hs_conn_t *c, const char *reqline, size_t len, int status);
+void hs__access_log_raw(hs_worker_t *w, const struct sockaddr *peer, const char *reqline, size_t len, int status);
 void hs__access_log_flush(hs_worker_t *w); /* write the buffered lines (every loop iteration) */
 
 #endif

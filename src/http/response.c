@@ -115,6 +115,7 @@ int hs_res_interim(hs_req_t *req, int status, const hs_res_header_t *headers, si
     for (size_t i = 0; i < n; i++)
         len += headers[i].name.len + headers[i].value.len + 4;
     char *head = hs_arena_alloc(&req->arena, len), *p = head;
+    req->head_bytes += len;
     p = put(p, sl.base, sl.len);
     for (size_t i = 0; i < n; i++) {
         p = put(p, headers[i].name.base, headers[i].name.len);
@@ -228,6 +229,7 @@ void hs__queue_head(hs_req_t *req, int status, int framing)
             p = put(p, "Connection: keep-alive\r\n", 24); /* RFC 9112 §9.3: 1.0 persistence is opt-in */
     }
     p = put(p, "\r\n", 2);
+    req->head_bytes += (uint64_t)(p - head);
     if (inline_len) {
         p = put(p, req->bsegs[0].base, inline_len);
         req->num_bsegs = 0; /* sent with the head */
@@ -258,7 +260,6 @@ int hs_res_send(hs_req_t *req, int status)
     if (send_body) {
         for (size_t i = 0; i < req->num_bsegs; i++)
             push_seg(req, req->bsegs[i]);
-        req->bytes_out = body_len;
     }
     c->state = HS_CS_WRITE;
     hs__conn_run(c);
@@ -290,7 +291,6 @@ int hs_res_stream_write(hs_req_t *req, const void *data, size_t len)
     hs_buf_append(&req->sbuf, data, len);
     if (req->chunked_out)
         HS_BUF_LIT(&req->sbuf, "\r\n");
-    req->bytes_out += len;
     req->conn->state = HS_CS_WRITE;
     hs__conn_run(req->conn);
     return HS_OK;

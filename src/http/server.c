@@ -235,11 +235,8 @@ static void on_accept(hs_io_t *io, int events)
         if (atomic_fetch_add(&srv->connections, 1) >= srv->cfg->max_connections) {
             atomic_fetch_sub(&srv->connections, 1);
             send_canned_503(srv, fd);
-            if (srv->log_fd >= 0) {
-                hs_conn_t fake = {0};
-                memcpy(&fake.peer, &ss, HS_MIN((size_t)len, sizeof(fake.peer)));
-                hs__access_log_raw(w, &fake, "-", 1, 503);
-            }
+            if (srv->log_fd >= 0)
+                hs__access_log_raw(w, (const struct sockaddr *)&ss, "-", 1, 503);
             continue;
         }
         hs__conn_accept(w, fd, (struct sockaddr *)&ss, len);

@@ -131,3 +131,98 @@ def test_sigusr1_reopens_the_log_after_rotation():
     assert new.count("/anything/after/") == 20 and "/anything/before/" not in new
     assert "access log %s reopened" % path in s.stderr()
     shutil.rmtree(d, ignore_errors=True)
+
+
+def ws_upgrade(path):
+    return (b"GET %s HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+            b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n" % path)
+
+
+def test_every_request_is_logged_exactly_once_with_how_it_ended():
+    """Engine v2: one end for every request. Each way a request can end — answered, answered
+    by a fault, closed without a byte, the client leaving before the answer or in the middle of
+    its body, a head cut off or too slow, an upgraded connection, pipelining — leaves exactly one
+    line, with the status that decided it and the body bytes actually sent."""
+    import struct
+    s = Server("--header-timeout", "300ms", access_log="-")
+    try:
+        def fresh(data, wait=0.0, shut=False):
+            c = s.connect()
+            c.sendall(data)
+            if shut:
+                c.shutdown(socket.SHUT_WR)
+            if wait:
+                time.sleep(wait)
+            got = b""
+            try:
+                c.settimeout(2)
+                while True:
+                    b = c.recv(65536)
+                    if not b:
+                        break
+                    got += b
+            except OSError:
+                pass
+            c.close()
+            return got
+
+        fresh(b"GET /status/200?m=ok HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        fresh(b"HEAD /bytes/100?m=head HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        fresh(b"GET /fault/abort-before-headers?m=444 HTTP/1.1\r\nHost: t\r\n\r\n")
+        short = fresh(b"GET /fault/short-body?m=short HTTP/1.1\r\nHost: t\r\n\r\n")
+        mid = fresh(b"GET /fault/abort-mid-body?m=mid&delay=50ms HTTP/1.1\r\nHost: t\r\n\r\n")
+        # the client leaves while the answer is still being made
+        c = s.connect()
+        c.sendall(b"GET /delay/2?m=left HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(0.1)
+        c.close()
+        # the client leaves in the middle of its body
+        c = s.connect()
+        c.sendall(b"POST /post?m=body HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nhalf")
+        time.sleep(0.1)
+        c.close()
+        # a head cut off, and one too slow
+        c = s.connect()
+        c.sendall(b"GET /get?m=cut HTTP/1.1\r\nHo")
+        time.sleep(0.1)
+        c.close()
+        fresh(b"GET /get?m=slow HTTP/1.1\r\nHost: t\r\n", wait=0.6)
+        # a WebSocket session: one message echoed, then closed by the client
+        c = s.connect()
+        c.sendall(ws_upgrade(b"/websocket/echo?m=ws"))
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += c.recv(4096)
+        mask = b"\x01\x02\x03\x04"
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(b"hi"))
+        c.sendall(b"\x81\x82" + mask + payload)
+        time.sleep(0.1)
+        c.close()
+        # three pipelined requests on one connection
+        fresh(b"".join(b"GET /get?m=pipe%d HTTP/1.1\r\nHost: t\r\n\r\n" % i for i in range(3)), shut=True)
+        time.sleep(0.3)
+        lines = s.access_log(wait_for="m=pipe2")
+    finally:
+        stop_and_check(s)
+
+    def only(marker):
+        found = [l for l in lines if marker in l]
+        assert len(found) == 1, (marker, found)
+        m = re.search(r'" (\d{3}) (\d+) "', found[0])
+        assert m, found[0]
+        return int(m.group(1)), int(m.group(2))
+
+    assert only("m=ok ")[0] == 200
+    assert only("m=head ") == (200, 0)  # HEAD: no body bytes
+    assert only("m=444 ") == (444, 0)
+    # a fault's bytes are raw (statusd made no head of its own): every byte written counts
+    assert only("m=short ") == (200, len(short)) and short.endswith(b"\r\n\r\n" + (b"abcdefghijklmnopqrstuvwxyz" * 2)[:50])
+    assert only("m=mid&") == (200, len(mid)) and len(mid) > 512
+    assert only("m=left ") == (499, 0)
+    assert only("m=body ") == (499, 0)
+    assert only("GET /get?m=cut") == (400, 0)
+    assert only("m=slow ")[0] == 408
+    status, sent = only("m=ws ")
+    assert status == 101 and sent == 4  # the echoed frame: 2 bytes of header, 2 of payload
+    for i in range(3):
+        assert only("m=pipe%d " % i)[0] == 200

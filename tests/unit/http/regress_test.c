@@ -235,6 +235,47 @@ static void test_offload_wake_and_fin_in_one_batch(void)
     rmdir(dir);
 }
 
+/* ---- Engine v2: a request logged twice --------------------------------------------------------
+ * A client that left before its 101 was written was logged by hs_res_upgrade and again by
+ * write_step when the write failed. Every request now ends in one place, which logs it once. */
+static size_t count_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    size_t n = 0;
+    int ch;
+    while (f && (ch = fgetc(f)) != EOF)
+        n += ch == '\n';
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static void test_101_to_a_departed_client_logged_once(void)
+{
+    char log[] = "/tmp/statusd-regress-log-XXXXXX";
+    int lfd = mkstemp(log);
+    if (!ok(lfd >= 0, "101 logged once: temporary log"))
+        return;
+    close(lfd);
+    static const char *set[][2] = {{"access_log", NULL}};
+    set[0][1] = log;
+    rig_t r;
+    if (!ok(rig_start(&r, (const char *const(*)[2])set, 1) == HS_OK, "101 logged once: server starts"))
+        return;
+    static const char req[] = "GET /websocket/echo HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                              "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+    ok(send(r.client, req, sizeof(req) - 1, MSG_NOSIGNAL) == (ssize_t)sizeof(req) - 1, "101 logged once: sent");
+    close(r.client); /* gone before the 101 is written: the write fails with EPIPE */
+    r.client = -1;
+    for (int i = 0; i < 20 && r.w.conns; i++)
+        hs_loop_run_once(&r.w.loop, 5);
+    ok(r.w.conns == NULL, "101 logged once: connection closed");
+    hs__access_log_flush(&r.w);
+    is_int((int)count_lines(log), 1, "101 logged once: one access log line");
+    rig_stop(&r);
+    unlink(log);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -243,5 +284,6 @@ int main(void)
     test_408_close_without_linger();
     test_408_when_client_vanished();
     test_offload_wake_and_fin_in_one_batch();
+    test_101_to_a_departed_client_logged_once();
     return tap_done();
 }
