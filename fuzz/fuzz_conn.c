@@ -114,7 +114,7 @@ static void fast_forward(hs_worker_t *w, int client)
         /* give any connection that is still alive a chance to write/read without the clock */
         for (int k = 0; k < 4 && w->conns; k++) {
             hs_conn_t *c = w->conns;
-            c->readable = true;
+            c->sock.readable = true;
             hs__conn_run(c);
             drain(client);
         }

@@ -15,6 +15,7 @@
 #include "hs/loop.h"
 #include "hs/parse.h"
 #include "hs/status.h"
+#include "hs/writer.h"
 
 #include <pthread.h>
 #include <sys/socket.h>
@@ -58,8 +59,6 @@ struct hs_worker_s {
     size_t num_listeners;
     hs_conn_t *conns; /* doubly-linked list of open connections */
     int nconns;
-    hs_buf_t free_bufs[16]; /* pool of read buffers returned by idle connections */
-    int nfree_bufs;
     pthread_mutex_t jobs_mu; /* guards jobs_done: helpers add, the worker takes */
     hs_job_t *jobs_done;     /* offloaded work finished, to complete on this worker */
     uint64_t req_seq;        /* requests started here: ids unique across workers, no atomics */
@@ -76,16 +75,6 @@ struct hs_worker_s {
 typedef struct hs_res_header_s {
     hs_iovec_t name, value;
 } hs_res_header_t;
-
-/* An output segment: memory or a file range (sent with sendfile). */
-typedef struct hs_seg_s {
-    const char *base; /* memory, or NULL for a file segment */
-    int fd;
-    off_t off;
-    size_t len;
-} hs_seg_t;
-
-#define HS_MAX_SEGS 40 /* multipart/byteranges: 16 parts × (head + data) + closing + response head */
 
 struct hs_req_s {
     hs_conn_t *conn;
@@ -110,8 +99,6 @@ struct hs_req_s {
     int status;
     hs_res_header_t *res_headers;
     size_t num_res_headers, cap_res_headers;
-    size_t num_segs;        /* entries of segs[] in use */
-    size_t num_bsegs;       /* entries of bsegs[] in use */
     int64_t content_length; /* body bytes the response declares */
     const char *content_type;
     const char *error_detail; /* why, for error pages and logs */
@@ -123,14 +110,16 @@ struct hs_req_s {
     int log_status;  /* status for the access log when it differs (444, 499, 494) */
 
     /* streaming / raw / upgrade */
-    hs_buf_t sbuf; /* queued stream bytes; sbuf.base[spos .. len) still to write */
-    size_t spos;
     bool streaming;   /* stream started and not ended */
     bool chunked_out; /* stream uses chunked framing */
     bool raw_mode;    /* output is raw bytes; no framing */
     int raw_flags;
     const hs_upgrade_t *upgrade;
+    /* Called when the queued output has drained to drain_low bytes or fewer (once per refill:
+     * after a stream write, a stream start or an upgraded write) — the cue to produce more. */
     void (*on_drain)(hs_req_t *req);
+    size_t drain_low;
+    bool drain_wanted;
     hs_timer_t timer;
     void (*timer_cb)(hs_req_t *req);
     uint64_t head_bytes; /* bytes of the heads queued (interim and final), not counted as body */
@@ -140,11 +129,11 @@ struct hs_req_s {
     void (*on_abort)(hs_req_t *req); /* client went away during async work */
     void (*on_free)(hs_req_t *req);  /* release module resources (files, timers) */
     hs_job_t *job;                   /* work running off the loop for it (hs_req_offload) */
+    hs_req_t *pool_next;             /* the worker's pool of finished requests */
 
-    /* Last, and not cleared when a pooled request is reused (2.5 KB that num_segs and
-     * num_bsegs already say are empty). */
-    hs_seg_t segs[HS_MAX_SEGS];  /* output queue: interim responses, head, body */
-    hs_seg_t bsegs[HS_MAX_SEGS]; /* the response body as the handler set it */
+    /* Last, and not cleared when a pooled request is reused: request_free leaves them empty. */
+    hs_writer_t out;      /* what goes to the socket: interim responses, the head, the body */
+    hs_writer_t res_body; /* the response body as the handler set it, until hs_res_send */
 };
 
 /* ---- Response API ---- */
@@ -177,6 +166,9 @@ int hs_res_interim(hs_req_t *req, int status, const hs_res_header_t *headers, si
  * hs_res_stream_end finishes the response (the chunked terminator and optional trailers). */
 int hs_res_stream_start(hs_req_t *req, int status);
 int hs_res_stream_write(hs_req_t *req, const void *data, size_t len);
+/* The same without a copy: data must stay as it is until it has been written — until
+ * hs_res_stream_pending() says it is no longer queued, or on_drain with drain_low 0. */
+int hs_res_stream_write_ref(hs_req_t *req, const void *data, size_t len);
 int hs_res_stream_end(hs_req_t *req, const hs_res_header_t *trailers, size_t n);
 /* Bytes queued but not yet written. */
 size_t hs_res_stream_pending(const hs_req_t *req);
@@ -213,7 +205,10 @@ struct hs_upgrade_s {
     void (*on_close)(hs_req_t *req); /* the peer went away or timed out (req is freed after) */
 };
 int hs_res_upgrade(hs_req_t *req, const hs_upgrade_t *handler);
-int hs_upgraded_write(hs_req_t *req, const void *data, size_t len);
+int hs_upgraded_write(hs_req_t *req, const void *data, size_t len); /* copied */
+/* Stop (true) or resume (false) reading from an upgraded connection: while paused, on_data is
+ * not called and the peer is held back by TCP flow control. */
+void hs_upgraded_pause(hs_req_t *req, bool paused);
 void hs_upgraded_close(hs_req_t *req);
 
 /* ---- Request API ---- */

@@ -20,6 +20,7 @@ enum {
     HS_EV_HUP = 4,
     HS_EV_ERROR = 8,
     HS_EV_DISPOSE = 16, /* alone: the io was closed (hs_io_close) and its memory may go now */
+    HS_EV_TIMEOUT = 32, /* alone: a socket's deadline passed (hs_sock_set_deadline) */
 };
 
 typedef void (*hs_io_cb)(hs_io_t *io, int events);
@@ -65,6 +66,8 @@ struct hs_loop_s {
     unsigned nfirst;    /* descriptors registered with hs_io_add_first */
     hs_io_t **disposed; /* closed ios waiting for HS_EV_DISPOSE (hs_io_close) */
     size_t ndisposed, cap_disposed;
+    char *buf_pool[16]; /* input buffers idle sockets gave back (src/event/sock.c) */
+    int nbuf_pool;
 };
 
 int hs_loop_init(hs_loop_t *loop);

@@ -116,8 +116,8 @@ void hs__access_log(hs_req_t *req, int status, uint64_t bytes)
     } else {
         /* the head never parsed: log the first line as received, bounded */
         const hs_conn_t *c = req->conn;
-        const char *d = c->rbuf.base ? c->rbuf.base + c->rpos : NULL;
-        size_t n = c->rbuf.base ? c->rbuf.len - c->rpos : 0;
+        const char *d = c->sock.in.base ? hs_sock_data(&c->sock) : NULL;
+        size_t n = c->sock.in.base ? hs_sock_avail(&c->sock) : 0;
         const char *eol = d ? memchr(d, '\n', n) : NULL;
         if (eol)
             n = (size_t)(eol - d);

@@ -17,19 +17,13 @@ enum {
 };
 
 struct hs_conn_s {
-    hs_io_t io;
-    hs_worker_t *worker;
+    hs_sock_t sock; /* first: its io is the connection's; its loop's data is the worker */
     hs_conn_t *next, *prev;
-    hs_timer_t timer;
-    uint64_t deadline; /* when the current state times out (loop ms), 0 = never; see set_timer */
-    hs_buf_t rbuf;     /* input; data is rbuf.base[rpos .. rbuf.len) */
-    size_t rpos;
     hs_req_t *req; /* the request being served, NULL when idle */
     uint32_t requests;
-    uint8_t state;
-    bool readable : 1, in_run : 1, rerun : 1, dead : 1, peer_eof : 1, reset_on_close : 1, upgrade_closing : 1,
-        rdhup : 1;
     uint32_t linger_bytes;
+    uint8_t state;
+    bool in_run : 1, rerun : 1, dead : 1, closed : 1, upgrade_closing : 1, read_paused : 1;
     struct sockaddr_in6 peer; /* v4 peers are stored as sockaddr_in in the same space */
 };
 
@@ -39,6 +33,9 @@ void hs__conn_accept(hs_worker_t *w, int fd, const struct sockaddr *sa, socklen_
  * dispatch), it only asks the running loop to go round once more. */
 void hs__conn_run(hs_conn_t *c);
 void hs__conn_close_idle(hs_worker_t *w); /* on drain: close connections waiting for a request */
+/* Output was queued for the current request: write it (the connection moves to its writing
+ * state, or stays upgraded) and carry on from there. */
+void hs__conn_output_ready(hs_conn_t *c);
 
 /* offload.c */
 void hs__offload_detach(hs_req_t *req);      /* the request is being freed */

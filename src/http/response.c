@@ -75,25 +75,12 @@ hs_iovec_t hs_req_header_named(const hs_req_t *req, const char *lower_name)
 
 void hs_res_body(hs_req_t *req, const void *p, size_t len)
 {
-    if (req->num_bsegs == HS_MAX_SEGS)
-        abort(); /* a handler bug: bounded by design */
-    req->bsegs[req->num_bsegs++] = (hs_seg_t){.base = p, .fd = -1, .len = len};
+    hs_writer_mem(&req->res_body, p, len);
 }
 
 void hs_res_body_file(hs_req_t *req, int fd, off_t off, size_t len)
 {
-    if (req->num_bsegs == HS_MAX_SEGS)
-        abort();
-    req->bsegs[req->num_bsegs++] = (hs_seg_t){.base = NULL, .fd = fd, .off = off, .len = len};
-}
-
-static void push_seg(hs_req_t *req, hs_seg_t s)
-{
-    if (s.len == 0)
-        return;
-    if (req->num_segs == HS_MAX_SEGS)
-        abort();
-    req->segs[req->num_segs++] = s;
+    hs_writer_file(&req->res_body, fd, off, len);
 }
 
 #define HS_INLINE_BODY_MAX 1024
@@ -111,7 +98,7 @@ int hs_res_interim(hs_req_t *req, int status, const hs_res_header_t *headers, si
     if (req->p.minor_version == 0 || req->res_sent || status < 100 || status > 199 || status == 101)
         return HS_DECLINED;
     hs_iovec_t sl = hs__status_line(status);
-    size_t len = sl.len + 2;
+    size_t len = sl.len + 2; /* the status line and the blank line */
     for (size_t i = 0; i < n; i++)
         len += headers[i].name.len + headers[i].value.len + 4;
     char *head = hs_arena_alloc(&req->arena, len), *p = head;
@@ -124,17 +111,15 @@ int hs_res_interim(hs_req_t *req, int status, const hs_res_header_t *headers, si
         p = put(p, "\r\n", 2);
     }
     p = put(p, "\r\n", 2);
-    push_seg(req, (hs_seg_t){.base = head, .fd = -1, .len = len});
+    hs_writer_mem(&req->out, head, len);
     /* write it now: an interim response is worthless if it waits */
     ssize_t w = hs__conn_flush(c);
     if (w == HS_ERROR) {
-        c->peer_eof = true;
+        c->sock.eof = true;
         return HS_ERROR;
     }
-    if (req->num_segs > 0) {
-        c->state = HS_CS_WRITE; /* the rest goes out on EPOLLOUT, then the handler continues */
-        hs__conn_run(c);
-    }
+    if (req->out.pending > 0)
+        hs__conn_output_ready(c); /* the rest goes out on EPOLLOUT, then the handler continues */
     return HS_OK;
 }
 
@@ -150,7 +135,7 @@ void hs__queue_head(hs_req_t *req, int status, int framing)
 
     /* A body we did not read and do not have: the connection cannot carry another request. */
     if (hs_req_has_body(req) && !req->body_done && status != 101) {
-        if (req->meta.chunked || (uint64_t)req->body_left > (uint64_t)(c->rbuf.len - c->rpos))
+        if (req->meta.chunked || (uint64_t)req->body_left > (uint64_t)hs_sock_avail(&c->sock))
             req->res_close = true;
     }
     if (atomic_load(&srv->shutting_down) && status != 101)
@@ -178,9 +163,10 @@ void hs__queue_head(hs_req_t *req, int status, int framing)
     /* A small body in memory leaves inside the head's buffer: one segment, one copy of a few
      * bytes, and the kernel imports one iovec instead of two. */
     size_t inline_len = 0;
-    if (framing == 0 && body_allowed && !req->no_body && req->num_bsegs == 1 && req->bsegs[0].base &&
-        req->bsegs[0].len <= HS_INLINE_BODY_MAX && (int64_t)req->bsegs[0].len == req->content_length)
-        inline_len = req->bsegs[0].len;
+    const hs_seg_t *b0 = hs_writer_count(&req->res_body) == 1 ? hs_writer_at(&req->res_body, 0) : NULL;
+    if (framing == 0 && body_allowed && !req->no_body && b0 && b0->base && !b0->own && b0->len <= HS_INLINE_BODY_MAX &&
+        (int64_t)b0->len == req->content_length)
+        inline_len = b0->len;
     size += inline_len;
     for (size_t i = 0; i < req->num_res_headers; i++)
         size += req->res_headers[i].name.len + req->res_headers[i].value.len + 4;
@@ -231,10 +217,10 @@ void hs__queue_head(hs_req_t *req, int status, int framing)
     p = put(p, "\r\n", 2);
     req->head_bytes += (uint64_t)(p - head);
     if (inline_len) {
-        p = put(p, req->bsegs[0].base, inline_len);
-        req->num_bsegs = 0; /* sent with the head */
+        p = put(p, b0->base, inline_len);
+        hs_writer_reset(&req->res_body); /* sent with the head */
     }
-    push_seg(req, (hs_seg_t){.base = head, .fd = -1, .len = (size_t)(p - head)});
+    hs_writer_mem(&req->out, head, (size_t)(p - head));
 }
 
 int hs_res_send(hs_req_t *req, int status)
@@ -246,23 +232,20 @@ int hs_res_send(hs_req_t *req, int status)
     }
     if (status == 205) {
         /* RFC 9110 §15.3.6: a 205 never has content; Content-Length: 0 keeps the framing clear */
-        req->num_bsegs = 0;
+        hs_writer_reset(&req->res_body);
         req->content_length = 0;
     }
-    uint64_t body_len = 0;
-    for (size_t i = 0; i < req->num_bsegs; i++)
-        body_len += req->bsegs[i].len;
+    uint64_t body_len = req->res_body.pending;
     if (req->content_length < 0)
         req->content_length = (int64_t)body_len;
     bool send_body = hs_status_allows_body(status) && !req->no_body;
-    hs__queue_head(req, status, 0); /* may take a small body along (num_bsegs is then 0) */
+    hs__queue_head(req, status, 0); /* may take a small body along (res_body is then empty) */
     hs__check_response(req, send_body && body_len > 0);
-    if (send_body) {
-        for (size_t i = 0; i < req->num_bsegs; i++)
-            push_seg(req, req->bsegs[i]);
-    }
-    c->state = HS_CS_WRITE;
-    hs__conn_run(c);
+    if (send_body)
+        hs_writer_append(&req->out, &req->res_body);
+    else
+        hs_writer_reset(&req->res_body);
+    hs__conn_output_ready(c);
     return HS_OK;
 }
 
@@ -275,25 +258,54 @@ int hs_res_stream_start(hs_req_t *req, int status)
     hs__check_response(req, false);
     req->chunked_out = framing == 1 && req->p.minor_version == 1 && hs_status_allows_body(status);
     req->streaming = true;
-    req->conn->state = HS_CS_WRITE;
-    hs__conn_run(req->conn);
+    req->drain_wanted = true; /* on_drain once the head is out: the handler's cue for the body */
+    hs__conn_output_ready(req->conn);
     return HS_OK;
 }
 
-int hs_res_stream_write(hs_req_t *req, const void *data, size_t len)
+/* Queue one piece of a streamed body: with chunk framing around it when chunked (RFC 9112
+ * §7.1), copied (`copy`) or referenced. */
+static int stream_piece(hs_req_t *req, const void *data, size_t len, bool copy)
 {
     if (!req->streaming || len == 0)
         return req->streaming ? HS_OK : HS_ERROR;
     if (req->no_body || !hs_status_allows_body(req->status))
         return HS_OK; /* HEAD: the body is computed but not sent */
-    if (req->chunked_out)
-        hs_buf_printf(&req->sbuf, "%zx\r\n", len);
-    hs_buf_append(&req->sbuf, data, len);
-    if (req->chunked_out)
-        HS_BUF_LIT(&req->sbuf, "\r\n");
-    req->conn->state = HS_CS_WRITE;
-    hs__conn_run(req->conn);
+    char size_line[24];
+    size_t sl = 0;
+    if (req->chunked_out) {
+        char *e = hs_fmt_hex(size_line, len);
+        e = put(e, "\r\n", 2);
+        sl = (size_t)(e - size_line);
+    }
+    if (copy) {
+        /* size line, data and CRLF copied together into the chain's tail block */
+        size_t total = sl + len + (req->chunked_out ? 2 : 0);
+        char *b = hs_writer_tail(&req->out, total), *p = b;
+        p = put(p, size_line, sl);
+        p = put(p, data, len);
+        if (req->chunked_out)
+            put(p, "\r\n", 2);
+        hs_writer_commit(&req->out, total);
+    } else {
+        hs_writer_copy(&req->out, size_line, sl);
+        hs_writer_mem(&req->out, data, len);
+        if (req->chunked_out)
+            hs_writer_mem(&req->out, "\r\n", 2);
+    }
+    req->drain_wanted = true;
+    hs__conn_output_ready(req->conn);
     return HS_OK;
+}
+
+int hs_res_stream_write(hs_req_t *req, const void *data, size_t len)
+{
+    return stream_piece(req, data, len, true);
+}
+
+int hs_res_stream_write_ref(hs_req_t *req, const void *data, size_t len)
+{
+    return stream_piece(req, data, len, false);
 }
 
 int hs_res_stream_end(hs_req_t *req, const hs_res_header_t *trailers, size_t n)
@@ -301,24 +313,23 @@ int hs_res_stream_end(hs_req_t *req, const hs_res_header_t *trailers, size_t n)
     if (!req->streaming)
         return HS_ERROR;
     if (req->chunked_out && !req->no_body) {
-        HS_BUF_LIT(&req->sbuf, "0\r\n");
-        for (size_t i = 0; i < n; i++) /* RFC 9112 §7.1.2 */
-            hs_buf_printf(&req->sbuf, "%.*s: %.*s\r\n", (int)trailers[i].name.len, trailers[i].name.base,
-                          (int)trailers[i].value.len, trailers[i].value.base);
-        HS_BUF_LIT(&req->sbuf, "\r\n");
+        hs_writer_copy(&req->out, "0\r\n", 3);
+        for (size_t i = 0; i < n; i++) { /* RFC 9112 §7.1.2 */
+            hs_writer_copy(&req->out, trailers[i].name.base, trailers[i].name.len);
+            hs_writer_copy(&req->out, ": ", 2);
+            hs_writer_copy(&req->out, trailers[i].value.base, trailers[i].value.len);
+            hs_writer_copy(&req->out, "\r\n", 2);
+        }
+        hs_writer_copy(&req->out, "\r\n", 2);
     }
     req->streaming = false;
-    req->conn->state = HS_CS_WRITE;
-    hs__conn_run(req->conn);
+    hs__conn_output_ready(req->conn);
     return HS_OK;
 }
 
 size_t hs_res_stream_pending(const hs_req_t *req)
 {
-    size_t n = req->sbuf.len - req->spos;
-    for (size_t i = 0; i < req->num_segs; i++)
-        n += req->segs[i].len;
-    return n;
+    return req->out.pending;
 }
 
 int hs_res_method_not_allowed(hs_req_t *req, const char *allow)
@@ -333,7 +344,7 @@ int hs_res_method_not_allowed(hs_req_t *req, const char *allow)
 int hs_res_error(hs_req_t *req, int status, const char *detail)
 {
     req->error_detail = detail;
-    req->num_bsegs = 0;
+    hs_writer_reset(&req->res_body);
     req->content_length = -1;
     hs__error_body(req, status, detail);
     return hs_res_send(req, status);

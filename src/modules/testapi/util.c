@@ -603,7 +603,7 @@ hs_iovec_t api_host(hs_req_t *req)
     socklen_t len = sizeof(ss);
     char name[INET6_ADDRSTRLEN] = "localhost";
     int port = 80;
-    if (getsockname(req->conn->io.fd, (struct sockaddr *)&ss, &len) == 0) {
+    if (getsockname(req->conn->sock.io.fd, (struct sockaddr *)&ss, &len) == 0) {
         if (ss.ss_family == AF_INET) {
             inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, name, sizeof(name));
             port = ntohs(((struct sockaddr_in *)&ss)->sin_port);

@@ -1,0 +1,285 @@
+/* statusd — stream sockets on the event loop: plain TCP ops, the pooled input buffer, lazy
+ * deadlines, outbound connections, closing.
+ *
+ * The hot path (read, writev, sendfile on an accepted connection) makes plain system calls:
+ * libc's read/writev/sendfile are thread cancellation points and wrap every call in two atomic
+ * updates of the thread's cancel state, which statusd (no thread is ever cancelled) does not
+ * need.
+ */
+#define _GNU_SOURCE
+#include "hs/sock.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* ---- plain TCP ---- */
+static ssize_t tcp_read(hs_sock_t *s, void *buf, size_t n)
+{
+    return syscall(SYS_read, s->io.fd, buf, n);
+}
+
+static ssize_t tcp_writev(hs_sock_t *s, const struct iovec *iov, int iovcnt)
+{
+    if (iovcnt == 1)
+        return syscall(SYS_write, s->io.fd, iov[0].iov_base, iov[0].iov_len);
+    return syscall(SYS_writev, s->io.fd, iov, iovcnt);
+}
+
+static ssize_t tcp_sendfile(hs_sock_t *s, int fd, off_t *off, size_t n)
+{
+    return syscall(SYS_sendfile, s->io.fd, fd, off, n);
+}
+
+static int tcp_shutdown(hs_sock_t *s)
+{
+    return shutdown(s->io.fd, SHUT_WR) == 0 ? HS_OK : -errno;
+}
+
+const hs_sock_ops_t hs_sock_tcp = {
+    .name = "tcp",
+    .read = tcp_read,
+    .writev = tcp_writev,
+    .sendfile = tcp_sendfile,
+    .shutdown = tcp_shutdown,
+    .release = NULL,
+};
+
+/* ---- deadlines ---- */
+static void on_deadline(hs_timer_t *t)
+{
+    hs_sock_t *s = (hs_sock_t *)((char *)t - offsetof(hs_sock_t, timer));
+    if (s->deadline == 0)
+        return; /* the state that armed it has ended */
+    if (s->deadline > s->loop->now_ms) {
+        hs_timer_link(&s->loop->wheel, t, s->deadline); /* moved later since it was armed */
+        return;
+    }
+    s->deadline = 0;
+    s->io.cb(&s->io, HS_EV_TIMEOUT);
+}
+
+void hs_sock_set_deadline(hs_sock_t *s, uint64_t ms)
+{
+    uint64_t due = s->loop->now_ms + ms;
+    s->deadline = due;
+    if (!hs_timer_is_linked(&s->timer) || s->timer.at > due)
+        hs_timer_link(&s->loop->wheel, &s->timer, due);
+}
+
+/* ---- opening ---- */
+static void init(hs_sock_t *s, hs_loop_t *loop, int fd, const hs_sock_ops_t *ops, hs_io_cb cb)
+{
+    memset(s, 0, sizeof(*s));
+    s->io.fd = fd;
+    s->io.cb = cb;
+    s->loop = loop;
+    s->ops = ops;
+    s->timer.cb = on_deadline;
+}
+
+int hs_sock_open(hs_sock_t *s, hs_loop_t *loop, int fd, const hs_sock_ops_t *ops, hs_io_cb cb)
+{
+    init(s, loop, fd, ops, cb);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* fails harmlessly on non-TCP */
+    int r = hs_io_add(loop, &s->io);
+    if (r != HS_OK) {
+        hs_sock_close(s);
+        return r;
+    }
+    s->readable = true; /* data often arrives with the accept: try a read right away */
+    return HS_OK;
+}
+
+int hs_sock_connect(hs_sock_t *s, hs_loop_t *loop, const struct sockaddr *sa, socklen_t salen, uint64_t timeout_ms,
+                    hs_io_cb cb)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    init(s, loop, fd, &hs_sock_tcp, cb);
+    if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    int r;
+    do
+        r = connect(fd, sa, salen);
+    while (r < 0 && errno == EINTR);
+    if (r < 0 && errno != EINPROGRESS) {
+        int e = errno;
+        close(fd);
+        s->io.fd = -1;
+        return -e;
+    }
+    s->connecting = r < 0;
+    if ((r = hs_io_add(loop, &s->io)) != HS_OK) {
+        close(fd);
+        s->io.fd = -1;
+        return r;
+    }
+    if (s->connecting && timeout_ms)
+        hs_sock_set_deadline(s, timeout_ms);
+    return HS_OK;
+}
+
+int hs_sock_connect_result(hs_sock_t *s)
+{
+    if (!s->connecting)
+        return HS_OK;
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(s->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    if (err == EINPROGRESS || err == EALREADY)
+        return HS_AGAIN;
+    if (err == 0) {
+        /* SO_ERROR is 0 both when the connection is made and while it is still being made:
+         * only a peer address says which */
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        if (getpeername(s->io.fd, (struct sockaddr *)&ss, &sl) < 0)
+            return errno == ENOTCONN ? HS_AGAIN : -errno;
+        s->connecting = false;
+        hs_sock_clear_deadline(s);
+        return HS_OK;
+    }
+    return -err;
+}
+
+/* ---- the input buffer ---- */
+static char *pool_take(hs_loop_t *loop)
+{
+    if (loop->nbuf_pool > 0)
+        return loop->buf_pool[--loop->nbuf_pool];
+    return hs_malloc(HS_SOCK_BUF_SIZE);
+}
+
+void hs_sock_release_buffer(hs_sock_t *s)
+{
+    hs_loop_t *loop = s->loop;
+    if (!s->in.base || s->in.pos < s->in.len)
+        return;
+    if (s->in.cap == HS_SOCK_BUF_SIZE && loop->nbuf_pool < (int)HS_ARRAY_SIZE(loop->buf_pool))
+        loop->buf_pool[loop->nbuf_pool++] = s->in.base;
+    else
+        free(s->in.base);
+    s->in = (hs_sock_buf_t){0};
+}
+
+void hs_sock_discard_input(hs_sock_t *s)
+{
+    s->in.pos = s->in.len = 0;
+}
+
+void hs_sock_pool_free(hs_loop_t *loop)
+{
+    while (loop->nbuf_pool > 0)
+        free(loop->buf_pool[--loop->nbuf_pool]);
+}
+
+/* Room for `want` more bytes: compacts first, then grows up to `limit` (configured bounds, so a
+ * failed allocation aborts as a small one would). */
+static void ensure_room(hs_sock_t *s, size_t want, size_t limit)
+{
+    hs_sock_buf_t *b = &s->in;
+    if (!b->base && want <= HS_SOCK_BUF_SIZE && limit >= HS_SOCK_BUF_SIZE) {
+        b->base = pool_take(s->loop);
+        b->cap = HS_SOCK_BUF_SIZE;
+        b->len = b->pos = 0;
+        return;
+    }
+    if (b->pos == b->len)
+        b->pos = b->len = 0;
+    if (b->cap - b->len >= want)
+        return;
+    if (b->pos > 0) {
+        memmove(b->base, b->base + b->pos, b->len - b->pos);
+        b->len -= b->pos;
+        b->pos = 0;
+        if (b->cap - b->len >= want)
+            return;
+    }
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap - b->len < want && cap < limit)
+        cap *= 2;
+    if (cap > limit)
+        cap = HS_MAX(limit, (size_t)b->len + 1);
+    if (cap > UINT32_MAX)
+        cap = UINT32_MAX;
+    if (cap > b->cap) {
+        if (b->cap == HS_SOCK_BUF_SIZE || !b->base) {
+            /* a pooled buffer is not realloc'ed away from the pool's size class by surprise */
+            char *n = hs_malloc(cap);
+            if (b->len)
+                memcpy(n, b->base, b->len);
+            if (b->base && s->loop->nbuf_pool < (int)HS_ARRAY_SIZE(s->loop->buf_pool))
+                s->loop->buf_pool[s->loop->nbuf_pool++] = b->base;
+            else
+                free(b->base);
+            b->base = n;
+        } else {
+            b->base = hs_realloc(b->base, cap);
+        }
+        b->cap = (uint32_t)cap;
+    }
+}
+
+ssize_t hs_sock_read(hs_sock_t *s, size_t chunk, size_t limit)
+{
+    ensure_room(s, chunk, limit);
+    size_t room = s->in.cap - s->in.len;
+    if (room == 0)
+        return HS_ERROR;
+    ssize_t n;
+    do
+        n = s->ops->read(s, s->in.base + s->in.len, room);
+    while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        s->in.len += (uint32_t)n;
+        /* A short read means the socket buffer is empty now; edge-triggered epoll reports the
+         * next arrival, so skip the read that would only say EAGAIN (nginx does the same). */
+        if ((size_t)n < room && !s->rdhup)
+            s->readable = false;
+        return n;
+    }
+    s->readable = false;
+    if (n == 0) {
+        s->eof = true;
+        return 0;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return HS_AGAIN;
+    s->eof = true;
+    return HS_ERROR;
+}
+
+int hs_sock_shutdown(hs_sock_t *s)
+{
+    return s->ops->shutdown(s);
+}
+
+/* ---- closing ---- */
+void hs_sock_close(hs_sock_t *s)
+{
+    if (s->io.closed)
+        return;
+    hs_timer_unlink(&s->loop->wheel, &s->timer);
+    s->deadline = 0;
+    if (s->ops && s->ops->release)
+        s->ops->release(s);
+    hs_io_close(s->loop, &s->io);
+    if (s->io.fd >= 0) {
+        if (s->reset_on_close) {
+            struct linger lg = {.l_onoff = 1, .l_linger = 0}; /* close with RST */
+            setsockopt(s->io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        }
+        close(s->io.fd);
+    }
+    s->in.pos = s->in.len;
+    hs_sock_release_buffer(s);
+}

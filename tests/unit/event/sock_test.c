@@ -1,0 +1,180 @@
+/* Unit tests for sockets on the loop (src/event/sock.c): outbound connections (made, refused,
+ * timed out), lazy deadlines, reading into the pooled buffer, closing and disposal. */
+#define _GNU_SOURCE
+#include "hs/sock.h"
+#include "tap.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+typedef struct {
+    hs_sock_t sock;
+    int writes, timeouts, disposed, reads;
+} probe_t;
+
+static void on_probe(hs_io_t *io, int ev)
+{
+    probe_t *p = (probe_t *)io;
+    if (ev == HS_EV_DISPOSE)
+        p->disposed++;
+    else if (ev == HS_EV_TIMEOUT)
+        p->timeouts++;
+    else {
+        if (ev & (HS_EV_WRITE | HS_EV_ERROR))
+            p->writes++;
+        if (ev & HS_EV_READ) {
+            p->reads++;
+            p->sock.readable = true;
+        }
+    }
+}
+
+static int listener(int backlog, struct sockaddr_in *addr)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    *addr = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(*addr);
+    if (fd < 0 || bind(fd, (struct sockaddr *)addr, len) < 0 || listen(fd, backlog) < 0 ||
+        getsockname(fd, (struct sockaddr *)addr, &len) < 0)
+        abort();
+    return fd;
+}
+
+/* Run the loop until the probe's outcome is known (bounded). */
+static int outcome(hs_loop_t *loop, probe_t *p, int max_ms)
+{
+    for (int i = 0; i < max_ms / 5; i++) {
+        hs_loop_run_once(loop, 5);
+        if (p->timeouts)
+            return -ETIMEDOUT;
+        if (p->writes) {
+            int r = hs_sock_connect_result(&p->sock);
+            if (r != HS_AGAIN)
+                return r;
+            p->writes = 0;
+        }
+    }
+    return HS_AGAIN;
+}
+
+static void test_connect(hs_loop_t *loop)
+{
+    struct sockaddr_in addr;
+    int lfd = listener(16, &addr);
+    probe_t p = {0};
+    is_int(hs_sock_connect(&p.sock, loop, (struct sockaddr *)&addr, sizeof(addr), 2000, on_probe), HS_OK,
+           "connect: under way");
+    is_int(outcome(loop, &p, 2000), HS_OK, "connect: made");
+    ok(!p.sock.connecting && p.sock.deadline == 0, "connect: no longer connecting, no deadline left");
+    int afd = accept(lfd, NULL, NULL);
+    ok(afd >= 0, "connect: the listener sees it");
+    /* bytes from the peer arrive in the pooled buffer; EOF after the peer closes */
+    if (write(afd, "hello", 5) != 5)
+        abort();
+    close(afd);
+    for (int i = 0; i < 100 && !p.reads; i++)
+        hs_loop_run_once(loop, 5);
+    ssize_t n = hs_sock_read(&p.sock, 4096, 65536);
+    ok(n == 5 && memcmp(hs_sock_data(&p.sock), "hello", 5) == 0, "read: the peer's bytes");
+    ok(p.sock.in.cap == HS_SOCK_BUF_SIZE, "read: into a pool-sized buffer");
+    hs_sock_consume(&p.sock, 5);
+    is_int(hs_sock_read(&p.sock, 4096, 65536), 0, "read: EOF after the peer closed");
+    ok(p.sock.eof, "read: eof flagged");
+    hs_sock_release_buffer(&p.sock);
+    ok(p.sock.in.base == NULL && loop->nbuf_pool == 1, "an empty buffer goes back to the loop's pool");
+    hs_sock_close(&p.sock);
+    is_int(p.disposed, 0, "close: not disposed of inside hs_sock_close");
+    hs_loop_run_once(loop, 0);
+    is_int(p.disposed, 1, "close: disposed of once by the next batch");
+    close(lfd);
+}
+
+static void test_refused(hs_loop_t *loop)
+{
+    struct sockaddr_in addr;
+    close(listener(1, &addr)); /* a port nobody listens on any more */
+    probe_t p = {0};
+    int r = hs_sock_connect(&p.sock, loop, (struct sockaddr *)&addr, sizeof(addr), 2000, on_probe);
+    if (r == HS_OK)
+        r = outcome(loop, &p, 2000);
+    is_int(r, -ECONNREFUSED, "connect to a closed port: ECONNREFUSED");
+    if (p.sock.io.fd >= 0 && !p.sock.io.closed) {
+        hs_sock_close(&p.sock);
+        hs_loop_run_once(loop, 0);
+    }
+}
+
+static void test_connect_timeout(hs_loop_t *loop)
+{
+    /* A listener whose accept queue is full drops new SYNs (Linux): the connection is neither
+     * made nor refused, and the deadline decides. */
+    struct sockaddr_in addr;
+    int lfd = listener(0, &addr);
+    int fillers[4];
+    for (int i = 0; i < 4; i++) {
+        fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        connect(fillers[i], (struct sockaddr *)&addr, sizeof(addr));
+    }
+    usleep(50000);
+    probe_t p = {0};
+    hs_loop_update_clock(loop); /* the loop's clock is cached: as after a wake-up */
+    uint64_t t0 = hs_now_ms();
+    is_int(hs_sock_connect(&p.sock, loop, (struct sockaddr *)&addr, sizeof(addr), 150, on_probe), HS_OK,
+           "connect timeout: under way");
+    int r = outcome(loop, &p, 3000);
+    uint64_t took = hs_now_ms() - t0;
+    is_int(r, -ETIMEDOUT, "connect timeout: HS_EV_TIMEOUT while connecting");
+    ok(took >= 140 && took < 1000, "connect timeout: after the deadline (%llu ms)", (unsigned long long)took);
+    is_int(p.timeouts, 1, "connect timeout: delivered once");
+    hs_sock_close(&p.sock);
+    hs_loop_run_once(loop, 0);
+    for (int i = 0; i < 4; i++)
+        close(fillers[i]);
+    close(lfd);
+}
+
+static void test_deadline(hs_loop_t *loop)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+        abort();
+    probe_t p = {0};
+    is_int(hs_sock_open(&p.sock, loop, sv[0], &hs_sock_tcp, on_probe), HS_OK, "open: a connected descriptor");
+    hs_loop_update_clock(loop);
+    hs_sock_set_deadline(&p.sock, 30);
+    hs_sock_set_deadline(&p.sock, 80); /* pushed later: the timer fires early and re-arms */
+    uint64_t t0 = hs_now_ms();
+    for (int i = 0; i < 100 && !p.timeouts; i++)
+        hs_loop_run_once(loop, 5);
+    uint64_t took = hs_now_ms() - t0;
+    is_int(p.timeouts, 1, "deadline: one HS_EV_TIMEOUT");
+    ok(took >= 70, "deadline: at the later deadline (%llu ms)", (unsigned long long)took);
+    hs_sock_set_deadline(&p.sock, 20);
+    hs_sock_clear_deadline(&p.sock);
+    for (int i = 0; i < 10; i++)
+        hs_loop_run_once(loop, 5);
+    is_int(p.timeouts, 1, "deadline: cleared, nothing fires");
+    hs_sock_close(&p.sock);
+    hs_loop_run_once(loop, 0);
+    is_int(p.disposed, 1, "open socket: disposed of after close");
+    close(sv[1]);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    hs_loop_t loop;
+    if (hs_loop_init(&loop) != HS_OK)
+        return 1;
+    test_connect(&loop);
+    test_refused(&loop);
+    test_connect_timeout(&loop);
+    test_deadline(&loop);
+    hs_sock_pool_free(&loop);
+    hs_loop_destroy(&loop);
+    return tap_done();
+}
