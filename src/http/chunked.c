@@ -8,7 +8,7 @@
  *   chunk-ext-val  = token / quoted-string                        (RFC 9112 §7.1.1)
  *   quoted-string  = DQUOTE *( qdtext / quoted-pair ) DQUOTE      (RFC 9110 §5.6.4)
  *
- * Extensions are checked against this grammar byte by byte (BWS only before ';' and around
+ * Extensions are checked against this grammar byte by byte (BWS only around ';' and
  * '='; a name is never empty) and limited in length with the size (max_ext); their content is
  * ignored. Trailer fields are syntax-checked and discarded.
  */

@@ -171,7 +171,7 @@ BAD_400 = {
     "chunk-size-overflow": b"POST /post HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nhello\r\n0\r\n\r\n",
     "chunk-data-too-long": b"POST /post HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n",
     "chunk-bare-lf": b"POST /post HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n",
-    # RFC 9112 §7.1.1: chunk-ext-name is a token (never empty); BWS only before ';' and around '='
+    # RFC 9112 §7.1.1: chunk-ext-name is a token (never empty); BWS only around ';' and '='
     "chunk-ext-no-name": b"POST /post HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5;\r\nhello\r\n0\r\n\r\n",
     "chunk-ext-bws-no-name": b"POST /post HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5; \r\nhello\r\n0\r\n\r\n",
     "chunk-ext-value-no-name": b"POST /post HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5;=x\r\nhello\r\n0\r\n\r\n",
