@@ -4,19 +4,29 @@
  *   chunk        = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
  *   chunk-size   = 1*HEXDIG
  *   chunk-ext    = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+ *   chunk-ext-name = token
+ *   chunk-ext-val  = token / quoted-string                        (RFC 9112 §7.1.1)
+ *   quoted-string  = DQUOTE *( qdtext / quoted-pair ) DQUOTE      (RFC 9110 §5.6.4)
  *
- * Extensions are syntax-checked loosely (no control bytes, must start with ';') and limited
- * in length; their content is ignored. Trailer fields are syntax-checked and discarded.
+ * Extensions are checked against this grammar byte by byte (BWS only around ';' and
+ * '='; a name is never empty) and limited in length with the size (max_ext); their content is
+ * ignored. Trailer fields are syntax-checked and discarded.
  */
 #include "hs/parse.h"
 
 enum {
-    S_SIZE_FIRST, /* expecting the first hex digit */
-    S_SIZE,       /* more hex digits, or the end of them */
-    S_EXT,        /* after the size: BWS then ';' … */
-    S_EXT_BWS,    /* whitespace after the size: only more BWS or ';' may follow */
-    S_EXT_BODY,   /* after a ';' */
-    S_SIZE_LF,    /* CR seen, expecting LF */
+    S_SIZE_FIRST,   /* expecting the first hex digit */
+    S_SIZE,         /* more hex digits, or the end of them */
+    S_EXT,          /* after the size or an extension's value: CR, BWS or ';' */
+    S_EXT_BWS,      /* whitespace after the size or a value: only more BWS or ';' may follow */
+    S_EXT_NAME0,    /* after ';': BWS, then the first byte of the name */
+    S_EXT_NAME,     /* inside the name */
+    S_EXT_NAME_BWS, /* whitespace after the name: only more BWS, '=' or ';' may follow */
+    S_EXT_VAL0,     /* after '=': BWS, then a token or a quoted-string */
+    S_EXT_TOKEN,    /* inside a token value */
+    S_EXT_QUOTED,   /* inside a quoted-string value */
+    S_EXT_QPAIR,    /* after a backslash inside a quoted-string */
+    S_SIZE_LF,      /* CR seen, expecting LF */
     S_DATA,
     S_DATA_CR,
     S_DATA_LF,
@@ -47,6 +57,11 @@ static inline bool is_tchar(unsigned char c)
 static inline bool is_field(unsigned char c)
 {
     return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+static inline bool is_ws(unsigned char c)
+{
+    return c == ' ' || c == '\t';
 }
 
 #define FAIL(st, why)                                                                                                  \
@@ -88,28 +103,95 @@ int hs_chunked_decode(hs_chunked_t *d, char *buf, size_t *len, size_t *consumed,
         }
         case S_EXT:
         case S_EXT_BWS:
-            /* RFC 9112 §7.1.1: chunk-ext = *( BWS ";" ... ). BWS is only allowed before a ';':
-             * "5 \r\n" is not valid chunk-size syntax, so whitespace must be followed by ';'. */
-            if (c == '\r' && d->state == S_EXT) {
-                d->state = S_SIZE_LF;
-            } else if (c == ';') {
-                d->state = S_EXT_BODY;
-            } else if (c == ' ' || c == '\t') {
-                d->state = S_EXT_BWS;
-            } else {
-                FAIL(400, c == '\n'   ? "a chunk-size line ends in a bare LF"
-                          : c == '\r' ? "whitespace after the chunk size is not followed by an extension"
-                                      : "the chunk size is followed by something other than an extension");
+        case S_EXT_NAME0:
+        case S_EXT_NAME:
+        case S_EXT_NAME_BWS:
+        case S_EXT_VAL0:
+        case S_EXT_TOKEN:
+        case S_EXT_QUOTED:
+        case S_EXT_QPAIR:
+            /* RFC 9112 §7.1.1 chunk-ext, one byte at a time (see the grammar at the top) */
+            switch (d->state) {
+            case S_EXT_TOKEN:
+                if (is_tchar(c))
+                    break;
+                /* the value ended: what may follow a value is what may follow the size */
+                /* fall through */
+            case S_EXT:
+                /* BWS is only allowed before a ';': "5 \r\n" is not valid chunk-size syntax */
+                if (c == '\r')
+                    d->state = S_SIZE_LF;
+                else if (c == ';')
+                    d->state = S_EXT_NAME0;
+                else if (is_ws(c))
+                    d->state = S_EXT_BWS;
+                else
+                    FAIL(400, c == '\n'                 ? "a chunk-size line ends in a bare LF"
+                              : d->state == S_EXT_TOKEN ? "a chunk extension value is not a token or quoted-string"
+                                                        : "the chunk size is followed by something other than an "
+                                                          "extension");
+                break;
+            case S_EXT_BWS:
+                if (c == ';')
+                    d->state = S_EXT_NAME0;
+                else if (!is_ws(c))
+                    FAIL(400, c == '\n'   ? "a chunk-size line ends in a bare LF"
+                              : c == '\r' ? "whitespace in a chunk-size line is not followed by an extension"
+                                          : "whitespace in a chunk-size line is not followed by ';'");
+                break;
+            case S_EXT_NAME0:
+                if (is_tchar(c))
+                    d->state = S_EXT_NAME;
+                else if (!is_ws(c))
+                    FAIL(400, "a chunk extension has no name (chunk-ext-name is a token)");
+                break;
+            case S_EXT_NAME:
+                if (is_tchar(c))
+                    break;
+                if (c == '\r')
+                    d->state = S_SIZE_LF;
+                else if (c == ';')
+                    d->state = S_EXT_NAME0;
+                else if (c == '=')
+                    d->state = S_EXT_VAL0;
+                else if (is_ws(c))
+                    d->state = S_EXT_NAME_BWS;
+                else
+                    FAIL(400,
+                         c == '\n' ? "a chunk-size line ends in a bare LF" : "a chunk extension name is not a token");
+                break;
+            case S_EXT_NAME_BWS:
+                if (c == ';')
+                    d->state = S_EXT_NAME0;
+                else if (c == '=')
+                    d->state = S_EXT_VAL0;
+                else if (!is_ws(c))
+                    FAIL(400, "whitespace after a chunk extension name is not followed by '=' or ';'");
+                break;
+            case S_EXT_VAL0:
+                if (is_tchar(c))
+                    d->state = S_EXT_TOKEN;
+                else if (c == '"')
+                    d->state = S_EXT_QUOTED;
+                else if (!is_ws(c))
+                    FAIL(400, "a chunk extension has '=' but no token or quoted-string value");
+                break;
+            case S_EXT_QUOTED:
+                /* qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text */
+                if (c == '"')
+                    d->state = S_EXT;
+                else if (c == '\\')
+                    d->state = S_EXT_QPAIR;
+                else if (!is_field(c))
+                    FAIL(400, c == '\r' || c == '\n' ? "a quoted chunk extension value is not closed"
+                                                     : "a chunk extension contains a control character");
+                break;
+            default: /* S_EXT_QPAIR: quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text ) */
+                if (!is_field(c))
+                    FAIL(400, "a chunk extension contains a control character");
+                d->state = S_EXT_QUOTED;
+                break;
             }
-            in++;
-            if (++d->line_len > limits->max_ext)
-                FAIL(400, "chunk extensions are longer than the server accepts");
-            break;
-        case S_EXT_BODY:
-            if (c == '\r')
-                d->state = S_SIZE_LF;
-            else if (!is_field(c))
-                FAIL(400, "a chunk extension contains a control character");
             in++;
             if (++d->line_len > limits->max_ext)
                 FAIL(400, "chunk extensions are longer than the server accepts");

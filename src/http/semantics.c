@@ -25,12 +25,13 @@ static const bool reg_name_char[256] = { /* ASCII rows of 16; 0x80-0xff: none */
 };
 /* clang-format on */
 
-/* RFC 3986 §3.2.2-3.2.3: host = IP-literal / IPv4address / reg-name, then [":" port]. */
+/* RFC 3986 §3.2.2-3.2.3: host = IP-literal / IPv4address / reg-name, then [":" port].
+ * The host may be empty (":80" too): the callers decide whether an empty host is acceptable. */
 static bool valid_authority(hs_iovec_t a)
 {
     size_t i = 0;
     if (a.len == 0)
-        return true; /* RFC 9112 §3.2: an empty Host is allowed when the target has no authority */
+        return true;
     if (a.base[0] == '[') {
         while (i < a.len && a.base[i] != ']') {
             char c = a.base[i];
@@ -57,6 +58,12 @@ static bool valid_authority(hs_iovec_t a)
                 return false;
     }
     return true;
+}
+
+/* The host part of a valid authority is empty ("" or ":port"). */
+static bool empty_host(hs_iovec_t a)
+{
+    return a.len == 0 || a.base[0] == ':';
 }
 
 int hs_parse_semantics(hs_parsed_req_t *req, hs_req_meta_t *meta)
@@ -118,10 +125,18 @@ int hs_parse_semantics(hs_parsed_req_t *req, hs_req_meta_t *meta)
     if (meta->h[HS_HDR_HOST] && !valid_authority(meta->h[HS_HDR_HOST]->value))
         FAIL(400, "the Host field is not a valid host[:port]");
     if (req->authority.base) {
-        if (!valid_authority(req->authority))
+        /* RFC 9110 §4.2.1: an http(s) URI with an empty host is invalid and must be rejected */
+        if (!valid_authority(req->authority) || empty_host(req->authority))
             FAIL(400, "the authority in the request target is not a valid host[:port]");
-        meta->host = req->authority; /* RFC 9112 §3.2.2: the target's authority wins over Host */
+        /* RFC 9112 §3.2.2: the target's authority wins; Host (even an empty one) is ignored */
+        meta->host = req->authority;
     } else if (meta->h[HS_HDR_HOST]) {
+        /* RFC 9112 §3.2: an empty Host is only for a target URI without an authority, and an
+         * http(s) target always has one (RFC 9110 §4.2.1: a non-empty host). Origin-form and
+         * asterisk-form take that authority from Host (§3.3), so an empty one leaves the target
+         * URI invalid, which §3.3 lets us reject rather than guess a default. */
+        if (empty_host(meta->h[HS_HDR_HOST]->value))
+            FAIL(400, "the Host field is empty, but the request target takes its host from it");
         meta->host = meta->h[HS_HDR_HOST]->value;
     }
 

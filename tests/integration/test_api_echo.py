@@ -3,7 +3,11 @@
 /response-headers), including the httpbin JSON shapes."""
 import http.client
 import json
+import os
+import shutil
+import tempfile
 
+import pytest
 import requests
 
 from conftest import one_response, read_all
@@ -169,20 +173,33 @@ def test_landing_page_text_and_html(api):
     assert r.header("content-type").startswith("text/html") and b"<table>" in r.body and b'href="/codes"' in r.body
 
 
-def test_prefix_when_root_is_served(tmp_path):
-    (tmp_path / "index.html").write_text("static\n")
-    with running("--root", str(tmp_path)) as s:
+@pytest.fixture
+def readable_root():
+    """A document root with index.html that `nobody` can read: statusd drops to it when the tests
+    run as root, and pytest's tmp_path lies below a 0700 directory (every answer would be 403)."""
+    root = tempfile.mkdtemp(prefix="statusd-prefix-", dir="/tmp")
+    os.chmod(root, 0o755)
+    with open(os.path.join(root, "index.html"), "w") as f:
+        f.write("static\n")
+    os.chmod(os.path.join(root, "index.html"), 0o644)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_prefix_when_root_is_served(readable_root):
+    root = readable_root
+    with running("--root", root) as s:
         r, _ = fetch(s, "GET", "/_api/get")
         assert r.status == 200 and jbody(r)["url"].endswith("/_api/get")
         r, _ = fetch(s, "GET", "/_api/status/302")
         assert r.status == 302 and r.header("location") == "/_api/get"
         r, _ = fetch(s, "GET", "/_api/redirect/2")
         assert r.header("location") == "/_api/relative-redirect/1"
-        r, _ = fetch(s, "GET", "/get")
-        assert r.status in (403, 404)  # the static origin's answer, not the API's
+        r, _ = fetch(s, "GET", "/get")  # the static origin's answer, not the API's
+        assert r.status == 404 and r.body.startswith(b"404 Not Found\nno file or directory exists at this path\n")
         r, _ = fetch(s, "GET", "/")
-        assert b"client-testing API" not in r.body  # / belongs to the static origin now
-    with running("--root", str(tmp_path), "--api-prefix", "/t") as s:
+        assert r.status == 200 and r.body == b"static\n"  # / belongs to the static origin now
+    with running("--root", root, "--api-prefix", "/t") as s:
         r, _ = fetch(s, "GET", "/t/status/418")
         assert r.status == 418
         r, _ = fetch(s, "GET", "/t")
@@ -191,8 +208,8 @@ def test_prefix_when_root_is_served(tmp_path):
 
 def test_no_api(tmp_path):
     with running("--no-api") as s:
-        r, _ = fetch(s, "GET", "/get")
-        assert r.status in (403, 404)  # the static origin's answer, not the API's
+        r, _ = fetch(s, "GET", "/get")  # no API and no root: nothing is served, by no one
+        assert r.status == 404 and r.body.startswith(b"404 Not Found\nnothing is served at this path\n")
 
 
 def test_keepalive_across_api_routes(api):

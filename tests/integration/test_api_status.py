@@ -28,14 +28,18 @@ def test_every_registry_code(api):
             continue
         assert r.status == code, (code, r)
         assert r.reason == reason, (code, r.reason, reason)
-        if code in (204, 304) or 100 <= code < 200:
-            assert r.body == b"" and not r.has("content-length") or r.header("content-length") == "0", code
+        if code in (204, 304):
+            # RFC 9110 §8.6, RFC 9112 §6.1: neither Content-Length (no 200 representation exists
+            # for a 304 here) nor Transfer-Encoding, and not one byte after the head
+            wire = api.raw(request("GET", "/status/%d" % code))
+            assert wire.startswith(b"HTTP/1.1 %d " % code) and wire.find(b"\r\n\r\n") == len(wire) - 4, (code, wire)
+            assert not r.has("content-length") and not r.has("transfer-encoding"), (code, r.headers)
         elif code == 206:
             assert r.header("content-range") == "bytes 0-9/100" and r.body == b"0123456789"
         elif code == 226:
             assert r.header("im") == "gzip" and r.has("etag")
         elif code == 205:
-            assert r.body == b""
+            assert r.body == b"" and r.header("content-length") == "0"  # RFC 9110 §15.3.6
         else:
             assert r.body == ("%d %s" % (code, reason)).encode(), (code, r.body)
         if 300 <= code < 400 and code != 304:

@@ -90,6 +90,13 @@ def test_absolute_form_target(server):
     assert json.loads(r.body)["url"] == "http://example.test/get"
 
 
+def test_absolute_form_ignores_an_empty_host(server):
+    # RFC 9112 §3.2.2: the target's authority is used and Host, here empty, is ignored
+    r = one_response(server.raw(b"GET http://example.test/get HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n"))
+    assert r.status == 200
+    assert json.loads(r.body)["url"] == "http://example.test/get"
+
+
 def test_leading_empty_line_ignored(server):
     r = one_response(server.raw(b"\r\n" + get(b"/get", b"Connection: close\r\n")))
     assert r.status == 200
@@ -127,6 +134,12 @@ BAD_400 = {
     "fragment": b"GET /get#x HTTP/1.1\r\nHost: t\r\n\r\n",
     "missing-host-11": b"GET /get HTTP/1.1\r\n\r\n",
     "duplicate-host": b"GET /get HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    # RFC 9112 §3.2/§3.3, RFC 9110 §4.2.1: origin-form takes its host from Host, never empty
+    "empty-host": b"GET /get HTTP/1.1\r\nHost:\r\n\r\n",
+    "empty-host-ows": b"GET /get HTTP/1.1\r\nHost: \r\n\r\n",
+    "empty-host-http10": b"GET /get HTTP/1.0\r\nHost: \r\n\r\n",
+    "host-port-without-host": b"GET /get HTTP/1.1\r\nHost: :80\r\n\r\n",
+    "absolute-form-empty-host": b"GET http://:80/get HTTP/1.1\r\nHost: t\r\n\r\n",
     "bad-host": b"GET /get HTTP/1.1\r\nHost: a b/c\r\n\r\n",
     "space-before-colon": b"GET /get HTTP/1.1\r\nHost : t\r\n\r\n",
     "tab-before-colon": b"GET /get HTTP/1.1\r\nHost\t: t\r\n\r\n",
@@ -158,6 +171,14 @@ BAD_400 = {
     "chunk-size-overflow": b"POST /post HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nhello\r\n0\r\n\r\n",
     "chunk-data-too-long": b"POST /post HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n",
     "chunk-bare-lf": b"POST /post HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n",
+    # RFC 9112 §7.1.1: chunk-ext-name is a token (never empty); BWS only around ';' and '='
+    "chunk-ext-no-name": b"POST /post HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5;\r\nhello\r\n0\r\n\r\n",
+    "chunk-ext-bws-no-name": b"POST /post HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5; \r\nhello\r\n0\r\n\r\n",
+    "chunk-ext-value-no-name": b"POST /post HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5;=x\r\nhello\r\n0\r\n\r\n",
+    "chunk-ext-last-no-name": b"POST /post HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0;\r\n\r\n",
+    "chunk-ext-no-value": b"POST /post HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\r\nhello\r\n0\r\n\r\n",
+    "chunk-ext-unclosed-quote": b"POST /post HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\"b\r\nhello\r\n0\r\n\r\n",
+    "chunk-ext-bws-before-crlf": b"POST /post HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b \r\nhello\r\n0\r\n\r\n",
     "asterisk-with-get": b"GET * HTTP/1.1\r\nHost: t\r\n\r\n",
 }
 

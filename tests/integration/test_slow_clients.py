@@ -224,7 +224,10 @@ def test_fd_exhaustion_answers_503_and_recovers(make_server):
         codes = [c for c, _ in got]
         ok, busy = codes.count(200), codes.count(503)
         print("fd exhaustion: %d served, %d got 503" % (ok, busy))
-        assert ok + busy == 90, codes
+        # every client is answered, first with 200 until the descriptors run out, then with 503
+        # (the held connections free none): how many fit depends on the descriptors the server
+        # itself uses, the order does not
+        assert codes == [200] * ok + [503] * busy and ok + busy == 90, codes
         assert 30 <= ok < 64, codes  # 64 minus the listener, epoll, eventfd, log, reserve, stdio…
         assert busy >= 90 - 64, codes
         for c, r in got:

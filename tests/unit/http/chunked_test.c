@@ -321,6 +321,81 @@ static void test_errors(void)
     DONE("5;a=\"\xc3\xa9\"\r\nhello\r\n0\r\n\r\n", "hello", "obs-text in a quoted extension");
 }
 
+/* RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ),
+ * chunk-ext-name = token, chunk-ext-val = token / quoted-string (RFC 9110 §5.6.2, §5.6.4). */
+static void test_ext_grammar(void)
+{
+    DONE("5 ; a = b ;c\r\nhello\r\n0\r\n\r\n", "hello", "BWS after ';' and around '='");
+    DONE("5;\t a\t=\t\"q\"\t;b\r\nhello\r\n0\r\n\r\n", "hello", "tabs as BWS");
+    DONE("5;a ;b\r\nhello\r\n0\r\n\r\n", "hello", "BWS after a name without a value");
+    DONE("5;a=\"\"\r\nhello\r\n0\r\n\r\n", "hello", "empty quoted-string value");
+    DONE("5;a=\"x\";b=\"y\"\r\nhello\r\n0\r\n\r\n", "hello", "quoted value followed by ';'");
+    DONE("5;!#$%&'*+-.^_`|~09AZaz=!#$%&'*+-.^_`|~09AZaz\r\nhello\r\n0\r\n\r\n", "hello",
+         "every tchar class in name and value");
+    DONE("5;a=\"\\\t\\ \\\"\\\\\\\xff\";b\r\nhello\r\n0\r\n\r\n", "hello",
+         "quoted-pairs of HTAB, SP, DQUOTE, backslash, obs-text");
+    DONE("5;a=\"; = \t,()\"\r\nhello\r\n0\r\n\r\n", "hello", "delimiters inside a quoted value");
+    DONE("5\r\nhello\r\n0;a=\"b\"\r\n\r\n", "hello", "quoted extension on the last chunk");
+
+    /* a chunk-ext-name is a token: never empty */
+    ERR("5;\r\nhello\r\n0\r\n\r\n", 400, "';' and no name");
+    ERR("5; \r\nhello\r\n0\r\n\r\n", 400, "';' BWS and no name");
+    ERR("5;=x\r\nhello\r\n0\r\n\r\n", 400, "'=' value without a name");
+    ERR("5; =x\r\nhello\r\n0\r\n\r\n", 400, "BWS '=' value without a name");
+    ERR("5;;a\r\nhello\r\n0\r\n\r\n", 400, "two ';' in a row");
+    ERR("5;a;\r\nhello\r\n0\r\n\r\n", 400, "trailing ';'");
+    ERR("5;a=b;\r\nhello\r\n0\r\n\r\n", 400, "trailing ';' after a value");
+    ERR("0;\r\n\r\n", 400, "last-chunk with ';' and no name");
+    ERR("5 ;\r\nhello\r\n0\r\n\r\n", 400, "BWS ';' and no name");
+    /* names and token values are tokens */
+    ERR("5;a(b)\r\nhello\r\n0\r\n\r\n", 400, "name with '('");
+    ERR("5;a/b\r\nhello\r\n0\r\n\r\n", 400, "name with '/'");
+    ERR("5;\"a\"\r\nhello\r\n0\r\n\r\n", 400, "quoted name");
+    ERR("5;\xc3\xa9\r\nhello\r\n0\r\n\r\n", 400, "obs-text in a name");
+    ERR("5;a=b,c\r\nhello\r\n0\r\n\r\n", 400, "token value with ','");
+    ERR("5;a=\xc3\xa9\r\nhello\r\n0\r\n\r\n", 400, "obs-text in a token value");
+    ERR("5;a=b\"c\"\r\nhello\r\n0\r\n\r\n", 400, "token value followed by a quote");
+    ERR("5;a=\"b\"c\r\nhello\r\n0\r\n\r\n", 400, "quoted value followed by a token");
+    ERR("5;a=\"b\"\"c\"\r\nhello\r\n0\r\n\r\n", 400, "two quoted values");
+    /* '=' needs a value */
+    ERR("5;a=\r\nhello\r\n0\r\n\r\n", 400, "'=' and no value");
+    ERR("5;a= \r\nhello\r\n0\r\n\r\n", 400, "'=' BWS and no value");
+    ERR("5;a=;b\r\nhello\r\n0\r\n\r\n", 400, "'=' then ';'");
+    ERR("5;a==b\r\nhello\r\n0\r\n\r\n", 400, "'=='");
+    /* BWS only before ';' and around '=': not before CRLF, not between two tokens */
+    ERR("5;a \r\nhello\r\n0\r\n\r\n", 400, "BWS after a name, then CRLF");
+    ERR("5;a=b \r\nhello\r\n0\r\n\r\n", 400, "BWS after a token value, then CRLF");
+    ERR("5;a=\"b\" \r\nhello\r\n0\r\n\r\n", 400, "BWS after a quoted value, then CRLF");
+    ERR("5;a b\r\nhello\r\n0\r\n\r\n", 400, "two names separated by a space");
+    ERR("5;a=b c\r\nhello\r\n0\r\n\r\n", 400, "two values separated by a space");
+    ERR("5;a=b\x0b\r\nhello\r\n0\r\n\r\n", 400, "VT after a value");
+    /* quoted-string */
+    ERR("5;a=\"b\r\nhello\r\n0\r\n\r\n", 400, "quoted value not closed before CRLF");
+    ERR("5;a=\"b\\\"\r\nhello\r\n0\r\n\r\n", 400, "closing quote escaped: not closed");
+    ERR("5;a=\"b\\\r\nhello\r\n0\r\n\r\n", 400, "quoted-pair of CR");
+    ERR("5;a=\"\\\x01\"\r\nhello\r\n0\r\n\r\n", 400, "quoted-pair of a control byte");
+    ERR("5;a=\"\\\x7f\"\r\nhello\r\n0\r\n\r\n", 400, "quoted-pair of DEL");
+    ERR("5;a=\"\x7f\"\r\nhello\r\n0\r\n\r\n", 400, "DEL in a quoted value");
+    ERR("5;a=\"\x00\"\r\nhello\r\n0\r\n\r\n", 400, "NUL in a quoted value");
+    ERR("5;a=\"b\nc\"\r\nhello\r\n0\r\n\r\n", 400, "LF in a quoted value");
+    /* the line limit still counts every byte of the extensions, quoted ones too */
+    {
+        hs_chunked_limits_t lim = deflim;
+        lim.max_ext = 16;
+        static const char in1[] = "5;a=\"bbbbbbbbb\"\r\nhello\r\n0\r\n\r\n"; /* 16 bytes */
+        expect_done(in1, sizeof(in1) - 1, "hello", 5, sizeof(in1) - 1, &lim, "quoted value just within max_ext");
+        static const char in2[] = "5;a=\"bbbbbbbbbb\"\r\nhello\r\n0\r\n\r\n";
+        expect_error(in2, sizeof(in2) - 1, 400, &lim, "quoted value one over max_ext");
+        char big[200];
+        memset(big, ' ', sizeof(big));
+        memcpy(big, "5;a=\"", 5);
+        expect_error(big, sizeof(big), 400, &lim, "endless quoted value hits max_ext");
+        memset(big, ' ', sizeof(big));
+        big[0] = '5';
+        expect_error(big, sizeof(big), 400, &lim, "endless BWS hits max_ext");
+    }
+}
+
 static void test_limits(void)
 {
     hs_chunked_limits_t lim = deflim;
@@ -461,6 +536,7 @@ int main(void)
     test_valid();
     test_consumed_stops();
     test_errors();
+    test_ext_grammar();
     test_limits();
     test_random_equivalence();
     test_random_mutations();

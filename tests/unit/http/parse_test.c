@@ -629,7 +629,17 @@ static void test_semantics_host(void)
     sem_ok("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", "Host IPv6 literal with port");
     sem_ok("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "Host IPv4");
     sem_ok("GET / HTTP/1.1\r\nHost: xn--caf-dma.example\r\n\r\n", "Host punycode");
-    sem_ok("GET / HTTP/1.1\r\nHost: \r\n\r\n", "empty Host (RFC 9112 §3.2)");
+    /* RFC 9112 §3.2, §3.3; RFC 9110 §4.2.1: an origin-form or asterisk-form target takes its
+     * host from Host, and an http target URI never has an empty host */
+    sem_err("GET / HTTP/1.1\r\nHost: \r\n\r\n", 400, "empty Host, origin-form");
+    sem_err("GET / HTTP/1.1\r\nHost:\r\n\r\n", 400, "empty Host without OWS, origin-form");
+    sem_err("GET / HTTP/1.1\r\nHost: \t \r\n\r\n", 400, "Host of only whitespace, origin-form");
+    sem_err("GET / HTTP/1.1\r\nHost: :80\r\n\r\n", 400, "Host with a port but no host");
+    sem_err("GET / HTTP/1.1\r\nHost: :\r\n\r\n", 400, "Host of only a colon");
+    sem_err("GET / HTTP/1.0\r\nHost: \r\n\r\n", 400, "empty Host, origin-form, HTTP/1.0");
+    sem_err("OPTIONS * HTTP/1.1\r\nHost: \r\n\r\n", 400, "empty Host, asterisk-form");
+    sem_ok("GET / HTTP/1.1\r\nHost: a\r\n\r\n", "one-byte Host");
+    ok(iov_is(meta.host, "a"), "one-byte Host: meta.host");
     {
         /* every visible ASCII byte in a reg-name: exactly unreserved, '%' and sub-delims pass
          * (RFC 3986 §3.2.2) */
@@ -654,6 +664,14 @@ static void test_semantics_host(void)
     sem_ok("GET http://target.example/p HTTP/1.0\r\n\r\n", "absolute-form HTTP/1.0 without Host");
     ok(iov_is(meta.host, "target.example"), "absolute-form authority used without Host");
     sem_err("GET http://a:b/ HTTP/1.1\r\nHost: h\r\n\r\n", 400, "absolute-form authority with a bad port");
+    /* RFC 9112 §3.2.2: with an absolute-form target, Host is ignored, so an empty one is fine */
+    sem_ok("GET http://target.example/p HTTP/1.1\r\nHost: \r\n\r\n", "absolute-form with an empty Host");
+    ok(iov_is(meta.host, "target.example"), "absolute-form with an empty Host: host from the target");
+    sem_ok("GET http://target.example/p HTTP/1.1\r\nHost: :80\r\n\r\n", "absolute-form with Host ':80'");
+    ok(iov_is(meta.host, "target.example"), "absolute-form with Host ':80': host from the target");
+    /* RFC 9110 §4.2.1: an http URI with an empty host is invalid */
+    sem_err("GET http://:80/p HTTP/1.1\r\nHost: h\r\n\r\n", 400, "absolute-form authority with an empty host");
+    sem_err("CONNECT :443 HTTP/1.1\r\nHost: h\r\n\r\n", 400, "CONNECT target with an empty host");
     sem_err("CONNECT a/b HTTP/1.1\r\nHost: h\r\n\r\n", 400, "CONNECT target that is not host:port");
     sem_ok("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", "CONNECT host:port");
     ok(iov_is(meta.host, "example.com:443"), "CONNECT: host from the target");
