@@ -110,7 +110,13 @@ int hs_sock_shutdown(hs_sock_t *s);
 /* A lazy deadline: recorded now, the wheel timer moves only when the deadline comes earlier
  * than it, and a timer that fires early re-arms itself for the deadline. A connection that keeps
  * pushing its deadline forward touches the wheel about once per period, not once per request. */
-void hs_sock_set_deadline(hs_sock_t *s, uint64_t ms);
+static inline void hs_sock_set_deadline(hs_sock_t *s, uint64_t ms)
+{
+    uint64_t due = s->loop->now_ms + ms;
+    s->deadline = due;
+    if (!hs_timer_is_linked(&s->timer) || s->timer.at > due)
+        hs_timer_link(&s->loop->wheel, &s->timer, due);
+}
 static inline void hs_sock_clear_deadline(hs_sock_t *s)
 {
     s->deadline = 0; /* a timer still linked finds no deadline and does nothing */

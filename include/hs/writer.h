@@ -40,10 +40,22 @@ typedef struct hs_writer_s {
 void hs_writer_init(hs_writer_t *w);
 /* Append memory (referenced), memory the writer frees (from malloc) once written or dropped,
  * or a file range. Empty segments are ignored (an owned one is freed at once). */
-void hs_writer_mem(hs_writer_t *w, const void *p, size_t n);
+static inline void hs_writer_mem(hs_writer_t *w, const void *p, size_t n);
 void hs_writer_own(hs_writer_t *w, void *p, size_t n);
 void hs_writer_file(hs_writer_t *w, int fd, off_t off, size_t n);
 void hs_writer_push(hs_writer_t *w, hs_seg_t seg);
+void hs__writer_grow_push(hs_writer_t *w, hs_seg_t seg); /* the slow path of hs_writer_mem */
+static inline void hs_writer_mem(hs_writer_t *w, const void *p, size_t n)
+{
+    if (n == 0)
+        return;
+    if (w->v && w->n < w->cap) { /* the common case: room in the array */
+        w->v[w->n++] = (hs_seg_t){.base = p, .len = n, .fd = -1};
+        w->pending += n;
+        return;
+    }
+    hs__writer_grow_push(w, (hs_seg_t){.base = p, .len = n, .fd = -1});
+}
 /* Copying without an allocation per write: room for n bytes at the end of the chain, in a block
  * the writer owns (the last one when it has room, else a new one of at least HS_WRITER_BLOCK
  * bytes — up to HS_WRITER_SPARES blocks already written out are kept and reused). Write up to n bytes there, then
@@ -70,6 +82,12 @@ static inline hs_seg_t *hs_writer_at(hs_writer_t *w, size_t i)
 ssize_t hs_writer_flush(hs_writer_t *w, hs_sock_t *s);
 /* Drop everything not written (owned memory is freed), the spare block and the heap array; the
  * chain is empty. */
-void hs_writer_reset(hs_writer_t *w);
+void hs__writer_reset_slow(hs_writer_t *w);
+static inline void hs_writer_reset(hs_writer_t *w)
+{
+    if (w->n == 0 && !w->spare && w->v == w->inl)
+        return; /* written out completely, nothing kept: already empty (hot path) */
+    hs__writer_reset_slow(w);
+}
 
 #endif

@@ -62,14 +62,6 @@ static void on_deadline(hs_timer_t *t)
     s->io.cb(&s->io, HS_EV_TIMEOUT);
 }
 
-void hs_sock_set_deadline(hs_sock_t *s, uint64_t ms)
-{
-    uint64_t due = s->loop->now_ms + ms;
-    s->deadline = due;
-    if (!hs_timer_is_linked(&s->timer) || s->timer.at > due)
-        hs_timer_link(&s->loop->wheel, &s->timer, due);
-}
-
 /* ---- opening ---- */
 static void init(hs_sock_t *s, hs_loop_t *loop, int fd, const hs_sock_ops_t *ops, hs_io_cb cb)
 {

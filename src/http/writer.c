@@ -65,9 +65,9 @@ void hs_writer_push(hs_writer_t *w, hs_seg_t seg)
     append_seg(w, seg);
 }
 
-void hs_writer_mem(hs_writer_t *w, const void *p, size_t n)
+void hs__writer_grow_push(hs_writer_t *w, hs_seg_t seg)
 {
-    hs_writer_push(w, (hs_seg_t){.base = p, .fd = -1, .len = n});
+    append_seg(w, seg);
 }
 
 void hs_writer_own(hs_writer_t *w, void *p, size_t n)
@@ -164,6 +164,14 @@ static void free_spares(hs_writer_t *w)
  * owned block at the very end that still has room for the next copies. */
 static void consume(hs_writer_t *w, size_t n)
 {
+    if (n == w->pending && n > 0) { /* all of it (the common case): no per-segment accounting */
+        for (uint32_t i = w->head; i < w->n; i++)
+            if (w->v[i].own)
+                release_block(w, &w->v[i]);
+        w->head = w->n = 0;
+        w->pending = 0;
+        return;
+    }
     w->pending -= n;
     while (w->head < w->n) {
         hs_seg_t *s = &w->v[w->head];
@@ -245,10 +253,12 @@ ssize_t hs_writer_flush(hs_writer_t *w, hs_sock_t *sock)
     return (ssize_t)total;
 }
 
-void hs_writer_reset(hs_writer_t *w)
+void hs__writer_reset_slow(hs_writer_t *w)
 {
-    if (!w->v)
+    if (!w->v) {
+        hs_writer_init(w);
         return;
+    }
     for (uint32_t i = w->head; i < w->n; i++)
         free(w->v[i].own);
     free_spares(w);
