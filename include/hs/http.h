@@ -28,6 +28,14 @@ typedef struct hs_req_s hs_req_t;
 typedef struct hs_upgrade_s hs_upgrade_t;
 typedef struct hs_job_s hs_job_t;
 
+/* How a piece of a streamed request body comes (hs_req_body_stream). */
+enum {
+    HS_BODY_DATA, /* more of the body; more will follow */
+    HS_BODY_END,  /* the last piece (may be empty): the body is complete */
+    HS_BODY_ERROR /* the body ended badly (req->body_error says how); nothing more will come */
+};
+typedef void (*hs_body_cb)(hs_req_t *req, const char *data, size_t len, int how);
+
 typedef struct hs_module_s {
     const char *name;
     int (*init)(hs_server_t *srv); /* once, before workers start; HS_OK or HS_ERROR */
@@ -88,12 +96,15 @@ struct hs_req_s {
     time_t start_sec;
     size_t head_len;
 
-    /* request body (collected in memory by hs_req_read_body) */
+    /* request body: streamed to on_body_data (hs_req_body_stream), or collected in memory by
+     * hs_req_read_body, which then calls on_body */
     hs_buf_t body;
     hs_chunked_t chunked;
     int64_t body_left; /* Content-Length bytes not yet read */
-    bool body_started, body_done, continue_sent;
+    bool body_started, body_done, continue_sent, body_paused;
+    int body_error; /* why the body ended badly: 400, 408, 413, 431, or 499 (the client left) */
     void (*on_body)(hs_req_t *req);
+    hs_body_cb on_body_data;
 
     /* response */
     int status;
@@ -220,8 +231,22 @@ static inline hs_iovec_t hs_req_header(const hs_req_t *req, int token)
 }
 /* Header value by name (case-insensitive, lowercase literal), or a NULL base. */
 hs_iovec_t hs_req_header_named(const hs_req_t *req, const char *lower_name);
-/* Read the whole request body into req->body (within max_body), then call cb. Sends
- * 100 Continue first when the client asked for it (RFC 9110 §10.1.1). Returns HS_AGAIN. */
+/* Receive the request body as it arrives: on_data gets every piece once, decoded (chunked
+ * framing removed), in order; the data is valid only during the call. The last call says
+ * HS_BODY_END (a request without a body gets just that, at once) or HS_BODY_ERROR: a broken
+ * chunked framing (400), a body over max_body (413), trailers over max_trailer (431), the body
+ * not arriving within body_timeout (408), the client leaving (499) — req->body_error says
+ * which; the engine then answers that status itself unless a response was started, in which
+ * case the connection is closed after it. Sends 100 Continue first when the client asked for it
+ * and has sent nothing of its body yet (RFC 9110 §10.1.1). Returns HS_AGAIN.
+ * Back-pressure: hs_req_body_pause stops reading (inside on_data or at any time; the client is
+ * held back by TCP flow control and no body timeout runs while paused) until hs_req_body_resume. */
+int hs_req_body_stream(hs_req_t *req, hs_body_cb on_data);
+void hs_req_body_pause(hs_req_t *req);
+void hs_req_body_resume(hs_req_t *req);
+/* Read the whole request body into req->body, then call cb (a wrapper over hs_req_body_stream).
+ * A body that outgrows max_body, or that memory cannot be found for, is answered 413 — the
+ * process never aborts for it. Returns HS_AGAIN. */
 int hs_req_read_body(hs_req_t *req, void (*cb)(hs_req_t *req));
 /* Does the request declare a body? */
 static inline bool hs_req_has_body(const hs_req_t *req)

@@ -241,65 +241,94 @@ static void start_request(hs_conn_t *c, int head_len)
     dispatch(c);
 }
 
-/* ---- reading a request body ---- */
+/* ---- reading a request body ----
+ * One reader: body_step decodes what has arrived (Content-Length or chunked, in place) and hands
+ * each piece to the handler's on_body_data; the buffered hs_req_read_body is a handler of it. */
+
+/* The body ended badly: tell the handler, then answer `status` unless a response was started
+ * (the connection then closes after it). */
+static void body_fail(hs_conn_t *c, int status, const char *detail)
+{
+    hs_req_t *req = c->req;
+    req->body_done = true; /* nothing more will be read: the framing or the client is gone */
+    req->body_error = status;
+    clear_timer(c);
+    if (c->state == HS_CS_BODY)
+        c->state = HS_CS_HANDLER;
+    if (req->on_body_data)
+        req->on_body_data(req, NULL, 0, HS_BODY_ERROR);
+    if (status == 499)
+        return; /* nobody to answer */
+    if (!req->res_sent)
+        reject(c, status, detail);
+    else
+        req->res_close = true;
+}
+
 static int body_step(hs_conn_t *c)
 {
     hs_req_t *req = c->req;
     hs_server_t *srv = srv_of(c);
     for (;;) {
+        if (req->body_paused)
+            return STEP_WAIT;
         size_t avail = rbuf_avail(c);
         if (avail > 0) {
+            const char *data = rbuf_data(c);
+            size_t len, consumed;
             if (req->meta.chunked) {
-                size_t len = avail, consumed = 0;
                 int status = 0;
                 const char *detail = NULL;
+                len = avail;
+                consumed = 0;
                 int r = hs_chunked_decode(&req->chunked, rbuf_data(c), &len, &consumed, &srv->chunk_limits, &status,
                                           &detail);
-                if (len)
-                    hs_buf_append(&req->body, rbuf_data(c), len);
-                hs_sock_consume(&c->sock, consumed);
                 if (r == HS_ERROR) {
-                    req->body_done = true; /* nothing more will be read: framing is broken */
-                    c->state = HS_CS_HANDLER;
-                    reject(c, status, detail);
+                    body_fail(c, status, detail);
                     return STEP_CONTINUE;
                 }
                 if (r == HS_DONE)
                     req->body_done = true;
             } else {
-                size_t take = (size_t)HS_MIN((uint64_t)avail, (uint64_t)req->body_left);
-                hs_buf_append(&req->body, rbuf_data(c), take);
-                hs_sock_consume(&c->sock, take);
-                req->body_left -= (int64_t)take;
+                len = consumed = (size_t)HS_MIN((uint64_t)avail, (uint64_t)req->body_left);
+                req->body_left -= (int64_t)len;
                 if (req->body_left == 0)
                     req->body_done = true;
             }
-            set_timer(c, srv->cfg->body_timeout);
-        }
-        if (req->body_done) {
-            clear_timer(c);
-            c->state = HS_CS_HANDLER;
-            req->on_body(req);
-            return STEP_CONTINUE;
+            /* the piece stays in the input buffer during the call; nothing is read meanwhile */
+            hs_sock_consume(&c->sock, consumed);
+            if (req->body_done) {
+                clear_timer(c);
+                c->state = HS_CS_HANDLER;
+            } else {
+                set_timer(c, srv->cfg->body_timeout);
+            }
+            if (len > 0 || req->body_done)
+                req->on_body_data(req, data, len, req->body_done ? HS_BODY_END : HS_BODY_DATA);
+            if (req->body_done || c->state != HS_CS_BODY)
+                return STEP_CONTINUE; /* finished, or the handler answered: the new state decides */
+            continue;
         }
         if (!c->sock.readable)
             return STEP_WAIT;
         ssize_t n = hs_sock_read(&c->sock, BODY_READ_CHUNK / 4, BODY_READ_CHUNK);
         if (n == HS_AGAIN)
             return STEP_WAIT;
-        if (n <= 0)
-            return STEP_CLOSE; /* the client went away in the middle of its body (logged 499) */
+        if (n <= 0) {
+            body_fail(c, 499, NULL); /* the client went away in the middle of its body */
+            return STEP_CLOSE;
+        }
     }
 }
 
-int hs_req_read_body(hs_req_t *req, void (*cb)(hs_req_t *req))
+int hs_req_body_stream(hs_req_t *req, hs_body_cb on_data)
 {
     hs_conn_t *c = req->conn;
-    req->on_body = cb;
+    req->on_body_data = on_data;
     req->body_started = true;
     if (!hs_req_has_body(req)) {
         req->body_done = true;
-        cb(req);
+        on_data(req, NULL, 0, HS_BODY_END);
         return HS_AGAIN;
     }
     /* RFC 9110 §10.1.1: 100 Continue only when we are about to read a body the client is
@@ -313,6 +342,56 @@ int hs_req_read_body(hs_req_t *req, void (*cb)(hs_req_t *req))
     set_timer(c, srv_of(c)->cfg->body_timeout);
     hs__conn_run(c);
     return HS_AGAIN;
+}
+
+void hs_req_body_pause(hs_req_t *req)
+{
+    if (req->body_paused || req->body_done)
+        return;
+    req->body_paused = true;
+    clear_timer(req->conn); /* the client is not late: we are not reading */
+}
+
+void hs_req_body_resume(hs_req_t *req)
+{
+    hs_conn_t *c = req->conn;
+    if (!req->body_paused)
+        return;
+    req->body_paused = false;
+    if (req->body_done)
+        return;
+    set_timer(c, srv_of(c)->cfg->body_timeout);
+    if (c->state == HS_CS_BODY || c->state == HS_CS_HANDLER) {
+        c->state = HS_CS_BODY;
+        hs__conn_run(c);
+    }
+}
+
+/* The buffered reader: a handler of the stream that keeps the body in req->body. */
+static void buffer_piece(hs_req_t *req, const char *data, size_t len, int how)
+{
+    if (how == HS_BODY_ERROR)
+        return; /* answered by the engine */
+    if (len > 0) {
+        /* a checked allocation: the limit (max_body) and a failing realloc both answer 413 */
+        if (hs_buf_reserve(&req->body, len, srv_of(req->conn)->cfg->max_body) != HS_OK) {
+            body_fail(req->conn, 413,
+                      req->body.len + len > srv_of(req->conn)->cfg->max_body
+                          ? "the request body is larger than the server accepts"
+                          : "the server cannot hold a request body this large in memory now");
+            return;
+        }
+        memcpy(req->body.base + req->body.len, data, len);
+        req->body.len += len;
+    }
+    if (how == HS_BODY_END)
+        req->on_body(req);
+}
+
+int hs_req_read_body(hs_req_t *req, void (*cb)(hs_req_t *req))
+{
+    req->on_body = cb;
+    return hs_req_body_stream(req, buffer_piece);
 }
 
 /* ---- writing ---- */
@@ -460,13 +539,10 @@ static int write_step(hs_conn_t *c)
         c->sock.reset_on_close = (req->raw_flags & HS_RAW_RESET) != 0;
         return STEP_CLOSE;
     }
-    if (req->streaming) {
-        c->state = HS_CS_HANDLER;
-        return STEP_CONTINUE;
-    }
-    if (req->res_sent)
+    if (req->res_sent && !req->streaming)
         return finish_request(c);
-    /* only an interim response was written: the handler continues */
+    /* an interim response or a part of a stream was written: the handler continues, and so
+     * does the reading of a body it is receiving */
     c->state = req->body_started && !req->body_done ? HS_CS_BODY : HS_CS_HANDLER;
     return STEP_CONTINUE;
 }
@@ -606,22 +682,21 @@ static void on_timeout(hs_conn_t *c)
 {
     switch (c->state) {
     case HS_CS_HEAD:
-    case HS_CS_BODY: {
-        /* RFC 9110 §15.5.9: the request was not completed in time — say so, then close.
-         * (Braces: in C17 a label must be followed by a statement, not a declaration; clang
-         * rejects the form without them.) */
-        const char *why = c->state == HS_CS_BODY ? "the request body was not received in time"
-                                                 : "the request head was not received in time";
-        c->state = HS_CS_HANDLER;
-        c->req->body_done = true;
-        /* Hold the connection while the 408 is queued, so that the run below happens exactly
-         * once (found by fuzz_conn; regression: tests/unit/http/regress_test.c). */
+    case HS_CS_BODY:
+        /* RFC 9110 §15.5.9: the request was not completed in time — say so, then close. Hold
+         * the connection while the 408 is queued, so that the run below happens exactly once
+         * (found by fuzz_conn; regression: tests/unit/http/regress_test.c). */
         c->in_run = true;
-        reject(c, 408, why);
+        if (c->state == HS_CS_BODY) {
+            body_fail(c, 408, "the request body was not received in time");
+        } else {
+            c->state = HS_CS_HANDLER;
+            c->req->body_done = true;
+            reject(c, 408, "the request head was not received in time");
+        }
         c->in_run = false;
         hs__conn_run(c);
         return;
-    }
     case HS_CS_UPGRADED:
         if (c->req->upgrade->on_close)
             c->req->upgrade->on_close(c->req);

@@ -16,12 +16,15 @@ import pytest
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("STATUSD_BIN", os.path.join(REPO, "build", "check", "statusd"))
 
+SANITIZED = "/asan/" in BIN  # the ASan build: huge virtual mappings, its own allocator
+
 BAD_STDERR = re.compile(r"response rule violated|AddressSanitizer|LeakSanitizer|runtime error:|BUG:")
 
 
 class Server:
-    def __init__(self, *args, env=None, workers=1, listen="127.0.0.1:0", access_log="-", start_timeout=10):
-        cmd = [BIN, "--listen", listen, "--workers", str(workers), "--access-log", access_log, *args]
+    def __init__(self, *args, env=None, workers=1, listen="127.0.0.1:0", access_log="-", start_timeout=10, wrap=None):
+        # wrap: a command that runs the server (["prlimit", "--as=…"]): it keeps the server's PID
+        cmd = [*(wrap or []), BIN, "--listen", listen, "--workers", str(workers), "--access-log", access_log, *args]
         full_env = dict(os.environ)
         full_env.pop("STATUSD_BIN", None)
         if env:

@@ -206,5 +206,7 @@ extern const api_fault_doc_t api_fault_docs[];
 extern const size_t api_num_fault_docs;
 /* jobs.c */
 int api_r_jobs(hs_req_t *req, hs_iovec_t rest);
+/* sink.c */
+int api_r_sink(hs_req_t *req, hs_iovec_t rest);
 
 #endif

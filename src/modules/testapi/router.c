@@ -106,6 +106,7 @@ static const route_t routes[] = {
     {"/jobs/", true, M_GET, api_r_jobs},
     {"/websocket/echo", false, M_GET, api_r_websocket_echo},
     {"/fault/", true, M_ANY, api_r_fault},
+    {"/sink", false, M_POST | M_PUT, api_r_sink},
 };
 
 /* One line per route for the landing page. */
@@ -157,6 +158,8 @@ static const struct {
                                              "result"},
     {"/websocket/echo", "RFC 6455 echo after 101 Switching Protocols; 426 Upgrade Required without Upgrade"},
     {"/fault/{kind}", "a broken response or connection, on purpose (see below)"},
+    {"POST /sink?rate=SIZE&max=SIZE", "take a body as it arrives without holding it: its size and SHA-256; read no "
+                                      "faster than rate bytes/s (back-pressure); 413 as soon as it passes max"},
     {"/codes", "what every status code means"},
 };
 
