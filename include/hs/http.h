@@ -258,4 +258,9 @@ int hs_server_run(hs_server_t *srv);
 /* Modules (src/modules/…), tried in order. */
 extern const hs_module_t *const hs_modules[];
 
+/* ==== Shared HTTP code (engine v2, step 8) ====================================================
+ * Added after the declarations above so that this section merges on its own. The headers below
+ * used to be parts of this one or of core.h; every user of hs/http.h keeps seeing them. */
+#include "hs/date.h" /* was in hs/core.h */
+
 #endif
