@@ -1,7 +1,7 @@
 /* statusd fuzz target: the request-facing parsers of the static origin (src/modules/static/),
  * through their cross-file interfaces in static.h:
  *   hs__static_map            path normalisation (percent-decoding, dot segments, RFC 3986 §5.2.4)
- *   hs__static_pct_encode     its inverse for Location/href
+ *   hs_pct_encode_arena       its inverse for Location/href (src/core/codec.c)
  *   hs__static_range_parse    Range (RFC 9110 §14.1.2, §14.2)
  *   hs__static_preconditions  If-Match / If-Unmodified-Since / If-None-Match / If-Modified-Since
  *                             in the order of RFC 9110 §13.2.2
@@ -56,7 +56,7 @@ static void check_map(const uint8_t *p, size_t n)
         if (out.len == 0)
             FUZZ_CHECK(out.trailing_slash, "the root is a directory");
         /* idempotent: re-encode, map again */
-        hs_iovec_t enc = hs__static_pct_encode(&a, out.rel, out.len, true);
+        hs_iovec_t enc = hs_pct_encode_arena(&a, out.rel, out.len, HS_PCT_KEEP_SLASH);
         FUZZ_CHECK(strlen(enc.base) == enc.len, "pct_encode length");
         char *again = malloc(enc.len + 1);
         again[0] = '/';
@@ -68,7 +68,7 @@ static void check_map(const uint8_t *p, size_t n)
                    out.rel, out2.rel);
         free(again);
         /* without keep_slash no '/' survives */
-        hs_iovec_t enc2 = hs__static_pct_encode(&a, out.rel, out.len, false);
+        hs_iovec_t enc2 = hs_pct_encode_arena(&a, out.rel, out.len, 0);
         FUZZ_CHECK(memchr(enc2.base, '/', enc2.len) == NULL, "'/' not encoded");
     }
     free(path);

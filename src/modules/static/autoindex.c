@@ -78,7 +78,7 @@ static bool build(int fd, const char *rel, const char *shown, hs_buf_t *out, hs_
         }
         bool dir = ok && S_ISDIR(st.st_mode);
         size_t len = strlen(list[i]);
-        hs_iovec_t href = hs__static_pct_encode(a, list[i], len, false);
+        hs_iovec_t href = hs_pct_encode_arena(a, list[i], len, 0);
         HS_BUF_LIT(b, "<tr><td><a href=\"");
         hs_buf_append(b, href.base, href.len);
         if (dir)

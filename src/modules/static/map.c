@@ -28,14 +28,6 @@ static bool have_openat2;
 static char *root_real; /* realpath of the root */
 static size_t root_real_len;
 
-static int hexv(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 int hs__static_map(hs_arena_t *a, hs_iovec_t path, hs__static_path_t *out, const char **detail)
 {
     if (path.len == 0 || path.base[0] != '/') {
@@ -56,8 +48,8 @@ int hs__static_map(hs_arena_t *a, hs_iovec_t path, hs__static_path_t *out, const
         for (size_t k = s; k < i; k++) {
             unsigned char c = (unsigned char)path.base[k];
             if (c == '%') {
-                int h = k + 2 < i ? hexv((unsigned char)path.base[k + 1]) : -1;
-                int l = k + 2 < i ? hexv((unsigned char)path.base[k + 2]) : -1;
+                int h = k + 2 < i ? hs_hex_digit((unsigned char)path.base[k + 1]) : -1;
+                int l = k + 2 < i ? hs_hex_digit((unsigned char)path.base[k + 2]) : -1;
                 if (h < 0 || l < 0) {
                     *detail = "the path contains a malformed percent-escape"; /* RFC 3986 §2.1 */
                     return 400;
@@ -103,26 +95,6 @@ int hs__static_map(hs_arena_t *a, hs_iovec_t path, hs__static_path_t *out, const
     out->len = o;
     out->trailing_slash = trailing || o == 0;
     return 0;
-}
-
-hs_iovec_t hs__static_pct_encode(hs_arena_t *a, const char *s, size_t n, bool keep_slash)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char *p = hs_arena_alloc(a, n * 3 + 1), *q = p;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                          c == '.' || c == '_' || c == '~'; /* RFC 3986 §2.3 */
-        if (unreserved || (keep_slash && c == '/')) {
-            *q++ = (char)c;
-        } else {
-            *q++ = '%';
-            *q++ = hex[c >> 4];
-            *q++ = hex[c & 15];
-        }
-    }
-    *q = '\0';
-    return hs_iov(p, (size_t)(q - p));
 }
 
 int hs__static_map_init(const char *root)

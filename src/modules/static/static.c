@@ -462,7 +462,7 @@ static int redirect_to_slash(hs_req_t *req, const hs__static_path_t *mp)
 {
     /* RFC 9110 §15.4.2: the directory's address ends in '/', so relative links inside it
      * resolve; the Location is the normalised path, re-encoded, with the query kept */
-    hs_iovec_t enc = hs__static_pct_encode(&req->arena, mp->rel, mp->len, true);
+    hs_iovec_t enc = hs_pct_encode_arena(&req->arena, mp->rel, mp->len, HS_PCT_KEEP_SLASH);
     if (req->p.query.base)
         hs_res_headerf(req, "Location", "/%.*s/?%.*s", (int)enc.len, enc.base, (int)req->p.query.len,
                        req->p.query.base);

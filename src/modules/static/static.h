@@ -56,10 +56,6 @@ void hs__static_fcache_release(int fd, void *ent);
 /* The cached bytes of a small file (valid while the entry is held), or NULL. */
 const char *hs__static_fcache_data(const void *ent);
 
-/* Percent-encode a path for a header or an href: everything but unreserved characters and '/'
- * (when keep_slash) is encoded (RFC 3986 §2.1). */
-hs_iovec_t hs__static_pct_encode(hs_arena_t *a, const char *s, size_t n, bool keep_slash);
-
 /* ---- mime.c ---- */
 int hs__static_mime_init(void);
 void hs__static_mime_free(void);

@@ -29,7 +29,7 @@ static size_t split_path(hs_req_t *req, hs_iovec_t rest, hs_iovec_t *out, size_t
             i++;
         if (n == max)
             return max + 1;
-        out[n++] = api_pct_decode(&req->arena, hs_iov(rest.base + s, i - s), false);
+        out[n++] = hs_pct_decode_arena(&req->arena, hs_iov(rest.base + s, i - s), 0);
         i++;
     }
     return n;
@@ -55,7 +55,7 @@ static bool basic_ok(hs_req_t *req, hs_iovec_t user, hs_iovec_t pass)
         cred.base++, cred.len--;
     unsigned char *dec = hs_arena_alloc(&req->arena, cred.len + 3);
     size_t n;
-    if (!api_b64_decode(cred, false, dec, &n))
+    if (!hs_base64_decode(dec, &n, cred.base, cred.len, 0))
         return false;
     return n == user.len + 1 + pass.len && memcmp(dec, user.base, user.len) == 0 && dec[user.len] == ':' &&
            memcmp(dec + user.len + 1, pass.base, pass.len) == 0;
@@ -119,7 +119,7 @@ static void hash_hex(const EVP_MD *md, const void *p, size_t n, char *out)
     unsigned char h[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     EVP_Digest(p, n, h, &len, md, NULL);
-    api_hex(h, len, out);
+    hs_hex_encode(out, h, len);
 }
 
 static hs_iovec_t make_nonce(hs_req_t *req)

@@ -126,9 +126,9 @@ int api_r_cookies_set_path(hs_req_t *req, hs_iovec_t rest)
     const char *slash = memchr(rest.base, '/', rest.len);
     if (!slash)
         return api_fail(req, 400, "expected /cookies/set/{name}/{value}");
-    hs_iovec_t name = api_pct_decode(&req->arena, hs_iov(rest.base, (size_t)(slash - rest.base)), false);
+    hs_iovec_t name = hs_pct_decode_arena(&req->arena, hs_iov(rest.base, (size_t)(slash - rest.base)), 0);
     hs_iovec_t value =
-        api_pct_decode(&req->arena, hs_iov(slash + 1, rest.len - (size_t)(slash - rest.base) - 1), false);
+        hs_pct_decode_arena(&req->arena, hs_iov(slash + 1, rest.len - (size_t)(slash - rest.base) - 1), 0);
     if (!cookie_ok(req, name, value))
         return HS_OK;
     hs_res_headerf(req, "Set-Cookie", "%.*s=%.*s; Path=/", (int)name.len, name.base, (int)value.len, value.base);

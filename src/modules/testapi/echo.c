@@ -280,7 +280,7 @@ int api_echo_members(hs_buf_t *b, hs_req_t *req, unsigned f, bool first)
     }
     if (f & API_F_JSON) {
         MEMBER("json");
-        if (!is_form && api_json_valid(body.base, body.len))
+        if (!is_form && hs_json_valid(body.base, body.len))
             hs_buf_append(b, body.base, body.len);
         else
             HS_BUF_LIT(b, "null");

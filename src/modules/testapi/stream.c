@@ -439,7 +439,7 @@ int api_r_range(hs_req_t *req, hs_iovec_t rest)
     unsigned char rnd[12];
     char boundary[25];
     api_random(rnd, sizeof(rnd));
-    api_hex(rnd, sizeof(rnd), boundary);
+    hs_hex_encode(boundary, rnd, sizeof(rnd));
     for (int i = 0; i < count; i++) {
         add_lit(rb, hs_arena_printf(&req->arena,
                                     "%s--%s\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes "

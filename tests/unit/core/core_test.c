@@ -1,5 +1,5 @@
 /* Unit tests for the core helpers (src/core: mem.c, buf.c, str.c, time.c), list splitting
- * (src/http/parse.c), content negotiation and JSON escaping (src/http/negotiate.c). */
+ * (src/http/parse.c) and content negotiation (src/http/negotiate.c). */
 #define _GNU_SOURCE
 #include "hs/http.h"
 #include "tap.h"
@@ -323,32 +323,6 @@ static void test_negotiate(void)
     is_int(hs_negotiate_type(S("text/html, */*;q=0.1"), one, 1), 0, "single type via wildcard");
 }
 
-static void json(const char *in, size_t n, const char *want, const char *name)
-{
-    hs_buf_t b = {0};
-    hs_json_str(&b, in, n);
-    bool good = b.len == strlen(want) && memcmp(b.base, want, b.len) == 0;
-    if (!ok(good, "json: %s", name))
-        printf("#   got [%.*s] want [%s]\n", (int)b.len, b.base, want);
-    hs_buf_free(&b);
-}
-
-static void test_json(void)
-{
-    json("", 0, "\"\"", "empty");
-    json("abc", 3, "\"abc\"", "plain");
-    json("a\"b", 3, "\"a\\\"b\"", "quote");
-    json("a\\b", 3, "\"a\\\\b\"", "backslash");
-    json("\n\r\t", 3, "\"\\n\\r\\t\"", "newline, CR, tab");
-    json("\x01\x1f", 2, "\"\\u0001\\u001f\"", "control bytes");
-    json("\x7f", 1, "\"\\u007f\"", "DEL");
-    json("a\0b", 3, "\"a\\u0000b\"", "NUL inside (length-carrying)");
-    json("caf\xc3\xa9 \xe2\x82\xac", 9, "\"caf\xc3\xa9 \xe2\x82\xac\"", "UTF-8 passes through");
-    json("\"\"\\\\", 4, "\"\\\"\\\"\\\\\\\\\"", "consecutive escapes");
-    json("</script>", 9, "\"</script>\"", "slash not escaped");
-    json("x\by\f", 4, "\"x\\u0008y\\u000c\"", "backspace and form feed");
-}
-
 int main(void)
 {
     test_parse_size();
@@ -358,18 +332,5 @@ int main(void)
     test_arena();
     test_buf();
     test_negotiate();
-    test_json();
-    {
-        /* hs_form_next: pairs split on '&', empty ones skipped, first '=' splits, no '=' → NULL value */
-        hs_iovec_t q = HS_IOV("a=1&&b&=x&c=d=e&"), k, v;
-        size_t pos = 0;
-        ok(hs_form_next(q, &pos, &k, &v) && HS_IOV_EQ(k, "a") && HS_IOV_EQ(v, "1"), "form_next a=1");
-        ok(hs_form_next(q, &pos, &k, &v) && HS_IOV_EQ(k, "b") && v.base == NULL, "form_next b without '='");
-        ok(hs_form_next(q, &pos, &k, &v) && k.len == 0 && HS_IOV_EQ(v, "x"), "form_next =x has an empty key");
-        ok(hs_form_next(q, &pos, &k, &v) && HS_IOV_EQ(k, "c") && HS_IOV_EQ(v, "d=e"), "form_next splits on the first '='");
-        ok(!hs_form_next(q, &pos, &k, &v), "form_next ends after a trailing '&'");
-        pos = 0;
-        ok(!hs_form_next(HS_IOV_NULL, &pos, &k, &v), "form_next on an absent query");
-    }
     return tap_done();
 }
