@@ -46,8 +46,6 @@ void api_json_pairs(hs_buf_t *b, const api_kv_t *kv, size_t n);
 /* A JSON string for bytes: the text when valid UTF-8, else a data: URL in base64 (httpbin). */
 void api_json_bytes(hs_buf_t *b, const char *p, size_t n, const char *ctype);
 
-/* Durations: "1.5" (in `unit_ms` units), "200ms", "2s", "1m". false when malformed. */
-bool api_parse_ms(hs_iovec_t v, uint64_t unit_ms, uint64_t *out_ms);
 /* Non-negative decimal integer (no sign, no spaces); false when malformed or over UINT64. */
 bool api_parse_u64(hs_iovec_t v, uint64_t *out);
 

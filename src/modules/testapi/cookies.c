@@ -155,7 +155,7 @@ int api_r_session_login(hs_req_t *req, hs_iovec_t rest)
     hs_iovec_t v;
     if (!api_query(req, "ttl", &v)) {
         ttl = 60000;
-    } else if (!api_parse_ms(v, 1000, &ttl) || ttl == 0 || ttl > 86400000) {
+    } else if (hs_parse_duration_in(v, 1000, &ttl) != HS_OK || ttl == 0 || ttl > 86400000) {
         return api_fail(req, 400, "ttl must be a duration between 1ms and 1 day (seconds, or with ms/s/m), got '%.*s'",
                         (int)HS_MIN(v.len, 32), v.base);
     }

@@ -41,7 +41,7 @@ static void delay_body_read(hs_req_t *req)
 int api_r_delay(hs_req_t *req, hs_iovec_t rest)
 {
     uint64_t *ms = hs_arena_alloc(&req->arena, sizeof(*ms));
-    if (!api_parse_ms(rest, 1000, ms))
+    if (hs_parse_duration_in(rest, 1000, ms) != HS_OK)
         return api_fail(req, 400, "expected /delay/{seconds}, e.g. /delay/2 or /delay/0.25, got '%.*s'",
                         (int)HS_MIN(rest.len, 32), rest.base);
     if (!api_check_duration(req, "/delay", *ms))

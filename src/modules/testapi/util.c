@@ -140,46 +140,6 @@ bool api_parse_u64(hs_iovec_t v, uint64_t *out)
     return true;
 }
 
-bool api_parse_ms(hs_iovec_t v, uint64_t unit_ms, uint64_t *out_ms)
-{
-    if (!v.base || v.len == 0 || v.len > 32)
-        return false;
-    size_t i = 0;
-    double whole = 0, frac = 0, scale = 1;
-    bool digits = false;
-    while (i < v.len && v.base[i] >= '0' && v.base[i] <= '9') {
-        whole = whole * 10 + (v.base[i++] - '0');
-        digits = true;
-    }
-    if (i < v.len && v.base[i] == '.') {
-        i++;
-        while (i < v.len && v.base[i] >= '0' && v.base[i] <= '9') {
-            scale /= 10;
-            frac += (v.base[i++] - '0') * scale;
-            digits = true;
-        }
-    }
-    if (!digits)
-        return false;
-    hs_iovec_t unit = hs_iov(v.base + i, v.len - i);
-    double mult = (double)unit_ms;
-    if (unit.len == 0)
-        mult = (double)unit_ms;
-    else if (HS_IOV_EQ(unit, "ms"))
-        mult = 1;
-    else if (HS_IOV_EQ(unit, "s"))
-        mult = 1000;
-    else if (HS_IOV_EQ(unit, "m"))
-        mult = 60000;
-    else
-        return false;
-    double ms = (whole + frac) * mult;
-    if (ms > 1e15)
-        return false;
-    *out_ms = (uint64_t)(ms + 0.5);
-    return true;
-}
-
 static const char *fmt_ms(hs_req_t *req, uint64_t ms)
 {
     if (ms % 1000 == 0)
@@ -241,7 +201,7 @@ bool api_arg_ms(hs_req_t *req, const char *name, uint64_t unit_ms, uint64_t def,
         *out_ms = def;
         return true;
     }
-    if (!api_parse_ms(v, unit_ms, out_ms)) {
+    if (hs_parse_duration_in(v, unit_ms, out_ms) != HS_OK) {
         api_fail(req, 400, "the query parameter %s must be a duration such as %s, 250ms or 2s, got '%.*s'", name,
                  unit_ms == 1 ? "500" : "0.5", (int)HS_MIN(v.len, 64), v.base);
         return false;

@@ -117,6 +117,20 @@ static void test_parse_duration(void)
     }
     uint64_t v;
     ok(hs_parse_duration(NULL, &v) == HS_ERROR, "hs_parse_duration(NULL) refused");
+    /* the same parser with another unit for plain numbers (the client-testing API's ?sleep=MS) */
+    ok(hs_parse_duration_in(S("250"), 1, &v) == HS_OK && v == 250, "plain number in ms units");
+    ok(hs_parse_duration_in(S("1.5"), 1000, &v) == HS_OK && v == 1500, "plain number in s units");
+    ok(hs_parse_duration_in(S("2s"), 1, &v) == HS_OK && v == 2000, "a unit overrides the default");
+    ok(hs_parse_duration_in(S("0.3"), 1000, &v) == HS_OK && v == 300, "0.3 s is 300 ms (rounded, not 299)");
+    ok(hs_parse_duration_in(S("5."), 1000, &v) == HS_OK && v == 5000, "a trailing '.'");
+    ok(hs_parse_duration_in(S("0.0004"), 1000, &v) == HS_OK && v == 0, "below a millisecond rounds to 0");
+    ok(hs_parse_duration_in(S("1.0000000000000000000000000001s"), 1, &v) == HS_OK && v == 1000,
+       "long fractions are read, not overflowed");
+    ok(hs_parse_duration_in(hs_iov("10s", 2), 1000, &v) == HS_OK && v == 10000, "only len bytes are read");
+    v = 777;
+    ok(hs_parse_duration_in(HS_IOV_NULL, 1000, &v) == HS_ERROR && v == 777, "absent value refused");
+    ok(hs_parse_duration_in(S(".5"), 1000, &v) == HS_ERROR && v == 777, ".5 refused (a digit first)");
+    ok(hs_parse_duration_in(S("1e400"), 1000, &v) == HS_ERROR, "1e400 refused");
 }
 
 static void test_iov(void)
