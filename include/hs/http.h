@@ -250,8 +250,18 @@ extern const hs_module_t *const hs_modules[];
 /* ==== Shared HTTP code (engine v2, step 8) ====================================================
  * Added after the declarations above so that this section merges on its own. The headers below
  * used to be parts of this one or of core.h; every user of hs/http.h keeps seeing them. */
+#include "hs/addr.h"
 #include "hs/codec.h" /* hs_form_next, hs_html_escape: were declared here */
 #include "hs/date.h"  /* was in hs/core.h */
 #include "hs/json.h"  /* hs_json_str: was declared here */
+
+/* ---- A request's addresses and scheme (src/http/reqaddr.c) ----
+ * The peer's address, valid while the request is (format it with hs_addr_format). */
+const struct sockaddr *hs_req_peer_addr(const hs_req_t *req);
+/* The local address the request arrived on, into *out: HS_OK, or -errno when the system cannot
+ * tell (the connection is gone). */
+int hs_req_local_addr(const hs_req_t *req, struct sockaddr_storage *out);
+/* The request's scheme: a static string, "http" (or "https" once TLS exists). */
+const char *hs_req_scheme(const hs_req_t *req);
 
 #endif

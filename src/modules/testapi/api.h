@@ -12,7 +12,7 @@
 #ifndef HS_TESTAPI_API_H
 #define HS_TESTAPI_API_H
 
-#include "../../http/internal.h"
+#include "hs/http.h"
 
 /* ---- mounting (router.c) ---- */
 extern const char *api_prefix; /* "" at /, or the api_prefix directive when a root is served */

@@ -3,13 +3,11 @@
 #define _GNU_SOURCE
 #include "api.h"
 
-#include <arpa/inet.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 
 /* ---- form/query pairs ---- */
 size_t api_parse_urlencoded(hs_arena_t *a, hs_iovec_t s, api_kv_t **out)
@@ -260,21 +258,10 @@ hs_iovec_t api_host(hs_req_t *req)
     if (req->meta.host.len)
         return req->meta.host;
     struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    char name[INET6_ADDRSTRLEN] = "localhost";
-    int port = 80;
-    if (getsockname(req->conn->io.fd, (struct sockaddr *)&ss, &len) == 0) {
-        if (ss.ss_family == AF_INET) {
-            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, name, sizeof(name));
-            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-        } else if (ss.ss_family == AF_INET6) {
-            char v6[INET6_ADDRSTRLEN];
-            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, v6, sizeof(v6));
-            snprintf(name, sizeof(name), "[%.*s]", (int)sizeof(name) - 3, v6);
-            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-        }
-    }
-    return hs_arena_printf(&req->arena, "%s:%d", name, port);
+    char name[HS_ADDR_MAX] = "localhost:80";
+    if (hs_req_local_addr(req, &ss) == HS_OK && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
+        hs_addr_format((const struct sockaddr *)&ss, name, sizeof(name), HS_ADDR_PORT);
+    return hs_iov(hs_arena_strndup(&req->arena, name, strlen(name)), strlen(name));
 }
 
 hs_iovec_t api_origin(hs_req_t *req)
@@ -282,9 +269,9 @@ hs_iovec_t api_origin(hs_req_t *req)
     hs_iovec_t xff = hs_req_header_named(req, "x-forwarded-for");
     if (xff.base && xff.len)
         return xff;
-    char peer[64];
-    hs__peer_name(req->conn, peer, sizeof(peer));
-    return hs_iov(hs_arena_strndup(&req->arena, peer, strlen(peer)), strlen(peer));
+    char peer[HS_ADDR_MAX];
+    size_t n = hs_addr_format(hs_req_peer_addr(req), peer, sizeof(peer), 0);
+    return hs_iov(hs_arena_strndup(&req->arena, peer, n), n);
 }
 
 hs_iovec_t api_url(hs_req_t *req)
