@@ -233,12 +233,6 @@ static inline bool hs_req_has_body(const hs_req_t *req)
     return req->meta.chunked || req->meta.content_length > 0;
 }
 
-/* ---- Content negotiation (RFC 9110 §12.5.1) ----
- * Pick the best of `types` (e.g. "text/html") for an Accept value, honouring q-values,
- * wildcards and q=0. Returns the index, -1 when none is acceptable. An absent Accept
- * (NULL base) accepts everything: returns 0. Ties go to the earlier entry of `types`. */
-int hs_negotiate_type(hs_iovec_t accept, const char *const *types, size_t n);
-
 /* ---- Server ---- */
 int hs_server_init(hs_server_t *srv, hs_config_t *cfg);
 /* Run workers until SIGTERM/SIGINT; returns the process exit status. */
@@ -251,9 +245,11 @@ extern const hs_module_t *const hs_modules[];
  * Added after the declarations above so that this section merges on its own. The headers below
  * used to be parts of this one or of core.h; every user of hs/http.h keeps seeing them. */
 #include "hs/addr.h"
-#include "hs/codec.h" /* hs_form_next, hs_html_escape: were declared here */
-#include "hs/date.h"  /* was in hs/core.h */
-#include "hs/json.h"  /* hs_json_str: was declared here */
+#include "hs/codec.h"     /* hs_form_next, hs_html_escape: were declared here */
+#include "hs/date.h"      /* was in hs/core.h */
+#include "hs/fields.h"    /* hs_list_next: was in hs/parse.h */
+#include "hs/json.h"      /* hs_json_str: was declared here */
+#include "hs/negotiate.h" /* hs_negotiate_type: was declared here */
 
 /* ---- A request's addresses and scheme (src/http/reqaddr.c) ----
  * The peer's address, valid while the request is (format it with hs_addr_format). */

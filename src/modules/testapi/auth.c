@@ -152,47 +152,27 @@ static void opaque_init(void)
     api_mac_hex("opaque", 6, opaque_value, 32);
 }
 
-/* Parse `Digest k=v, k="v", …` into pairs (arena). */
+/* Parse `Digest k=v, k="v", …` (a comma list of auth-params, RFC 9110 §11.2) into pairs, the
+ * values unquoted into the arena. Elements without '=' are skipped. */
 static size_t auth_params(hs_req_t *req, hs_iovec_t v, api_kv_t *out, size_t max)
 {
-    size_t n = 0, i = 0;
-    while (i < v.len && n < max) {
-        while (i < v.len && (v.base[i] == ' ' || v.base[i] == '\t' || v.base[i] == ','))
-            i++;
-        size_t ks = i;
-        while (i < v.len && v.base[i] != '=' && v.base[i] != ',' && v.base[i] != ' ')
-            i++;
-        hs_iovec_t key = hs_iov(v.base + ks, i - ks);
-        while (i < v.len && v.base[i] == ' ')
-            i++;
-        if (i >= v.len || v.base[i] != '=') {
-            while (i < v.len && v.base[i] != ',')
-                i++;
+    size_t n = 0, pos = 0;
+    hs_iovec_t el;
+    while (n < max && (el = hs_list_next(v, &pos)).base) {
+        const char *eq = memchr(el.base, '=', el.len);
+        if (!eq)
             continue;
-        }
-        i++;
-        while (i < v.len && v.base[i] == ' ')
-            i++;
-        hs_buf_t val = {0};
-        if (i < v.len && v.base[i] == '"') {
-            i++;
-            while (i < v.len && v.base[i] != '"') {
-                if (v.base[i] == '\\' && i + 1 < v.len)
-                    i++;
-                hs_buf_append(&val, v.base + i, 1);
-                i++;
-            }
-            i++;
-        } else {
-            size_t vs = i;
-            while (i < v.len && v.base[i] != ',' && v.base[i] != ' ')
-                i++;
-            api_buf_add(&val, v.base + vs, i - vs);
-        }
+        hs_iovec_t key = hs_iov(el.base, (size_t)(eq - el.base)), val = hs_iov(eq + 1, el.len - key.len - 1);
+        while (key.len && (key.base[key.len - 1] == ' ' || key.base[key.len - 1] == '\t'))
+            key.len--;
+        while (val.len && (val.base[0] == ' ' || val.base[0] == '\t'))
+            val = hs_iov(val.base + 1, val.len - 1);
+        hs_iovec_t text = val.len ? hs_param_text(&req->arena, val) : HS_IOV("");
+        if (!text.base)
+            continue; /* a malformed quoted-string */
         out[n].key = key;
-        out[n].value = hs_iov(hs_arena_strndup(&req->arena, val.base ? val.base : "", val.len), val.len);
+        out[n].value = hs_iov(hs_arena_strndup(&req->arena, text.base, text.len), text.len);
         n++;
-        hs_buf_free(&val);
     }
     return n;
 }

@@ -1,7 +1,6 @@
-/* Unit tests for the core helpers (src/core: mem.c, buf.c, str.c, time.c), list splitting
- * (src/http/parse.c) and content negotiation (src/http/negotiate.c). */
+/* Unit tests for the core helpers (src/core: mem.c, buf.c, str.c, time.c). */
 #define _GNU_SOURCE
-#include "hs/http.h"
+#include "hs/core.h"
 #include "tap.h"
 
 #include <stdio.h>
@@ -153,54 +152,6 @@ static void test_iov(void)
     ok(HS_IOV_EQ(S("abc"), "abc") && !HS_IOV_EQ(S("abC"), "abc"), "HS_IOV_EQ is case-sensitive");
 }
 
-/* Collect hs_list_next elements joined by '|'. */
-static void list(const char *in, char *out, size_t outlen)
-{
-    size_t pos = 0, n = 0;
-    hs_iovec_t v = S(in), e;
-    out[0] = 0;
-    int guard = 0;
-    while ((e = hs_list_next(v, &pos)).base && guard++ < 100) {
-        n += (size_t)snprintf(out + n, outlen - n, "%s%.*s", n ? "|" : "", (int)e.len, e.base);
-        if (n >= outlen)
-            break;
-    }
-}
-
-static void test_list_next(void)
-{
-    static const struct {
-        const char *in, *want;
-    } t[] = {
-        {"a, b,c", "a|b|c"},
-        {"a", "a"},
-        {"", ""},
-        {"   ", ""},
-        {",,,", ""},
-        {", , a ,\t, b,", "a|b"},
-        {"a b , c\td", "a b|c\td"},
-        {"\"x,y\", z", "\"x,y\"|z"},
-        {"\"a\\\"b,c\", d", "\"a\\\"b,c\"|d"},
-        {"a;q=\"1,2\", b;q=0.5", "a;q=\"1,2\"|b;q=0.5"},
-        {"\"\", x", "\"\"|x"},
-        {"\"unterminated, x", "\"unterminated, x"},
-        {"gzip, chunked", "gzip|chunked"},
-        {"\t\ta\t\t", "a"},
-    };
-    for (size_t i = 0; i < HS_ARRAY_SIZE(t); i++) {
-        char out[256];
-        list(t[i].in, out, sizeof(out));
-        if (!ok(strcmp(out, t[i].want) == 0, "hs_list_next(\"%s\")", t[i].in))
-            printf("#   got \"%s\", want \"%s\"\n", out, t[i].want);
-    }
-    /* the cursor ends at the end, and NULL base is returned again */
-    size_t pos = 0;
-    hs_iovec_t v = S("a,b");
-    hs_list_next(v, &pos);
-    hs_list_next(v, &pos);
-    ok(hs_list_next(v, &pos).base == NULL && hs_list_next(v, &pos).base == NULL && pos == 3, "done stays done");
-}
-
 static void test_arena(void)
 {
     hs_arena_t a;
@@ -287,64 +238,12 @@ static void test_buf(void)
     ok(b.base == NULL && b.len == 0 && b.cap == 0, "free");
 }
 
-static void test_negotiate(void)
-{
-    static const char *const types[] = {"text/html", "application/json", "text/plain"};
-    static const struct {
-        const char *accept;
-        int want;
-        const char *why;
-    } t[] = {
-        {"", 0, "empty Accept is treated as absent"},
-        {"application/json", 1, "exact match"},
-        {"text/plain", 2, "exact match, last"},
-        {"text/html, application/json", 0, "tie -> earlier in types"},
-        {"application/json, text/html", 0, "tie -> earlier in types, not in Accept"},
-        {"text/html;q=0.5, application/json", 1, "higher q wins"},
-        {"*/*", 0, "*/* accepts the first"},
-        {"text/*", 0, "text/* -> text/html"},
-        {"text/*;q=0.5, text/plain", 2, "exact text/plain beats text/* at 0.5"},
-        {"text/html;q=0, */*", 1, "q=0 excludes html; */* takes the next"},
-        {"image/png", -1, "nothing acceptable"},
-        {"text/html;q=0", -1, "only html, refused"},
-        {"*/*;q=0", -1, "everything refused"},
-        {"*/*;q=0.1, application/json;q=0.2", 1, "q-values compared across ranges"},
-        {"text/*;q=0.9, text/html;q=0.1, */*;q=0.5", 2, "most specific range decides each type's q"},
-        {"*/*;q=0.8, text/html;q=0", 1, "specific q=0 beats wildcard"},
-        {"TEXT/HTML", 0, "media types are case-insensitive"},
-        {"Application/JSON", 1, "case-insensitive, mixed"},
-        {"application/json;q=1.000", 1, "q=1.000"},
-        {"text/html;q=0.001, application/json;q=0.002", 1, "three-decimal q"},
-        {"text/html;Q=0.5, application/json", 1, "Q= is case-insensitive"},
-        {"text/html;level=1;q=0.8, application/json;q=0.9", 1, "other parameters ignored, q still read"},
-        {"text/html ; q=0.5 , application/json ; q=0.6", 1, "whitespace around ; and ,"},
-        {",, application/json ,", 1, "empty list elements skipped"},
-        {"application/*", 1, "application/* -> json"},
-        {"image/*, text/plain;q=0.3", 2, "non-matching wildcard ignored"},
-        {"text/htm", -1, "prefix of a type is not a match"},
-        {"text/html2", -1, "type with a suffix is not a match"},
-        {"text", -1, "bare type is not a match"},
-        {"te*/*", -1, "partial wildcard is not a match"},
-    };
-    for (size_t i = 0; i < HS_ARRAY_SIZE(t); i++) {
-        int r = hs_negotiate_type(S(t[i].accept), types, 3);
-        if (!ok(r == t[i].want, "negotiate \"%s\" -> %d (%s)", t[i].accept, t[i].want, t[i].why))
-            printf("#   got %d\n", r);
-    }
-    is_int(hs_negotiate_type(HS_IOV_NULL, types, 3), 0, "absent Accept -> 0");
-    is_int(hs_negotiate_type(S("text/html"), types, 0), -1, "no types -> -1");
-    static const char *const one[] = {"application/json"};
-    is_int(hs_negotiate_type(S("text/html, */*;q=0.1"), one, 1), 0, "single type via wildcard");
-}
-
 int main(void)
 {
     test_parse_size();
     test_parse_duration();
     test_iov();
-    test_list_next();
     test_arena();
     test_buf();
-    test_negotiate();
     return tap_done();
 }
