@@ -71,7 +71,7 @@ typedef struct fentry_s {
     struct stat st;
     char *data; /* the whole file when it is small: sent with the head in one writev */
     hs__static_fmeta_t meta;
-    char etag[HS_STATIC_ETAG_MAX];
+    char etag[HS_ETAG_STAT_MAX];
     char last_modified[30];
     uint32_t hash;
     char key[FC_KEY_MAX];
@@ -384,7 +384,7 @@ int hs__static_fcache_open(const char *rel, hs_loop_t *loop, struct stat *st, co
             free(d);
     }
     e->meta.type = hs__static_mime_lookup(rel);
-    e->meta.etag = hs_iov(e->etag, hs__static_etag_fmt(e->etag, st, NULL));
+    e->meta.etag = hs_iov(e->etag, hs_etag_from_stat(e->etag, st, NULL));
     e->meta.mtime = st->st_mtime;
     hs_http_date(st->st_mtime, e->last_modified);
     e->meta.last_modified = e->last_modified;

@@ -182,6 +182,19 @@ struct sfile_s {
     int pc;       /* outcome of the preconditions: 0, 304 or 412 */
 };
 
+/* The selected representation's validators (RFC 9110 §8.8): a file always has both. */
+static hs_validators_t validators(const sfile_t *f)
+{
+    return (hs_validators_t){.exists = true, .has_last_modified = true, .etag = f->etag, .last_modified = f->lm};
+}
+
+/* RFC 9110 §13.2.2 steps 1-4 against the selected representation: 0, 304 or 412. */
+static int preconditions(const hs_req_t *req, const sfile_t *f)
+{
+    hs_validators_t v = validators(f);
+    return hs_preconditions(req, &v);
+}
+
 /* Files at least this large are coded on a helper thread: coding a few MB takes the loop away
  * from every other connection for tens of milliseconds. Smaller ones cost less than the
  * hand-over. */
@@ -211,9 +224,9 @@ static int finish(hs_req_t *req, sfile_t *f)
      * Range applies at all */
     hs__static_range_t ranges[HS_STATIC_MAX_RANGES];
     size_t nr = 0;
+    hs_validators_t val = validators(f);
     int rr = HS_RANGE_NONE;
-    if (req->p.method_id == HS_METHOD_GET && hs__static_field_count(req, HS_HDR_RANGE) == 1 &&
-        hs__static_if_range(req, f->etag, f->lm))
+    if (req->p.method_id == HS_METHOD_GET && hs_req_field_count(req, HS_HDR_RANGE) == 1 && hs_if_range(req, &val))
         rr = hs__static_range_parse(req->meta.h[HS_HDR_RANGE]->value, f->body.len, ranges, &nr);
     if (rr == HS_RANGE_UNSATISFIABLE) {
         /* RFC 9110 §15.5.17: 416 with Content-Range: bytes * / complete-length */
@@ -247,8 +260,8 @@ static int finish_coded(hs_req_t *req, sfile_t *f, hs__static_blob_t *b)
      * validator */
     hs_log_warn("static: could not code %s as %s; sending it uncoded", f->rel, hs__static_coding_name[f->code_now]);
     f->im = f->coding = HS_CODING_IDENTITY;
-    f->etag = f->meta ? f->meta->etag : hs__static_etag(&req->arena, &f->st, NULL);
-    f->pc = hs__static_preconditions(req, f->etag, f->lm);
+    f->etag = f->meta ? f->meta->etag : hs_etag_from_stat_arena(&req->arena, &f->st, NULL);
+    f->pc = preconditions(req, f);
     return finish(req, f);
 }
 
@@ -380,7 +393,7 @@ static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat 
     f->vary = f->type.compressible;
     /* RFC 9110 §8.8.2.1: Last-Modified is never later than the message's Date */
     f->lm = st->st_mtime > req->start_sec ? req->start_sec : st->st_mtime;
-    f->etag = f->meta ? f->meta->etag : hs__static_etag(&req->arena, st, NULL);
+    f->etag = f->meta ? f->meta->etag : hs_etag_from_stat_arena(&req->arena, st, NULL);
     f->body = (hs__static_body_t){.fd = fd, .mem = NULL, .len = (uint64_t)st->st_size};
     const char *cached = hs__static_fcache_data(ent);
     if (cached) /* a small file from the open-file cache: head and body leave in one writev */
@@ -400,7 +413,7 @@ static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat 
         unsigned pre = 0, avail = 0;
         int pre_fd[HS_CODING__COUNT];
         struct stat pre_st[HS_CODING__COUNT];
-        bool asked = hs__static_field_count(req, HS_HDR_ACCEPT_ENCODING) > 0;
+        bool asked = hs_req_field_count(req, HS_HDR_ACCEPT_ENCODING) > 0;
         size_t rlen = strlen(rel);
         for (int c = 0; c < HS_CODING__COUNT; c++) {
             pre_fd[c] = -1;
@@ -424,12 +437,12 @@ static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat 
         int c = hs__static_negotiate_encoding(req, avail, pre);
         if (c > 0 && (pre & (1u << c))) {
             f->body = (hs__static_body_t){.fd = pre_fd[c], .mem = NULL, .len = (uint64_t)pre_st[c].st_size};
-            f->etag = hs__static_etag(&req->arena, &pre_st[c], hs__static_coding_etag[c]);
+            f->etag = hs_etag_from_stat_arena(&req->arena, &pre_st[c], hs__static_coding_etag[c]);
             keep_fd(req, pre_fd[c]);
             pre_fd[c] = -1;
         } else if (c > 0) {
             /* coded on the fly: the tag is known before the bytes are */
-            f->etag = hs__static_etag(&req->arena, st, hs__static_coding_etag[c]);
+            f->etag = hs_etag_from_stat_arena(&req->arena, st, hs__static_coding_etag[c]);
             f->code_now = c;
         }
         for (int k = 0; k < HS_CODING__COUNT; k++)
@@ -447,7 +460,7 @@ static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat 
 
     /* RFC 9110 §13.2.2 steps 1-4, against the selected representation's validators; a 304 or
      * 412 never needs the coded bytes */
-    f->pc = hs__static_preconditions(req, f->etag, f->lm);
+    f->pc = preconditions(req, f);
     if (f->code_now == HS_CODING_IDENTITY || f->pc != 0)
         return finish(req, f);
     hs__static_blob_t *b = hs__static_compress_cached(st, f->code_now);

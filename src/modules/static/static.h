@@ -3,7 +3,6 @@
  *   static.c       the content handler: methods, directories, representation selection, sending
  *   map.c          request path → file below the root (decoding, dot segments, symlink policy)
  *   mime.c         Content-Type from /etc/mime.types (or a built-in table)
- *   conditional.c  entity tags and the RFC 9110 §13.2.2 precondition order, If-Range
  *   range.c        Range parsing, coalescing, amplification guard, multipart/byteranges
  *   compress.c     Accept-Encoding / A-IM negotiation, precompressed files, on-the-fly coding
  *                  with a per-worker cache
@@ -13,6 +12,7 @@
 #define HS_STATIC_H
 
 #include "../../http/internal.h"
+#include "hs/conditional.h"
 
 #include <sys/stat.h>
 
@@ -65,14 +65,6 @@ typedef struct hs__static_type_s {
 } hs__static_type_t;
 hs__static_type_t hs__static_mime_lookup(const char *name);
 
-/* ---- conditional.c ---- */
-/* Our strong entity tag for a file (quoted), with an optional suffix for an encoded variant:
- * "ino-size-mtime_ns[-sfx]" in hex. RFC 9110 §8.8.3 */
-hs_iovec_t hs__static_etag(hs_arena_t *a, const struct stat *st, const char *suffix);
-#define HS_STATIC_ETAG_MAX (3 * 16 + 5) /* without a suffix */
-/* The same into out (at least HS_STATIC_ETAG_MAX + strlen(suffix) bytes); returns the length. */
-size_t hs__static_etag_fmt(char *out, const struct stat *st, const char *suffix);
-
 /* What the open-file cache keeps about a file besides its descriptor, so that a hot file's
  * headers cost no formatting: computed once when the entry is made (fcache.c). */
 typedef struct hs__static_fmeta_s {
@@ -83,14 +75,6 @@ typedef struct hs__static_fmeta_s {
 } hs__static_fmeta_t;
 /* The entry's metadata (valid while the entry is held), or NULL without an entry. */
 const hs__static_fmeta_t *hs__static_fcache_meta(const void *ent);
-/* Evaluate If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since in the order of
- * RFC 9110 §13.2.2 against the selected representation. Returns 0 (proceed), 304 or 412. */
-int hs__static_preconditions(const hs_req_t *req, hs_iovec_t etag, time_t last_modified);
-/* If-Range (RFC 9110 §13.1.5): true when absent or when its validator matches (entity tag by
- * strong comparison, date by exact equality with Last-Modified). */
-bool hs__static_if_range(const hs_req_t *req, hs_iovec_t etag, time_t last_modified);
-/* How many field lines the request has with `token`. */
-int hs__static_field_count(const hs_req_t *req, int token);
 
 /* ---- range.c ---- */
 #define HS_STATIC_MAX_RANGES 16
