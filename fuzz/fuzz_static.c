@@ -1,8 +1,8 @@
-/* statusd fuzz target: the request-facing parsers of the static origin (src/modules/static/),
- * through their cross-file interfaces in static.h:
+/* statusd fuzz target: the request-facing parsers the static origin uses (src/modules/static/ and
+ * the shared ones under src/http/ and src/core/):
  *   hs__static_map            path normalisation (percent-decoding, dot segments, RFC 3986 §5.2.4)
  *   hs_pct_encode_arena       its inverse for Location/href (src/core/codec.c)
- *   hs__static_range_parse    Range (RFC 9110 §14.1.2, §14.2)
+ *   hs_range_parse            Range (RFC 9110 §14.1.2, §14.2; src/http/range.c)
  *   hs_preconditions          If-Match / If-Unmodified-Since / If-None-Match / If-Modified-Since
  *                             in the order of RFC 9110 §13.2.2 (src/http/conditional.c), for
  *                             existing, weakly tagged and missing resources
@@ -15,7 +15,7 @@
  *   map        the result never names anything above the root: no "." or ".." segment, no empty
  *              segment, no leading '/', no NUL; it is no longer than the input; and mapping is
  *              idempotent: "/" + pct_encode(rel) maps to the same rel;
- *   range      HS_RANGE_OK gives 1..HS_STATIC_MAX_RANGES sorted, disjoint, non-adjacent ranges
+ *   range      HS_RANGE_OK gives 1..HS_RANGE_MAX sorted, disjoint, non-adjacent ranges
  *              inside the representation whose total does not exceed it; otherwise n == 0;
  *   conditions 0, 304 or 412; If-Range a boolean; codings within what was offered.
  */
@@ -82,15 +82,15 @@ static void check_range(const uint8_t *p, size_t n)
     char *v = fuzz_dup(p, n);
     for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
         uint64_t len = lens[k];
-        hs__static_range_t r[HS_STATIC_MAX_RANGES + 1];
+        hs_range_t r[HS_RANGE_MAX + 1];
         size_t nr = 99;
-        int res = hs__static_range_parse(hs_iov(v, n), len, r, &nr);
+        int res = hs_range_parse(hs_iov(v, n), len, r, &nr);
         if (res != HS_RANGE_OK) {
             FUZZ_CHECK(res == HS_RANGE_NONE || res == HS_RANGE_UNSATISFIABLE, "range result %d", res);
             FUZZ_CHECK(nr == 0, "%zu ranges with result %d", nr, res);
             continue;
         }
-        FUZZ_CHECK(nr >= 1 && nr <= HS_STATIC_MAX_RANGES, "%zu ranges", nr);
+        FUZZ_CHECK(nr >= 1 && nr <= HS_RANGE_MAX, "%zu ranges", nr);
         uint64_t total = 0;
         for (size_t i = 0; i < nr; i++) {
             FUZZ_CHECK(r[i].first <= r[i].last && r[i].last < len, "range %llu-%llu of %llu",

@@ -175,7 +175,7 @@ struct sfile_s {
     bool vary;
     time_t lm;
     hs_iovec_t etag;
-    hs__static_body_t body;
+    hs_range_src_t body;
     int coding;   /* content coding of the body sent */
     int im;       /* instance manipulation (226) or identity */
     int code_now; /* coding still to produce in memory */
@@ -215,22 +215,17 @@ static int finish(hs_req_t *req, sfile_t *f)
         add_validators(req, f->etag, f->lm, f->meta, f->vary);
         hs_res_headerf(req, "IM", "%s", hs__static_coding_name[f->im]);
         req->content_type = f->type.content_type;
-        hs__static_full_body(req, &f->body);
+        hs_range_full_body(req, &f->body);
         return hs_res_send(req, 226);
     }
 
-    /* RFC 9110 §14.2: Range only for GET (ignored for HEAD and anything else); a repeated
-     * Range field is not a valid range-set; step 5 of §13.2.2: If-Range decides whether the
-     * Range applies at all */
-    hs__static_range_t ranges[HS_STATIC_MAX_RANGES];
+    /* RFC 9110 §14: Range for GET, when If-Range (step 5 of §13.2.2) agrees */
+    hs_range_t ranges[HS_RANGE_MAX];
     size_t nr = 0;
     hs_validators_t val = validators(f);
-    int rr = HS_RANGE_NONE;
-    if (req->p.method_id == HS_METHOD_GET && hs_req_field_count(req, HS_HDR_RANGE) == 1 && hs_if_range(req, &val))
-        rr = hs__static_range_parse(req->meta.h[HS_HDR_RANGE]->value, f->body.len, ranges, &nr);
+    int rr = hs_range_select(req, &val, f->body.len, ranges, &nr);
     if (rr == HS_RANGE_UNSATISFIABLE) {
-        /* RFC 9110 §15.5.17: 416 with Content-Range: bytes * / complete-length */
-        hs_res_headerf(req, "Content-Range", "bytes */%llu", (unsigned long long)f->body.len);
+        hs_range_not_satisfiable(req, f->body.len); /* RFC 9110 §15.5.17 */
         if (f->vary)
             HS_RES_HEADER(req, "Vary", "Accept-Encoding");
         return hs_res_error(req, 416, "none of the requested byte ranges lies within the file");
@@ -240,11 +235,11 @@ static int finish(hs_req_t *req, sfile_t *f)
     if (f->coding != HS_CODING_IDENTITY)
         hs_res_headerf(req, "Content-Encoding", "%s", hs__static_coding_name[f->coding]);
     if (rr == HS_RANGE_OK) {
-        hs__static_range_body(req, &f->body, f->type.content_type, ranges, nr);
+        hs_range_body(req, &f->body, f->type.content_type, ranges, nr);
         return hs_res_send(req, 206);
     }
     req->content_type = f->type.content_type;
-    hs__static_full_body(req, &f->body);
+    hs_range_full_body(req, &f->body);
     return hs_res_send(req, 200);
 }
 
@@ -253,7 +248,7 @@ static int finish_coded(hs_req_t *req, sfile_t *f, hs__static_blob_t *b)
 {
     if (b) {
         sreq(req)->blob = b;
-        f->body = (hs__static_body_t){.fd = -1, .mem = b->data, .len = b->len};
+        f->body = (hs_range_src_t){.fd = -1, .mem = b->data, .len = b->len};
         return finish(req, f);
     }
     /* coding failed (memory, a file that shrank): send the file itself, judged by its own
@@ -394,10 +389,10 @@ static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat 
     /* RFC 9110 §8.8.2.1: Last-Modified is never later than the message's Date */
     f->lm = st->st_mtime > req->start_sec ? req->start_sec : st->st_mtime;
     f->etag = f->meta ? f->meta->etag : hs_etag_from_stat_arena(&req->arena, st, NULL);
-    f->body = (hs__static_body_t){.fd = fd, .mem = NULL, .len = (uint64_t)st->st_size};
+    f->body = (hs_range_src_t){.fd = fd, .mem = NULL, .len = (uint64_t)st->st_size};
     const char *cached = hs__static_fcache_data(ent);
     if (cached) /* a small file from the open-file cache: head and body leave in one writev */
-        f->body = (hs__static_body_t){.fd = -1, .mem = cached, .len = (uint64_t)st->st_size};
+        f->body = (hs_range_src_t){.fd = -1, .mem = cached, .len = (uint64_t)st->st_size};
     f->coding = HS_CODING_IDENTITY;
 
     /* RFC 3229 §10.5.3: A-IM asks for an instance manipulation of the whole instance; files
@@ -436,7 +431,7 @@ static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat 
             avail |= (1u << HS_CODING_BR) | (1u << HS_CODING_ZSTD) | (1u << HS_CODING_GZIP);
         int c = hs__static_negotiate_encoding(req, avail, pre);
         if (c > 0 && (pre & (1u << c))) {
-            f->body = (hs__static_body_t){.fd = pre_fd[c], .mem = NULL, .len = (uint64_t)pre_st[c].st_size};
+            f->body = (hs_range_src_t){.fd = pre_fd[c], .mem = NULL, .len = (uint64_t)pre_st[c].st_size};
             f->etag = hs_etag_from_stat_arena(&req->arena, &pre_st[c], hs__static_coding_etag[c]);
             keep_fd(req, pre_fd[c]);
             pre_fd[c] = -1;

@@ -3,7 +3,6 @@
  *   static.c       the content handler: methods, directories, representation selection, sending
  *   map.c          request path → file below the root (decoding, dot segments, symlink policy)
  *   mime.c         Content-Type from /etc/mime.types (or a built-in table)
- *   range.c        Range parsing, coalescing, amplification guard, multipart/byteranges
  *   compress.c     Accept-Encoding / A-IM negotiation, precompressed files, on-the-fly coding
  *                  with a per-worker cache
  *   autoindex.c    HTML directory listings
@@ -13,6 +12,7 @@
 
 #include "../../http/internal.h"
 #include "hs/conditional.h"
+#include "hs/range.h"
 
 #include <sys/stat.h>
 
@@ -75,32 +75,6 @@ typedef struct hs__static_fmeta_s {
 } hs__static_fmeta_t;
 /* The entry's metadata (valid while the entry is held), or NULL without an entry. */
 const hs__static_fmeta_t *hs__static_fcache_meta(const void *ent);
-
-/* ---- range.c ---- */
-#define HS_STATIC_MAX_RANGES 16
-typedef struct hs__static_range_s {
-    uint64_t first, last; /* inclusive */
-} hs__static_range_t;
-enum {
-    HS_RANGE_NONE = 0,      /* no usable Range: send 200 with the full representation */
-    HS_RANGE_OK,            /* n satisfiable, sorted and coalesced ranges */
-    HS_RANGE_UNSATISFIABLE, /* 416 */
-};
-/* Parse a Range value against a representation of `len` bytes (RFC 9110 §14.1.2, §14.2). */
-int hs__static_range_parse(hs_iovec_t v, uint64_t len, hs__static_range_t *out, size_t *n);
-
-/* A representation to send: a file range source (fd) or memory (base). */
-typedef struct hs__static_body_s {
-    int fd;
-    const char *mem;
-    uint64_t len;
-} hs__static_body_t;
-/* Queue the body for one range or many (multipart/byteranges, RFC 9110 §14.6). Sets
- * Content-Range or the multipart Content-Type. */
-void hs__static_range_body(hs_req_t *req, const hs__static_body_t *b, const char *content_type,
-                           const hs__static_range_t *r, size_t n);
-/* Queue the whole representation. */
-void hs__static_full_body(hs_req_t *req, const hs__static_body_t *b);
 
 /* The same version of a file: same inode, size, modification and change times (fcache.c). */
 bool hs__static_same_version(const struct stat *a, const struct stat *b);
