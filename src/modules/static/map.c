@@ -1,11 +1,11 @@
 /* statusd — static origin: from a request path to a file that is certainly below the root.
  *
  * Two independent defences:
- *   1. the path is normalised so that it never names anything above the root: every segment is
- *      percent-decoded on its own (so an encoded '/' can never create a segment boundary, and
- *      %2e%2e is recognised as the dot segment it is — RFC 3986 §2.3 and §6.2.2.2), dot
- *      segments are removed with ".." clamped at the root (RFC 3986 §5.2.4), NUL is refused;
- *      decoding happens exactly once, so "%252e%252e" stays the literal name "%2e%2e";
+ *   1. the path is normalised (src/http/path.c, every escape decoded once) so that it never names
+ *      anything above the root: each segment is percent-decoded on its own (so an encoded '/'
+ *      can never create a segment boundary, and %2e%2e is recognised as the dot segment it is —
+ *      RFC 3986 §2.3 and §6.2.2.2), dot segments are removed with ".." clamped at the root
+ *      (RFC 3986 §5.2.4), NUL is refused;
  *   2. the kernel resolves the result relative to a descriptor of the root with
  *      openat2(RESOLVE_BENEATH) (Linux >= 5.6), so a symbolic link cannot lead out of it. When
  *      openat2 is missing, or refuses a link that is absolute but stays inside the root, the
@@ -30,70 +30,18 @@ static size_t root_real_len;
 
 int hs__static_map(hs_arena_t *a, hs_iovec_t path, hs__static_path_t *out, const char **detail)
 {
-    if (path.len == 0 || path.base[0] != '/') {
-        *detail = "the request target does not start with '/'";
-        return 400;
-    }
-    /* decoding never lengthens the path */
-    char *rel = hs_arena_alloc(a, path.len + 1);
-    size_t o = 0;
-    bool trailing = false;
-    size_t i = 1; /* after the leading '/' */
-    for (;;) {
-        size_t s = i;
-        while (i < path.len && path.base[i] != '/')
-            i++;
-        /* decode path.base[s..i) into rel, after a separator when rel is not empty */
-        size_t seg_start = o ? o + 1 : 0, w = seg_start;
-        for (size_t k = s; k < i; k++) {
-            unsigned char c = (unsigned char)path.base[k];
-            if (c == '%') {
-                int h = k + 2 < i ? hs_hex_digit((unsigned char)path.base[k + 1]) : -1;
-                int l = k + 2 < i ? hs_hex_digit((unsigned char)path.base[k + 2]) : -1;
-                if (h < 0 || l < 0) {
-                    *detail = "the path contains a malformed percent-escape"; /* RFC 3986 §2.1 */
-                    return 400;
-                }
-                c = (unsigned char)(h * 16 + l);
-                k += 2;
-                if (c == '/') {
-                    /* an encoded slash is data inside one segment; no file name contains it */
-                    *detail = "the path contains an encoded '/' (%2F); no file has such a name";
-                    return 404;
-                }
-            }
-            if (c == '\0') {
-                *detail = "the path contains a NUL byte (%00)";
-                return 400;
-            }
-            rel[w++] = (char)c;
-        }
-        size_t seg_len = w - seg_start;
-        const char *seg = rel + seg_start;
-        bool last = i >= path.len;
-        if (seg_len == 0 || (seg_len == 1 && seg[0] == '.')) {
-            trailing = last; /* "a/" and "a/." name the directory a/ */
-        } else if (seg_len == 2 && seg[0] == '.' && seg[1] == '.') {
-            /* RFC 3986 §5.2.4: remove the last segment; above the root there is nothing */
-            while (o > 0 && rel[o - 1] != '/')
-                o--;
-            if (o > 0)
-                o--;
-            trailing = last;
-        } else {
-            if (o)
-                rel[o] = '/';
-            o = w;
-            trailing = false;
-        }
-        if (last)
-            break;
-        i++; /* the '/' */
-    }
-    rel[o] = '\0';
+    hs_iovec_t p;
+    int st = hs_path_normalize_arena(a, path, &p, HS_PATH_DECODE, detail);
+    if (st)
+        return st;
+    /* "/" or "/a/b" or "/a/b/": relative to the root, without the slashes around it */
+    char *rel = (char *)p.base + 1;
+    size_t len = p.len - 1;
+    out->trailing_slash = len == 0 || rel[len - 1] == '/';
+    if (len && rel[len - 1] == '/')
+        rel[--len] = '\0';
     out->rel = rel;
-    out->len = o;
-    out->trailing_slash = trailing || o == 0;
+    out->len = len;
     return 0;
 }
 

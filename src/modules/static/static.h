@@ -12,6 +12,7 @@
 
 #include "../../http/internal.h"
 #include "hs/conditional.h"
+#include "hs/path.h"
 #include "hs/range.h"
 
 #include <sys/stat.h>
@@ -27,10 +28,11 @@ typedef struct hs__static_path_s {
     bool trailing_slash; /* the (normalised) path names a directory: it ends in '/' */
 } hs__static_path_t;
 
-/* Map an origin-form path (undecoded) to a path below the root: each segment is percent-decoded
- * on its own, dot segments are removed (RFC 3986 §5.2.4, also when written %2e) and can never
- * climb above the root. Returns 0, or a status: 400 (bad escape, NUL byte) or 404 (an encoded
- * '/' — no file name can contain one). *detail explains. Memory comes from `a`. */
+/* Map an origin-form path (undecoded) to a path below the root: hs_path_normalize with
+ * HS_PATH_DECODE (each segment percent-decoded on its own, dot segments removed — also when
+ * written %2e — and never above the root, slashes merged). Returns 0, or a status: 400 (bad
+ * escape, NUL byte) or 404 (an encoded '/' — no file name can contain one). *detail explains.
+ * Memory comes from `a`. */
 int hs__static_map(hs_arena_t *a, hs_iovec_t path, hs__static_path_t *out, const char **detail);
 
 /* Probe openat2 support and remember the root's real path. HS_OK or HS_ERROR. */
