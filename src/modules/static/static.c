@@ -25,8 +25,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-int hs__static_root_fd = -1;
 const hs_config_t *hs__static_cfg;
+static hs_fsroot_t root = {.fd = -1}; /* the one root for now; below static.c it is a parameter */
 
 #define MAX_INDEX 8
 static char *index_names[MAX_INDEX];
@@ -39,14 +39,13 @@ static int init(hs_server_t *srv)
     hs__static_cfg = srv->cfg;
     if (!srv->cfg->root)
         return HS_OK;
-    if (hs__static_root_fd >= 0)
-        close(hs__static_root_fd);
-    hs__static_root_fd = open(srv->cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (hs__static_root_fd < 0) {
-        fprintf(stderr, "statusd: root %s: %s\n", srv->cfg->root, strerror(errno));
+    hs_fsroot_fini(&root);
+    int r = hs_fsroot_init(&root, srv->cfg->root, srv->cfg->follow_symlinks);
+    if (r != HS_OK) {
+        fprintf(stderr, "statusd: root %s: %s\n", srv->cfg->root, strerror(-r));
         return HS_ERROR;
     }
-    if (hs__static_map_init(srv->cfg->root) != HS_OK || hs__static_mime_init() != HS_OK)
+    if (hs__static_mime_init() != HS_OK)
         return HS_ERROR;
     for (size_t i = 0; i < num_index; i++)
         free(index_names[i]);
@@ -416,7 +415,7 @@ static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat 
                 continue;
             const char *sib = hs_arena_printf(&req->arena, "%.*s%s", (int)rlen, rel, hs__static_coding_ext[c]).base;
             const char *ignored;
-            int sfd = hs__static_open(sib, &pre_st[c], &ignored);
+            int sfd = hs_fsroot_open(&root, sib, &pre_st[c], &ignored);
             if (sfd < 0)
                 continue;
             if (!S_ISREG(pre_st[c].st_mode) || !newer_or_same(&pre_st[c].st_mtim, &st->st_mtim)) {
@@ -481,7 +480,7 @@ static int redirect_to_slash(hs_req_t *req, const hs__static_path_t *mp)
 
 static int handle(hs_req_t *req)
 {
-    if (hs__static_root_fd < 0 || req->p.form == HS_TARGET_ASTERISK || req->p.form == HS_TARGET_AUTHORITY)
+    if (root.fd < 0 || req->p.form == HS_TARGET_ASTERISK || req->p.form == HS_TARGET_AUTHORITY)
         return HS_DECLINED;
     const char *detail = NULL;
     hs__static_path_t mp;
@@ -490,7 +489,7 @@ static int handle(hs_req_t *req)
         return hs_res_error(req, status, detail);
     struct stat st;
     void *ent;
-    int fd = hs__static_fcache_open(mp.rel, &req->worker->loop, &st, &detail, &ent);
+    int fd = hs__static_fcache_open(&root, mp.rel, &req->worker->loop, &st, &detail, &ent);
     if (fd < 0)
         return open_failed(req, -fd, detail);
     keep_fd_ent(req, fd, ent);
@@ -516,7 +515,7 @@ static int handle(hs_req_t *req)
         const char *ip = mp.len ? hs_arena_printf(&req->arena, "%s/%s", mp.rel, index_names[i]).base : index_names[i];
         struct stat ist;
         void *ient;
-        int ifd = hs__static_fcache_open(ip, &req->worker->loop, &ist, &detail, &ient);
+        int ifd = hs__static_fcache_open(&root, ip, &req->worker->loop, &ist, &detail, &ient);
         if (ifd == -404)
             continue;
         if (ifd < 0)
@@ -531,7 +530,7 @@ static int handle(hs_req_t *req)
     if (!hs__static_cfg->autoindex)
         return hs_res_error(req, 403, "this directory has no index file and directory listings are off");
     const char *shown = mp.len ? hs_arena_printf(&req->arena, "/%s/", mp.rel).base : "/";
-    return hs__static_autoindex(req, fd, mp.rel, shown);
+    return hs__static_autoindex(req, &root, fd, mp.rel, shown);
 }
 
 const hs_module_t hs_module_static = {"static", init, handle};

@@ -12,13 +12,15 @@
 
 #include "../../http/internal.h"
 #include "hs/conditional.h"
+#include "hs/fsroot.h"
 #include "hs/path.h"
 #include "hs/range.h"
 
 #include <sys/stat.h>
 
-/* ---- module state (static.c); read-only once workers run ---- */
-extern int hs__static_root_fd;
+/* ---- module state (static.c); read-only once workers run ----
+ * The configuration. The root is static.c's own: everything below takes it as a parameter, so
+ * that several roots can be served by one process. */
 extern const hs_config_t *hs__static_cfg;
 
 /* ---- map.c ---- */
@@ -35,25 +37,15 @@ typedef struct hs__static_path_s {
  * Memory comes from `a`. */
 int hs__static_map(hs_arena_t *a, hs_iovec_t path, hs__static_path_t *out, const char **detail);
 
-/* Probe openat2 support and remember the root's real path. HS_OK or HS_ERROR. */
-int hs__static_map_init(const char *root);
-
-/* For tests: use the realpath containment check as if openat2 were missing. */
-void hs__static_map_without_openat2(void);
-/* The root's absolute, resolved path (set by hs__static_map_init). */
-const char *hs__static_root_path(void);
-
-/* Open rel (relative to the root; "" = the root) read-only and fstat it. Symbolic links may
- * be followed only while they stay below the root, unless follow_symlinks is set. Returns the
- * descriptor, or -status with *detail set: -404 (missing), -403 (permission, link out of the
- * root), -503 (out of descriptors), -500. */
-int hs__static_open(const char *rel, struct stat *st, const char **detail);
-
-/* The same through the worker's open-file cache (fcache.c): regular files are cached and kept
- * fresh by file-change notifications (inotify), or by a stat of the path once per wake-up of
- * `loop` where those are unavailable. *ent receives the cache entry (NULL when the caller owns
- * the descriptor); pass both to hs__static_fcache_release when done. */
-int hs__static_fcache_open(const char *rel, hs_loop_t *loop, struct stat *st, const char **detail, void **ent);
+/* ---- fcache.c ----
+ * hs_fsroot_open (src/os/fsroot.c) through the worker's open-file cache: regular files are
+ * cached — keyed by the root and rel, so two roots never share an entry — and kept fresh by
+ * file-change notifications (inotify), or by a stat of the path once per wake-up of `loop`
+ * where those are unavailable. *ent receives the cache entry (NULL when the caller owns the
+ * descriptor); pass both to hs__static_fcache_release when done. The root must outlive the
+ * worker threads. */
+int hs__static_fcache_open(const hs_fsroot_t *root, const char *rel, hs_loop_t *loop, struct stat *st,
+                           const char **detail, void **ent);
 void hs__static_fcache_release(int fd, void *ent);
 /* The cached bytes of a small file (valid while the entry is held), or NULL. */
 const char *hs__static_fcache_data(const void *ent);
@@ -113,8 +105,8 @@ int hs__static_negotiate_encoding(const hs_req_t *req, unsigned avail, unsigned 
 int hs__static_negotiate_im(const hs_req_t *req);
 
 /* ---- autoindex.c ---- */
-/* Send an HTML listing of the directory open at dir_fd, which is `rel` below the root ("" for the
- * root itself); `shown` is the decoded URL path. */
-int hs__static_autoindex(hs_req_t *req, int dir_fd, const char *rel, const char *shown);
+/* Send an HTML listing of the directory open at dir_fd, which is `rel` below `root` ("" for the
+ * root itself); `shown` is the decoded URL path. The root must outlive the request. */
+int hs__static_autoindex(hs_req_t *req, const hs_fsroot_t *root, int dir_fd, const char *rel, const char *shown);
 
 #endif
