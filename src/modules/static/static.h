@@ -10,7 +10,7 @@
 #ifndef HS_STATIC_H
 #define HS_STATIC_H
 
-#include "../../http/internal.h"
+#include "hs/http.h"
 #include "hs/conditional.h"
 #include "hs/fsroot.h"
 #include "hs/path.h"
