@@ -131,6 +131,9 @@ char *hs_fmt_u64(char *p, uint64_t v);
 char *hs_fmt_hex(char *p, uint64_t v);
 
 /* ---- Parsing helpers ----------------------------------------------------------------------- */
+/* Non-negative decimal integer: 1*DIGIT, no sign, no spaces, at most UINT64_MAX. false (and *out
+ * untouched) otherwise. */
+bool hs_parse_u64(hs_iovec_t v, uint64_t *out);
 /* Size with optional k/m/g suffix (KiB units) into *out; HS_ERROR when malformed or overflowing. */
 int hs_parse_size(const char *s, uint64_t *out);
 /* Duration: decimal digits with an optional fraction, then a unit: "1500ms", "10s", "2m" or

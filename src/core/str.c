@@ -55,6 +55,23 @@ char *hs_fmt_hex(char *p, uint64_t v)
 }
 
 /* ---- small parsers ---- */
+bool hs_parse_u64(hs_iovec_t v, uint64_t *out)
+{
+    if (!v.base || v.len == 0)
+        return false;
+    uint64_t n = 0;
+    for (size_t i = 0; i < v.len; i++) {
+        if (v.base[i] < '0' || v.base[i] > '9')
+            return false;
+        unsigned d = (unsigned)(v.base[i] - '0');
+        if (n > (UINT64_MAX - d) / 10)
+            return false;
+        n = n * 10 + d;
+    }
+    *out = n;
+    return true;
+}
+
 int hs_parse_size(const char *s, uint64_t *out)
 {
     if (!s || !isdigit((unsigned char)*s))

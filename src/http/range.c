@@ -11,10 +11,12 @@
 #define _GNU_SOURCE
 #include "hs/range.h"
 
+#include "hs/codec.h"
+#include "hs/crypto.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/random.h>
 
 /* 1*DIGIT, saturating at UINT64_MAX. Returns the number of digits read. */
 static size_t parse_u64(const char *p, const char *end, uint64_t *out)
@@ -156,14 +158,9 @@ void hs_range_body(hs_req_t *req, const hs_range_src_t *b, const char *content_t
     /* RFC 9110 §14.6: multipart/byteranges, each part with its Content-Type and Content-Range;
      * the boundary is random per response so that it cannot occur in the file by design */
     unsigned char rnd[12];
-    if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd)) {
-        uint64_t x = req->id * 0x9e3779b97f4a7c15u ^ (uint64_t)req->start_ms;
-        for (size_t i = 0; i < sizeof(rnd); i++, x = x * 6364136223846793005u + 1442695040888963407u)
-            rnd[i] = (unsigned char)(x >> 56);
-    }
+    hs_random(rnd, sizeof(rnd));
     char boundary[2 * sizeof(rnd) + 1];
-    for (size_t i = 0; i < sizeof(rnd); i++)
-        snprintf(boundary + 2 * i, 3, "%02x", rnd[i]);
+    hs_hex_encode(boundary, rnd, sizeof(rnd));
     uint64_t total = 0;
     for (size_t i = 0; i < n; i++) {
         hs_iovec_t h = hs_arena_printf(&req->arena,

@@ -12,6 +12,7 @@
 #ifndef HS_TESTAPI_API_H
 #define HS_TESTAPI_API_H
 
+#include "hs/crypto.h"
 #include "hs/http.h"
 
 /* ---- mounting (router.c) ---- */
@@ -46,8 +47,6 @@ void api_json_pairs(hs_buf_t *b, const api_kv_t *kv, size_t n);
 /* A JSON string for bytes: the text when valid UTF-8, else a data: URL in base64 (httpbin). */
 void api_json_bytes(hs_buf_t *b, const char *p, size_t n, const char *ctype);
 
-/* Non-negative decimal integer (no sign, no spaces); false when malformed or over UINT64. */
-bool api_parse_u64(hs_iovec_t v, uint64_t *out);
 
 /* Query arguments that answer 400 themselves: each returns false after sending the 400.
  * Absent arguments take `def`. */
@@ -76,18 +75,6 @@ static inline uint64_t api_now_ms(const hs_req_t *req)
 {
     return req->worker->loop.now_ms;
 }
-
-/* Randomness: OpenSSL RAND_bytes; a seeded generator (splitmix64) for reproducible bodies. */
-void api_random(void *p, size_t n);
-double api_random_unit(void); /* [0, 1) */
-typedef struct api_prng_s {
-    uint64_t s;
-} api_prng_t;
-uint64_t api_prng_next(api_prng_t *g);
-void api_prng_fill(api_prng_t *g, unsigned char *p, size_t n);
-/* HMAC-SHA-256 with a key drawn at start-up, as `hexlen` lowercase hex digits (<= 64) plus NUL.
- * Used for stateless tokens (jobs, sessions, digest nonces) that any worker can verify. */
-void api_mac_hex(const void *data, size_t n, char *out, size_t hexlen);
 
 /* ---- shared by several routes ---- */
 /* status.c: add every header the registry requires (and recommends) for `code` that the

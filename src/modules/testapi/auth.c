@@ -126,7 +126,7 @@ static hs_iovec_t make_nonce(hs_req_t *req)
 {
     char ts[17], mac[33];
     snprintf(ts, sizeof(ts), "%016llx", (unsigned long long)api_now_ms(req));
-    api_mac_hex(ts, 16, mac, 32);
+    hs_mac_hex(ts, 16, mac, 32);
     return hs_arena_printf(&req->arena, "%s%s", ts, mac);
 }
 
@@ -138,7 +138,7 @@ static int check_nonce(hs_req_t *req, hs_iovec_t nonce)
     char ts[17], mac[33];
     memcpy(ts, nonce.base, 16);
     ts[16] = '\0';
-    api_mac_hex(ts, 16, mac, 32);
+    hs_mac_hex(ts, 16, mac, 32);
     if (memcmp(mac, nonce.base + 16, 32) != 0)
         return 0;
     unsigned long long t = strtoull(ts, NULL, 16);
@@ -149,7 +149,7 @@ static char opaque_value[33];
 static pthread_once_t opaque_once = PTHREAD_ONCE_INIT;
 static void opaque_init(void)
 {
-    api_mac_hex("opaque", 6, opaque_value, 32);
+    hs_mac_hex("opaque", 6, opaque_value, 32);
 }
 
 /* Parse `Digest k=v, k="v", …` (a comma list of auth-params, RFC 9110 §11.2) into pairs, the

@@ -161,7 +161,7 @@ int api_r_session_login(hs_req_t *req, hs_iovec_t rest)
     }
     char exp[17], mac[33];
     snprintf(exp, sizeof(exp), "%016llx", (unsigned long long)(api_now_ms(req) + ttl));
-    api_mac_hex(exp, 16, mac, 32);
+    hs_mac_hex(exp, 16, mac, 32);
     hs_res_headerf(req, "Set-Cookie", SESSION_COOKIE "=%s.%s; Path=/; HttpOnly; SameSite=Lax", exp, mac);
     hs_buf_t b = {0};
     hs_buf_printf(&b, "{\n  \"session\": \"%s.%s\",\n  \"expires_in\": %.3f\n}\n", exp, mac, (double)ttl / 1000);
@@ -188,7 +188,7 @@ int api_r_session(hs_req_t *req, hs_iovec_t rest)
         if (tok.len == 16 + 1 + 32 && tok.base[16] == '.') {
             memcpy(exp, tok.base, 16);
             exp[16] = '\0';
-            api_mac_hex(exp, 16, mac, 32);
+            hs_mac_hex(exp, 16, mac, 32);
             if (memcmp(mac, tok.base + 17, 32) == 0) {
                 uint64_t until = strtoull(exp, NULL, 16), now = api_now_ms(req);
                 if (now >= until)

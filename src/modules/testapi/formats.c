@@ -200,7 +200,7 @@ int api_r_base64(hs_req_t *req, hs_iovec_t rest)
 int api_r_uuid(hs_req_t *req, hs_iovec_t rest)
 {
     unsigned char u[16];
-    api_random(u, sizeof(u));
+    hs_random(u, sizeof(u));
     u[6] = (unsigned char)((u[6] & 0x0f) | 0x40); /* version 4 (RFC 9562 §5.4) */
     u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* variant 10 */
     char hex[33];
@@ -217,7 +217,7 @@ int api_r_links(hs_req_t *req, hs_iovec_t rest)
     const char *slash = memchr(rest.base, '/', rest.len);
     hs_iovec_t ns = slash ? hs_iov(rest.base, (size_t)(slash - rest.base)) : rest;
     uint64_t n, off = 0;
-    if (!api_parse_u64(ns, &n) || (slash && !api_parse_u64(hs_iov(slash + 1, rest.len - ns.len - 1), &off)))
+    if (!hs_parse_u64(ns, &n) || (slash && !hs_parse_u64(hs_iov(slash + 1, rest.len - ns.len - 1), &off)))
         return api_fail(req, 400, "expected /links/{n}/{offset}");
     if (n > MAX_LINKS)
         return api_fail(req, 400, "at most %d links per page (a fixed limit of the API)", MAX_LINKS);

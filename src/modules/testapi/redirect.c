@@ -16,7 +16,7 @@
 
 static bool redirect_count(hs_req_t *req, hs_iovec_t rest, uint64_t *n)
 {
-    if (!api_parse_u64(rest, n) || *n == 0) {
+    if (!hs_parse_u64(rest, n) || *n == 0) {
         api_fail(req, 400, "expected a positive number of redirects after the route, got '%.*s'",
                  (int)HS_MIN(rest.len, 32), rest.base);
         return false;
@@ -174,7 +174,7 @@ int api_r_redirect_to(hs_req_t *req, hs_iovec_t rest)
     int status = 302;
     if (api_query(req, "status_code", &sc)) {
         uint64_t v;
-        if (!api_parse_u64(sc, &v) ||
+        if (!hs_parse_u64(sc, &v) ||
             !(v == 300 || v == 301 || v == 302 || v == 303 || v == 305 || v == 307 || v == 308))
             return api_fail(req, 400,
                             "status_code must be a redirect that carries a Location: 300, 301, 302, 303, 305, 307 or "

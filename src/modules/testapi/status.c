@@ -208,7 +208,7 @@ static int choose(hs_req_t *req, hs_iovec_t spec)
         return codes[0];
     if (total <= 0)
         return api_fail(req, 400, "the weights add up to zero: nothing can be chosen"), 0;
-    double r = api_random_unit() * total;
+    double r = hs_random_unit() * total;
     for (size_t k = 0; k < n; k++) {
         if (r < weights[k])
             return codes[k];

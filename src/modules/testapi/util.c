@@ -1,11 +1,9 @@
-/* statusd — client-testing API helpers: query strings, JSON, base64, durations, caps, randomness
- * and stateless tokens. See api.h for the contracts. */
+/* statusd — client-testing API helpers: query arguments, httpbin's JSON shapes, caps, responses
+ * and the URL clients used. The generic pieces (codecs, JSON, durations, addresses, randomness)
+ * are the engine's (src/core, src/http). See api.h for the contracts. */
 #define _GNU_SOURCE
 #include "api.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -124,20 +122,6 @@ void api_json_bytes(hs_buf_t *b, const char *p, size_t n, const char *ctype)
 }
 
 /* ---- numbers and durations ---- */
-bool api_parse_u64(hs_iovec_t v, uint64_t *out)
-{
-    if (!v.base || v.len == 0 || v.len > 19)
-        return false;
-    uint64_t n = 0;
-    for (size_t i = 0; i < v.len; i++) {
-        if (v.base[i] < '0' || v.base[i] > '9')
-            return false;
-        n = n * 10 + (uint64_t)(v.base[i] - '0');
-    }
-    *out = n;
-    return true;
-}
-
 static const char *fmt_ms(hs_req_t *req, uint64_t ms)
 {
     if (ms % 1000 == 0)
@@ -179,7 +163,7 @@ bool api_arg_u64(hs_req_t *req, const char *name, uint64_t def, uint64_t max, ui
         *out = def;
         return true;
     }
-    if (!api_parse_u64(v, out)) {
+    if (!hs_parse_u64(v, out)) {
         api_fail(req, 400, "the query parameter %s must be a non-negative integer, got '%.*s'", name,
                  (int)HS_MIN(v.len, 64), v.base);
         return false;
@@ -281,61 +265,4 @@ hs_iovec_t api_url(hs_req_t *req)
     hs_iovec_t host = api_host(req);
     return hs_arena_printf(&req->arena, "http://%.*s%.*s", (int)host.len, host.base, (int)req->p.target.len,
                            req->p.target.base);
-}
-
-/* ---- randomness and tokens ---- */
-void api_random(void *p, size_t n)
-{
-    if (RAND_bytes(p, (int)n) != 1) {
-        /* RAND_bytes only fails when the system has no entropy source: unusable */
-        hs_log_error("RAND_bytes failed");
-        abort();
-    }
-}
-
-double api_random_unit(void)
-{
-    uint64_t v;
-    api_random(&v, sizeof(v));
-    return (double)(v >> 11) / (double)(1ULL << 53);
-}
-
-uint64_t api_prng_next(api_prng_t *g)
-{
-    uint64_t z = (g->s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-void api_prng_fill(api_prng_t *g, unsigned char *p, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint64_t v = api_prng_next(g);
-        for (int k = 0; k < 8 && i < n; k++, v >>= 8)
-            p[i++] = (unsigned char)v;
-    }
-}
-
-static unsigned char mac_key[32];
-static pthread_once_t mac_once = PTHREAD_ONCE_INIT;
-
-static void mac_key_init(void)
-{
-    api_random(mac_key, sizeof(mac_key));
-}
-
-void api_mac_hex(const void *data, size_t n, char *out, size_t hexlen)
-{
-    pthread_once(&mac_once, mac_key_init);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    HMAC(EVP_sha256(), mac_key, sizeof(mac_key), data, n, md, &mdlen);
-    char full[2 * EVP_MAX_MD_SIZE + 1];
-    hs_hex_encode(full, md, mdlen);
-    if (hexlen > 2 * (size_t)mdlen)
-        hexlen = 2 * (size_t)mdlen;
-    memcpy(out, full, hexlen);
-    out[hexlen] = '\0';
 }

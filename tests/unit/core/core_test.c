@@ -72,6 +72,22 @@ static void test_parse_size(void)
     ok(hs_parse_size(NULL, &v) == HS_ERROR, "hs_parse_size(NULL) refused");
 }
 
+static void test_parse_u64(void)
+{
+    uint64_t v = 7;
+    ok(hs_parse_u64(S("0"), &v) && v == 0, "u64 0");
+    ok(hs_parse_u64(S("0042"), &v) && v == 42, "u64 with leading zeros");
+    ok(hs_parse_u64(S("18446744073709551615"), &v) && v == UINT64_MAX, "u64 max");
+    v = 7;
+    ok(!hs_parse_u64(S("18446744073709551616"), &v) && v == 7, "u64 max + 1 refused");
+    ok(!hs_parse_u64(S("99999999999999999999999"), &v) && v == 7, "u64 far over refused");
+    ok(!hs_parse_u64(S(""), &v) && !hs_parse_u64(HS_IOV_NULL, &v), "u64 empty or absent refused");
+    ok(!hs_parse_u64(S("-1"), &v) && !hs_parse_u64(S("+1"), &v) && !hs_parse_u64(S(" 1"), &v) &&
+           !hs_parse_u64(S("1 "), &v) && !hs_parse_u64(S("0x1"), &v),
+       "u64 signs, spaces, hex refused");
+    ok(hs_parse_u64(hs_iov("123abc", 3), &v) && v == 123, "u64 reads only len bytes");
+}
+
 static void test_parse_duration(void)
 {
     static const struct {
@@ -241,6 +257,7 @@ static void test_buf(void)
 int main(void)
 {
     test_parse_size();
+    test_parse_u64();
     test_parse_duration();
     test_iov();
     test_arena();
