@@ -6,23 +6,26 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-static void v4(const char *ip, unsigned port, unsigned flags, const char *want)
+static void fmt(int family, const char *ip, unsigned port, unsigned flags, const char *want)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, ip, &a.sin_addr);
+    struct sockaddr_storage ss = {0};
+    if (family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        inet_pton(AF_INET, ip, &a->sin_addr);
+    } else {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        inet_pton(AF_INET6, ip, &a->sin6_addr);
+    }
     char out[HS_ADDR_MAX];
-    size_t n = hs_addr_format((const struct sockaddr *)&a, out, sizeof(out), flags);
+    size_t n = hs_addr_format((const struct sockaddr *)&ss, out, sizeof(out), flags);
     ok(n == strlen(want) && strcmp(out, want) == 0, "%s port %u flags %u -> %s (got %s)", ip, port, flags, want, out);
 }
-
-static void v6(const char *ip, unsigned port, unsigned flags, const char *want)
-{
-    struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port)};
-    inet_pton(AF_INET6, ip, &a.sin6_addr);
-    char out[HS_ADDR_MAX];
-    size_t n = hs_addr_format((const struct sockaddr *)&a, out, sizeof(out), flags);
-    ok(n == strlen(want) && strcmp(out, want) == 0, "%s port %u flags %u -> %s (got %s)", ip, port, flags, want, out);
-}
+#define v4(...) fmt(AF_INET, __VA_ARGS__)
+#define v6(...) fmt(AF_INET6, __VA_ARGS__)
 
 int main(void)
 {
