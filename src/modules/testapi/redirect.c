@@ -35,17 +35,7 @@ static int send_redirect(hs_req_t *req, int status, hs_iovec_t location)
         return hs_res_send(req, status);
     hs_buf_t b = {0};
     HS_BUF_LIT(&b, "<!DOCTYPE html>\n<title>Redirecting</title>\n<p>Redirecting to <a href=\"");
-    for (size_t i = 0; i < location.len; i++) {
-        char c = location.base[i];
-        if (c == '"')
-            HS_BUF_LIT(&b, "&quot;");
-        else if (c == '&')
-            HS_BUF_LIT(&b, "&amp;");
-        else if (c == '<')
-            HS_BUF_LIT(&b, "&lt;");
-        else
-            hs_buf_append(&b, &c, 1);
-    }
+    hs_html_escape(&b, location.base, location.len);
     HS_BUF_LIT(&b, "\">the target</a>.</p>\n");
     return api_send_buf(req, status, &b, "text/html; charset=utf-8");
 }
