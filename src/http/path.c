@@ -15,8 +15,6 @@
 
 #include "hs/codec.h"
 
-static const char hex_upper[] = "0123456789ABCDEF";
-
 int hs_path_normalize(hs_iovec_t path, char *out, size_t *outlen, unsigned flags, const char **detail)
 {
     const bool decode_all = flags & HS_PATH_DECODE;
@@ -53,9 +51,8 @@ int hs_path_normalize(hs_iovec_t path, char *out, size_t *outlen, unsigned flags
                     return 404;
                 }
                 if (c != '\0' && !decode_all && !hs_is_unreserved(c)) {
-                    out[w++] = '%'; /* stays encoded, in the normal spelling (§6.2.2.1) */
-                    out[w++] = hex_upper[c >> 4];
-                    out[w++] = hex_upper[c & 15];
+                    /* stays encoded, in the normal spelling: uppercase hex (§6.2.2.1) */
+                    w += hs_pct_encode(out + w, (const char *)&c, 1, 0);
                     continue;
                 }
             }
