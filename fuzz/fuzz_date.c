@@ -6,6 +6,7 @@
  * the parser never reads past the value (it is given an exact-size copy, so AddressSanitizer
  * would see it). */
 #include "hs/core.h"
+#include "hs/date.h"
 #include "fuzz_util.h"
 
 #include <time.h>

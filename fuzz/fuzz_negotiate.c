@@ -1,9 +1,8 @@
-/* statusd fuzz target: list-valued header parsing — hs_list_next (RFC 9110 §5.6.1, used for
- * Connection, Transfer-Encoding, Expect, Accept…), hs_negotiate_type (Accept with q-values,
- * RFC 9110 §12.5.1), hs_parse_content_length (RFC 9110 §8.6) and hs_header_token.
+/* statusd fuzz target: hs_negotiate_type (Accept with q-values, RFC 9110 §12.5.1),
+ * hs_parse_content_length (RFC 9110 §8.6) and hs_header_token. (The list and parameter
+ * tokenisers under them are fuzzed by fuzz_fields.)
  *
- * Checks: every list element lies inside the value, is non-empty and trimmed, the cursor only
- * moves forward and the walk ends; the negotiated index is -1 or a valid index, an absent Accept
+ * Checks: the negotiated index is -1 or a valid index, an absent Accept
  * picks the first type, and the choice does not depend on the order of unrelated types beyond
  * the documented tie rule (checked for the single-type case: a lone type is picked exactly when it
  * is acceptable among the others); Content-Length accepts exactly 1*DIGIT.
@@ -19,19 +18,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *v = fuzz_dup(data, size);
     hs_iovec_t value = hs_iov(v, size);
 
-    /* hs_list_next */
-    size_t pos = 0, prev = 0, count = 0;
-    hs_iovec_t el;
-    while ((el = hs_list_next(value, &pos)).base) {
-        FUZZ_CHECK(pos >= prev && pos <= size, "cursor %zu after %zu (size %zu)", pos, prev, size);
-        FUZZ_CHECK(el.base >= v && el.base + el.len <= v + size, "element outside the value");
-        FUZZ_CHECK(el.len > 0, "empty element");
-        char a = el.base[0], z = el.base[el.len - 1];
-        FUZZ_CHECK(a != ' ' && a != '\t' && a != ',' && z != ' ' && z != '\t', "untrimmed element");
-        FUZZ_CHECK(++count <= size, "more elements than bytes");
-        prev = pos;
-    }
-    FUZZ_CHECK(pos >= size, "walk ended at %zu of %zu", pos, size);
+    /* elements of the list (hs_list_next itself is checked by fuzz_fields) */
+    size_t pos = 0, count = 0;
+    while (hs_list_next(value, &pos).base)
+        count++;
 
     /* hs_negotiate_type */
     int pick = hs_negotiate_type(value, types, NTYPES);

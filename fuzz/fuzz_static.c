@@ -1,11 +1,12 @@
-/* statusd fuzz target: the request-facing parsers of the static origin (src/modules/static/),
- * through their cross-file interfaces in static.h:
+/* statusd fuzz target: the request-facing parsers the static origin uses (src/modules/static/ and
+ * the shared ones under src/http/ and src/core/):
  *   hs__static_map            path normalisation (percent-decoding, dot segments, RFC 3986 §5.2.4)
- *   hs__static_pct_encode     its inverse for Location/href
- *   hs__static_range_parse    Range (RFC 9110 §14.1.2, §14.2)
- *   hs__static_preconditions  If-Match / If-Unmodified-Since / If-None-Match / If-Modified-Since
- *                             in the order of RFC 9110 §13.2.2
- *   hs__static_if_range       If-Range (§13.1.5)
+ *   hs_pct_encode_arena       its inverse for Location/href (src/core/codec.c)
+ *   hs_range_parse            Range (RFC 9110 §14.1.2, §14.2; src/http/range.c)
+ *   hs_preconditions          If-Match / If-Unmodified-Since / If-None-Match / If-Modified-Since
+ *                             in the order of RFC 9110 §13.2.2 (src/http/conditional.c), for
+ *                             existing, weakly tagged and missing resources
+ *   hs_if_range               If-Range (§13.1.5)
  *   hs__static_negotiate_encoding / _im   Accept-Encoding (§12.5.3), A-IM (RFC 3229)
  *
  * Input: pieces separated by "\xff\xfe": [path] [Range value] [header lines of a GET request].
@@ -14,7 +15,7 @@
  *   map        the result never names anything above the root: no "." or ".." segment, no empty
  *              segment, no leading '/', no NUL; it is no longer than the input; and mapping is
  *              idempotent: "/" + pct_encode(rel) maps to the same rel;
- *   range      HS_RANGE_OK gives 1..HS_STATIC_MAX_RANGES sorted, disjoint, non-adjacent ranges
+ *   range      HS_RANGE_OK gives 1..HS_RANGE_MAX sorted, disjoint, non-adjacent ranges
  *              inside the representation whose total does not exceed it; otherwise n == 0;
  *   conditions 0, 304 or 412; If-Range a boolean; codings within what was offered.
  */
@@ -56,7 +57,7 @@ static void check_map(const uint8_t *p, size_t n)
         if (out.len == 0)
             FUZZ_CHECK(out.trailing_slash, "the root is a directory");
         /* idempotent: re-encode, map again */
-        hs_iovec_t enc = hs__static_pct_encode(&a, out.rel, out.len, true);
+        hs_iovec_t enc = hs_pct_encode_arena(&a, out.rel, out.len, HS_PCT_KEEP_SLASH);
         FUZZ_CHECK(strlen(enc.base) == enc.len, "pct_encode length");
         char *again = malloc(enc.len + 1);
         again[0] = '/';
@@ -68,7 +69,7 @@ static void check_map(const uint8_t *p, size_t n)
                    out.rel, out2.rel);
         free(again);
         /* without keep_slash no '/' survives */
-        hs_iovec_t enc2 = hs__static_pct_encode(&a, out.rel, out.len, false);
+        hs_iovec_t enc2 = hs_pct_encode_arena(&a, out.rel, out.len, 0);
         FUZZ_CHECK(memchr(enc2.base, '/', enc2.len) == NULL, "'/' not encoded");
     }
     free(path);
@@ -81,15 +82,15 @@ static void check_range(const uint8_t *p, size_t n)
     char *v = fuzz_dup(p, n);
     for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
         uint64_t len = lens[k];
-        hs__static_range_t r[HS_STATIC_MAX_RANGES + 1];
+        hs_range_t r[HS_RANGE_MAX + 1];
         size_t nr = 99;
-        int res = hs__static_range_parse(hs_iov(v, n), len, r, &nr);
+        int res = hs_range_parse(hs_iov(v, n), len, r, &nr);
         if (res != HS_RANGE_OK) {
             FUZZ_CHECK(res == HS_RANGE_NONE || res == HS_RANGE_UNSATISFIABLE, "range result %d", res);
             FUZZ_CHECK(nr == 0, "%zu ranges with result %d", nr, res);
             continue;
         }
-        FUZZ_CHECK(nr >= 1 && nr <= HS_STATIC_MAX_RANGES, "%zu ranges", nr);
+        FUZZ_CHECK(nr >= 1 && nr <= HS_RANGE_MAX, "%zu ranges", nr);
         uint64_t total = 0;
         for (size_t i = 0; i < nr; i++) {
             FUZZ_CHECK(r[i].first <= r[i].last && r[i].last < len, "range %llu-%llu of %llu",
@@ -117,19 +118,30 @@ static void check_conditions(const uint8_t *p, size_t n)
     hs_parse_limits_t lim = {.max_uri = 1024, .max_field = 4096, .max_head = 8192, .max_headers = MAX_HEADERS};
     int r = hs_parse_request(buf, len, &req->p, &lim);
     if (r > 0 && hs_parse_semantics(&req->p, &req->meta) == HS_OK) {
-        static const char *const etags[] = {"\"abc\"", "\"\"", "\"a,b\""};
+        static const char *const etags[] = {"\"abc\"", "\"\"", "\"a,b\"", "W/\"abc\""};
         static const time_t lms[] = {0, 784111777 /* Sun, 06 Nov 1994 08:49:37 GMT */, 2000000000};
-        for (size_t e = 0; e < 3; e++) {
+        for (size_t e = 0; e < 4; e++) {
             for (size_t t = 0; t < 3; t++) {
-                hs_iovec_t etag = hs_iov_cstr(etags[e]);
-                int pc = hs__static_preconditions(req, etag, lms[t]);
+                hs_validators_t v = {
+                    .exists = true, .has_last_modified = true, .etag = hs_iov_cstr(etags[e]), .last_modified = lms[t]};
+                int pc = hs_preconditions(req, &v);
                 FUZZ_CHECK(pc == 0 || pc == 304 || pc == 412, "preconditions %d", pc);
-                bool ir = hs__static_if_range(req, etag, lms[t]);
-                FUZZ_CHECK(ir == true || ir == false, "if-range");
+                bool ir = hs_if_range(req, &v);
                 if (!req->meta.h[HS_HDR_IF_RANGE])
                     FUZZ_CHECK(ir, "If-Range absent must allow the Range");
+                if (e == 3 && ir && req->meta.h[HS_HDR_IF_RANGE]) {
+                    /* our tag is weak: only a date can match (strong comparison) */
+                    hs_iovec_t f = req->meta.h[HS_HDR_IF_RANGE]->value;
+                    FUZZ_CHECK(f.len && f.base[0] != '"' && !(f.len >= 2 && f.base[0] == 'W' && f.base[1] == '/'),
+                               "a weak tag matched If-Range");
+                }
             }
         }
+        hs_validators_t missing = {.exists = false};
+        int pm = hs_preconditions(req, &missing);
+        FUZZ_CHECK(pm == 0 || pm == 412, "a missing resource is never 304 (got %d)", pm);
+        if (req->meta.h[HS_HDR_IF_MATCH])
+            FUZZ_CHECK(pm == 412, "If-Match on a missing resource must fail");
         for (unsigned avail = 0; avail < (1u << HS_CODING__COUNT); avail += 3) {
             int c = hs__static_negotiate_encoding(req, avail, avail & 0x5);
             FUZZ_CHECK(c == -1 || c == HS_CODING_IDENTITY || (c > 0 && c < HS_CODING__COUNT && (avail & (1u << c))),

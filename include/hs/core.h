@@ -61,6 +61,8 @@ void *hs_malloc(size_t n);
 void *hs_calloc(size_t n, size_t sz);
 void *hs_realloc(void *p, size_t n);
 char *hs_strdup(const char *s);
+/* Internal (src/core): report an allocation of n bytes that failed, then abort. */
+_Noreturn void hs__oom(size_t n);
 
 /* A per-request arena: everything is freed at once by hs_arena_reset/destroy.
  * The first block is embedded in the owner's memory when possible. */
@@ -122,14 +124,6 @@ void *hs_tls_get(hs_tls_t *t);
 
 /* ---- Time ---------------------------------------------------------------------------------- */
 uint64_t hs_now_ms(void); /* monotonic milliseconds (syscall) */
-/* The times an HTTP-date can write: 0000-01-01 00:00:00 .. 9999-12-31 23:59:59 GMT. */
-#define HS_HTTP_DATE_MIN (-62167219200LL)
-#define HS_HTTP_DATE_MAX 253402300799LL
-/* IMF-fixdate for t into out (29 bytes + NUL), clamped to the range above. RFC 9110 §5.6.7 */
-void hs_http_date(time_t t, char out[30]);
-/* Parse an HTTP-date (IMF-fixdate, RFC 850 or asctime) into *out; false when invalid (bad
- * syntax, a day the month does not have). Dates before 1970 are negative. RFC 9110 §5.6.7 */
-bool hs_http_date_parse(hs_iovec_t s, time_t *out);
 
 /* ---- Fast number formatting (hot paths avoid printf) ----
  * Write v at p without a NUL; return the end. At most 20 decimal / 16 hex digits. */
@@ -137,9 +131,21 @@ char *hs_fmt_u64(char *p, uint64_t v);
 char *hs_fmt_hex(char *p, uint64_t v);
 
 /* ---- Parsing helpers ----------------------------------------------------------------------- */
+/* Non-negative decimal integer: 1*DIGIT, no sign, no spaces, at most UINT64_MAX. false (and *out
+ * untouched) otherwise. */
+bool hs_parse_u64(hs_iovec_t v, uint64_t *out);
 /* Size with optional k/m/g suffix (KiB units) into *out; HS_ERROR when malformed or overflowing. */
 int hs_parse_size(const char *s, uint64_t *out);
-/* Duration: "1500ms", "10s", "2m", "1h", plain number = seconds; result in ms. */
+/* Duration: decimal digits with an optional fraction, then a unit: "1500ms", "10s", "2m" or
+ * "2min", "1.5h". A plain number counts `unit_ms` milliseconds (1000: seconds). *out_ms gets the
+ * rounded milliseconds; HS_ERROR (and *out_ms untouched) when malformed or above 10^15 ms. */
+int hs_parse_duration_in(hs_iovec_t v, uint64_t unit_ms, uint64_t *out_ms);
+/* The same for a C string where a plain number is seconds (configuration values). */
 int hs_parse_duration(const char *s, uint64_t *out_ms);
+
+/* ---- Transitional ----------------------------------------------------------------------------
+ * HTTP dates moved to hs/date.h (src/http/date.c): src/core holds no HTTP. src/event/epoll.c
+ * still finds hs_http_date through this header; drop this include once it includes hs/date.h. */
+#include "hs/date.h"
 
 #endif

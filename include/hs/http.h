@@ -254,23 +254,6 @@ static inline bool hs_req_has_body(const hs_req_t *req)
     return req->meta.chunked || req->meta.content_length > 0;
 }
 
-/* ---- Content negotiation (RFC 9110 §12.5.1) ----
- * Pick the best of `types` (e.g. "text/html") for an Accept value, honouring q-values,
- * wildcards and q=0. Returns the index, -1 when none is acceptable. An absent Accept
- * (NULL base) accepts everything: returns 0. Ties go to the earlier entry of `types`. */
-int hs_negotiate_type(hs_iovec_t accept, const char *const *types, size_t n);
-
-/* The next non-empty key=value pair of a query string or form body (split on '&', first '='),
- * undecoded; *value has a NULL base when the pair has no '='. *pos starts at 0. */
-bool hs_form_next(hs_iovec_t s, size_t *pos, hs_iovec_t *key, hs_iovec_t *value);
-
-/* HTML escaping of text or an attribute value (& < > " ' become entities). */
-void hs_html_escape(hs_buf_t *b, const char *s, size_t n);
-#define HS_HTML_CSTR(b, s) hs_html_escape((b), (s), strlen(s))
-
-/* JSON string escaping into a buffer, with the quotes. */
-void hs_json_str(hs_buf_t *b, const char *s, size_t len);
-
 /* ---- Server ---- */
 int hs_server_init(hs_server_t *srv, hs_config_t *cfg);
 /* Run workers until SIGTERM/SIGINT; returns the process exit status. */
@@ -278,5 +261,24 @@ int hs_server_run(hs_server_t *srv);
 
 /* Modules (src/modules/…), tried in order. */
 extern const hs_module_t *const hs_modules[];
+
+/* ==== Shared HTTP code (engine v2, step 8) ====================================================
+ * Added after the declarations above so that this section merges on its own. The headers below
+ * used to be parts of this one or of core.h; every user of hs/http.h keeps seeing them. */
+#include "hs/addr.h"
+#include "hs/codec.h"     /* hs_form_next, hs_html_escape: were declared here */
+#include "hs/date.h"      /* was in hs/core.h */
+#include "hs/fields.h"    /* hs_list_next: was in hs/parse.h */
+#include "hs/json.h"      /* hs_json_str: was declared here */
+#include "hs/negotiate.h" /* hs_negotiate_type: was declared here */
+
+/* ---- A request's addresses and scheme (src/http/reqaddr.c) ----
+ * The peer's address, valid while the request is (format it with hs_addr_format). */
+const struct sockaddr *hs_req_peer_addr(const hs_req_t *req);
+/* The local address the request arrived on, into *out: HS_OK, or -errno when the system cannot
+ * tell (the connection is gone). */
+int hs_req_local_addr(const hs_req_t *req, struct sockaddr_storage *out);
+/* The request's scheme: a static string, "http" (or "https" once TLS exists). */
+const char *hs_req_scheme(const hs_req_t *req);
 
 #endif

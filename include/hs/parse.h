@@ -120,11 +120,6 @@ int hs_parse_request(const char *buf, size_t len, hs_parsed_req_t *req, const hs
 /* Find the token of a header name (case-insensitive). */
 int hs_header_token(const char *name, size_t len);
 
-/* Split a comma-separated list value: returns the next element (trimmed of OWS) or a NULL base
- * when done; *pos is the iteration cursor (start at 0). Empty elements are skipped
- * (RFC 9110 §5.6.1). */
-hs_iovec_t hs_list_next(hs_iovec_t value, size_t *pos);
-
 /* Parse Content-Length: 1*DIGIT, no sign, no spaces, fits int64. HS_ERROR otherwise. RFC 9110 §8.6 */
 int hs_parse_content_length(hs_iovec_t v, int64_t *out);
 

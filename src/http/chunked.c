@@ -14,6 +14,8 @@
  */
 #include "hs/parse.h"
 
+#include "hs/codec.h"
+
 enum {
     S_SIZE_FIRST,   /* expecting the first hex digit */
     S_SIZE,         /* more hex digits, or the end of them */
@@ -37,16 +39,6 @@ enum {
     S_END_LF, /* CR of the final empty line seen */
     S_DONE,
 };
-
-static inline int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
 
 static inline bool is_tchar(unsigned char c)
 {
@@ -82,7 +74,7 @@ int hs_chunked_decode(hs_chunked_t *d, char *buf, size_t *len, size_t *consumed,
         switch (d->state) {
         case S_SIZE_FIRST:
         case S_SIZE: {
-            int v = hexval(c);
+            int v = hs_hex_digit(c);
             if (v >= 0) {
                 /* leading zeros are allowed by 1*HEXDIG and do not count toward overflow */
                 if ((d->chunk_left != 0 || v != 0) && ++d->hex_digits > 15)

@@ -1,35 +1,7 @@
-/* statusd — content negotiation (RFC 9110 §12.5.1) and JSON escaping. */
-#include "hs/http.h"
+/* statusd — content negotiation (RFC 9110 §12.5.1). */
+#include "hs/negotiate.h"
 
-#include <stdio.h>
-
-/* q-value: "1", "1.000", "0", "0.5" … (RFC 9110 §12.4.2); returns 0..1000, -1 if malformed. */
-static int parse_q(hs_iovec_t v)
-{
-    if (v.len == 0 || v.len > 5)
-        return -1;
-    if (v.base[0] == '1') {
-        for (size_t i = 1; i < v.len; i++)
-            if ((i == 1 && v.base[i] != '.') || (i > 1 && v.base[i] != '0'))
-                return -1;
-        return 1000;
-    }
-    if (v.base[0] != '0')
-        return -1;
-    int q = 0, scale = 100;
-    for (size_t i = 1; i < v.len; i++) {
-        if (i == 1) {
-            if (v.base[i] != '.')
-                return -1;
-            continue;
-        }
-        if (v.base[i] < '0' || v.base[i] > '9')
-            return -1;
-        q += (v.base[i] - '0') * scale;
-        scale /= 10;
-    }
-    return q;
-}
+#include "hs/fields.h"
 
 /* Specificity of a media range against a type: 3 exact, 2 type/ *, 1 * / *, 0 no match. */
 static int match(hs_iovec_t range, const char *type)
@@ -60,30 +32,10 @@ int hs_negotiate_type(hs_iovec_t accept, const char *const *types, size_t n)
         bool any = false;
         while ((el = hs_list_next(accept, &pos)).base) {
             any = true;
-            size_t k = 0;
-            while (k < el.len && el.base[k] != ';')
-                k++;
-            hs_iovec_t range = hs_iov(el.base, k);
-            while (range.len && (range.base[range.len - 1] == ' ' || range.base[range.len - 1] == '\t'))
-                range.len--;
-            int eq = 1000;
-            /* parameters: look for q= */
-            size_t i = k;
-            while (i < el.len) {
-                i++; /* skip ';' */
-                while (i < el.len && (el.base[i] == ' ' || el.base[i] == '\t'))
-                    i++;
-                size_t s = i;
-                while (i < el.len && el.base[i] != ';')
-                    i++;
-                hs_iovec_t param = hs_iov(el.base + s, i - s);
-                while (param.len && (param.base[param.len - 1] == ' ' || param.base[param.len - 1] == '\t'))
-                    param.len--;
-                if (param.len >= 2 && (param.base[0] | 0x20) == 'q' && param.base[1] == '=') {
-                    int pq = parse_q(hs_iov(param.base + 2, param.len - 2));
-                    eq = pq < 0 ? 0 : pq;
-                }
-            }
+            hs_iovec_t range;
+            int eq = hs_element_weight(el, &range);
+            if (eq < 0)
+                eq = 0; /* a malformed weight: the range is not acceptable */
             int m = match(range, types[t]);
             if (m > spec) {
                 spec = m;
@@ -98,70 +50,4 @@ int hs_negotiate_type(hs_iovec_t accept, const char *const *types, size_t n)
         }
     }
     return best;
-}
-
-void hs_json_str(hs_buf_t *b, const char *s, size_t len)
-{
-    HS_BUF_LIT(b, "\"");
-    size_t start = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
-            continue;
-        if (i > start)
-            hs_buf_append(b, s + start, i - start);
-        switch (c) {
-        case '"': HS_BUF_LIT(b, "\\\""); break;
-        case '\\': HS_BUF_LIT(b, "\\\\"); break;
-        case '\n': HS_BUF_LIT(b, "\\n"); break;
-        case '\r': HS_BUF_LIT(b, "\\r"); break;
-        case '\t': HS_BUF_LIT(b, "\\t"); break;
-        default: hs_buf_printf(b, "\\u%04x", c);
-        }
-        start = i + 1;
-    }
-    if (len > start)
-        hs_buf_append(b, s + start, len - start);
-    HS_BUF_LIT(b, "\"");
-}
-
-void hs_html_escape(hs_buf_t *b, const char *s, size_t n)
-{
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *rep;
-        switch (s[i]) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
-        default: continue;
-        }
-        hs_buf_append(b, s + start, i - start);
-        hs_buf_append(b, rep, strlen(rep));
-        start = i + 1;
-    }
-    hs_buf_append(b, s + start, n - start);
-}
-
-bool hs_form_next(hs_iovec_t s, size_t *pos, hs_iovec_t *key, hs_iovec_t *value)
-{
-    size_t i = *pos;
-    while (s.base && i < s.len) {
-        size_t st = i;
-        while (i < s.len && s.base[i] != '&')
-            i++;
-        hs_iovec_t pair = hs_iov(s.base + st, i - st);
-        i++;
-        if (pair.len == 0)
-            continue;
-        const char *eq = memchr(pair.base, '=', pair.len);
-        *key = eq ? hs_iov(pair.base, (size_t)(eq - pair.base)) : pair;
-        *value = eq ? hs_iov(eq + 1, pair.len - key->len - 1) : HS_IOV_NULL;
-        *pos = i;
-        return true;
-    }
-    *pos = i;
-    return false;
 }

@@ -379,34 +379,6 @@ int hs_parse_request(const char *buf, size_t len, hs_parsed_req_t *req, const hs
     return (int)(p - buf);
 }
 
-hs_iovec_t hs_list_next(hs_iovec_t value, size_t *pos)
-{
-    size_t i = *pos;
-    for (;;) {
-        while (i < value.len && (value.base[i] == ' ' || value.base[i] == '\t' || value.base[i] == ','))
-            i++;
-        if (i >= value.len) {
-            *pos = i;
-            return HS_IOV_NULL;
-        }
-        size_t s = i;
-        bool quoted = false;
-        while (i < value.len && (quoted || value.base[i] != ',')) {
-            if (value.base[i] == '"')
-                quoted = !quoted;
-            else if (quoted && value.base[i] == '\\' && i + 1 < value.len)
-                i++;
-            i++;
-        }
-        size_t e = i;
-        while (e > s && (value.base[e - 1] == ' ' || value.base[e - 1] == '\t'))
-            e--;
-        *pos = i;
-        if (e > s)
-            return hs_iov(value.base + s, e - s);
-    }
-}
-
 int hs_parse_content_length(hs_iovec_t v, int64_t *out)
 {
     /* RFC 9110 §8.6: Content-Length = 1*DIGIT. No sign, no hex, no list, no spaces. */

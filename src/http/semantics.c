@@ -3,6 +3,8 @@
  * RFC 9110 §10.1.1 (Expect). */
 #include "hs/parse.h"
 
+#include "hs/fields.h"
+
 #define FAIL(status, why)                                                                                              \
     do {                                                                                                               \
         req->error = (status);                                                                                         \

@@ -27,7 +27,7 @@ static int cmp_name(const void *a, const void *b)
 
 /* The listing of directory fd (consumed) into *out. Touches no request and no per-worker state
  * (runs on a helper thread); `a` holds the names. False when the directory cannot be read. */
-static bool build(int fd, const char *rel, const char *shown, hs_buf_t *out, hs_arena_t *a)
+static bool build(const hs_fsroot_t *root, int fd, const char *rel, const char *shown, hs_buf_t *out, hs_arena_t *a)
 {
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
@@ -71,14 +71,14 @@ static bool build(int fd, const char *rel, const char *shown, hs_buf_t *out, hs_
              * the root shows neither size nor date of what lies outside */
             const char *target = rel[0] ? hs_arena_printf(a, "%s/%s", rel, list[i]).base : list[i];
             const char *ignored;
-            int lfd = hs__static_open(target, &st, &ignored);
+            int lfd = hs_fsroot_open(root, target, &st, &ignored);
             ok = lfd >= 0;
             if (lfd >= 0)
                 close(lfd);
         }
         bool dir = ok && S_ISDIR(st.st_mode);
         size_t len = strlen(list[i]);
-        hs_iovec_t href = hs__static_pct_encode(a, list[i], len, false);
+        hs_iovec_t href = hs_pct_encode_arena(a, list[i], len, 0);
         HS_BUF_LIT(b, "<tr><td><a href=\"");
         hs_buf_append(b, href.base, href.len);
         if (dir)
@@ -125,6 +125,7 @@ static int answer(hs_req_t *req, bool ok, const hs_buf_t *listing)
 }
 
 typedef struct {
+    const hs_fsroot_t *root;
     int fd; /* the job's own duplicate of the directory */
     char *rel, *shown;
     bool ok;
@@ -135,7 +136,7 @@ typedef struct {
 static void listing_work(void *arg) /* on a helper thread */
 {
     listing_job_t *j = arg;
-    j->ok = build(j->fd, j->rel, j->shown, &j->body, &j->arena);
+    j->ok = build(j->root, j->fd, j->rel, j->shown, &j->body, &j->arena);
     j->fd = -1; /* consumed by build */
 }
 
@@ -158,9 +159,10 @@ static void listing_done(hs_req_t *req, void *arg) /* on the worker */
     listing_free(j);
 }
 
-int hs__static_autoindex(hs_req_t *req, int dir_fd, const char *rel, const char *shown)
+int hs__static_autoindex(hs_req_t *req, const hs_fsroot_t *root, int dir_fd, const char *rel, const char *shown)
 {
     listing_job_t *j = hs_calloc(1, sizeof(*j));
+    j->root = root;
     j->fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
     j->rel = hs_strdup(rel);
     j->shown = hs_strdup(shown);

@@ -27,59 +27,6 @@ const char *const hs__static_coding_etag[HS_CODING__COUNT] = {NULL, "br", "zst",
 
 /* ---- negotiation ---- */
 
-/* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ) (RFC 9110 §12.4.2) → 0..1000,
- * -1 when malformed. */
-static int parse_qvalue(hs_iovec_t v)
-{
-    if (v.len == 0 || v.len > 5 || (v.len > 1 && v.base[1] != '.'))
-        return -1;
-    if (v.base[0] == '1') {
-        for (size_t i = 2; i < v.len; i++)
-            if (v.base[i] != '0')
-                return -1;
-        return 1000;
-    }
-    if (v.base[0] != '0')
-        return -1;
-    int q = 0, scale = 100;
-    for (size_t i = 2; i < v.len; i++, scale /= 10) {
-        if (v.base[i] < '0' || v.base[i] > '9')
-            return -1;
-        q += (v.base[i] - '0') * scale;
-    }
-    return q;
-}
-
-/* Split "token;param;q=0.5" into the token and its weight (1000 without q). -1 if malformed. */
-static int element_weight(hs_iovec_t el, hs_iovec_t *token)
-{
-    size_t k = 0;
-    while (k < el.len && el.base[k] != ';')
-        k++;
-    hs_iovec_t t = hs_iov(el.base, k);
-    while (t.len && (t.base[t.len - 1] == ' ' || t.base[t.len - 1] == '\t'))
-        t.len--;
-    *token = t;
-    int q = 1000;
-    while (k < el.len) {
-        k++; /* ';' */
-        while (k < el.len && (el.base[k] == ' ' || el.base[k] == '\t'))
-            k++;
-        size_t s = k;
-        while (k < el.len && el.base[k] != ';')
-            k++;
-        hs_iovec_t p = hs_iov(el.base + s, k - s);
-        while (p.len && (p.base[p.len - 1] == ' ' || p.base[p.len - 1] == '\t'))
-            p.len--;
-        if (p.len >= 2 && (p.base[0] | 0x20) == 'q' && p.base[1] == '=') {
-            q = parse_qvalue(hs_iov(p.base + 2, p.len - 2));
-            if (q < 0)
-                return -1;
-        }
-    }
-    return q;
-}
-
 static int coding_of(hs_iovec_t t)
 {
     if (HS_IOV_IEQ(t, "br"))
@@ -109,7 +56,7 @@ int hs__static_negotiate_encoding(const hs_req_t *req, unsigned avail, unsigned 
         size_t pos = 0;
         hs_iovec_t el, tok;
         while ((el = hs_list_next(h->value, &pos)).base) {
-            int w = element_weight(el, &tok);
+            int w = hs_element_weight(el, &tok);
             if (w < 0)
                 continue; /* a malformed member is ignored */
             if (tok.len == 1 && tok.base[0] == '*') {
@@ -157,7 +104,7 @@ int hs__static_negotiate_im(const hs_req_t *req)
         size_t pos = 0;
         hs_iovec_t el, tok;
         while ((el = hs_list_next(h->value, &pos)).base) {
-            int w = element_weight(el, &tok);
+            int w = hs_element_weight(el, &tok);
             int c = w > 0 ? coding_of(tok) : -1;
             if (c != HS_CODING_GZIP && c != HS_CODING_DEFLATE)
                 continue;

@@ -30,10 +30,14 @@
  * Writes through a shared mapping raise no event; they do change the mtime, so every entry is
  * also checked by a stat at least once a second (FC_RECHECK_MS). A changed inode, size, mtime,
  * ctime or mode (or a vanished path) drops the entry and the file is opened afresh through
- * hs__static_open, which applies the whole mapping policy again (below the root, symbolic
- * links). The number of watches is bounded: past FC_MAX_WATCHES, or when a watched directory
- * is moved or removed, the instance is replaced by a fresh one and entries are re-watched as
- * they are next used. */
+ * hs_fsroot_open, which applies the whole containment policy again (below the root, symbolic
+ * links).
+ *
+ * Several roots. An entry is keyed by its root's identity (hs_fsroot_t.id, unique in the
+ * process) and its path below that root, so two roots never share an entry even when their
+ * paths are equal; a watched directory likewise belongs to one root. The number of watches is bounded: past
+ * FC_MAX_WATCHES, or when a watched directory is moved or removed, the instance is replaced by a fresh one and entries
+ * are re-watched as they are next used. */
 #define _GNU_SOURCE
 #include "static.h"
 
@@ -71,16 +75,18 @@ typedef struct fentry_s {
     struct stat st;
     char *data; /* the whole file when it is small: sent with the head in one writev */
     hs__static_fmeta_t meta;
-    char etag[HS_STATIC_ETAG_MAX];
+    char etag[HS_ETAG_STAT_MAX];
     char last_modified[30];
     uint32_t hash;
+    uint64_t root_id; /* with key: the entry's identity */
     char key[FC_KEY_MAX];
 } fentry_t;
 
 typedef struct wdir_s {
     struct wdir_s *next;
     int wd;
-    char path[]; /* relative to the root, "" for the root itself */
+    uint64_t root_id;
+    char path[]; /* relative to its root, "" for the root itself */
 } wdir_t;
 
 typedef struct {
@@ -105,9 +111,10 @@ static void unref(fentry_t *e)
     }
 }
 
-static uint32_t hash_key(const char *s, size_t n)
+/* FNV-1a of the path, started from the root's identity */
+static uint32_t hash_key(uint64_t root_id, const char *s, size_t n)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
+    uint32_t h = 2166136261u ^ (uint32_t)(root_id * 0x9e3779b97f4a7c15u >> 32);
     for (size_t i = 0; i < n; i++)
         h = (h ^ (unsigned char)s[i]) * 16777619u;
     return h;
@@ -126,11 +133,11 @@ static void dirs_clear(fcache_t *fc)
     fc->ndirs = 0;
 }
 
-static wdir_t **dir_find(fcache_t *fc, const char *path, size_t n)
+static wdir_t **dir_find(fcache_t *fc, const hs_fsroot_t *root, const char *path, size_t n)
 {
-    wdir_t **p = &fc->dirs[hash_key(path, n) % FC_DIR_BUCKETS];
+    wdir_t **p = &fc->dirs[hash_key(root->id, path, n) % FC_DIR_BUCKETS];
     for (; *p; p = &(*p)->next)
-        if (strncmp((*p)->path, path, n) == 0 && (*p)->path[n] == '\0')
+        if ((*p)->root_id == root->id && strncmp((*p)->path, path, n) == 0 && (*p)->path[n] == '\0')
             break;
     return p;
 }
@@ -213,11 +220,11 @@ static void instance_open(fcache_t *fc)
     }
 }
 
-static int add_watch(fcache_t *fc, const char *rel, size_t n, uint32_t mask)
+static int add_watch(fcache_t *fc, const hs_fsroot_t *root, const char *rel, size_t n, uint32_t mask)
 {
-    const char *root = hs__static_root_path();
     char path[PATH_MAX];
-    if (!root || snprintf(path, sizeof(path), "%s%s%.*s", root, n ? "/" : "", (int)n, rel) >= (int)sizeof(path))
+    if (!root->real ||
+        snprintf(path, sizeof(path), "%s%s%.*s", root->real, n ? "/" : "", (int)n, rel) >= (int)sizeof(path))
         return -1;
     int wd = inotify_add_watch(fc->io.fd, path, mask);
     if (wd < 0) {
@@ -229,17 +236,18 @@ static int add_watch(fcache_t *fc, const char *rel, size_t n, uint32_t mask)
     return wd;
 }
 
-static bool watch_dir(fcache_t *fc, const char *rel, size_t n)
+static bool watch_dir(fcache_t *fc, const hs_fsroot_t *root, const char *rel, size_t n)
 {
-    wdir_t **slot = dir_find(fc, rel, n);
+    wdir_t **slot = dir_find(fc, root, rel, n);
     if (*slot)
         return true;
-    int wd = add_watch(fc, rel, n, DIR_MASK);
+    int wd = add_watch(fc, root, rel, n, DIR_MASK);
     if (wd < 0)
         return false;
     wdir_t *d = hs_malloc(sizeof(*d) + n + 1);
     d->next = NULL;
     d->wd = wd;
+    d->root_id = root->id;
     memcpy(d->path, rel, n);
     d->path[n] = '\0';
     *slot = d;
@@ -249,18 +257,18 @@ static bool watch_dir(fcache_t *fc, const char *rel, size_t n)
 
 /* Watch rel and every directory from the root down to it. False when any watch failed: the
  * entry is then kept fresh by stat. */
-static bool watch_entry(fcache_t *fc, const char *rel, size_t len)
+static bool watch_entry(fcache_t *fc, const hs_fsroot_t *root, const char *rel, size_t len)
 {
     if (fc->nwatches >= FC_MAX_WATCHES) /* a renewal asked by events happened in fcache_open */
         instance_open(fc);
     if (fc->io.fd < 0 || fc->loop->now_ms < fc->no_watch_until)
         return false;
-    if (!watch_dir(fc, rel, 0)) /* the root */
+    if (!watch_dir(fc, root, rel, 0)) /* the root */
         return false;
     for (size_t i = 0; i < len; i++)
-        if (rel[i] == '/' && !watch_dir(fc, rel, i))
+        if (rel[i] == '/' && !watch_dir(fc, root, rel, i))
             return false;
-    return add_watch(fc, rel, len, FILE_MASK) >= 0;
+    return add_watch(fc, root, rel, len, FILE_MASK) >= 0;
 }
 
 /* ---- the table ---- */
@@ -316,12 +324,13 @@ static void mark_checked(fcache_t *fc, fentry_t *e, uint32_t inst)
     e->inst = inst;
 }
 
-int hs__static_fcache_open(const char *rel, hs_loop_t *loop, struct stat *st, const char **detail, void **ent)
+int hs__static_fcache_open(const hs_fsroot_t *root, const char *rel, hs_loop_t *loop, struct stat *st,
+                           const char **detail, void **ent)
 {
     *ent = NULL;
     size_t n = strlen(rel);
     if (n >= FC_KEY_MAX)
-        return hs__static_open(rel, st, detail);
+        return hs_fsroot_open(root, rel, st, detail);
     fcache_t *fc = fc_get(loop);
     if (fc->accepted != loop->accepted) {
         /* A connection accepted since the events were last read may have been opened after a
@@ -333,16 +342,17 @@ int hs__static_fcache_open(const char *rel, hs_loop_t *loop, struct stat *st, co
     }
     if (fc->renew)
         instance_open(fc); /* every entry is re-watched, on the new paths, when next used */
-    uint32_t h = hash_key(rel, n);
+    uint32_t h = hash_key(root->id, rel, n);
     fentry_t **slot = &fc->slot[h % FC_BUCKETS];
     fentry_t *e = *slot;
-    if (e && e->hash == h && strcmp(e->key, rel) == 0) {
+    if (e && e->hash == h && e->root_id == root->id && strcmp(e->key, rel) == 0) {
         if (!fresh(fc, e)) {
             /* watches first (if this instance does not have them yet), then the stat: a
              * change after the stat is then an event */
-            uint32_t inst = e->inst == fc->inst && e->inst != 0 ? e->inst : (watch_entry(fc, rel, n) ? fc->inst : 0);
+            uint32_t inst =
+                e->inst == fc->inst && e->inst != 0 ? e->inst : (watch_entry(fc, root, rel, n) ? fc->inst : 0);
             struct stat cur;
-            if (fstatat(hs__static_root_fd, rel[0] ? rel : ".", &cur, 0) != 0 || !same_file(&cur, &e->st)) {
+            if (fstatat(root->fd, rel[0] ? rel : ".", &cur, 0) != 0 || !same_file(&cur, &e->st)) {
                 *slot = NULL; /* changed or gone: open afresh below */
                 unref(e);
                 e = NULL;
@@ -357,14 +367,14 @@ int hs__static_fcache_open(const char *rel, hs_loop_t *loop, struct stat *st, co
             return e->fd;
         }
     }
-    int fd = hs__static_open(rel, st, detail);
+    int fd = hs_fsroot_open(root, rel, st, detail);
     if (fd < 0 || !S_ISREG(st->st_mode)) /* directories are read with fdopendir: not shared */
         return fd;
     /* watched from here on if the path still names what was opened once the watches are in
      * place; otherwise (changed meanwhile, or no watches) kept fresh by stat for now */
     uint32_t inst = 0;
     struct stat cur;
-    if (watch_entry(fc, rel, n) && fstatat(hs__static_root_fd, rel, &cur, 0) == 0 && same_file(&cur, st))
+    if (watch_entry(fc, root, rel, n) && fstatat(root->fd, rel, &cur, 0) == 0 && same_file(&cur, st))
         inst = fc->inst;
     if (*slot) { /* collision: the newer path wins */
         unref(*slot);
@@ -384,11 +394,12 @@ int hs__static_fcache_open(const char *rel, hs_loop_t *loop, struct stat *st, co
             free(d);
     }
     e->meta.type = hs__static_mime_lookup(rel);
-    e->meta.etag = hs_iov(e->etag, hs__static_etag_fmt(e->etag, st, NULL));
+    e->meta.etag = hs_iov(e->etag, hs_etag_from_stat(e->etag, st, NULL));
     e->meta.mtime = st->st_mtime;
     hs_http_date(st->st_mtime, e->last_modified);
     e->meta.last_modified = e->last_modified;
     e->hash = h;
+    e->root_id = root->id;
     memcpy(e->key, rel, n + 1);
     *slot = e;
     *ent = e;

@@ -25,8 +25,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-int hs__static_root_fd = -1;
 const hs_config_t *hs__static_cfg;
+static hs_fsroot_t root = {.fd = -1}; /* the one root for now; below static.c it is a parameter */
 
 #define MAX_INDEX 8
 static char *index_names[MAX_INDEX];
@@ -39,14 +39,13 @@ static int init(hs_server_t *srv)
     hs__static_cfg = srv->cfg;
     if (!srv->cfg->root)
         return HS_OK;
-    if (hs__static_root_fd >= 0)
-        close(hs__static_root_fd);
-    hs__static_root_fd = open(srv->cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (hs__static_root_fd < 0) {
-        fprintf(stderr, "statusd: root %s: %s\n", srv->cfg->root, strerror(errno));
+    hs_fsroot_fini(&root);
+    int r = hs_fsroot_init(&root, srv->cfg->root, srv->cfg->follow_symlinks);
+    if (r != HS_OK) {
+        fprintf(stderr, "statusd: root %s: %s\n", srv->cfg->root, strerror(-r));
         return HS_ERROR;
     }
-    if (hs__static_map_init(srv->cfg->root) != HS_OK || hs__static_mime_init() != HS_OK)
+    if (hs__static_mime_init() != HS_OK)
         return HS_ERROR;
     for (size_t i = 0; i < num_index; i++)
         free(index_names[i]);
@@ -175,12 +174,25 @@ struct sfile_s {
     bool vary;
     time_t lm;
     hs_iovec_t etag;
-    hs__static_body_t body;
+    hs_range_src_t body;
     int coding;   /* content coding of the body sent */
     int im;       /* instance manipulation (226) or identity */
     int code_now; /* coding still to produce in memory */
     int pc;       /* outcome of the preconditions: 0, 304 or 412 */
 };
+
+/* The selected representation's validators (RFC 9110 §8.8): a file always has both. */
+static hs_validators_t validators(const sfile_t *f)
+{
+    return (hs_validators_t){.exists = true, .has_last_modified = true, .etag = f->etag, .last_modified = f->lm};
+}
+
+/* RFC 9110 §13.2.2 steps 1-4 against the selected representation: 0, 304 or 412. */
+static int preconditions(const hs_req_t *req, const sfile_t *f)
+{
+    hs_validators_t v = validators(f);
+    return hs_preconditions(req, &v);
+}
 
 /* Files at least this large are coded on a helper thread: coding a few MB takes the loop away
  * from every other connection for tens of milliseconds. Smaller ones cost less than the
@@ -202,22 +214,17 @@ static int finish(hs_req_t *req, sfile_t *f)
         add_validators(req, f->etag, f->lm, f->meta, f->vary);
         hs_res_headerf(req, "IM", "%s", hs__static_coding_name[f->im]);
         req->content_type = f->type.content_type;
-        hs__static_full_body(req, &f->body);
+        hs_range_full_body(req, &f->body);
         return hs_res_send(req, 226);
     }
 
-    /* RFC 9110 §14.2: Range only for GET (ignored for HEAD and anything else); a repeated
-     * Range field is not a valid range-set; step 5 of §13.2.2: If-Range decides whether the
-     * Range applies at all */
-    hs__static_range_t ranges[HS_STATIC_MAX_RANGES];
+    /* RFC 9110 §14: Range for GET, when If-Range (step 5 of §13.2.2) agrees */
+    hs_range_t ranges[HS_RANGE_MAX];
     size_t nr = 0;
-    int rr = HS_RANGE_NONE;
-    if (req->p.method_id == HS_METHOD_GET && hs__static_field_count(req, HS_HDR_RANGE) == 1 &&
-        hs__static_if_range(req, f->etag, f->lm))
-        rr = hs__static_range_parse(req->meta.h[HS_HDR_RANGE]->value, f->body.len, ranges, &nr);
+    hs_validators_t val = validators(f);
+    int rr = hs_range_select(req, &val, f->body.len, ranges, &nr);
     if (rr == HS_RANGE_UNSATISFIABLE) {
-        /* RFC 9110 §15.5.17: 416 with Content-Range: bytes * / complete-length */
-        hs_res_headerf(req, "Content-Range", "bytes */%llu", (unsigned long long)f->body.len);
+        hs_range_not_satisfiable(req, f->body.len); /* RFC 9110 §15.5.17 */
         if (f->vary)
             HS_RES_HEADER(req, "Vary", "Accept-Encoding");
         return hs_res_error(req, 416, "none of the requested byte ranges lies within the file");
@@ -227,11 +234,11 @@ static int finish(hs_req_t *req, sfile_t *f)
     if (f->coding != HS_CODING_IDENTITY)
         hs_res_headerf(req, "Content-Encoding", "%s", hs__static_coding_name[f->coding]);
     if (rr == HS_RANGE_OK) {
-        hs__static_range_body(req, &f->body, f->type.content_type, ranges, nr);
+        hs_range_body(req, &f->body, f->type.content_type, ranges, nr);
         return hs_res_send(req, 206);
     }
     req->content_type = f->type.content_type;
-    hs__static_full_body(req, &f->body);
+    hs_range_full_body(req, &f->body);
     return hs_res_send(req, 200);
 }
 
@@ -240,15 +247,15 @@ static int finish_coded(hs_req_t *req, sfile_t *f, hs__static_blob_t *b)
 {
     if (b) {
         sreq(req)->blob = b;
-        f->body = (hs__static_body_t){.fd = -1, .mem = b->data, .len = b->len};
+        f->body = (hs_range_src_t){.fd = -1, .mem = b->data, .len = b->len};
         return finish(req, f);
     }
     /* coding failed (memory, a file that shrank): send the file itself, judged by its own
      * validator */
     hs_log_warn("static: could not code %s as %s; sending it uncoded", f->rel, hs__static_coding_name[f->code_now]);
     f->im = f->coding = HS_CODING_IDENTITY;
-    f->etag = f->meta ? f->meta->etag : hs__static_etag(&req->arena, &f->st, NULL);
-    f->pc = hs__static_preconditions(req, f->etag, f->lm);
+    f->etag = f->meta ? f->meta->etag : hs_etag_from_stat_arena(&req->arena, &f->st, NULL);
+    f->pc = preconditions(req, f);
     return finish(req, f);
 }
 
@@ -380,11 +387,11 @@ static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat 
     f->vary = f->type.compressible;
     /* RFC 9110 §8.8.2.1: Last-Modified is never later than the message's Date */
     f->lm = st->st_mtime > req->start_sec ? req->start_sec : st->st_mtime;
-    f->etag = f->meta ? f->meta->etag : hs__static_etag(&req->arena, st, NULL);
-    f->body = (hs__static_body_t){.fd = fd, .mem = NULL, .len = (uint64_t)st->st_size};
+    f->etag = f->meta ? f->meta->etag : hs_etag_from_stat_arena(&req->arena, st, NULL);
+    f->body = (hs_range_src_t){.fd = fd, .mem = NULL, .len = (uint64_t)st->st_size};
     const char *cached = hs__static_fcache_data(ent);
     if (cached) /* a small file from the open-file cache: head and body leave in one writev */
-        f->body = (hs__static_body_t){.fd = -1, .mem = cached, .len = (uint64_t)st->st_size};
+        f->body = (hs_range_src_t){.fd = -1, .mem = cached, .len = (uint64_t)st->st_size};
     f->coding = HS_CODING_IDENTITY;
 
     /* RFC 3229 §10.5.3: A-IM asks for an instance manipulation of the whole instance; files
@@ -400,7 +407,7 @@ static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat 
         unsigned pre = 0, avail = 0;
         int pre_fd[HS_CODING__COUNT];
         struct stat pre_st[HS_CODING__COUNT];
-        bool asked = hs__static_field_count(req, HS_HDR_ACCEPT_ENCODING) > 0;
+        bool asked = hs_req_field_count(req, HS_HDR_ACCEPT_ENCODING) > 0;
         size_t rlen = strlen(rel);
         for (int c = 0; c < HS_CODING__COUNT; c++) {
             pre_fd[c] = -1;
@@ -408,7 +415,7 @@ static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat 
                 continue;
             const char *sib = hs_arena_printf(&req->arena, "%.*s%s", (int)rlen, rel, hs__static_coding_ext[c]).base;
             const char *ignored;
-            int sfd = hs__static_open(sib, &pre_st[c], &ignored);
+            int sfd = hs_fsroot_open(&root, sib, &pre_st[c], &ignored);
             if (sfd < 0)
                 continue;
             if (!S_ISREG(pre_st[c].st_mode) || !newer_or_same(&pre_st[c].st_mtim, &st->st_mtim)) {
@@ -423,13 +430,13 @@ static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat 
             avail |= (1u << HS_CODING_BR) | (1u << HS_CODING_ZSTD) | (1u << HS_CODING_GZIP);
         int c = hs__static_negotiate_encoding(req, avail, pre);
         if (c > 0 && (pre & (1u << c))) {
-            f->body = (hs__static_body_t){.fd = pre_fd[c], .mem = NULL, .len = (uint64_t)pre_st[c].st_size};
-            f->etag = hs__static_etag(&req->arena, &pre_st[c], hs__static_coding_etag[c]);
+            f->body = (hs_range_src_t){.fd = pre_fd[c], .mem = NULL, .len = (uint64_t)pre_st[c].st_size};
+            f->etag = hs_etag_from_stat_arena(&req->arena, &pre_st[c], hs__static_coding_etag[c]);
             keep_fd(req, pre_fd[c]);
             pre_fd[c] = -1;
         } else if (c > 0) {
             /* coded on the fly: the tag is known before the bytes are */
-            f->etag = hs__static_etag(&req->arena, st, hs__static_coding_etag[c]);
+            f->etag = hs_etag_from_stat_arena(&req->arena, st, hs__static_coding_etag[c]);
             f->code_now = c;
         }
         for (int k = 0; k < HS_CODING__COUNT; k++)
@@ -447,7 +454,7 @@ static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat 
 
     /* RFC 9110 §13.2.2 steps 1-4, against the selected representation's validators; a 304 or
      * 412 never needs the coded bytes */
-    f->pc = hs__static_preconditions(req, f->etag, f->lm);
+    f->pc = preconditions(req, f);
     if (f->code_now == HS_CODING_IDENTITY || f->pc != 0)
         return finish(req, f);
     hs__static_blob_t *b = hs__static_compress_cached(st, f->code_now);
@@ -462,7 +469,7 @@ static int redirect_to_slash(hs_req_t *req, const hs__static_path_t *mp)
 {
     /* RFC 9110 §15.4.2: the directory's address ends in '/', so relative links inside it
      * resolve; the Location is the normalised path, re-encoded, with the query kept */
-    hs_iovec_t enc = hs__static_pct_encode(&req->arena, mp->rel, mp->len, true);
+    hs_iovec_t enc = hs_pct_encode_arena(&req->arena, mp->rel, mp->len, HS_PCT_KEEP_SLASH);
     if (req->p.query.base)
         hs_res_headerf(req, "Location", "/%.*s/?%.*s", (int)enc.len, enc.base, (int)req->p.query.len,
                        req->p.query.base);
@@ -473,7 +480,7 @@ static int redirect_to_slash(hs_req_t *req, const hs__static_path_t *mp)
 
 static int handle(hs_req_t *req)
 {
-    if (hs__static_root_fd < 0 || req->p.form == HS_TARGET_ASTERISK || req->p.form == HS_TARGET_AUTHORITY)
+    if (root.fd < 0 || req->p.form == HS_TARGET_ASTERISK || req->p.form == HS_TARGET_AUTHORITY)
         return HS_DECLINED;
     const char *detail = NULL;
     hs__static_path_t mp;
@@ -482,7 +489,7 @@ static int handle(hs_req_t *req)
         return hs_res_error(req, status, detail);
     struct stat st;
     void *ent;
-    int fd = hs__static_fcache_open(mp.rel, &req->worker->loop, &st, &detail, &ent);
+    int fd = hs__static_fcache_open(&root, mp.rel, &req->worker->loop, &st, &detail, &ent);
     if (fd < 0)
         return open_failed(req, -fd, detail);
     keep_fd_ent(req, fd, ent);
@@ -508,7 +515,7 @@ static int handle(hs_req_t *req)
         const char *ip = mp.len ? hs_arena_printf(&req->arena, "%s/%s", mp.rel, index_names[i]).base : index_names[i];
         struct stat ist;
         void *ient;
-        int ifd = hs__static_fcache_open(ip, &req->worker->loop, &ist, &detail, &ient);
+        int ifd = hs__static_fcache_open(&root, ip, &req->worker->loop, &ist, &detail, &ient);
         if (ifd == -404)
             continue;
         if (ifd < 0)
@@ -523,7 +530,7 @@ static int handle(hs_req_t *req)
     if (!hs__static_cfg->autoindex)
         return hs_res_error(req, 403, "this directory has no index file and directory listings are off");
     const char *shown = mp.len ? hs_arena_printf(&req->arena, "/%s/", mp.rel).base : "/";
-    return hs__static_autoindex(req, fd, mp.rel, shown);
+    return hs__static_autoindex(req, &root, fd, mp.rel, shown);
 }
 
 const hs_module_t hs_module_static = {"static", init, handle};

@@ -3,8 +3,6 @@
  *   static.c       the content handler: methods, directories, representation selection, sending
  *   map.c          request path → file below the root (decoding, dot segments, symlink policy)
  *   mime.c         Content-Type from /etc/mime.types (or a built-in table)
- *   conditional.c  entity tags and the RFC 9110 §13.2.2 precondition order, If-Range
- *   range.c        Range parsing, coalescing, amplification guard, multipart/byteranges
  *   compress.c     Accept-Encoding / A-IM negotiation, precompressed files, on-the-fly coding
  *                  with a per-worker cache
  *   autoindex.c    HTML directory listings
@@ -12,12 +10,17 @@
 #ifndef HS_STATIC_H
 #define HS_STATIC_H
 
-#include "../../http/internal.h"
+#include "hs/http.h"
+#include "hs/conditional.h"
+#include "hs/fsroot.h"
+#include "hs/path.h"
+#include "hs/range.h"
 
 #include <sys/stat.h>
 
-/* ---- module state (static.c); read-only once workers run ---- */
-extern int hs__static_root_fd;
+/* ---- module state (static.c); read-only once workers run ----
+ * The configuration. The root is static.c's own: everything below takes it as a parameter, so
+ * that several roots can be served by one process. */
 extern const hs_config_t *hs__static_cfg;
 
 /* ---- map.c ---- */
@@ -27,38 +30,25 @@ typedef struct hs__static_path_s {
     bool trailing_slash; /* the (normalised) path names a directory: it ends in '/' */
 } hs__static_path_t;
 
-/* Map an origin-form path (undecoded) to a path below the root: each segment is percent-decoded
- * on its own, dot segments are removed (RFC 3986 §5.2.4, also when written %2e) and can never
- * climb above the root. Returns 0, or a status: 400 (bad escape, NUL byte) or 404 (an encoded
- * '/' — no file name can contain one). *detail explains. Memory comes from `a`. */
+/* Map an origin-form path (undecoded) to a path below the root: hs_path_normalize with
+ * HS_PATH_DECODE (each segment percent-decoded on its own, dot segments removed — also when
+ * written %2e — and never above the root, slashes merged). Returns 0, or a status: 400 (bad
+ * escape, NUL byte) or 404 (an encoded '/' — no file name can contain one). *detail explains.
+ * Memory comes from `a`. */
 int hs__static_map(hs_arena_t *a, hs_iovec_t path, hs__static_path_t *out, const char **detail);
 
-/* Probe openat2 support and remember the root's real path. HS_OK or HS_ERROR. */
-int hs__static_map_init(const char *root);
-
-/* For tests: use the realpath containment check as if openat2 were missing. */
-void hs__static_map_without_openat2(void);
-/* The root's absolute, resolved path (set by hs__static_map_init). */
-const char *hs__static_root_path(void);
-
-/* Open rel (relative to the root; "" = the root) read-only and fstat it. Symbolic links may
- * be followed only while they stay below the root, unless follow_symlinks is set. Returns the
- * descriptor, or -status with *detail set: -404 (missing), -403 (permission, link out of the
- * root), -503 (out of descriptors), -500. */
-int hs__static_open(const char *rel, struct stat *st, const char **detail);
-
-/* The same through the worker's open-file cache (fcache.c): regular files are cached and kept
- * fresh by file-change notifications (inotify), or by a stat of the path once per wake-up of
- * `loop` where those are unavailable. *ent receives the cache entry (NULL when the caller owns
- * the descriptor); pass both to hs__static_fcache_release when done. */
-int hs__static_fcache_open(const char *rel, hs_loop_t *loop, struct stat *st, const char **detail, void **ent);
+/* ---- fcache.c ----
+ * hs_fsroot_open (src/os/fsroot.c) through the worker's open-file cache: regular files are
+ * cached — keyed by the root and rel, so two roots never share an entry — and kept fresh by
+ * file-change notifications (inotify), or by a stat of the path once per wake-up of `loop`
+ * where those are unavailable. *ent receives the cache entry (NULL when the caller owns the
+ * descriptor); pass both to hs__static_fcache_release when done. The root must outlive the
+ * worker threads. */
+int hs__static_fcache_open(const hs_fsroot_t *root, const char *rel, hs_loop_t *loop, struct stat *st,
+                           const char **detail, void **ent);
 void hs__static_fcache_release(int fd, void *ent);
 /* The cached bytes of a small file (valid while the entry is held), or NULL. */
 const char *hs__static_fcache_data(const void *ent);
-
-/* Percent-encode a path for a header or an href: everything but unreserved characters and '/'
- * (when keep_slash) is encoded (RFC 3986 §2.1). */
-hs_iovec_t hs__static_pct_encode(hs_arena_t *a, const char *s, size_t n, bool keep_slash);
 
 /* ---- mime.c ---- */
 int hs__static_mime_init(void);
@@ -68,14 +58,6 @@ typedef struct hs__static_type_s {
     bool compressible;
 } hs__static_type_t;
 hs__static_type_t hs__static_mime_lookup(const char *name);
-
-/* ---- conditional.c ---- */
-/* Our strong entity tag for a file (quoted), with an optional suffix for an encoded variant:
- * "ino-size-mtime_ns[-sfx]" in hex. RFC 9110 §8.8.3 */
-hs_iovec_t hs__static_etag(hs_arena_t *a, const struct stat *st, const char *suffix);
-#define HS_STATIC_ETAG_MAX (3 * 16 + 5) /* without a suffix */
-/* The same into out (at least HS_STATIC_ETAG_MAX + strlen(suffix) bytes); returns the length. */
-size_t hs__static_etag_fmt(char *out, const struct stat *st, const char *suffix);
 
 /* What the open-file cache keeps about a file besides its descriptor, so that a hot file's
  * headers cost no formatting: computed once when the entry is made (fcache.c). */
@@ -87,40 +69,6 @@ typedef struct hs__static_fmeta_s {
 } hs__static_fmeta_t;
 /* The entry's metadata (valid while the entry is held), or NULL without an entry. */
 const hs__static_fmeta_t *hs__static_fcache_meta(const void *ent);
-/* Evaluate If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since in the order of
- * RFC 9110 §13.2.2 against the selected representation. Returns 0 (proceed), 304 or 412. */
-int hs__static_preconditions(const hs_req_t *req, hs_iovec_t etag, time_t last_modified);
-/* If-Range (RFC 9110 §13.1.5): true when absent or when its validator matches (entity tag by
- * strong comparison, date by exact equality with Last-Modified). */
-bool hs__static_if_range(const hs_req_t *req, hs_iovec_t etag, time_t last_modified);
-/* How many field lines the request has with `token`. */
-int hs__static_field_count(const hs_req_t *req, int token);
-
-/* ---- range.c ---- */
-#define HS_STATIC_MAX_RANGES 16
-typedef struct hs__static_range_s {
-    uint64_t first, last; /* inclusive */
-} hs__static_range_t;
-enum {
-    HS_RANGE_NONE = 0,      /* no usable Range: send 200 with the full representation */
-    HS_RANGE_OK,            /* n satisfiable, sorted and coalesced ranges */
-    HS_RANGE_UNSATISFIABLE, /* 416 */
-};
-/* Parse a Range value against a representation of `len` bytes (RFC 9110 §14.1.2, §14.2). */
-int hs__static_range_parse(hs_iovec_t v, uint64_t len, hs__static_range_t *out, size_t *n);
-
-/* A representation to send: a file range source (fd) or memory (base). */
-typedef struct hs__static_body_s {
-    int fd;
-    const char *mem;
-    uint64_t len;
-} hs__static_body_t;
-/* Queue the body for one range or many (multipart/byteranges, RFC 9110 §14.6). Sets
- * Content-Range or the multipart Content-Type. */
-void hs__static_range_body(hs_req_t *req, const hs__static_body_t *b, const char *content_type,
-                           const hs__static_range_t *r, size_t n);
-/* Queue the whole representation. */
-void hs__static_full_body(hs_req_t *req, const hs__static_body_t *b);
 
 /* The same version of a file: same inode, size, modification and change times (fcache.c). */
 bool hs__static_same_version(const struct stat *a, const struct stat *b);
@@ -157,8 +105,8 @@ int hs__static_negotiate_encoding(const hs_req_t *req, unsigned avail, unsigned 
 int hs__static_negotiate_im(const hs_req_t *req);
 
 /* ---- autoindex.c ---- */
-/* Send an HTML listing of the directory open at dir_fd, which is `rel` below the root ("" for the
- * root itself); `shown` is the decoded URL path. */
-int hs__static_autoindex(hs_req_t *req, int dir_fd, const char *rel, const char *shown);
+/* Send an HTML listing of the directory open at dir_fd, which is `rel` below `root` ("" for the
+ * root itself); `shown` is the decoded URL path. The root must outlive the request. */
+int hs__static_autoindex(hs_req_t *req, const hs_fsroot_t *root, int dir_fd, const char *rel, const char *shown);
 
 #endif

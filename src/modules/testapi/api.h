@@ -12,7 +12,8 @@
 #ifndef HS_TESTAPI_API_H
 #define HS_TESTAPI_API_H
 
-#include "../../http/internal.h"
+#include "hs/crypto.h"
+#include "hs/http.h"
 
 /* ---- mounting (router.c) ---- */
 extern const char *api_prefix; /* "" at /, or the api_prefix directive when a root is served */
@@ -35,8 +36,6 @@ typedef struct api_kv_s {
     hs_iovec_t key, value;
 } api_kv_t;
 
-/* Percent-decode `in` into the arena ('+' becomes a space when `plus`). Bad escapes are kept. */
-hs_iovec_t api_pct_decode(hs_arena_t *a, hs_iovec_t in, bool plus);
 /* Split "k=v&k2=v2" (application/x-www-form-urlencoded, also query strings) into decoded pairs
  * in the arena. Returns the number of pairs. */
 size_t api_parse_urlencoded(hs_arena_t *a, hs_iovec_t s, api_kv_t **out);
@@ -47,20 +46,7 @@ bool api_query(hs_req_t *req, const char *name, hs_iovec_t *out);
 void api_json_pairs(hs_buf_t *b, const api_kv_t *kv, size_t n);
 /* A JSON string for bytes: the text when valid UTF-8, else a data: URL in base64 (httpbin). */
 void api_json_bytes(hs_buf_t *b, const char *p, size_t n, const char *ctype);
-bool api_utf8_valid(const unsigned char *p, size_t n);
-/* Is p[0..n) exactly one JSON value (RFC 8259), with optional surrounding whitespace? */
-bool api_json_valid(const char *p, size_t n);
 
-/* Base64 (RFC 4648 §4, and the URL-safe alphabet of §5 when `url`). encode writes
- * 4*ceil(n/3) bytes (padded) and returns the length. decode accepts missing padding; false on
- * any other invalid input; *outlen receives the decoded length (out needs 3*len/4+3 bytes). */
-size_t api_b64_encode(const void *in, size_t n, char *out);
-bool api_b64_decode(hs_iovec_t in, bool url, unsigned char *out, size_t *outlen);
-
-/* Durations: "1.5" (in `unit_ms` units), "200ms", "2s", "1m". false when malformed. */
-bool api_parse_ms(hs_iovec_t v, uint64_t unit_ms, uint64_t *out_ms);
-/* Non-negative decimal integer (no sign, no spaces); false when malformed or over UINT64. */
-bool api_parse_u64(hs_iovec_t v, uint64_t *out);
 
 /* Query arguments that answer 400 themselves: each returns false after sending the 400.
  * Absent arguments take `def`. */
@@ -89,19 +75,6 @@ static inline uint64_t api_now_ms(const hs_req_t *req)
 {
     return req->worker->loop.now_ms;
 }
-
-/* Randomness: OpenSSL RAND_bytes; a seeded generator (splitmix64) for reproducible bodies. */
-void api_random(void *p, size_t n);
-double api_random_unit(void); /* [0, 1) */
-typedef struct api_prng_s {
-    uint64_t s;
-} api_prng_t;
-uint64_t api_prng_next(api_prng_t *g);
-void api_prng_fill(api_prng_t *g, unsigned char *p, size_t n);
-/* HMAC-SHA-256 with a key drawn at start-up, as `hexlen` lowercase hex digits (<= 64) plus NUL.
- * Used for stateless tokens (jobs, sessions, digest nonces) that any worker can verify. */
-void api_mac_hex(const void *data, size_t n, char *out, size_t hexlen);
-void api_hex(const unsigned char *in, size_t n, char *out); /* 2n digits + NUL */
 
 /* ---- shared by several routes ---- */
 /* status.c: add every header the registry requires (and recommends) for `code` that the

@@ -29,7 +29,7 @@ static size_t split_path(hs_req_t *req, hs_iovec_t rest, hs_iovec_t *out, size_t
             i++;
         if (n == max)
             return max + 1;
-        out[n++] = api_pct_decode(&req->arena, hs_iov(rest.base + s, i - s), false);
+        out[n++] = hs_pct_decode_arena(&req->arena, hs_iov(rest.base + s, i - s), 0);
         i++;
     }
     return n;
@@ -55,7 +55,7 @@ static bool basic_ok(hs_req_t *req, hs_iovec_t user, hs_iovec_t pass)
         cred.base++, cred.len--;
     unsigned char *dec = hs_arena_alloc(&req->arena, cred.len + 3);
     size_t n;
-    if (!api_b64_decode(cred, false, dec, &n))
+    if (!hs_base64_decode(dec, &n, cred.base, cred.len, 0))
         return false;
     return n == user.len + 1 + pass.len && memcmp(dec, user.base, user.len) == 0 && dec[user.len] == ':' &&
            memcmp(dec + user.len + 1, pass.base, pass.len) == 0;
@@ -119,14 +119,14 @@ static void hash_hex(const EVP_MD *md, const void *p, size_t n, char *out)
     unsigned char h[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     EVP_Digest(p, n, h, &len, md, NULL);
-    api_hex(h, len, out);
+    hs_hex_encode(out, h, len);
 }
 
 static hs_iovec_t make_nonce(hs_req_t *req)
 {
     char ts[17], mac[33];
     snprintf(ts, sizeof(ts), "%016llx", (unsigned long long)api_now_ms(req));
-    api_mac_hex(ts, 16, mac, 32);
+    hs_mac_hex(ts, 16, mac, 32);
     return hs_arena_printf(&req->arena, "%s%s", ts, mac);
 }
 
@@ -138,7 +138,7 @@ static int check_nonce(hs_req_t *req, hs_iovec_t nonce)
     char ts[17], mac[33];
     memcpy(ts, nonce.base, 16);
     ts[16] = '\0';
-    api_mac_hex(ts, 16, mac, 32);
+    hs_mac_hex(ts, 16, mac, 32);
     if (memcmp(mac, nonce.base + 16, 32) != 0)
         return 0;
     unsigned long long t = strtoull(ts, NULL, 16);
@@ -149,50 +149,30 @@ static char opaque_value[33];
 static pthread_once_t opaque_once = PTHREAD_ONCE_INIT;
 static void opaque_init(void)
 {
-    api_mac_hex("opaque", 6, opaque_value, 32);
+    hs_mac_hex("opaque", 6, opaque_value, 32);
 }
 
-/* Parse `Digest k=v, k="v", …` into pairs (arena). */
+/* Parse `Digest k=v, k="v", …` (a comma list of auth-params, RFC 9110 §11.2) into pairs, the
+ * values unquoted into the arena. Elements without '=' are skipped. */
 static size_t auth_params(hs_req_t *req, hs_iovec_t v, api_kv_t *out, size_t max)
 {
-    size_t n = 0, i = 0;
-    while (i < v.len && n < max) {
-        while (i < v.len && (v.base[i] == ' ' || v.base[i] == '\t' || v.base[i] == ','))
-            i++;
-        size_t ks = i;
-        while (i < v.len && v.base[i] != '=' && v.base[i] != ',' && v.base[i] != ' ')
-            i++;
-        hs_iovec_t key = hs_iov(v.base + ks, i - ks);
-        while (i < v.len && v.base[i] == ' ')
-            i++;
-        if (i >= v.len || v.base[i] != '=') {
-            while (i < v.len && v.base[i] != ',')
-                i++;
+    size_t n = 0, pos = 0;
+    hs_iovec_t el;
+    while (n < max && (el = hs_list_next(v, &pos)).base) {
+        const char *eq = memchr(el.base, '=', el.len);
+        if (!eq)
             continue;
-        }
-        i++;
-        while (i < v.len && v.base[i] == ' ')
-            i++;
-        hs_buf_t val = {0};
-        if (i < v.len && v.base[i] == '"') {
-            i++;
-            while (i < v.len && v.base[i] != '"') {
-                if (v.base[i] == '\\' && i + 1 < v.len)
-                    i++;
-                hs_buf_append(&val, v.base + i, 1);
-                i++;
-            }
-            i++;
-        } else {
-            size_t vs = i;
-            while (i < v.len && v.base[i] != ',' && v.base[i] != ' ')
-                i++;
-            api_buf_add(&val, v.base + vs, i - vs);
-        }
+        hs_iovec_t key = hs_iov(el.base, (size_t)(eq - el.base)), val = hs_iov(eq + 1, el.len - key.len - 1);
+        while (key.len && (key.base[key.len - 1] == ' ' || key.base[key.len - 1] == '\t'))
+            key.len--;
+        while (val.len && (val.base[0] == ' ' || val.base[0] == '\t'))
+            val = hs_iov(val.base + 1, val.len - 1);
+        hs_iovec_t text = val.len ? hs_param_text(&req->arena, val) : HS_IOV("");
+        if (!text.base)
+            continue; /* a malformed quoted-string */
         out[n].key = key;
-        out[n].value = hs_iov(hs_arena_strndup(&req->arena, val.base ? val.base : "", val.len), val.len);
+        out[n].value = hs_iov(hs_arena_strndup(&req->arena, text.base, text.len), text.len);
         n++;
-        hs_buf_free(&val);
     }
     return n;
 }

@@ -18,8 +18,8 @@ int api_r_cache(hs_req_t *req, hs_iovec_t rest)
     hs_res_header(req, HS_IOV("Last-Modified"), hs_iov(hs_arena_strndup(&req->arena, date, 29), 29));
     unsigned char rnd[16];
     char hex[33];
-    api_random(rnd, sizeof(rnd));
-    api_hex(rnd, sizeof(rnd), hex);
+    hs_random(rnd, sizeof(rnd));
+    hs_hex_encode(hex, rnd, sizeof(rnd));
     hs_res_headerf(req, "ETag", "\"%s\"", hex);
     return api_echo_send(req, API_F_GET);
 }
@@ -27,7 +27,7 @@ int api_r_cache(hs_req_t *req, hs_iovec_t rest)
 int api_r_cache_n(hs_req_t *req, hs_iovec_t rest)
 {
     uint64_t n;
-    if (!api_parse_u64(rest, &n) || n > 31536000ULL * 10)
+    if (!hs_parse_u64(rest, &n) || n > 31536000ULL * 10)
         return api_fail(req, 400, "expected /cache/{seconds} with a whole number of seconds, got '%.*s'",
                         (int)HS_MIN(rest.len, 32), rest.base);
     hs_res_headerf(req, "Cache-Control", "public, max-age=%llu", (unsigned long long)n);
@@ -66,7 +66,7 @@ static bool etag_list_matches(hs_iovec_t v, hs_iovec_t tag, bool weak)
 
 int api_r_etag(hs_req_t *req, hs_iovec_t rest)
 {
-    hs_iovec_t tag = api_pct_decode(&req->arena, rest, false);
+    hs_iovec_t tag = hs_pct_decode_arena(&req->arena, rest, 0);
     if (tag.len == 0)
         return api_fail(req, 400, "expected /etag/{etag}");
     for (size_t i = 0; i < tag.len; i++) {

@@ -126,9 +126,9 @@ int api_r_cookies_set_path(hs_req_t *req, hs_iovec_t rest)
     const char *slash = memchr(rest.base, '/', rest.len);
     if (!slash)
         return api_fail(req, 400, "expected /cookies/set/{name}/{value}");
-    hs_iovec_t name = api_pct_decode(&req->arena, hs_iov(rest.base, (size_t)(slash - rest.base)), false);
+    hs_iovec_t name = hs_pct_decode_arena(&req->arena, hs_iov(rest.base, (size_t)(slash - rest.base)), 0);
     hs_iovec_t value =
-        api_pct_decode(&req->arena, hs_iov(slash + 1, rest.len - (size_t)(slash - rest.base) - 1), false);
+        hs_pct_decode_arena(&req->arena, hs_iov(slash + 1, rest.len - (size_t)(slash - rest.base) - 1), 0);
     if (!cookie_ok(req, name, value))
         return HS_OK;
     hs_res_headerf(req, "Set-Cookie", "%.*s=%.*s; Path=/", (int)name.len, name.base, (int)value.len, value.base);
@@ -155,13 +155,13 @@ int api_r_session_login(hs_req_t *req, hs_iovec_t rest)
     hs_iovec_t v;
     if (!api_query(req, "ttl", &v)) {
         ttl = 60000;
-    } else if (!api_parse_ms(v, 1000, &ttl) || ttl == 0 || ttl > 86400000) {
+    } else if (hs_parse_duration_in(v, 1000, &ttl) != HS_OK || ttl == 0 || ttl > 86400000) {
         return api_fail(req, 400, "ttl must be a duration between 1ms and 1 day (seconds, or with ms/s/m), got '%.*s'",
                         (int)HS_MIN(v.len, 32), v.base);
     }
     char exp[17], mac[33];
     snprintf(exp, sizeof(exp), "%016llx", (unsigned long long)(api_now_ms(req) + ttl));
-    api_mac_hex(exp, 16, mac, 32);
+    hs_mac_hex(exp, 16, mac, 32);
     hs_res_headerf(req, "Set-Cookie", SESSION_COOKIE "=%s.%s; Path=/; HttpOnly; SameSite=Lax", exp, mac);
     hs_buf_t b = {0};
     hs_buf_printf(&b, "{\n  \"session\": \"%s.%s\",\n  \"expires_in\": %.3f\n}\n", exp, mac, (double)ttl / 1000);
@@ -188,7 +188,7 @@ int api_r_session(hs_req_t *req, hs_iovec_t rest)
         if (tok.len == 16 + 1 + 32 && tok.base[16] == '.') {
             memcpy(exp, tok.base, 16);
             exp[16] = '\0';
-            api_mac_hex(exp, 16, mac, 32);
+            hs_mac_hex(exp, 16, mac, 32);
             if (memcmp(mac, tok.base + 17, 32) == 0) {
                 uint64_t until = strtoull(exp, NULL, 16), now = api_now_ms(req);
                 if (now >= until)

@@ -72,60 +72,23 @@ static bool media_is(hs_iovec_t ctype, const char *lit)
     return hs_iov_ieq(hs_iov(ctype.base, n), lit, strlen(lit));
 }
 
-/* A parameter of a header value like `form-data; name="a"; filename="b.txt"` (quoted or token). */
+/* A parameter of a header value like `form-data; name="a"; filename="b.txt"` (quoted or token),
+ * as NUL-terminated arena text. RFC 9110 §5.6.6 */
 static bool header_param(hs_arena_t *a, hs_iovec_t v, const char *name, hs_iovec_t *out)
 {
-    size_t nlen = strlen(name), i = 0;
-    bool inq = false;
-    /* skip the leading value up to the first ';' outside quotes */
-    for (;;) {
-        while (i < v.len && (inq || v.base[i] != ';')) {
-            if (v.base[i] == '"')
-                inq = !inq;
-            else if (v.base[i] == '\\' && inq)
-                i++;
-            i++;
-        }
-        if (i >= v.len)
-            return false;
-        i++; /* ';' */
-        while (i < v.len && (v.base[i] == ' ' || v.base[i] == '\t'))
-            i++;
-        size_t ks = i;
-        while (i < v.len && v.base[i] != '=' && v.base[i] != ';')
-            i++;
-        hs_iovec_t key = hs_iov(v.base + ks, i - ks);
-        while (key.len && (key.base[key.len - 1] == ' ' || key.base[key.len - 1] == '\t'))
-            key.len--;
-        if (i >= v.len || v.base[i] != '=')
+    size_t pos;
+    hs_param_t p;
+    hs_element_value(v, &pos);
+    while (hs_param_next(v, &pos, &p)) {
+        if (!p.value.base || !hs_iov_ieq(p.name, name, strlen(name))) /* `name` is a lowercase literal */
             continue;
-        i++;
-        while (i < v.len && (v.base[i] == ' ' || v.base[i] == '\t'))
-            i++;
-        hs_buf_t val = {0};
-        if (i < v.len && v.base[i] == '"') {
-            i++;
-            while (i < v.len && v.base[i] != '"') {
-                if (v.base[i] == '\\' && i + 1 < v.len)
-                    i++;
-                hs_buf_append(&val, v.base + i, 1);
-                i++;
-            }
-            if (i < v.len)
-                i++;
-        } else {
-            size_t vs = i;
-            while (i < v.len && v.base[i] != ';' && v.base[i] != ' ' && v.base[i] != '\t')
-                i++;
-            api_buf_add(&val, v.base + vs, i - vs);
-        }
-        if (hs_iov_ieq(key, name, nlen)) { /* `name` is a lowercase literal */
-            *out = hs_iov(hs_arena_strndup(a, val.base ? val.base : "", val.len), val.len);
-            hs_buf_free(&val);
-            return true;
-        }
-        hs_buf_free(&val);
+        hs_iovec_t t = p.value.len ? hs_param_text(a, p.value) : HS_IOV("");
+        if (!t.base)
+            return false; /* a malformed quoted-string */
+        *out = hs_iov(hs_arena_strndup(a, t.base, t.len), t.len);
+        return true;
     }
+    return false;
 }
 
 typedef struct {
@@ -280,7 +243,7 @@ int api_echo_members(hs_buf_t *b, hs_req_t *req, unsigned f, bool first)
     }
     if (f & API_F_JSON) {
         MEMBER("json");
-        if (!is_form && api_json_valid(body.base, body.len))
+        if (!is_form && hs_json_valid(body.base, body.len))
             hs_buf_append(b, body.base, body.len);
         else
             HS_BUF_LIT(b, "null");

@@ -186,25 +186,25 @@ int api_r_robots(hs_req_t *req, hs_iovec_t rest)
 
 int api_r_base64(hs_req_t *req, hs_iovec_t rest)
 {
-    hs_iovec_t v = api_pct_decode(&req->arena, rest, false);
+    hs_iovec_t v = hs_pct_decode_arena(&req->arena, rest, 0);
     unsigned char *out = hs_arena_alloc(&req->arena, v.len + 4);
     size_t n;
     bool std = memchr(v.base, '+', v.len) || memchr(v.base, '/', v.len);
-    if (v.len == 0 || !api_b64_decode(v, !std, out, &n))
+    if (v.len == 0 || !hs_base64_decode(out, &n, v.base, v.len, std ? 0 : HS_B64_URL))
         return api_fail(req, 400, "'%.*s' is not valid base64 (URL-safe alphabet A-Z a-z 0-9 - _, padding optional)",
                         (int)HS_MIN(v.len, 100), v.base);
     return api_send_mem(req, 200, out, n,
-                        api_utf8_valid(out, n) ? "text/plain; charset=utf-8" : "application/octet-stream");
+                        hs_utf8_valid(out, n) ? "text/plain; charset=utf-8" : "application/octet-stream");
 }
 
 int api_r_uuid(hs_req_t *req, hs_iovec_t rest)
 {
     unsigned char u[16];
-    api_random(u, sizeof(u));
+    hs_random(u, sizeof(u));
     u[6] = (unsigned char)((u[6] & 0x0f) | 0x40); /* version 4 (RFC 9562 §5.4) */
     u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* variant 10 */
     char hex[33];
-    api_hex(u, 16, hex);
+    hs_hex_encode(hex, u, 16);
     hs_buf_t b = {0};
     hs_buf_printf(&b, "{\n  \"uuid\": \"%.8s-%.4s-%.4s-%.4s-%.12s\"\n}\n", hex, hex + 8, hex + 12, hex + 16, hex + 20);
     return api_send_buf(req, 200, &b, "application/json");
@@ -217,7 +217,7 @@ int api_r_links(hs_req_t *req, hs_iovec_t rest)
     const char *slash = memchr(rest.base, '/', rest.len);
     hs_iovec_t ns = slash ? hs_iov(rest.base, (size_t)(slash - rest.base)) : rest;
     uint64_t n, off = 0;
-    if (!api_parse_u64(ns, &n) || (slash && !api_parse_u64(hs_iov(slash + 1, rest.len - ns.len - 1), &off)))
+    if (!hs_parse_u64(ns, &n) || (slash && !hs_parse_u64(hs_iov(slash + 1, rest.len - ns.len - 1), &off)))
         return api_fail(req, 400, "expected /links/{n}/{offset}");
     if (n > MAX_LINKS)
         return api_fail(req, 400, "at most %d links per page (a fixed limit of the API)", MAX_LINKS);

@@ -21,7 +21,7 @@ static bool parse_id(hs_iovec_t id, uint64_t *start, uint64_t *duration)
     if (id.len != ID_LEN || id.base[16] != '-' || id.base[25] != '-')
         return false;
     char mac[25];
-    api_mac_hex(id.base, 25, mac, 24);
+    hs_mac_hex(id.base, 25, mac, 24);
     if (memcmp(mac, id.base + 26, 24) != 0)
         return false;
     char tmp[17];
@@ -41,7 +41,7 @@ static int create(hs_req_t *req)
         return HS_OK;
     char id[ID_LEN + 1];
     snprintf(id, sizeof(id), "%016llx-%08llx-", (unsigned long long)api_now_ms(req), (unsigned long long)ms);
-    api_mac_hex(id, 25, id + 26, 24);
+    hs_mac_hex(id, 25, id + 26, 24);
     hs_iovec_t monitor = api_path(req, "/jobs/%s", id);
     hs_res_header(req, HS_IOV("Location"), monitor);
     hs_buf_t b = {0};

@@ -16,7 +16,7 @@
 
 static bool redirect_count(hs_req_t *req, hs_iovec_t rest, uint64_t *n)
 {
-    if (!api_parse_u64(rest, n) || *n == 0) {
+    if (!hs_parse_u64(rest, n) || *n == 0) {
         api_fail(req, 400, "expected a positive number of redirects after the route, got '%.*s'",
                  (int)HS_MIN(rest.len, 32), rest.base);
         return false;
@@ -35,17 +35,7 @@ static int send_redirect(hs_req_t *req, int status, hs_iovec_t location)
         return hs_res_send(req, status);
     hs_buf_t b = {0};
     HS_BUF_LIT(&b, "<!DOCTYPE html>\n<title>Redirecting</title>\n<p>Redirecting to <a href=\"");
-    for (size_t i = 0; i < location.len; i++) {
-        char c = location.base[i];
-        if (c == '"')
-            HS_BUF_LIT(&b, "&quot;");
-        else if (c == '&')
-            HS_BUF_LIT(&b, "&amp;");
-        else if (c == '<')
-            HS_BUF_LIT(&b, "&lt;");
-        else
-            hs_buf_append(&b, &c, 1);
-    }
+    hs_html_escape(&b, location.base, location.len);
     HS_BUF_LIT(&b, "\">the target</a>.</p>\n");
     return api_send_buf(req, status, &b, "text/html; charset=utf-8");
 }
@@ -174,7 +164,7 @@ int api_r_redirect_to(hs_req_t *req, hs_iovec_t rest)
     int status = 302;
     if (api_query(req, "status_code", &sc)) {
         uint64_t v;
-        if (!api_parse_u64(sc, &v) ||
+        if (!hs_parse_u64(sc, &v) ||
             !(v == 300 || v == 301 || v == 302 || v == 303 || v == 305 || v == 307 || v == 308))
             return api_fail(req, 400,
                             "status_code must be a redirect that carries a Location: 300, 301, 302, 303, 305, 307 or "

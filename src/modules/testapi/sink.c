@@ -38,7 +38,7 @@ static void answer(hs_req_t *req, sink_t *s)
     unsigned int mdlen = 0;
     EVP_DigestFinal_ex(s->sha, md, &mdlen);
     char hex[65];
-    api_hex(md, mdlen, hex);
+    hex[hs_hex_encode(hex, md, mdlen)] = '\0';
     hs_buf_t b = {0};
     hs_buf_printf(&b, "{\n  \"bytes\": %llu,\n  \"pieces\": %llu,\n  \"sha256\": \"%s\",\n  \"seconds\": %.3f\n}\n",
                   (unsigned long long)s->bytes, (unsigned long long)s->pieces, hex,

@@ -208,7 +208,7 @@ static int choose(hs_req_t *req, hs_iovec_t spec)
         return codes[0];
     if (total <= 0)
         return api_fail(req, 400, "the weights add up to zero: nothing can be chosen"), 0;
-    double r = api_random_unit() * total;
+    double r = hs_random_unit() * total;
     for (size_t k = 0; k < n; k++) {
         if (r < weights[k])
             return codes[k];
@@ -241,7 +241,7 @@ int api_r_status(hs_req_t *req, hs_iovec_t rest)
     uint64_t sleep_ms = 0;
     hs_iovec_t hv = hs_req_header_named(req, "x-httpstatus-sleep");
     if (hv.base) {
-        if (!api_parse_ms(hv, 1, &sleep_ms))
+        if (hs_parse_duration_in(hv, 1, &sleep_ms) != HS_OK)
             return api_fail(req, 400, "X-HttpStatus-Sleep must be a number of milliseconds, got '%.*s'",
                             (int)HS_MIN(hv.len, 64), hv.base);
         if (!api_check_duration(req, "X-HttpStatus-Sleep", sleep_ms))

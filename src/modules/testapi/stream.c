@@ -41,7 +41,7 @@ static void delay_body_read(hs_req_t *req)
 int api_r_delay(hs_req_t *req, hs_iovec_t rest)
 {
     uint64_t *ms = hs_arena_alloc(&req->arena, sizeof(*ms));
-    if (!api_parse_ms(rest, 1000, ms))
+    if (hs_parse_duration_in(rest, 1000, ms) != HS_OK)
         return api_fail(req, 400, "expected /delay/{seconds}, e.g. /delay/2 or /delay/0.25, got '%.*s'",
                         (int)HS_MIN(rest.len, 32), rest.base);
     if (!api_check_duration(req, "/delay", *ms))
@@ -121,14 +121,14 @@ int api_r_drip(hs_req_t *req, hs_iovec_t rest)
 }
 
 /* ---- /bytes/{n} ---- */
-static bool seed_arg(hs_req_t *req, api_prng_t *g)
+static bool seed_arg(hs_req_t *req, hs_prng_t *g)
 {
     hs_iovec_t v;
     if (!api_query(req, "seed", &v)) {
-        api_random(&g->s, sizeof(g->s));
+        hs_random(&g->s, sizeof(g->s));
         return true;
     }
-    if (!api_parse_u64(v, &g->s)) {
+    if (!hs_parse_u64(v, &g->s)) {
         api_fail(req, 400, "seed must be a non-negative integer, got '%.*s'", (int)HS_MIN(v.len, 32), v.base);
         return false;
     }
@@ -137,7 +137,7 @@ static bool seed_arg(hs_req_t *req, api_prng_t *g)
 
 static bool size_from_path(hs_req_t *req, hs_iovec_t rest, const char *route, uint64_t *n)
 {
-    if (!api_parse_u64(rest, n)) {
+    if (!hs_parse_u64(rest, n)) {
         api_fail(req, 400, "expected %s/{n} with a number of bytes, got '%.*s'", route, (int)HS_MIN(rest.len, 32),
                  rest.base);
         return false;
@@ -148,7 +148,7 @@ static bool size_from_path(hs_req_t *req, hs_iovec_t rest, const char *route, ui
 /* ---- /bytes/{n}, /stream/{n} and /stream-bytes/{n}: produced as the socket drains ---- */
 typedef struct {
     uint64_t total, done, chunk;
-    api_prng_t g;
+    hs_prng_t g;
     hs_iovec_t line; /* /stream: the members shared by every line */
 } stream_t;
 
@@ -182,7 +182,7 @@ int api_r_bytes(hs_req_t *req, hs_iovec_t rest)
         return HS_OK;
     if (s->total <= SMALL_BODY) { /* small: made at once, sent with the head */
         unsigned char *p = s->total ? hs_arena_alloc(&req->arena, (size_t)s->total) : NULL;
-        api_prng_fill(&s->g, p, (size_t)s->total);
+        hs_prng_fill(&s->g, p, (size_t)s->total);
         return api_send_mem(req, 200, p, (size_t)s->total, "application/octet-stream");
     }
     s->chunk = 65536; /* a multiple of 8: the bytes are the same as one fill of the whole */
@@ -207,7 +207,7 @@ static void stream_lines_more(hs_req_t *req)
 int api_r_stream(hs_req_t *req, hs_iovec_t rest)
 {
     uint64_t n;
-    if (!api_parse_u64(rest, &n))
+    if (!hs_parse_u64(rest, &n))
         return api_fail(req, 400, "expected /stream/{n} with a number of lines, got '%.*s'", (int)HS_MIN(rest.len, 32),
                         rest.base);
     stream_t *s = hs_arena_alloc(&req->arena, sizeof(*s));
@@ -243,7 +243,7 @@ static void stream_bytes_more(hs_req_t *req)
     while (s->done < s->total && hs_res_stream_pending(req) < STREAM_HIGH_WATER) {
         size_t n = (size_t)HS_MIN(s->chunk, s->total - s->done);
         n = HS_MIN(n, sizeof(buf));
-        api_prng_fill(&s->g, buf, n);
+        hs_prng_fill(&s->g, buf, n);
         hs_res_stream_write(req, buf, n);
         s->done += n;
     }
@@ -287,7 +287,7 @@ static int parse_ranges(hs_iovec_t v, uint64_t n, span_t *out, int max, bool *an
         uint64_t x, y;
         span_t sp;
         if (a.len == 0) { /* suffix: the last y bytes */
-            if (!api_parse_u64(b, &y))
+            if (!hs_parse_u64(b, &y))
                 return -1;
             if (y == 0 || n == 0) {
                 *any_unsat = true;
@@ -296,11 +296,11 @@ static int parse_ranges(hs_iovec_t v, uint64_t n, span_t *out, int max, bool *an
             sp.first = n - HS_MIN(y, n);
             sp.last = n - 1;
         } else {
-            if (!api_parse_u64(a, &x))
+            if (!hs_parse_u64(a, &x))
                 return -1;
             if (b.len == 0)
                 y = UINT64_MAX;
-            else if (!api_parse_u64(b, &y) || y < x)
+            else if (!hs_parse_u64(b, &y) || y < x)
                 return -1;
             if (x >= n) {
                 *any_unsat = true;
@@ -438,8 +438,8 @@ int api_r_range(hs_req_t *req, hs_iovec_t rest)
     /* RFC 9110 §14.6: multipart/byteranges */
     unsigned char rnd[12];
     char boundary[25];
-    api_random(rnd, sizeof(rnd));
-    api_hex(rnd, sizeof(rnd), boundary);
+    hs_random(rnd, sizeof(rnd));
+    hs_hex_encode(boundary, rnd, sizeof(rnd));
     for (int i = 0; i < count; i++) {
         add_lit(rb, hs_arena_printf(&req->arena,
                                     "%s--%s\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes "

@@ -93,7 +93,7 @@ static bool close_code_valid(int code)
 
 static void ws_message(hs_req_t *req, int opcode, const unsigned char *p, size_t n)
 {
-    if (opcode == 1 && !api_utf8_valid(p, n)) {
+    if (opcode == 1 && !hs_utf8_valid(p, n)) {
         ws_close(req, 1007, "text message is not valid UTF-8");
         return;
     }
@@ -179,7 +179,7 @@ static void ws_on_data(hs_req_t *req, const char *data, size_t len)
                 ws_close(req, 1002, "invalid close code");
                 break;
             }
-            if (!api_utf8_valid(p + 2, n - 2)) {
+            if (!hs_utf8_valid(p + 2, n - 2)) {
                 ws_close(req, 1007, "close reason is not valid UTF-8");
                 break;
             }
@@ -249,7 +249,7 @@ int api_r_websocket_echo(hs_req_t *req, hs_iovec_t rest)
     hs_iovec_t key = hs_req_header_named(req, "sec-websocket-key");
     unsigned char raw[32];
     size_t rawlen = 0;
-    if (!key.base || key.len != 24 || !api_b64_decode(key, false, raw, &rawlen) || rawlen != 16)
+    if (!key.base || key.len != 24 || !hs_base64_decode(raw, &rawlen, key.base, key.len, 0) || rawlen != 16)
         return api_fail(req, 400, "Sec-WebSocket-Key must be 16 random bytes in base64 (RFC 6455 §4.1)");
     ws_t *ws = hs_calloc(1, sizeof(*ws));
     ws->max_message = 1024 * 1024;
@@ -266,7 +266,7 @@ int api_r_websocket_echo(hs_req_t *req, hs_iovec_t rest)
     unsigned int shalen = 0;
     EVP_Digest(buf, 24 + sizeof(WS_GUID) - 1, sha, &shalen, EVP_sha1(), NULL);
     char *accept = hs_arena_alloc(&req->arena, 32);
-    size_t alen = api_b64_encode(sha, shalen, accept);
+    size_t alen = hs_base64_encode(accept, sha, shalen, 0);
     req->module_data = ws;
     req->on_free = ws_free;
     HS_RES_HEADER(req, "Upgrade", "websocket");

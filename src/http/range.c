@@ -1,19 +1,22 @@
-/* statusd — static origin: byte ranges (RFC 9110 §14).
+/* statusd — byte ranges (RFC 9110 §14): for the static origin and any handler with a
+ * representation of known length.
  *
  * Parsing is strict: anything that is not a valid bytes range-set is ignored as a whole, and the
  * full representation is sent with 200 (RFC 9110 §14.2: "a server MAY ignore the Range header
  * field"). Satisfiable ranges are clamped, sorted and coalesced when they overlap or touch
  * (§14.2 allows it). Amplification is refused by serving the whole representation once:
- * more than HS_STATIC_MAX_RANGES ranges, or ranges that together ask for more bytes than the
+ * more than HS_RANGE_MAX ranges, or ranges that together ask for more bytes than the
  * representation has (overlaps, repeats) — §14.2 and §17.15 warn about exactly this.
  */
 #define _GNU_SOURCE
-#include "static.h"
+#include "hs/range.h"
+
+#include "hs/codec.h"
+#include "hs/crypto.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/random.h>
 
 /* 1*DIGIT, saturating at UINT64_MAX. Returns the number of digits read. */
 static size_t parse_u64(const char *p, const char *end, uint64_t *out)
@@ -31,11 +34,11 @@ static size_t parse_u64(const char *p, const char *end, uint64_t *out)
 
 static int cmp_range(const void *a, const void *b)
 {
-    const hs__static_range_t *x = a, *y = b;
+    const hs_range_t *x = a, *y = b;
     return (x->first > y->first) - (x->first < y->first);
 }
 
-int hs__static_range_parse(hs_iovec_t v, uint64_t len, hs__static_range_t *out, size_t *n)
+int hs_range_parse(hs_iovec_t v, uint64_t len, hs_range_t *out, size_t *n)
 {
     *n = 0;
     /* ranges-specifier = range-unit "=" range-set; the unit is case-insensitive (§14.1) */
@@ -51,7 +54,7 @@ int hs__static_range_parse(hs_iovec_t v, uint64_t len, hs__static_range_t *out, 
             p++;
         if (p >= end)
             break;
-        if (++specs > HS_STATIC_MAX_RANGES)
+        if (++specs > HS_RANGE_MAX)
             return HS_RANGE_NONE; /* too many ranges: answer with the whole thing once */
         uint64_t first = 0, last = UINT64_MAX;
         bool suffix = false;
@@ -85,7 +88,7 @@ int hs__static_range_parse(hs_iovec_t v, uint64_t len, hs__static_range_t *out, 
             return HS_RANGE_NONE;
         /* §14.1.1 satisfiability: an int-range whose first-pos is below the length; a
          * suffix-range with a non-zero length */
-        hs__static_range_t r;
+        hs_range_t r;
         if (suffix) {
             if (last == 0)
                 continue;
@@ -126,7 +129,7 @@ int hs__static_range_parse(hs_iovec_t v, uint64_t len, hs__static_range_t *out, 
     return HS_RANGE_OK;
 }
 
-static void body_part(hs_req_t *req, const hs__static_body_t *b, uint64_t off, uint64_t len)
+static void body_part(hs_req_t *req, const hs_range_src_t *b, uint64_t off, uint64_t len)
 {
     if (len == 0)
         return;
@@ -136,14 +139,13 @@ static void body_part(hs_req_t *req, const hs__static_body_t *b, uint64_t off, u
         hs_res_body_file(req, b->fd, (off_t)off, (size_t)len);
 }
 
-void hs__static_full_body(hs_req_t *req, const hs__static_body_t *b)
+void hs_range_full_body(hs_req_t *req, const hs_range_src_t *b)
 {
     body_part(req, b, 0, b->len);
     req->content_length = (int64_t)b->len;
 }
 
-void hs__static_range_body(hs_req_t *req, const hs__static_body_t *b, const char *content_type,
-                           const hs__static_range_t *r, size_t n)
+void hs_range_body(hs_req_t *req, const hs_range_src_t *b, const char *content_type, const hs_range_t *r, size_t n)
 {
     if (n == 1) {
         /* RFC 9110 §14.4: a single part carries Content-Range in the header section */
@@ -156,14 +158,9 @@ void hs__static_range_body(hs_req_t *req, const hs__static_body_t *b, const char
     /* RFC 9110 §14.6: multipart/byteranges, each part with its Content-Type and Content-Range;
      * the boundary is random per response so that it cannot occur in the file by design */
     unsigned char rnd[12];
-    if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd)) {
-        uint64_t x = req->id * 0x9e3779b97f4a7c15u ^ (uint64_t)req->start_ms;
-        for (size_t i = 0; i < sizeof(rnd); i++, x = x * 6364136223846793005u + 1442695040888963407u)
-            rnd[i] = (unsigned char)(x >> 56);
-    }
+    hs_random(rnd, sizeof(rnd));
     char boundary[2 * sizeof(rnd) + 1];
-    for (size_t i = 0; i < sizeof(rnd); i++)
-        snprintf(boundary + 2 * i, 3, "%02x", rnd[i]);
+    hs_hex_encode(boundary, rnd, sizeof(rnd));
     uint64_t total = 0;
     for (size_t i = 0; i < n; i++) {
         hs_iovec_t h = hs_arena_printf(&req->arena,
@@ -179,4 +176,19 @@ void hs__static_range_body(hs_req_t *req, const hs__static_body_t *b, const char
     total += tail.len;
     req->content_type = hs_arena_printf(&req->arena, "multipart/byteranges; boundary=%s", boundary).base;
     req->content_length = (int64_t)total;
+}
+
+int hs_range_select(const hs_req_t *req, const hs_validators_t *v, uint64_t len, hs_range_t *out, size_t *n)
+{
+    /* RFC 9110 §14.2: Range only for GET (ignored for HEAD and anything else); a repeated Range
+     * field is not a valid range-set; step 5 of §13.2.2: If-Range decides whether it applies */
+    *n = 0;
+    if (req->p.method_id != HS_METHOD_GET || hs_req_field_count(req, HS_HDR_RANGE) != 1 || !hs_if_range(req, v))
+        return HS_RANGE_NONE;
+    return hs_range_parse(req->meta.h[HS_HDR_RANGE]->value, len, out, n);
+}
+
+void hs_range_not_satisfiable(hs_req_t *req, uint64_t len)
+{
+    hs_res_headerf(req, "Content-Range", "bytes */%" PRIu64, len);
 }

@@ -1,0 +1,42 @@
+/* statusd — socket addresses as text. One formatter, so that the access log, the listener
+ * messages and the API all write an address the same way (IPv6 bracketed whenever a port follows,
+ * as in a URI authority, RFC 3986 §3.2.2). */
+#define _GNU_SOURCE
+#include "hs/addr.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+
+size_t hs_addr_format(const struct sockaddr *sa, char *out, size_t n, unsigned flags)
+{
+    if (n == 0)
+        return 0;
+    char ip[INET6_ADDRSTRLEN];
+    unsigned port = 0;
+    bool v6 = false;
+    if (sa && sa->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+        port = ntohs(a->sin_port);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+        port = ntohs(a->sin6_port);
+        v6 = true;
+    } else {
+        ip[0] = '-';
+        ip[1] = '\0';
+        flags &= ~(unsigned)HS_ADDR_PORT;
+    }
+    int len;
+    if (!(flags & HS_ADDR_PORT))
+        len = snprintf(out, n, "%s", ip);
+    else
+        len = snprintf(out, n, v6 ? "[%s]:%u" : "%s:%u", ip, port);
+    if (len < 0) {
+        out[0] = '\0';
+        return 0;
+    }
+    return HS_MIN((size_t)len, n - 1);
+}

@@ -1,0 +1,103 @@
+/* statusd — length-carrying string helpers and number formatting/parsing without printf or
+ * locale on the hot paths. */
+#define _GNU_SOURCE
+#include "hs/core.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <strings.h>
+
+bool hs_iov_ieq(hs_iovec_t a, const char *lower, size_t n)
+{
+    if (a.len != n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)a.base[i];
+        if (c >= 'A' && c <= 'Z')
+            c += 'a' - 'A';
+        if (c != (unsigned char)lower[i])
+            return false;
+    }
+    return true;
+}
+
+bool hs_iov_has_prefix(hs_iovec_t a, const char *lit)
+{
+    size_t n = strlen(lit);
+    return a.len >= n && memcmp(a.base, lit, n) == 0;
+}
+
+/* ---- fast formatting ---- */
+char *hs_fmt_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n > 0)
+        *p++ = tmp[--n];
+    return p;
+}
+
+char *hs_fmt_hex(char *p, uint64_t v)
+{
+    static const char hex[] = "0123456789abcdef";
+    char tmp[16];
+    int n = 0;
+    do
+        tmp[n++] = hex[v & 15];
+    while ((v >>= 4) != 0);
+    while (n > 0)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* ---- small parsers ---- */
+bool hs_parse_u64(hs_iovec_t v, uint64_t *out)
+{
+    if (!v.base || v.len == 0)
+        return false;
+    uint64_t n = 0;
+    for (size_t i = 0; i < v.len; i++) {
+        if (v.base[i] < '0' || v.base[i] > '9')
+            return false;
+        unsigned d = (unsigned)(v.base[i] - '0');
+        if (n > (UINT64_MAX - d) / 10)
+            return false;
+        n = n * 10 + d;
+    }
+    *out = n;
+    return true;
+}
+
+int hs_parse_size(const char *s, uint64_t *out)
+{
+    if (!s || !isdigit((unsigned char)*s))
+        return HS_ERROR;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return HS_ERROR;
+    uint64_t mul = 1;
+    switch (tolower((unsigned char)*end)) {
+    case '\0': break;
+    case 'k': mul = 1024, end++; break;
+    case 'm': mul = 1024 * 1024, end++; break;
+    case 'g': mul = 1024ull * 1024 * 1024, end++; break;
+    case 'b': break;
+    default: return HS_ERROR;
+    }
+    if (mul > 1 && (strcasecmp(end, "") == 0 || strcasecmp(end, "b") == 0 || strcasecmp(end, "ib") == 0))
+        ;
+    else if (mul == 1 && (*end == '\0' || strcasecmp(end, "b") == 0))
+        ;
+    else
+        return HS_ERROR;
+    if (v > UINT64_MAX / mul)
+        return HS_ERROR;
+    *out = v * mul;
+    return HS_OK;
+}
