@@ -120,9 +120,14 @@ static int open_log(const char *path)
 
 int hs_server_init(hs_server_t *srv, hs_config_t *cfg)
 {
-    char err[512];
+    char err[1024];
     memset(srv, 0, sizeof(*srv));
     srv->cfg = cfg;
+    /* hosts and paths built, every module's settings checked (idempotent: main did it already) */
+    if (hs_config_validate(cfg, err, sizeof(err)) != HS_OK) {
+        fprintf(stderr, "statusd: %s\n", err);
+        return HS_ERROR;
+    }
     srv->limits = (hs_parse_limits_t){
         .max_uri = cfg->max_uri,
         .max_field = cfg->max_field,
@@ -130,28 +135,10 @@ int hs_server_init(hs_server_t *srv, hs_config_t *cfg)
         .max_headers = (size_t)cfg->max_headers,
     };
     srv->chunk_limits = (hs_chunked_limits_t){
-        .max_body = cfg->max_body,
+        .max_body = cfg->max_body, /* each path sets its own (conn.c) */
         .max_ext = cfg->max_chunk_ext,
         .max_trailer = cfg->max_trailer,
     };
-    if (cfg->length_required) {
-        hs_iovec_t v = hs_iov_cstr(cfg->length_required), m;
-        size_t pos = 0;
-        while ((m = hs_list_next(v, &pos)).base) {
-            bool found = false;
-            for (int i = 1; i < HS_METHOD__COUNT; i++) {
-                const char *name = hs_method_name((hs_method_t)i);
-                if (name[0] && hs_iov_eq(m, name, strlen(name))) {
-                    srv->length_required |= 1u << i;
-                    found = true;
-                }
-            }
-            if (!found) {
-                fprintf(stderr, "statusd: length_required: unknown method '%.*s'\n", (int)m.len, m.base);
-                return HS_ERROR;
-            }
-        }
-    }
     srv->nworkers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (srv->nworkers < 1)
         srv->nworkers = 1;
@@ -239,6 +226,7 @@ static void on_accept(hs_io_t *io, int events)
                 hs__access_log_raw(w, (const struct sockaddr *)&ss, "-", 1, 503);
             continue;
         }
+        w->loop.accepted++; /* a new moment for caches of the loop (the open-file cache) */
         hs__conn_accept(w, fd, (struct sockaddr *)&ss, len);
     }
 }
@@ -363,6 +351,10 @@ int hs_server_run(hs_server_t *srv)
         }
         w->loop.data = w;
         w->loop.on_wake = on_wake;
+        if (hs__worker_modules_init(w) != HS_OK) {
+            fprintf(stderr, "statusd: a module could not prepare worker %d\n", wi);
+            return 1;
+        }
         pthread_mutex_init(&w->jobs_mu, NULL);
         w->num_listeners = srv->num_listen;
         ctx[wi].w = w;

@@ -119,8 +119,8 @@ static int answer(hs_req_t *req, bool ok, const hs_buf_t *listing)
     memcpy(body, listing->base, listing->len);
     hs_res_body(req, body, listing->len);
     req->content_type = "text/html; charset=utf-8";
-    if (hs__static_cfg->cache_control)
-        HS_RES_HEADER(req, "Cache-Control", hs__static_cfg->cache_control);
+    if (hs__static_conf(req)->cache_control)
+        HS_RES_HEADER(req, "Cache-Control", hs__static_conf(req)->cache_control);
     return hs_res_send(req, 200);
 }
 

@@ -69,7 +69,7 @@ static void hang_done(hs_req_t *req)
 
 static void slow_next(hs_req_t *req)
 {
-    slow_t *s = req->module_data;
+    slow_t *s = API_CTX(req);
     hs_iovec_t p = s->pieces[s->next++];
     bool last = s->next == s->npieces;
     hs_res_raw(req, p.base, p.len, last ? HS_RAW_CLOSE : HS_RAW_HOLD, 200);
@@ -141,11 +141,11 @@ int api_r_fault(hs_req_t *req, hs_iovec_t kind)
         s->pieces[s->npieces++] = HS_IOV("\r\nslow headers\n");
         if (!api_check_duration(req, "delay x pieces", s->delay * (s->npieces - 1)))
             return HS_OK;
-        req->module_data = s;
+        API_SET_CTX(req, s);
         slow_next(req);
     } else if (HS_IOV_EQ(kind, "hang")) {
         uint64_t ms;
-        if (!api_arg_ms(req, "duration", 1000, api_cfg->api_max_duration, &ms))
+        if (!api_arg_ms(req, "duration", 1000, api_conf(req)->api_max_duration, &ms))
             return HS_OK;
         hs_req_set_timer(req, ms ? ms : 1, hang_done);
         r = HS_AGAIN;

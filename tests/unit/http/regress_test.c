@@ -44,6 +44,8 @@ static int rig_start(rig_t *r, const char *const (*set)[2], size_t n)
     if (hs_loop_init(&r->w.loop) != HS_OK)
         return HS_ERROR;
     r->w.loop.data = &r->w;
+    if (hs__worker_modules_init(&r->w) != HS_OK)
+        return HS_ERROR;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
         return HS_ERROR;
