@@ -16,6 +16,12 @@
 #include "hs/parse.h"
 #include "hs/status.h"
 #include "hs/writer.h"
+#include "hs/addr.h"
+#include "hs/codec.h"     /* hs_form_next, hs_html_escape: were declared here */
+#include "hs/date.h"      /* was in hs/core.h */
+#include "hs/fields.h"    /* hs_list_next: was in hs/parse.h */
+#include "hs/json.h"      /* hs_json_str: was declared here */
+#include "hs/negotiate.h" /* hs_negotiate_type: was declared here */
 
 #include <pthread.h>
 #include <sys/socket.h>
@@ -68,6 +74,7 @@ typedef struct hs_module_s {
 
 struct hs_server_s {
     hs_config_t *cfg;
+    hs_module_t *const *modules; /* hs_modules (tests may give another list): phase order */
     hs_parse_limits_t limits;
     hs_chunked_limits_t chunk_limits;
     unsigned length_required; /* bit per hs_method_t */
@@ -98,6 +105,8 @@ struct hs_worker_s {
     hs_req_t *req_pool;        /* finished requests kept for reuse (with one arena block each) */
     int nreq_pool;
     bool draining;
+    time_t date_sec;   /* the second `date` was made for */
+    char date[30];     /* IMF-fixdate of the loop's second (hs_worker_date) */
     hs_buf_t log_buf;  /* access log lines not yet written (flushed every loop iteration) */
     time_t log_sec;    /* the second log_when was made for */
     char log_when[28]; /* "06/Nov/1994:08:49:37 +0000" */
@@ -292,6 +301,17 @@ int hs_server_run(hs_server_t *srv);
 /* Modules (src/modules/modules.c), in phase order; NULL-terminated. */
 extern hs_module_t *const hs_modules[];
 
+/* The current second as an IMF-fixdate (RFC 9110 §5.6.7) for Date fields: made once per second
+ * of the worker's loop clock. Valid until the worker's next call. */
+static inline const char *hs_worker_date(hs_worker_t *w)
+{
+    if (w->date_sec != w->loop.now_sec || !w->date[0]) {
+        w->date_sec = w->loop.now_sec;
+        hs_http_date(w->loop.now_sec, w->date);
+    }
+    return w->date;
+}
+
 /* ---- Modules: settings, per-request and per-worker state, phases ---- */
 /* The module's settings for the request's path (for a request that found no path: the top's). */
 static inline void *hs_req_conf(const hs_req_t *req, const hs_module_t *m)
@@ -333,16 +353,6 @@ void hs_req_cleanup(hs_req_t *req, void (*fn)(void *arg), void *arg);
 /* Continue the phases after a handler returned HS_AGAIN: the next handler of the phase, or the
  * next phase. Safe to call from inside the handler before it returns. */
 void hs_req_resume(hs_req_t *req);
-
-/* ==== Shared HTTP code (engine v2, step 8) ====================================================
- * Added after the declarations above so that this section merges on its own. The headers below
- * used to be parts of this one or of core.h; every user of hs/http.h keeps seeing them. */
-#include "hs/addr.h"
-#include "hs/codec.h"     /* hs_form_next, hs_html_escape: were declared here */
-#include "hs/date.h"      /* was in hs/core.h */
-#include "hs/fields.h"    /* hs_list_next: was in hs/parse.h */
-#include "hs/json.h"      /* hs_json_str: was declared here */
-#include "hs/negotiate.h" /* hs_negotiate_type: was declared here */
 
 /* ---- A request's addresses and scheme (src/http/reqaddr.c) ----
  * The peer's address, valid while the request is (format it with hs_addr_format). */

@@ -57,7 +57,6 @@ struct hs_loop_s {
     hs_io_t wake_io;
     uint64_t now_ms;   /* cached monotonic clock */
     time_t now_sec;    /* cached wall clock */
-    char date[30];     /* cached IMF-fixdate of now_sec */
     uint64_t iter;     /* bumped per wake-up: per-moment caches key on it and on accepted */
     uint64_t accepted; /* connections accepted by this loop so far (the listener counts them) */
     hs_wheel_t wheel;

@@ -13,7 +13,6 @@
 #define _GNU_SOURCE
 #include "internal.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -709,21 +708,6 @@ static void on_io(hs_io_t *io, int events)
     hs__conn_run(c);
 }
 
-void hs__peer_name(const hs_conn_t *c, char *out, size_t outlen)
-{
-    hs__sockaddr_name((const struct sockaddr *)&c->peer, out, outlen);
-}
-
-void hs__sockaddr_name(const struct sockaddr *sa, char *out, size_t outlen)
-{
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outlen);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)outlen);
-    else
-        snprintf(out, outlen, "-");
-}
-
 void hs__conn_accept(hs_worker_t *w, int fd, const struct sockaddr *sa, socklen_t salen)
 {
     hs_conn_t *c = hs_calloc(1, sizeof(*c));
@@ -858,8 +842,9 @@ void hs_upgraded_close(hs_req_t *req)
 
 int hs__worker_modules_init(hs_worker_t *w)
 {
-    for (size_t i = 0; hs_modules[i]; i++)
-        if (hs_modules[i]->init_worker && hs_modules[i]->init_worker(w) != HS_OK)
+    hs_module_t *const *mods = w->srv->modules;
+    for (size_t i = 0; mods[i]; i++)
+        if (mods[i]->init_worker && mods[i]->init_worker(w) != HS_OK)
             return HS_ERROR;
     return HS_OK;
 }
@@ -867,9 +852,10 @@ int hs__worker_modules_init(hs_worker_t *w)
 void hs__worker_free_pools(hs_worker_t *w)
 {
     /* the modules' per-worker state first: it may hold ios of the loop and pooled requests' files */
-    for (size_t i = 0; hs_modules[i]; i++)
-        if (hs_modules[i]->fini_worker && w->mod[hs_modules[i]->index])
-            hs_modules[i]->fini_worker(w);
+    hs_module_t *const *mods = w->srv->modules;
+    for (size_t i = 0; mods[i]; i++)
+        if (mods[i]->fini_worker && w->mod[mods[i]->index])
+            mods[i]->fini_worker(w);
     hs__access_log_flush(w);
     hs_buf_free(&w->log_buf);
     while (w->req_pool) {

@@ -48,8 +48,6 @@ void hs__conn_close_all(hs_worker_t *w);     /* at exit */
 int hs__worker_modules_init(hs_worker_t *w);
 void hs__worker_free_pools(hs_worker_t *w);
 ssize_t hs__conn_flush(hs_conn_t *c);
-void hs__peer_name(const hs_conn_t *c, char *out, size_t outlen);
-void hs__sockaddr_name(const struct sockaddr *sa, char *out, size_t outlen); /* address without port */
 
 /* request.c */
 /* Find the request's host and path, apply the path's limits, run the phases. */

@@ -27,10 +27,11 @@ void hs_req_cleanup(hs_req_t *req, void (*fn)(void *arg), void *arg)
 
 void hs__req_end(hs_req_t *req, int status)
 {
+    hs_module_t *const *mods = req->srv->modules;
     req->log_status = status;
-    for (size_t i = 0; hs_modules[i]; i++)
-        if (hs_modules[i]->log)
-            hs_modules[i]->log(req);
+    for (size_t i = 0; mods[i]; i++)
+        if (mods[i]->log)
+            mods[i]->log(req);
     while (req->cleanups) {
         hs_cleanup_t *c = req->cleanups;
         req->cleanups = c->next;
@@ -55,7 +56,7 @@ static void content(hs_req_t *req)
         hs_res_error(req, 404, "nothing is served at this path");
         return;
     }
-    hs_module_t *m = hs_modules[p->handler - 1];
+    hs_module_t *m = hs_modules[p->handler - 1]; /* a path's handler is a module of the configuration */
     int r = m->content(req);
     if (r == HS_DECLINED) {
         hs_res_error(req, 404, "nothing is served at this path");
@@ -69,9 +70,10 @@ static void content(hs_req_t *req)
 /* Run the phases from where they stand. */
 static void run(hs_req_t *req)
 {
+    hs_module_t *const *mods = req->srv->modules;
     while (req->phase < PHASE_CONTENT) {
-        for (; hs_modules[req->phase_i]; req->phase_i++) {
-            hs_module_t *m = hs_modules[req->phase_i];
+        for (; mods[req->phase_i]; req->phase_i++) {
+            hs_module_t *m = mods[req->phase_i];
             int (*h)(hs_req_t *) = req->phase == PHASE_REWRITE ? m->rewrite : m->access;
             if (!h)
                 continue;

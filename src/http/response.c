@@ -175,7 +175,7 @@ void hs__queue_head(hs_req_t *req, int status, int framing)
 
     p = put(p, sl.base, sl.len);
     p = put(p, "Date: ", 6);
-    p = put(p, req->worker->loop.date, 29);
+    p = put(p, hs_worker_date(req->worker), 29);
     p = put(p, "\r\n", 2);
     if (server_name) {
         p = put(p, "Server: ", 8);

@@ -82,34 +82,14 @@ static int open_listener(const struct sockaddr_storage *ss, socklen_t len, char 
     if (ss->ss_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     if (bind(fd, (const struct sockaddr *)ss, len) < 0 || listen(fd, 4096) < 0) {
-        char name[INET6_ADDRSTRLEN] = "?";
-        int port = 0;
-        if (ss->ss_family == AF_INET) {
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, name, sizeof(name));
-            port = ntohs(((const struct sockaddr_in *)ss)->sin_port);
-        } else {
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, name, sizeof(name));
-            port = ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-        }
-        snprintf(err, errlen, "cannot listen on %s:%d: %s", name, port, strerror(errno));
+        int e = errno;
+        char name[HS_ADDR_MAX];
+        hs_addr_format((const struct sockaddr *)ss, name, sizeof(name), HS_ADDR_PORT);
+        snprintf(err, errlen, "cannot listen on %s: %s", name, strerror(e));
         close(fd);
         return -1;
     }
     return fd;
-}
-
-static void describe(const struct sockaddr_storage *ss, char *out, size_t n)
-{
-    char name[INET6_ADDRSTRLEN];
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-        inet_ntop(AF_INET, &a->sin_addr, name, sizeof(name));
-        snprintf(out, n, "%s:%d", name, ntohs(a->sin_port));
-    } else {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-        inet_ntop(AF_INET6, &a->sin6_addr, name, sizeof(name));
-        snprintf(out, n, "[%s]:%d", name, ntohs(a->sin6_port));
-    }
 }
 
 /* The access log file: appended to, so lines from several workers never overwrite each other. */
@@ -123,6 +103,7 @@ int hs_server_init(hs_server_t *srv, hs_config_t *cfg)
     char err[1024];
     memset(srv, 0, sizeof(*srv));
     srv->cfg = cfg;
+    srv->modules = hs_modules;
     /* hosts and paths built, every module's settings checked (idempotent: main did it already) */
     if (hs_config_validate(cfg, err, sizeof(err)) != HS_OK) {
         fprintf(stderr, "statusd: %s\n", err);
@@ -162,8 +143,8 @@ int hs_server_init(hs_server_t *srv, hs_config_t *cfg)
     }
     srv->num_listen = cfg->num_listen;
     hs__status_lines_init();
-    for (size_t i = 0; hs_modules[i]; i++)
-        if (hs_modules[i]->init && hs_modules[i]->init(srv) != HS_OK)
+    for (size_t i = 0; srv->modules[i]; i++)
+        if (srv->modules[i]->init && srv->modules[i]->init(srv) != HS_OK)
             return HS_ERROR;
     return HS_OK;
 }
@@ -325,8 +306,8 @@ int hs_server_run(hs_server_t *srv)
         return 1;
     /* announced only once the server can really serve (scripts and tests wait for this line) */
     for (size_t li = 0; li < srv->num_listen; li++) {
-        char name[80];
-        describe(&srv->listen_addr[li], name, sizeof(name));
+        char name[HS_ADDR_MAX];
+        hs_addr_format((const struct sockaddr *)&srv->listen_addr[li], name, sizeof(name), HS_ADDR_PORT);
         fprintf(stderr, "listening on %s\n", name);
     }
     fflush(stderr);

@@ -53,7 +53,7 @@ typedef struct {
 static hs_iovec_t head(hs_req_t *req, const char *status_line, const char *fields)
 {
     const char *sn = req->srv->cfg->server_name; /* NULL (configured empty): no Server field */
-    return hs_arena_printf(&req->arena, "%s\r\nDate: %s\r\n%s%s%s%s\r\n", status_line, req->worker->loop.date,
+    return hs_arena_printf(&req->arena, "%s\r\nDate: %s\r\n%s%s%s%s\r\n", status_line, hs_worker_date(req->worker),
                            sn ? "Server: " : "", sn ? sn : "", sn ? "\r\n" : "", fields);
 }
 
@@ -133,7 +133,7 @@ int api_r_fault(hs_req_t *req, hs_iovec_t kind)
         if (!api_arg_ms(req, "delay", 1000, 200, &s->delay))
             return HS_OK;
         s->pieces[s->npieces++] = HS_IOV("HTTP/1.1 200 OK\r\n");
-        s->pieces[s->npieces++] = hs_arena_printf(&req->arena, "Date: %s\r\n", req->worker->loop.date);
+        s->pieces[s->npieces++] = hs_arena_printf(&req->arena, "Date: %s\r\n", hs_worker_date(req->worker));
         if (req->srv->cfg->server_name)
             s->pieces[s->npieces++] = hs_arena_printf(&req->arena, "Server: %s\r\n", req->srv->cfg->server_name);
         s->pieces[s->npieces++] = HS_IOV("Content-Type: text/plain\r\n");
