@@ -74,7 +74,9 @@ typedef struct hs_module_s {
 
 struct hs_server_s {
     hs_config_t *cfg;
-    hs_module_t *const *modules; /* hs_modules (tests may give another list): phase order */
+    hs_module_t *const *modules; /* hs_modules (hs_server_use_modules may give another): phase order */
+    /* the modules with a handler for each phase, in order, NULL-terminated (hs_server_use_modules) */
+    hs_module_t *rewrite[HS_MAX_MODULES + 1], *access[HS_MAX_MODULES + 1], *log[HS_MAX_MODULES + 1];
     hs_parse_limits_t limits;
     hs_chunked_limits_t chunk_limits;
     unsigned length_required; /* bit per hs_method_t */
@@ -126,7 +128,8 @@ struct hs_req_s {
     hs_server_t *srv;
     hs_arena_t arena;
     const hs_pathconf_t *path; /* the host's path serving it (NULL before find-config or when none) */
-    hs_iovec_t npath;          /* the request path in normal form (hs/path.h), NUL-terminated */
+    hs_iovec_t npath;          /* the request path in normal form (hs/path.h); no NUL after it */
+    bool npath_plain;          /* and it had no escapes, dots or double slashes (hs_path_is_plain) */
     uint8_t phase, phase_i;    /* where the phases are (hs_req_resume continues from there) */
     bool in_phase, resume_asked;
     void *ctx[HS_MAX_MODULES]; /* per-request state of each module (hs_req_ctx) */
@@ -295,6 +298,9 @@ static inline bool hs_req_has_body(const hs_req_t *req)
 
 /* ---- Server ---- */
 int hs_server_init(hs_server_t *srv, hs_config_t *cfg);
+/* Serve with these modules (a NULL-terminated list; the server keeps the pointer): hs_modules by
+ * default, a list with a test module in front in tests. */
+void hs_server_use_modules(hs_server_t *srv, hs_module_t *const *mods);
 /* Run workers until SIGTERM/SIGINT; returns the process exit status. */
 int hs_server_run(hs_server_t *srv);
 

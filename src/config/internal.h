@@ -37,6 +37,7 @@ struct hs_conf_state_s {
     hs_hostconf_t *built;
     size_t nbuilt;
     bool validated;
+    bool one_host; /* one host that takes every name: no name to compare per request */
     /* settings structs a module checked, to release at the end */
     struct checked_s {
         const hs_conf_schema_t *schema;

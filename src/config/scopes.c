@@ -451,6 +451,7 @@ int hs_config_validate(hs_config_t *cfg, char *err, size_t errlen)
         release_built(cfg);
         return HS_ERROR;
     }
+    st->one_host = st->nbuilt == 1 && !strcmp(st->built[0].name, "*");
     st->validated = true;
     return HS_OK;
 }
@@ -491,7 +492,7 @@ const hs_pathconf_t *hs_config_lookup(const hs_config_t *cfg, hs_iovec_t host, h
     const hs_conf_state_t *st = cfg->state;
     const hs_hostconf_t *h = &st->built[0];
     *known = true;
-    if (st->nbuilt > 1 || strcmp(h->name, "*") != 0) {
+    if (!st->one_host) {
         hs_iovec_t name = host_only(host);
         if (name.len && name.base[name.len - 1] == '.')
             name.len--; /* the absolute form of a DNS name */

@@ -27,11 +27,9 @@ void hs_req_cleanup(hs_req_t *req, void (*fn)(void *arg), void *arg)
 
 void hs__req_end(hs_req_t *req, int status)
 {
-    hs_module_t *const *mods = req->srv->modules;
     req->log_status = status;
-    for (size_t i = 0; mods[i]; i++)
-        if (mods[i]->log)
-            mods[i]->log(req);
+    for (hs_module_t *const *m = req->srv->log; *m; m++)
+        (*m)->log(req);
     while (req->cleanups) {
         hs_cleanup_t *c = req->cleanups;
         req->cleanups = c->next;
@@ -70,13 +68,11 @@ static void content(hs_req_t *req)
 /* Run the phases from where they stand. */
 static void run(hs_req_t *req)
 {
-    hs_module_t *const *mods = req->srv->modules;
     while (req->phase < PHASE_CONTENT) {
+        hs_module_t *const *mods = req->phase == PHASE_REWRITE ? req->srv->rewrite : req->srv->access;
         for (; mods[req->phase_i]; req->phase_i++) {
             hs_module_t *m = mods[req->phase_i];
             int (*h)(hs_req_t *) = req->phase == PHASE_REWRITE ? m->rewrite : m->access;
-            if (!h)
-                continue;
             req->in_phase = true;
             req->resume_asked = false;
             int r = h(req);
@@ -117,7 +113,9 @@ void hs__req_process(hs_req_t *req)
     hs_server_t *srv = req->srv;
     const char *why = NULL;
     /* find-config: the path in normal form, the host and the path serving it */
-    if (hs_path_normalize_arena(&req->arena, req->p.path, &req->npath, 0, &why) != 0) {
+    if ((req->npath_plain = hs_path_is_plain(req->p.path)))
+        req->npath = req->p.path; /* already its normal form (no copy) */
+    else if (hs_path_normalize_arena(&req->arena, req->p.path, &req->npath, 0, &why) != 0) {
         hs_res_error(req, 400, why);
         return;
     }

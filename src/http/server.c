@@ -98,12 +98,27 @@ static int open_log(const char *path)
     return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 }
 
+void hs_server_use_modules(hs_server_t *srv, hs_module_t *const *mods)
+{
+    size_t nr = 0, na = 0, nl = 0;
+    srv->modules = mods;
+    for (size_t i = 0; mods[i] && i < HS_MAX_MODULES; i++) {
+        if (mods[i]->rewrite)
+            srv->rewrite[nr++] = mods[i];
+        if (mods[i]->access)
+            srv->access[na++] = mods[i];
+        if (mods[i]->log)
+            srv->log[nl++] = mods[i];
+    }
+    srv->rewrite[nr] = srv->access[na] = srv->log[nl] = NULL;
+}
+
 int hs_server_init(hs_server_t *srv, hs_config_t *cfg)
 {
     char err[1024];
     memset(srv, 0, sizeof(*srv));
     srv->cfg = cfg;
-    srv->modules = hs_modules;
+    hs_server_use_modules(srv, hs_modules);
     /* hosts and paths built, every module's settings checked (idempotent: main did it already) */
     if (hs_config_validate(cfg, err, sizeof(err)) != HS_OK) {
         fprintf(stderr, "statusd: %s\n", err);

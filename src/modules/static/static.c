@@ -591,7 +591,7 @@ static int content(hs_req_t *req)
     const char *detail = NULL;
     hs__static_path_t mp;
     /* the file below the mount point: the rest of the path's normal form, every escape decoded */
-    int status = hs__static_map(&req->arena, hs_req_path_below_mount(req), &mp, &detail);
+    int status = hs__static_map(&req->arena, hs_req_path_below_mount(req), req->npath_plain, &mp, &detail);
     if (status)
         return hs_res_error(req, status, detail);
     struct stat st;

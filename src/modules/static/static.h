@@ -56,7 +56,7 @@ typedef struct hs__static_path_s {
  * written %2e — and never above the root, slashes merged). Returns 0, or a status: 400 (bad
  * escape, NUL byte) or 404 (an encoded '/' — no file name can contain one). *detail explains.
  * Memory comes from `a`. */
-int hs__static_map(hs_arena_t *a, hs_iovec_t path, hs__static_path_t *out, const char **detail);
+int hs__static_map(hs_arena_t *a, hs_iovec_t path, bool plain, hs__static_path_t *out, const char **detail);
 
 /* ---- fcache.c ----
  * hs_fsroot_open (src/os/fsroot.c) through the worker's open-file cache: regular files are

@@ -96,7 +96,7 @@ static void one(const char *phase, const char *want_status, const char *want_tra
     for (size_t i = 0; hs_modules[i]; i++)
         mods[n++] = hs_modules[i];
     mods[n] = NULL;
-    r.srv.modules = mods;
+    hs_server_use_modules(&r.srv, mods);
     trace[0] = '\0';
     logs = cleanups = logged_status = 0;
     char req[256];
