@@ -641,7 +641,7 @@ static int content(hs_req_t *req)
     hs_iovec_t mnt = hs_req_mount(req);
     const char *shown =
         hs_arena_printf(&req->arena, "%.*s/%s%s", (int)mnt.len, mnt.base, mp.rel, mp.len ? "/" : "").base;
-    return hs__static_autoindex(req, sc->fsroot, fd, mp.rel, shown);
+    return hs__static_autoindex(req, sc->fsroot, fd, mp.rel, shown, sc->cache_control);
 }
 
 hs_module_t hs_module_static = {

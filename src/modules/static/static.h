@@ -135,6 +135,7 @@ int hs__static_negotiate_im(const hs_req_t *req);
 /* ---- autoindex.c ---- */
 /* Send an HTML listing of the directory open at dir_fd, which is `rel` below `root` ("" for the
  * root itself); `shown` is the decoded URL path. The root must outlive the request. */
-int hs__static_autoindex(hs_req_t *req, const hs_fsroot_t *root, int dir_fd, const char *rel, const char *shown);
+int hs__static_autoindex(hs_req_t *req, const hs_fsroot_t *root, int dir_fd, const char *rel, const char *shown,
+                         const char *cache_control);
 
 #endif
