@@ -76,10 +76,45 @@ static void log_phase(hs_req_t *req)
     note("L");
 }
 
+/* ---- an upgraded connection that pauses reading ---- */
+static hs_buf_t got;
+static int data_calls;
+static bool paused_seen_data;
+
+static void up_resume(hs_req_t *req)
+{
+    hs_upgraded_pause(req, false);
+}
+
+static void up_data(hs_req_t *req, const char *data, size_t len)
+{
+    data_calls++;
+    hs_buf_append(&got, data, len);
+    hs_upgraded_write(req, data, len); /* echo */
+    if (data_calls == 1) {
+        /* hold the peer back for a while: nothing more may be handed over meanwhile */
+        hs_upgraded_pause(req, true);
+        hs_req_set_timer(req, 50, up_resume);
+    }
+}
+
+static const hs_upgrade_t up_handler = {.on_data = up_data};
+
+static hs_module_t testmod;
+static int upgrade_access(hs_req_t *req)
+{
+    if (!HS_IOV_EQ(mode(req), "upgrade"))
+        return access_phase(req);
+    HS_RES_HEADER(req, "Upgrade", "echo");
+    HS_RES_HEADER(req, "Connection", "Upgrade");
+    hs_res_upgrade(req, &up_handler);
+    return HS_DONE;
+}
+
 static hs_module_t testmod = {
     .name = "test",
     .rewrite = rewrite,
-    .access = access_phase,
+    .access = upgrade_access,
     .log = log_phase,
 };
 
@@ -112,6 +147,43 @@ static void one(const char *phase, const char *want_status, const char *want_tra
     is_int(cleanups, 2, "%s: both cleanups ran", phase);
 }
 
+static void test_upgrade_pause(void)
+{
+    static const char *const set[][2] = {{"access_log", "off"}};
+    rig_t r;
+    if (!ok(rig_start(&r, set, 1) == HS_OK, "upgrade: server starts"))
+        return;
+    size_t n = 0;
+    mods[n++] = &testmod;
+    for (size_t i = 0; hs_modules[i]; i++)
+        mods[n++] = hs_modules[i];
+    mods[n] = NULL;
+    hs_server_use_modules(&r.srv, mods);
+    static const char req[] = "GET /x HTTP/1.1\r\nHost: t\r\nX-Phase: upgrade\r\nUpgrade: echo\r\n"
+                              "Connection: Upgrade\r\n\r\n";
+    char *head = rig_exchange(&r, req, sizeof(req) - 1, 10);
+    ok(strncmp(head, "HTTP/1.1 101 ", 13) == 0, "upgrade: 101 (%.12s)", head);
+    free(head);
+    got.len = 0;
+    data_calls = 0;
+    send(r.client, "first", 5, MSG_NOSIGNAL);
+    for (int i = 0; i < 5 && data_calls == 0; i++)
+        hs_loop_run_once(&r.w.loop, 5);
+    send(r.client, "second", 6, MSG_NOSIGNAL);
+    for (int i = 0; i < 4; i++)
+        hs_loop_run_once(&r.w.loop, 5); /* well inside the 50 ms pause */
+    paused_seen_data = data_calls > 1;
+    ok(data_calls == 1 && !paused_seen_data, "upgrade: paused, the second piece waits (%d calls)", data_calls);
+    for (int i = 0; i < 40 && got.len < 11; i++)
+        hs_loop_run_once(&r.w.loop, 5);
+    ok(got.len == 11 && memcmp(got.base, "firstsecond", 11) == 0, "upgrade: resumed, every byte once, in order");
+    char echo[64];
+    ssize_t k = recv(r.client, echo, sizeof(echo), MSG_DONTWAIT);
+    ok(k == 11 && memcmp(echo, "firstsecond", 11) == 0, "upgrade: echoed back (%zd)", k);
+    hs_buf_free(&got);
+    rig_stop(&r);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -126,5 +198,6 @@ int main(void)
     one("async", "HTTP/1.1 200 ", "RATLC2C1", 200);
     /* access resumes before it returns HS_AGAIN: the phases go on, once */
     one("resume-inside", "HTTP/1.1 200 ", "RALC2C1", 200);
+    test_upgrade_pause();
     return tap_done();
 }
