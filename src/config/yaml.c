@@ -244,6 +244,27 @@ static hs__cscope_t *new_scope(yctx_t *y, const char *name, size_t line)
     return s;
 }
 
+/* The value of a host's or a path's key: a mapping of its directives, read into a new scope
+ * appended at *tail. NULL after an error (`expects` is the message, with %s the key). */
+static hs__cscope_t *scope_value(yctx_t *y, const char *name, size_t line, unsigned kind, hs__cscope_t ***tail,
+                                 const char *expects)
+{
+    yaml_event_t val;
+    if (next_event(y, &val) != HS_OK)
+        return NULL;
+    yaml_event_type_t vt = val.type;
+    yaml_event_delete(&val);
+    if (vt != YAML_MAPPING_START_EVENT) {
+        yerr(y, line, expects, name[0] ? name : "/");
+        return NULL;
+    }
+    hs__cscope_t *sc = new_scope(y, name, line);
+    **tail = sc;
+    *tail = &sc->next;
+    target_t t = {.kind = kind, .scope = sc};
+    return parse_mapping(y, &t, "") == HS_OK ? sc : NULL;
+}
+
 static int parse_hosts(yctx_t *y, size_t line)
 {
     hs_conf_state_t *st = y->cfg->state;
@@ -263,18 +284,9 @@ static int parse_hosts(yctx_t *y, size_t line)
         for (hs__cscope_t *h = st->hosts; h; h = h->next)
             if (!strcmp(h->name, key))
                 return yerr(y, kline, "host '%s' given twice (first at line %zu)", key, h->line);
-        yaml_event_t val;
-        if (next_event(y, &val) != HS_OK)
-            return HS_ERROR;
-        yaml_event_type_t vt = val.type;
-        yaml_event_delete(&val);
-        if (vt != YAML_MAPPING_START_EVENT)
-            return yerr(y, kline, "host '%s' expects a mapping with its paths (paths: {/: {root: DIR}})", key);
-        hs__cscope_t *h = new_scope(y, key, kline);
-        *st->hosts_tail = h;
-        st->hosts_tail = &h->next;
-        target_t t = {.kind = HS_SCOPE_HOST, .scope = h};
-        if (parse_mapping(y, &t, "") != HS_OK)
+        hs__cscope_t *h = scope_value(y, key, kline, HS_SCOPE_HOST, &st->hosts_tail,
+                                      "host '%s' expects a mapping with its paths (paths: {/: {root: DIR}})");
+        if (!h)
             return HS_ERROR;
         if (!h->paths)
             return yerr(y, kline, "host '%s' has no paths: give it paths: {/: {root: DIR}} or another handler", key);
@@ -303,19 +315,8 @@ static int parse_paths(yctx_t *y, hs__cscope_t *host, size_t line)
             if (!strcmp(p->name, norm))
                 return yerr(y, kline, "path '%s' of host '%s' given twice (first at line %zu)", key, host->name,
                             p->line);
-        yaml_event_t val;
-        if (next_event(y, &val) != HS_OK)
-            return HS_ERROR;
-        yaml_event_type_t vt = val.type;
-        yaml_event_delete(&val);
-        if (vt != YAML_MAPPING_START_EVENT)
-            return yerr(y, kline, "path '%s' expects a mapping: its handler and settings ({root: DIR}, {api: true})",
-                        key);
-        hs__cscope_t *p = new_scope(y, norm, kline);
-        *host->paths_tail = p;
-        host->paths_tail = &p->next;
-        target_t t = {.kind = HS_SCOPE_PATH, .scope = p};
-        if (parse_mapping(y, &t, "") != HS_OK)
+        if (!scope_value(y, norm, kline, HS_SCOPE_PATH, &host->paths_tail,
+                         "path '%s' expects a mapping: its handler and settings ({root: DIR}, {api: true})"))
             return HS_ERROR;
     }
 }

@@ -120,18 +120,24 @@ static hs_module_t testmod = {
 
 static hs_module_t *mods[8];
 
+/* The test module first, then the real ones. */
+static void with_test_module(rig_t *r)
+{
+    size_t n = 0;
+    mods[n++] = &testmod;
+    for (size_t i = 0; hs_modules[i]; i++)
+        mods[n++] = hs_modules[i];
+    mods[n] = NULL;
+    hs_server_use_modules(&r->srv, mods);
+}
+
 static void one(const char *phase, const char *want_status, const char *want_trace, int want_log)
 {
     static const char *const set[][2] = {{"access_log", "off"}};
     rig_t r;
     if (!ok(rig_start(&r, set, 1) == HS_OK, "%s: server starts", phase))
         return;
-    size_t n = 0;
-    mods[n++] = &testmod;
-    for (size_t i = 0; hs_modules[i]; i++)
-        mods[n++] = hs_modules[i];
-    mods[n] = NULL;
-    hs_server_use_modules(&r.srv, mods);
+    with_test_module(&r);
     trace[0] = '\0';
     logs = cleanups = logged_status = 0;
     char req[256];
@@ -153,12 +159,7 @@ static void test_upgrade_pause(void)
     rig_t r;
     if (!ok(rig_start(&r, set, 1) == HS_OK, "upgrade: server starts"))
         return;
-    size_t n = 0;
-    mods[n++] = &testmod;
-    for (size_t i = 0; hs_modules[i]; i++)
-        mods[n++] = hs_modules[i];
-    mods[n] = NULL;
-    hs_server_use_modules(&r.srv, mods);
+    with_test_module(&r);
     static const char req[] = "GET /x HTTP/1.1\r\nHost: t\r\nX-Phase: upgrade\r\nUpgrade: echo\r\n"
                               "Connection: Upgrade\r\n\r\n";
     char *head = rig_exchange(&r, req, sizeof(req) - 1, 10);
