@@ -55,7 +55,10 @@ hosts:
 TAIL = """
 Signals: `SIGTERM`/`SIGINT` stop accepting, close idle connections and let responses in
 flight finish within `drain_timeout`; `SIGUSR1` reopens the access log file (after `logrotate`
-moved it; the log's directory must let `user` create the new file); `SIGHUP` is ignored.
+moved it; the log's directory must let `user` create the new file); `SIGHUP` reads the TLS
+certificates, keys, OCSP responses and CA files again (they must be readable by `user`): new
+connections get them, connections already open keep theirs; if one fails to load, all stay as
+they were.
 """
 
 

@@ -85,10 +85,13 @@ struct hs_server_s {
     size_t num_listen;
     struct sockaddr_storage listen_addr[HS_MAX_LISTEN];
     socklen_t listen_len[HS_MAX_LISTEN];
-    int log_fd;                /* access log, -1 = off */
-    size_t log_write_max;      /* largest single write: PIPE_BUF unless the log is a regular file */
-    _Atomic int connections;   /* open connections across workers */
-    _Atomic int shutting_down; /* 1 = stop accepting, drain */
+    struct hs__tls_listener_s *tls[HS_MAX_LISTEN]; /* per listen value: its TLS contexts, NULL = plain */
+    struct hs_tls_keys_s *tls_keys;                /* session ticket keys shared by every context */
+    uint16_t https_port;                           /* the port of https:// redirects */
+    int log_fd;                                    /* access log, -1 = off */
+    size_t log_write_max;                          /* largest single write: PIPE_BUF unless the log is a regular file */
+    _Atomic int connections;                       /* open connections across workers */
+    _Atomic int shutting_down;                     /* 1 = stop accepting, drain */
     uint64_t drain_deadline_ms;
 };
 
@@ -130,6 +133,7 @@ struct hs_req_s {
     const hs_pathconf_t *path; /* the host's path serving it (NULL before find-config or when none) */
     hs_iovec_t npath;          /* the request path in normal form (hs/path.h); no NUL after it */
     bool npath_plain;          /* and it had no escapes, dots or double slashes (hs_path_is_plain) */
+    bool tls_early;            /* it started in TLS 1.3 early data (RFC 8470) */
     uint8_t phase, phase_i;    /* where the phases are (hs_req_resume continues from there) */
     bool in_phase, resume_asked;
     void *ctx[HS_MAX_MODULES]; /* per-request state of each module (hs_req_ctx) */
@@ -303,6 +307,9 @@ int hs_server_init(hs_server_t *srv, hs_config_t *cfg);
 void hs_server_use_modules(hs_server_t *srv, hs_module_t *const *mods);
 /* Run workers until SIGTERM/SIGINT; returns the process exit status. */
 int hs_server_run(hs_server_t *srv);
+/* Release what hs_server_init made (TLS contexts), after hs_server_run or instead of it (-t).
+ * Harmless on a server whose init failed. */
+void hs_server_fini(hs_server_t *srv);
 
 /* Modules (src/modules/modules.c), in phase order; NULL-terminated. */
 extern hs_module_t *const hs_modules[];
@@ -366,7 +373,7 @@ const struct sockaddr *hs_req_peer_addr(const hs_req_t *req);
 /* The local address the request arrived on, into *out: HS_OK, or -errno when the system cannot
  * tell (the connection is gone). */
 int hs_req_local_addr(const hs_req_t *req, struct sockaddr_storage *out);
-/* The request's scheme: a static string, "http" (or "https" once TLS exists). */
+/* The request's scheme: a static string, "https" on a TLS connection, else "http". */
 const char *hs_req_scheme(const hs_req_t *req);
 
 #endif

@@ -131,6 +131,8 @@ int main(int argc, char **argv)
         }
 
     hs_config_t cfg;
+    hs_server_t srv;
+    memset(&srv, 0, sizeof(srv));
     hs_config_defaults(&cfg);
     bool test_only = false;
     const char *config_path = getenv("STATUSD_CONFIG");
@@ -160,7 +162,6 @@ int main(int argc, char **argv)
         hs_log_level = HS_LOG_WARN;
     else if (!strcmp(cfg.log_level, "debug"))
         hs_log_level = HS_LOG_DEBUG;
-    hs_server_t srv;
     /* -t runs the same initialisation as serving (listen addresses, log file, document root,
      * module settings) short of binding, so what it accepts will start. */
     if (hs_server_init(&srv, &cfg) != HS_OK)
@@ -172,6 +173,7 @@ int main(int argc, char **argv)
     }
     rc = hs_server_run(&srv);
 Exit:
+    hs_server_fini(&srv);
     hs_config_free(&cfg);
     return rc;
 }

@@ -4,7 +4,15 @@
  * have gathered), so a busy worker pays one write(2) per wake-up rather than one per request,
  * and a line never waits longer than the iteration that produced it. Writes hold whole lines on
  * an O_APPEND descriptor, so workers never interleave; on a pipe they stay within PIPE_BUF,
- * which the kernel keeps in one piece. */
+ * which the kernel keeps in one piece.
+ *
+ * A connection accepted on a TLS listener adds three fields: the protocol version, the cipher and,
+ * in quotes, why the TLS part failed ("-" when it did not):
+ *   … 0.001 TLSv1.3 TLS_AES_256_GCM_SHA384 "-"
+ *   … "-" 444 0 "-" "-" 0.004 - - "no shared cipher"               (a handshake that failed)
+ *   … "GET / HTTP/1.1" 497 … 0.000 - - "plain HTTP on a TLS port"  (answered in plain text)
+ * A handshake that failed has no request: its line has "-" for one, and 499 when the client
+ * ended it (an alert from it, or it left), 444 when statusd did (it answered nothing). */
 #define _GNU_SOURCE
 #include "internal.h"
 
@@ -38,12 +46,13 @@ static size_t esc(char *out, size_t room, const char *s, size_t n)
 }
 
 static void emit(hs_worker_t *w, const struct sockaddr *peer_sa, time_t t, const char *reqline, size_t rlen, int status,
-                 uint64_t bytes, hs_iovec_t referer, hs_iovec_t ua, double secs)
+                 uint64_t bytes, hs_iovec_t referer, hs_iovec_t ua, double secs, const hs_conn_t *tls_conn,
+                 const char *tls_failure)
 {
     int fd = w->srv->log_fd;
     if (fd < 0)
         return;
-    char line[2048], peer[HS_ADDR_MAX];
+    char line[2560], peer[HS_ADDR_MAX];
     if (w->log_sec != t || !w->log_when[0]) {
         /* from the loop's IMF-fixdate of the same second: "Sun, 06 Nov 1994 08:49:37 GMT" */
         char imf[30];
@@ -65,7 +74,16 @@ static void emit(hs_worker_t *w, const struct sockaddr *peer_sa, time_t t, const
     line[o++] = ' ';
     line[o++] = '"';
     o += esc(line + o, 500, ua.base, ua.len);
-    o += (size_t)snprintf(line + o, sizeof(line) - o, "\" %.3f\n", secs);
+    o += (size_t)snprintf(line + o, sizeof(line) - o, "\" %.3f", secs);
+    if (tls_conn) {
+        bool plain = tls_conn->plain_on_tls;
+        const char *why = plain ? "plain HTTP on a TLS port" : tls_failure;
+        o += (size_t)snprintf(line + o, sizeof(line) - o, " %s %s \"", plain ? "-" : hs_tls_version(&tls_conn->sock),
+                              plain ? "-" : hs_tls_cipher(&tls_conn->sock));
+        o += esc(line + o, 200, why, why ? strlen(why) : 0);
+        line[o++] = '"';
+    }
+    line[o++] = '\n';
     hs_buf_append(&w->log_buf, line, HS_MIN(o, sizeof(line)));
     if (w->log_buf.len >= LOG_FLUSH_AT)
         hs__access_log_flush(w);
@@ -128,10 +146,22 @@ void hs__access_log(hs_req_t *req, int status, uint64_t bytes)
     hs_iovec_t ref = req->meta.h[HS_HDR_REFERER] ? req->meta.h[HS_HDR_REFERER]->value : HS_IOV_NULL;
     hs_iovec_t ua = req->meta.h[HS_HDR_USER_AGENT] ? req->meta.h[HS_HDR_USER_AGENT]->value : HS_IOV_NULL;
     double secs = (double)(w->loop.now_ms - req->start_ms) / 1000.0;
-    emit(w, (const struct sockaddr *)&req->conn->peer, w->loop.now_sec, rl, rlen, status, bytes, ref, ua, secs);
+    emit(w, (const struct sockaddr *)&req->conn->peer, w->loop.now_sec, rl, rlen, status, bytes, ref, ua, secs,
+         req->conn->tls ? req->conn : NULL, NULL);
+}
+
+void hs__access_log_tls_failure(hs_conn_t *c, int status, const char *why)
+{
+    hs_worker_t *w = c->sock.loop->data;
+    if (w->srv->log_fd < 0)
+        return;
+    uint64_t started = hs_tls_started(&c->sock);
+    double secs = started && w->loop.now_ms > started ? (double)(w->loop.now_ms - started) / 1000.0 : 0.0;
+    emit(w, (const struct sockaddr *)&c->peer, w->loop.now_sec, NULL, 0, status, 0, HS_IOV_NULL, HS_IOV_NULL, secs, c,
+         why ? why : "handshake failed");
 }
 
 void hs__access_log_raw(hs_worker_t *w, const struct sockaddr *peer, const char *reqline, size_t len, int status)
 {
-    emit(w, peer, w->loop.now_sec, reqline, len, status, 0, HS_IOV_NULL, HS_IOV_NULL, 0.0);
+    emit(w, peer, w->loop.now_sec, reqline, len, status, 0, HS_IOV_NULL, HS_IOV_NULL, 0.0, NULL, NULL);
 }

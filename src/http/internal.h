@@ -3,32 +3,46 @@
 #define HS_HTTP_INTERNAL_H
 
 #include "hs/http.h"
+#include "hs/tls.h"
 
 #include <netinet/in.h>
 
 enum {
-    HS_CS_IDLE = 0, /* waiting for the first byte of a request (keep-alive timer) */
-    HS_CS_HEAD,     /* receiving a request head (header timer, from the first byte) */
-    HS_CS_BODY,     /* reading a request body for a handler (body timer, per read) */
-    HS_CS_HANDLER,  /* a handler works asynchronously */
-    HS_CS_WRITE,    /* writing the response (send timer, per write) */
-    HS_CS_LINGER,   /* write side shut; draining input before close (linger timer) */
-    HS_CS_UPGRADED, /* after 101: bytes go to the upgrade handler */
+    HS_CS_IDLE = 0,  /* waiting for the first byte of a request (keep-alive timer) */
+    HS_CS_HEAD,      /* receiving a request head (header timer, from the first byte) */
+    HS_CS_BODY,      /* reading a request body for a handler (body timer, per read) */
+    HS_CS_HANDLER,   /* a handler works asynchronously */
+    HS_CS_WRITE,     /* writing the response (send timer, per write) */
+    HS_CS_LINGER,    /* write side shut; draining input before close (linger timer) */
+    HS_CS_UPGRADED,  /* after 101: bytes go to the upgrade handler */
+    HS_CS_HANDSHAKE, /* TLS listener: what the client speaks, then the TLS handshake (handshake timer) */
 };
+
+/* A TLS listener (src/http/https.c): its current contexts, swapped by a reload. */
+typedef struct hs__tls_listener_s {
+    pthread_mutex_t mu;       /* guards current: a worker takes a reference under it */
+    hs_tls_server_t *current; /* one reference held here */
+    uint8_t plain_http;       /* HS_PLAIN_HTTP_497 or HS_PLAIN_HTTP_REDIRECT */
+    uint16_t port;            /* as bound (port 0 resolved), for the URLs in 497 and 308 */
+    size_t index;             /* its listen value */
+} hs__tls_listener_t;
 
 struct hs_conn_s {
     hs_sock_t sock; /* first: its io is the connection's; its loop's data is the worker */
     hs_conn_t *next, *prev;
-    hs_req_t *req; /* the request being served, NULL when idle */
+    hs_req_t *req;           /* the request being served, NULL when idle */
+    hs__tls_listener_t *tls; /* accepted on a TLS listener; NULL: plain HTTP */
     uint32_t requests;
     uint32_t linger_bytes;
     uint8_t state;
     bool in_run : 1, rerun : 1, dead : 1, closed : 1, upgrade_closing : 1, read_paused : 1;
+    bool plain_on_tls : 1;    /* plain HTTP arrived on a TLS listener: answered 497 (or 308), then closed */
     struct sockaddr_in6 peer; /* v4 peers are stored as sockaddr_in in the same space */
 };
 
 /* conn.c */
-void hs__conn_accept(hs_worker_t *w, int fd, const struct sockaddr *sa, socklen_t salen);
+/* A connection accepted on a listener (tls: its TLS listener, NULL for plain HTTP). */
+void hs__conn_accept(hs_worker_t *w, int fd, const struct sockaddr *sa, socklen_t salen, hs__tls_listener_t *tls);
 /* Run the state machine; called while it is already running (a handler answering from inside
  * dispatch), it only asks the running loop to go round once more. */
 void hs__conn_run(hs_conn_t *c);
@@ -66,9 +80,23 @@ void hs__error_body(hs_req_t *req, int status, const char *detail);
 /* Check the registry rules of a response about to be written; abort in checking builds. */
 void hs__check_response(hs_req_t *req, bool has_body_bytes);
 
+/* https.c */
+/* Build the contexts of every TLS listener from the configuration (reads the certificate, key,
+ * OCSP and CA files; messages carry FILE:LINE). HS_OK (also when there is none) or HS_ERROR. */
+int hs__https_init(hs_server_t *srv, char *err, size_t errlen);
+/* SIGHUP: build them all again from the same configuration and swap them in for new
+ * connections; on any error keep the ones in use (logged). HS_OK or HS_ERROR. */
+int hs__https_reload(hs_server_t *srv);
+void hs__https_free(hs_server_t *srv);
+/* The listener's contexts now, with a reference for the caller. */
+hs_tls_server_t *hs__https_take(hs__tls_listener_t *l);
+/* "https://HOST[:PORT]/path?query" for the request (the port left out when 443), in its arena. */
+const char *hs__https_url(hs_req_t *req, unsigned port);
+
 /* accesslog.c — called only from the end of a request (conn.c request_finish), and for the
- * connections refused before they became one (server.c). */
+ * connections refused before they became one (server.c), and the TLS handshakes that failed. */
 void hs__access_log(hs_req_t *req, int status, uint64_t bytes);
+void hs__access_log_tls_failure(hs_conn_t *c, int status, const char *why);
 void hs__access_log_raw(hs_worker_t *w, const struct sockaddr *peer, const char *reqline, size_t len, int status);
 void hs__access_log_flush(hs_worker_t *w); /* write the buffered lines (every loop iteration) */
 

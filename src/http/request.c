@@ -108,6 +108,59 @@ void hs_req_resume(hs_req_t *req)
         run(req);
 }
 
+/* RFC 9110 §15.5.20: a TLS connection was set up for the host its SNI named (that host's
+ * certificate, its client-certificate rule); a request for another host does not belong on it.
+ * Names that select the same host (a wildcard host, or a configuration without hosts, which
+ * serves every name) do. Without SNI, or without Host (HTTP/1.0), there is nothing to compare. */
+static bool sni_misdirected(hs_req_t *req)
+{
+    int sni = hs_tls_sni_host(&req->conn->sock);
+    if (sni == -2 || !req->meta.host.len)
+        return false;
+    bool known;
+    size_t n;
+    const hs_hostconf_t *hosts = hs_config_hosts(req->srv->cfg, &n);
+    const hs_hostconf_t *h = hs_config_find_host(req->srv->cfg, req->meta.host, &known);
+    int host = known ? (int)(h - hosts) : -1;
+    if (host == sni)
+        return false;
+    req->path = NULL;
+    req->res_close = true;
+    hs_res_error(req, 421,
+                 "this TLS connection was set up (SNI) for another host than the request names; open a new "
+                 "connection for this host");
+    return true;
+}
+
+/* A path that must be reached over TLS, reached without (RFC 9110 §15.5.22, RFC 2817 §4.2):
+ * 426 naming TLS in Upgrade, or (redirect_to_https) 308 to the https:// URL. */
+static void tls_required(hs_req_t *req, int rule)
+{
+    const char *url = hs__https_url(req, req->srv->https_port);
+    if (rule == 308) {
+        hs_res_headerf(req, "Location", "%s", url);
+        hs_res_error(req, 308, hs_arena_printf(&req->arena, "this resource is served over HTTPS: %s", url).base);
+        return;
+    }
+    HS_RES_HEADER(req, "Upgrade", "TLS/1.3, HTTP/1.1"); /* TLS, then HTTP/1.1 over it */
+    HS_RES_HEADER(req, "Connection", "Upgrade");
+    hs_res_error(req, 426, hs_arena_printf(&req->arena, "this resource needs TLS: use %s", url).base);
+}
+
+/* The rules of TLS at find-config, on a TLS connection or a path with require_tls: true when
+ * the request was answered. */
+static bool tls_rules(hs_req_t *req, const hs_config_t *cfg)
+{
+    const hs_conn_t *c = req->conn;
+    if (c->tls && !c->plain_on_tls)
+        return sni_misdirected(req);
+    if (cfg->tls_rule) {
+        tls_required(req, cfg->tls_rule);
+        return true;
+    }
+    return false;
+}
+
 void hs__req_process(hs_req_t *req)
 {
     hs_server_t *srv = req->srv;
@@ -129,6 +182,8 @@ void hs__req_process(hs_req_t *req)
         return;
     }
     const hs_config_t *cfg = hs_req_cfg(req);
+    if (HS_UNLIKELY((cfg->tls_rule | (uintptr_t)req->conn->tls) != 0) && tls_rules(req, cfg))
+        return;
     hs_method_t m = req->p.method_id;
     if (req->meta.content_length > 0 && (uint64_t)req->meta.content_length > cfg->max_body) {
         /* RFC 9110 §15.5.14: refused from Content-Length, before reading a byte of it */

@@ -20,55 +20,6 @@
 
 static int reserve_fd = -1; /* kept open to answer 503 when the process runs out of descriptors */
 
-static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len, char *err, size_t errlen)
-{
-    char host[256];
-    const char *port;
-    const char *colon = strrchr(spec, ':');
-    if (spec[0] == '[') {
-        const char *rb = strchr(spec, ']');
-        if (!rb || rb[1] != ':') {
-            snprintf(err, errlen, "listen '%s': expected [IPv6]:PORT", spec);
-            return HS_ERROR;
-        }
-        snprintf(host, sizeof(host), "%.*s", (int)(rb - spec - 1), spec + 1);
-        port = rb + 2;
-    } else if (colon) {
-        snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
-        port = colon + 1;
-    } else {
-        snprintf(host, sizeof(host), "0.0.0.0");
-        port = spec;
-    }
-    char *end;
-    long p = strtol(port, &end, 10);
-    if (!*port || *end || p < 0 || p > 65535) {
-        snprintf(err, errlen, "listen '%s': bad port", spec);
-        return HS_ERROR;
-    }
-    memset(ss, 0, sizeof(*ss));
-    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, host[0] ? host : "0.0.0.0", &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)p);
-        *len = sizeof(*v4);
-    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)p);
-        *len = sizeof(*v6);
-    } else if (strcmp(host, "localhost") == 0) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)p);
-        v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        *len = sizeof(*v4);
-    } else {
-        snprintf(err, errlen, "listen '%s': '%s' is not an IP address", spec, host);
-        return HS_ERROR;
-    }
-    return HS_OK;
-}
-
 static int open_listener(const struct sockaddr_storage *ss, socklen_t len, char *err, size_t errlen)
 {
     int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -150,13 +101,17 @@ int hs_server_init(hs_server_t *srv, hs_config_t *cfg)
         /* a pipe (or a terminal, a socket) keeps writes of up to PIPE_BUF whole */
         srv->log_write_max = fstat(srv->log_fd, &st) == 0 && S_ISREG(st.st_mode) ? (size_t)1 << 30 : PIPE_BUF;
     }
-    for (size_t i = 0; i < cfg->num_listen; i++) {
-        if (parse_listen(cfg->listen[i], &srv->listen_addr[i], &srv->listen_len[i], err, sizeof(err)) != HS_OK) {
-            fprintf(stderr, "statusd: %s\n", err);
-            return HS_ERROR;
-        }
+    for (size_t i = 0; i < cfg->num_listen; i++) { /* parsed and checked when they were set */
+        memcpy(&srv->listen_addr[i], &cfg->listen_items[i]->addr, sizeof(srv->listen_addr[i]));
+        srv->listen_len[i] = cfg->listen_items[i]->addrlen;
     }
     srv->num_listen = cfg->num_listen;
+    /* the TLS listeners' certificates, keys and CA files: read and checked here, so -t does too */
+    if (hs__https_init(srv, err, sizeof(err)) != HS_OK) {
+        fprintf(stderr, "statusd: %s\n", err);
+        hs__https_free(srv);
+        return HS_ERROR;
+    }
     hs__status_lines_init();
     for (size_t i = 0; srv->modules[i]; i++)
         if (srv->modules[i]->init && srv->modules[i]->init(srv) != HS_OK)
@@ -168,6 +123,7 @@ int hs_server_init(hs_server_t *srv, hs_config_t *cfg)
 typedef struct {
     hs_io_t io; /* first: the loop hands us &io */
     hs_worker_t *w;
+    hs__tls_listener_t *tls; /* NULL: plain HTTP */
 } listener_t;
 
 static void send_canned_503(hs_server_t *srv, int fd)
@@ -223,7 +179,7 @@ static void on_accept(hs_io_t *io, int events)
             continue;
         }
         w->loop.accepted++; /* a new moment for caches of the loop (the open-file cache) */
-        hs__conn_accept(w, fd, (struct sockaddr *)&ss, len);
+        hs__conn_accept(w, fd, (struct sockaddr *)&ss, len, ((listener_t *)io)->tls);
     }
 }
 
@@ -314,16 +270,32 @@ int hs_server_run(hs_server_t *srv)
             ctx[wi].listeners[li].io.fd = fd;
             ctx[wi].listeners[li].io.cb = on_accept;
             ctx[wi].listeners[li].w = &srv->workers[wi];
+            ctx[wi].listeners[li].tls = srv->tls[li];
         }
     }
     /* every listener is bound: give up root before any request is served */
     if (hs_os_drop_privileges(cfg->user) != HS_OK)
         return 1;
+    /* the ports as bound (port 0 resolved): the URLs of 497 and 308 answers name them */
+    for (size_t li = 0; li < srv->num_listen; li++) {
+        const struct sockaddr *sa = (const struct sockaddr *)&srv->listen_addr[li];
+        uint16_t port = ntohs(sa->sa_family == AF_INET6 ? ((const struct sockaddr_in6 *)sa)->sin6_port
+                                                        : ((const struct sockaddr_in *)sa)->sin_port);
+        if (srv->tls[li]) {
+            srv->tls[li]->port = port;
+            if (!srv->https_port)
+                srv->https_port = port;
+        }
+    }
+    if (cfg->https_port)
+        srv->https_port = (uint16_t)cfg->https_port;
+    else if (!srv->https_port)
+        srv->https_port = 443;
     /* announced only once the server can really serve (scripts and tests wait for this line) */
     for (size_t li = 0; li < srv->num_listen; li++) {
         char name[HS_ADDR_MAX];
         hs_addr_format((const struct sockaddr *)&srv->listen_addr[li], name, sizeof(name), HS_ADDR_PORT);
-        fprintf(stderr, "listening on %s\n", name);
+        fprintf(stderr, "listening on %s%s\n", srv->tls[li] ? "tls://" : "", name);
     }
     fflush(stderr);
     reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -365,7 +337,8 @@ int hs_server_run(hs_server_t *srv)
     while (sigwait(&set, &sig) == 0 && (sig == SIGHUP || sig == SIGUSR1)) {
         if (sig == SIGUSR1)
             reopen_access_log(srv); /* after logrotate moved the file */
-        /* SIGHUP: nothing to reload yet; ignored rather than fatal */
+        else
+            hs__https_reload(srv); /* SIGHUP: certificates and keys read again (renewed by certbot …) */
     }
     hs_log_info("signal %d: draining connections (up to %llums)", sig, (unsigned long long)cfg->drain_timeout);
     srv->drain_deadline_ms = hs_now_ms() + cfg->drain_timeout;
@@ -383,9 +356,16 @@ int hs_server_run(hs_server_t *srv)
     }
     free(ctx);
     free(srv->workers);
+    srv->workers = NULL;
     if (srv->log_fd > 2)
         close(srv->log_fd);
+    srv->log_fd = -1;
     if (reserve_fd >= 0)
         close(reserve_fd);
     return 0;
+}
+
+void hs_server_fini(hs_server_t *srv)
+{
+    hs__https_free(srv);
 }

@@ -22,9 +22,13 @@ BAD_STDERR = re.compile(r"response rule violated|AddressSanitizer|LeakSanitizer|
 
 
 class Server:
-    def __init__(self, *args, env=None, workers=1, listen="127.0.0.1:0", access_log="-", start_timeout=10, wrap=None):
-        # wrap: a command that runs the server (["prlimit", "--as=…"]): it keeps the server's PID
-        cmd = [*(wrap or []), BIN, "--listen", listen, "--workers", str(workers), "--access-log", access_log, *args]
+    def __init__(self, *args, env=None, workers=1, listen="127.0.0.1:0", access_log="-", start_timeout=10, wrap=None,
+                 listeners=None):
+        # wrap: a command that runs the server (["prlimit", "--as=…"]): it keeps the server's PID.
+        # listen=None: no --listen flag (a configuration file names them); listeners: how many
+        # "listening on" lines to wait for (default: one per --listen)
+        listen_args = ["--listen", listen] if listen else []
+        cmd = [*(wrap or []), BIN, *listen_args, "--workers", str(workers), "--access-log", access_log, *args]
         full_env = dict(os.environ)
         full_env.pop("STATUSD_BIN", None)
         if env:
@@ -37,11 +41,12 @@ class Server:
         self._listening = threading.Event()
         self.port = None
         self.ports = []
+        self.tls_ports = []  # the ports announced as tls://
         self._t_out = threading.Thread(target=self._drain, args=(self.proc.stdout, self.stdout_lines), daemon=True)
         self._t_err = threading.Thread(target=self._drain, args=(self.proc.stderr, self.stderr_lines, True), daemon=True)
         self._t_out.start()
         self._t_err.start()
-        want = cmd.count("--listen")
+        want = listeners if listeners is not None else cmd.count("--listen")
         deadline = time.time() + start_timeout
         while len(self.ports) < want and time.time() < deadline and self.proc.poll() is None:
             self._listening.wait(0.05)
@@ -57,17 +62,24 @@ class Server:
             with self._lock:
                 sink.append(line)
             if watch:
-                m = re.match(r"listening on (?:\[[^\]]*\]|[\d.]+):(\d+)", line)
+                m = re.match(r"listening on (tls://)?(?:\[[^\]]*\]|[\d.]+):(\d+)", line)
                 if m:
-                    self.ports.append(int(m.group(1)))
+                    port = int(m.group(2))
+                    if m.group(1):
+                        self.tls_ports.append(port)
+                    self.ports.append(port)
                     if self.port is None:
-                        self.port = int(m.group(1))
+                        self.port = port
                     self._listening.set()
         pipe.close()
 
     @property
     def url(self):
         return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def tls_port(self):
+        return self.tls_ports[0]
 
     def connect(self, timeout=5.0):
         s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
