@@ -1,12 +1,23 @@
 /* statusd — server, worker, connection and request: the handler-facing API.
  *
- * A content handler (module) receives a hs_req_t with the parsed head and either
+ * A module's phase handlers (see hs_module_t) receive a hs_req_t with the parsed head. A content
+ * handler either
  *   - sets up a response and calls hs_res_send() (or one of the hs_res_* shortcuts), returning HS_OK,
- *   - returns HS_DECLINED to let the next module look at the request,
- *   - starts asynchronous work (a timer, hs_req_read_body()) and returns HS_AGAIN; it must then
- *     eventually call hs_res_send().
+ *   - returns HS_DECLINED: nothing here (404),
+ *   - starts asynchronous work (a timer, a body stream, a helper thread, an upstream) and returns
+ *     HS_AGAIN; it must then eventually answer (or close the connection).
  * Every status leaves through hs_res_send(), which takes its reason phrase and body rules from
  * the registry (src/http/status.def).
+ *
+ * Ownership. The connection owns its request; a handler borrows it until the request ends (the
+ * response written, the client gone, or the server shut down) — hs_req_cleanup says when. Memory
+ * from the request's arena (hs_arena_alloc(&req->arena, …), hs_res_headerf …) lives exactly that
+ * long. Slices of the head (req->p, req->meta, header values) point into the arena too. What a
+ * handler passes to the response API is referenced, not copied, unless a function says it copies:
+ * names, values and bodies must live as long as the request (the arena, static data, or memory
+ * freed by a cleanup). Settings (hs_req_conf, hs_req_cfg) belong to the configuration and outlive
+ * every request; per-worker state (hs_worker_ctx) belongs to its module and lives until the
+ * worker ends. All of it is used on the worker's thread only, but for hs_req_offload's work.
  */
 #ifndef HS_HTTP_H
 #define HS_HTTP_H
