@@ -23,6 +23,8 @@
  * (litmus propfind_invalid2). */
 #include "xml.h"
 
+#include "hs/codec.h"
+
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
 #include <pthread.h>
@@ -122,6 +124,14 @@ static bool count_nodes(hs__dav_xml_t *x, size_t n)
     return true;
 }
 
+/* libxml2 2.9's push parser lets some malformed UTF-8 through inside CDATA sections (an
+ * overlong "\xc1\xbb" passes its check as '{'), so every string that reaches the tree is checked
+ * again: nothing the writer later copies into a response can be anything but UTF-8. */
+static void bad_utf8(hs__dav_xml_t *x)
+{
+    fail(x, 400, "the XML body is not well-formed UTF-8");
+}
+
 static void append_child(hs__dav_xnode_t *parent, hs__dav_xnode_t *n)
 {
     n->parent = parent;
@@ -137,6 +147,11 @@ static void flush_text(hs__dav_xml_t *x)
 {
     if (!x->text.len)
         return;
+    if (!hs_utf8_valid(x->text.base, x->text.len)) {
+        bad_utf8(x);
+        x->text.len = 0;
+        return;
+    }
     if (x->cur && count_nodes(x, 1)) {
         hs__dav_xnode_t *t = hs_arena_alloc(x->a, sizeof(*t));
         *t = (hs__dav_xnode_t){.is_text = true};
@@ -195,6 +210,10 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
     e->q.name = dup_name(x->a, localname);
     e->q.ns = dup_str(x->a, uri);
     e->lang = x->cur ? x->cur->lang : HS_IOV_NULL;
+    if (!hs_utf8_valid(e->q.name.base, e->q.name.len) || !hs_utf8_valid(e->q.ns.base, e->q.ns.len)) {
+        bad_utf8(x);
+        return;
+    }
     if (nb_attrs > 0) {
         e->attrs = hs_arena_alloc(x->a, sizeof(*e->attrs) * (size_t)nb_attrs);
         for (int i = 0; i < nb_attrs; i++) {
@@ -203,6 +222,10 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
             t->q.name = dup_name(x->a, at[0]);
             t->q.ns = dup_str(x->a, at[2]);
             t->value = attr_value(x->a, at[3], at[4]);
+            if (!hs_utf8_valid(t->value.base, t->value.len) || !hs_utf8_valid(t->q.ns.base, t->q.ns.len)) {
+                bad_utf8(x);
+                return;
+            }
             if (HS_IOV_EQ(t->q.ns, HS__DAV_XML_NS) && HS_IOV_EQ(t->q.name, "lang"))
                 e->lang = t->value; /* RFC 4918 §4.3: xml:lang in scope is part of the value */
         }
@@ -294,9 +317,15 @@ static xmlSAXHandler sax_handler = {
     .serror = on_error,
 };
 
+/* libxml2 reports some errors (input conversion, I/O) through its generic handler, which prints
+ * to stderr; a stranger's body must not write to the server's log that way. The handler is
+ * per-thread in libxml2, so each thread that parses sets it (nothing else here uses libxml2). */
+static void silent(void *ctx, const char *msg, ...) {}
+
 hs__dav_xml_t *hs__dav_xml_new(hs_arena_t *a, const hs__dav_xml_limits_t *limits)
 {
     pthread_once(&init_once, init_libxml);
+    xmlSetGenericErrorFunc(NULL, silent);
     hs__dav_xml_t *x = hs_calloc(1, sizeof(*x));
     x->a = a;
     if (limits)

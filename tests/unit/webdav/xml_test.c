@@ -85,6 +85,10 @@ static void test_reader(void)
     is_int(status_of("<a>\x01</a>"), 400, "a control character");
     is_int(status_of("<a>\xff\xfe</a>"), 400, "bytes that are not UTF-8");
     is_int(status_of("\xef\xbb\xbf<a/>"), 0, "a UTF-8 byte order mark");
+    is_int(bytewise("<a><![CDATA[\xc1\xbb]]></a>", &r), 400,
+           "an overlong form inside CDATA, pushed (libxml2 lets it by)");
+    is_int(status_of("<a><![CDATA[\xc1\xbb]]></a>"), 400, "an overlong form inside CDATA");
+    is_int(status_of("<a b='\xc0\xbc'/>"), 400, "an overlong form in an attribute");
     /* UTF-16 with a BOM is XML too */
     const char u16[] = "\xff\xfe<\0a\0/\0>\0";
     is_int(hs__dav_xml_parse(&A, u16, sizeof(u16) - 1, NULL, &r, &(const char *){NULL}), 0, "UTF-16LE");
