@@ -102,7 +102,7 @@ static void test_props(hs__dav_store_t *s)
     hs__dav_store_opts_t o = {.max_props = 5, .max_prop_bytes = 100};
     hs__dav_store_t *t = open_store(&o);
     hs__dav_propop_t many[6];
-    char names[6][8];
+    char names[6][16];
     for (int i = 0; i < 6; i++) {
         snprintf(names[i], sizeof(names[i]), "n%d", i);
         many[i] = set_op("lim", names[i], "v");
@@ -234,7 +234,7 @@ static void test_locks(hs__dav_store_t *s)
     hs__dav_lock_delete(t, "", true);
     int granted = 0, full = 0;
     for (int i = 0; i < 5; i++) {
-        char r[16];
+        char r[32];
         snprintf(r, sizeof(r), "many/%d", i);
         hs__dav_lock_t m = lk(r, 0, true, 100);
         int rc = hs__dav_lock_create(t, &A, &m, now + 1000, &c);
@@ -264,7 +264,7 @@ static void test_tombs(hs__dav_store_t *s)
     hs__dav_store_opts_t o = {.max_tombs = 3};
     hs__dav_store_t *t = open_store(&o);
     for (int i = 0; i < 5; i++) {
-        char r[16];
+        char r[32];
         snprintf(r, sizeof(r), "t%d", i);
         hs__dav_tomb_add(t, r, false, now + 100 + i, now);
     }
@@ -393,7 +393,7 @@ static void test_kill(void)
         if (pid == 0) {
             hs__dav_store_t *cs = open_store(NULL);
             hs__dav_propop_t ops[200];
-            char names[200][8], val[32];
+            char names[200][16], val[32];
             for (int v = 0;; v++) {
                 snprintf(val, sizeof(val), "v%d", v);
                 for (int i = 0; i < 200; i++) {

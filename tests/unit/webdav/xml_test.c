@@ -407,7 +407,10 @@ static void test_writer(void)
     };
     for (size_t i = 0; i < HS_ARRAY_SIZE(vals); i++) {
         const hs__dav_xnode_t *v;
-        parse(vals[i], &v);
+        hs_buf_t in = {0};
+        hs_buf_printf(&in, "<w>%s</w>", vals[i]);
+        parse(in.base, &v);
+        hs_buf_free(&in);
         hs_buf_t f1 = {0}, doc = {0}, f2 = {0};
         hs__dav_xml_fragment(&f1, v);
         HS_BUF_LIT(&doc, "<D:multistatus xmlns:D='DAV:'><ns0:p xmlns:ns0='outer'>");
@@ -418,8 +421,8 @@ static void test_writer(void)
         int st = parse(doc.base, &d);
         if (st == 0)
             hs__dav_xml_fragment(&f2, d->first);
-        ok(st == 0 && f1.len == f2.len && memcmp(f1.base, f2.base, f1.len) == 0, "fragment %zu round-trips: %.*s", i,
-           (int)f1.len, f1.base);
+        ok(st == 0 && f1.len > 0 && f1.len == f2.len && memcmp(f1.base, f2.base, f1.len) == 0,
+           "fragment %zu round-trips: %.*s", i, (int)f1.len, f1.base);
         hs_buf_free(&f1);
         hs_buf_free(&doc);
         hs_buf_free(&f2);
