@@ -93,9 +93,10 @@ int hs__dav_fs_parent(const hs__dav_fs_t *fs, const char *rel, const char **name
         *detail = "the parent is not a collection (RFC 4918 §9.3.1, §9.7.1)";
         return -409;
     }
-    if (**name == '\0' || strlen(*name) > NAME_MAX) {
-        close(fd);
-        *detail = **name ? "a path segment is longer than the file system allows" : "an empty path segment";
+    if (**name == '\0' || strlen(*name) > NAME_MAX || strcmp(*name, ".") == 0 || strcmp(*name, "..") == 0) {
+        close(fd); /* keys are normalised: a dot segment here is a caller's mistake, refused */
+        *detail = strlen(*name) > NAME_MAX ? "a path segment is longer than the file system allows"
+                                           : "an empty or dot path segment";
         return -400;
     }
     return fd;

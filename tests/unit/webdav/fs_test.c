@@ -264,6 +264,11 @@ static void test_mkcol_delete(void)
     is_int(hs__dav_mkcol(&fs, "nope/c", &detail), 409, "MKCOL without parent: 409");
     is_int(hs__dav_mkcol(&fs, "a.txt/c", &detail), 409, "MKCOL under a file: 409");
     is_int(hs__dav_mkcol(&fs, "", &detail), 405, "MKCOL on the root: 405");
+    is_int(hs__dav_mkcol(&fs, "c1/..", &detail), 400, "a dot segment in a key: 400");
+    char longname[300];
+    memset(longname, 'n', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    is_int(hs__dav_mkcol(&fs, longname, &detail), 400, "a segment over NAME_MAX: 400");
 
     bool created;
     make_dir("t");
