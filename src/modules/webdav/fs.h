@@ -21,6 +21,7 @@
 #ifndef HS_DAV_FS_H
 #define HS_DAV_FS_H
 
+#include "hdr.h"
 #include "store.h"
 
 #include "hs/fsroot.h"
@@ -183,6 +184,38 @@ hs_iovec_t hs__dav_href(hs_arena_t *a, const hs__dav_fs_t *fs, const char *rel, 
 /* RFC 4331: bytes used below the root (cached, see usage_ttl_ms) and bytes still available
  * (the smaller of the quota's rest and the file system's free space). HS_OK or -errno. */
 int hs__dav_quota(hs__dav_fs_t *fs, uint64_t *used, uint64_t *available);
+
+/* ---- PROPFIND and PROPPATCH of one resource (props.c) ----
+ * propfind_write: one DAV:response for the resource at rel (stat st) into m, href its decoded
+ * URL path (hs__dav_href): for PROP the properties asked for, 200 with their values and 404 for
+ * those it does not have; for PROPNAME the names of every live and dead property it has; for
+ * ALLPROP every dead property, RFC 4918's live ones and those named by DAV:include (RFC 4918
+ * §9.1, §14.8). 0, or 500/503 when the store failed — then nothing was written.
+ * proppatch_apply: the instructions of a PROPPATCH applied to rel in order, all or nothing (RFC
+ * 4918 §9.2), and its DAV:response written into m, each property once: all 200; or, when a
+ * live property is among them, that one 403 with cannot-modify-protected-property (§9.2.1) and
+ * every other 424 Failed Dependency; or, when the store refuses, all of them 507 (its limits)
+ * or 500/503. Returns 200 or that status (for the log; the HTTP status is 207 either way). */
+int hs__dav_propfind_write(hs__dav_fs_t *fs, hs_arena_t *a, const char *rel, const struct stat *st,
+                           const hs__dav_propfind_t *pf, int64_t now, hs__dav_ms_t *m);
+int hs__dav_proppatch_apply(hs__dav_fs_t *fs, hs_arena_t *a, const char *rel, const hs__dav_proppatch_t *pp,
+                            hs__dav_ms_t *m);
+
+/* ---- Conditions on locks (cond.c) ---- */
+/* The If header against the tree (RFC 4918 §10.4): each list's resource — the request URI's key
+ * req_rel for an untagged list (NULL when the request URI is not in the tree), a tag's path
+ * mapped below fs->mount — looked up on the disk (its ETag as GET sends it) and in the store
+ * (the tokens of the locks whose scope includes it). 0 when it holds (or is absent), 412 when
+ * not, 500/503 when the store failed. */
+int hs__dav_if_check(hs__dav_fs_t *fs, hs_arena_t *a, const hs__dav_if_t *h, const char *req_rel, int64_t now);
+/* May a request change rel (RFC 4918 §7)? Every live lock that covers rel — and with depth
+ * HS__DAV_DEPTH_INFINITY every lock below it (DELETE, MOVE and COPY onto a collection) — must
+ * have its token submitted in h (hs__dav_if_submits); with `membership` also the locks of rel's
+ * parent collection, whose member list the request changes (a new resource, a removed one:
+ * §7.4 "prevents the addition or removal of member URLs"). 0, or 423 with *locked the href of the
+ * first lock root whose token is missing (for <D:lock-token-submitted>), or 500/503. */
+int hs__dav_locks_check(hs__dav_fs_t *fs, hs_arena_t *a, const hs__dav_if_t *h, const char *rel, int depth,
+                        bool membership, int64_t now, hs_iovec_t *locked);
 
 /* ---- Shared by fs.c, copy.c, walk.c and live.c (the module uses the functions above) ---- */
 /* An errno as the status it means for the resource acted on, with a static *detail. */
