@@ -47,10 +47,13 @@ typedef struct hs__dav_fs_s {
     const hs_fsroot_t *root;
     hs__dav_store_t *store; /* dead properties, locks, tombstones follow the files; NULL: none */
     const char *mount;      /* the decoded URL path of the root ("/dav", "/"), for hrefs */
-    uint64_t quota;         /* bytes the tree may hold (RFC 4331); 0: the file system's room */
-    int fsync;              /* HS__DAV_FSYNC_* */
-    uint32_t tomb_seconds;  /* 410 Gone for this long after a DELETE; 0: no tombstones */
-    size_t max_depth;       /* directory nesting a walk follows: 0 = 128 */
+    /* The Content-Type GET sends for the file at rel (the static module's MIME table, e.g. a
+     * wrapper of hs__static_mime_lookup): getcontenttype. NULL: application/octet-stream. */
+    const char *(*content_type)(const char *rel);
+    uint64_t quota;        /* bytes the tree may hold (RFC 4331); 0: the file system's room */
+    int fsync;             /* HS__DAV_FSYNC_* */
+    uint32_t tomb_seconds; /* 410 Gone for this long after a DELETE; 0: no tombstones */
+    size_t max_depth;      /* directory nesting a walk follows: 0 = 128 */
     /* quota accounting: bytes of regular files below the root, walked at most every
      * usage_ttl_ms and adjusted by this process's own writes in between */
     uint32_t usage_ttl_ms; /* 0 = 5000 */

@@ -4,7 +4,8 @@
  * getetag is exactly the ETag the static origin sends for the same file (hs_etag_from_stat with
  * no suffix: inode, size, modification time in nanoseconds), so a client may use what PROPFIND
  * told it in an If-Match or If header on GET or PUT. getcontenttype comes from the static
- * origin's MIME table for the same reason: what GET would say. getlastmodified is an HTTP-date
+ * origin's MIME table (through fs->content_type, so that this file needs no other module's
+ * header) for the same reason: what GET would say. getlastmodified is an HTTP-date
  * (RFC 4918 §15.7), creationdate an RFC 3339 date-time (§15.1) from the file's birth time where
  * the file system records one (statx), else the earlier of its change and modification times.
  *
@@ -16,8 +17,6 @@
 
 #include "hs/conditional.h"
 #include "hs/date.h"
-
-#include "../static/static.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -178,7 +177,7 @@ int hs__dav_live_get(hs__dav_fs_t *fs, hs_arena_t *a, const char *rel, const str
     } else if (HS_IOV_EQ(n, "getcontenttype")) {
         if (coll)
             return 404;
-        const char *type = hs__static_mime_lookup(rel).content_type;
+        const char *type = fs->content_type ? fs->content_type(rel) : "application/octet-stream";
         hs__dav_xml_escape(out, type, strlen(type), false);
     } else if (HS_IOV_EQ(n, "supportedlock")) {
         HS_BUF_LIT(out, "<D:lockentry><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype>"

@@ -25,6 +25,11 @@ static hs_fsroot_t root;
 static hs__dav_store_t *store;
 static hs__dav_fs_t fs;
 
+static const char *mime(const char *rel)
+{
+    return hs__static_mime_lookup(rel).content_type;
+}
+
 static void path_of(char *out, size_t n, const char *rel)
 {
     snprintf(out, n, "%s/%s", top, rel);
@@ -659,6 +664,7 @@ int main(void)
     if (hs__dav_store_open_sqlite(&(hs__dav_store_opts_t){.path = dbpath}, &store, &detail) != HS_OK)
         return 1;
     hs__dav_fs_init(&fs, &root, store, "/dav");
+    fs.content_type = mime;
     fs.tomb_seconds = 60;
     test_put();
     test_enospc();

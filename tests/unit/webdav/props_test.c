@@ -17,6 +17,11 @@ static char base[64], top[128], dbpath[160];
 static hs_fsroot_t root;
 static hs__dav_store_t *store;
 static hs__dav_fs_t fs;
+
+static const char *mime(const char *rel)
+{
+    return hs__static_mime_lookup(rel).content_type;
+}
 static const hs__dav_origin_t origin = {{"http", 4}, {"h", 1}};
 
 static void write_file(const char *rel, const char *content)
@@ -268,6 +273,7 @@ int main(void)
         hs__dav_store_open_sqlite(&(hs__dav_store_opts_t){.path = dbpath}, &store, &detail) != HS_OK)
         return 1;
     hs__dav_fs_init(&fs, &root, store, "/dav");
+    fs.content_type = mime;
     fs.fsync = HS__DAV_FSYNC_NONE;
     test_propfind();
     test_proppatch();
