@@ -134,6 +134,7 @@ struct hs_req_s {
     bool in_phase, resume_asked;
     void *ctx[HS_MAX_MODULES]; /* per-request state of each module (hs_req_ctx) */
     hs_cleanup_t *cleanups;    /* run when the request ends, last registered first */
+    hs_buf_t log_fields;       /* key=value fields modules add to its access log line */
     hs_parsed_req_t p;
     hs_req_meta_t meta;
     uint64_t id;
@@ -353,6 +354,11 @@ static inline hs_iovec_t hs_req_mount(const hs_req_t *req)
 }
 /* The normal-form path below the mount point ("/x" for /api/x under /api; "/" for /api). */
 hs_iovec_t hs_req_path_below_mount(const hs_req_t *req);
+/* Add `key=value` to the request's access log line (after the duration, in the order added):
+ * which rule decided, the upstream's address and attempts, the TLS version … The value is
+ * escaped like the other fields and quoted when it has a space; key is a static name. */
+HS_FMT(3, 4) void hs_req_log_field(hs_req_t *req, const char *key, const char *fmt, ...);
+
 /* Run fn(arg) when the request ends (whatever way: answered, the client gone, shut down),
  * after its log phase; last registered first. The node lives in the request's arena. */
 void hs_req_cleanup(hs_req_t *req, void (*fn)(void *arg), void *arg);

@@ -38,7 +38,7 @@ static size_t esc(char *out, size_t room, const char *s, size_t n)
 }
 
 static void emit(hs_worker_t *w, const struct sockaddr *peer_sa, time_t t, const char *reqline, size_t rlen, int status,
-                 uint64_t bytes, hs_iovec_t referer, hs_iovec_t ua, double secs)
+                 uint64_t bytes, hs_iovec_t referer, hs_iovec_t ua, double secs, hs_iovec_t extra)
 {
     int fd = w->srv->log_fd;
     if (fd < 0)
@@ -65,8 +65,15 @@ static void emit(hs_worker_t *w, const struct sockaddr *peer_sa, time_t t, const
     line[o++] = ' ';
     line[o++] = '"';
     o += esc(line + o, 500, ua.base, ua.len);
-    o += (size_t)snprintf(line + o, sizeof(line) - o, "\" %.3f\n", secs);
-    hs_buf_append(&w->log_buf, line, HS_MIN(o, sizeof(line)));
+    o += (size_t)snprintf(line + o, sizeof(line) - o, "\" %.3f", secs);
+    if (extra.len && o < sizeof(line) - 1) { /* the modules' fields, bounded like the others */
+        size_t n = HS_MIN(extra.len, sizeof(line) - 1 - o);
+        memcpy(line + o, extra.base, n);
+        o += n;
+    }
+    o = HS_MIN(o, sizeof(line) - 1);
+    line[o++] = '\n';
+    hs_buf_append(&w->log_buf, line, o);
     if (w->log_buf.len >= LOG_FLUSH_AT)
         hs__access_log_flush(w);
 }
@@ -128,10 +135,30 @@ void hs__access_log(hs_req_t *req, int status, uint64_t bytes)
     hs_iovec_t ref = req->meta.h[HS_HDR_REFERER] ? req->meta.h[HS_HDR_REFERER]->value : HS_IOV_NULL;
     hs_iovec_t ua = req->meta.h[HS_HDR_USER_AGENT] ? req->meta.h[HS_HDR_USER_AGENT]->value : HS_IOV_NULL;
     double secs = (double)(w->loop.now_ms - req->start_ms) / 1000.0;
-    emit(w, (const struct sockaddr *)&req->conn->peer, w->loop.now_sec, rl, rlen, status, bytes, ref, ua, secs);
+    emit(w, (const struct sockaddr *)&req->conn->peer, w->loop.now_sec, rl, rlen, status, bytes, ref, ua, secs,
+         hs_iov(req->log_fields.base, req->log_fields.len));
+}
+
+void hs__access_log_field(hs_buf_t *b, const char *key, const char *value, size_t len)
+{
+    char tmp[2048];
+    bool quote = len == 0 || memchr(value, ' ', len) || memchr(value, '"', len);
+    size_t o = 0;
+    tmp[o++] = ' ';
+    size_t k = strlen(key);
+    memcpy(tmp + o, key, HS_MIN(k, (size_t)64));
+    o += HS_MIN(k, (size_t)64);
+    tmp[o++] = '=';
+    if (quote)
+        tmp[o++] = '"';
+    if (len)
+        o += esc(tmp + o, sizeof(tmp) - o - 2, value, len);
+    if (quote)
+        tmp[o++] = '"';
+    hs_buf_append(b, tmp, o);
 }
 
 void hs__access_log_raw(hs_worker_t *w, const struct sockaddr *peer, const char *reqline, size_t len, int status)
 {
-    emit(w, peer, w->loop.now_sec, reqline, len, status, 0, HS_IOV_NULL, HS_IOV_NULL, 0.0);
+    emit(w, peer, w->loop.now_sec, reqline, len, status, 0, HS_IOV_NULL, HS_IOV_NULL, 0.0, HS_IOV_NULL);
 }
