@@ -152,4 +152,58 @@ bool hs__policy_rate_near(const hs_gcra_t *g, const hs_limit_result_t *r);
 size_t hs__policy_budget_policy_item(char *out, size_t n, const hs_budget_t *b);
 size_t hs__policy_budget_item(char *out, size_t n, const hs_budget_t *b, const hs_budget_result_t *r);
 
+/* ==== Redirect templates (redirect.c) =====================================================
+ * `redirect: {to: TEMPLATE, status: 301|302|303|307|308}`. A template is a URI reference (RFC
+ * 3986 §4.1: absolute, network-path, absolute-path or relative) with variables, written $name or
+ * ${name}; "$$" is a '$':
+ *   $scheme  the request's scheme ("http", "https"); only at the very start ("$scheme://…") or in
+ *            the query
+ *   $host    the Host field as received (in the authority it must be a valid host[:port], else
+ *            the expansion fails; elsewhere it is %-encoded)
+ *   $path    the request path in its normal form (hs_path_normalize, URI form)
+ *   $rest    the part of $path after the rule's prefix ("/old" on "/old/a/b" → "/a/b")
+ *   $query   the query as received, without '?'; "?$query" or "&$query" ending the query part
+ *            vanishes with an empty query
+ * Values keep what their URI component allows and their valid %XX escapes, everything else is
+ * %-encoded for that component (see redirect.c). Literal text must already be a valid URI
+ * reference: a space, '"', '<', '\', a byte >= 0x80 or a '%' not followed by two hex digits is a
+ * compile error, reported with its column. */
+typedef struct hs__redirect_s hs__redirect_t;
+#define HS__REDIRECT_MAX 8192 /* longest template and longest expansion */
+/* Compile a template (NUL-terminated). HS_OK with *out, or HS_ERROR with a message in err. */
+int hs__redirect_compile(const char *tmpl, hs__redirect_t **out, char *err, size_t errlen);
+void hs__redirect_free(hs__redirect_t *r);
+
+typedef struct hs__redirect_req_s {
+    hs_iovec_t scheme; /* "http" or "https" */
+    hs_iovec_t host;   /* the Host field value */
+    hs_iovec_t path;   /* normal form */
+    hs_iovec_t query;  /* without '?'; a NULL base when the target had none */
+    hs_iovec_t prefix; /* the rule's path prefix (normal form), for $rest */
+} hs__redirect_req_t;
+/* The Location for a request into the arena (NUL-terminated). HS_OK, or HS_ERROR with *detail
+ * when $host cannot stand in an authority or the result would pass HS__REDIRECT_MAX (the module
+ * answers 500 and logs it: a configuration that cannot serve this request). Read-only on r: any
+ * thread. */
+int hs__redirect_expand(const hs__redirect_t *r, const hs__redirect_req_t *req, hs_arena_t *a, hs_iovec_t *out,
+                        const char **detail);
+
+/* Where a redirect rule applies, for the loop check. */
+typedef struct hs__redirect_scope_s {
+    const char *const *hosts; /* the names of the rule's host (NULL-terminated); NULL: a catch-all
+                                 host, which any name may reach */
+    bool http, https;         /* the schemes it serves */
+    hs_iovec_t prefix;        /* its path prefix, normal form */
+    /* Optional: does a request for (scheme, host, path) come to this very rule? The configuration
+     * knows (another host, a longer prefix elsewhere); NULL: same scheme set, same host names,
+     * path under the prefix. host is lowercase without a default port; path is in normal form. */
+    bool (*reaches)(void *ctx, hs_iovec_t scheme, hs_iovec_t host, hs_iovec_t path);
+    void *ctx;
+} hs__redirect_scope_t;
+/* Can some request under the scope be redirected to a target that the same rule redirects again
+ * (a loop, for `statusd -t`)? HS_OK when no witness request does, HS_ERROR with an example in err
+ * ("redirect loop: a request for http://example.com/old/a is sent to /old/a, which this rule
+ * redirects again"). */
+int hs__redirect_check_loop(const hs__redirect_t *r, const hs__redirect_scope_t *scope, char *err, size_t errlen);
+
 #endif
