@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Write docs/configuration.md from `statusd --help`, which is made from the one directive
-table in src/config/config.c, so the reference can never drift from the code.
+tables (the engine's in src/config/config.c, each module's in its own file), so the reference can
+never drift from the code.
 Usage: docs/gen_config.py BINARY  (prints the markdown; `make docs` writes the file)."""
 import re
 import subprocess
@@ -9,8 +10,9 @@ import sys
 HEAD = """# statusd configuration reference
 
 Generated from `statusd --help` by `make docs` (docs/gen_config.py); the integration tests
-fail when this file and the binary disagree. Every directive comes from one table in
-`src/config/config.c` and can be given three ways:
+fail when this file and the binary disagree. Every directive comes from its owner's table (the
+engine's in `src/config/config.c`, each module's in its own file) and can be given three ways at
+the top of a configuration:
 
 - in a YAML file passed with `--config FILE` (`max_body: 10m`; `error_page` also takes a
   mapping, `error_page: {404: /srv/404.html}`);
@@ -22,8 +24,32 @@ defaults below. Sizes take `k`, `m` and `g` suffixes; durations `ms`, `s`, `m` a
 `statusd -t` checks a configuration (the same flags, file and environment) and exits non-zero
 with `FILE:LINE: message` on the first error.
 
-| option | YAML key | environment | default | meaning |
-|---|---|---|---|---|
+**Hosts and paths.** A YAML file may describe several hosts, each with paths; the *scope*
+column says where a directive may be written: `top` (the top of the file, a flag, a variable),
+`host` (`hosts: NAME: …`), `path` (`hosts: NAME: paths: /PREFIX: …`). Settings flow down: a host
+starts from the top, a path from the nearest enclosing path (or its host). Each path names its
+handler — `root: DIR` (static files), `api: true` (the client-testing API), `codes: true` (the
+status-code pages) — or takes the handler of the path it lies under. The longest matching path
+wins; a Host naming no host goes to the first one (`421` with `strict_hosts: true`). Without
+`hosts:`, the top directives describe one default host: `root` serves `/`, the API is at `/`
+(or at `api_prefix` when a root is served), and every host has `/codes`.
+
+```yaml
+strict_hosts: true
+max_body: 1m
+hosts:
+  example.com:
+    paths:
+      /:      {root: /srv/www, cache_control: "public, max-age=60"}
+      /api:   {api: true, max_body: 10m}
+      /files: {root: /srv/files, autoindex: true}
+  other.example:
+    paths:
+      /: {root: /srv/other}
+```
+
+| option | YAML key | environment | scope | default | meaning |
+|---|---|---|---|---|---|
 """
 
 TAIL = """
@@ -40,10 +66,10 @@ def directives(help_text):
         m = re.match(r"^  (--.+?)\s{2,}(.+)$", line) or re.match(r"^  (--\S+ / --\S+) (.+)$", line)
         if not m or i + 1 >= len(lines):
             continue
-        d = re.match(r"^\s+default: (.*); YAML: (\S+); env: (\S+)$", lines[i + 1])
+        d = re.match(r"^\s+default: (.*); YAML: (\S+); env: (\S+); scope: (.+)$", lines[i + 1])
         if not d:
             continue
-        out.append((m.group(1).strip(), m.group(2).strip(), d.group(2), d.group(3), d.group(1)))
+        out.append((m.group(1).strip(), m.group(2).strip(), d.group(2), d.group(3), d.group(1), d.group(4)))
     return out
 
 
@@ -57,8 +83,8 @@ def main():
     expected = text.count("; YAML: ")
     if not rows or len(rows) != expected:
         sys.exit("found %d directives in --help, expected %d" % (len(rows), expected))
-    body = "".join("| `%s` | `%s` | `%s` | %s | %s |\n" % (cell(o), y, e, cell(d if d != "(none)" else "none"), cell(m))
-                   for o, m, y, e, d in rows)
+    body = "".join("| `%s` | `%s` | `%s` | %s | %s | %s |\n" %
+                   (cell(o), y, e, sc, cell(d if d != "(none)" else "none"), cell(m)) for o, m, y, e, d, sc in rows)
     sys.stdout.write(HEAD + body + TAIL)
 
 

@@ -8,12 +8,12 @@
 #include "hs/config.h"
 #include "fuzz_util.h"
 
-static void check_bounds(const hs_config_t *cfg)
+static void check_bounds(hs_config_t *cfg)
 {
     size_t n;
     const hs_directive_t *d = hs_config_directives(&n);
     for (size_t i = 0; i < n; i++) {
-        const void *f = (const char *)cfg + d[i].offset;
+        const void *f = hs_config_field(cfg, &d[i]);
         if (!(d[i].min || d[i].max))
             continue;
         if (d[i].type == HS_DT_INT) {

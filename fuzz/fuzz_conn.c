@@ -143,6 +143,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (hs_loop_init(&w.loop) != HS_OK)
         abort();
     w.loop.data = &w;
+    if (hs__worker_modules_init(&w) != HS_OK)
+        abort();
     atomic_store(&srv.shutting_down, 0);
     atomic_store(&srv.connections, 0);
 

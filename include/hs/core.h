@@ -143,9 +143,4 @@ int hs_parse_duration_in(hs_iovec_t v, uint64_t unit_ms, uint64_t *out_ms);
 /* The same for a C string where a plain number is seconds (configuration values). */
 int hs_parse_duration(const char *s, uint64_t *out_ms);
 
-/* ---- Transitional ----------------------------------------------------------------------------
- * HTTP dates moved to hs/date.h (src/http/date.c): src/core holds no HTTP. src/event/epoll.c
- * still finds hs_http_date through this header; drop this include once it includes hs/date.h. */
-#include "hs/date.h"
-
 #endif

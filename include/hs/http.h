@@ -16,6 +16,12 @@
 #include "hs/parse.h"
 #include "hs/status.h"
 #include "hs/writer.h"
+#include "hs/addr.h"
+#include "hs/codec.h"     /* hs_form_next, hs_html_escape: were declared here */
+#include "hs/date.h"      /* was in hs/core.h */
+#include "hs/fields.h"    /* hs_list_next: was in hs/parse.h */
+#include "hs/json.h"      /* hs_json_str: was declared here */
+#include "hs/negotiate.h" /* hs_negotiate_type: was declared here */
 
 #include <pthread.h>
 #include <sys/socket.h>
@@ -36,14 +42,41 @@ enum {
 };
 typedef void (*hs_body_cb)(hs_req_t *req, const char *data, size_t len, int how);
 
+/* A module (src/modules/…): its settings and directives, and the phases it takes part in.
+ *
+ * After the head of a request is parsed and passes the protocol checks, the engine finds the
+ * request's host and path (find-config: 421 with strict_hosts, the path's max_body and
+ * length_required: 413, 411), then runs the phases in order, each module's handler for it in
+ * the order of hs_modules:
+ *   rewrite, access — HS_DECLINED: no objection, the next handler; HS_OK: this phase is decided,
+ *     on to the next phase; HS_AGAIN: asynchronous work (a password hash on a helper thread …):
+ *     the module then calls hs_req_resume (carry on after it) or answers; HS_DONE: a response
+ *     is under way (the module answered).
+ *   content — only the path's handler: it answers (HS_OK), starts asynchronous work (HS_AGAIN,
+ *     reading the body counts), or declines (HS_DECLINED: 404).
+ *   log — every module's, once, when the request ends, with its final status (req->log_status).
+ * Settings: hs_req_conf(req, module) is the module's settings struct for the request's path
+ * (its `conf` schema); per-request state goes in hs_req_ctx slots; per-worker state is made
+ * by init_worker (hs_worker_ctx). */
 typedef struct hs_module_s {
     const char *name;
-    int (*init)(hs_server_t *srv); /* once, before workers start; HS_OK or HS_ERROR */
-    int (*handle)(hs_req_t *req);  /* HS_OK, HS_DECLINED, HS_AGAIN */
+    hs_conf_schema_t conf;               /* its directives and settings struct (include/hs/config.h) */
+    int index;                           /* set at startup: its settings' index (1 + its place in hs_modules) */
+    int (*init)(hs_server_t *srv);       /* once, before workers start; HS_OK or HS_ERROR */
+    void (*fini)(hs_server_t *srv);      /* once, after the workers stopped */
+    int (*init_worker)(hs_worker_t *w);  /* on each worker's thread before it serves; HS_OK or HS_ERROR */
+    void (*fini_worker)(hs_worker_t *w); /* on each worker's thread once it served */
+    int (*rewrite)(hs_req_t *req);
+    int (*access)(hs_req_t *req);
+    int (*content)(hs_req_t *req);
+    void (*log)(hs_req_t *req);
 } hs_module_t;
 
 struct hs_server_s {
     hs_config_t *cfg;
+    hs_module_t *const *modules; /* hs_modules (hs_server_use_modules may give another): phase order */
+    /* the modules with a handler for each phase, in order, NULL-terminated (hs_server_use_modules) */
+    hs_module_t *rewrite[HS_MAX_MODULES + 1], *access[HS_MAX_MODULES + 1], *log[HS_MAX_MODULES + 1];
     hs_parse_limits_t limits;
     hs_chunked_limits_t chunk_limits;
     unsigned length_required; /* bit per hs_method_t */
@@ -67,12 +100,15 @@ struct hs_worker_s {
     size_t num_listeners;
     hs_conn_t *conns; /* doubly-linked list of open connections */
     int nconns;
-    pthread_mutex_t jobs_mu; /* guards jobs_done: helpers add, the worker takes */
-    hs_job_t *jobs_done;     /* offloaded work finished, to complete on this worker */
-    uint64_t req_seq;        /* requests started here: ids unique across workers, no atomics */
-    hs_req_t *req_pool;      /* finished requests kept for reuse (with one arena block each) */
+    void *mod[HS_MAX_MODULES]; /* each module's per-worker state (made by its init_worker) */
+    pthread_mutex_t jobs_mu;   /* guards jobs_done: helpers add, the worker takes */
+    hs_job_t *jobs_done;       /* offloaded work finished, to complete on this worker */
+    uint64_t req_seq;          /* requests started here: ids unique across workers, no atomics */
+    hs_req_t *req_pool;        /* finished requests kept for reuse (with one arena block each) */
     int nreq_pool;
     bool draining;
+    time_t date_sec;   /* the second `date` was made for */
+    char date[30];     /* IMF-fixdate of the loop's second (hs_worker_date) */
     hs_buf_t log_buf;  /* access log lines not yet written (flushed every loop iteration) */
     time_t log_sec;    /* the second log_when was made for */
     char log_when[28]; /* "06/Nov/1994:08:49:37 +0000" */
@@ -84,11 +120,20 @@ typedef struct hs_res_header_s {
     hs_iovec_t name, value;
 } hs_res_header_t;
 
+typedef struct hs_cleanup_s hs_cleanup_t;
+
 struct hs_req_s {
     hs_conn_t *conn;
     hs_worker_t *worker;
     hs_server_t *srv;
     hs_arena_t arena;
+    const hs_pathconf_t *path; /* the host's path serving it (NULL before find-config or when none) */
+    hs_iovec_t npath;          /* the request path in normal form (hs/path.h); no NUL after it */
+    bool npath_plain;          /* and it had no escapes, dots or double slashes (hs_path_is_plain) */
+    uint8_t phase, phase_i;    /* where the phases are (hs_req_resume continues from there) */
+    bool in_phase, resume_asked;
+    void *ctx[HS_MAX_MODULES]; /* per-request state of each module (hs_req_ctx) */
+    hs_cleanup_t *cleanups;    /* run when the request ends, last registered first */
     hs_parsed_req_t p;
     hs_req_meta_t meta;
     uint64_t id;
@@ -136,11 +181,8 @@ struct hs_req_s {
     uint64_t head_bytes; /* bytes of the heads queued (interim and final), not counted as body */
     uint64_t wire_bytes; /* bytes written to the socket for this request */
 
-    void *module_data;
-    void (*on_abort)(hs_req_t *req); /* client went away during async work */
-    void (*on_free)(hs_req_t *req);  /* release module resources (files, timers) */
-    hs_job_t *job;                   /* work running off the loop for it (hs_req_offload) */
-    hs_req_t *pool_next;             /* the worker's pool of finished requests */
+    hs_job_t *job;       /* work running off the loop for it (hs_req_offload) */
+    hs_req_t *pool_next; /* the worker's pool of finished requests */
 
     /* Last, and not cleared when a pooled request is reused: request_free leaves them empty. */
     hs_writer_t out;      /* what goes to the socket: interim responses, the head, the body */
@@ -256,21 +298,67 @@ static inline bool hs_req_has_body(const hs_req_t *req)
 
 /* ---- Server ---- */
 int hs_server_init(hs_server_t *srv, hs_config_t *cfg);
+/* Serve with these modules (a NULL-terminated list; the server keeps the pointer): hs_modules by
+ * default, a list with a test module in front in tests. */
+void hs_server_use_modules(hs_server_t *srv, hs_module_t *const *mods);
 /* Run workers until SIGTERM/SIGINT; returns the process exit status. */
 int hs_server_run(hs_server_t *srv);
 
-/* Modules (src/modules/…), tried in order. */
-extern const hs_module_t *const hs_modules[];
+/* Modules (src/modules/modules.c), in phase order; NULL-terminated. */
+extern hs_module_t *const hs_modules[];
 
-/* ==== Shared HTTP code (engine v2, step 8) ====================================================
- * Added after the declarations above so that this section merges on its own. The headers below
- * used to be parts of this one or of core.h; every user of hs/http.h keeps seeing them. */
-#include "hs/addr.h"
-#include "hs/codec.h"     /* hs_form_next, hs_html_escape: were declared here */
-#include "hs/date.h"      /* was in hs/core.h */
-#include "hs/fields.h"    /* hs_list_next: was in hs/parse.h */
-#include "hs/json.h"      /* hs_json_str: was declared here */
-#include "hs/negotiate.h" /* hs_negotiate_type: was declared here */
+/* The current second as an IMF-fixdate (RFC 9110 §5.6.7) for Date fields: made once per second
+ * of the worker's loop clock. Valid until the worker's next call. */
+static inline const char *hs_worker_date(hs_worker_t *w)
+{
+    if (w->date_sec != w->loop.now_sec || !w->date[0]) {
+        w->date_sec = w->loop.now_sec;
+        hs_http_date(w->loop.now_sec, w->date);
+    }
+    return w->date;
+}
+
+/* ---- Modules: settings, per-request and per-worker state, phases ---- */
+/* The module's settings for the request's path (for a request that found no path: the top's). */
+static inline void *hs_req_conf(const hs_req_t *req, const hs_module_t *m)
+{
+    return (req->path ? req->path->cfg : req->srv->cfg)->mod[m->index];
+}
+/* The engine's settings for the request's path (max_body, error pages …). */
+static inline const hs_config_t *hs_req_cfg(const hs_req_t *req)
+{
+    return req->path ? req->path->cfg : req->srv->cfg;
+}
+/* The module's settings at the top of the configuration (for server-wide directives). */
+static inline void *hs_server_conf(const hs_server_t *srv, const hs_module_t *m)
+{
+    return srv->cfg->mod[m->index];
+}
+static inline void *hs_req_ctx(const hs_req_t *req, const hs_module_t *m)
+{
+    return req->ctx[m->index];
+}
+static inline void hs_req_set_ctx(hs_req_t *req, const hs_module_t *m, void *ctx)
+{
+    req->ctx[m->index] = ctx;
+}
+static inline void *hs_worker_ctx(const hs_worker_t *w, const hs_module_t *m)
+{
+    return w->mod[m->index];
+}
+/* Where the path's content handler was mounted (files and routes are below it): "" or "/api". */
+static inline hs_iovec_t hs_req_mount(const hs_req_t *req)
+{
+    return req->path ? hs_iov(req->path->mount, req->path->mount_len) : HS_IOV("");
+}
+/* The normal-form path below the mount point ("/x" for /api/x under /api; "/" for /api). */
+hs_iovec_t hs_req_path_below_mount(const hs_req_t *req);
+/* Run fn(arg) when the request ends (whatever way: answered, the client gone, shut down),
+ * after its log phase; last registered first. The node lives in the request's arena. */
+void hs_req_cleanup(hs_req_t *req, void (*fn)(void *arg), void *arg);
+/* Continue the phases after a handler returned HS_AGAIN: the next handler of the phase, or the
+ * next phase. Safe to call from inside the handler before it returns. */
+void hs_req_resume(hs_req_t *req);
 
 /* ---- A request's addresses and scheme (src/http/reqaddr.c) ----
  * The peer's address, valid while the request is (format it with hs_addr_format). */

@@ -57,9 +57,8 @@ struct hs_loop_s {
     hs_io_t wake_io;
     uint64_t now_ms;   /* cached monotonic clock */
     time_t now_sec;    /* cached wall clock */
-    char date[30];     /* cached IMF-fixdate of now_sec */
-    uint64_t iter;     /* bumped per wake-up and per accepted connection: per-moment caches key on it */
-    uint64_t accepted; /* connections accepted by this loop so far */
+    uint64_t iter;     /* bumped per wake-up: per-moment caches key on it and on accepted */
+    uint64_t accepted; /* connections accepted by this loop so far (the listener counts them) */
     hs_wheel_t wheel;
     void (*on_wake)(hs_loop_t *loop);
     void *data;

@@ -30,12 +30,22 @@ enum {
  * Returns 0, or a status with *detail set to a static explanation: 400 (not starting with '/',
  * a malformed escape, an encoded NUL "%00") or, with HS_PATH_DECODE only, 404 (an encoded '/'). */
 int hs_path_normalize(hs_iovec_t path, char *out, size_t *outlen, unsigned flags, const char **detail);
+/* Is the path (up to a '?') already in normal form and without escapes — the common case, where
+ * both forms are the path itself? (No '%', no "//", no "/." — a name starting with a dot such
+ * as "/.well-known" counts as not known, which is only slower.) */
+bool hs_path_is_plain(hs_iovec_t path);
 /* The same into the arena (*out NUL-terminated). */
 int hs_path_normalize_arena(hs_arena_t *a, hs_iovec_t path, hs_iovec_t *out, unsigned flags, const char **detail);
 
 /* Does a normalised path lie under a prefix, on segment boundaries? "/api" matches "/api",
  * "/api/" and "/api/x" but not "/apix"; a prefix ending in '/' ("/api/") matches "/api/" and
  * "/api/x" but not "/api"; "/" matches every path. Case-sensitive: compare normal forms. */
-bool hs_path_has_prefix(hs_iovec_t path, hs_iovec_t prefix);
+static inline bool hs_path_has_prefix(hs_iovec_t path, hs_iovec_t prefix)
+{
+    if (path.len < prefix.len || memcmp(path.base, prefix.base, prefix.len) != 0)
+        return false;
+    /* on a segment boundary: the prefix ends with '/', or the path ends or goes on with '/' */
+    return (prefix.len && prefix.base[prefix.len - 1] == '/') || path.len == prefix.len || path.base[prefix.len] == '/';
+}
 
 #endif

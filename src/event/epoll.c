@@ -15,11 +15,7 @@ static void dispose_closed(hs_loop_t *loop);
 void hs_loop_update_clock(hs_loop_t *loop)
 {
     loop->now_ms = hs_now_ms();
-    time_t now = time(NULL);
-    if (now != loop->now_sec) {
-        loop->now_sec = now;
-        hs_http_date(now, loop->date);
-    }
+    loop->now_sec = time(NULL);
 }
 
 static void on_wake(hs_io_t *io, int events)

@@ -18,7 +18,6 @@
 /* Escape for a quoted log field: quotes, backslashes and non-printable bytes become \xHH. */
 static size_t esc(char *out, size_t room, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     size_t o = 0;
     if (!s || n == 0) {
         if (room > 1)
@@ -30,8 +29,7 @@ static size_t esc(char *out, size_t room, const char *s, size_t n)
         if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
             out[o++] = '\\';
             out[o++] = 'x';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
+            o += hs_hex_encode(out + o, &c, 1);
         } else {
             out[o++] = (char)c;
         }
@@ -45,11 +43,11 @@ static void emit(hs_worker_t *w, const struct sockaddr *peer_sa, time_t t, const
     int fd = w->srv->log_fd;
     if (fd < 0)
         return;
-    char line[2048], peer[64];
+    char line[2048], peer[HS_ADDR_MAX];
     if (w->log_sec != t || !w->log_when[0]) {
         /* from the loop's IMF-fixdate of the same second: "Sun, 06 Nov 1994 08:49:37 GMT" */
         char imf[30];
-        const char *d = w->loop.date;
+        const char *d = hs_worker_date(w);
         if (t != w->loop.now_sec) {
             hs_http_date(t, imf);
             d = imf;
@@ -58,7 +56,7 @@ static void emit(hs_worker_t *w, const struct sockaddr *peer_sa, time_t t, const
         w->log_sec = t;
     }
     const char *when = w->log_when;
-    hs__sockaddr_name(peer_sa, peer, sizeof(peer));
+    hs_addr_format(peer_sa, peer, sizeof(peer), 0);
     size_t o = (size_t)snprintf(line, sizeof(line), "%s - - [%s] \"", peer, when);
     o += esc(line + o, 700, reqline, rlen);
     o += (size_t)snprintf(line + o, sizeof(line) - o, "\" %d %llu \"", status, (unsigned long long)bytes);

@@ -13,7 +13,6 @@
 #define _GNU_SOURCE
 #include "internal.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -100,6 +99,7 @@ static void request_finish(hs_conn_t *c, hs_req_t *req)
     }
     uint64_t body = req->wire_bytes > req->head_bytes ? req->wire_bytes - req->head_bytes : 0;
     hs__access_log(req, status, body);
+    hs__req_end(req, status); /* the modules' log phase, then the request's cleanups */
 }
 
 static void request_free(hs_conn_t *c)
@@ -109,8 +109,6 @@ static void request_free(hs_conn_t *c)
         return;
     request_finish(c, req);
     hs__offload_detach(req);
-    if (req->on_free)
-        req->on_free(req);
     hs_timer_unlink(&c->sock.loop->wheel, &req->timer);
     hs_writer_reset(&req->out);
     hs_writer_reset(&req->res_body);
@@ -162,16 +160,10 @@ static void reject(hs_conn_t *c, int status, const char *detail)
     hs_res_error(req, status, detail);
 }
 
-static bool method_bit(unsigned mask, hs_method_t m)
-{
-    return (mask >> m) & 1u;
-}
-
 /* Core checks that come before any module, in the order a careful server applies them. */
 static void dispatch(hs_conn_t *c)
 {
     hs_req_t *req = c->req;
-    hs_server_t *srv = srv_of(c);
     hs_method_t m = req->p.method_id;
 
     if (m == HS_METHOD_UNKNOWN) {
@@ -180,15 +172,6 @@ static void dispatch(hs_conn_t *c)
     }
     if (m == HS_METHOD_MEXT) {
         hs_res_error(req, 510, "the request uses a mandatory extension (RFC 2774) this server does not support");
-        return;
-    }
-    if (req->meta.content_length > 0 && (uint64_t)req->meta.content_length > srv->cfg->max_body) {
-        /* RFC 9110 §15.5.14: refused from Content-Length, before reading a byte of it */
-        hs_res_error(req, 413, "the declared Content-Length is larger than the server accepts");
-        return;
-    }
-    if (method_bit(srv->length_required, m) && req->meta.content_length < 0 && !req->meta.chunked) {
-        hs_res_error(req, 411, "this method needs a request body with a declared length (Content-Length or chunked)");
         return;
     }
     if (req->meta.early_data && !(m == HS_METHOD_GET || m == HS_METHOD_HEAD || m == HS_METHOD_OPTIONS)) {
@@ -207,16 +190,7 @@ static void dispatch(hs_conn_t *c)
         hs_res_method_not_allowed(req, "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
         return;
     }
-    for (size_t i = 0; hs_modules[i]; i++) {
-        int r = hs_modules[i]->handle(req);
-        if (r == HS_DECLINED)
-            continue;
-        if (r == HS_AGAIN || req->res_sent || c->state == HS_CS_BODY)
-            return;
-        hs_res_error(req, 500, "a handler finished without a response");
-        return;
-    }
-    hs_res_error(req, 404, "nothing is served at this path");
+    hs__req_process(req); /* find-config and the phases (request.c) */
 }
 
 static void start_request(hs_conn_t *c, int head_len)
@@ -269,6 +243,9 @@ static int body_step(hs_conn_t *c)
 {
     hs_req_t *req = c->req;
     hs_server_t *srv = srv_of(c);
+    /* the path's body limit (413 while reading chunked), the server's framing limits */
+    hs_chunked_limits_t limits = srv->chunk_limits;
+    limits.max_body = hs_req_cfg(req)->max_body;
     for (;;) {
         if (req->body_paused)
             return STEP_WAIT;
@@ -281,8 +258,7 @@ static int body_step(hs_conn_t *c)
                 const char *detail = NULL;
                 len = avail;
                 consumed = 0;
-                int r = hs_chunked_decode(&req->chunked, rbuf_data(c), &len, &consumed, &srv->chunk_limits, &status,
-                                          &detail);
+                int r = hs_chunked_decode(&req->chunked, rbuf_data(c), &len, &consumed, &limits, &status, &detail);
                 if (r == HS_ERROR) {
                     body_fail(c, status, detail);
                     return STEP_CONTINUE;
@@ -374,9 +350,9 @@ static void buffer_piece(hs_req_t *req, const char *data, size_t len, int how)
         return; /* answered by the engine */
     if (len > 0) {
         /* a checked allocation: the limit (max_body) and a failing realloc both answer 413 */
-        if (hs_buf_reserve(&req->body, len, srv_of(req->conn)->cfg->max_body) != HS_OK) {
+        if (hs_buf_reserve(&req->body, len, hs_req_cfg(req)->max_body) != HS_OK) {
             body_fail(req->conn, 413,
-                      req->body.len + len > srv_of(req->conn)->cfg->max_body
+                      req->body.len + len > hs_req_cfg(req)->max_body
                           ? "the request body is larger than the server accepts"
                           : "the server cannot hold a request body this large in memory now");
             return;
@@ -417,8 +393,6 @@ static void conn_free(hs_conn_t *c)
         return; /* already closed, waiting to be disposed of */
     c->closed = true;
     hs_worker_t *w = worker_of(c);
-    if (c->req && c->req->on_abort)
-        c->req->on_abort(c->req);
     request_free(c);
     /* the socket's io is disposed of after the current batch: on_io frees the connection then */
     hs_sock_close(&c->sock);
@@ -734,29 +708,9 @@ static void on_io(hs_io_t *io, int events)
     hs__conn_run(c);
 }
 
-void hs__peer_name(const hs_conn_t *c, char *out, size_t outlen)
-{
-    hs__sockaddr_name((const struct sockaddr *)&c->peer, out, outlen);
-}
-
-void hs__sockaddr_name(const struct sockaddr *sa, char *out, size_t outlen)
-{
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outlen);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)outlen);
-    else
-        snprintf(out, outlen, "-");
-}
-
 void hs__conn_accept(hs_worker_t *w, int fd, const struct sockaddr *sa, socklen_t salen)
 {
     hs_conn_t *c = hs_calloc(1, sizeof(*c));
-    /* a new connection is a new moment for work keyed on loop->iter or loop->accepted (the
-     * open-file cache): a client that changed a file and then connected must see the change,
-     * even when this accept happens in the wake-up that served its previous connection */
-    w->loop.iter++;
-    w->loop.accepted++;
     memcpy(&c->peer, sa, HS_MIN((size_t)salen, sizeof(c->peer)));
     c->next = w->conns;
     if (w->conns)
@@ -886,8 +840,22 @@ void hs_upgraded_close(hs_req_t *req)
     hs__conn_run(req->conn);
 }
 
+int hs__worker_modules_init(hs_worker_t *w)
+{
+    hs_module_t *const *mods = w->srv->modules;
+    for (size_t i = 0; mods[i]; i++)
+        if (mods[i]->init_worker && mods[i]->init_worker(w) != HS_OK)
+            return HS_ERROR;
+    return HS_OK;
+}
+
 void hs__worker_free_pools(hs_worker_t *w)
 {
+    /* the modules' per-worker state first: it may hold ios of the loop and pooled requests' files */
+    hs_module_t *const *mods = w->srv->modules;
+    for (size_t i = 0; mods[i]; i++)
+        if (mods[i]->fini_worker && w->mod[mods[i]->index])
+            mods[i]->fini_worker(w);
     hs__access_log_flush(w);
     hs_buf_free(&w->log_buf);
     while (w->req_pool) {

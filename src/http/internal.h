@@ -42,10 +42,18 @@ void hs__offload_detach(hs_req_t *req);      /* the request is being freed */
 void hs__offload_complete(hs_worker_t *w);   /* on the worker: finish jobs that are done */
 void hs__offload_shutdown(hs_server_t *srv); /* after the workers stopped */
 void hs__conn_close_all(hs_worker_t *w);     /* at exit */
+/* Each module's per-worker state (init_worker), once the worker's loop is ready, before it
+ * serves; released by hs__worker_free_pools (fini_worker), with the worker's pools, after the
+ * worker stopped and before its loop goes. */
+int hs__worker_modules_init(hs_worker_t *w);
 void hs__worker_free_pools(hs_worker_t *w);
 ssize_t hs__conn_flush(hs_conn_t *c);
-void hs__peer_name(const hs_conn_t *c, char *out, size_t outlen);
-void hs__sockaddr_name(const struct sockaddr *sa, char *out, size_t outlen); /* address without port */
+
+/* request.c */
+/* Find the request's host and path, apply the path's limits, run the phases. */
+void hs__req_process(hs_req_t *req);
+/* The request ends with `status`: the modules' log phase, then its cleanups (conn.c). */
+void hs__req_end(hs_req_t *req, int status);
 
 /* response.c */
 /* Build and queue the response head. framing: 0 = Content-Length (when the status allows a body),

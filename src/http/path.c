@@ -24,6 +24,12 @@ int hs_path_normalize(hs_iovec_t path, char *out, size_t *outlen, unsigned flags
     }
     const char *q = memchr(path.base, '?', path.len);
     size_t end = q ? (size_t)(q - path.base) : path.len;
+    if (hs_path_is_plain(hs_iov(path.base, end))) { /* nothing to decode or remove: as it is */
+        memcpy(out, path.base, end);
+        out[end] = '\0';
+        *outlen = end;
+        return 0;
+    }
     out[0] = '/';
     size_t o = 1; /* out[0..o) is the path so far: "/" or "/seg/…/seg", no trailing slash */
     bool trailing = false;
@@ -100,10 +106,18 @@ int hs_path_normalize_arena(hs_arena_t *a, hs_iovec_t path, hs_iovec_t *out, uns
     return st;
 }
 
-bool hs_path_has_prefix(hs_iovec_t path, hs_iovec_t prefix)
+bool hs_path_is_plain(hs_iovec_t path)
 {
-    if (path.len < prefix.len || memcmp(path.base, prefix.base, prefix.len) != 0)
+    const char *p = path.base, *end = p + path.len;
+    if (path.len == 0 || p[0] != '/')
         return false;
-    /* on a segment boundary: the prefix ends with '/', or the path ends or goes on with '/' */
-    return (prefix.len && prefix.base[prefix.len - 1] == '/') || path.len == prefix.len || path.base[prefix.len] == '/';
+    /* one pass: a '/' is followed by neither '/' nor '.' (nor the end of a "…/." path), and
+     * nothing is percent-encoded */
+    for (; p < end && *p != '?'; p++) {
+        if (*p == '%')
+            return false;
+        if (*p == '/' && p + 1 < end && (p[1] == '/' || p[1] == '.'))
+            return false;
+    }
+    return true;
 }

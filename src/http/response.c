@@ -175,7 +175,7 @@ void hs__queue_head(hs_req_t *req, int status, int framing)
 
     p = put(p, sl.base, sl.len);
     p = put(p, "Date: ", 6);
-    p = put(p, req->worker->loop.date, 29);
+    p = put(p, hs_worker_date(req->worker), 29);
     p = put(p, "\r\n", 2);
     if (server_name) {
         p = put(p, "Server: ", 8);
@@ -218,7 +218,8 @@ void hs__queue_head(hs_req_t *req, int status, int framing)
     req->head_bytes += (uint64_t)(p - head);
     if (inline_len) {
         p = put(p, b0->base, inline_len);
-        hs_writer_reset(&req->res_body); /* sent with the head */
+        req->res_body.head = req->res_body.n = 0; /* sent with the head (one segment, not owned) */
+        req->res_body.pending = 0;
     }
     hs_writer_mem(&req->out, head, (size_t)(p - head));
 }

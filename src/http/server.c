@@ -82,34 +82,14 @@ static int open_listener(const struct sockaddr_storage *ss, socklen_t len, char 
     if (ss->ss_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     if (bind(fd, (const struct sockaddr *)ss, len) < 0 || listen(fd, 4096) < 0) {
-        char name[INET6_ADDRSTRLEN] = "?";
-        int port = 0;
-        if (ss->ss_family == AF_INET) {
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, name, sizeof(name));
-            port = ntohs(((const struct sockaddr_in *)ss)->sin_port);
-        } else {
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, name, sizeof(name));
-            port = ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-        }
-        snprintf(err, errlen, "cannot listen on %s:%d: %s", name, port, strerror(errno));
+        int e = errno;
+        char name[HS_ADDR_MAX];
+        hs_addr_format((const struct sockaddr *)ss, name, sizeof(name), HS_ADDR_PORT);
+        snprintf(err, errlen, "cannot listen on %s: %s", name, strerror(e));
         close(fd);
         return -1;
     }
     return fd;
-}
-
-static void describe(const struct sockaddr_storage *ss, char *out, size_t n)
-{
-    char name[INET6_ADDRSTRLEN];
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-        inet_ntop(AF_INET, &a->sin_addr, name, sizeof(name));
-        snprintf(out, n, "%s:%d", name, ntohs(a->sin_port));
-    } else {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-        inet_ntop(AF_INET6, &a->sin6_addr, name, sizeof(name));
-        snprintf(out, n, "[%s]:%d", name, ntohs(a->sin6_port));
-    }
 }
 
 /* The access log file: appended to, so lines from several workers never overwrite each other. */
@@ -118,11 +98,32 @@ static int open_log(const char *path)
     return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 }
 
+void hs_server_use_modules(hs_server_t *srv, hs_module_t *const *mods)
+{
+    size_t nr = 0, na = 0, nl = 0;
+    srv->modules = mods;
+    for (size_t i = 0; mods[i] && i < HS_MAX_MODULES; i++) {
+        if (mods[i]->rewrite)
+            srv->rewrite[nr++] = mods[i];
+        if (mods[i]->access)
+            srv->access[na++] = mods[i];
+        if (mods[i]->log)
+            srv->log[nl++] = mods[i];
+    }
+    srv->rewrite[nr] = srv->access[na] = srv->log[nl] = NULL;
+}
+
 int hs_server_init(hs_server_t *srv, hs_config_t *cfg)
 {
-    char err[512];
+    char err[1024];
     memset(srv, 0, sizeof(*srv));
     srv->cfg = cfg;
+    hs_server_use_modules(srv, hs_modules);
+    /* hosts and paths built, every module's settings checked (idempotent: main did it already) */
+    if (hs_config_validate(cfg, err, sizeof(err)) != HS_OK) {
+        fprintf(stderr, "statusd: %s\n", err);
+        return HS_ERROR;
+    }
     srv->limits = (hs_parse_limits_t){
         .max_uri = cfg->max_uri,
         .max_field = cfg->max_field,
@@ -130,28 +131,10 @@ int hs_server_init(hs_server_t *srv, hs_config_t *cfg)
         .max_headers = (size_t)cfg->max_headers,
     };
     srv->chunk_limits = (hs_chunked_limits_t){
-        .max_body = cfg->max_body,
+        .max_body = cfg->max_body, /* each path sets its own (conn.c) */
         .max_ext = cfg->max_chunk_ext,
         .max_trailer = cfg->max_trailer,
     };
-    if (cfg->length_required) {
-        hs_iovec_t v = hs_iov_cstr(cfg->length_required), m;
-        size_t pos = 0;
-        while ((m = hs_list_next(v, &pos)).base) {
-            bool found = false;
-            for (int i = 1; i < HS_METHOD__COUNT; i++) {
-                const char *name = hs_method_name((hs_method_t)i);
-                if (name[0] && hs_iov_eq(m, name, strlen(name))) {
-                    srv->length_required |= 1u << i;
-                    found = true;
-                }
-            }
-            if (!found) {
-                fprintf(stderr, "statusd: length_required: unknown method '%.*s'\n", (int)m.len, m.base);
-                return HS_ERROR;
-            }
-        }
-    }
     srv->nworkers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (srv->nworkers < 1)
         srv->nworkers = 1;
@@ -175,8 +158,8 @@ int hs_server_init(hs_server_t *srv, hs_config_t *cfg)
     }
     srv->num_listen = cfg->num_listen;
     hs__status_lines_init();
-    for (size_t i = 0; hs_modules[i]; i++)
-        if (hs_modules[i]->init && hs_modules[i]->init(srv) != HS_OK)
+    for (size_t i = 0; srv->modules[i]; i++)
+        if (srv->modules[i]->init && srv->modules[i]->init(srv) != HS_OK)
             return HS_ERROR;
     return HS_OK;
 }
@@ -239,6 +222,7 @@ static void on_accept(hs_io_t *io, int events)
                 hs__access_log_raw(w, (const struct sockaddr *)&ss, "-", 1, 503);
             continue;
         }
+        w->loop.accepted++; /* a new moment for caches of the loop (the open-file cache) */
         hs__conn_accept(w, fd, (struct sockaddr *)&ss, len);
     }
 }
@@ -337,8 +321,8 @@ int hs_server_run(hs_server_t *srv)
         return 1;
     /* announced only once the server can really serve (scripts and tests wait for this line) */
     for (size_t li = 0; li < srv->num_listen; li++) {
-        char name[80];
-        describe(&srv->listen_addr[li], name, sizeof(name));
+        char name[HS_ADDR_MAX];
+        hs_addr_format((const struct sockaddr *)&srv->listen_addr[li], name, sizeof(name), HS_ADDR_PORT);
         fprintf(stderr, "listening on %s\n", name);
     }
     fflush(stderr);
@@ -363,6 +347,10 @@ int hs_server_run(hs_server_t *srv)
         }
         w->loop.data = w;
         w->loop.on_wake = on_wake;
+        if (hs__worker_modules_init(w) != HS_OK) {
+            fprintf(stderr, "statusd: a module could not prepare worker %d\n", wi);
+            return 1;
+        }
         pthread_mutex_init(&w->jobs_mu, NULL);
         w->num_listeners = srv->num_listen;
         ctx[wi].w = w;

@@ -1,13 +1,31 @@
-/* statusd — the module list: tried in this order for every request (design habit 9). */
+/* statusd — the module list: the order in which their rewrite, access and log handlers run
+ * (design habit 9), and the settings owners the configuration knows (the engine's first). */
 #include "hs/http.h"
 
-extern const hs_module_t hs_module_reference;
-extern const hs_module_t hs_module_testapi;
-extern const hs_module_t hs_module_static;
+extern hs_module_t hs_module_reference;
+extern hs_module_t hs_module_testapi;
+extern hs_module_t hs_module_static;
 
-const hs_module_t *const hs_modules[] = {
-    &hs_module_reference, /* /codes, whatever --root and --api say; declines every other path */
+hs_module_t *const hs_modules[] = {
+    &hs_module_reference, /* /codes on every host */
     &hs_module_testapi,
     &hs_module_static,
     NULL,
 };
+
+/* Index 0 is the engine; module i of hs_modules owns index i + 1 (set here, before anything
+ * reads a module's settings: the configuration asks for this list first). */
+size_t hs_config_schemas(const hs_conf_schema_t *const **out)
+{
+    static const hs_conf_schema_t *list[HS_MAX_MODULES];
+    static size_t n;
+    if (!n) {
+        list[n++] = &hs_config_engine_schema;
+        for (size_t i = 0; hs_modules[i] && n < HS_MAX_MODULES; i++) {
+            hs_modules[i]->index = (int)n;
+            list[n++] = &hs_modules[i]->conf;
+        }
+    }
+    *out = list;
+    return n;
+}

@@ -617,12 +617,11 @@ static int not_found(hs_req_t *req, hs_iovec_t rest, int fmt)
 
 /* ---- the handler ---- */
 
-static int handle(hs_req_t *req)
+/* /codes (the index) and /codes/NNN, below wherever the pages are mounted */
+static int content(hs_req_t *req)
 {
-    hs_iovec_t path = req->p.path;
-    if (!HS_IOV_EQ(path, "/codes") && !hs_iov_has_prefix(path, "/codes/"))
-        return HS_DECLINED;
-    hs_iovec_t rest = path.len > 7 ? hs_iov(path.base + 7, path.len - 7) : HS_IOV("");
+    hs_iovec_t below = hs_req_path_below_mount(req); /* "/" or "/418" */
+    hs_iovec_t rest = below.len > 1 ? hs_iov(below.base + 1, below.len - 1) : HS_IOV("");
     const hs_status_info_t *info = NULL;
     if (rest.len) {
         int n = parse_three_digits(rest);
@@ -678,4 +677,32 @@ static int handle(hs_req_t *req)
     return send_buf(req, 200, &b, fmt);
 }
 
-const hs_module_t hs_module_reference = {"reference", NULL, handle};
+/* ---- settings: whether every host has /codes ---- */
+typedef struct {
+    bool codes;
+} ref_conf_t;
+
+HS_DIRECTIVES_BEGIN
+static const hs_directive_t directives[] = {
+    {"codes", HS_DT_BOOL, offsetof(ref_conf_t, codes), "true", "BOOL",
+     "serve the status-code pages at /codes on every host (on a path: serve them at that path)", 0, 0, HS_SCOPE_ALL},
+};
+HS_DIRECTIVES_END
+
+static const char *mount(hs_config_t *cfg, const void *conf, bool flat)
+{
+    HS_UNUSED(cfg);
+    HS_UNUSED(flat);
+    return ((const ref_conf_t *)conf)->codes ? "/codes" : NULL;
+}
+
+hs_module_t hs_module_reference = {
+    .name = "reference",
+    .conf = {.name = "reference",
+             .directives = directives,
+             .count = HS_ARRAY_SIZE(directives),
+             .size = sizeof(ref_conf_t),
+             .handler = "codes",
+             .mount = mount},
+    .content = content,
+};

@@ -111,7 +111,7 @@ static bool build(const hs_fsroot_t *root, int fd, const char *rel, const char *
     return true;
 }
 
-static int answer(hs_req_t *req, bool ok, const hs_buf_t *listing)
+static int answer(hs_req_t *req, bool ok, const hs_buf_t *listing, const char *cache_control)
 {
     if (!ok)
         return hs_res_error(req, 403, "the server is not permitted to list this directory");
@@ -119,8 +119,8 @@ static int answer(hs_req_t *req, bool ok, const hs_buf_t *listing)
     memcpy(body, listing->base, listing->len);
     hs_res_body(req, body, listing->len);
     req->content_type = "text/html; charset=utf-8";
-    if (hs__static_cfg->cache_control)
-        HS_RES_HEADER(req, "Cache-Control", hs__static_cfg->cache_control);
+    if (cache_control)
+        HS_RES_HEADER(req, "Cache-Control", cache_control);
     return hs_res_send(req, 200);
 }
 
@@ -128,6 +128,7 @@ typedef struct {
     const hs_fsroot_t *root;
     int fd; /* the job's own duplicate of the directory */
     char *rel, *shown;
+    const char *cache_control; /* the path's settings: they outlive the request */
     bool ok;
     hs_buf_t body;
     hs_arena_t arena;
@@ -155,14 +156,16 @@ static void listing_done(hs_req_t *req, void *arg) /* on the worker */
 {
     listing_job_t *j = arg;
     if (req)
-        answer(req, j->ok, &j->body);
+        answer(req, j->ok, &j->body, j->cache_control);
     listing_free(j);
 }
 
-int hs__static_autoindex(hs_req_t *req, const hs_fsroot_t *root, int dir_fd, const char *rel, const char *shown)
+int hs__static_autoindex(hs_req_t *req, const hs_fsroot_t *root, int dir_fd, const char *rel, const char *shown,
+                         const char *cache_control)
 {
     listing_job_t *j = hs_calloc(1, sizeof(*j));
     j->root = root;
+    j->cache_control = cache_control;
     j->fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
     j->rel = hs_strdup(rel);
     j->shown = hs_strdup(shown);
@@ -171,7 +174,7 @@ int hs__static_autoindex(hs_req_t *req, const hs_fsroot_t *root, int dir_fd, con
         return HS_AGAIN; /* answered by listing_done */
     /* no helper: list in place */
     listing_work(j);
-    int r = answer(req, j->ok, &j->body);
+    int r = answer(req, j->ok, &j->body, j->cache_control);
     listing_free(j);
     return r;
 }

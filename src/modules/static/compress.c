@@ -209,11 +209,12 @@ typedef struct {
     hs__static_blob_t *blob;
 } centry_t;
 
-typedef struct {
+struct hs__static_ccache_s {
     centry_t e[CACHE_ENTRIES];
     size_t bytes;
     uint64_t tick;
-} cache_t;
+};
+typedef hs__static_ccache_t cache_t;
 
 static void cache_drop(cache_t *c, centry_t *e)
 {
@@ -224,19 +225,16 @@ static void cache_drop(cache_t *c, centry_t *e)
     e->blob = NULL;
 }
 
-static void cache_destroy(void *p)
+hs__static_ccache_t *hs__static_ccache_new(void)
 {
-    cache_t *c = p;
+    return hs_calloc(1, sizeof(cache_t));
+}
+
+void hs__static_ccache_free(hs__static_ccache_t *c)
+{
     for (size_t i = 0; i < CACHE_ENTRIES; i++)
         cache_drop(c, &c->e[i]);
     free(c);
-}
-
-static hs_tls_t cache_tls = HS_TLS(sizeof(cache_t), cache_destroy);
-
-static cache_t *cache_get(void)
-{
-    return hs_tls_get(&cache_tls);
 }
 
 static bool same_version(const centry_t *e, const struct stat *st, int coding)
@@ -244,9 +242,8 @@ static bool same_version(const centry_t *e, const struct stat *st, int coding)
     return e->blob && e->coding == coding && hs__static_same_version(&e->st, st);
 }
 
-hs__static_blob_t *hs__static_compress_cached(const struct stat *st, int coding)
+hs__static_blob_t *hs__static_compress_cached(hs__static_ccache_t *c, const struct stat *st, int coding)
 {
-    cache_t *c = cache_get();
     c->tick++;
     for (size_t i = 0; i < CACHE_ENTRIES; i++) {
         centry_t *e = &c->e[i];
@@ -261,9 +258,9 @@ hs__static_blob_t *hs__static_compress_cached(const struct stat *st, int coding)
     return NULL;
 }
 
-hs__static_blob_t *hs__static_code_file(int fd, const struct stat *st, int coding)
+hs__static_blob_t *hs__static_code_file(int fd, const struct stat *st, int coding, uint64_t max)
 {
-    if ((uint64_t)st->st_size > hs__static_cfg->compress_max)
+    if ((uint64_t)st->st_size > max)
         return NULL;
     size_t n = (size_t)st->st_size;
     char *in = malloc(n ? n : 1);
@@ -288,11 +285,10 @@ hs__static_blob_t *hs__static_code_file(int fd, const struct stat *st, int codin
     return blob_new(out, out_len);
 }
 
-void hs__static_compress_keep(const struct stat *st, int coding, hs__static_blob_t *b)
+void hs__static_compress_keep(hs__static_ccache_t *c, const struct stat *st, int coding, hs__static_blob_t *b)
 {
     if (b->len > CACHE_MAX_BYTES / 4)
         return; /* too big to keep: the response owns it alone */
-    cache_t *c = cache_get();
     for (size_t i = 0; i < CACHE_ENTRIES; i++)
         if (same_version(&c->e[i], st, coding))
             return; /* coded twice meanwhile (two requests): the first copy stays */
@@ -319,13 +315,13 @@ void hs__static_compress_keep(const struct stat *st, int coding, hs__static_blob
     b->refs++; /* the cache's own reference */
 }
 
-hs__static_blob_t *hs__static_compress(int fd, const struct stat *st, int coding)
+hs__static_blob_t *hs__static_compress(hs__static_ccache_t *c, int fd, const struct stat *st, int coding, uint64_t max)
 {
-    hs__static_blob_t *b = hs__static_compress_cached(st, coding);
+    hs__static_blob_t *b = hs__static_compress_cached(c, st, coding);
     if (b)
         return b;
-    b = hs__static_code_file(fd, st, coding);
+    b = hs__static_code_file(fd, st, coding, max);
     if (b)
-        hs__static_compress_keep(st, coding, b);
+        hs__static_compress_keep(c, st, coding, b);
     return b;
 }

@@ -69,6 +69,7 @@ typedef struct fentry_s {
     int fd;
     int refs;            /* requests using fd + 1 while the entry is in the table */
     uint64_t epoch;      /* loop iteration of the last stat */
+    uint64_t acc;        /* connections the loop had accepted then */
     uint64_t checked_ms; /* loop clock at the last stat */
     uint64_t gen;        /* the cache's generation at the last stat */
     uint32_t inst;       /* the inotify instance watching it and its directories; 0 = none */
@@ -89,7 +90,7 @@ typedef struct wdir_s {
     char path[]; /* relative to its root, "" for the root itself */
 } wdir_t;
 
-typedef struct {
+struct hs__static_fcache_s {
     fentry_t *slot[FC_BUCKETS];
     hs_loop_t *loop;
     hs_io_t io;    /* the inotify descriptor; fd -1 without one */
@@ -100,7 +101,9 @@ typedef struct {
     uint64_t no_watch_until; /* loop ms: the kernel refused a watch; do not ask before */
     uint64_t accepted;       /* loop->accepted when the events were last read */
     wdir_t *dirs[FC_DIR_BUCKETS];
-} fcache_t;
+    bool watch; /* notifications wanted (file_watch) */
+};
+typedef hs__static_fcache_t fcache_t;
 
 static void unref(fentry_t *e)
 {
@@ -205,7 +208,7 @@ static void instance_open(fcache_t *fc)
     fc->inst++;
     if (fc->inst == 0)
         fc->inst = 1;
-    if (!hs__static_cfg->file_watch)
+    if (!fc->watch)
         return;
     int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (fd < 0) {
@@ -271,29 +274,24 @@ static bool watch_entry(fcache_t *fc, const hs_fsroot_t *root, const char *rel, 
     return add_watch(fc, root, rel, len, FILE_MASK) >= 0;
 }
 
-/* ---- the table ---- */
-static void fc_destroy(void *p)
+/* ---- the table: one per worker (the static module's init_worker) ---- */
+hs__static_fcache_t *hs__static_fcache_new(hs_loop_t *loop, bool watch)
 {
-    fcache_t *fc = p;
+    fcache_t *fc = hs_calloc(1, sizeof(*fc));
+    fc->io.fd = -1;
+    fc->loop = loop;
+    fc->watch = watch;
+    instance_open(fc);
+    return fc;
+}
+
+void hs__static_fcache_free(hs__static_fcache_t *fc)
+{
     for (int i = 0; i < FC_BUCKETS; i++)
         if (fc->slot[i])
             unref(fc->slot[i]);
-    fc->loop = NULL; /* the worker's loop is gone by now: just close the descriptor */
-    instance_close(fc);
+    instance_close(fc); /* the worker's loop is still there: the descriptor leaves it */
     free(fc);
-}
-
-static hs_tls_t fc_tls = HS_TLS(sizeof(fcache_t), fc_destroy);
-
-static fcache_t *fc_get(hs_loop_t *loop)
-{
-    fcache_t *fc = hs_tls_get(&fc_tls);
-    if (!fc->loop) { /* new for this thread */
-        fc->io.fd = -1;
-        fc->loop = loop;
-        instance_open(fc);
-    }
-    return fc;
 }
 
 bool hs__static_same_version(const struct stat *a, const struct stat *b)
@@ -310,7 +308,7 @@ static bool same_file(const struct stat *a, const struct stat *b)
 
 static bool fresh(const fcache_t *fc, const fentry_t *e)
 {
-    if (e->epoch == fc->loop->iter)
+    if (e->epoch == fc->loop->iter && e->acc == fc->loop->accepted)
         return true; /* checked in this very wake-up */
     return e->inst == fc->inst && e->inst != 0 && fc->io.fd >= 0 && e->gen == fc->gen &&
            fc->loop->now_ms - e->checked_ms < FC_RECHECK_MS;
@@ -319,19 +317,20 @@ static bool fresh(const fcache_t *fc, const fentry_t *e)
 static void mark_checked(fcache_t *fc, fentry_t *e, uint32_t inst)
 {
     e->epoch = fc->loop->iter;
+    e->acc = fc->loop->accepted;
     e->checked_ms = fc->loop->now_ms;
     e->gen = fc->gen;
     e->inst = inst;
 }
 
-int hs__static_fcache_open(const hs_fsroot_t *root, const char *rel, hs_loop_t *loop, struct stat *st,
+int hs__static_fcache_open(hs__static_fcache_t *fc, const hs_fsroot_t *root, const char *rel, struct stat *st,
                            const char **detail, void **ent)
 {
     *ent = NULL;
     size_t n = strlen(rel);
     if (n >= FC_KEY_MAX)
         return hs_fsroot_open(root, rel, st, detail);
-    fcache_t *fc = fc_get(loop);
+    hs_loop_t *loop = fc->loop;
     if (fc->accepted != loop->accepted) {
         /* A connection accepted since the events were last read may have been opened after a
          * change whose event is queued but not yet dispatched (the accept loop runs within

@@ -12,12 +12,16 @@
 #define _GNU_SOURCE
 #include "static.h"
 
-int hs__static_map(hs_arena_t *a, hs_iovec_t path, hs__static_path_t *out, const char **detail)
+int hs__static_map(hs_arena_t *a, hs_iovec_t path, bool plain, hs__static_path_t *out, const char **detail)
 {
     hs_iovec_t p;
-    int st = hs_path_normalize_arena(a, path, &p, HS_PATH_DECODE, detail);
-    if (st)
-        return st;
+    if (plain) { /* the normal form of a path without escapes: a copy to end with a NUL */
+        p = hs_iov(hs_arena_strndup(a, path.base, path.len), path.len);
+    } else {
+        int st = hs_path_normalize_arena(a, path, &p, HS_PATH_DECODE, detail);
+        if (st)
+            return st;
+    }
     /* "/" or "/a/b" or "/a/b/": relative to the root, without the slashes around it */
     char *rel = (char *)p.base + 1;
     size_t len = p.len - 1;

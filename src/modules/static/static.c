@@ -14,7 +14,7 @@
  * Files come through the worker's open-file cache (fcache.c), which also keeps a small file's
  * bytes and a file's Content-Type, ETag and Last-Modified text. File bytes go out by sendfile
  * (hs_res_body_file) or, for small cached files, with the head in one writev; only coded
- * variants live in memory. Descriptors stay held until the request is freed (on_free).
+ * variants live in memory. Descriptors stay held until the request ends (a request cleanup).
  */
 #define _GNU_SOURCE
 #include "static.h"
@@ -25,55 +25,157 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-const hs_config_t *hs__static_cfg;
-static hs_fsroot_t root = {.fd = -1}; /* the one root for now; below static.c it is a parameter */
-
 #define MAX_INDEX 8
-static char *index_names[MAX_INDEX];
-static size_t num_index;
 
 static const char allow_file[] = "GET, HEAD, OPTIONS";
 
-static int init(hs_server_t *srv)
+/* ---- settings ---- */
+#define OFF(f) offsetof(hs__static_conf_t, f)
+HS_DIRECTIVES_BEGIN
+static const hs_directive_t directives[] = {
+    {"root", HS_DT_STRING, OFF(root), "", "DIR",
+     "serve static files from DIR (without it, the API is served at /); on a path: that path serves them", 0, 0,
+     HS_SCOPE_TOP | HS_SCOPE_PATH},
+    {"autoindex", HS_DT_BOOL, OFF(autoindex), "false", "BOOL", "list directories that have no index file (else 403)", 0,
+     0, HS_SCOPE_ALL},
+    {"follow_symlinks", HS_DT_BOOL, OFF(follow_symlinks), "false", "BOOL",
+     "serve symbolic links that lead outside the root (else 403)", 0, 0, HS_SCOPE_ALL},
+    {"file_watch", HS_DT_BOOL, OFF(file_watch), "true", "BOOL",
+     "keep cached files fresh by change notifications (inotify); --no-file-watch on network filesystems "
+     "(changes made by other machines raise none): a stat per event-loop wake-up instead",
+     0, 0, HS_SCOPE_TOP},
+    {"index", HS_DT_STRING, OFF(index), "index.html", "NAMES", "comma-separated index file names for directories", 0, 0,
+     HS_SCOPE_ALL},
+    {"cache_control", HS_DT_STRING, OFF(cache_control), "", "VALUE",
+     "Cache-Control sent with static files (e.g. 'public, max-age=3600')", 0, 0, HS_SCOPE_ALL},
+    {"compress", HS_DT_BOOL, OFF(compress), "true", "BOOL",
+     "compress text-like files on the fly (gzip, br, zstd) when the client accepts it", 0, 0, HS_SCOPE_ALL},
+    {"compress_max", HS_DT_SIZE, OFF(compress_max), "10m", "SIZE", "largest file compressed on the fly", 0, 1LL << 30,
+     HS_SCOPE_ALL},
+};
+HS_DIRECTIVES_END
+#undef OFF
+
+/* Document roots are opened once per directory and link policy, whatever number of paths
+ * serve them (so the open-file cache shares their entries); the configuration's end closes
+ * them. Only the configuration's thread touches this list. */
+typedef struct root_s {
+    struct root_s *next;
+    char *path;
+    int refs;
+    hs_fsroot_t fs;
+} root_t;
+static root_t *roots;
+
+static void release(void *p)
 {
-    hs__static_cfg = srv->cfg;
-    if (!srv->cfg->root)
+    hs__static_conf_t *sc = p;
+    for (root_t **r = &roots; sc->fsroot && *r; r = &(*r)->next) {
+        if (&(*r)->fs != sc->fsroot)
+            continue;
+        root_t *dead = *r;
+        if (--dead->refs == 0) {
+            *r = dead->next;
+            hs_fsroot_fini(&dead->fs);
+            free(dead->path);
+            free(dead);
+        }
+        break;
+    }
+    sc->fsroot = NULL;
+}
+
+/* Settings with a root: the root opened (before privileges are dropped; once per directory),
+ * the index names read. */
+static int check(hs_config_t *cfg, const hs_pathconf_t *path, void *p, const char **bad, char *err, size_t errlen)
+{
+    HS_UNUSED(path);
+    hs__static_conf_t *sc = p;
+    if (!sc->root)
         return HS_OK;
-    hs_fsroot_fini(&root);
-    int r = hs_fsroot_init(&root, srv->cfg->root, srv->cfg->follow_symlinks);
-    if (r != HS_OK) {
-        fprintf(stderr, "statusd: root %s: %s\n", srv->cfg->root, strerror(-r));
+    static bool mime_ready; /* read once per process: cached files keep pointers into it */
+    if (!mime_ready && hs__static_mime_init() != HS_OK) {
+        snprintf(err, errlen, "the MIME types cannot be read");
         return HS_ERROR;
     }
-    if (hs__static_mime_init() != HS_OK)
-        return HS_ERROR;
-    for (size_t i = 0; i < num_index; i++)
-        free(index_names[i]);
-    num_index = 0;
-    if (srv->cfg->index) {
-        hs_iovec_t v = hs_iov_cstr(srv->cfg->index), el;
+    mime_ready = true;
+    root_t *r = roots;
+    while (r && !(strcmp(r->path, sc->root) == 0 && r->fs.follow_symlinks == sc->follow_symlinks))
+        r = r->next;
+    if (!r) {
+        r = hs_calloc(1, sizeof(*r));
+        int e = hs_fsroot_init(&r->fs, sc->root, sc->follow_symlinks);
+        if (e != HS_OK) {
+            snprintf(err, errlen, "root %s: %s", sc->root, strerror(-e));
+            *bad = "root";
+            free(r);
+            return HS_ERROR;
+        }
+        r->path = hs_strdup(sc->root);
+        r->next = roots;
+        roots = r;
+    }
+    r->refs++;
+    sc->fsroot = &r->fs;
+    sc->num_index = 0;
+    sc->index_names = hs_config_alloc(cfg, MAX_INDEX * sizeof(*sc->index_names));
+    if (sc->index) {
+        hs_iovec_t v = hs_iov_cstr(sc->index), el;
         size_t pos = 0;
         while ((el = hs_list_next(v, &pos)).base) {
+            *bad = "index";
             if (memchr(el.base, '/', el.len) || HS_IOV_EQ(el, ".") || HS_IOV_EQ(el, "..")) {
-                fprintf(stderr, "statusd: index: '%.*s' is not a file name\n", (int)el.len, el.base);
+                snprintf(err, errlen, "index: '%.*s' is not a file name", (int)el.len, el.base);
                 return HS_ERROR;
             }
-            if (num_index == MAX_INDEX) {
-                fprintf(stderr, "statusd: index: at most %d names\n", MAX_INDEX);
+            if (sc->num_index == MAX_INDEX) {
+                snprintf(err, errlen, "index: at most %d names", MAX_INDEX);
                 return HS_ERROR;
             }
-            char *name = hs_malloc(el.len + 1);
+            char *name = hs_config_alloc(cfg, el.len + 1);
             memcpy(name, el.base, el.len);
             name[el.len] = '\0';
-            index_names[num_index++] = name;
+            sc->index_names[sc->num_index++] = name;
         }
     }
     return HS_OK;
 }
 
+/* Without hosts, a root serves "/". */
+static const char *mount(hs_config_t *cfg, const void *conf, bool flat)
+{
+    HS_UNUSED(cfg);
+    const hs__static_conf_t *sc = conf;
+    return flat && sc->root ? "/" : NULL;
+}
+
+/* ---- per-worker state: the open-file cache, the coded-bytes cache, codings under way ---- */
+typedef struct coding_s coding_t;
+typedef struct {
+    hs__static_fcache_t *fc;
+    hs__static_ccache_t *cc;
+    coding_t *codings; /* files being coded off the loop */
+} sworker_t;
+
+static int init_worker(hs_worker_t *w)
+{
+    const hs__static_conf_t *top = hs_server_conf(w->srv, &hs_module_static);
+    sworker_t *sw = hs_calloc(1, sizeof(*sw));
+    sw->fc = hs__static_fcache_new(&w->loop, top->file_watch);
+    sw->cc = hs__static_ccache_new();
+    w->mod[hs_module_static.index] = sw;
+    return HS_OK;
+}
+
+static void fini_worker(hs_worker_t *w);
+
+static sworker_t *sworker(const hs_req_t *req)
+{
+    return hs_worker_ctx(req->worker, &hs_module_static);
+}
+
 /* ---- per-request resources, released when the request is freed ---- */
 typedef struct sreq_s sreq_t;
-typedef struct coding_s coding_t;
 typedef struct sfile_s sfile_t;
 
 struct sreq_s {
@@ -98,9 +200,9 @@ static void stop_waiting(sreq_t *s)
     s->waiting = NULL;
 }
 
-static void on_free(hs_req_t *req)
+static void sreq_free(void *p)
 {
-    sreq_t *s = req->module_data;
+    sreq_t *s = p;
     stop_waiting(s); /* the client left while its file was being coded */
     for (size_t i = 0; i < s->nfds; i++)
         hs__static_fcache_release(s->fds[i], s->ents[i]);
@@ -109,14 +211,15 @@ static void on_free(hs_req_t *req)
 
 static sreq_t *sreq(hs_req_t *req)
 {
-    if (!req->module_data) {
-        sreq_t *s = hs_arena_alloc(&req->arena, sizeof(*s));
+    sreq_t *s = hs_req_ctx(req, &hs_module_static);
+    if (!s) {
+        s = hs_arena_alloc(&req->arena, sizeof(*s));
         memset(s, 0, sizeof(*s));
         s->req = req;
-        req->module_data = s;
-        req->on_free = on_free;
+        hs_req_set_ctx(req, &hs_module_static, s);
+        hs_req_cleanup(req, sreq_free, s);
     }
-    return req->module_data;
+    return s;
 }
 
 static void keep_fd_ent(hs_req_t *req, int fd, void *ent)
@@ -136,7 +239,7 @@ static void keep_fd(hs_req_t *req, int fd)
 static int open_failed(hs_req_t *req, int status, const char *detail)
 {
     if (status == 503) /* RFC 9110 §10.2.3: say when to come back */
-        hs_res_headerf(req, "Retry-After", "%d", hs__static_cfg->retry_after);
+        hs_res_headerf(req, "Retry-After", "%d", req->srv->cfg->retry_after);
     return hs_res_error(req, status, detail);
 }
 
@@ -152,8 +255,8 @@ static void add_validators(hs_req_t *req, hs_iovec_t etag, time_t lm, const hs__
     }
     hs_res_header(req, HS_IOV("ETag"), etag);
     hs_res_header(req, HS_IOV("Last-Modified"), hs_iov(date, 29));
-    if (hs__static_cfg->cache_control)
-        HS_RES_HEADER(req, "Cache-Control", hs__static_cfg->cache_control);
+    if (hs__static_conf(req)->cache_control)
+        HS_RES_HEADER(req, "Cache-Control", hs__static_conf(req)->cache_control);
     if (vary) /* RFC 9110 §12.5.5: the choice of coding depended on Accept-Encoding */
         HS_RES_HEADER(req, "Vary", "Accept-Encoding");
 }
@@ -264,28 +367,27 @@ static int finish_coded(hs_req_t *req, sfile_t *f, hs__static_blob_t *b)
  * coding, not one each. */
 struct coding_s {
     coding_t *next, **prev; /* in the worker's list; prev NULL once the worker is gone */
+    sworker_t *sw;          /* the worker's state (valid while prev is set) */
+    uint64_t max;           /* compress_max of the path that asked */
     struct stat st;
     int coding;
     sreq_t *waiters;
 };
 
-typedef struct {
-    coding_t *head;
-} codings_t;
-
-static void codings_destroy(void *p) /* worker thread exit: jobs still running own their entry */
+static void fini_worker(hs_worker_t *w)
 {
-    codings_t *cs = p;
-    for (coding_t *c = cs->head; c; c = c->next)
-        c->prev = NULL;
-    free(cs);
+    sworker_t *sw = w->mod[hs_module_static.index];
+    for (coding_t *c = sw->codings; c; c = c->next)
+        c->prev = NULL; /* jobs still running own their entry */
+    hs__static_fcache_free(sw->fc);
+    hs__static_ccache_free(sw->cc);
+    free(sw);
+    w->mod[hs_module_static.index] = NULL;
 }
 
-static hs_tls_t codings_tls = HS_TLS(sizeof(codings_t), codings_destroy);
-
-static coding_t *coding_find(const struct stat *st, int coding)
+static coding_t *coding_find(sworker_t *sw, const struct stat *st, int coding)
 {
-    for (coding_t *c = ((codings_t *)hs_tls_get(&codings_tls))->head; c; c = c->next)
+    for (coding_t *c = sw->codings; c; c = c->next)
         if (c->coding == coding && hs__static_same_version(&c->st, st))
             return c;
     return NULL;
@@ -312,7 +414,7 @@ typedef struct {
 static void code_work(void *arg) /* on a helper thread */
 {
     code_job_t *j = arg;
-    j->blob = hs__static_code_file(j->fd, &j->c->st, j->c->coding);
+    j->blob = hs__static_code_file(j->fd, &j->c->st, j->c->coding, j->c->max);
 }
 
 static void code_done(hs_req_t *req, void *arg) /* on the worker (at shutdown: after it) */
@@ -328,7 +430,7 @@ static void code_done(hs_req_t *req, void *arg) /* on the worker (at shutdown: a
         if (c->next)
             c->next->prev = c->prev;
         if (j->blob)
-            hs__static_compress_keep(&c->st, c->coding, j->blob);
+            hs__static_compress_keep(c->sw->cc, &c->st, c->coding, j->blob);
     }
     while (c->waiters) {
         sreq_t *s = c->waiters;
@@ -346,7 +448,8 @@ static void code_done(hs_req_t *req, void *arg) /* on the worker (at shutdown: a
  * false when that cannot be done (the caller codes it in place). */
 static bool code_later(hs_req_t *req, int fd, const struct stat *st, sfile_t *f)
 {
-    coding_t *c = coding_find(st, f->code_now);
+    sworker_t *sw = sworker(req);
+    coding_t *c = coding_find(sw, st, f->code_now);
     if (c) {
         wait_for(req, c, f);
         return true;
@@ -357,6 +460,8 @@ static bool code_later(hs_req_t *req, int fd, const struct stat *st, sfile_t *f)
     c = hs_calloc(1, sizeof(*c));
     c->st = *st;
     c->coding = f->code_now;
+    c->sw = sw;
+    c->max = hs__static_conf(req)->compress_max;
     code_job_t *j = hs_malloc(sizeof(*j));
     *j = (code_job_t){.fd = jfd, .c = c};
     if (hs_req_offload(req, code_work, code_done, j) != HS_OK) {
@@ -365,19 +470,18 @@ static bool code_later(hs_req_t *req, int fd, const struct stat *st, sfile_t *f)
         free(j);
         return false;
     }
-    codings_t *cs = hs_tls_get(&codings_tls);
-    c->next = cs->head;
-    c->prev = &cs->head;
-    if (cs->head)
-        cs->head->prev = &c->next;
-    cs->head = c;
+    c->next = sw->codings;
+    c->prev = &sw->codings;
+    if (sw->codings)
+        sw->codings->prev = &c->next;
+    sw->codings = c;
     wait_for(req, c, f);
     return true;
 }
 
 static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat *st, const char *rel)
 {
-    const hs_config_t *cfg = hs__static_cfg;
+    const hs__static_conf_t *cfg = hs__static_conf(req);
     sfile_t *f = hs_arena_alloc(&req->arena, sizeof(*f));
     f->fd = fd;
     f->st = *st;
@@ -415,7 +519,7 @@ static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat 
                 continue;
             const char *sib = hs_arena_printf(&req->arena, "%.*s%s", (int)rlen, rel, hs__static_coding_ext[c]).base;
             const char *ignored;
-            int sfd = hs_fsroot_open(&root, sib, &pre_st[c], &ignored);
+            int sfd = hs_fsroot_open(cfg->fsroot, sib, &pre_st[c], &ignored);
             if (sfd < 0)
                 continue;
             if (!S_ISREG(pre_st[c].st_mode) || !newer_or_same(&pre_st[c].st_mtim, &st->st_mtim)) {
@@ -457,11 +561,11 @@ static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat 
     f->pc = preconditions(req, f);
     if (f->code_now == HS_CODING_IDENTITY || f->pc != 0)
         return finish(req, f);
-    hs__static_blob_t *b = hs__static_compress_cached(st, f->code_now);
+    hs__static_blob_t *b = hs__static_compress_cached(sworker(req)->cc, st, f->code_now);
     if (!b && st->st_size >= OFFLOAD_CODING_MIN && code_later(req, fd, st, f))
         return HS_AGAIN; /* answered by code_done */
     if (!b)
-        b = hs__static_compress(fd, st, f->code_now);
+        b = hs__static_compress(sworker(req)->cc, fd, st, f->code_now, cfg->compress_max);
     return finish_coded(req, f, b);
 }
 
@@ -470,26 +574,30 @@ static int redirect_to_slash(hs_req_t *req, const hs__static_path_t *mp)
     /* RFC 9110 §15.4.2: the directory's address ends in '/', so relative links inside it
      * resolve; the Location is the normalised path, re-encoded, with the query kept */
     hs_iovec_t enc = hs_pct_encode_arena(&req->arena, mp->rel, mp->len, HS_PCT_KEEP_SLASH);
+    hs_iovec_t mnt = hs_req_mount(req);
     if (req->p.query.base)
-        hs_res_headerf(req, "Location", "/%.*s/?%.*s", (int)enc.len, enc.base, (int)req->p.query.len,
-                       req->p.query.base);
+        hs_res_headerf(req, "Location", "%.*s/%.*s/?%.*s", (int)mnt.len, mnt.base, (int)enc.len, enc.base,
+                       (int)req->p.query.len, req->p.query.base);
     else
-        hs_res_headerf(req, "Location", "/%.*s/", (int)enc.len, enc.base);
+        hs_res_headerf(req, "Location", "%.*s/%.*s/", (int)mnt.len, mnt.base, (int)enc.len, enc.base);
     return hs_res_error(req, 301, "this is a directory; its address ends with a slash");
 }
 
-static int handle(hs_req_t *req)
+static int content(hs_req_t *req)
 {
-    if (root.fd < 0 || req->p.form == HS_TARGET_ASTERISK || req->p.form == HS_TARGET_AUTHORITY)
+    const hs__static_conf_t *sc = hs__static_conf(req);
+    if (!sc->fsroot)
         return HS_DECLINED;
     const char *detail = NULL;
     hs__static_path_t mp;
-    int status = hs__static_map(&req->arena, req->p.path, &mp, &detail);
+    /* the file below the mount point: the rest of the path's normal form, every escape decoded */
+    int status = hs__static_map(&req->arena, hs_req_path_below_mount(req), req->npath_plain, &mp, &detail);
     if (status)
         return hs_res_error(req, status, detail);
     struct stat st;
     void *ent;
-    int fd = hs__static_fcache_open(&root, mp.rel, &req->worker->loop, &st, &detail, &ent);
+    hs__static_fcache_t *fc = sworker(req)->fc;
+    int fd = hs__static_fcache_open(fc, sc->fsroot, mp.rel, &st, &detail, &ent);
     if (fd < 0)
         return open_failed(req, -fd, detail);
     keep_fd_ent(req, fd, ent);
@@ -511,11 +619,12 @@ static int handle(hs_req_t *req)
         return serve_file(req, fd, ent, &st, mp.rel);
     if (!mp.trailing_slash)
         return redirect_to_slash(req, &mp);
-    for (size_t i = 0; i < num_index; i++) {
-        const char *ip = mp.len ? hs_arena_printf(&req->arena, "%s/%s", mp.rel, index_names[i]).base : index_names[i];
+    for (size_t i = 0; i < sc->num_index; i++) {
+        const char *ip =
+            mp.len ? hs_arena_printf(&req->arena, "%s/%s", mp.rel, sc->index_names[i]).base : sc->index_names[i];
         struct stat ist;
         void *ient;
-        int ifd = hs__static_fcache_open(&root, ip, &req->worker->loop, &ist, &detail, &ient);
+        int ifd = hs__static_fcache_open(fc, sc->fsroot, ip, &ist, &detail, &ient);
         if (ifd == -404)
             continue;
         if (ifd < 0)
@@ -527,10 +636,25 @@ static int handle(hs_req_t *req)
         keep_fd_ent(req, ifd, ient);
         return serve_file(req, ifd, ient, &ist, ip);
     }
-    if (!hs__static_cfg->autoindex)
+    if (!sc->autoindex)
         return hs_res_error(req, 403, "this directory has no index file and directory listings are off");
-    const char *shown = mp.len ? hs_arena_printf(&req->arena, "/%s/", mp.rel).base : "/";
-    return hs__static_autoindex(req, &root, fd, mp.rel, shown);
+    hs_iovec_t mnt = hs_req_mount(req);
+    const char *shown =
+        hs_arena_printf(&req->arena, "%.*s/%s%s", (int)mnt.len, mnt.base, mp.rel, mp.len ? "/" : "").base;
+    return hs__static_autoindex(req, sc->fsroot, fd, mp.rel, shown, sc->cache_control);
 }
 
-const hs_module_t hs_module_static = {"static", init, handle};
+hs_module_t hs_module_static = {
+    .name = "static",
+    .conf = {.name = "static",
+             .directives = directives,
+             .count = HS_ARRAY_SIZE(directives),
+             .size = sizeof(hs__static_conf_t),
+             .handler = "root",
+             .check = check,
+             .release = release,
+             .mount = mount},
+    .init_worker = init_worker,
+    .fini_worker = fini_worker,
+    .content = content,
+};

@@ -18,10 +18,31 @@
 
 #include <sys/stat.h>
 
-/* ---- module state (static.c); read-only once workers run ----
- * The configuration. The root is static.c's own: everything below takes it as a parameter, so
- * that several roots can be served by one process. */
-extern const hs_config_t *hs__static_cfg;
+/* ---- settings (static.c): one struct per path, made by the configuration ---- */
+typedef struct hs__static_conf_s {
+    char *root;          /* the document root: naming it makes the module a path's handler */
+    bool autoindex;      /* HTML listing for directories without an index file (else 403) */
+    bool follow_symlinks; /* allow symbolic links that lead outside the root */
+    bool file_watch;     /* open-file cache kept fresh by inotify (server-wide) */
+    bool compress;       /* on-the-fly gzip/br/zstd for compressible types */
+    char *index;         /* comma-separated index file names */
+    char *cache_control; /* Cache-Control on static responses, NULL = none */
+    uint64_t compress_max; /* largest file compressed on the fly */
+    /* made by the module's check, once the settings are final */
+    const hs_fsroot_t *fsroot;
+    const char **index_names;
+    size_t num_index;
+} hs__static_conf_t;
+
+extern hs_module_t hs_module_static;
+static inline const hs__static_conf_t *hs__static_conf(const hs_req_t *req)
+{
+    return hs_req_conf(req, &hs_module_static);
+}
+
+/* The per-worker caches (made by the module's init_worker). */
+typedef struct hs__static_fcache_s hs__static_fcache_t;
+typedef struct hs__static_ccache_s hs__static_ccache_t;
 
 /* ---- map.c ---- */
 typedef struct hs__static_path_s {
@@ -35,7 +56,7 @@ typedef struct hs__static_path_s {
  * written %2e — and never above the root, slashes merged). Returns 0, or a status: 400 (bad
  * escape, NUL byte) or 404 (an encoded '/' — no file name can contain one). *detail explains.
  * Memory comes from `a`. */
-int hs__static_map(hs_arena_t *a, hs_iovec_t path, hs__static_path_t *out, const char **detail);
+int hs__static_map(hs_arena_t *a, hs_iovec_t path, bool plain, hs__static_path_t *out, const char **detail);
 
 /* ---- fcache.c ----
  * hs_fsroot_open (src/os/fsroot.c) through the worker's open-file cache: regular files are
@@ -44,8 +65,11 @@ int hs__static_map(hs_arena_t *a, hs_iovec_t path, hs__static_path_t *out, const
  * where those are unavailable. *ent receives the cache entry (NULL when the caller owns the
  * descriptor); pass both to hs__static_fcache_release when done. The root must outlive the
  * worker threads. */
-int hs__static_fcache_open(const hs_fsroot_t *root, const char *rel, hs_loop_t *loop, struct stat *st,
+int hs__static_fcache_open(hs__static_fcache_t *fc, const hs_fsroot_t *root, const char *rel, struct stat *st,
                            const char **detail, void **ent);
+/* One worker's cache, on its loop; with watch false (file_watch off) entries are checked by stat. */
+hs__static_fcache_t *hs__static_fcache_new(hs_loop_t *loop, bool watch);
+void hs__static_fcache_free(hs__static_fcache_t *fc);
 void hs__static_fcache_release(int fd, void *ent);
 /* The cached bytes of a small file (valid while the entry is held), or NULL. */
 const char *hs__static_fcache_data(const void *ent);
@@ -88,13 +112,17 @@ typedef struct hs__static_blob_s {
 void hs__static_blob_release(hs__static_blob_t *b);
 /* The file (fd, st) coded with `coding`, from the worker's cache or compressed now.
  * NULL on failure (the caller falls back to identity). The caller owns one reference. */
-hs__static_blob_t *hs__static_compress(int fd, const struct stat *st, int coding);
+hs__static_blob_t *hs__static_compress(hs__static_ccache_t *c, int fd, const struct stat *st, int coding,
+                                       uint64_t max);
 /* Its parts. The cached copy of that version (a reference) or NULL; the file coded now, with
- * no cache involved (safe on a helper thread; NULL above compress_max or on failure); and
+ * no cache involved (safe on a helper thread; NULL above `max` bytes or on failure); and
  * keeping a blob coded elsewhere in this worker's cache (which takes its own reference). */
-hs__static_blob_t *hs__static_compress_cached(const struct stat *st, int coding);
-hs__static_blob_t *hs__static_code_file(int fd, const struct stat *st, int coding);
-void hs__static_compress_keep(const struct stat *st, int coding, hs__static_blob_t *b);
+hs__static_blob_t *hs__static_compress_cached(hs__static_ccache_t *c, const struct stat *st, int coding);
+hs__static_blob_t *hs__static_code_file(int fd, const struct stat *st, int coding, uint64_t max);
+void hs__static_compress_keep(hs__static_ccache_t *c, const struct stat *st, int coding, hs__static_blob_t *b);
+/* One worker's cache of coded bytes. */
+hs__static_ccache_t *hs__static_ccache_new(void);
+void hs__static_ccache_free(hs__static_ccache_t *c);
 
 /* Accept-Encoding negotiation (RFC 9110 §12.5.3). `avail` is a bit set of codings the server
  * can produce (1 << HS_CODING_*), `pre` those available precompressed (preferred on a tie).
@@ -107,6 +135,7 @@ int hs__static_negotiate_im(const hs_req_t *req);
 /* ---- autoindex.c ---- */
 /* Send an HTML listing of the directory open at dir_fd, which is `rel` below `root` ("" for the
  * root itself); `shown` is the decoded URL path. The root must outlive the request. */
-int hs__static_autoindex(hs_req_t *req, const hs_fsroot_t *root, int dir_fd, const char *rel, const char *shown);
+int hs__static_autoindex(hs_req_t *req, const hs_fsroot_t *root, int dir_fd, const char *rel, const char *shown,
+                         const char *cache_control);
 
 #endif

@@ -15,10 +15,25 @@
 #include "hs/crypto.h"
 #include "hs/http.h"
 
-/* ---- mounting (router.c) ---- */
-extern const char *api_prefix; /* "" at /, or the api_prefix directive when a root is served */
-extern size_t api_prefix_len;
-extern const hs_config_t *api_cfg;
+/* ---- settings and mounting (router.c) ---- */
+typedef struct api_conf_s {
+    bool api;                  /* serve the API: naming it makes the module a path's handler */
+    char *api_prefix;          /* where the API goes when a root is served (no hosts) */
+    uint64_t api_max_duration; /* ms: longest delay/drip/sse/hang/job a request may ask for */
+    uint64_t api_max_bytes;    /* largest generated body */
+    char *allow_redirect_host; /* comma-separated extra hosts /redirect-to may point at */
+} api_conf_t;
+
+extern hs_module_t hs_module_testapi;
+static inline const api_conf_t *api_conf(const hs_req_t *req)
+{
+    return hs_req_conf(req, &hs_module_testapi);
+}
+/* The route's per-request state (the module's context slot). */
+#define API_CTX(req) hs_req_ctx((req), &hs_module_testapi)
+#define API_SET_CTX(req, p) hs_req_set_ctx((req), &hs_module_testapi, (p))
+/* Where the API is mounted for this request ("" at /, "/_api" …): links start with it. */
+#define API_PREFIX(req) ((req)->path ? (req)->path->mount : "")
 
 /* A route handler. `rest` is what follows the route's path (empty for exact routes). Returns
  * what a module handler returns (HS_OK after a response, HS_AGAIN for asynchronous work). */

@@ -199,7 +199,7 @@ static int digest_challenge(hs_req_t *req, digest_t *d, bool stale, const char *
 
 static void digest_body_read(hs_req_t *req)
 {
-    digest_t *d = req->module_data;
+    digest_t *d = API_CTX(req);
     hs_iovec_t v = hs_req_header(req, HS_HDR_AUTHORIZATION);
     if (!v.base || v.len < 7 || strncasecmp(v.base, "digest ", 7) != 0) {
         digest_challenge(req, d, false, "send Authorization: Digest … computed from the challenge (RFC 7616)");
@@ -315,6 +315,6 @@ int api_r_digest_auth(hs_req_t *req, hs_iovec_t rest)
     if (!d->md)
         return api_fail(req, 400, "algorithm must be MD5, SHA-256 or SHA-512-256 (optionally -sess), got '%.*s'",
                         (int)HS_MIN(alg.len, 32), alg.base);
-    req->module_data = d;
+    API_SET_CTX(req, d);
     return hs_req_read_body(req, digest_body_read);
 }

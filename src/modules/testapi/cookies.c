@@ -193,7 +193,7 @@ int api_r_session(hs_req_t *req, hs_iovec_t rest)
                 uint64_t until = strtoull(exp, NULL, 16), now = api_now_ms(req);
                 if (now >= until)
                     return api_fail(req, 440, "the session expired %.3f s ago; log in again (POST %s/session/login)",
-                                    (double)(now - until) / 1000, api_prefix);
+                                    (double)(now - until) / 1000, API_PREFIX(req));
                 hs_buf_t b = {0};
                 hs_buf_printf(&b, "{\n  \"session\": \"valid\",\n  \"expires_in\": %.3f\n}\n",
                               (double)(until - now) / 1000);
@@ -204,6 +204,6 @@ int api_r_session(hs_req_t *req, hs_iovec_t rest)
     }
     hs_res_headerf(req, "WWW-Authenticate",
                    "Cookie realm=\"statusd\", form-action=\"%s/session/login\", cookie-name=\"" SESSION_COOKIE "\"",
-                   api_prefix);
+                   API_PREFIX(req));
     return api_fail(req, 401, "%s", why);
 }

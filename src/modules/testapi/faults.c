@@ -53,7 +53,7 @@ typedef struct {
 static hs_iovec_t head(hs_req_t *req, const char *status_line, const char *fields)
 {
     const char *sn = req->srv->cfg->server_name; /* NULL (configured empty): no Server field */
-    return hs_arena_printf(&req->arena, "%s\r\nDate: %s\r\n%s%s%s%s\r\n", status_line, req->worker->loop.date,
+    return hs_arena_printf(&req->arena, "%s\r\nDate: %s\r\n%s%s%s%s\r\n", status_line, hs_worker_date(req->worker),
                            sn ? "Server: " : "", sn ? sn : "", sn ? "\r\n" : "", fields);
 }
 
@@ -69,7 +69,7 @@ static void hang_done(hs_req_t *req)
 
 static void slow_next(hs_req_t *req)
 {
-    slow_t *s = req->module_data;
+    slow_t *s = API_CTX(req);
     hs_iovec_t p = s->pieces[s->next++];
     bool last = s->next == s->npieces;
     hs_res_raw(req, p.base, p.len, last ? HS_RAW_CLOSE : HS_RAW_HOLD, 200);
@@ -133,7 +133,7 @@ int api_r_fault(hs_req_t *req, hs_iovec_t kind)
         if (!api_arg_ms(req, "delay", 1000, 200, &s->delay))
             return HS_OK;
         s->pieces[s->npieces++] = HS_IOV("HTTP/1.1 200 OK\r\n");
-        s->pieces[s->npieces++] = hs_arena_printf(&req->arena, "Date: %s\r\n", req->worker->loop.date);
+        s->pieces[s->npieces++] = hs_arena_printf(&req->arena, "Date: %s\r\n", hs_worker_date(req->worker));
         if (req->srv->cfg->server_name)
             s->pieces[s->npieces++] = hs_arena_printf(&req->arena, "Server: %s\r\n", req->srv->cfg->server_name);
         s->pieces[s->npieces++] = HS_IOV("Content-Type: text/plain\r\n");
@@ -141,11 +141,11 @@ int api_r_fault(hs_req_t *req, hs_iovec_t kind)
         s->pieces[s->npieces++] = HS_IOV("\r\nslow headers\n");
         if (!api_check_duration(req, "delay x pieces", s->delay * (s->npieces - 1)))
             return HS_OK;
-        req->module_data = s;
+        API_SET_CTX(req, s);
         slow_next(req);
     } else if (HS_IOV_EQ(kind, "hang")) {
         uint64_t ms;
-        if (!api_arg_ms(req, "duration", 1000, api_cfg->api_max_duration, &ms))
+        if (!api_arg_ms(req, "duration", 1000, api_conf(req)->api_max_duration, &ms))
             return HS_OK;
         hs_req_set_timer(req, ms ? ms : 1, hang_done);
         r = HS_AGAIN;

@@ -180,7 +180,7 @@ STATIC_DOC(api_r_deny, "text/plain; charset=utf-8",
 
 int api_r_robots(hs_req_t *req, hs_iovec_t rest)
 {
-    hs_iovec_t doc = hs_arena_printf(&req->arena, "User-agent: *\nDisallow: %s/deny\n", api_prefix);
+    hs_iovec_t doc = hs_arena_printf(&req->arena, "User-agent: *\nDisallow: %s/deny\n", API_PREFIX(req));
     return api_send_mem(req, 200, doc.base, doc.len, "text/plain; charset=utf-8");
 }
 
@@ -231,7 +231,7 @@ int api_r_links(hs_req_t *req, hs_iovec_t rest)
         if (i == off)
             hs_buf_printf(&b, "%llu ", (unsigned long long)i);
         else
-            hs_buf_printf(&b, "<a href=\"%s/links/%llu/%llu\">%llu</a> ", api_prefix, (unsigned long long)n,
+            hs_buf_printf(&b, "<a href=\"%s/links/%llu/%llu\">%llu</a> ", API_PREFIX(req), (unsigned long long)n,
                           (unsigned long long)i, (unsigned long long)i);
     }
     HS_BUF_LIT(&b, "\n</body></html>\n");
@@ -261,7 +261,7 @@ int api_r_forms_post(hs_req_t *req, hs_iovec_t rest)
         "<p><button>Submit</button></p>\n</form>\n"
         "<p>The <a href=\"%s/forms/reset\">reset form</a> answers 205 Reset Content.</p>\n"
         "</body>\n</html>\n",
-        api_prefix, api_prefix);
+        API_PREFIX(req), API_PREFIX(req));
     return api_send_mem(req, 200, doc.base, doc.len, "text/html; charset=utf-8");
 }
 
@@ -282,7 +282,7 @@ int api_r_forms_reset(hs_req_t *req, hs_iovec_t rest)
                         "<p><label>Something to forget: <input name=\"text\"></label></p>\n"
                         "<p><button>Send (the server answers 205: clear the form)</button></p>\n"
                         "</form>\n</body></html>\n",
-                        api_prefix);
+                        API_PREFIX(req));
     return api_send_mem(req, 200, doc.base, doc.len, "text/html; charset=utf-8");
 }
 

@@ -27,7 +27,7 @@ int api_r_image(hs_req_t *req, hs_iovec_t rest)
             if (hs_iov_eq(rest, images[i].name, strlen(images[i].name)) || (i == 1 && HS_IOV_EQ(rest, "jpg")))
                 return api_send_mem(req, 200, images[i].data, images[i].len, images[i].type);
         return api_fail(req, 404, "no such image format; try %s/image/png, /image/jpeg, /image/webp or /image/svg",
-                        api_prefix);
+                        API_PREFIX(req));
     }
     static const char *const types[] = {"image/png", "image/jpeg", "image/webp", "image/svg+xml"};
     HS_RES_HEADER(req, "Vary", "Accept");

@@ -75,13 +75,14 @@ int api_r_jobs(hs_req_t *req, hs_iovec_t rest)
     }
     uint64_t start, duration;
     if (!parse_id(id, &start, &duration))
-        return api_fail(req, 404, "no such job (ids are issued by POST %s/jobs)", api_prefix);
+        return api_fail(req, 404, "no such job (ids are issued by POST %s/jobs)", API_PREFIX(req));
     uint64_t now = api_now_ms(req), elapsed = now - start;
     bool done = elapsed >= duration;
     hs_buf_t b = {0};
     if (result) {
         if (!done)
-            return api_fail(req, 404, "the job has no result yet: poll %s/jobs/%.*s", api_prefix, (int)id.len, id.base);
+            return api_fail(req, 404, "the job has no result yet: poll %s/jobs/%.*s", API_PREFIX(req), (int)id.len,
+                            id.base);
         hs_buf_printf(&b, "{\n  \"id\": \"%.*s\",\n  \"status\": \"done\",\n  \"result\": {\"answer\": 42}\n}\n",
                       (int)id.len, id.base);
         return api_send_buf(req, 200, &b, "application/json");

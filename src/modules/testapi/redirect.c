@@ -79,9 +79,9 @@ int api_r_absolute_redirect(hs_req_t *req, hs_iovec_t rest)
 }
 
 /* Is `authority` (host[:port]) one the configuration allows besides this server? */
-static bool allowed_host(hs_iovec_t authority)
+static bool allowed_host(const hs_req_t *req, hs_iovec_t authority)
 {
-    const char *list = api_cfg->allow_redirect_host;
+    const char *list = api_conf(req)->allow_redirect_host;
     if (!list)
         return false;
     hs_iovec_t host = authority;
@@ -147,7 +147,7 @@ static const char *check_target(hs_req_t *req, hs_iovec_t url)
     hs_iovec_t here = api_host(req);
     if (authority.len == here.len && strncasecmp(authority.base, here.base, here.len) == 0)
         return NULL;
-    if (allowed_host(authority))
+    if (allowed_host(req, authority))
         return NULL;
     return hs_arena_printf(&req->arena,
                            "redirects only go to this server (%.*s) or to a relative path; start statusd with "

@@ -9,9 +9,24 @@
 
 #include <stdio.h>
 
-const char *api_prefix; /* NULL = API off */
-size_t api_prefix_len;
-const hs_config_t *api_cfg;
+#define OFF(f) offsetof(api_conf_t, f)
+HS_DIRECTIVES_BEGIN
+static const hs_directive_t directives[] = {
+    {"api", HS_DT_BOOL, OFF(api), "true", "BOOL",
+     "serve the client-testing API (--no-api turns it off); on a path: that path serves it", 0, 0,
+     HS_SCOPE_TOP | HS_SCOPE_PATH},
+    {"api_prefix", HS_DT_STRING, OFF(api_prefix), "/_api", "PATH",
+     "where the API is mounted when --root is given (a configuration without hosts)", 0, 0, HS_SCOPE_TOP},
+    /* caps: over a cap the API answers 400 naming it */
+    {"api_max_duration", HS_DT_DURATION, OFF(api_max_duration), "10s", "DURATION",
+     "longest delay, drip, stream or hang the API will perform (400 naming the cap beyond)", 1, 3600000, HS_SCOPE_ALL},
+    {"api_max_bytes", HS_DT_SIZE, OFF(api_max_bytes), "10m", "SIZE",
+     "largest body the API will generate (400 naming the cap beyond)", 1, 1LL << 30, HS_SCOPE_ALL},
+    {"allow_redirect_host", HS_DT_STRING, OFF(allow_redirect_host), "", "HOSTS",
+     "comma-separated hosts /redirect-to may send clients to besides this server", 0, 0, HS_SCOPE_ALL},
+};
+HS_DIRECTIVES_END
+#undef OFF
 
 enum {
     M_GET = 1 << 0, /* and HEAD */
@@ -168,7 +183,7 @@ static int landing(hs_req_t *req, hs_iovec_t rest)
     static const char *const types[] = {"text/plain", "text/html"};
     bool html = hs_negotiate_type(hs_req_header(req, HS_HDR_ACCEPT), types, 2) == 1;
     hs_buf_t b = {0};
-    const char *pf = api_prefix;
+    const char *pf = API_PREFIX(req);
     if (html) {
         HS_BUF_LIT(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">"
                        "<title>statusd client-testing API</title></head>\n<body>\n"
@@ -253,20 +268,10 @@ static const char *allow_of(hs_req_t *req, unsigned methods)
     return s;
 }
 
-static int handle(hs_req_t *req)
+/* Routes are matched on the path's normal form below the mount point. */
+static int content(hs_req_t *req)
 {
-    if (!api_prefix)
-        return HS_DECLINED;
-    hs_iovec_t path = req->p.path;
-    if (api_prefix_len) {
-        if (path.len < api_prefix_len || memcmp(path.base, api_prefix, api_prefix_len) != 0 ||
-            (path.len > api_prefix_len && path.base[api_prefix_len] != '/'))
-            return HS_DECLINED;
-        path.base += api_prefix_len;
-        path.len -= api_prefix_len;
-        if (path.len == 0)
-            path = HS_IOV("/");
-    }
+    hs_iovec_t path = hs_req_path_below_mount(req);
     const route_t *r = NULL;
     hs_iovec_t rest = HS_IOV("");
     for (size_t i = 0; i < HS_ARRAY_SIZE(routes) && !r; i++) {
@@ -305,16 +310,38 @@ static int handle(hs_req_t *req)
     return r->fn(req, rest);
 }
 
-static int init(hs_server_t *srv)
+static int check(hs_config_t *cfg, const hs_pathconf_t *path, void *p, const char **bad, char *err, size_t errlen)
 {
-    api_cfg = srv->cfg;
-    if (!srv->cfg->api) {
-        api_prefix = NULL;
-        return HS_OK;
+    HS_UNUSED(cfg);
+    HS_UNUSED(path);
+    const api_conf_t *ac = p;
+    if (ac->api_prefix && (ac->api_prefix[0] != '/' || strlen(ac->api_prefix) < 2)) {
+        snprintf(err, errlen, "api_prefix must start with '/' and name a path, got '%s'", ac->api_prefix);
+        *bad = "api_prefix";
+        return HS_ERROR;
     }
-    api_prefix = srv->cfg->root ? srv->cfg->api_prefix : "";
-    api_prefix_len = strlen(api_prefix);
     return HS_OK;
 }
 
-const hs_module_t hs_module_testapi = {"testapi", init, handle};
+/* Without hosts the API is at /, or at api_prefix when a root serves /. */
+static const char *mount(hs_config_t *cfg, const void *conf, bool flat)
+{
+    const api_conf_t *ac = conf;
+    if (!flat || !ac->api)
+        return NULL;
+    const hs_directive_t *root = hs_config_find("root");
+    bool files = root && *(char **)hs_config_field(cfg, root);
+    return files ? ac->api_prefix : "/";
+}
+
+hs_module_t hs_module_testapi = {
+    .name = "testapi",
+    .conf = {.name = "testapi",
+             .directives = directives,
+             .count = HS_ARRAY_SIZE(directives),
+             .size = sizeof(api_conf_t),
+             .handler = "api",
+             .check = check,
+             .mount = mount},
+    .content = content,
+};

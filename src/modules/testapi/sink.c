@@ -18,10 +18,10 @@ typedef struct {
     uint64_t start_ms;
 } sink_t;
 
-static void sink_free(hs_req_t *req)
+static void sink_free(void *p)
 {
-    sink_t *s = req->module_data;
-    if (s && s->sha) {
+    sink_t *s = p;
+    if (s->sha) {
         EVP_MD_CTX_free(s->sha);
         s->sha = NULL;
     }
@@ -48,7 +48,7 @@ static void answer(hs_req_t *req, sink_t *s)
 
 static void piece(hs_req_t *req, const char *data, size_t len, int how)
 {
-    sink_t *s = req->module_data;
+    sink_t *s = API_CTX(req);
     if (how == HS_BODY_ERROR)
         return; /* answered by the engine (400, 408, 413, 431) or nobody is left (499) */
     if (len > 0) {
@@ -107,7 +107,7 @@ int api_r_sink(hs_req_t *req, hs_iovec_t rest)
         return api_fail(req, 500, "no SHA-256 context could be made");
     }
     s->start_ms = api_now_ms(req);
-    req->module_data = s;
-    req->on_free = sink_free;
+    API_SET_CTX(req, s);
+    hs_req_cleanup(req, sink_free, s);
     return hs_req_body_stream(req, piece);
 }

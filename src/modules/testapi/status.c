@@ -77,9 +77,9 @@ void api_add_status_headers(hs_req_t *req, int code, uint64_t body_len)
         case HS_RH_LINK:
             if (!hs_res_find_header(req, "link")) {
                 if (code == 451)
-                    hs_res_headerf(req, "Link", "<%s/get>; rel=\"blocked-by\"", api_prefix);
+                    hs_res_headerf(req, "Link", "<%s/get>; rel=\"blocked-by\"", API_PREFIX(req));
                 else
-                    hs_res_headerf(req, "Link", "<%s/>; rel=\"help\"", api_prefix);
+                    hs_res_headerf(req, "Link", "<%s/>; rel=\"help\"", API_PREFIX(req));
             }
             break;
         case HS_RH_IM:
@@ -154,7 +154,7 @@ static int respond(hs_req_t *req, int code)
 
 static void on_sleep_done(hs_req_t *req)
 {
-    respond(req, *(int *)req->module_data);
+    respond(req, *(int *)API_CTX(req));
 }
 
 /* Parse "200", "200,500" or "200:0.8,500:0.2" and pick one. 0 after answering 400. */
@@ -230,7 +230,7 @@ int api_r_status(hs_req_t *req, hs_iovec_t rest)
         return api_fail(req, 400,
                         "101 Switching Protocols only happens through a real protocol upgrade: open a WebSocket "
                         "at %s/websocket/echo",
-                        api_prefix);
+                        API_PREFIX(req));
     if ((info->flags & HS_SF_LOGONLY) && code != 444)
         return api_fail(req, 400,
                         "%d %s is log-only: servers record it in their access log but never send it on the wire, so "
@@ -268,7 +268,7 @@ int api_r_status(hs_req_t *req, hs_iovec_t rest)
         /* a real interim response now (not to HTTP/1.0: hs_res_interim declines), the final
          * 200 after the optional sleep */
         hs_res_header_t link = {HS_IOV("Link"),
-                                hs_arena_printf(&req->arena, "<%s/image/svg>; rel=preload; as=image", api_prefix)};
+                                hs_arena_printf(&req->arena, "<%s/image/svg>; rel=preload; as=image", API_PREFIX(req))};
         bool hints = code == 103;
         if (hs_res_interim(req, code, hints ? &link : NULL, hints ? 1 : 0) == HS_ERROR)
             return HS_AGAIN; /* the client is gone: the connection logs 499 and closes */
@@ -279,7 +279,7 @@ int api_r_status(hs_req_t *req, hs_iovec_t rest)
     if (sleep_ms > 0) {
         int *p = hs_arena_alloc(&req->arena, sizeof(int));
         *p = code;
-        req->module_data = p;
+        API_SET_CTX(req, p);
         hs_req_set_timer(req, sleep_ms, on_sleep_done);
         return HS_AGAIN;
     }

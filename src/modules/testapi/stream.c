@@ -30,7 +30,7 @@ static void delay_done(hs_req_t *req)
 
 static void delay_body_read(hs_req_t *req)
 {
-    uint64_t ms = *(uint64_t *)req->module_data;
+    uint64_t ms = *(uint64_t *)API_CTX(req);
     if (ms == 0) {
         delay_done(req);
         return;
@@ -46,7 +46,7 @@ int api_r_delay(hs_req_t *req, hs_iovec_t rest)
                         (int)HS_MIN(rest.len, 32), rest.base);
     if (!api_check_duration(req, "/delay", *ms))
         return HS_OK;
-    req->module_data = ms;
+    API_SET_CTX(req, ms);
     return hs_req_read_body(req, delay_body_read);
 }
 
@@ -58,7 +58,7 @@ typedef struct {
 
 static void drip_tick(hs_req_t *req)
 {
-    drip_t *d = req->module_data;
+    drip_t *d = API_CTX(req);
     uint64_t elapsed = api_now_ms(req) - d->start;
     /* httpbin: a byte, then a pause of duration/numbytes, and so on */
     uint64_t due =
@@ -80,7 +80,7 @@ static void drip_tick(hs_req_t *req)
 
 static void drip_start(hs_req_t *req)
 {
-    drip_t *d = req->module_data;
+    drip_t *d = API_CTX(req);
     bool body = hs_status_allows_body(d->code);
     req->content_length = body ? (int64_t)d->numbytes : 0;
     req->content_type = "application/octet-stream";
@@ -111,7 +111,7 @@ int api_r_drip(hs_req_t *req, hs_iovec_t rest)
                         (unsigned long long)code);
     d->code = (int)code;
     d->tick = d->numbytes ? HS_MAX(d->duration / d->numbytes, 5) : 5;
-    req->module_data = d;
+    API_SET_CTX(req, d);
     if (delay) {
         hs_req_set_timer(req, delay, drip_start);
         return HS_AGAIN;
@@ -159,7 +159,7 @@ static void stream_bytes_more(hs_req_t *req);
 static int stream_begin(hs_req_t *req, int status, const char *ctype, int64_t len, void *data,
                         void (*more)(hs_req_t *req))
 {
-    req->module_data = data;
+    API_SET_CTX(req, data);
     req->content_type = ctype;
     req->content_length = len;
     if (len >= 0 && req->no_body) {
@@ -191,7 +191,7 @@ int api_r_bytes(hs_req_t *req, hs_iovec_t rest)
 
 static void stream_lines_more(hs_req_t *req)
 {
-    stream_t *s = req->module_data;
+    stream_t *s = API_CTX(req);
     hs_buf_t l = {0};
     while (s->done < s->total && hs_res_stream_pending(req) < STREAM_HIGH_WATER) {
         l.len = 0;
@@ -238,7 +238,7 @@ int api_r_stream(hs_req_t *req, hs_iovec_t rest)
 
 static void stream_bytes_more(hs_req_t *req)
 {
-    stream_t *s = req->module_data;
+    stream_t *s = API_CTX(req);
     unsigned char buf[65536];
     while (s->done < s->total && hs_res_stream_pending(req) < STREAM_HIGH_WATER) {
         size_t n = (size_t)HS_MIN(s->chunk, s->total - s->done);
@@ -332,7 +332,7 @@ typedef struct {
 
 static void range_more(hs_req_t *req)
 {
-    range_body_t *rb = req->module_data;
+    range_body_t *rb = API_CTX(req);
     char buf[65536];
     while (rb->cur < rb->count && hs_res_stream_pending(req) < STREAM_HIGH_WATER) {
         piece_t *pc = &rb->pieces[rb->cur];
@@ -459,7 +459,7 @@ typedef struct {
 
 static void sse_tick(hs_req_t *req)
 {
-    sse_t *s = req->module_data;
+    sse_t *s = API_CTX(req);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     unsigned long long now = (unsigned long long)ts.tv_sec * 1000ULL + (unsigned long long)ts.tv_nsec / 1000000;
@@ -487,7 +487,7 @@ int api_r_sse(hs_req_t *req, hs_iovec_t rest)
         return HS_OK;
     if (!api_check_bytes(req, "count x event size", s->count * 80))
         return HS_OK;
-    req->module_data = s;
+    API_SET_CTX(req, s);
     req->content_type = "text/event-stream; charset=utf-8";
     HS_RES_HEADER(req, "Cache-Control", "no-cache");
     hs_res_stream_start(req, 200);

@@ -140,19 +140,19 @@ static const char *fmt_size(hs_req_t *req, uint64_t n)
 
 bool api_check_duration(hs_req_t *req, const char *what, uint64_t ms)
 {
-    if (ms <= api_cfg->api_max_duration)
+    if (ms <= api_conf(req)->api_max_duration)
         return true;
     api_fail(req, 400, "%s asks for %s, over the API's cap --api-max-duration (%s)", what, fmt_ms(req, ms),
-             fmt_ms(req, api_cfg->api_max_duration));
+             fmt_ms(req, api_conf(req)->api_max_duration));
     return false;
 }
 
 bool api_check_bytes(hs_req_t *req, const char *what, uint64_t n)
 {
-    if (n <= api_cfg->api_max_bytes)
+    if (n <= api_conf(req)->api_max_bytes)
         return true;
     api_fail(req, 400, "%s asks for %llu bytes, over the API's cap --api-max-bytes (%s)", what, (unsigned long long)n,
-             fmt_size(req, api_cfg->api_max_bytes));
+             fmt_size(req, api_conf(req)->api_max_bytes));
     return false;
 }
 
@@ -234,7 +234,7 @@ hs_iovec_t api_path(hs_req_t *req, const char *fmt, ...)
     va_start(ap, fmt);
     hs_iovec_t rest = hs_arena_vprintf(&req->arena, fmt, ap);
     va_end(ap);
-    return hs_arena_printf(&req->arena, "%s%s", api_prefix, rest.base);
+    return hs_arena_printf(&req->arena, "%s%s", API_PREFIX(req), rest.base);
 }
 
 hs_iovec_t api_host(hs_req_t *req)

@@ -30,15 +30,12 @@ typedef struct {
     bool closing; /* a close frame has been sent: nothing more is read or written */
 } ws_t;
 
-static void ws_free(hs_req_t *req)
+static void ws_free(void *p)
 {
-    ws_t *ws = req->module_data;
-    if (!ws)
-        return;
+    ws_t *ws = p;
     hs_buf_free(&ws->in);
     hs_buf_free(&ws->msg);
     free(ws);
-    req->module_data = NULL;
 }
 
 /* A server frame: never masked (§5.1). */
@@ -68,7 +65,7 @@ static void ws_send(hs_req_t *req, int opcode, const void *payload, size_t len)
 /* Send a close frame and close the connection once it is written. */
 static void ws_close(hs_req_t *req, int code, const char *reason)
 {
-    ws_t *ws = req->module_data;
+    ws_t *ws = API_CTX(req);
     unsigned char p[125];
     size_t n = 0;
     if (code) {
@@ -102,7 +99,7 @@ static void ws_message(hs_req_t *req, int opcode, const unsigned char *p, size_t
 
 static void ws_on_data(hs_req_t *req, const char *data, size_t len)
 {
-    ws_t *ws = req->module_data;
+    ws_t *ws = API_CTX(req);
     if (ws->closing)
         return;
     api_buf_add(&ws->in, data, len);
@@ -267,8 +264,8 @@ int api_r_websocket_echo(hs_req_t *req, hs_iovec_t rest)
     EVP_Digest(buf, 24 + sizeof(WS_GUID) - 1, sha, &shalen, EVP_sha1(), NULL);
     char *accept = hs_arena_alloc(&req->arena, 32);
     size_t alen = hs_base64_encode(accept, sha, shalen, 0);
-    req->module_data = ws;
-    req->on_free = ws_free;
+    API_SET_CTX(req, ws);
+    hs_req_cleanup(req, ws_free, ws);
     HS_RES_HEADER(req, "Upgrade", "websocket");
     HS_RES_HEADER(req, "Connection", "Upgrade");
     hs_res_header(req, HS_IOV("Sec-WebSocket-Accept"), hs_iov(accept, alen));

@@ -20,6 +20,12 @@ static const hs_directive_t *D(const char *name)
     return d;
 }
 
+/* Module settings at the top: a field found through its directive. */
+#define FIELD(c, name, type) (*(type *)hs_config_field(&(c), D(name)))
+#define ROOT(c) FIELD(c, "root", char *)
+#define API(c) FIELD(c, "api", bool)
+#define API_PREFIX(c) FIELD(c, "api_prefix", char *)
+
 static int set(hs_config_t *c, const char *name, const char *value)
 {
     err[0] = 0;
@@ -64,7 +70,7 @@ static void test_defaults(void)
     is_int(c.workers, 0, "default workers");
     is_int(c.max_connections, 10000, "default max_connections");
     is_int(c.retry_after, 5, "default retry_after");
-    ok(c.root == NULL, "default root: none");
+    ok(ROOT(c) == NULL, "default root: none");
     ok(c.server_name && strcmp(c.server_name, "statusd") == 0, "default server_name");
     ok(c.access_log && strcmp(c.access_log, "off") == 0, "default access_log");
     ok(c.log_level && strcmp(c.log_level, "info") == 0, "default log_level");
@@ -83,8 +89,8 @@ static void test_defaults(void)
     is_int(c.linger_timeout, 2000, "default linger_timeout 2s");
     is_int(c.max_keepalive_requests, 10000, "default max_keepalive_requests");
     ok(c.length_required && strcmp(c.length_required, "PUT") == 0, "default length_required");
-    ok(c.api, "default api on");
-    ok(c.api_prefix && strcmp(c.api_prefix, "/_api") == 0, "default api_prefix");
+    ok(API(c), "default api on");
+    ok(API_PREFIX(c) && strcmp(API_PREFIX(c), "/_api") == 0, "default api_prefix");
     ok(c.config_file == NULL, "no config file by default");
     is_int(hs_config_validate(&c, err, sizeof(err)), HS_OK, "defaults validate");
 
@@ -172,9 +178,9 @@ static void test_set(void)
     static const char *const yes[] = {"true", "TRUE", "yes", "on", "1", "True"};
     static const char *const no[] = {"false", "FALSE", "no", "off", "0", "Off"};
     for (size_t i = 0; i < HS_ARRAY_SIZE(yes); i++) {
-        c.api = false;
-        ok(set(&c, "api", yes[i]) == HS_OK && c.api, "api '%s' -> true", yes[i]);
-        ok(set(&c, "api", no[i]) == HS_OK && !c.api, "api '%s' -> false", no[i]);
+        API(c) = false;
+        ok(set(&c, "api", yes[i]) == HS_OK && API(c), "api '%s' -> true", yes[i]);
+        ok(set(&c, "api", no[i]) == HS_OK && !API(c), "api '%s' -> false", no[i]);
     }
     set_bad(&c, "api", "maybe", "true or false");
     set_bad(&c, "api", "", NULL);
@@ -198,8 +204,8 @@ static void test_set(void)
     set_bad(&c, "retry_after", "86401", "between");
 
     /* strings */
-    ok(set(&c, "root", "/srv/www") == HS_OK && c.root && strcmp(c.root, "/srv/www") == 0, "root set");
-    ok(set(&c, "root", "") == HS_OK && c.root == NULL, "empty string -> none");
+    ok(set(&c, "root", "/srv/www") == HS_OK && ROOT(c) && strcmp(ROOT(c), "/srv/www") == 0, "root set");
+    ok(set(&c, "root", "") == HS_OK && ROOT(c) == NULL, "empty string -> none");
     ok(set(&c, "server_name", "x y") == HS_OK && strcmp(c.server_name, "x y") == 0, "server_name with space");
 
     /* lists: the first explicit value replaces the default, later ones append */
@@ -240,8 +246,8 @@ static void test_yaml(void)
     is_int(c.max_body, 1048576, "YAML max_body 1m");
     is_int(c.header_timeout, 500, "YAML header_timeout 500ms");
     is_int(c.keepalive_timeout, 120000, "YAML keepalive_timeout 2m");
-    ok(!c.api, "YAML api false");
-    ok(c.root && strcmp(c.root, "/tmp") == 0, "YAML root");
+    ok(!API(c), "YAML api false");
+    ok(ROOT(c) && strcmp(ROOT(c), "/tmp") == 0, "YAML root");
     ok(c.server_name && strcmp(c.server_name, "My Server") == 0, "YAML quoted string, dashed key");
     ok(c.length_required && strcmp(c.length_required, "PUT,POST") == 0, "YAML length_required");
     is_int(c.max_uri, 8192, "untouched directives keep their defaults");

@@ -70,7 +70,7 @@ static void test_body(void)
     const char *cr = header(req, "content-range");
     ok(cr && strcmp(cr, "bytes 2-5/26") == 0, "one range: Content-Range %s", cr ? cr : "(none)");
     ok(req->content_length == 4 && strcmp(req->content_type, "text/plain") == 0, "one range: 4 bytes of text/plain");
-    hs_arena_reset(&req->arena);
+    fake_req_done(req);
 
     req = fake_req_set(&f, HS_METHOD_GET, NULL);
     hs_arena_init(&req->arena);
@@ -86,7 +86,7 @@ static void test_body(void)
     size_t want = (2 + b + 2 + ctl + strlen("Content-Range: bytes 0-1/26") + 2 + 2) + 2 +
                   (2 + 2 + b + 2 + ctl + strlen("Content-Range: bytes 10-12/26") + 2 + 2) + 3 + (2 + 2 + b + 2 + 2);
     is_int(req->content_length, (long long)want, "multipart: Content-Length counts heads, data and the close");
-    hs_arena_reset(&req->arena);
+    fake_req_done(req);
 
     req = fake_req_set(&f, HS_METHOD_GET, NULL);
     hs_arena_init(&req->arena);
@@ -95,7 +95,7 @@ static void test_body(void)
     hs_range_not_satisfiable(req, 26);
     cr = header(req, "content-range");
     ok(cr && strcmp(cr, "bytes */26") == 0, "416: Content-Range %s", cr ? cr : "(none)");
-    hs_arena_reset(&req->arena);
+    fake_req_done(req);
 }
 
 int main(void)

@@ -29,4 +29,12 @@ static inline hs_req_t *fake_req_set(fake_req_t *f, hs_method_t m, const char *c
     return &f->req;
 }
 
+/* Release what responses built on the request hold (its arena, its output chains). */
+static inline void fake_req_done(hs_req_t *req)
+{
+    hs_writer_reset(&req->res_body);
+    hs_writer_reset(&req->out);
+    hs_arena_reset(&req->arena);
+}
+
 #endif

@@ -22,12 +22,12 @@ static void put(const char *dir, const char *name, const char *text)
 }
 
 /* The cached bytes of rel below root (a small file is kept in memory), or NULL after -status. */
-static const char *get(const hs_fsroot_t *root, hs_loop_t *loop, const char *rel, int *status, ino_t *ino)
+static const char *get(const hs_fsroot_t *root, hs__static_fcache_t *fc, const char *rel, int *status, ino_t *ino)
 {
     struct stat st;
     const char *detail = NULL;
     void *ent = NULL;
-    int fd = hs__static_fcache_open(root, rel, loop, &st, &detail, &ent);
+    int fd = hs__static_fcache_open(fc, root, rel, &st, &detail, &ent);
     *status = fd < 0 ? -fd : 0;
     if (fd < 0)
         return NULL;
@@ -62,41 +62,40 @@ int main(void)
     if (symlink(link, lp))
         return 1;
 
-    static hs_config_t cfg;
-    cfg.file_watch = true;
-    hs__static_cfg = &cfg;
     if (hs__static_mime_init() != HS_OK)
         return 1;
     hs_loop_t loop;
     if (hs_loop_init(&loop) != HS_OK)
         return 1;
+    hs__static_fcache_t *fc = hs__static_fcache_new(&loop, true);
     hs_fsroot_t ra, rb;
     ok(hs_fsroot_init(&ra, a, false) == HS_OK && hs_fsroot_init(&rb, b, true) == HS_OK, "two roots");
 
     int st;
     ino_t ia = 0, ib = 0;
-    const char *t = get(&ra, &loop, "f.txt", &st, &ia);
+    const char *t = get(&ra, fc, "f.txt", &st, &ia);
     ok(t && strcmp(t, "from a") == 0, "root a: its own file (%s)", t ? t : "-");
-    t = get(&rb, &loop, "f.txt", &st, &ib);
+    t = get(&rb, fc, "f.txt", &st, &ib);
     ok(t && strcmp(t, "from b") == 0 && ib != ia, "root b: the same path is another entry (%s)", t ? t : "-");
-    t = get(&ra, &loop, "f.txt", &st, &ia);
+    t = get(&ra, fc, "f.txt", &st, &ia);
     ok(t && strcmp(t, "from a") == 0, "root a again: still its own (%s)", t ? t : "-");
 
     /* each root's own link policy, also once the other has the path cached */
-    t = get(&rb, &loop, "l.txt", &st, &ib);
+    t = get(&rb, fc, "l.txt", &st, &ib);
     ok(t && strcmp(t, "secret") == 0, "root b follows links out (%s)", t ? t : "-");
-    t = get(&ra, &loop, "l.txt", &st, &ia);
+    t = get(&ra, fc, "l.txt", &st, &ia);
     ok(!t && st == 403, "root a refuses the same link (%d)", st);
 
     /* a change below one root: seen there, the other untouched */
     put(a, "f.txt", "new a");
     loop.iter++;
     loop.now_ms += 2000; /* past the once-a-second check, whatever the notifications did */
-    t = get(&ra, &loop, "f.txt", &st, &ia);
+    t = get(&ra, fc, "f.txt", &st, &ia);
     ok(t && strcmp(t, "new a") == 0, "root a sees its change (%s)", t ? t : "-");
-    t = get(&rb, &loop, "f.txt", &st, &ib);
+    t = get(&rb, fc, "f.txt", &st, &ib);
     ok(t && strcmp(t, "from b") == 0, "root b unchanged (%s)", t ? t : "-");
 
+    hs__static_fcache_free(fc);
     hs_fsroot_fini(&ra);
     hs_fsroot_fini(&rb);
     hs_loop_destroy(&loop);

@@ -9,7 +9,13 @@ static void expect(const char *path, int status, const char *rel, int slash)
     hs_arena_init(&a);
     hs__static_path_t mp = {0};
     const char *detail = NULL;
-    int r = hs__static_map(&a, hs_iov_cstr(path), &mp, &detail);
+    int r = hs__static_map(&a, hs_iov_cstr(path), false, &mp, &detail);
+    if (r == 0 && hs_path_is_plain(hs_iov_cstr(path))) {
+        hs__static_path_t quick = {0};
+        ok(hs__static_map(&a, hs_iov_cstr(path), true, &quick, &detail) == 0 && strcmp(quick.rel, mp.rel) == 0 &&
+               quick.trailing_slash == mp.trailing_slash,
+           "%s: the short way for a plain path gives the same file", path);
+    }
     if (status) {
         is_int(r, status, "%s -> %d", path, status);
     } else {

@@ -1,0 +1,145 @@
+/* statusd — a request's way through the engine once its head passed the protocol checks:
+ * find-config (host, path, the path's limits), then the phases rewrite, access and content,
+ * and at its end the log phase (called by conn.c) and the cleanups.
+ *
+ * The path is matched in its normal form (hs/path.h): "/%61pi/./x" and "//api/x" find the
+ * same path as "/api/x", so an access rule on /api cannot be walked around by spelling. */
+#define _GNU_SOURCE
+#include "internal.h"
+#include "hs/path.h"
+
+#include <stdio.h>
+
+enum { PHASE_REWRITE, PHASE_ACCESS, PHASE_CONTENT, PHASE_DONE };
+
+struct hs_cleanup_s {
+    void (*fn)(void *arg);
+    void *arg;
+    hs_cleanup_t *next;
+};
+
+void hs_req_cleanup(hs_req_t *req, void (*fn)(void *arg), void *arg)
+{
+    hs_cleanup_t *c = hs_arena_alloc(&req->arena, sizeof(*c));
+    *c = (hs_cleanup_t){.fn = fn, .arg = arg, .next = req->cleanups};
+    req->cleanups = c;
+}
+
+void hs__req_end(hs_req_t *req, int status)
+{
+    req->log_status = status;
+    for (hs_module_t *const *m = req->srv->log; *m; m++)
+        (*m)->log(req);
+    while (req->cleanups) {
+        hs_cleanup_t *c = req->cleanups;
+        req->cleanups = c->next;
+        c->fn(c->arg);
+    }
+}
+
+hs_iovec_t hs_req_path_below_mount(const hs_req_t *req)
+{
+    hs_iovec_t p = req->npath, m = hs_req_mount(req);
+    if (m.len >= p.len)
+        return HS_IOV("/");
+    return hs_iov(p.base + m.len, p.len - m.len);
+}
+
+/* The content handler, once rewrite and access let the request through. */
+static void content(hs_req_t *req)
+{
+    req->phase = PHASE_DONE;
+    const hs_pathconf_t *p = req->path;
+    if (!p || !p->handler) {
+        hs_res_error(req, 404, "nothing is served at this path");
+        return;
+    }
+    hs_module_t *m = hs_modules[p->handler - 1]; /* a path's handler is a module of the configuration */
+    int r = m->content(req);
+    if (r == HS_DECLINED) {
+        hs_res_error(req, 404, "nothing is served at this path");
+        return;
+    }
+    if (r == HS_AGAIN || req->res_sent || req->body_started)
+        return;
+    hs_res_error(req, 500, "a handler finished without a response");
+}
+
+/* Run the phases from where they stand. */
+static void run(hs_req_t *req)
+{
+    while (req->phase < PHASE_CONTENT) {
+        hs_module_t *const *mods = req->phase == PHASE_REWRITE ? req->srv->rewrite : req->srv->access;
+        for (; mods[req->phase_i]; req->phase_i++) {
+            hs_module_t *m = mods[req->phase_i];
+            int (*h)(hs_req_t *) = req->phase == PHASE_REWRITE ? m->rewrite : m->access;
+            req->in_phase = true;
+            req->resume_asked = false;
+            int r = h(req);
+            req->in_phase = false;
+            if (r == HS_DECLINED)
+                continue;
+            if (r == HS_AGAIN) {
+                req->phase_i++; /* resume after this handler */
+                if (req->resume_asked)
+                    continue; /* it resumed before returning */
+                return;
+            }
+            if (r == HS_OK)
+                break;
+            return; /* HS_DONE, HS_ERROR: a response is under way */
+        }
+        if (req->res_sent)
+            return;
+        req->phase++;
+        req->phase_i = 0;
+    }
+    if (req->phase == PHASE_CONTENT && !req->res_sent)
+        content(req);
+}
+
+void hs_req_resume(hs_req_t *req)
+{
+    if (req->in_phase) {
+        req->resume_asked = true; /* the handler still runs: run() carries on when it returns */
+        return;
+    }
+    if (req->phase < PHASE_CONTENT && !req->res_sent)
+        run(req);
+}
+
+void hs__req_process(hs_req_t *req)
+{
+    hs_server_t *srv = req->srv;
+    const char *why = NULL;
+    /* find-config: the path in normal form, the host and the path serving it */
+    if ((req->npath_plain = hs_path_is_plain(req->p.path)))
+        req->npath = req->p.path; /* already its normal form (no copy) */
+    else if (hs_path_normalize_arena(&req->arena, req->p.path, &req->npath, 0, &why) != 0) {
+        hs_res_error(req, 400, why);
+        return;
+    }
+    bool known;
+    req->path = hs_config_lookup(srv->cfg, req->meta.host, req->npath, &known);
+    if (!known && srv->cfg->strict_hosts && req->meta.host.len) {
+        /* RFC 9110 §15.5.20: this server is not configured for that authority */
+        req->path = NULL;
+        req->res_close = true;
+        hs_res_error(req, 421, "this server has no host by the name the request gives; check the URL");
+        return;
+    }
+    const hs_config_t *cfg = hs_req_cfg(req);
+    hs_method_t m = req->p.method_id;
+    if (req->meta.content_length > 0 && (uint64_t)req->meta.content_length > cfg->max_body) {
+        /* RFC 9110 §15.5.14: refused from Content-Length, before reading a byte of it */
+        hs_res_error(req, 413, "the declared Content-Length is larger than the server accepts");
+        return;
+    }
+    if (((cfg->length_required_mask >> m) & 1u) && req->meta.content_length < 0 && !req->meta.chunked) {
+        hs_res_error(req, 411, "this method needs a request body with a declared length (Content-Length or chunked)");
+        return;
+    }
+    req->phase = PHASE_REWRITE;
+    req->phase_i = 0;
+    run(req);
+}
