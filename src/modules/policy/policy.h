@@ -23,7 +23,9 @@
  *   $apr1$          Apache MD5            (htpasswd -m, the default)  here, on OpenSSL's MD5
  *   {SHA}           base64 SHA-1, unsalted (htpasswd -s)              OpenSSL
  *   anything else   plaintext (htpasswd -p) — refused unless allowed: Apache itself only accepts
- *                   it on Windows and NetWare. */
+ *                   it on Windows and NetWare. Even then, a 13-character password made only of
+ *                   ./0-9A-Za-z reads as a DES hash (as in Apache: the formats cannot be told
+ *                   apart). */
 enum {
     HS__PW_BCRYPT = 1,
     HS__PW_SHA256,

@@ -135,6 +135,39 @@ static void concurrency(void)
     hs_limit_store_free(sh.store);
 }
 
+/* budgets: bytes counted from several threads add up exactly */
+typedef struct spend_s {
+    hs_limit_store_t *store;
+    const hs_budget_t *b;
+} spend_t;
+
+static void *spender(void *p)
+{
+    spend_t *sp = p;
+    hs_budget_result_t br;
+    for (int i = 0; i < 10000; i++)
+        hs_limit_budget(sp->store, sp->b, HS_IOV("vhost"), 1700000000000ULL + (uint64_t)(i % 7), 10, &br, NULL, NULL);
+    return NULL;
+}
+
+static void budget_threads(void)
+{
+    hs_limit_store_t *s = hs_limit_memstore_new(0, 100);
+    hs_budget_t b;
+    hs_budget_init(&b, 300000, 3600000, NULL);
+    b.zone = 4;
+    spend_t sp = {s, &b};
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, spender, &sp);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    hs_budget_result_t br;
+    hs_limit_budget(s, &b, HS_IOV("vhost"), 1700000000100ULL, 0, &br, NULL, NULL);
+    ok(br.used == 400000 && br.exhausted, "4 threads x 10000 sends of 10 bytes: 400000 counted, budget spent");
+    hs_limit_store_free(s);
+}
+
 int main(void)
 {
     /* ---- rates ---- */
@@ -323,6 +356,7 @@ int main(void)
     hs_limit_store_free(s);
 
     concurrency();
+    budget_threads();
 
     /* ---- cost of a step (not asserted) ---- */
     enum { N = 2000000 };
