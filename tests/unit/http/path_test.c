@@ -178,21 +178,8 @@ static void test_prefix(void)
     pfx("/a%2Fb", "/a", false); /* an encoded slash is no boundary */
 }
 
-/* A raw NUL byte is refused like an encoded one, also on the short way for plain paths (found
- * by fuzz_static: the plain shortcut copied it through). */
-static void test_raw_nul(void)
-{
-    char out[16];
-    size_t len = 0;
-    const char *detail = NULL;
-    ok(!hs_path_is_plain(hs_iov("/a\0b", 4)), "a raw NUL: not a plain path");
-    ok(hs_path_normalize(hs_iov("/a\0b", 4), out, &len, 0, &detail) == 400 && detail, "raw NUL, URI form: 400");
-    ok(hs_path_normalize(hs_iov("/a\0b", 4), out, &len, HS_PATH_DECODE, &detail) == 400, "raw NUL, file form: 400");
-}
-
 int main(void)
 {
-    test_raw_nul();
     test_uri_form();
     test_file_form();
     test_raw_nul();
