@@ -1,4 +1,9 @@
-/* statusd — core vocabulary: return codes, length-carrying strings, arenas, buffers. */
+/* statusd — core vocabulary: return codes, length-carrying strings, arenas, buffers.
+ *
+ * Ownership: an hs_iovec_t never owns what it points at; an hs_arena_t owns everything allocated
+ * from it until it is reset; an hs_buf_t owns its bytes until hs_buf_free. Functions that return
+ * memory say where it comes from. Small allocations abort when memory is exhausted (hs_malloc);
+ * attacker-sized ones use the checked forms (hs_buf_reserve) and fail with HS_ERROR. */
 #ifndef HS_CORE_H
 #define HS_CORE_H
 

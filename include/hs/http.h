@@ -1,12 +1,23 @@
 /* statusd — server, worker, connection and request: the handler-facing API.
  *
- * A content handler (module) receives a hs_req_t with the parsed head and either
+ * A module's phase handlers (see hs_module_t) receive a hs_req_t with the parsed head. A content
+ * handler either
  *   - sets up a response and calls hs_res_send() (or one of the hs_res_* shortcuts), returning HS_OK,
- *   - returns HS_DECLINED to let the next module look at the request,
- *   - starts asynchronous work (a timer, hs_req_read_body()) and returns HS_AGAIN; it must then
- *     eventually call hs_res_send().
+ *   - returns HS_DECLINED: nothing here (404),
+ *   - starts asynchronous work (a timer, a body stream, a helper thread, an upstream) and returns
+ *     HS_AGAIN; it must then eventually answer (or close the connection).
  * Every status leaves through hs_res_send(), which takes its reason phrase and body rules from
  * the registry (src/http/status.def).
+ *
+ * Ownership. The connection owns its request; a handler borrows it until the request ends (the
+ * response written, the client gone, or the server shut down) — hs_req_cleanup says when. Memory
+ * from the request's arena (hs_arena_alloc(&req->arena, …), hs_res_headerf …) lives exactly that
+ * long. Slices of the head (req->p, req->meta, header values) point into the arena too. What a
+ * handler passes to the response API is referenced, not copied, unless a function says it copies:
+ * names, values and bodies must live as long as the request (the arena, static data, or memory
+ * freed by a cleanup). Settings (hs_req_conf, hs_req_cfg) belong to the configuration and outlive
+ * every request; per-worker state (hs_worker_ctx) belongs to its module and lives until the
+ * worker ends. All of it is used on the worker's thread only, but for hs_req_offload's work.
  */
 #ifndef HS_HTTP_H
 #define HS_HTTP_H
@@ -138,6 +149,7 @@ struct hs_req_s {
     bool in_phase, resume_asked;
     void *ctx[HS_MAX_MODULES]; /* per-request state of each module (hs_req_ctx) */
     hs_cleanup_t *cleanups;    /* run when the request ends, last registered first */
+    hs_buf_t log_fields;       /* key=value fields modules add to its access log line */
     hs_parsed_req_t p;
     hs_req_meta_t meta;
     uint64_t id;
@@ -360,6 +372,11 @@ static inline hs_iovec_t hs_req_mount(const hs_req_t *req)
 }
 /* The normal-form path below the mount point ("/x" for /api/x under /api; "/" for /api). */
 hs_iovec_t hs_req_path_below_mount(const hs_req_t *req);
+/* Add `key=value` to the request's access log line (after the duration, in the order added):
+ * which rule decided, the upstream's address and attempts, the TLS version … The value is
+ * escaped like the other fields and quoted when it has a space; key is a static name. */
+HS_FMT(3, 4) void hs_req_log_field(hs_req_t *req, const char *key, const char *fmt, ...);
+
 /* Run fn(arg) when the request ends (whatever way: answered, the client gone, shut down),
  * after its log phase; last registered first. The node lives in the request's arena. */
 void hs_req_cleanup(hs_req_t *req, void (*fn)(void *arg), void *arg);

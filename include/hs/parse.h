@@ -149,6 +149,10 @@ typedef struct hs_chunked_s {
     size_t trailer_len;  /* bytes of the trailer section */
     uint8_t state;
     uint8_t hex_digits;
+    /* Set by the caller before decoding: stop right after the last-chunk line and return HS_DONE
+     * with the trailer section and its final CRLF left unconsumed, for hs_parse_trailers (a
+     * client that keeps the trailers). Clear (zeroed): trailers are checked and discarded. */
+    bool stop_at_trailers;
 } hs_chunked_t;
 
 typedef struct hs_chunked_limits_s {
@@ -163,5 +167,69 @@ typedef struct hs_chunked_limits_s {
  * more input is needed, HS_ERROR with *status set (400/413/431). */
 int hs_chunked_decode(hs_chunked_t *d, char *buf, size_t *len, size_t *consumed, const hs_chunked_limits_t *limits,
                       int *status, const char **detail);
+
+/* ==== Responses (the gateway's HTTP client, src/http/client.c) ================================
+ * A strict response-head parser sharing the request parser's field loop. Strict means that what
+ * a lenient client could read differently is an error: the status line is exactly
+ * "HTTP/1.x" SP 3DIGIT SP reason CRLF (RFC 9112 §4; no HTTP/0.9 body-only answer, no "ICY"; only
+ * the space before an empty reason may be missing), the status 100-599, reason bytes HTAB / SP / VCHAR / obs-text,
+ * lines end in CRLF, obs-fold, bare CR or LF and NUL are refused. Errors are cause ids of the gateway's table
+ * (hs/upstream.h), never guesses. */
+#include "hs/upstream.h"
+
+typedef struct hs_parsed_res_s {
+    int minor_version;    /* 0 or 1 (HTTP/1.x with x > 1 is treated as 1.1, RFC 9110 §2.5) */
+    int status;           /* 100..599 */
+    hs_iovec_t reason;    /* may be empty; a client ignores it (RFC 9112 §4) */
+    hs_header_t *headers; /* caller-provided array */
+    size_t num_headers;
+    /* set on HS_ERROR */
+    int error;                /* HS_UP_MALFORMED_HEAD, HS_UP_BAD_STATUS, HS_UP_HEAD_TOO_LARGE, HS_UP_FIELD_TOO_LARGE */
+    const char *error_detail; /* a short static explanation */
+} hs_parsed_res_t;
+
+/* Parse a response head from buf[0..len): the head's length (> 0), HS_AGAIN (incomplete, nothing
+ * wrong so far, at most limits->max_head bytes), or HS_ERROR with res->error and
+ * res->error_detail. limits: max_head (status line and fields), max_field (one field line),
+ * max_headers (fields; res->headers has room for as many); max_uri is not used. Slices point
+ * into buf. No I/O, no allocation; the whole buffered input is passed each time. */
+int hs_parse_response(const char *buf, size_t len, hs_parsed_res_t *res, const hs_parse_limits_t *limits);
+
+/* Parse a trailer section (RFC 9112 §7.1.2: field lines, then CRLF) as left by a chunked decoder
+ * with stop_at_trailers: the bytes it occupies with its final CRLF (> 0), HS_AGAIN, or HS_ERROR
+ * with *cause (HS_UP_BAD_CHUNK for syntax, HS_UP_TRAILERS_TOO_LARGE over max_head, max_field or
+ * max_headers) and *detail. The fields go to headers[0..*num). */
+int hs_parse_trailers(const char *buf, size_t len, hs_header_t *headers, size_t *num, const hs_parse_limits_t *limits,
+                      int *cause, const char **detail);
+
+/* How a response's body is delimited (RFC 9112 §6.3). */
+typedef enum {
+    HS_FRAMING_NONE = 0, /* no body: 1xx, 204, 304, a response to HEAD (whatever the fields say) */
+    HS_FRAMING_LENGTH,   /* Content-Length bytes (possibly 0) */
+    HS_FRAMING_CHUNKED,  /* chunked, final coding */
+    HS_FRAMING_CLOSE,    /* until the upstream closes: neither field, or a final coding other than chunked */
+    HS_FRAMING_TUNNEL,   /* 2xx to CONNECT, 101: the connection now carries something else */
+} hs_framing_t;
+
+typedef struct hs_res_meta_s {
+    hs_framing_t framing;
+    int64_t content_length;              /* the declared value, -1 when absent (also when framing is NONE) */
+    bool keep_alive;                     /* the connection may carry another request after this response */
+    bool upgrade;                        /* a 101 with an Upgrade field */
+    bool transfer_coded;                 /* Transfer-Encoding names a coding other than chunked */
+    int64_t keep_alive_timeout;          /* Keep-Alive: timeout=N seconds, -1 when absent or malformed */
+    int64_t keep_alive_max;              /* Keep-Alive: max=N, -1 when absent or malformed */
+    const hs_header_t *h[HS_HDR__COUNT]; /* first field with each well-known token, or NULL */
+} hs_res_meta_t;
+
+/* Validate the framing and connection fields of a parsed response to a request with `method`
+ * (RFC 9112 §6.1, §6.3, §9.3; RFC 9110 §6.4.1, §8.6, §15.2.2). HS_OK, or HS_ERROR with
+ * res->error (HS_UP_BAD_FRAMING, HS_UP_UNEXPECTED_UPGRADE) and res->error_detail:
+ *   - Content-Length that is not 1*DIGIT (lists too), duplicated even with the same value, or two
+ *     that differ; Content-Length with Transfer-Encoding; Transfer-Encoding in HTTP/1.0, empty,
+ *     repeated as a field, or naming chunked twice;
+ *   - 101 without an Upgrade field.
+ * Fields are checked whatever the status; the framing follows the status and the method. */
+int hs_parse_response_semantics(hs_parsed_res_t *res, hs_method_t method, hs_res_meta_t *meta);
 
 #endif

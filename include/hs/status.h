@@ -4,6 +4,9 @@
  * (an X-macro table). Everything else — the reason phrase on the status line,
  * the precomputed status lines, the no-body rule, required headers, error pages,
  * `statusd explain`, `/codes` — is derived from that table.
+ *
+ * Every pointer these functions return is to static, read-only data that lives as long as the
+ * process; nothing is allocated.
  */
 #ifndef HS_STATUS_H
 #define HS_STATUS_H

@@ -6,13 +6,14 @@
  * an O_APPEND descriptor, so workers never interleave; on a pipe they stay within PIPE_BUF,
  * which the kernel keeps in one piece.
  *
- * A connection accepted on a TLS listener adds three fields: the protocol version, the cipher and,
- * in quotes, why the TLS part failed ("-" when it did not):
- *   … 0.001 TLSv1.3 TLS_AES_256_GCM_SHA384 "-"
- *   … "-" 444 0 "-" "-" 0.004 - - "no shared cipher"               (a handshake that failed)
- *   … "GET / HTTP/1.1" 497 … 0.000 - - "plain HTTP on a TLS port"  (answered in plain text)
- * A handshake that failed has no request: its line has "-" for one, and 499 when the client
- * ended it (an alert from it, or it left), 444 when statusd did (it answered nothing). */
+ * After the duration come key=value fields: first the connection's TLS ones, then those modules
+ * add (hs_req_log_field). On a connection accepted by a TLS listener: tls=VERSION cipher=NAME once
+ * the handshake chose them, and tls_error="…" when TLS failed — a handshake that failed is logged
+ * too, as a line without a request, 499 when the client ended it (an alert from it, or it left)
+ * and 444 when statusd did (it answered nothing):
+ *   … "GET / HTTP/1.1" 200 612 "-" "curl/7.88.1" 0.001 tls=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384
+ *   … "-" 444 0 "-" "-" 0.004 tls_error="no shared cipher"
+ *   … "GET / HTTP/1.1" 497 192 "-" "curl/7.88.1" 0.000 tls_error="plain HTTP on a TLS port" */
 #define _GNU_SOURCE
 #include "internal.h"
 
@@ -46,8 +47,8 @@ static size_t esc(char *out, size_t room, const char *s, size_t n)
 }
 
 static void emit(hs_worker_t *w, const struct sockaddr *peer_sa, time_t t, const char *reqline, size_t rlen, int status,
-                 uint64_t bytes, hs_iovec_t referer, hs_iovec_t ua, double secs, const hs_conn_t *tls_conn,
-                 const char *tls_failure)
+                 uint64_t bytes, hs_iovec_t referer, hs_iovec_t ua, double secs, hs_iovec_t conn_fields,
+                 hs_iovec_t extra)
 {
     int fd = w->srv->log_fd;
     if (fd < 0)
@@ -75,16 +76,18 @@ static void emit(hs_worker_t *w, const struct sockaddr *peer_sa, time_t t, const
     line[o++] = '"';
     o += esc(line + o, 500, ua.base, ua.len);
     o += (size_t)snprintf(line + o, sizeof(line) - o, "\" %.3f", secs);
-    if (tls_conn) {
-        bool plain = tls_conn->plain_on_tls;
-        const char *why = plain ? "plain HTTP on a TLS port" : tls_failure;
-        o += (size_t)snprintf(line + o, sizeof(line) - o, " %s %s \"", plain ? "-" : hs_tls_version(&tls_conn->sock),
-                              plain ? "-" : hs_tls_cipher(&tls_conn->sock));
-        o += esc(line + o, 200, why, why ? strlen(why) : 0);
-        line[o++] = '"';
+    if (conn_fields.len && o + conn_fields.len < sizeof(line) - 1) { /* bounded by tls_fields */
+        memcpy(line + o, conn_fields.base, conn_fields.len);
+        o += conn_fields.len;
     }
+    if (extra.len && o < sizeof(line) - 1) { /* the modules' fields, bounded like the others */
+        size_t n = HS_MIN(extra.len, sizeof(line) - 1 - o);
+        memcpy(line + o, extra.base, n);
+        o += n;
+    }
+    o = HS_MIN(o, sizeof(line) - 1);
     line[o++] = '\n';
-    hs_buf_append(&w->log_buf, line, HS_MIN(o, sizeof(line)));
+    hs_buf_append(&w->log_buf, line, o);
     if (w->log_buf.len >= LOG_FLUSH_AT)
         hs__access_log_flush(w);
 }
@@ -119,6 +122,23 @@ void hs__access_log_flush(hs_worker_t *w)
         hs_buf_free(&w->log_buf); /* a burst of long lines: do not keep its memory */
 }
 
+/* A TLS listener's connection's fields into out (room bytes; fewer than 300 are written). */
+static hs_iovec_t tls_fields(const hs_conn_t *c, const char *failure, char *out, size_t room)
+{
+    size_t o = 0;
+    const char *version = hs_tls_version(&c->sock);
+    if (c->plain_on_tls)
+        failure = "plain HTTP on a TLS port";
+    else if (strcmp(version, "-") != 0)
+        o += (size_t)snprintf(out, room, " tls=%s cipher=%.100s", version, hs_tls_cipher(&c->sock));
+    if (failure) {
+        o += (size_t)snprintf(out + o, room - o, " tls_error=\"");
+        o += esc(out + o, HS_MIN(room - o - 1, (size_t)160), failure, strlen(failure));
+        out[o++] = '"';
+    }
+    return hs_iov(out, o);
+}
+
 void hs__access_log(hs_req_t *req, int status, uint64_t bytes)
 {
     hs_worker_t *w = req->worker;
@@ -146,8 +166,10 @@ void hs__access_log(hs_req_t *req, int status, uint64_t bytes)
     hs_iovec_t ref = req->meta.h[HS_HDR_REFERER] ? req->meta.h[HS_HDR_REFERER]->value : HS_IOV_NULL;
     hs_iovec_t ua = req->meta.h[HS_HDR_USER_AGENT] ? req->meta.h[HS_HDR_USER_AGENT]->value : HS_IOV_NULL;
     double secs = (double)(w->loop.now_ms - req->start_ms) / 1000.0;
+    char tf[320];
+    hs_iovec_t conn_fields = req->conn->tls ? tls_fields(req->conn, NULL, tf, sizeof(tf)) : HS_IOV_NULL;
     emit(w, (const struct sockaddr *)&req->conn->peer, w->loop.now_sec, rl, rlen, status, bytes, ref, ua, secs,
-         req->conn->tls ? req->conn : NULL, NULL);
+         conn_fields, hs_iov(req->log_fields.base, req->log_fields.len));
 }
 
 void hs__access_log_tls_failure(hs_conn_t *c, int status, const char *why)
@@ -157,11 +179,31 @@ void hs__access_log_tls_failure(hs_conn_t *c, int status, const char *why)
         return;
     uint64_t started = hs_tls_started(&c->sock);
     double secs = started && w->loop.now_ms > started ? (double)(w->loop.now_ms - started) / 1000.0 : 0.0;
-    emit(w, (const struct sockaddr *)&c->peer, w->loop.now_sec, NULL, 0, status, 0, HS_IOV_NULL, HS_IOV_NULL, secs, c,
-         why ? why : "handshake failed");
+    char tf[320];
+    emit(w, (const struct sockaddr *)&c->peer, w->loop.now_sec, NULL, 0, status, 0, HS_IOV_NULL, HS_IOV_NULL, secs,
+         tls_fields(c, why ? why : "handshake failed", tf, sizeof(tf)), HS_IOV_NULL);
+}
+
+void hs__access_log_field(hs_buf_t *b, const char *key, const char *value, size_t len)
+{
+    char tmp[2048];
+    bool quote = len == 0 || memchr(value, ' ', len) || memchr(value, '"', len);
+    size_t o = 0;
+    tmp[o++] = ' ';
+    size_t k = strlen(key);
+    memcpy(tmp + o, key, HS_MIN(k, (size_t)64));
+    o += HS_MIN(k, (size_t)64);
+    tmp[o++] = '=';
+    if (quote)
+        tmp[o++] = '"';
+    if (len)
+        o += esc(tmp + o, sizeof(tmp) - o - 2, value, len);
+    if (quote)
+        tmp[o++] = '"';
+    hs_buf_append(b, tmp, o);
 }
 
 void hs__access_log_raw(hs_worker_t *w, const struct sockaddr *peer, const char *reqline, size_t len, int status)
 {
-    emit(w, peer, w->loop.now_sec, reqline, len, status, 0, HS_IOV_NULL, HS_IOV_NULL, 0.0, NULL, NULL);
+    emit(w, peer, w->loop.now_sec, reqline, len, status, 0, HS_IOV_NULL, HS_IOV_NULL, 0.0, HS_IOV_NULL, HS_IOV_NULL);
 }

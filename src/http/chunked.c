@@ -10,7 +10,9 @@
  *
  * Extensions are checked against this grammar byte by byte (BWS only around ';' and
  * '='; a name is never empty) and limited in length with the size (max_ext); their content is
- * ignored. Trailer fields are syntax-checked and discarded.
+ * ignored. Trailer fields are syntax-checked and discarded, unless the caller set
+ * stop_at_trailers: then decoding ends after the last-chunk line and the caller reads the
+ * trailer section with hs_parse_trailers (the gateway's client, which passes trailers on).
  */
 #include "hs/parse.h"
 
@@ -195,6 +197,11 @@ int hs_chunked_decode(hs_chunked_t *d, char *buf, size_t *len, size_t *consumed,
             d->line_len = 0;
             d->hex_digits = 0;
             if (d->chunk_left == 0) {
+                if (d->stop_at_trailers) { /* the caller parses the trailer section itself */
+                    d->state = S_DONE;
+                    ret = HS_DONE;
+                    goto Exit;
+                }
                 d->state = S_TR_START;
             } else {
                 d->total += d->chunk_left;

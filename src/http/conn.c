@@ -113,6 +113,7 @@ static void request_free(hs_conn_t *c)
     hs_writer_reset(&req->out);
     hs_writer_reset(&req->res_body);
     hs_buf_free(&req->body);
+    hs_buf_free(&req->log_fields);
     hs_worker_t *w = worker_of(c);
     if (w->nreq_pool < REQ_POOL_MAX) {
         hs_arena_reset_keep(&req->arena);

@@ -99,5 +99,7 @@ void hs__access_log(hs_req_t *req, int status, uint64_t bytes);
 void hs__access_log_tls_failure(hs_conn_t *c, int status, const char *why);
 void hs__access_log_raw(hs_worker_t *w, const struct sockaddr *peer, const char *reqline, size_t len, int status);
 void hs__access_log_flush(hs_worker_t *w); /* write the buffered lines (every loop iteration) */
+/* Append " key=value" (escaped, quoted when needed) to a request's extra log fields. */
+void hs__access_log_field(hs_buf_t *b, const char *key, const char *value, size_t len);
 
 #endif

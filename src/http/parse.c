@@ -154,6 +154,116 @@ int hs_header_token(const char *name, size_t len)
     return HS_HDR_OTHER;
 }
 
+/* ---- the field section (RFC 9112 §5), shared by requests, responses and trailers ----------
+ *
+ * One loop for every field section statusd reads, so that the request parser, the response
+ * parser and the trailer parser can never disagree about where a field ends. It reports what
+ * went wrong as a code; each caller turns it into its own error (a 400 or 431 for a request, a
+ * cause id for an upstream response). It is inlined into each caller: the request parser is the
+ * hot path and pays no call for the sharing. */
+enum {
+    FE_OK = 0,
+    FE_AGAIN,      /* incomplete, and nothing wrong so far */
+    FE_WS_FIRST,   /* whitespace before the first field: RFC 9112 §2.2 */
+    FE_OBS_FOLD,   /* a line starting with whitespace: obs-fold, RFC 9112 §5.2 */
+    FE_END_CR,     /* CR not followed by LF at the end of the section */
+    FE_BARE_LF,    /* a line ending in LF alone */
+    FE_WS_COLON,   /* whitespace between the name and the colon: RFC 9112 §5.1 */
+    FE_NAME_CHAR,  /* a byte that is not a tchar in a name */
+    FE_EMPTY_NAME, /* ":value" */
+    FE_CTL,        /* a control byte (NUL, bare CR …) inside a value: RFC 9110 §5.5 */
+    FE_VALUE_CR,   /* CR not followed by LF after a value: RFC 9112 §2.2 */
+    FE_FIELD_SIZE, /* one field line over max_field */
+    FE_COUNT,      /* more fields than max_headers */
+    FE__N
+};
+
+/* Parse field lines from *pp up to and including the empty line that ends the section. On
+ * FE_OK *pp is just past it; on FE_AGAIN and errors *pp is unspecified. */
+static inline __attribute__((always_inline)) int parse_fields(const char **pp, const char *end, hs_header_t *headers,
+                                                              size_t *num, size_t max_headers, size_t max_field)
+{
+    const char *p = *pp;
+    size_t k = *num; /* a local count: stores into headers[] cannot alias it */
+    for (;;) {
+        if (p == end)
+            return FE_AGAIN;
+        if (*p == '\r') {
+            if (p + 1 == end)
+                return FE_AGAIN;
+            if (p[1] != '\n')
+                return FE_END_CR;
+            p += 2;
+            break;
+        }
+        if (*p == ' ' || *p == '\t')
+            return k == 0 ? FE_WS_FIRST : FE_OBS_FOLD;
+        const char *line = p;
+        const char *n = p;
+        while (p < end && IS_TCHAR(*p))
+            p++;
+        if (p == end)
+            return (size_t)(p - line) > max_field ? FE_FIELD_SIZE : FE_AGAIN;
+        if (*p != ':') {
+            if (p == n && *p == '\n')
+                return FE_BARE_LF;
+            if (*p == ' ' || *p == '\t')
+                return FE_WS_COLON;
+            return FE_NAME_CHAR;
+        }
+        if (p == n)
+            return FE_EMPTY_NAME;
+        hs_iovec_t name = hs_iov(n, (size_t)(p - n));
+        p++;
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        const char *v = p;
+        while (p < end && IS_FIELD(*p))
+            p++;
+        if ((size_t)(p - line) > max_field)
+            return FE_FIELD_SIZE;
+        if (p == end)
+            return FE_AGAIN;
+        if (*p != '\r')
+            return *p == '\n' ? FE_BARE_LF : FE_CTL;
+        if (p + 1 == end)
+            return FE_AGAIN;
+        if (p[1] != '\n')
+            return FE_VALUE_CR;
+        const char *ve = p;
+        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+            ve--;
+        p += 2;
+        if (k == max_headers)
+            return FE_COUNT;
+        hs_header_t *h = &headers[k++];
+        h->name = name;
+        h->value = hs_iov(v, (size_t)(ve - v));
+        h->token = hs_header_token(name.base, name.len);
+    }
+    *pp = p;
+    *num = k;
+    return FE_OK;
+}
+
+/* What each field-section error means in a request. */
+static const struct {
+    int status;
+    const char *detail;
+} req_field_errors[FE__N] = {
+    [FE_WS_FIRST] = {400, "whitespace between the request line and the first header field"},
+    [FE_OBS_FOLD] = {400, "obsolete line folding (obs-fold) is not accepted"},
+    [FE_END_CR] = {400, "bare CR in the header section"},
+    [FE_BARE_LF] = {400, "a header line ends in a bare LF"},
+    [FE_WS_COLON] = {400, "whitespace between a header field name and the colon"},
+    [FE_NAME_CHAR] = {400, "a header field name contains a character that is not allowed"},
+    [FE_EMPTY_NAME] = {400, "a header field has an empty name"},
+    [FE_CTL] = {400, "a header field value contains a control character (NUL, CR, LF or similar)"},
+    [FE_VALUE_CR] = {400, "bare CR in a header field value"},
+    [FE_FIELD_SIZE] = {431, "a header field is larger than the server accepts"},
+    [FE_COUNT] = {431, "the request has more header fields than the server accepts"},
+};
+
 #define FAIL(status, why)                                                                                              \
     do {                                                                                                               \
         req->error = (status);                                                                                         \
@@ -309,70 +419,11 @@ int hs_parse_request(const char *buf, size_t len, hs_parsed_req_t *req, const hs
         return HS_ERROR;
 
     /* header fields (RFC 9112 §5) */
-    for (;;) {
-        if (p == end)
+    int fe = parse_fields(&p, end, req->headers, &req->num_headers, max_headers, limits->max_field);
+    if (HS_UNLIKELY(fe != FE_OK)) {
+        if (fe == FE_AGAIN)
             NEED_MORE();
-        if (*p == '\r') {
-            if (p + 1 == end)
-                NEED_MORE();
-            if (p[1] != '\n')
-                FAIL(400, "bare CR in the header section");
-            p += 2;
-            break;
-        }
-        if (*p == ' ' || *p == '\t') {
-            if (req->num_headers == 0)
-                FAIL(400, "whitespace between the request line and the first header field"); /* RFC 9112 §2.2 */
-            FAIL(400, "obsolete line folding (obs-fold) is not accepted");                   /* RFC 9112 §5.2 */
-        }
-        const char *line = p;
-        const char *n = p;
-        while (p < end && IS_TCHAR(*p))
-            p++;
-        if (p == end) {
-            if ((size_t)(p - line) > limits->max_field)
-                FAIL(431, "a header field is larger than the server accepts");
-            NEED_MORE();
-        }
-        if (*p != ':') {
-            if (p == n && *p == '\n')
-                FAIL(400, "a header line ends in a bare LF");
-            if (*p == ' ' || *p == '\t')
-                FAIL(400, "whitespace between a header field name and the colon"); /* RFC 9112 §5.1 */
-            FAIL(400, "a header field name contains a character that is not allowed");
-        }
-        if (p == n)
-            FAIL(400, "a header field has an empty name");
-        hs_iovec_t name = hs_iov(n, (size_t)(p - n));
-        p++;
-        while (p < end && (*p == ' ' || *p == '\t'))
-            p++;
-        const char *v = p;
-        while (p < end && IS_FIELD(*p))
-            p++;
-        if ((size_t)(p - line) > limits->max_field)
-            FAIL(431, "a header field is larger than the server accepts");
-        if (p == end)
-            NEED_MORE();
-        if (*p != '\r') {
-            if (*p == '\n')
-                FAIL(400, "a header line ends in a bare LF");
-            FAIL(400, "a header field value contains a control character (NUL, CR, LF or similar)"); /* RFC 9110 §5.5 */
-        }
-        if (p + 1 == end)
-            NEED_MORE();
-        if (p[1] != '\n')
-            FAIL(400, "bare CR in a header field value"); /* RFC 9112 §2.2 */
-        const char *ve = p;
-        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-            ve--;
-        p += 2;
-        if (req->num_headers == max_headers)
-            FAIL(431, "the request has more header fields than the server accepts");
-        hs_header_t *h = &req->headers[req->num_headers++];
-        h->name = name;
-        h->value = hs_iov(v, (size_t)(ve - v));
-        h->token = hs_header_token(name.base, name.len);
+        FAIL(req_field_errors[fe].status, req_field_errors[fe].detail);
     }
     if ((size_t)(p - buf) > limits->max_head)
         FAIL(431, "the request head is larger than the server accepts");
@@ -393,4 +444,155 @@ int hs_parse_content_length(hs_iovec_t v, int64_t *out)
     }
     *out = n;
     return HS_OK;
+}
+
+/* ==== Responses ================================================================================
+ * The same field loop, a stricter first line: a gateway must never relay bytes it is unsure
+ * about (nginx passes a garbage status line to the client as HTTP/0.9 bytes; we answer 502). */
+
+#undef FAIL
+#define FAIL(cause, why)                                                                                               \
+    do {                                                                                                               \
+        res->error = (cause);                                                                                          \
+        res->error_detail = (why);                                                                                     \
+        return HS_ERROR;                                                                                               \
+    } while (0)
+
+#define RES_NEED_MORE()                                                                                                \
+    do {                                                                                                               \
+        if (len > limits->max_head)                                                                                    \
+            FAIL(HS_UP_HEAD_TOO_LARGE, "the response head is larger than the gateway accepts");                        \
+        return HS_AGAIN;                                                                                               \
+    } while (0)
+
+/* What each field-section error means in a response head, and in a trailer section. */
+static const struct {
+    int cause;
+    const char *detail;
+} res_field_errors[FE__N] = {
+    [FE_WS_FIRST] = {HS_UP_MALFORMED_HEAD, "whitespace between the status line and the first header field"},
+    [FE_OBS_FOLD] = {HS_UP_MALFORMED_HEAD, "obsolete line folding (obs-fold) in the response head"},
+    [FE_END_CR] = {HS_UP_MALFORMED_HEAD, "bare CR in the response's header section"},
+    [FE_BARE_LF] = {HS_UP_MALFORMED_HEAD, "a response header line ends in a bare LF"},
+    [FE_WS_COLON] = {HS_UP_MALFORMED_HEAD, "whitespace between a response header field name and the colon"},
+    [FE_NAME_CHAR] = {HS_UP_MALFORMED_HEAD, "a response header field name contains a character that is not allowed"},
+    [FE_EMPTY_NAME] = {HS_UP_MALFORMED_HEAD, "a response header field has an empty name"},
+    [FE_CTL] = {HS_UP_MALFORMED_HEAD, "a response header field value contains a control character (NUL, CR, LF …)"},
+    [FE_VALUE_CR] = {HS_UP_MALFORMED_HEAD, "bare CR in a response header field value"},
+    [FE_FIELD_SIZE] = {HS_UP_FIELD_TOO_LARGE, "a response header field is larger than the gateway accepts"},
+    [FE_COUNT] = {HS_UP_HEAD_TOO_LARGE, "the response has more header fields than the gateway accepts"},
+};
+
+static const struct {
+    int cause;
+    const char *detail;
+} trailer_errors[FE__N] = {
+    [FE_WS_FIRST] = {HS_UP_BAD_CHUNK, "whitespace at the start of the trailer section"},
+    [FE_OBS_FOLD] = {HS_UP_BAD_CHUNK, "obsolete line folding (obs-fold) in the trailer section"},
+    [FE_END_CR] = {HS_UP_BAD_CHUNK, "bare CR at the end of the chunked body"},
+    [FE_BARE_LF] = {HS_UP_BAD_CHUNK, "a trailer line ends in a bare LF"},
+    [FE_WS_COLON] = {HS_UP_BAD_CHUNK, "whitespace before the colon of a trailer field"},
+    [FE_NAME_CHAR] = {HS_UP_BAD_CHUNK, "a trailer field name is malformed"},
+    [FE_EMPTY_NAME] = {HS_UP_BAD_CHUNK, "a trailer field has an empty name"},
+    [FE_CTL] = {HS_UP_BAD_CHUNK, "a trailer field value contains a control character"},
+    [FE_VALUE_CR] = {HS_UP_BAD_CHUNK, "bare CR in a trailer field"},
+    [FE_FIELD_SIZE] = {HS_UP_TRAILERS_TOO_LARGE, "a trailer field is larger than the gateway accepts"},
+    [FE_COUNT] = {HS_UP_TRAILERS_TOO_LARGE, "the trailer section has more fields than the gateway accepts"},
+};
+
+static inline bool is_reason(unsigned char c)
+{
+    /* reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ), RFC 9112 §4: every field-value byte */
+    return IS_FIELD(c);
+}
+
+int hs_parse_response(const char *buf, size_t len, hs_parsed_res_t *res, const hs_parse_limits_t *limits)
+{
+    const char *p = buf, *end = buf + len;
+    res->num_headers = 0;
+    res->status = 0;
+    res->error = 0;
+    res->error_detail = NULL;
+
+    /* status-line = HTTP-version SP status-code SP [ reason-phrase ] CRLF   (RFC 9112 §4)
+     * HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive (§2.3). The prefix is checked byte
+     * by byte as it arrives, so that anything else (an HTTP/0.9 body, "ICY 200 OK", a leading
+     * CRLF) fails at once instead of waiting for more. */
+    static const char proto[] = "HTTP/";
+    size_t have = (size_t)(end - p);
+    if (memcmp(p, proto, have < 5 ? have : 5) != 0)
+        FAIL(HS_UP_MALFORMED_HEAD, "the response does not start with an HTTP/1.x status line");
+    if (have >= 6 && (p[5] < '0' || p[5] > '9'))
+        FAIL(HS_UP_MALFORMED_HEAD, "the HTTP version of the response is malformed");
+    if (have >= 7 && p[6] != '.')
+        FAIL(HS_UP_MALFORMED_HEAD, "the HTTP version of the response is malformed");
+    if (have >= 8 && (p[7] < '0' || p[7] > '9'))
+        FAIL(HS_UP_MALFORMED_HEAD, "the HTTP version of the response is malformed");
+    if (have >= 6 && p[5] != '1')
+        FAIL(HS_UP_MALFORMED_HEAD, "the response is not HTTP/1.x"); /* RFC 9110 §6.2: the major version */
+    if (have >= 9 && p[8] != ' ')
+        FAIL(HS_UP_MALFORMED_HEAD, "the HTTP version is not followed by exactly one space");
+    for (size_t i = 9; i < 12 && i < have; i++)
+        if (p[i] < '0' || p[i] > '9')
+            FAIL(HS_UP_MALFORMED_HEAD, "the status code is not three digits");
+    /* RFC 9112 §4 makes the space before an empty reason a duty of the sender; a status line
+     * that ends right after the code ("HTTP/1.1 204" CRLF) is accepted: it cannot be read two
+     * ways. Anything else after the code is an error. */
+    if (have >= 13 && p[12] != ' ' && p[12] != '\r') {
+        if (p[12] >= '0' && p[12] <= '9')
+            FAIL(HS_UP_BAD_STATUS, "the status code has more than three digits");
+        FAIL(HS_UP_MALFORMED_HEAD,
+             p[12] == '\n' ? "the status line ends in a bare LF" : "the status code is not followed by a space");
+    }
+    if (have < 13)
+        RES_NEED_MORE();
+    res->minor_version = p[7] == '0' ? 0 : 1;
+    res->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+    if (res->status < 100 || res->status > 599)
+        FAIL(HS_UP_BAD_STATUS, "the status code is outside 100-599"); /* RFC 9110 §15 */
+    p += p[12] == ' ' ? 13 : 12;
+    const char *r = p;
+    while (p < end && is_reason((unsigned char)*p))
+        p++;
+    if (p == end)
+        RES_NEED_MORE();
+    if (*p != '\r')
+        FAIL(HS_UP_MALFORMED_HEAD,
+             *p == '\n' ? "the status line ends in a bare LF" : "the reason phrase contains a control character");
+    if (p + 1 == end)
+        RES_NEED_MORE();
+    if (p[1] != '\n')
+        FAIL(HS_UP_MALFORMED_HEAD, "bare CR in the status line");
+    res->reason = hs_iov(r, (size_t)(p - r));
+    p += 2;
+
+    int fe = parse_fields(&p, end, res->headers, &res->num_headers, limits->max_headers, limits->max_field);
+    if (fe != FE_OK) {
+        if (fe == FE_AGAIN)
+            RES_NEED_MORE();
+        FAIL(res_field_errors[fe].cause, res_field_errors[fe].detail);
+    }
+    if ((size_t)(p - buf) > limits->max_head)
+        FAIL(HS_UP_HEAD_TOO_LARGE, "the response head is larger than the gateway accepts");
+    return (int)(p - buf);
+}
+
+int hs_parse_trailers(const char *buf, size_t len, hs_header_t *headers, size_t *num, const hs_parse_limits_t *limits,
+                      int *cause, const char **detail)
+{
+    const char *p = buf, *end = buf + len;
+    *num = 0;
+    int fe = parse_fields(&p, end, headers, num, limits->max_headers, limits->max_field);
+    if (fe == FE_AGAIN && len <= limits->max_head)
+        return HS_AGAIN;
+    if (fe == FE_OK && (size_t)(p - buf) <= limits->max_head)
+        return (int)(p - buf);
+    if (fe == FE_OK || fe == FE_AGAIN) {
+        *cause = HS_UP_TRAILERS_TOO_LARGE;
+        *detail = "the trailer section is larger than the gateway accepts";
+    } else {
+        *cause = trailer_errors[fe].cause;
+        *detail = trailer_errors[fe].detail;
+    }
+    return HS_ERROR;
 }

@@ -114,7 +114,7 @@ bool hs_path_is_plain(hs_iovec_t path)
     /* one pass: a '/' is followed by neither '/' nor '.' (nor the end of a "…/." path), and
      * nothing is percent-encoded */
     for (; p < end && *p != '?'; p++) {
-        if (*p == '%')
+        if (*p == '%' || *p == '\0') /* a raw NUL goes the long way, which refuses it */
             return false;
         if (*p == '/' && p + 1 < end && (p[1] == '/' || p[1] == '.'))
             return false;

@@ -18,6 +18,20 @@ struct hs_cleanup_s {
     hs_cleanup_t *next;
 };
 
+void hs_req_log_field(hs_req_t *req, const char *key, const char *fmt, ...)
+{
+    if (req->srv->log_fd < 0)
+        return; /* nothing is logged: nothing to keep */
+    char value[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(value, sizeof(value), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    hs__access_log_field(&req->log_fields, key, value, HS_MIN((size_t)n, sizeof(value) - 1));
+}
+
 void hs_req_cleanup(hs_req_t *req, void (*fn)(void *arg), void *arg)
 {
     hs_cleanup_t *c = hs_arena_alloc(&req->arena, sizeof(*c));

@@ -210,3 +210,151 @@ int hs_parse_semantics(hs_parsed_req_t *req, hs_req_meta_t *meta)
     }
     return HS_OK;
 }
+
+/* ==== Responses (the gateway's client) ==========================================================
+ * RFC 9112 §6.3 in the order it gives, for a response to `method`. Where the RFC lets a
+ * recipient pick ("ought to be handled as an error", "MAY"), we pick the error: a gateway that
+ * guesses a length can be made to splice two responses (response splitting). */
+#undef FAIL
+#define FAIL(cause, why)                                                                                               \
+    do {                                                                                                               \
+        res->error = (cause);                                                                                          \
+        res->error_detail = (why);                                                                                     \
+        return HS_ERROR;                                                                                               \
+    } while (0)
+
+/* Keep-Alive: timeout=5, max=100 (RFC 2068 §19.7.1.1, still what servers send). A malformed
+ * parameter is ignored: the field is advisory and never decides framing. */
+static void parse_keep_alive(hs_iovec_t v, hs_res_meta_t *meta)
+{
+    size_t pos = 0;
+    hs_iovec_t el;
+    while ((el = hs_list_next(v, &pos)).base) {
+        const char *eq = memchr(el.base, '=', el.len);
+        if (!eq)
+            continue;
+        hs_iovec_t name = hs_iov(el.base, (size_t)(eq - el.base));
+        hs_iovec_t val = hs_iov(eq + 1, el.len - name.len - 1);
+        uint64_t n;
+        if (!hs_parse_u64(val, &n) || n > INT32_MAX)
+            continue;
+        if (HS_IOV_IEQ(name, "timeout"))
+            meta->keep_alive_timeout = (int64_t)n;
+        else if (HS_IOV_IEQ(name, "max"))
+            meta->keep_alive_max = (int64_t)n;
+    }
+}
+
+int hs_parse_response_semantics(hs_parsed_res_t *res, hs_method_t method, hs_res_meta_t *meta)
+{
+    memset(meta, 0, sizeof(*meta));
+    meta->content_length = -1;
+    meta->keep_alive_timeout = -1;
+    meta->keep_alive_max = -1;
+    const hs_header_t *te = NULL;
+    int64_t cl = -1;
+    bool conn_close = false, conn_keepalive = false;
+
+    for (size_t i = 0; i < res->num_headers; i++) {
+        const hs_header_t *h = &res->headers[i];
+        if (h->token && !meta->h[h->token])
+            meta->h[h->token] = h;
+        switch (h->token) {
+        case HS_HDR_CONTENT_LENGTH: {
+            /* RFC 9112 §6.3 (5): an invalid Content-Length is unrecoverable; RFC 9110 §8.6 lets a
+             * recipient merge identical values ("5, 5" or two fields), but the second copy is
+             * exactly what a splitting attack relies on, so we merge nothing. */
+            int64_t n;
+            if (hs_parse_content_length(h->value, &n) != HS_OK)
+                FAIL(HS_UP_BAD_FRAMING, "the response's Content-Length is not a single non-negative decimal number");
+            if (cl >= 0)
+                FAIL(HS_UP_BAD_FRAMING, n == cl ? "the response has two Content-Length fields"
+                                                : "the response has two Content-Length fields that differ");
+            cl = n;
+            break;
+        }
+        case HS_HDR_TRANSFER_ENCODING:
+            if (te)
+                FAIL(HS_UP_BAD_FRAMING, "the response has more than one Transfer-Encoding field");
+            te = h;
+            break;
+        case HS_HDR_CONNECTION: {
+            size_t pos = 0;
+            hs_iovec_t opt;
+            while ((opt = hs_list_next(h->value, &pos)).base) {
+                if (HS_IOV_IEQ(opt, "close"))
+                    conn_close = true;
+                else if (HS_IOV_IEQ(opt, "keep-alive"))
+                    conn_keepalive = true;
+            }
+            break;
+        }
+        case HS_HDR_OTHER:
+            if (h->name.len == 10 && HS_IOV_IEQ(h->name, "keep-alive"))
+                parse_keep_alive(h->value, meta);
+            break;
+        default: break;
+        }
+    }
+    meta->content_length = cl;
+
+    bool chunked = false;
+    if (te) {
+        /* RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing */
+        if (res->minor_version == 0)
+            FAIL(HS_UP_BAD_FRAMING, "Transfer-Encoding in an HTTP/1.0 response");
+        /* RFC 9112 §6.1, §6.3 (3): both fields may be an attempt at response splitting */
+        if (cl >= 0)
+            FAIL(HS_UP_BAD_FRAMING, "the response has both Content-Length and Transfer-Encoding");
+        size_t pos = 0, n = 0, nchunked = 0;
+        hs_iovec_t coding, last = HS_IOV_NULL;
+        while ((coding = hs_list_next(te->value, &pos)).base) {
+            size_t k = 0;
+            while (k < coding.len && coding.base[k] != ';' && coding.base[k] != ' ' && coding.base[k] != '\t')
+                k++;
+            hs_iovec_t name = hs_iov(coding.base, k);
+            if (HS_IOV_IEQ(name, "chunked"))
+                nchunked++;
+            else
+                meta->transfer_coded = true;
+            last = name;
+            n++;
+        }
+        /* RFC 9112 §7: a sender must not apply chunked more than once */
+        if (nchunked > 1)
+            FAIL(HS_UP_BAD_FRAMING, "the response applies chunked more than once");
+        if (n == 0)
+            FAIL(HS_UP_BAD_FRAMING, "the response's Transfer-Encoding is empty");
+        chunked = HS_IOV_IEQ(last, "chunked");
+    }
+
+    /* RFC 9110 §15.2.2: a 101 names the protocol(s) switched to */
+    if (res->status == 101 && !meta->h[HS_HDR_UPGRADE])
+        FAIL(HS_UP_UNEXPECTED_UPGRADE, "a 101 response without an Upgrade field");
+
+    /* RFC 9112 §6.3, in order */
+    if (res->status == 101) {
+        meta->framing = HS_FRAMING_TUNNEL;
+        meta->upgrade = true;
+    } else if (method == HS_METHOD_HEAD || res->status < 200 || res->status == 204 || res->status == 304) {
+        meta->framing = HS_FRAMING_NONE; /* (1): whatever the fields say */
+    } else if (method == HS_METHOD_CONNECT && res->status < 300) {
+        meta->framing = HS_FRAMING_TUNNEL; /* (2) */
+    } else if (te) {
+        /* (4): chunked last → chunked; any other final coding → read until the close */
+        meta->framing = chunked ? HS_FRAMING_CHUNKED : HS_FRAMING_CLOSE;
+    } else if (cl >= 0) {
+        meta->framing = HS_FRAMING_LENGTH; /* (6) */
+    } else {
+        meta->framing = HS_FRAMING_CLOSE; /* (8) */
+    }
+
+    /* RFC 9112 §9.3: persistence; a close-delimited body or a tunnel uses the connection up */
+    if (res->minor_version == 1)
+        meta->keep_alive = !conn_close;
+    else
+        meta->keep_alive = conn_keepalive && !conn_close;
+    if (meta->framing == HS_FRAMING_CLOSE || meta->framing == HS_FRAMING_TUNNEL)
+        meta->keep_alive = false;
+    return HS_OK;
+}

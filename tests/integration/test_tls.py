@@ -68,7 +68,7 @@ def test_curl_gets_the_api_over_https_with_alpn_http11(make_server, pki, cert):
     assert "ALPN: server accepted http/1.1" in r.stderr
     assert "TLSv1.3" in r.stderr
     line = [l for l in s.access_log(wait_for="/status/418") if "/status/418" in l][0]
-    assert re.search(r'" 418 \d+ "-" "curl/[^"]+" \d+\.\d{3} TLSv1\.3 TLS_\w+ "-"$', line.rstrip("\n")), line
+    assert re.search(r'" 418 \d+ "-" "curl/[^"]+" \d+\.\d{3} tls=TLSv1\.3 cipher=TLS_\w+$', line.rstrip("\n")), line
 
 
 def test_python_ssl_resumes_with_a_ticket_and_tls12_gets_an_intermediate_suite(make_server, pki, cert):
@@ -138,7 +138,7 @@ def test_mozilla_intermediate_profile(make_server, pki, cert):
     rc, out = s_client(p, "-alpn", "h2", "-CAfile", pki.ca)
     assert "no application protocol" in out, out[-800:]
     log = "".join(s.access_log(wait_for="no application protocol"))
-    assert re.search(r'"-" 444 0 "-" "-" \d+\.\d{3} - - "no application protocol"', log), log
+    assert re.search(r'"-" 444 0 "-" "-" \d+\.\d{3} tls_error="no application protocol"', log), log
 
 
 # ---- 497: plain HTTP on a TLS port --------------------------------------------------------
@@ -151,7 +151,7 @@ def test_497_plain_http_on_the_tls_port_in_plain_text(make_server, cert):
     assert r.header("connection") == "close"
     assert b"https://example.test:%d/x?y=1" % s.tls_port in r.body
     line = [l for l in s.access_log(wait_for=" 497 ") if " 497 " in l][0]
-    assert line.rstrip("\n").endswith('- - "plain HTTP on a TLS port"'), line
+    assert line.rstrip("\n").endswith(' tls_error="plain HTTP on a TLS port"'), line
 
 
 def test_497_even_when_the_first_line_arrives_byte_by_byte(make_server, cert):
@@ -282,7 +282,7 @@ def test_495_496_client_certificates_required(make_server, pki, cert):
     rc, out, err = curl(p, "--cacert", pki.ca, "--cert", expired[0], "--key", expired[1])
     assert out.startswith("HTTP/1.1 495 ") and "certificate has expired" in out, out + err
     log = "".join(s.access_log(wait_for=" 495 "))
-    assert re.search(r'"GET /get HTTP/1.1" 496 \d+ .* TLSv1\.3 \S+ "-"', log), log
+    assert re.search(r'"GET /get HTTP/1.1" 496 \d+ .* tls=TLSv1\.3 cipher=\S+\n', log), log
 
 
 def test_optional_client_certificates(make_server, pki, cert):
@@ -362,11 +362,11 @@ def test_handshake_failures_and_timeouts_are_logged(make_server, pki, cert):
     p = s.tls_port
     rc, out = s_client(p, "-tls1_2", "-cipher", "AES256-SHA")
     log = "".join(s.access_log(wait_for="no shared cipher"))
-    assert re.search(r'"-" 444 0 "-" "-" \d+\.\d{3} - - "no shared cipher"', log), log
+    assert re.search(r'"-" 444 0 "-" "-" \d+\.\d{3} tls_error="no shared cipher"', log), log
     # a client that does not trust the certificate ends the handshake with an alert: its doing
     rc, out = s_client(p, "-verify_return_error", "-verify", "1")
     log = "".join(s.access_log(wait_for="alert"))
-    assert re.search(r'"-" 499 0 .* "[^"]*alert[^"]*"', log), log
+    assert re.search(r'"-" 499 0 .* tls=TLSv1\.3 cipher=\S+ tls_error="[^"]*alert[^"]*"', log), log
     # a ClientHello that never completes: closed after handshake_timeout
     c = socket.create_connection(("127.0.0.1", p), timeout=5)
     t0 = time.time()

@@ -263,6 +263,6 @@ hs_iovec_t api_url(hs_req_t *req)
     if (req->p.form == HS_TARGET_ABSOLUTE)
         return req->p.target;
     hs_iovec_t host = api_host(req);
-    return hs_arena_printf(&req->arena, "http://%.*s%.*s", (int)host.len, host.base, (int)req->p.target.len,
-                           req->p.target.base);
+    return hs_arena_printf(&req->arena, "%s://%.*s%.*s", hs_req_scheme(req), (int)host.len, host.base,
+                           (int)req->p.target.len, req->p.target.base);
 }

@@ -42,6 +42,9 @@ static void cleanup(void *arg)
 static int rewrite(hs_req_t *req)
 {
     note("R");
+    hs_req_log_field(req, "rule", "allow:%s", "10.0.0.0/8");
+    hs_req_log_field(req, "note", "two words, \"quoted\"");
+    hs_req_log_field(req, "empty", "%s", "");
     hs_req_set_ctx(req, &testmod, "ctx");
     hs_req_cleanup(req, cleanup, "C1");
     hs_req_cleanup(req, cleanup, "C2");
@@ -133,9 +136,13 @@ static void with_test_module(rig_t *r)
 
 static void one(const char *phase, const char *want_status, const char *want_trace, int want_log)
 {
-    static const char *const set[][2] = {{"access_log", "off"}};
+    char log[] = "/tmp/statusd-phases-log-XXXXXX";
+    int lfd = mkstemp(log);
+    close(lfd);
+    static const char *set[][2] = {{"access_log", NULL}};
+    set[0][1] = log;
     rig_t r;
-    if (!ok(rig_start(&r, set, 1) == HS_OK, "%s: server starts", phase))
+    if (!ok(rig_start(&r, (const char *const(*)[2])set, 1) == HS_OK, "%s: server starts", phase))
         return;
     with_test_module(&r);
     trace[0] = '\0';
@@ -146,7 +153,18 @@ static void one(const char *phase, const char *want_status, const char *want_tra
     char *out = rig_exchange(&r, req, (size_t)len, 0);
     ok(strncmp(out, want_status, strlen(want_status)) == 0, "%s: answered %.12s", phase, out);
     free(out);
+    hs__access_log_flush(&r.w);
     rig_stop(&r);
+    char line[2048] = "";
+    FILE *f = fopen(log, "r");
+    if (f && !fgets(line, sizeof(line), f))
+        line[0] = '\0';
+    if (f)
+        fclose(f);
+    unlink(log);
+    ok(strstr(line, "\" 0.") &&
+           strstr(line, " rule=allow:10.0.0.0/8 note=\"two words, \\x22quoted\\x22\" empty=\"\"\n"),
+       "%s: the modules' fields end the log line (%s)", phase, line);
     ok(strcmp(trace, want_trace) == 0, "%s: phases ran as %s (%s)", phase, want_trace, trace);
     is_int(logs, 1, "%s: the log phase ran once", phase);
     is_int(logged_status, want_log, "%s: it saw the final status", phase);
