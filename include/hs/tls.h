@@ -125,6 +125,12 @@ int hs_tls_client_cert(const hs_sock_t *s, const char **why);
  * data? (A request starting there was received in early data: RFC 8470 §5.2.) */
 bool hs_tls_early(const hs_sock_t *s, size_t unread);
 
+/* How sessions reach their socket: AUTO (the default) uses OpenSSL's socket BIO, and so kTLS,
+ * where the kernel's tls module is loaded, else statusd's own BIO, which sends the records of a
+ * write together; ON and OFF force one or the other (for tests). Set before any session starts. */
+enum { HS_TLS_KTLS_AUTO, HS_TLS_KTLS_ON, HS_TLS_KTLS_OFF };
+void hs_tls_set_ktls(int mode);
+
 /* ---- outbound (the gateway's upstreams) ----
  * A client context: certificate verification on unless `insecure`, against ca_file or, without
  * one, the system's store (/etc/ssl/certs); TLS 1.2 and 1.3; ALPN http/1.1; an optional client

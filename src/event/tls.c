@@ -5,20 +5,30 @@
  * session (conn_t). The descriptor is handed to OpenSSL through its own socket BIO, which is what
  * lets OpenSSL switch a connection to kTLS by itself when the kernel offers it.
  *
+ * Two ways to the socket. Where the kernel offers kTLS, OpenSSL gets the descriptor through its
+ * own socket BIO, which is what lets it hand the record layer to the kernel (file bytes then
+ * leave by SSL_sendfile). Everywhere else the session reads and writes through this file's BIO
+ * (own_bio): reads are plain read(2) calls that note whether the kernel had less than asked for,
+ * and the records SSL_write makes are gathered in the connection's output buffer and leave
+ * together, so a 64 KiB piece of a file costs one write(2) rather than one per 16 KiB record.
+ *
  * Reading. SSL_read hands out one record at a time, while the engine's sockets take "a read that
  * came back short" to mean that the kernel has nothing more, and then wait for the next
- * edge-triggered event. So tls_read keeps reading records until OpenSSL needs the socket again
- * (WANT_READ: the kernel said EAGAIN) or the caller's buffer is full: a short answer then means
- * what it means for TCP. Read-ahead is on, so a record costs one read(2) rather than two.
+ * edge-triggered event. So tls_read keeps reading records until the kernel is drained — its last
+ * read(2) came back short and OpenSSL holds nothing more (own_bio), or OpenSSL needed the socket
+ * again (WANT_READ: EAGAIN) — or the caller's buffer is full: a short answer then means what it
+ * means for TCP. Read-ahead is on, so a record costs no more than one read(2).
  *
- * Writing. OpenSSL wants a write that returned WANT_WRITE to be repeated with at least as many
- * bytes, starting with the same ones. The writer (src/http/writer.c) keeps its bytes queued until
- * the socket reports them written, so the same bytes come back on the next call; tls_writev only
- * remembers how many it offered (retry_len) and offers exactly that many again. Small segments
- * (a response head and a 12-byte body) are gathered into one record on the stack instead of one
- * record each; a large segment is handed to OpenSSL in place (ACCEPT_MOVING_WRITE_BUFFER lets the
- * retry come from another address). File bytes go by SSL_sendfile when kTLS sends for us; else
- * the socket has no sendfile op and the writer reads and writes them.
+ * Writing. The writer (src/http/writer.c) keeps its bytes queued until the socket reports them
+ * written and then offers the same bytes again, which is what both ways need. Through own_bio,
+ * SSL_write never waits: the records go to the output buffer, and when the socket does not take
+ * all of them the call reports EAGAIN and remembers how much plaintext they hold (pending_plain);
+ * the next call sends the rest first and only then reports those bytes written — never a byte
+ * before it is on the wire. Through OpenSSL's socket BIO, a write that returned WANT_WRITE must
+ * be repeated with at least as many bytes, starting with the same ones: tls_writev remembers how
+ * many it offered (retry_len) and offers exactly that many again. Either way small segments (a
+ * response head and a 12-byte body) are gathered into one record on the stack, and a large one is
+ * handed to OpenSSL in place (ACCEPT_MOVING_WRITE_BUFFER lets a retry come from another address).
  *
  * Idle connections. SSL_MODE_RELEASE_BUFFERS gives the record buffers (about 34 KiB) back as soon
  * as they are empty, so a keep-alive connection waiting for its next request keeps only the
@@ -40,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -204,16 +215,24 @@ enum { PH_START, PH_EARLY, PH_HANDSHAKE, PH_DONE, PH_FAILED };
 
 typedef struct conn_s {
     SSL *ssl;
-    hs_tls_server_t *srv; /* server side: the context it started with (a reference) */
-    hs_tls_client_t *cli; /* client side */
-    uint64_t started;     /* ms */
-    uint64_t nread;       /* application bytes read so far */
-    uint64_t early_end;   /* bytes [0, early_end) of them came as 0-RTT data */
-    uint32_t retry_len;   /* a write to repeat with exactly this many bytes (0: none) */
-    int16_t sni;          /* the host SNI selected, -1 none, -2 no SNI sent */
+    hs_tls_server_t *srv;   /* server side: the context it started with (a reference) */
+    hs_tls_client_t *cli;   /* client side */
+    uint64_t started;       /* ms */
+    uint64_t nread;         /* application bytes read so far */
+    uint64_t early_end;     /* bytes [0, early_end) of them came as 0-RTT data */
+    uint32_t retry_len;     /* socket BIO: a write to repeat with exactly this many bytes (0: none) */
+    uint32_t pending_plain; /* own_bio: plaintext bytes whose records are still in `out` */
+    int fd;
+    char *out; /* own_bio: records not yet written to the socket: out[out_off, out_len) */
+    uint32_t out_len, out_off, out_cap;
+    int16_t sni; /* the host SNI selected, -1 none, -2 no SNI sent */
     uint8_t phase;
     bool broken : 1; /* a fatal error: no close_notify, no more calls */
     bool failed_by_peer : 1;
+    bool own_bio : 1;   /* reads and writes through own_bio (else OpenSSL's socket BIO) */
+    bool drained : 1;   /* own_bio: the last read(2) came back short: the kernel had no more */
+    bool out_error : 1; /* own_bio: writing to the socket failed (errno in out_errno) */
+    int out_errno;
     const char *failure; /* static text */
 } conn_t;
 
@@ -273,6 +292,115 @@ static ssize_t io_failure(conn_t *c, int r)
     return -1;
 }
 
+/* ---- own_bio: the socket without OpenSSL's socket BIO ---- */
+#define OUT_MIN 16384
+
+static int own_write(BIO *b, const char *data, size_t n, size_t *written)
+{
+    conn_t *c = BIO_get_data(b);
+    if (c->out_off == c->out_len)
+        c->out_off = c->out_len = 0;
+    if ((size_t)(c->out_cap - c->out_len) < n) {
+        /* bounded: what one SSL call makes of at most LARGE_WRITE bytes, or a handshake flight */
+        size_t cap = HS_MAX((size_t)OUT_MIN, (size_t)c->out_len + n + 1024);
+        if (c->out_off > 0) { /* move the unwritten rest to the front first */
+            memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+            c->out_len -= c->out_off;
+            c->out_off = 0;
+        }
+        if ((size_t)(c->out_cap - c->out_len) < n) {
+            c->out = hs_realloc(c->out, cap);
+            c->out_cap = (uint32_t)cap;
+        }
+    }
+    memcpy(c->out + c->out_len, data, n);
+    c->out_len += (uint32_t)n;
+    *written = n;
+    return 1;
+}
+
+static int own_read(BIO *b, char *buf, size_t n, size_t *got)
+{
+    conn_t *c = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    ssize_t r;
+    do
+        r = syscall(SYS_read, c->fd, buf, n); /* no cancellation-point wrapper (see sock.c) */
+    while (r < 0 && errno == EINTR);
+    if (r > 0) {
+        c->drained = (size_t)r < n;
+        *got = (size_t)r;
+        return 1;
+    }
+    c->drained = true;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        BIO_set_retry_read(b);
+    return 0; /* 0 with no retry flag: the end of the stream, or an error in errno */
+}
+
+static long own_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    HS_UNUSED(b);
+    HS_UNUSED(num);
+    HS_UNUSED(ptr);
+    /* OpenSSL flushes after each handshake flight: the flight is in `out`, sent after the call */
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+/* Room for about n more bytes in `out` before SSL_write fills it (one allocation, no realloc
+ * copying records already made). */
+static void out_reserve(conn_t *c, size_t n)
+{
+    if (c->out_off == c->out_len)
+        c->out_off = c->out_len = 0;
+    if ((size_t)(c->out_cap - c->out_len) >= n)
+        return;
+    size_t cap = HS_MAX((size_t)OUT_MIN, (size_t)c->out_len + n);
+    c->out = hs_realloc(c->out, cap);
+    c->out_cap = (uint32_t)cap;
+}
+
+static BIO_METHOD *own_method;
+static pthread_once_t own_once = PTHREAD_ONCE_INIT;
+
+static void own_method_init(void)
+{
+    own_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "statusd socket");
+    if (!own_method || !BIO_meth_set_write_ex(own_method, own_write) || !BIO_meth_set_read_ex(own_method, own_read) ||
+        !BIO_meth_set_ctrl(own_method, own_ctrl))
+        abort();
+}
+
+/* Send what is in `out`. HS_OK (all of it: the buffer is given back), HS_AGAIN (the socket took
+ * some or none), HS_ERROR (errno). */
+static int out_flush(conn_t *c)
+{
+    while (c->out_off < c->out_len) {
+        ssize_t w = syscall(SYS_write, c->fd, c->out + c->out_off, c->out_len - c->out_off);
+        if (w > 0) {
+            c->out_off += (uint32_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return HS_AGAIN;
+        c->out_error = true;
+        c->out_errno = w < 0 ? errno : EPIPE;
+        errno = c->out_errno;
+        return HS_ERROR;
+    }
+    free(c->out); /* an idle connection keeps no output buffer */
+    c->out = NULL;
+    c->out_len = c->out_off = c->out_cap = 0;
+    return HS_OK;
+}
+
+static inline bool out_pending(const conn_t *c)
+{
+    return c->out_off < c->out_len;
+}
+
 static ssize_t tls_read(hs_sock_t *s, void *buf, size_t n)
 {
     conn_t *c = conn_of(s);
@@ -303,6 +431,8 @@ static ssize_t tls_read(hs_sock_t *s, void *buf, size_t n)
             r = SSL_read_ex(c->ssl, (char *)buf + total, n - total, &got);
             if (r == 1) {
                 total += got;
+                if (c->drained && c->own_bio && !SSL_has_pending(c->ssl))
+                    break; /* the kernel had no more and OpenSSL holds nothing: as a short TCP read */
                 continue;
             }
         }
@@ -318,6 +448,8 @@ static ssize_t tls_read(hs_sock_t *s, void *buf, size_t n)
     }
     if (HS_UNLIKELY(c->phase == PH_HANDSHAKE) && SSL_is_init_finished(c->ssl))
         handshake_done(s, c); /* after 0-RTT data, the client's Finished came in with this read */
+    if (HS_UNLIKELY(out_pending(c)))
+        out_flush(c); /* what reading made OpenSSL write (tickets, a key update): the rest goes later */
     c->nread += total;
     return (ssize_t)total;
 }
@@ -325,9 +457,23 @@ static ssize_t tls_read(hs_sock_t *s, void *buf, size_t n)
 static ssize_t tls_writev(hs_sock_t *s, const struct iovec *iov, int iovcnt)
 {
     conn_t *c = conn_of(s);
-    if (c->broken) {
-        errno = EPIPE;
+    if (c->broken || c->out_error) {
+        errno = c->out_error ? c->out_errno : EPIPE;
         return -1;
+    }
+    if (out_pending(c)) {
+        /* the records of an earlier call (or a flight, a ticket) first */
+        int f = out_flush(c);
+        if (f != HS_OK) {
+            if (f == HS_AGAIN)
+                errno = EAGAIN;
+            return -1;
+        }
+        if (c->pending_plain) { /* those bytes are on the wire now: report them */
+            ssize_t done = c->pending_plain;
+            c->pending_plain = 0;
+            return done;
+        }
     }
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)
@@ -335,18 +481,19 @@ static ssize_t tls_writev(hs_sock_t *s, const struct iovec *iov, int iovcnt)
     size_t want;
     if (c->retry_len) {
         want = c->retry_len; /* OpenSSL's rule: repeat the write that wanted the socket */
-        if (total < want) {
+        if (total < want || (want > RECORD_MAX && iov[0].iov_len < want)) {
             errno = EIO; /* the writer lost bytes it had offered: cannot happen */
             return -1;
         }
     } else {
-        want = HS_MIN(total, iov[0].iov_len >= LARGE_WRITE ? (size_t)LARGE_WRITE : (size_t)RECORD_MAX);
+        want = iov[0].iov_len >= RECORD_MAX ? HS_MIN(iov[0].iov_len, (size_t)LARGE_WRITE)
+                                            : HS_MIN(total, (size_t)RECORD_MAX);
     }
     char stack[RECORD_MAX];
     const void *p = iov[0].iov_base;
     if (iov[0].iov_len < want) {
         /* gather small segments into one record (want <= RECORD_MAX here: a segment of
-         * LARGE_WRITE bytes or more is always the one in place) */
+         * RECORD_MAX bytes or more is always the one written in place) */
         size_t o = 0;
         for (int i = 0; i < iovcnt && o < want; i++) {
             size_t k = HS_MIN(iov[i].iov_len, want - o);
@@ -356,16 +503,30 @@ static ssize_t tls_writev(hs_sock_t *s, const struct iovec *iov, int iovcnt)
         p = stack;
     }
     size_t written = 0;
+    if (c->own_bio) /* each record adds a header, a tag (and TLS 1.3's type byte): 22 bytes at most */
+        out_reserve(c, want + (want / RECORD_MAX + 1) * 32 + 64);
     ERR_clear_error();
     int r = c->phase == PH_EARLY ? SSL_write_early_data(c->ssl, p, want, &written) /* 0.5-RTT answer */
                                  : SSL_write_ex(c->ssl, p, want, &written);
     if (r == 1) {
         c->retry_len = 0;
-        return (ssize_t)written;
+        if (!c->own_bio)
+            return (ssize_t)written;
+        int f = out_flush(c);
+        if (f == HS_OK)
+            return (ssize_t)written;
+        if (f == HS_AGAIN) {
+            c->pending_plain = (uint32_t)written; /* reported once its records are out */
+            errno = EAGAIN;
+        }
+        return -1;
     }
     ssize_t f = io_failure(c, r);
     if (f < 0 && errno == EAGAIN) {
+        if (c->own_bio && out_pending(c) && out_flush(c) == HS_ERROR)
+            return -1;
         c->retry_len = (uint32_t)want;
+        errno = EAGAIN;
         return -1;
     }
     if (f == 0) {
@@ -403,7 +564,9 @@ static void send_close_notify(conn_t *c)
         return;
     ERR_clear_error();
     SSL_shutdown(c->ssl); /* one record, written now or never: the socket is about to go */
-    c->broken = true;     /* nothing more on this session */
+    if (c->own_bio && !c->out_error)
+        out_flush(c);
+    c->broken = true; /* nothing more on this session */
 }
 
 static int tls_shutdown(hs_sock_t *s)
@@ -420,6 +583,7 @@ static void tls_release(hs_sock_t *s)
     if (!s->reset_on_close && !s->eof)
         send_close_notify(c);
     SSL_free(c->ssl);
+    free(c->out);
     if (c->srv)
         hs_tls_server_unref(c->srv);
     if (c->cli)
@@ -854,22 +1018,64 @@ void hs_tls_server_unref(hs_tls_server_t *t)
 }
 
 /* ---- connections ---- */
+/* Does the kernel do TLS (its tls module loaded)? Then OpenSSL's socket BIO, which can hand the
+ * record layer over to it; else own_bio. */
+static int ktls_mode = HS_TLS_KTLS_AUTO;
+static bool kernel_tls;
+static pthread_once_t ktls_once = PTHREAD_ONCE_INIT;
+
+static void ktls_probe(void)
+{
+#ifndef OPENSSL_NO_KTLS
+    FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "re");
+    char line[256] = "";
+    if (f) {
+        if (!fgets(line, sizeof(line), f))
+            line[0] = '\0';
+        fclose(f);
+    }
+    for (char *t = strtok(line, " \n"); t; t = strtok(NULL, " \n"))
+        kernel_tls |= !strcmp(t, "tls");
+#endif
+}
+
+void hs_tls_set_ktls(int mode)
+{
+    ktls_mode = mode;
+}
+
 static conn_t *conn_new(hs_sock_t *s, SSL_CTX *ctx)
 {
+    pthread_once(&ktls_once, ktls_probe);
     SSL *ssl = SSL_new(ctx);
     if (!ssl)
         return NULL;
-    if (SSL_set_fd(ssl, s->io.fd) != 1) {
-        SSL_free(ssl);
-        return NULL;
-    }
     conn_t *c = hs_calloc(1, sizeof(*c));
     c->ssl = ssl;
+    c->fd = s->io.fd;
     c->sni = -2;
+    c->own_bio = ktls_mode == HS_TLS_KTLS_OFF || (ktls_mode == HS_TLS_KTLS_AUTO && !kernel_tls);
+    if (c->own_bio) {
+        pthread_once(&own_once, own_method_init);
+        BIO *b = BIO_new(own_method);
+        if (!b)
+            goto Fail;
+        BIO_set_data(b, c);
+        BIO_set_init(b, 1);
+        BIO_up_ref(b); /* one BIO both ways: each set0 takes one reference, SSL_free drops both */
+        SSL_set0_rbio(ssl, b);
+        SSL_set0_wbio(ssl, b);
+    } else if (SSL_set_fd(ssl, s->io.fd) != 1) {
+        goto Fail;
+    }
     SSL_set_app_data(ssl, s);
     s->ops = &tls_ops;
     s->ops_data = c;
     return c;
+Fail:
+    SSL_free(ssl);
+    free(c);
+    return NULL;
 }
 
 int hs_tls_accept(hs_sock_t *s, hs_tls_server_t *t, uint64_t now_ms)
@@ -910,6 +1116,17 @@ static int handshake_failed(conn_t *c)
     return HS_TLS_HANDSHAKE_FAILED;
 }
 
+/* own_bio: send what OpenSSL wrote (a flight, an alert). HS_OK, HS_AGAIN, or HS_ERROR (noted). */
+static int flush_noting(conn_t *c)
+{
+    if (!out_pending(c))
+        return HS_OK;
+    int f = out_flush(c);
+    if (f == HS_ERROR)
+        note_failure(c, SSL_ERROR_SYSCALL);
+    return f;
+}
+
 int hs_tls_handshake(hs_sock_t *s, size_t limit)
 {
     conn_t *c = conn_of(s);
@@ -917,6 +1134,11 @@ int hs_tls_handshake(hs_sock_t *s, size_t limit)
         return HS_OK;
     if (c->phase == PH_FAILED)
         return HS_TLS_HANDSHAKE_FAILED;
+    int f = flush_noting(c); /* a flight the socket did not take at once goes first */
+    if (f == HS_AGAIN)
+        return HS_AGAIN;
+    if (f == HS_ERROR)
+        return handshake_failed(c);
     if (c->phase == PH_START && c->srv && c->srv->early_data) {
         /* SSL_read_early_data must be the first I/O on the session; tls_read calls it while the
          * phase is PH_EARLY and falls back to the normal handshake once it says FINISH */
@@ -924,13 +1146,17 @@ int hs_tls_handshake(hs_sock_t *s, size_t limit)
         c->early_end = UINT64_MAX;
     }
     if (c->phase == PH_EARLY) {
-        ssize_t n = hs_sock_read(s, 4096, HS_MAX(limit, (size_t)HS_SOCK_BUF_SIZE));
+        /* 0-RTT data read by an earlier call, which waited for its flight to leave */
+        ssize_t n = hs_sock_avail(s) > 0 ? 1 : hs_sock_read(s, 4096, HS_MAX(limit, (size_t)HS_SOCK_BUF_SIZE));
         if (n > 0) {
+            if (out_pending(c))
+                return HS_AGAIN; /* the server's flight reaches the client before any answer */
             if (SSL_is_init_finished(c->ssl))
                 return handshake_done(s, c);
             return HS_OK; /* 0-RTT data to serve: the handshake ends as reading goes on */
         }
         if (n != HS_AGAIN) {
+            flush_noting(c); /* an alert, if OpenSSL wrote one */
             if (!c->failure) {
                 c->failure = "the peer closed the connection";
                 c->failed_by_peer = true;
@@ -944,13 +1170,17 @@ int hs_tls_handshake(hs_sock_t *s, size_t limit)
         c->phase = PH_HANDSHAKE;
     ERR_clear_error();
     int r = SSL_do_handshake(c->ssl);
-    if (r == 1)
-        return handshake_done(s, c);
-    int e = SSL_get_error(c->ssl, r);
-    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-        return HS_AGAIN;
-    note_failure(c, e);
-    return handshake_failed(c);
+    int e = r == 1 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, r);
+    if (e != SSL_ERROR_NONE && e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+        note_failure(c, e); /* before the alert is sent: the error queue is OpenSSL's word for it */
+        flush_noting(c);
+        return handshake_failed(c);
+    }
+    if (flush_noting(c) == HS_ERROR)
+        return handshake_failed(c);
+    /* done, even if the last of our flight (a Finished, tickets) still waits: it leaves before
+     * anything else is written, and reading sends it too */
+    return r == 1 ? handshake_done(s, c) : HS_AGAIN;
 }
 
 const char *hs_tls_version(const hs_sock_t *s)

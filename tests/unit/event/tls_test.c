@@ -171,8 +171,9 @@ static int sni_localhost(void *arg, const char *name, size_t len)
     return len == 9 && !memcmp(name, "localhost", 9) ? 0 : -1;
 }
 
-static void test_handshake_and_data(void)
+static void test_handshake_and_data(const char *how)
 {
+    printf("# %s\n", how);
     hs_tls_server_t *t = server(NULL, HS_TLS_VERIFY_OFF, sni_localhost);
     hs_tls_client_t *cl = client(ca_pem, false, NULL, NULL);
     pair_t p;
@@ -365,7 +366,12 @@ int main(void)
     snprintf(mallory_key, sizeof(mallory_key), "%s/mallory.key", dir);
 
     test_sniff();
-    test_handshake_and_data();
+    hs_tls_set_ktls(HS_TLS_KTLS_OFF);
+    test_handshake_and_data("statusd's own BIO: records gathered, one write(2) for several");
+    hs_tls_set_ktls(HS_TLS_KTLS_ON);
+    test_handshake_and_data("OpenSSL's socket BIO (as with kTLS): OpenSSL's write retry rule");
+    test_client_results();
+    hs_tls_set_ktls(HS_TLS_KTLS_AUTO);
     test_client_results();
     test_handshake_failed();
     test_client_certificates();
