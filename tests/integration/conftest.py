@@ -18,6 +18,10 @@ BIN = os.environ.get("STATUSD_BIN", os.path.join(REPO, "build", "check", "status
 
 SANITIZED = "/asan/" in BIN  # the ASan build: huge virtual mappings, its own allocator
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes minutes (testssl.sh); PYTEST_ARGS=\"-m 'not slow'\" skips it")
+
+
 BAD_STDERR = re.compile(r"response rule violated|AddressSanitizer|LeakSanitizer|runtime error:|BUG:")
 
 

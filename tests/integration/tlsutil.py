@@ -25,7 +25,7 @@ class Pki:
         os.makedirs(self.d, exist_ok=True)
         self.ca, self.ca_key = self._ca("ca", "statusd test CA")
         self.other_ca, self.other_ca_key = self._ca("other-ca", "an authority statusd does not trust")
-        self._serial = 0x1000
+        self._serial = 0x1000  # `openssl ca`'s serial file (expired_client)
 
     def path(self, name):
         return os.path.join(self.d, name)
@@ -33,7 +33,7 @@ class Pki:
     def _ca(self, name, cn):
         key, crt = self.path(name + ".key"), self.path(name + ".pem")
         run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
-            "-out", crt, "-days", "30", "-subj", "/CN=" + cn, "-addext", "basicConstraints=critical,CA:TRUE",
+            "-out", crt, "-days", "365", "-subj", "/CN=" + cn, "-addext", "basicConstraints=critical,CA:TRUE",
             "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature")
         return crt, key
 
@@ -47,8 +47,9 @@ class Pki:
         return key, csr
 
     def _sign(self, csr, out, ca, ca_key, days=30):
-        self._serial += 1
-        run("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-set_serial", str(self._serial), "-days",
+        # 16 random bytes, positive (as CAs make them: CA/B Forum, at least 64 bits of entropy)
+        serial = "0x%02x%s" % (os.urandom(1)[0] & 0x7F | 0x10, os.urandom(15).hex())
+        run("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-set_serial", serial, "-days",
             str(days), "-copy_extensions", "copy", "-out", out)
 
     def server(self, name, names=("localhost",), ips=("127.0.0.1",), ocsp=True, rsa=False):
@@ -66,7 +67,7 @@ class Pki:
         else:
             key, csr = self._csr(name, names[0], exts)
         leaf = self.path(name + ".leaf.pem")
-        self._sign(csr, leaf, self.ca, self.ca_key)
+        self._sign(csr, leaf, self.ca, self.ca_key, days=90)  # Let's Encrypt's lifetime
         chain = self.path(name + ".pem")
         with open(chain, "wb") as out:
             for f in (leaf, self.ca):
