@@ -523,3 +523,42 @@ def test_t_checks_certificates_keys_and_ca_files_with_their_line(pki, cert, tmp_
     r = check("--listen", "tls://127.0.0.1:0")
     assert r.returncode != 0 and "command line: listen 'tls://127.0.0.1:0'" in r.stderr, r.stderr
 
+
+
+def test_client_certificates_per_host_chosen_by_sni(make_server, pki, tmp_path):
+    a, b = pki.server("ca.test", ("a.test",)), pki.server("cb.test", ("b.test",))
+    d = pki.server("cd", ("localhost",))
+    good = pki.client("dave")
+    conf = write_yaml(tmp_path, """
+listen: ["tls://127.0.0.1:0"]
+tls: {cert: %s, key: %s}
+hosts:
+  a.test:
+    tls: {cert: %s, key: %s, client_certs: {ca: %s, verify: required}}
+    paths: {/: {api: true}}
+  b.test: {tls: {cert: %s, key: %s}, paths: {/: {api: true}}}
+""" % (d[0], d[1], a[0], a[1], pki.ca, b[0], b[1]))
+    s = make_server("--config", conf, listen=None, listeners=1)
+    req = b"GET /status/200 HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+    rc, out = s_client(s.tls_port, "-servername", "a.test", "-CAfile", pki.ca, data=req % b"a.test")
+    assert status_of(out) == 496, out[-1500:]
+    rc, out = s_client(s.tls_port, "-servername", "a.test", "-CAfile", pki.ca, "-cert", good[0], "-key", good[1],
+                       data=req % b"a.test")
+    assert status_of(out) == 200, out[-1500:]
+    rc, out = s_client(s.tls_port, "-servername", "b.test", "-CAfile", pki.ca, data=req % b"b.test")
+    assert status_of(out) == 200 and "subject=CN = b.test" in out, out[-1500:]
+
+
+def test_ticket_keys_rotate(make_server, pki, cert):
+    """A ticket resumes at once; once its key has encrypted for a period and decrypted for
+    another (and its session's lifetime, one period, is over), it no longer does."""
+    s = tls_server(make_server, cert, "--tls-ticket-key-rotation", "1s")
+    ctx = pki.context(maximum_version=ssl.TLSVersion.TLSv1_2)
+    _, info = https_get(pki, s.tls_port, ctx=ctx)
+    _, again = https_get(pki, s.tls_port, ctx=ctx, session=info["session"])
+    assert again["reused"]
+    time.sleep(2.5)
+    _, late = https_get(pki, s.tls_port, ctx=ctx, session=info["session"])
+    assert not late["reused"]
+    _, fresh = https_get(pki, s.tls_port, ctx=ctx, session=late["session"])
+    assert fresh["reused"], "a ticket under the new key resumes"
