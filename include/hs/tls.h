@@ -17,7 +17,7 @@
  * Defaults (Mozilla's "intermediate" profile): TLS 1.2 and 1.3, ECDHE/DHE with AES-GCM or
  * ChaCha20-Poly1305 for TLS 1.2, X25519/P-256/P-384, ALPN http/1.1 (RFC 7301), session tickets
  * under rotating keys, kTLS (and so SSL_sendfile) where the kernel offers it, and the TLS buffers
- * given back while a connection is idle (SSL_MODE_RELEASE_BUFFERS). One deliberate difference is
+ * given back while a connection is idle (the idle op). One deliberate difference is
  * explained in tls.c: the server's TLS 1.2 cipher order is used, with ChaCha20 moved to the top
  * for clients that prefer it.
  *

@@ -30,9 +30,12 @@
  * response head and a 12-byte body) are gathered into one record on the stack, and a large one is
  * handed to OpenSSL in place (ACCEPT_MOVING_WRITE_BUFFER lets a retry come from another address).
  *
- * Idle connections. SSL_MODE_RELEASE_BUFFERS gives the record buffers (about 34 KiB) back as soon
- * as they are empty, so a keep-alive connection waiting for its next request keeps only the
- * session state.
+ * Idle connections. The record buffers (about 34 KiB) are given back whenever the connection
+ * waits for its peer with nothing buffered (the idle op, called by hs_sock_release_buffer: a
+ * keep-alive connection between requests, an upstream in the gateway's pool), so an idle
+ * connection keeps only the session state. This is SSL_MODE_RELEASE_BUFFERS at the pace of
+ * requests rather than of records: a 100 KiB response allocates its write buffer once, not seven
+ * times.
  *
  * Errors. OpenSSL reports through a per-thread error queue that must be empty before each call
  * whose outcome SSL_get_error interprets; every call below clears it first. */
@@ -569,6 +572,13 @@ static void send_close_notify(conn_t *c)
     c->broken = true; /* nothing more on this session */
 }
 
+static void tls_idle(hs_sock_t *s)
+{
+    conn_t *c = conn_of(s);
+    if (c && !out_pending(c))
+        SSL_free_buffers(c->ssl); /* refused (harmlessly) while a record is half read or written */
+}
+
 static int tls_shutdown(hs_sock_t *s)
 {
     send_close_notify(conn_of(s));
@@ -599,6 +609,7 @@ static const hs_sock_ops_t tls_ops = {
     .sendfile = NULL, /* the writer reads and writes file bytes */
     .shutdown = tls_shutdown,
     .release = tls_release,
+    .idle = tls_idle,
 };
 
 static const hs_sock_ops_t ktls_ops = {
@@ -608,6 +619,7 @@ static const hs_sock_ops_t ktls_ops = {
     .sendfile = ktls_sendfile,
     .shutdown = tls_shutdown,
     .release = tls_release,
+    .idle = tls_idle,
 };
 
 /* ---- server contexts ---- */
@@ -876,7 +888,7 @@ static int server_ctx(host_ctx_t *hc, const hs_tls_cert_opts_t *o, const hs_tls_
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
                                  SSL_OP_PRIORITIZE_CHACHA | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_ENABLE_KTLS |
                                  (so->keys ? 0 : SSL_OP_NO_TICKET));
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER); /* buffers: the idle op */
     SSL_CTX_set_read_ahead(ctx, 1);
     if (SSL_CTX_set_cipher_list(ctx, MOZILLA_TLS12) != 1 || SSL_CTX_set1_groups_list(ctx, MOZILLA_GROUPS) != 1) {
         fail(err, errlen, o->cert_origin, "the TLS library refuses the intermediate profile");
@@ -1260,7 +1272,7 @@ hs_tls_client_t *hs_tls_client_new(const hs_tls_client_opts_t *o, char *err, siz
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_ENABLE_KTLS);
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER); /* buffers: the idle op */
     SSL_CTX_set_read_ahead(ctx, 1);
     static const unsigned char alpn[] = "\x08http/1.1";
     if (SSL_CTX_set_cipher_list(ctx, MOZILLA_TLS12) != 1 || SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1)) {

@@ -578,6 +578,7 @@ static int write_step(hs_conn_t *c)
 static int upgraded_step(hs_conn_t *c)
 {
     hs_req_t *req = c->req;
+    ssize_t n_read;
     if (req->out.pending > 0) {
         ssize_t r = hs__conn_flush(c);
         if (r == HS_ERROR)
@@ -600,12 +601,12 @@ static int upgraded_step(hs_conn_t *c)
             if (c->state != HS_CS_UPGRADED || c->upgrade_closing || req->out.pending > 0)
                 return STEP_CONTINUE;
         }
-        if (!c->sock.readable)
+        if (!c->sock.readable || (n_read = hs_sock_read(&c->sock, 4096, 1u << 20)) == HS_AGAIN) {
+            if (HS_UNLIKELY(c->tls != NULL) && rbuf_avail(c) == 0)
+                hs_sock_release_buffer(&c->sock); /* a quiet TLS tunnel keeps no record buffers */
             return STEP_WAIT;
-        ssize_t n = hs_sock_read(&c->sock, 4096, 1u << 20);
-        if (n == HS_AGAIN)
-            return STEP_WAIT;
-        if (n <= 0)
+        }
+        if (n_read <= 0)
             goto Gone;
     }
 Gone:
