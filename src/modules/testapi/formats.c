@@ -91,59 +91,46 @@ static char *grow(hs_buf_t *out, size_t limit, size_t *room)
     return out->base + out->len;
 }
 
+/* Inflate all of in[0..n) with these zlib window bits: 1 done, 0 over the limit, -1 broken or
+ * truncated. */
+static int inflate_all(int window_bits, const void *in, size_t n, size_t limit, hs_buf_t *out)
+{
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    if (inflateInit2(&z, window_bits) != Z_OK)
+        return -1;
+    z.next_in = (Bytef *)(uintptr_t)in;
+    z.avail_in = (uInt)n;
+    int r = Z_OK;
+    while (r == Z_OK) {
+        size_t room;
+        char *p = grow(out, limit, &room);
+        if (!p) {
+            inflateEnd(&z);
+            return 0;
+        }
+        z.next_out = (Bytef *)p;
+        z.avail_out = (uInt)room;
+        r = inflate(&z, Z_NO_FLUSH);
+        out->len += room - z.avail_out;
+        if (r == Z_BUF_ERROR && z.avail_in == 0)
+            break; /* truncated */
+    }
+    inflateEnd(&z);
+    return r == Z_STREAM_END ? 1 : -1;
+}
+
 int api_decompress(int enc, const void *in, size_t n, size_t limit, hs_buf_t *out)
 {
     switch (enc) {
     case API_ENC_GZIP:
     case API_ENC_DEFLATE: {
-        z_stream z;
-        memset(&z, 0, sizeof(z));
-        /* 15 + 32: zlib and gzip wrappers both (a raw deflate stream, sent by some clients for
-         * "deflate", is tried after) */
-        if (inflateInit2(&z, 15 + 32) != Z_OK)
-            return -1;
-        z.next_in = (Bytef *)(uintptr_t)in;
-        z.avail_in = (uInt)n;
-        int r = Z_OK;
-        while (r == Z_OK) {
-            size_t room;
-            char *p = grow(out, limit, &room);
-            if (!p) {
-                inflateEnd(&z);
-                return 0;
-            }
-            z.next_out = (Bytef *)p;
-            z.avail_out = (uInt)room;
-            r = inflate(&z, Z_NO_FLUSH);
-            out->len += room - z.avail_out;
-            if (r == Z_BUF_ERROR && z.avail_in == 0)
-                break; /* truncated */
-        }
-        inflateEnd(&z);
-        if (r != Z_STREAM_END && enc == API_ENC_DEFLATE && out->len == 0) {
-            memset(&z, 0, sizeof(z));
-            if (inflateInit2(&z, -15) != Z_OK)
-                return -1;
-            z.next_in = (Bytef *)(uintptr_t)in;
-            z.avail_in = (uInt)n;
-            r = Z_OK;
-            while (r == Z_OK) {
-                size_t room;
-                char *p = grow(out, limit, &room);
-                if (!p) {
-                    inflateEnd(&z);
-                    return 0;
-                }
-                z.next_out = (Bytef *)p;
-                z.avail_out = (uInt)room;
-                r = inflate(&z, Z_NO_FLUSH);
-                out->len += room - z.avail_out;
-                if (r == Z_BUF_ERROR && z.avail_in == 0)
-                    break;
-            }
-            inflateEnd(&z);
-        }
-        return r == Z_STREAM_END ? 1 : -1;
+        /* 15 + 32: zlib and gzip wrappers both; a raw deflate stream, which some clients send
+         * for "deflate", is tried after */
+        int r = inflate_all(15 + 32, in, n, limit, out);
+        if (r < 0 && enc == API_ENC_DEFLATE && out->len == 0)
+            r = inflate_all(-15, in, n, limit, out);
+        return r;
     }
     case API_ENC_BROTLI: {
         BrotliDecoderState *st = BrotliDecoderCreateInstance(NULL, NULL, NULL);
