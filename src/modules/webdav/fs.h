@@ -211,6 +211,14 @@ int hs__dav_proppatch_apply(hs__dav_fs_t *fs, hs_arena_t *a, const char *rel, co
  * (the tokens of the locks whose scope includes it). 0 when it holds (or is absent), 412 when
  * not, 500/503 when the store failed. */
 int hs__dav_if_check(hs__dav_fs_t *fs, hs_arena_t *a, const hs__dav_if_t *h, const char *req_rel, int64_t now);
+/* The same for a DELETE, which removes req_rel's whole subtree from its parent: an untagged list
+ * also matches the tokens of the locks rooted below req_rel and on its parent collection — the
+ * locks whose tokens the request must submit (hs__dav_locks_check). Windows' WebDAV client
+ * submits those untagged, where RFC 4918 §10.4.2 would tag each with its lock's root; a strict
+ * reading answers it 412 although it holds every lock it needs. A header that holds under
+ * hs__dav_if_check holds here too. */
+int hs__dav_if_check_subtree(hs__dav_fs_t *fs, hs_arena_t *a, const hs__dav_if_t *h, const char *req_rel,
+                             int64_t now);
 /* May a request change rel (RFC 4918 §7)? Every live lock that covers rel — and with depth
  * HS__DAV_DEPTH_INFINITY every lock below it (DELETE, MOVE and COPY onto a collection) — must
  * have its token submitted in h (hs__dav_if_submits); with `membership` also the locks of rel's
