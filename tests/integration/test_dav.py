@@ -339,7 +339,12 @@ def test_bind_then_208_already_reported(dav):
     assert st["/dav/bb/b/"] == 208, st
     assert "/dav/bb/b/x.txt" not in st, "members of a collection already reported are not repeated"
     r = call(dav, "PROPFIND", "/dav/bb/", propfind_body("D:resource-id"), {"Depth": "infinity"})
-    assert r.status == 207 and statuses(r)["/dav/bb/b/"] == 200, "no bindings spoken: listed, no 208"
+    st = statuses(r)
+    assert r.status == 207 and st["/dav/bb/b/"] == 200, "no bindings spoken: listed, no 208"
+    assert st["/dav/bb/b/x.txt"] == 200, "…with its members under that binding too"
+    ids = {resp.find("D:href", NS).text: resp.find(".//D:resource-id/D:href", NS).text
+           for resp in xml(r).findall("D:response", NS)}
+    assert ids["/dav/bb/b/x.txt"] == ids["/dav/bb/a/x.txt"], "one resource, two bindings (RFC 5842 §3.1)"
     r = call(dav, "BIND", "/dav/bb/", bind.replace(b"<D:segment>b<", b"<D:segment>c<").replace(
         b"127.0.0.1:%d" % dav.port, b"elsewhere.example"))
     assert r.status == 403 and xml(r).find("D:cross-server-binding", NS) is not None

@@ -157,6 +157,13 @@ enum { HS__DAV_WALK_FILE, HS__DAV_WALK_COLL, HS__DAV_WALK_AGAIN, HS__DAV_WALK_LO
 typedef int (*hs__dav_walk_cb)(void *ctx, const char *rel, const struct stat *st, int kind, int status);
 int hs__dav_walk(const hs__dav_fs_t *fs, const char *rel, int depth, size_t max_nodes, hs__dav_walk_cb cb, void *ctx,
                  const char **detail);
+/* The same with flags. HS__DAV_WALK_REPEAT: a collection reached again through another binding
+ * (not a cycle) is entered again, its members reported under that binding too, instead of
+ * HS__DAV_WALK_AGAIN — for a PROPFIND from a client that does not understand 208 (RFC 5842
+ * §7.1, §8.2); set max_nodes, which then bounds the work. */
+#define HS__DAV_WALK_REPEAT 1u
+int hs__dav_walk_flags(const hs__dav_fs_t *fs, const char *rel, int depth, size_t max_nodes, unsigned flags,
+                       hs__dav_walk_cb cb, void *ctx, const char **detail);
 
 /* ---- Live properties (live.c) ----
  * The RFC 4918 §15 properties (creationdate, getcontentlength, getcontenttype, getetag — the

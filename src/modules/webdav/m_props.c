@@ -6,9 +6,9 @@
  * DAV:propfind-finite-depth (RFC 4918 §9.1: a server may refuse infinite depth), decided before
  * anything is sent. Bindings (RFC 5842): a collection reached a second time — through a BIND or
  * an in-tree symbolic link — is a 208 Already Reported for a client that said "DAV: bind", and is
- * listed without its members for one that did not; a cycle is a 208 for the first and makes the
- * whole request a 508 Loop Detected for the second (RFC 5842 §7.1, §7.2). An absent Depth is
- * infinity (§10.2).
+ * listed again with all its members for one that did not (§7.1); a cycle is a 208 for the first
+ * and makes the whole request a 508 Loop Detected for the second (§7.2). An absent Depth is
+ * infinity (RFC 4918 §10.2).
  *
  * PROPPATCH applies its instructions in document order, all or nothing (props.c): 207 with each
  * property's status, 403 cannot-modify-protected-property for a live one with the others 424. */
@@ -46,9 +46,7 @@ static int pf_node(void *ctx, const char *rel, const struct stat *st, int kind, 
         hs__dav_ms_status(w->ms, hs__dav_href(&a, w->fs, rel, true), 208, NULL, NULL);
     } else if (kind == HS__DAV_WALK_ERROR) { /* a member that cannot be opened */
         hs__dav_ms_status(w->ms, hs__dav_href(&a, w->fs, rel, false), status, NULL, NULL);
-    } else {
-        /* a resource; a second binding for a client without bindings: listed once more, its
-         * members not again */
+    } else { /* a resource */
         int s = hs__dav_propfind_write(w->fs, &a, rel, st, w->pf, w->now, w->ms);
         if (s)
             hs__dav_ms_status(w->ms, hs__dav_href(&a, w->fs, rel, S_ISDIR(st->st_mode)), s, NULL, NULL);
@@ -64,7 +62,9 @@ static void propfind_work(hs__dav_job_t *j)
     hs__dav_ms_begin(&j->ms, &j->body);
     pfw_t w = {j->fs, &j->pf, &j->ms, &j->body, j->bind_aware, j->now, 0};
     size_t budget = j->depth == HS__DAV_DEPTH_INFINITY ? j->max_nodes : 0;
-    j->status = hs__dav_walk(j->fs, j->src, j->depth, budget, pf_node, &w, &j->detail);
+    /* a client that does not know 208 sees every member under each binding (only cycles stop) */
+    j->status = hs__dav_walk_flags(j->fs, j->src, j->depth, budget, j->bind_aware ? 0 : HS__DAV_WALK_REPEAT, pf_node,
+                                   &w, &j->detail);
     /* the walk's 403 is the budget's once it was reached; else the collection itself refused */
     j->nresp = j->status == 403 && budget && w.count >= budget ? 1 : 0;
     if (j->status == 507)
