@@ -33,8 +33,9 @@ static void send_lock(hs__dav_req_t *d, const hs__dav_lock_t *l, bool created)
 static uint32_t timeout_of(const hs__dav_req_t *d)
 {
     uint64_t dflt = d->c->lock_timeout / 1000, max = d->c->lock_max / 1000;
-    return hs__dav_timeout(hs_req_header_named(d->req, "timeout"), (uint32_t)HS_MIN(dflt, (uint64_t)UINT32_MAX),
-                           (uint32_t)HS_MIN(max, (uint64_t)UINT32_MAX));
+    uint32_t t = hs__dav_timeout(hs_req_header_named(d->req, "timeout"), (uint32_t)HS_MIN(dflt, (uint64_t)UINT32_MAX),
+                                 (uint32_t)HS_MIN(max, (uint64_t)UINT32_MAX));
+    return t ? t : 1; /* "Second-0" asks for a lock that is over before it is granted: the shortest */
 }
 
 static int refresh(hs__dav_req_t *d)

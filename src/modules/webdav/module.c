@@ -657,9 +657,12 @@ static int content(hs_req_t *req)
     d->rel = rel;
 
     if (m == HS_METHOD_GET || m == HS_METHOD_HEAD) {
+        /* RFC 9110 §15.5.11: deleted here lately (a tombstone), not just unknown. One fstatat
+         * tells that nothing is there (existence only: serving is the static origin's, with its
+         * containment) before the store is asked. */
         struct stat sst;
-        /* RFC 9110 §15.5.11: deleted here lately (a tombstone), not just unknown */
-        if (d->c->gone && hs__dav_stat(d->fs, rel, &sst, &detail) == 404 && hs__dav_gone(d->fs, rel, d->now))
+        if (d->c->gone && rel[0] && fstatat(d->t->root.fd, rel, &sst, AT_SYMLINK_NOFOLLOW) != 0 &&
+            (errno == ENOENT || errno == ENOTDIR) && hs__dav_gone(d->fs, rel, d->now))
             return hs__dav_fail(d, 410, "this resource was deleted; it is gone for good");
         return hs_static_serve(req, &d->t->root);
     }
