@@ -269,6 +269,9 @@ def test_locks_423_412_409_and_unlock(dav):
     assert r.status == 412, "an If list that does not hold"
     r = call(dav, "PUT", "/dav/locked.txt", b"v2", {"If": "(<%s>)" % tok})
     assert r.status == 204
+    assert call(dav, "GET", "/dav/locked.txt", headers={"If": "(<%s>)" % tok}).body == b"v2"
+    r = call(dav, "GET", "/dav/locked.txt", headers={"If": "(Not <%s>)" % tok})
+    assert r.status == 412, "RFC 4918 §10.4: If is a precondition of GET too"
     r = call(dav, "LOCK", "/dav/locked.txt", headers={"If": "(<%s>)" % tok, "Timeout": "Second-60"})
     assert r.status == 200, "refresh"
     assert xml(r).find(".//D:timeout", NS).text == "Second-60"
@@ -303,6 +306,22 @@ def test_delete_with_untagged_if_list_windows(dav):
     r = call(dav, "DELETE", "/dav/win/", headers={"If": "(<%s>)" % tok})
     assert r.status == 204, "untagged, for a member of the deleted collection"
     assert not os.path.exists(dav.tree.path("win"))
+
+
+def test_two_processes_share_locks_and_properties(tree):
+    """One database per tree: a second statusd serving the same tree sees the first one's locks."""
+    tree.write("shared.txt", b"s")
+    a = start(tree)
+    b = start(tree)
+    try:
+        tok = token_of(call(a, "LOCK", "/dav/shared.txt", lockinfo()))
+        assert call(b, "PUT", "/dav/shared.txt", b"from b").status == 423
+        assert call(b, "PUT", "/dav/shared.txt", b"from b", {"If": "(<%s>)" % tok}).status == 204
+        assert call(b, "UNLOCK", "/dav/shared.txt", headers={"Lock-Token": "<%s>" % tok}).status == 204
+        assert call(a, "PUT", "/dav/shared.txt", b"from a").status == 204
+    finally:
+        stop_and_check(a)
+        stop_and_check(b)
 
 
 # ---- bindings and loops: 208, 508 ----

@@ -664,6 +664,15 @@ static int content(hs_req_t *req)
         if (d->c->gone && rel[0] && fstatat(d->t->root.fd, rel, &sst, AT_SYMLINK_NOFOLLOW) != 0 &&
             (errno == ENOENT || errno == ENOTDIR) && hs__dav_gone(d->fs, rel, d->now))
             return hs__dav_fail(d, 410, "this resource was deleted; it is gone for good");
+        /* RFC 4918 §10.4: the If header is a precondition of any method (rare on a GET: only
+         * then does the read cost more than the static origin's own) */
+        if (hs_req_field_count(req, HS_HDR_IF) > 0) {
+            d->origin = (hs__dav_origin_t){hs_iov_cstr(hs_req_scheme(req)), req->meta.host};
+            if ((st = hs__dav_if_parse(&req->arena, if_value(req), &d->origin, &d->ifh, &detail)) != 0)
+                return hs__dav_fail(d, st, detail);
+            if (!hs__dav_allowed(d, NULL, 0, false))
+                return HS_OK;
+        }
         return hs_static_serve(req, &d->t->root);
     }
 
