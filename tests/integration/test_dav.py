@@ -548,6 +548,8 @@ def test_config_check_names_file_and_line(tree):
     assert r.returncode != 0 and "bad.yaml:1:" in r.stderr, r.stderr
     r = check("--dav")
     assert r.returncode != 0 and "--root" in r.stderr
+    r = check("--dav-root", tree.root)
+    assert r.returncode != 0 and "--root DIR --dav" in r.stderr, "a path's directive is not silently dropped"
     ok = tree.config()
     r = check("--config", ok)
     assert r.returncode == 0, r.stderr

@@ -168,6 +168,14 @@ static int check(hs_config_t *cfg, const hs_pathconf_t *path, void *p, const cha
         return HS_ERROR;
     }
     const char *dir = NULL, *mount = NULL;
+    if (c->root && flat_configuration(cfg)) {
+        /* --dav-root or STATUSD_DAV_ROOT: a path's directive, which nothing here would read */
+        *bad = "dav.root";
+        snprintf(err, errlen,
+                 "dav.root names the tree of a path (hosts: NAME: paths: /PREFIX: {dav: {root: DIR}}); "
+                 "without hosts, --root DIR --dav serves DIR over WebDAV at /");
+        return HS_ERROR;
+    }
     if (c->flat) {
         const hs_directive_t *rd = hs_config_find("root");
         const char *top_root = rd ? *(char **)hs_config_field(cfg, rd) : NULL;
