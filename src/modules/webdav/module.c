@@ -346,13 +346,6 @@ static int init(hs_server_t *srv)
     return HS_OK;
 }
 
-static void fini(hs_server_t *srv)
-{
-    HS_UNUSED(srv);
-    for (hs__dav_tree_t *t = trees; t; t = t->next)
-        tree_close_store(t);
-}
-
 /* ---- responses shared by the methods ---- */
 
 int hs__dav_store_status(int r, const char **detail)
@@ -726,7 +719,6 @@ hs_module_t hs_module_webdav = {
              .check = check,
              .release = release,
              .mount = mount},
-    .init = init,
-    .fini = fini,
+    .init = init, /* the stores close with the settings (release), after the helper threads are done */
     .content = content,
 };
