@@ -157,6 +157,13 @@ enum { HS__DAV_WALK_FILE, HS__DAV_WALK_COLL, HS__DAV_WALK_AGAIN, HS__DAV_WALK_LO
 typedef int (*hs__dav_walk_cb)(void *ctx, const char *rel, const struct stat *st, int kind, int status);
 int hs__dav_walk(const hs__dav_fs_t *fs, const char *rel, int depth, size_t max_nodes, hs__dav_walk_cb cb, void *ctx,
                  const char **detail);
+/* The same with flags. HS__DAV_WALK_REPEAT: a collection reached again through another binding
+ * (not a cycle) is entered again, its members reported under that binding too, instead of
+ * HS__DAV_WALK_AGAIN — for a PROPFIND from a client that does not understand 208 (RFC 5842
+ * §7.1, §8.2); set max_nodes, which then bounds the work. */
+#define HS__DAV_WALK_REPEAT 1u
+int hs__dav_walk_flags(const hs__dav_fs_t *fs, const char *rel, int depth, size_t max_nodes, unsigned flags,
+                       hs__dav_walk_cb cb, void *ctx, const char **detail);
 
 /* ---- Live properties (live.c) ----
  * The RFC 4918 §15 properties (creationdate, getcontentlength, getcontenttype, getetag — the
@@ -211,6 +218,14 @@ int hs__dav_proppatch_apply(hs__dav_fs_t *fs, hs_arena_t *a, const char *rel, co
  * (the tokens of the locks whose scope includes it). 0 when it holds (or is absent), 412 when
  * not, 500/503 when the store failed. */
 int hs__dav_if_check(hs__dav_fs_t *fs, hs_arena_t *a, const hs__dav_if_t *h, const char *req_rel, int64_t now);
+/* The same for a DELETE, which removes req_rel's whole subtree from its parent: an untagged list
+ * also matches the tokens of the locks rooted below req_rel and on its parent collection — the
+ * locks whose tokens the request must submit (hs__dav_locks_check). Windows' WebDAV client
+ * submits those untagged, where RFC 4918 §10.4.2 would tag each with its lock's root; a strict
+ * reading answers it 412 although it holds every lock it needs. A header that holds under
+ * hs__dav_if_check holds here too. */
+int hs__dav_if_check_subtree(hs__dav_fs_t *fs, hs_arena_t *a, const hs__dav_if_t *h, const char *req_rel,
+                             int64_t now);
 /* May a request change rel (RFC 4918 §7)? Every live lock that covers rel — and with depth
  * HS__DAV_DEPTH_INFINITY every lock below it (DELETE, MOVE and COPY onto a collection) — must
  * have its token submitted in h (hs__dav_if_submits); with `membership` also the locks of rel's

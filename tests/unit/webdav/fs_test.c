@@ -485,6 +485,11 @@ static void test_walk(void)
     walked[0] = '\0';
     is_int(hs__dav_walk(&fs, "w", HS__DAV_LOCK_INFINITY, 5, walk_cb, NULL, &detail), 403, "over the budget: 403");
     ok(strcmp(walked, "w:C;w/a:C;w/a/f:F;w/b:C;w/b/alias:AGAIN208;") == 0, "stopped before the sixth (%s)", walked);
+    walked[0] = '\0';
+    is_int(hs__dav_walk_flags(&fs, "w", HS__DAV_LOCK_INFINITY, 0, HS__DAV_WALK_REPEAT, walk_cb, NULL, &detail), 0,
+           "walk Depth infinity, repeating second bindings");
+    ok(strcmp(walked, "w:C;w/a:C;w/a/f:F;w/b:C;w/b/alias:C;w/b/alias/f:F;w/b/up:LOOP508;w/out:ERR403;w/z:F;") == 0,
+       "a second binding is entered again, a cycle still stops (%s)", walked);
     is_int(hs__dav_walk(&fs, "w/none", 1, 0, walk_cb, NULL, &detail), 404, "walk of nothing: 404");
     walked[0] = '\0';
     hs__dav_walk(&fs, "w/z", 1, 0, walk_cb, NULL, &detail);
