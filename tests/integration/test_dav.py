@@ -209,6 +209,45 @@ def test_proppatch_and_propfind_dead_properties(dav):
     assert st["/dav/"] == 200 and st["/dav/props.txt"] == 200
 
 
+def test_displayname_and_getcontentlanguage_live_and_settable(dav):
+    """RFC 4918 §15.2, §15.3: displayname is the resource's own name until a client sets another
+    (PROPPATCH may, they are not protected), and comes back when the client removes its value;
+    getcontentlanguage is there once set. allprop lists each once."""
+    path = "/dav/R%C3%A9sum%C3%A9%202026.txt"
+    assert call(dav, "PUT", path, b"cv").status == 201
+    hdr = {"Depth": "0", "Content-Type": "application/xml"}
+
+    def props():
+        r = call(dav, "PROPFIND", path, b"", {"Depth": "0"})
+        assert r.status == 207
+        found = [ps for ps in xml(r).findall(".//D:propstat", NS) if " 200 " in ps.find("D:status", NS).text]
+        assert len(found) == 1
+        names = [p.tag for p in found[0].find("D:prop", NS)]
+        assert len(names) == len(set(names)), names
+        return {p.tag: p.text for p in found[0].find("D:prop", NS)}
+
+    got = props()
+    assert got["{DAV:}displayname"] == "Résumé 2026.txt"
+    assert "{DAV:}getcontentlanguage" not in got
+    body = ('<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop>'
+            '<D:displayname>My CV</D:displayname><D:getcontentlanguage>en-GB</D:getcontentlanguage>'
+            '</D:prop></D:set></D:propertyupdate>').encode()
+    r = call(dav, "PROPPATCH", path, body, {"Content-Type": "application/xml"})
+    assert r.status == 207 and statuses(r) == {path: 200}
+    got = props()
+    assert got["{DAV:}displayname"] == "My CV" and got["{DAV:}getcontentlanguage"] == "en-GB"
+    body = ('<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:"><D:remove><D:prop><D:displayname/>'
+            '</D:prop></D:remove></D:propertyupdate>').encode()
+    assert call(dav, "PROPPATCH", path, body, {"Content-Type": "application/xml"}).status == 207
+    assert props()["{DAV:}displayname"] == "Résumé 2026.txt"
+    # the collection's and the tree root's names
+    call(dav, "MKCOL", "/dav/albums/")
+    r = call(dav, "PROPFIND", "/dav/albums/", propfind_body("D:displayname"), hdr)
+    assert xml(r).find(".//D:displayname", NS).text == "albums"
+    r = call(dav, "PROPFIND", "/dav/", propfind_body("D:displayname"), hdr)
+    assert xml(r).find(".//D:displayname", NS).text == "dav"
+
+
 def test_proppatch_protected_property_403_and_424(dav):
     call(dav, "PUT", "/dav/prot.txt", b"p")
     body = ('<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:x="urn:x"><D:set><D:prop>'

@@ -169,17 +169,22 @@ int hs__dav_walk_flags(const hs__dav_fs_t *fs, const char *rel, int depth, size_
  * The RFC 4918 §15 properties (creationdate, getcontentlength, getcontenttype, getetag — the
  * static GET's ETag —, getlastmodified, resourcetype, supportedlock, lockdiscovery), RFC 4331's
  * quota-available-bytes and quota-used-bytes (collections), RFC 5842's resource-id and
- * parent-set. displayname and getcontentlanguage are dead properties here (settable).
+ * parent-set; and the two RFC 4918 defines as settable (§15.2, §15.3): displayname, the
+ * resource's own name unless a client set another, and getcontentlanguage, present once a client
+ * set it. A value set by PROPPATCH is kept in the store and wins over the computed one.
  * Values are fragments for hs__dav_ms_prop; they use the prefix D, which every body the
  * writer makes declares. */
 typedef struct hs__dav_live_s {
     const char *name; /* in DAV: */
     bool allprop;     /* returned by allprop (RFC 4918's own; not RFC 4331's or RFC 5842's) */
+    bool settable;    /* PROPPATCH may set it (the store's value wins); else protected */
 } hs__dav_live_t;
 /* Every live property, for propname and allprop; *n entries. */
 const hs__dav_live_t *hs__dav_live_table(size_t *n);
-/* Is q a live property (so PROPPATCH must answer 403 cannot-modify-protected-property, RFC 4918
- * §9.2.1)? */
+/* q's entry in the table, NULL when q is no live property. */
+const hs__dav_live_t *hs__dav_live_find(const hs__dav_qname_t *q);
+/* Is q a protected live property (so PROPPATCH must answer 403 cannot-modify-protected-property,
+ * RFC 4918 §9.2.1)? */
 bool hs__dav_live_protected(const hs__dav_qname_t *q);
 /* Append q's value for the resource at rel (stat st, collection when S_ISDIR) to out: 200, or
  * 404 when q is not a live property of this resource, or 500/503 (the store failed). */

@@ -589,12 +589,17 @@ static void test_live(void)
            hs__dav_xml_child(hs__dav_xml_child(r, "DAV:", "lockdiscovery"), "DAV:", "activelock"),
        "the LOCK response body reads back");
     hs_buf_free(&body);
-    live("lc", "displayname", &st);
-    is_int(st, 404, "displayname is not live (a dead property here)");
+    v = live("lc", "displayname", &st);
+    ok(st == 200 && HS_IOV_EQ(v, "lc"), "displayname: the collection's own name");
+    v = live("", "displayname", &st);
+    ok(st == 200 && HS_IOV_EQ(v, "dav"), "displayname of the tree's root: the mount's name");
+    live("lc", "getcontentlanguage", &st);
+    is_int(st, 404, "getcontentlanguage: none until a client sets one");
     hs__dav_qname_t q1 = {HS_IOV("DAV:"), HS_IOV("getetag")}, q2 = {HS_IOV("DAV:"), HS_IOV("displayname")},
                     q3 = {HS_IOV("x"), HS_IOV("getetag")};
     ok(hs__dav_live_protected(&q1) && !hs__dav_live_protected(&q2) && !hs__dav_live_protected(&q3),
-       "protected: live DAV: properties only");
+       "protected: live DAV: properties only, displayname settable");
+    ok(hs__dav_live_find(&q2) && hs__dav_live_find(&q2)->settable && !hs__dav_live_find(&q3), "found by name");
     size_t n;
     const hs__dav_live_t *tab = hs__dav_live_table(&n);
     size_t nall = 0;
