@@ -20,7 +20,7 @@ the top of a configuration:
 - as an option (`--max-body 10m`; booleans as `--compress` / `--no-compress`).
 
 Options win over the environment, which wins over the file, which wins over the embedded
-defaults below. Sizes take `k`, `m` and `g` suffixes; durations `ms`, `s`, `m` and `h`.
+defaults below. Sizes take `k`, `m` and `g` suffixes; durations `ms`, `s`, `m`, `h` and `d`.
 `statusd -t` checks a configuration (the same flags, file and environment) and exits non-zero
 with `FILE:LINE: message` on the first error.
 
@@ -55,7 +55,8 @@ hosts:
 TAIL = """
 Signals: `SIGTERM`/`SIGINT` stop accepting, close idle connections and let responses in
 flight finish within `drain_timeout`; `SIGUSR1` reopens the access log file (after `logrotate`
-moved it; the log's directory must let `user` create the new file); `SIGHUP` is ignored.
+moved it; the log's directory must let `user` create the new file); `SIGHUP` reads the password
+files (`auth.htpasswd`) and the captive portal's admission files again.
 """
 
 
