@@ -202,7 +202,13 @@ typedef struct pol_conf_s {
     char *unused;   /* where directives handled wholly by their setters point */
 } pol_conf_t;
 
-/* conf.c: the shared rate-limit store (made when a checked rule needs it), and the time values
+/* check.c: the module's check and release (hs_conf_schema_t), SIGHUP (hs_module_t.reload) */
+int hs__policy_check(hs_config_t *top, const hs_pathconf_t *path, void *conf, const char **bad, char *err,
+                     size_t errlen);
+void hs__policy_release(void *conf);
+void hs__policy_reload(hs_server_t *srv);
+
+/* check.c: the shared rate-limit store (made when a checked rule needs it), and the time values
  * of maintenance.until. */
 hs_limit_store_t *hs__policy_store(void);
 /* Parse a time: RFC 3339 ("2026-12-31T23:00:00Z", "…+01:00", fractions of a second ignored) or
