@@ -34,6 +34,16 @@ wins; a Host naming no host goes to the first one (`421` with `strict_hosts: tru
 `hosts:`, the top directives describe one default host: `root` serves `/`, the API is at `/`
 (or at `api_prefix` when a root is served), and every host has `/codes`.
 
+**Policies.** The rules on hosts and paths are written as mappings whose keys are directives
+with dots (`limit: {rate: 10r/s, burst: 20}` is `limit.rate` and `limit.burst`, the flags
+`--limit-rate` and `--limit-burst`); `NAME: off` drops a rule a scope inherits, and a list given in
+a scope replaces the inherited one. They run before any content handler, in this order — rewrite
+phase: `legal_block` (451), `gone` (410), `parental_block` (450), `payment_required` (402),
+`maintenance` (503), `return`, `redirect`; access phase: the client's address (`trusted_proxies`),
+`allow`/`deny` (403, or 444), `captive_portal` (511), `limit` by address or field (429), `auth`
+(401/407, 403), `limit` by user (429), `bandwidth` (509), `require_conditional` (428),
+`early_hints` (103). README.md ("Policies") has an example of each.
+
 ```yaml
 strict_hosts: true
 max_body: 1m

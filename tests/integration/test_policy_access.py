@@ -222,6 +222,8 @@ hosts:
     assert r.status == 200
     r = ask(s, "/anything", method="PATCH", body=b"x", headers=(("If-Unmodified-Since", "Sat, 01 Jan 2000 00:00:00 GMT"),))
     assert r.status == 200
+    r = ask(s, "/anything", method="PUT", body=b"create", headers=(("If-None-Match", "*"),))
+    assert r.status == 200  # create-only: conditional too
     assert ask(s, "/anything").status == 200  # reads need nothing
 
 

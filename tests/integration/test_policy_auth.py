@@ -219,3 +219,30 @@ hosts:
     t = time.time()
     assert ask(s, "/private/x", headers=basic("slow", "wrong-1")).status == 401
     assert time.time() - t < hash_time * 0.75
+
+
+def test_per_user_limit_and_hints_after_the_hash(make_server, site):
+    """The steps after authentication (a limit by user, early hints) also run when the hash was
+    checked on a helper thread."""
+    path = site.path("users")
+    htpasswd(path, "alice", "a", "-B", "-C", "4", create=True)
+    htpasswd(path, "bob", "b", "-B", "-C", "4")
+    s = start(make_server, site, """
+hosts:
+  a.test:
+    paths:
+      /:
+        root: {root}
+        auth: {htpasswd: %s}
+        limit: {rate: 1r/m, burst: 0, key: user, name: per-user}
+        early_hints: ["</a.css>; rel=preload; as=style"]
+""" % path)
+    from policy_util import ask_all
+    rs = ask_all(s, "/small.txt", headers=basic("alice", "a"))  # not cached yet: hashed off the loop
+    assert [r.status for r in rs] == [103, 200]
+    assert rs[1].header("RateLimit") == '"per-user";r=0;t=60'
+    r = ask(s, "/small.txt", headers=basic("alice", "a"))
+    assert (r.status, r.header("Retry-After"), r.header("RateLimit")) == (429, "60", '"per-user";r=0;t=60')
+    rs = ask_all(s, "/small.txt", headers=basic("bob", "b"))  # another user, another count
+    assert [r.status for r in rs] == [103, 200]
+    assert ask(s, "/small.txt", headers=basic("alice", "wrong")).status == 401  # before the limit

@@ -44,11 +44,24 @@ typedef struct areq_s {
 
 #define MAX_FWD_LINES 32
 
-static void client_of(hs_req_t *req, const pol_conf_t *c, client_t *cl)
+/* A copy of a client that stays valid where the original does not: an obfuscated identifier
+ * points into the result's own buffer, which moves with the copy. */
+static void client_copy(client_t *dst, const client_t *src)
+{
+    *dst = *src;
+    const char *b = src->fwd.node.base;
+    if (b && b >= src->fwd.node_buf && b < src->fwd.node_buf + sizeof(src->fwd.node_buf))
+        dst->fwd.node.base = dst->fwd.node_buf + (b - src->fwd.node_buf);
+}
+
+/* The client of a request (see the header comment); `log`: say who it is in the access log. */
+static void client_of(hs_req_t *req, const pol_conf_t *c, client_t *cl, bool log)
 {
     hs_ip_from_sockaddr(hs_req_peer_addr(req), &cl->ip);
     cl->identified = true;
     cl->fwd.hops = 0;
+    cl->fwd.kind = HS_FWD_ADDR;
+    cl->fwd.node = HS_IOV_NULL;
     if (!c->trusted || hs_acl_match(c->trusted->acl, &cl->ip) < 0)
         return; /* the peer is the client */
     const char *name = c->fwd_mode == HS_FWD_FORWARDED ? "forwarded" : "x-forwarded-for";
@@ -61,7 +74,7 @@ static void client_of(hs_req_t *req, const pol_conf_t *c, client_t *cl)
     int r = hs_fwd_client(&peer, c->trusted->acl, c->fwd_mode, values, n, &cl->fwd);
     cl->ip = cl->fwd.addr;
     cl->identified = r == HS_OK;
-    if (cl->fwd.hops) {
+    if (log && cl->fwd.hops) {
         char a[HS_IP_MAX];
         hs_ip_format(&cl->ip, a, sizeof(a));
         if (r == HS_OK)
@@ -251,13 +264,13 @@ void hs__policy_log(hs_req_t *req)
     client_t cl;
     hs_iovec_t user = HS_IOV_NULL;
     if (st) {
-        cl = st->cl;
+        client_copy(&cl, &st->cl);
         if (st->authed)
             user = hs_iov(st->user, st->user_len);
     } else if (b->key != KEY_SCOPE) {
         if (!req->conn)
             return;
-        client_of(req, c, &cl);
+        client_of(req, c, &cl, false);
     }
     char buf[KEY_BUF];
     hs_iovec_t key = key_of(req, b->key, NULL, &cl, user, buf);
@@ -271,7 +284,9 @@ static int step_conditional(hs_req_t *req)
     hs_method_t m = req->p.method_id;
     if (m != HS_METHOD_PUT && m != HS_METHOD_PATCH && m != HS_METHOD_DELETE)
         return HS_DECLINED;
-    if (req->meta.h[HS_HDR_IF_MATCH] || req->meta.h[HS_HDR_IF_UNMODIFIED_SINCE])
+    /* If-None-Match counts too: "If-None-Match: *" on a PUT is the conditional way to create
+     * without overwriting (RFC 9110 §13.1.2) */
+    if (req->meta.h[HS_HDR_IF_MATCH] || req->meta.h[HS_HDR_IF_UNMODIFIED_SINCE] || req->meta.h[HS_HDR_IF_NONE_MATCH])
         return HS_DECLINED;
     /* RFC 6585 §3: say how to resubmit */
     hs_req_log_field(req, "rule", "require_conditional");
@@ -389,7 +404,7 @@ static int step_auth(hs_req_t *req, const pol_conf_t *c, const client_t *cl, cha
     hs__auth_job_t *job = hs__auth_job_new(au->h, field, &cred);
     hs_basic_clear(buf, need);
     areq_t *st = hs_arena_alloc(&req->arena, sizeof(*st));
-    st->cl = *cl;
+    client_copy(&st->cl, cl);
     memcpy(st->user, user_buf, ul);
     st->user_len = ul;
     st->authed = false;
@@ -410,9 +425,10 @@ int hs__policy_access(hs_req_t *req)
         return HS_DECLINED;
     client_t cl;
     if (a & PA_CLIENT)
-        client_of(req, c, &cl);
+        client_of(req, c, &cl, true);
     else
-        cl.identified = false, cl.fwd.kind = HS_FWD_UNKNOWN, cl.fwd.hops = 0, memset(&cl.ip, 0, sizeof(cl.ip));
+        cl.identified = false, cl.fwd.kind = HS_FWD_UNKNOWN, cl.fwd.hops = 0, cl.fwd.node = HS_IOV_NULL,
+        memset(&cl.ip, 0, sizeof(cl.ip));
     int r;
     if ((a & PA_ACL) && (r = step_acl(req, c->acl, &cl)) != HS_DECLINED)
         return r;
@@ -430,7 +446,7 @@ int hs__policy_access(hs_req_t *req)
             return r;                                        /* answered, or HS_AGAIN: auth_done carries on */
         if (user.len && (c->bw && c->bw->key == KEY_USER)) { /* the log phase counts the bytes by user */
             areq_t *st = hs_arena_alloc(&req->arena, sizeof(*st));
-            st->cl = cl;
+            client_copy(&st->cl, &cl);
             memcpy(st->user, user.base, user.len);
             st->user_len = user.len;
             st->authed = true;

@@ -612,12 +612,12 @@ int hs__policy_check(hs_config_t *top, const hs_pathconf_t *path, void *p, const
         a |= PA_ACL | PA_CLIENT;
     if (c->captive)
         a |= PA_CAPTIVE | PA_CLIENT;
-    if (c->limit)
-        a |= c->limit->key == KEY_USER ? PA_LIMIT_USER : PA_LIMIT_EARLY | PA_CLIENT;
+    if (c->limit) /* a user or a field may be missing: the address stands in */
+        a |= (c->limit->key == KEY_USER ? PA_LIMIT_USER : PA_LIMIT_EARLY) | PA_CLIENT;
     if (c->auth)
         a |= PA_AUTH;
     if (c->bw)
-        a |= PA_BANDWIDTH | (c->bw->key == KEY_ADDR ? PA_CLIENT : 0);
+        a |= PA_BANDWIDTH | (c->bw->key != KEY_SCOPE ? PA_CLIENT : 0);
     if (c->require_conditional)
         a |= PA_CONDITIONAL;
     if (c->hints && c->hints->links.n)

@@ -966,7 +966,7 @@ static const hs_directive_t directives[] = {
     {"bandwidth.name", HS_DT_STRING, OFF(bw), "bandwidth", "NAME", "the budget's name in the RateLimit fields", 0, 0,
      ALL, set_bw_name},
     {"require_conditional", HS_DT_BOOL, OFF(require_conditional), "false", "BOOL",
-     "PUT, PATCH and DELETE without If-Match or If-Unmodified-Since get 428 (RFC 6585 §3)", 0, 0, ALL},
+     "PUT, PATCH and DELETE without If-Match, If-Unmodified-Since or If-None-Match get 428 (RFC 6585 §3)", 0, 0, ALL},
     {"early_hints", HS_DT_LIST, OFF(hints), "", "LINK",
      "Link values sent in a 103 Early Hints before the final response (HTTP/1.1 clients; RFC 8297)", 0, 0, ALL,
      set_hints},
