@@ -162,7 +162,7 @@ def test_rate_limit_burst_retry_after_and_ratelimit_fields(make_server, site):
         assert r.header("RateLimit") == '"api";r=0;t=60'
         assert r.body.startswith(b"429 Too Many Requests\nover the rate limit 'api' (1 requests per 60 s, bursts of 5):"
                                  b" retry in 60 s\n")
-    lines = s.access_log(wait_for="rule=limit:api")
+    lines = s.access_log(wait_for="rule=limit:api", count=3)
     assert sum(" 429 " in l and "rule=limit:api" in l for l in lines) == 3
 
 
