@@ -226,6 +226,12 @@ def start_servers(root, tmp, which, baseline_exe=None):
         servers["statusd"] = Srv("statusd", statusd_cmd(os.path.join(REPO, "build", "statusd"), port, root,
                                                         (tport, crt, key)), port)
         servers["statusd"].tls_port = tport
+    if "policy" in which:
+        # statusd again with an allow rule and a limit rule on the same path (issue 12's bar: at most
+        # 5 % more CPU per request); the rate is never reached, so every request is admitted
+        port = free_port()
+        servers["policy"] = Srv("policy", statusd_cmd(os.path.join(REPO, "build", "statusd"), port, root) + [
+            "--allow", "127.0.0.1", "--limit-rate", "1000000000r/s", "--limit-burst", "1000000"], port)
     if baseline_exe:
         # right after statusd, so that in every round the two run back to back
         port = free_port()
@@ -452,6 +458,13 @@ def bars(results, mem, baseline_why=None):
             row("%s: CPU/request no worse than the best of nginx and h2o" % t,
                 "%.2f µs (best: %s %.2f µs; %.2f×)" % (s_c, best[1], best[0], s_c / best[0]), s_c <= NOISE * best[0])
 
+    # issue 12: a path with an allow rule and a limit rule against the same path without
+    for t in ("12 B file, 50 conns", "12 B file, 1000 conns"):
+        s_c, p_c = med(t, "statusd", "cpu_us"), med(t, "policy", "cpu_us")
+        if s_c and p_c:
+            row("Policies: %s, allow + limit CPU/request ≤ 1.05× without" % t, "%.3f× (statusd rounds ±%.1f %%)" % (
+                p_c / s_c, spread(t, "statusd") / 2), p_c <= 1.05 * s_c)
+
     # Engine v2: against the baseline and the floor
     t = "12 B file, 50 conns"
     if s_cpu and f_cpu:
@@ -481,9 +494,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--idle", type=int, default=5000)
-    ap.add_argument("--servers", default="statusd,baseline,nginx,lighttpd,h2o,floor",
+    ap.add_argument("--servers", default="statusd,policy,baseline,nginx,lighttpd,h2o,floor",
                     help="comma-separated; 'floor' is bench/floor.c, a server that parses nothing (12 B scenarios "
-                         "only); 'baseline' is statusd at --baseline REV")
+                         "only); 'baseline' is statusd at --baseline REV; 'policy' is statusd with an allow rule "
+                         "and a limit rule on the path (12 B scenarios only)")
     ap.add_argument("--baseline", default=default_baseline(), metavar="REV|none",
                     help="git revision of the statusd measured as 'baseline' (default: BASELINE in bench/bench.mk, "
                          "%(default)s); 'none' skips it")
@@ -541,7 +555,7 @@ def main():
                 for name, srv in servers.items():
                     if only and name not in only:
                         continue
-                    if name == "floor" and path != "/small.txt":
+                    if name in ("floor", "policy") and path != "/small.txt":
                         continue  # the floor answers every request with the same 12 bytes
                     if title.startswith("HTTPS"):
                         url = "https://127.0.0.1:%d%s" % (srv.tls_port, path)
@@ -555,7 +569,7 @@ def main():
                         flush=True)
         if args.idle > 0:
             for name, srv in servers.items():
-                if name == "floor":
+                if name in ("floor", "policy"):
                     continue
                 vals = [idle_memory(srv, args.idle) for _ in range(1)]
                 mem[name] = median(vals)

@@ -81,6 +81,9 @@ typedef struct hs_module_s {
     int (*access)(hs_req_t *req);
     int (*content)(hs_req_t *req);
     void (*log)(hs_req_t *req);
+    /* SIGHUP, on the main thread while the workers serve: read again what the module loaded
+     * from files (password files …); it must leave requests in flight undisturbed. NULL: none. */
+    void (*reload)(hs_server_t *srv);
 } hs_module_t;
 
 struct hs_server_s {

@@ -76,9 +76,12 @@ typedef enum {
     HS_METHOD_MOVE,
     HS_METHOD_LOCK,
     HS_METHOD_UNLOCK,
-    HS_METHOD_BREW, /* RFC 2324 (HTCPCP) */
-    HS_METHOD_WHEN, /* RFC 2324 */
-    HS_METHOD_MEXT, /* RFC 2774 mandatory extension: "M-" prefixed method → 510 */
+    HS_METHOD_BREW,   /* RFC 2324 (HTCPCP) */
+    HS_METHOD_WHEN,   /* RFC 2324 */
+    HS_METHOD_BIND,   /* RFC 5842 §4 (WebDAV bindings) */
+    HS_METHOD_UNBIND, /* RFC 5842 §5 */
+    HS_METHOD_REBIND, /* RFC 5842 §6 */
+    HS_METHOD_MEXT,   /* RFC 2774 mandatory extension: "M-" prefixed method → 510 */
     HS_METHOD__COUNT
 } hs_method_t;
 

@@ -337,8 +337,12 @@ int hs_server_run(hs_server_t *srv)
     while (sigwait(&set, &sig) == 0 && (sig == SIGHUP || sig == SIGUSR1)) {
         if (sig == SIGUSR1)
             reopen_access_log(srv); /* after logrotate moved the file */
-        else
-            hs__https_reload(srv); /* SIGHUP: certificates and keys read again (renewed by certbot …) */
+        if (sig == SIGHUP) {
+            hs__https_reload(srv); /* certificates and keys read again (renewed by certbot …) */
+            for (size_t i = 0; srv->modules[i]; i++) /* each module reads its files again (htpasswd …) */
+                if (srv->modules[i]->reload)
+                    srv->modules[i]->reload(srv);
+        }
     }
     hs_log_info("signal %d: draining connections (up to %llums)", sig, (unsigned long long)cfg->drain_timeout);
     srv->drain_deadline_ms = hs_now_ms() + cfg->drain_timeout;

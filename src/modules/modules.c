@@ -2,14 +2,18 @@
  * (design habit 9), and the settings owners the configuration knows (the engine's first). */
 #include "hs/http.h"
 
+extern hs_module_t hs_module_policy;
 extern hs_module_t hs_module_reference;
 extern hs_module_t hs_module_testapi;
 extern hs_module_t hs_module_static;
+extern hs_module_t hs_module_webdav;
 
 hs_module_t *const hs_modules[] = {
+    &hs_module_policy,    /* rules on hosts and paths: its rewrite and access handlers run first */
     &hs_module_reference, /* /codes on every host */
     &hs_module_testapi,
     &hs_module_static,
+    &hs_module_webdav, /* dav.root paths; --dav: the flat --root (GET and HEAD through the static origin) */
     NULL,
 };
 

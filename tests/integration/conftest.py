@@ -101,12 +101,14 @@ class Server:
         finally:
             s.close()
 
-    def access_log(self, wait_for=None, timeout=3.0):
+    def access_log(self, wait_for=None, timeout=3.0, count=1):
+        """The access log's lines so far; with wait_for, once `count` lines contain it (a line is
+        written when its request ends, which may be after the client has the response)."""
         deadline = time.time() + timeout
         while True:
             with self._lock:
                 lines = list(self.stdout_lines)
-            if wait_for is None or any(wait_for in l for l in lines) or time.time() > deadline:
+            if wait_for is None or sum(wait_for in l for l in lines) >= count or time.time() > deadline:
                 return lines
             time.sleep(0.05)
 

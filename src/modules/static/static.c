@@ -19,6 +19,8 @@
 #define _GNU_SOURCE
 #include "static.h"
 
+#include "hs/static.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -93,12 +95,10 @@ static int check(hs_config_t *cfg, const hs_pathconf_t *path, void *p, const cha
     hs__static_conf_t *sc = p;
     if (!sc->root)
         return HS_OK;
-    static bool mime_ready; /* read once per process: cached files keep pointers into it */
-    if (!mime_ready && hs__static_mime_init() != HS_OK) {
+    if (hs_static_mime_prepare() != HS_OK) {
         snprintf(err, errlen, "the MIME types cannot be read");
         return HS_ERROR;
     }
-    mime_ready = true;
     root_t *r = roots;
     while (r && !(strcmp(r->path, sc->root) == 0 && r->fs.follow_symlinks == sc->follow_symlinks))
         r = r->next;
@@ -141,11 +141,14 @@ static int check(hs_config_t *cfg, const hs_pathconf_t *path, void *p, const cha
     return HS_OK;
 }
 
-/* Without hosts, a root serves "/". */
+/* Without hosts, a root serves "/" — unless `dav` (--dav) hands it to the WebDAV module, which
+ * then serves the same root at "/" and answers GET and HEAD through hs_static_serve. */
 static const char *mount(hs_config_t *cfg, const void *conf, bool flat)
 {
-    HS_UNUSED(cfg);
     const hs__static_conf_t *sc = conf;
+    const hs_directive_t *dav = hs_config_find("dav");
+    if (dav && dav->type == HS_DT_BOOL && *(bool *)hs_config_field(cfg, dav))
+        return NULL;
     return flat && sc->root ? "/" : NULL;
 }
 
@@ -479,7 +482,8 @@ static bool code_later(hs_req_t *req, int fd, const struct stat *st, sfile_t *f)
     return true;
 }
 
-static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat *st, const char *rel)
+static int serve_file(hs_req_t *req, const hs_fsroot_t *root, int fd, const void *ent, const struct stat *st,
+                      const char *rel)
 {
     const hs__static_conf_t *cfg = hs__static_conf(req);
     sfile_t *f = hs_arena_alloc(&req->arena, sizeof(*f));
@@ -519,7 +523,7 @@ static int serve_file(hs_req_t *req, int fd, const void *ent, const struct stat 
                 continue;
             const char *sib = hs_arena_printf(&req->arena, "%.*s%s", (int)rlen, rel, hs__static_coding_ext[c]).base;
             const char *ignored;
-            int sfd = hs_fsroot_open(cfg->fsroot, sib, &pre_st[c], &ignored);
+            int sfd = hs_fsroot_open(root, sib, &pre_st[c], &ignored);
             if (sfd < 0)
                 continue;
             if (!S_ISREG(pre_st[c].st_mode) || !newer_or_same(&pre_st[c].st_mtim, &st->st_mtim)) {
@@ -583,11 +587,9 @@ static int redirect_to_slash(hs_req_t *req, const hs__static_path_t *mp)
     return hs_res_error(req, 301, "this is a directory; its address ends with a slash");
 }
 
-static int content(hs_req_t *req)
+int hs_static_serve(hs_req_t *req, const hs_fsroot_t *root)
 {
     const hs__static_conf_t *sc = hs__static_conf(req);
-    if (!sc->fsroot)
-        return HS_DECLINED;
     const char *detail = NULL;
     hs__static_path_t mp;
     /* the file below the mount point: the rest of the path's normal form, every escape decoded */
@@ -597,7 +599,7 @@ static int content(hs_req_t *req)
     struct stat st;
     void *ent;
     hs__static_fcache_t *fc = sworker(req)->fc;
-    int fd = hs__static_fcache_open(fc, sc->fsroot, mp.rel, &st, &detail, &ent);
+    int fd = hs__static_fcache_open(fc, root, mp.rel, &st, &detail, &ent);
     if (fd < 0)
         return open_failed(req, -fd, detail);
     keep_fd_ent(req, fd, ent);
@@ -616,7 +618,7 @@ static int content(hs_req_t *req)
         return hs_res_method_not_allowed(req, allow_file); /* RFC 9110 §15.5.6 */
 
     if (!dir)
-        return serve_file(req, fd, ent, &st, mp.rel);
+        return serve_file(req, root, fd, ent, &st, mp.rel);
     if (!mp.trailing_slash)
         return redirect_to_slash(req, &mp);
     for (size_t i = 0; i < sc->num_index; i++) {
@@ -624,7 +626,7 @@ static int content(hs_req_t *req)
             mp.len ? hs_arena_printf(&req->arena, "%s/%s", mp.rel, sc->index_names[i]).base : sc->index_names[i];
         struct stat ist;
         void *ient;
-        int ifd = hs__static_fcache_open(fc, sc->fsroot, ip, &ist, &detail, &ient);
+        int ifd = hs__static_fcache_open(fc, root, ip, &ist, &detail, &ient);
         if (ifd == -404)
             continue;
         if (ifd < 0)
@@ -634,14 +636,20 @@ static int content(hs_req_t *req)
             continue;
         }
         keep_fd_ent(req, ifd, ient);
-        return serve_file(req, ifd, ient, &ist, ip);
+        return serve_file(req, root, ifd, ient, &ist, ip);
     }
     if (!sc->autoindex)
         return hs_res_error(req, 403, "this directory has no index file and directory listings are off");
     hs_iovec_t mnt = hs_req_mount(req);
     const char *shown =
         hs_arena_printf(&req->arena, "%.*s/%s%s", (int)mnt.len, mnt.base, mp.rel, mp.len ? "/" : "").base;
-    return hs__static_autoindex(req, sc->fsroot, fd, mp.rel, shown, sc->cache_control);
+    return hs__static_autoindex(req, root, fd, mp.rel, shown, sc->cache_control);
+}
+
+static int content(hs_req_t *req)
+{
+    const hs__static_conf_t *sc = hs__static_conf(req);
+    return sc->fsroot ? hs_static_serve(req, sc->fsroot) : HS_DECLINED;
 }
 
 hs_module_t hs_module_static = {

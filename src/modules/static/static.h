@@ -7,8 +7,8 @@
  *                  with a per-worker cache
  *   autoindex.c    HTML directory listings
  */
-#ifndef HS_STATIC_H
-#define HS_STATIC_H
+#ifndef HS_STATIC_MODULE_H
+#define HS_STATIC_MODULE_H
 
 #include "hs/http.h"
 #include "hs/conditional.h"
