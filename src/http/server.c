@@ -338,7 +338,7 @@ int hs_server_run(hs_server_t *srv)
         if (sig == SIGUSR1)
             reopen_access_log(srv); /* after logrotate moved the file */
         if (sig == SIGHUP) {
-            hs__https_reload(srv); /* certificates and keys read again (renewed by certbot …) */
+            hs__https_reload(srv);                   /* certificates and keys read again (renewed by certbot …) */
             for (size_t i = 0; srv->modules[i]; i++) /* each module reads its files again (htpasswd …) */
                 if (srv->modules[i]->reload)
                     srv->modules[i]->reload(srv);
