@@ -15,7 +15,9 @@ engine's in `src/config/config.c`, each module's in its own file) and can be giv
 the top of a configuration:
 
 - in a YAML file passed with `--config FILE` (`max_body: 10m`; `error_page` also takes a
-  mapping, `error_page: {404: /srv/404.html}`);
+  mapping, `error_page: {404: /srv/404.html}`; a `listen` item may be a mapping,
+  `listen: [{address: "tls://:443", tls: {cert: FILE, key: FILE}}]`, the same as the text
+  `tls://:443 cert=FILE key=FILE`);
 - as an environment variable (`STATUSD_MAX_BODY=10m`);
 - as an option (`--max-body 10m`; booleans as `--compress` / `--no-compress`).
 
