@@ -1,5 +1,6 @@
 /* Unit tests: type maps (src/modules/static/typemap.c) — Apache's format, strictly: every field,
- * the record naming the resource itself, qs, errors with their line, the limits. */
+ * the record naming the resource itself, qs, errors with their line, the limits — and which
+ * sibling names are variants of a base name (negotiate.c). */
 #define _GNU_SOURCE
 #include "../../../src/modules/static/static.h"
 #include "tap.h"
@@ -192,6 +193,46 @@ static void test_language_tags(void)
                t[i].ok ? "yes" : "no");
 }
 
+static void name(const char *base, const char *file, bool want, const char *type, const char *lang)
+{
+    hs__static_type_t t = {0};
+    hs_iovec_t l = HS_IOV_NULL;
+    bool r = hs__static_variant_name(base, strlen(base), file, strlen(file), &t, &l);
+    if (!want) {
+        ok(!r, "%s is no variant of %s", file, base);
+        return;
+    }
+    ok(r && t.content_type && !strncmp(t.content_type, type, strlen(type)) && iov_is(l, lang),
+       "%s is a variant of %s: %s, language '%s' (got %d %s '%.*s')", file, base, type, lang, r,
+       r ? t.content_type : "", (int)l.len, l.base ? l.base : "");
+}
+
+static void test_variant_names(void)
+{
+    name("page", "page.en.html", true, "text/html", "en");
+    name("page", "page.html.en", true, "text/html", "en");
+    name("page", "page.fr-CA.html", true, "text/html", "fr-CA");
+    name("page", "page.html", true, "text/html", "");
+    name("page", "page.es.html", true, "text/html", "es"); /* es is also a type (JavaScript): the other one is */
+    name("page", "page.html.es", true, "text/html", "es");
+    name("photo", "photo.webp", true, "image/webp", "");
+    name("photo", "photo.AVIF", true, "image/avif", "");
+    name("index.html", "index.html.en", true, "text/html", "en");
+    name("index.html", "index.html.de-AT", true, "text/html", "de-AT");
+    name("page", "page.en.html.gz", false, 0, 0);  /* a precompressed sibling */
+    name("page", "page.html.br", false, 0, 0);
+    name("page", "page.var", false, 0, 0);         /* the type map */
+    name("page", "page.html.bak", false, 0, 0);    /* bak is a type, html no language */
+    name("page", "page.min.js", false, 0, 0);      /* three-letter "languages" are not read from names */
+    name("page", "page.en", false, 0, 0);          /* no type */
+    name("page", "page.en.fr.html", false, 0, 0);  /* too many segments */
+    name("page", "page.", false, 0, 0);
+    name("page", "pages.html", false, 0, 0);
+    name("page", "page", false, 0, 0);
+    name("page", "page.en.unknownext", false, 0, 0);
+    name("page", "page..html", false, 0, 0);
+}
+
 int main(void)
 {
     hs__static_mime_init();
@@ -199,6 +240,7 @@ int main(void)
     test_errors();
     test_limits();
     test_language_tags();
+    test_variant_names();
     hs__static_mime_free();
     return tap_done();
 }
