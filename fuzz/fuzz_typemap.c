@@ -9,6 +9,7 @@
  *           of the input, qs within 0..1000, a known coding, a line within the text; or HS_ERROR
  *           with a message, no entries and a line no later than the text's; a map over the size
  *           limit is always refused;
+ *   members hs_weighted_next walks each field exactly as hs_list_next + hs_element_weight;
  *   choice  the best index is -1 or valid; the best weighs more than 0 and no other variant comes
  *           before it in the documented order; the tie count is between 1 and n, and 0 without a
  *           choice; a weight of 0 means excluded (never chosen).
@@ -80,6 +81,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < 3; i++) {
         f[i] = piece[i + 1] ? fuzz_dup(piece[i + 1], plen[i + 1]) : NULL;
         *fields[i] = f[i] ? hs_iov(f[i], plen[i + 1]) : HS_IOV_NULL;
+    }
+    /* hs_weighted_next is hs_list_next + hs_element_weight in one pass: the same members */
+    for (int i = 0; i < 3; i++) {
+        if (!f[i])
+            continue;
+        size_t p1 = 0, p2 = 0;
+        hs_iovec_t el, v1;
+        int q1;
+        for (;;) {
+            bool more = hs_weighted_next(*fields[i], &p1, &v1, &q1);
+            el = hs_list_next(*fields[i], &p2);
+            FUZZ_CHECK(more == (el.base != NULL), "field %d: the walks end apart", i);
+            if (!more)
+                break;
+            hs_iovec_t v2;
+            int q2 = hs_element_weight(el, &v2);
+            FUZZ_CHECK(q1 == q2 && v1.len == v2.len && (!v1.len || v1.base == v2.base),
+                       "field %d: member differs: '%.*s' %d vs '%.*s' %d", i, (int)v1.len, v1.base, q1, (int)v2.len,
+                       v2.base, q2);
+        }
     }
     hs_variant_score_t sc[HS_NEG_MAX_VARIANTS];
     size_t tied = 99;

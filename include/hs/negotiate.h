@@ -86,6 +86,12 @@ bool hs_variant_tie(const hs_variant_score_t *a, const hs_variant_score_t *b);
 /* The order itself: < 0 when a comes first. */
 int hs_variant_cmp(const hs_variant_score_t *a, const hs_variant_score_t *b);
 
+/* The next member of a weighted list (Accept, Accept-Language, Accept-Encoding …) at *pos
+ * (start at 0): its value and weight exactly as hs_list_next then hs_element_weight give them
+ * (the value trimmed, without parameters; 0..1000, 1000 without q, -1 for a malformed q), in one
+ * pass over the bytes. false at the end. */
+bool hs_weighted_next(hs_iovec_t v, size_t *pos, hs_iovec_t *value, int *q);
+
 /* A language tag as a range matches it (RFC 4647 §3.3.1, basic filtering): 0 no match, 1 for
  * "*", else 1 + the range's length (longer is more specific). Case-insensitive. */
 int hs_language_match(hs_iovec_t range, hs_iovec_t tag);

@@ -135,6 +135,74 @@ static bool has_elements(hs_iovec_t v)
     return v.base && hs_list_next(v, &pos).base;
 }
 
+static bool ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static hs_iovec_t trimmed(const char *s, const char *e)
+{
+    while (s < e && ows(*s))
+        s++;
+    while (e > s && ows(e[-1]))
+        e--;
+    return hs_iov(s, (size_t)(e - s));
+}
+
+/* One ';'-separated segment of a member: the first is its value, the others parameters, of
+ * which only q is read (RFC 9110 §12.4.2; the last one wins, a malformed one spoils the member). */
+static void segment(hs_iovec_t t, bool first, hs_iovec_t *value, int *q, bool *bad)
+{
+    if (first) {
+        *value = t;
+        return;
+    }
+    if (t.len < 2 || (t.base[0] | 0x20) != 'q' || t.base[1] != '=')
+        return; /* another parameter, or "q" without a value */
+    int w = hs_qvalue(hs_iov(t.base + 2, t.len - 2));
+    if (w < 0)
+        *bad = true;
+    else
+        *q = w;
+}
+
+bool hs_weighted_next(hs_iovec_t v, size_t *pos, hs_iovec_t *value, int *q)
+{
+    const char *s = v.base;
+    size_t n = v.len, i = *pos;
+    while (i < n && (ows(s[i]) || s[i] == ','))
+        i++;
+    if (i >= n) {
+        *pos = n;
+        return false;
+    }
+    /* one pass: ',' and ';' outside quoted-strings split, a backslash inside one takes the next
+     * byte along (RFC 9110 §5.6.4) */
+    size_t seg = i;
+    bool quoted = false, first = true, bad = false;
+    *q = 1000;
+    for (; i < n; i++) {
+        char c = s[i];
+        if (c == '"') {
+            quoted = !quoted;
+        } else if (quoted) {
+            if (c == '\\' && i + 1 < n)
+                i++;
+        } else if (c == ',') {
+            break;
+        } else if (c == ';') {
+            segment(trimmed(s + seg, s + i), first, value, q, &bad);
+            first = false;
+            seg = i + 1;
+        }
+    }
+    segment(trimmed(s + seg, s + i), first, value, q, &bad);
+    *pos = i;
+    if (bad)
+        *q = -1;
+    return true;
+}
+
 /* Accept (RFC 9110 §12.5.1): per variant, the most specific matching range, the first of equals. */
 static void score_types(hs_iovec_t accept, const hs_variant_t *v, size_t n, hs_variant_score_t *s)
 {
@@ -151,10 +219,9 @@ static void score_types(hs_iovec_t accept, const hs_variant_t *v, size_t n, hs_v
         return;
     }
     size_t pos = 0;
-    hs_iovec_t el;
-    for (int k = 0; (el = hs_list_next(accept, &pos)).base; k = k < INT32_MAX - 1 ? k + 1 : k) {
-        hs_iovec_t range;
-        int q = hs_element_weight(el, &range);
+    hs_iovec_t range;
+    int q;
+    for (int k = 0; hs_weighted_next(accept, &pos, &range, &q); k = k < INT32_MAX - 1 ? k + 1 : k) {
         if (q < 0)
             q = 0; /* a malformed weight: the range is not acceptable */
         for (size_t i = 0; i < n; i++) {
@@ -188,7 +255,15 @@ static void score_languages(hs_iovec_t al, const hs_variant_t *v, size_t n, hs_v
         s[i].lang_q = 1000; /* no preference stated, or a neutral variant */
         size_t tpos = 0, k = 0;
         hs_iovec_t tag;
-        while (present && k < HS_NEG_MAX_TAGS && (tag = hs_list_next(v[i].language, &tpos)).base) {
+        bool one = present && v[i].language.len && !memchr(v[i].language.base, ',', v[i].language.len);
+        if (one) { /* the usual single tag, without a list to walk */
+            tag = trimmed(v[i].language.base, v[i].language.base + v[i].language.len);
+            if (tag.len) {
+                tags[nt++] = (tag_t){.tag = tag, .spec = 0, .q = 0, .at = INT32_MAX, .variant = i};
+                k++;
+            }
+        }
+        while (present && !one && k < HS_NEG_MAX_TAGS && (tag = hs_list_next(v[i].language, &tpos)).base) {
             tags[nt++] = (tag_t){.tag = tag, .spec = 0, .q = 0, .at = INT32_MAX, .variant = i};
             k++;
         }
@@ -196,10 +271,9 @@ static void score_languages(hs_iovec_t al, const hs_variant_t *v, size_t n, hs_v
             s[i].lang_q = -1; /* decided below */
     }
     size_t pos = 0;
-    hs_iovec_t el;
-    for (int k = 0; nt && (el = hs_list_next(al, &pos)).base; k = k < INT32_MAX - 1 ? k + 1 : k) {
-        hs_iovec_t range;
-        int w = hs_element_weight(el, &range);
+    hs_iovec_t range;
+    int w;
+    for (int k = 0; nt && hs_weighted_next(al, &pos, &range, &w); k = k < INT32_MAX - 1 ? k + 1 : k) {
         for (size_t t = 0; t < nt; t++) {
             int m = hs_language_match(range, tags[t].tag);
             if (m > tags[t].spec) {
@@ -246,11 +320,10 @@ static void score_codings(hs_iovec_t ae, const hs_variant_t *v, size_t n, hs_var
             s[i].coding_q = 0; /* an empty Accept-Encoding asks for no coding at all */
             continue;
         }
-        int q = -1, q_star = -1;
+        int q = -1, q_star = -1, w;
         size_t pos = 0;
-        hs_iovec_t el, tok;
-        while ((el = hs_list_next(ae, &pos)).base) {
-            int w = hs_element_weight(el, &tok);
+        hs_iovec_t tok;
+        while (hs_weighted_next(ae, &pos, &tok, &w)) {
             if (w < 0)
                 continue; /* a malformed member is ignored */
             if (tok.len == 1 && tok.base[0] == '*')

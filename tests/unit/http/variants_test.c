@@ -2,6 +2,7 @@
  * each dimension, q=0 exclusion, the language fallback, qs, the documented tie order, and
  * fields far larger than any real client sends. */
 #define _GNU_SOURCE
+#include "hs/fields.h"
 #include "hs/negotiate.h"
 #include "tap.h"
 
@@ -169,8 +170,55 @@ static void test_language_match(void)
     is_int(hs_language_match(S(""), S("en")), 0, "empty range");
 }
 
+/* hs_weighted_next against the two-step walk it replaces, on awkward inputs. */
+static void test_weighted_next(void)
+{
+    static const char *const t[] = {
+        "",
+        "text/html",
+        "  text/html ;  q=0.5 , , application/json;level=1;q=0.9,*/*;q=0",
+        "a;q=1.0000",
+        "a;q=0.5;q=0.7",
+        "a;q=bad;q=0.5",
+        "a;Q=0.3",
+        "a;q",
+        "a;q=",
+        "a; q=0.5",
+        "a;q =0.5",
+        "a;;q=0.2;",
+        "\"x,y\";q=0.1, b",
+        "a;p=\"q=0,\\\";\";q=0.4,c",
+        "a;p=\"unterminated, b;q=0",
+        ",,, ,",
+        "\t a \t;\tq=0.8\t,b",
+    };
+    for (size_t i = 0; i < HS_ARRAY_SIZE(t); i++) {
+        hs_iovec_t v = S(t[i]);
+        size_t p1 = 0, p2 = 0, members = 0;
+        bool same = true;
+        for (;;) {
+            hs_iovec_t v1, el = HS_IOV_NULL;
+            int q1;
+            bool more = hs_weighted_next(v, &p1, &v1, &q1);
+            el = hs_list_next(v, &p2);
+            if (more != (el.base != NULL)) {
+                same = false;
+                break;
+            }
+            if (!more)
+                break;
+            hs_iovec_t v2;
+            int q2 = hs_element_weight(el, &v2);
+            same = same && q1 == q2 && v1.len == v2.len && !memcmp(v1.base, v2.base, v1.len);
+            members++;
+        }
+        ok(same, "hs_weighted_next walks '%s' as hs_list_next + hs_element_weight (%zu members)", t[i], members);
+    }
+}
+
 int main(void)
 {
+    test_weighted_next();
     test_types();
     test_languages();
     test_codings_and_qs();
