@@ -206,6 +206,16 @@ typedef struct nvar_s {
 
 enum { VS_SIBLINGS = 1, VS_MAP, VS_BAD };
 
+/* A decision already made for the same request fields (clients of one kind send the same ones). */
+#define MEMO_SLOTS 4
+#define MEMO_MAX 1024 /* bytes of Accept, Accept-Language and Accept-Encoding together, at most */
+typedef struct memo_s {
+    uint32_t len[3]; /* of each field; UINT32_MAX: absent */
+    char *keys;      /* the fields, one after the other (malloc); NULL: an empty slot */
+    int best;
+    bool tie_differs; /* variants of another type or language tie with the best */
+} memo_t;
+
 typedef struct vset_s {
     uint64_t root_id, dir_seq;
     uint32_t hash;
@@ -219,6 +229,8 @@ typedef struct vset_s {
     size_t n;
     nvar_t v[HS_NEG_MAX_VARIANTS];
     hs_variant_t hv[HS_NEG_MAX_VARIANTS];
+    memo_t memo[MEMO_SLOTS];
+    unsigned memo_next;
     size_t bytes;
 } vset_t;
 
@@ -247,6 +259,8 @@ static void vset_free(nworker_t *nw, vset_t *s)
     nw->set_bytes -= s->bytes;
     for (size_t i = 0; i < s->n; i++)
         free(s->v[i].mem);
+    for (size_t i = 0; i < MEMO_SLOTS; i++)
+        free(s->memo[i].keys);
     free(s->map_rel);
     free(s->key);
     free(s);
@@ -632,17 +646,12 @@ static vset_t *variants(nworker_t *nw, const hs_fsroot_t *root, hs__static_fcach
     if (!d || d->too_big)
         return NULL;
 
-    /* kind: a type map asked for by its name, a file (not negotiated), a type map beside it,
-     * or siblings */
-    const dent_t *self = find(d, base, blen);
-    bool direct_map = self && ends_with_var(base, blen);
-    if (self && !direct_map)
-        return NULL;
+    /* a set made from this very listing is current (for a type map, while the map is too) */
     size_t rlen = strlen(rel);
     uint32_t h = hash_key(root->id, rel, rlen);
     vset_t **slot = &nw->sets[h % SET_SLOTS];
     vset_t *s = *slot;
-    if (s && s->hash == h && s->root_id == root->id && !strcmp(s->key, rel) && s->dir_seq == d->seq) {
+    if (s && s->hash == h && s->root_id == root->id && s->dir_seq == d->seq && !strcmp(s->key, rel)) {
         if (!s->map_rel)
             return s;
         /* a map's contents may change without its directory changing: its version, through
@@ -657,6 +666,12 @@ static vset_t *variants(nworker_t *nw, const hs_fsroot_t *root, hs__static_fcach
         if (same)
             return s;
     }
+    /* kind: a type map asked for by its name, a file (not negotiated), a type map beside it,
+     * or siblings */
+    const dent_t *self = find(d, base, blen);
+    bool direct_map = self && ends_with_var(base, blen);
+    if (self && !direct_map)
+        return NULL;
     char map_name[NAME_MAX + 8];
     snprintf(map_name, sizeof(map_name), "%.*s.var", (int)blen, base);
     const dent_t *map = direct_map ? self : find(d, map_name, blen + 4);
@@ -685,7 +700,7 @@ static vset_t *variants(nworker_t *nw, const hs_fsroot_t *root, hs__static_fcach
         return NULL;
     }
     set_dims(ns);
-    ns->bytes += sizeof(*ns);
+    ns->bytes += sizeof(*ns) + MEMO_SLOTS * MEMO_MAX;
     *slot = NULL;
     vset_free(nw, s);
     if (nw->set_bytes + ns->bytes > SET_BYTES_MAX) /* over budget: start afresh */
@@ -696,6 +711,17 @@ static vset_t *variants(nworker_t *nw, const hs_fsroot_t *root, hs__static_fcach
     nw->set_bytes += ns->bytes;
     *slot = ns;
     return ns;
+}
+
+bool hs__static_negotiated_known(const hs_req_t *req, const hs_fsroot_t *root, const char *rel)
+{
+    nworker_t *nw = req->worker ? hs_worker_ctx(req->worker, &hs_module_negotiate) : NULL;
+    if (!nw)
+        return false;
+    size_t n = strlen(rel);
+    uint32_t h = hash_key(root->id, rel, n);
+    const vset_t *s = nw->sets[h % SET_SLOTS];
+    return s && s->hash == h && s->root_id == root->id && !strcmp(s->key, rel);
 }
 
 /* Would a request for rel be negotiated? Decided from the listing alone (no set is built, so
@@ -857,6 +883,72 @@ static int answer_506(hs_req_t *req, const vset_t *s, const nvar_t *v)
     return hs_res_error(req, 506, detail);
 }
 
+/* Do variants of another type or language tie with the best on the client's preferences? */
+static bool tie_differs(const vset_t *s, const hs_variant_score_t *sc, int best)
+{
+    const nvar_t *b = &s->v[best];
+    for (size_t i = 0; i < s->n; i++) {
+        if (!sc[i].q || !hs_variant_tie(&sc[i], &sc[best]))
+            continue;
+        const nvar_t *v = &s->v[i];
+        bool same_lang =
+            (!v->language && !b->language) || (v->language && b->language && !strcasecmp(v->language, b->language));
+        if (strcasecmp(v->media, b->media) || !same_lang)
+            return true;
+    }
+    return false;
+}
+
+/* The choice for these fields: from the set's memo when the same fields were seen (the common
+ * case: a page's visitors use a handful of browsers), else made now and remembered. */
+static int decide(vset_t *s, const hs_neg_prefs_t *p, bool *ties)
+{
+    const hs_iovec_t f[3] = {p->accept, p->accept_language, p->accept_encoding};
+    uint32_t len[3];
+    size_t total = 0;
+    for (int k = 0; k < 3; k++) {
+        len[k] = f[k].base ? (uint32_t)HS_MIN(f[k].len, MEMO_MAX + 1) : UINT32_MAX;
+        total += f[k].base ? f[k].len : 0;
+    }
+    for (size_t i = 0; total <= MEMO_MAX && i < MEMO_SLOTS; i++) {
+        const memo_t *m = &s->memo[i];
+        if (!m->keys || memcmp(m->len, len, sizeof(len)) != 0)
+            continue;
+        const char *k = m->keys;
+        bool same = true;
+        for (int j = 0; j < 3 && same; j++) {
+            if (len[j] == UINT32_MAX)
+                continue;
+            same = !memcmp(k, f[j].base, len[j]);
+            k += len[j];
+        }
+        if (same) {
+            *ties = m->tie_differs;
+            return m->best;
+        }
+    }
+    hs_variant_score_t sc[HS_NEG_MAX_VARIANTS];
+    size_t tied;
+    int best = hs_negotiate_variants(p, s->hv, s->n, sc, &tied);
+    *ties = best >= 0 && tied > 1 && tie_differs(s, sc, best);
+    if (total <= MEMO_MAX) {
+        memo_t *m = &s->memo[s->memo_next++ % MEMO_SLOTS];
+        free(m->keys);
+        m->keys = hs_malloc(total ? total : 1);
+        char *k = m->keys;
+        for (int j = 0; j < 3; j++) {
+            m->len[j] = len[j];
+            if (len[j] != UINT32_MAX) {
+                memcpy(k, f[j].base, len[j]);
+                k += len[j];
+            }
+        }
+        m->best = best;
+        m->tie_differs = *ties;
+    }
+    return best;
+}
+
 void hs__static_chosen_headers(hs_req_t *req, const hs__static_chosen_t *c, bool coding_chosen, bool representation)
 {
     HS_RES_HEADER(req, "Vary", coding_chosen ? c->vary_ae : c->vary); /* RFC 9110 §12.5.5 */
@@ -890,29 +982,19 @@ int hs__static_negotiate(hs_req_t *req, const hs_fsroot_t *root, hs__static_fcac
 
     hs_neg_prefs_t prefs = {field(req, HS_HDR_ACCEPT), field(req, HS_HDR_ACCEPT_LANGUAGE),
                             field(req, HS_HDR_ACCEPT_ENCODING)};
-    hs_variant_score_t sc[HS_NEG_MAX_VARIANTS];
-    size_t tied;
-    int best = hs_negotiate_variants(&prefs, s->hv, s->n, sc, &tied);
+    bool ties;
+    int best = decide(s, &prefs, &ties);
     if (list_asked(req, nc))
         return answer_list(req, s, 300, best, "the client asked for the list of this resource's variants");
     if (best < 0) /* RFC 9110 §15.5.7 */
         return answer_list(req, s, 406, -1,
                            "no variant of this resource is acceptable to the request's Accept, Accept-Language "
                            "and Accept-Encoding");
-    if (nc->tie_list && tied > 1) {
-        /* RFC 9110 §15.4.1: the preferences single out no variant among different ones */
-        const nvar_t *b = &s->v[best];
-        for (size_t i = 0; i < s->n; i++) {
-            if (!sc[i].q || !hs_variant_tie(&sc[i], &sc[best]))
-                continue;
-            const nvar_t *v = &s->v[i];
-            bool same_lang =
-                (!v->language && !b->language) || (v->language && b->language && !strcasecmp(v->language, b->language));
-            if (strcasecmp(v->media, b->media) || !same_lang)
-                return answer_list(req, s, 300, -1,
-                                   "several variants are equally acceptable and the server does not choose among them");
-        }
-    }
+    if (nc->tie_list && ties) /* RFC 9110 §15.4.1: the preferences single out no variant among different ones */
+        return answer_list(req, s, 300, -1,
+                           "several variants are equally acceptable and the server does not choose among them");
+    hs_variant_score_t sc[HS_NEG_MAX_VARIANTS];
+    bool scored = false;
     for (;;) {
         const nvar_t *v = &s->v[best];
         if (v->is_map)
@@ -924,12 +1006,16 @@ int hs__static_negotiate(hs_req_t *req, const hs_fsroot_t *root, hs__static_fcac
         if (fd >= 0 && S_ISREG(out->st.st_mode)) {
             out->fd = fd;
             out->ent = ent;
-            out->rel = hs_arena_strndup(&req->arena, v->rel, strlen(v->rel));
+            /* the variant's strings in one copy: the cached set may go before the request does */
+            char *mem = hs_arena_alloc(&req->arena, v->memlen);
+            memcpy(mem, v->mem, v->memlen);
+#define REBASE(p) (mem + ((p)-v->mem))
+            out->rel = REBASE(v->rel);
             out->type = v->type;
-            if (v->own_type) /* the cache's memory may go before the request does */
-                out->type.content_type =
-                    hs_arena_strndup(&req->arena, v->type.content_type, strlen(v->type.content_type));
-            out->language = v->language ? hs_arena_strndup(&req->arena, v->language, strlen(v->language)) : NULL;
+            if (v->own_type)
+                out->type.content_type = REBASE(v->type.content_type);
+            out->language = v->language ? REBASE(v->language) : NULL;
+#undef REBASE
             out->coding = v->coding;
             out->vary = vary_text(s->lang, s->coded);
             out->vary_ae = vary_text(s->lang, true);
@@ -948,6 +1034,11 @@ int hs__static_negotiate(hs_req_t *req, const hs_fsroot_t *root, hs__static_fcac
         /* a variant that is gone, or cannot be served: the next one */
         hs_log_warn("negotiate: the variant %s of %s %s; trying the next", v->rel, rel,
                     fd == -403 ? "is not permitted" : "does not exist as a file");
+        if (!scored) { /* the scores, to find the next best */
+            size_t tied;
+            hs_negotiate_variants(&prefs, s->hv, s->n, sc, &tied);
+            scored = true;
+        }
         sc[best].q = 0;
         best = -1;
         for (size_t i = 0; i < s->n; i++)

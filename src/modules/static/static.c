@@ -607,6 +607,26 @@ static int redirect_to_slash(hs_req_t *req, const hs__static_path_t *mp)
     return hs_res_error(req, 301, "this is a directory; its address ends with a slash");
 }
 
+/* A name answered from its variants (negotiate.c), or HS_DECLINED when it has none. */
+static int negotiated(hs_req_t *req, hs__static_fcache_t *fc, const char *rel)
+{
+    hs__static_chosen_t ch;
+    int r = hs__static_negotiate(req, hs__static_conf(req)->fsroot, fc, rel, &ch);
+    if (r == HS__NEG_CHOSEN) {
+        hs__static_chosen_t *kept = hs_arena_alloc(&req->arena, sizeof(*kept)); /* serve_file may finish later */
+        *kept = ch;
+        keep_fd_ent(req, kept->fd, kept->ent);
+        return serve_file(req, kept->fd, kept->ent, &kept->st, kept->rel, kept);
+    }
+    if (r == HS__NEG_METHOD && req->p.method_id == HS_METHOD_OPTIONS) {
+        req->allow = allow_file; /* RFC 9110 §9.3.7 */
+        return hs_res_send(req, 204);
+    }
+    if (r == HS__NEG_METHOD)
+        return hs_res_method_not_allowed(req, allow_file); /* RFC 9110 §15.5.6 */
+    return r;
+}
+
 static int content(hs_req_t *req)
 {
     const hs__static_conf_t *sc = hs__static_conf(req);
@@ -622,24 +642,24 @@ static int content(hs_req_t *req)
     void *ent;
     hs__static_fcache_t *fc = sworker(req)->fc;
     hs_method_t m = req->p.method_id;
-    if (mp.len && !mp.trailing_slash && hs__static_negotiating(req)) {
-        /* a name that is no file, answered from its variants (negotiate.c) */
-        hs__static_chosen_t *ch = hs_arena_alloc(&req->arena, sizeof(*ch));
-        int r = hs__static_negotiate(req, sc->fsroot, fc, mp.rel, ch);
-        if (r == HS__NEG_CHOSEN) {
-            keep_fd_ent(req, ch->fd, ch->ent);
-            return serve_file(req, ch->fd, ch->ent, &ch->st, ch->rel, ch);
-        }
-        if (r == HS__NEG_METHOD && m == HS_METHOD_OPTIONS) {
-            req->allow = allow_file; /* RFC 9110 §9.3.7 */
-            return hs_res_send(req, 204);
-        }
-        if (r == HS__NEG_METHOD)
-            return hs_res_method_not_allowed(req, allow_file); /* RFC 9110 §15.5.6 */
+    /* a name that is no file (or a type map) is answered from its variants (negotiate.c); one
+     * negotiated lately skips the failed open */
+    bool negotiating = mp.len && !mp.trailing_slash && hs__static_negotiating(req);
+    if (negotiating && hs__static_negotiated_known(req, sc->fsroot, mp.rel)) {
+        int r = negotiated(req, fc, mp.rel);
         if (r != HS_DECLINED)
             return r;
     }
     int fd = hs__static_fcache_open(fc, sc->fsroot, mp.rel, &st, &detail, &ent);
+    if (negotiating &&
+        (fd == -404 || (fd >= 0 && S_ISREG(st.st_mode) && mp.len > 4 && !memcmp(mp.rel + mp.len - 4, ".var", 4)))) {
+        hs__static_fcache_release(fd, ent);
+        int r = negotiated(req, fc, mp.rel);
+        if (r != HS_DECLINED)
+            return r;
+        if (fd >= 0) /* a type map that is no longer one: the file after all */
+            fd = hs__static_fcache_open(fc, sc->fsroot, mp.rel, &st, &detail, &ent);
+    }
     if (fd < 0)
         return open_failed(req, -fd, detail);
     keep_fd_ent(req, fd, ent);
@@ -667,12 +687,7 @@ static int content(hs_req_t *req)
         void *ient;
         int ifd = hs__static_fcache_open(fc, sc->fsroot, ip, &ist, &detail, &ient);
         if (ifd == -404 && hs__static_negotiating(req)) { /* index.html.en, index.html.fr … */
-            hs__static_chosen_t *ch = hs_arena_alloc(&req->arena, sizeof(*ch));
-            int r = hs__static_negotiate(req, sc->fsroot, fc, ip, ch);
-            if (r == HS__NEG_CHOSEN) {
-                keep_fd_ent(req, ch->fd, ch->ent);
-                return serve_file(req, ch->fd, ch->ent, &ch->st, ch->rel, ch);
-            }
+            int r = negotiated(req, fc, ip);
             if (r != HS_DECLINED)
                 return r;
         }

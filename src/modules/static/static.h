@@ -200,8 +200,11 @@ int hs__static_coding_of(hs_iovec_t t);
  * negotiate.list_query), so they exist on every path whatever its handler.
  *
  * The entry point serves any module that serves files from an hs_fsroot_t (the static origin,
- * WebDAV's GET): call it before opening the requested file, then serve what it chose exactly as
- * the file itself would be served, adding hs__static_chosen_headers to every response. */
+ * WebDAV's GET): call it when the requested file is missing (-404) or is a type map (NAME.var),
+ * or before opening it at all when hs__static_negotiated_known says the name was negotiated
+ * lately (it answers correctly in every case: calling it first costs a listing lookup for every
+ * plain file); then serve what it chose exactly as the file itself would be served, adding
+ * hs__static_chosen_headers to every response. */
 typedef struct hs__static_chosen_s {
     int fd;                 /* the variant's file, open; the caller owns it with ent: */
     void *ent;              /* release both with hs__static_fcache_release when done */
@@ -230,6 +233,9 @@ int hs__static_negotiate(hs_req_t *req, const hs_fsroot_t *root, hs__static_fcac
  * content coding too) on every response; Content-Location and Content-Language as well when
  * `representation` (200, 206, 226, 304 — RFC 9110 §15.4.5: a 304 carries what the 200 would). */
 void hs__static_chosen_headers(hs_req_t *req, const hs__static_chosen_t *c, bool coding_chosen, bool representation);
+/* Was rel negotiated lately on this worker (a variant set is cached for it)? A hint only, with
+ * no freshness check: a cheap way to skip the failed open of a name that is no file. */
+bool hs__static_negotiated_known(const hs_req_t *req, const hs_fsroot_t *root, const char *rel);
 /* Is negotiation on for the request's path? (cheap: one settings lookup) */
 bool hs__static_negotiating(const hs_req_t *req);
 /* Is `name` a variant of `base` by its name (both file names in one directory): base "." then a
