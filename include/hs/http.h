@@ -220,6 +220,16 @@ void hs_res_body_file(hs_req_t *req, int fd, off_t off, size_t len);
 int hs_res_send(hs_req_t *req, int status);
 /* An error response with a body built from the registry, explaining `detail`. */
 int hs_res_error(hs_req_t *req, int status, const char *detail);
+/* One alternative listed by hs_res_error_variants; the strings are read during the call only. */
+typedef struct hs_res_variant_s {
+    const char *href;        /* a URI reference, percent-encoded */
+    const char *type;        /* its media type, or NULL */
+    const char *language;    /* its language tag(s), or NULL */
+    const char *description; /* or NULL */
+} hs_res_variant_t;
+/* hs_res_error whose body also lists the variants of a negotiated resource (300, 406: RFC 9110
+ * §15.4.1, §15.5.7), each with a link, in the format negotiated for error bodies. */
+int hs_res_error_variants(hs_req_t *req, int status, const char *detail, const hs_res_variant_t *v, size_t n);
 /* 405 with Allow. */
 int hs_res_method_not_allowed(hs_req_t *req, const char *allow);
 /* Close the connection without sending a byte (nginx 444), logging `log_status`. */
