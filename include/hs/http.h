@@ -22,6 +22,7 @@
 #ifndef HS_HTTP_H
 #define HS_HTTP_H
 
+#include "hs/cause.h"
 #include "hs/config.h"
 #include "hs/loop.h"
 #include "hs/parse.h"
@@ -81,6 +82,12 @@ typedef struct hs_module_s {
     int (*access)(hs_req_t *req);
     int (*content)(hs_req_t *req);
     void (*log)(hs_req_t *req);
+    /* Its causes (include/hs/cause.h): a static table whose entry i is the module's cause
+     * hs_module_cause(m, i), registered before workers start (ids unique among all causes, such
+     * as "rule:deny" or "file:not_found"). NULL/0: none. cause_base is set at registration. */
+    const hs_cause_info_t *causes;
+    size_t ncauses;
+    hs_cause_t cause_base;
 } hs_module_t;
 
 struct hs_server_s {
@@ -173,9 +180,10 @@ struct hs_req_s {
     const char *allow;        /* value of Allow for 405 / OPTIONS */
     bool res_close;           /* send Connection: close and close after */
     bool res_sent;
-    bool abort_conn; /* close without a response (hs_res_close_silently) */
-    bool no_body;    /* HEAD or status without content */
-    int log_status;  /* status for the access log when it differs (444, 499, 494) */
+    bool abort_conn;  /* close without a response (hs_res_close_silently) */
+    bool no_body;     /* HEAD or status without content */
+    int log_status;   /* status for the access log when it differs (444, 499, 494) */
+    hs_cause_t cause; /* why (hs_req_set_cause); 0: the status's default cause */
 
     /* streaming / raw / upgrade */
     bool streaming;   /* stream started and not ended */
@@ -341,6 +349,12 @@ static inline const hs_config_t *hs_req_cfg(const hs_req_t *req)
 {
     return req->path ? req->path->cfg : req->srv->cfg;
 }
+/* The top of the configuration the request is served by (server-wide settings: server_name,
+ * retry_after …). */
+static inline const hs_config_t *hs_req_top(const hs_req_t *req)
+{
+    return req->srv->cfg;
+}
 /* The module's settings at the top of the configuration (for server-wide directives). */
 static inline void *hs_server_conf(const hs_server_t *srv, const hs_module_t *m)
 {
@@ -365,6 +379,33 @@ static inline hs_iovec_t hs_req_mount(const hs_req_t *req)
 }
 /* The normal-form path below the mount point ("/x" for /api/x under /api; "/" for /api). */
 hs_iovec_t hs_req_path_below_mount(const hs_req_t *req);
+/* ---- Causes: why a response has its status (include/hs/cause.h) ----
+ * Say why before (or right after) answering: the access log (json, template) writes the cause
+ * and /metrics counts errors by it. The last cause set wins; without one, the status's default
+ * cause (`not_found` for a 404) is used, so a log line never lacks one. A module names its own
+ * causes in hs_module_t.causes: hs_req_set_cause(req, hs_module_cause(&my_module, MY_DENY)). */
+static inline void hs_req_set_cause(hs_req_t *req, hs_cause_t cause)
+{
+    req->cause = cause;
+}
+/* The module's cause number i (an index into its causes table). */
+static inline hs_cause_t hs_module_cause(const hs_module_t *m, unsigned i)
+{
+    return (hs_cause_t)(m->cause_base + i);
+}
+/* The same by id ("upstream_connect_refused", "rule:deny"): a linear search, for rare paths.
+ * HS_OK, or HS_ERROR (logged as a bug) when no cause has that id; the cause is then unchanged. */
+int hs_req_set_cause_id(hs_req_t *req, const char *id);
+/* The cause the request ends with: its own, else its status's default. */
+static inline hs_cause_t hs_req_cause(const hs_req_t *req, int status)
+{
+    return hs_cause_resolve(req->cause, status);
+}
+/* Register the causes of these modules (a NULL-terminated list) that are not registered yet:
+ * hs_server_init and hs_server_use_modules do it; `statusd explain --causes` too. HS_OK, or
+ * HS_ERROR (with a message) when a table is refused. */
+int hs_modules_register_causes(hs_module_t *const *mods);
+
 /* Add `key=value` to the request's access log line (after the duration, in the order added):
  * which rule decided, the upstream's address and attempts, the TLS version … The value is
  * escaped like the other fields and quoted when it has a space; key is a static name. */

@@ -90,12 +90,15 @@ static void request_finish(hs_conn_t *c, hs_req_t *req)
 {
     int status = req->log_status;
     if (!status) {
-        if (req->res_sent)
+        if (req->res_sent) {
             status = req->status;
-        else if (c->sock.eof)
+        } else if (c->sock.eof) {
             status = 499; /* the client left before it was answered (nginx's 499) */
-        else
+            req->cause = HS_CAUSE_CLIENT_CLOSED;
+        } else {
             status = 444; /* closed without a response (the drain deadline cut it off) */
+            req->cause = HS_CAUSE_DRAIN_TIMEOUT;
+        }
     }
     uint64_t body = req->wire_bytes > req->head_bytes ? req->wire_bytes - req->head_bytes : 0;
     hs__access_log(req, status, body);
@@ -154,10 +157,11 @@ static void request_own_head(hs_req_t *req, const char *head)
 
 /* The request could not be parsed or validated: answer `status` and close. The request line
  * (if any) is kept for the log. */
-static void reject(hs_conn_t *c, int status, const char *detail)
+static void reject(hs_conn_t *c, int status, hs_cause_t cause, const char *detail)
 {
     hs_req_t *req = c->req;
     req->res_close = true;
+    req->cause = cause;
     hs_res_error(req, status, detail);
 }
 
@@ -168,15 +172,18 @@ static void dispatch(hs_conn_t *c)
     hs_method_t m = req->p.method_id;
 
     if (m == HS_METHOD_UNKNOWN) {
+        req->cause = HS_CAUSE_UNKNOWN_METHOD;
         hs_res_error(req, 501, "the request method is not implemented by this server"); /* RFC 9110 §9.1 */
         return;
     }
     if (m == HS_METHOD_MEXT) {
+        req->cause = HS_CAUSE_MANDATORY_EXTENSION;
         hs_res_error(req, 510, "the request uses a mandatory extension (RFC 2774) this server does not support");
         return;
     }
     if (req->meta.early_data && !(m == HS_METHOD_GET || m == HS_METHOD_HEAD || m == HS_METHOD_OPTIONS)) {
         /* RFC 8470 §5.2: an unsafe request that may have been replayed */
+        req->cause = HS_CAUSE_EARLY_DATA_UNSAFE;
         hs_res_error(req, 425,
                      "this request arrived in TLS early data and is not safe to replay; retry it after the handshake");
         return;
@@ -188,6 +195,7 @@ static void dispatch(hs_conn_t *c)
         return;
     }
     if (m == HS_METHOD_CONNECT) {
+        req->cause = HS_CAUSE_CONNECT_METHOD;
         hs_res_method_not_allowed(req, "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
         return;
     }
@@ -206,7 +214,7 @@ static void start_request(hs_conn_t *c, int head_len)
     if (req->p.method_id == HS_METHOD_HEAD)
         req->no_body = true;
     if (hs_parse_semantics(&req->p, &req->meta) != HS_OK) {
-        reject(c, req->p.error, req->p.error_detail);
+        reject(c, req->p.error, req->p.error_cause, req->p.error_detail);
         return;
     }
     req->body_left = req->meta.content_length > 0 ? req->meta.content_length : 0;
@@ -222,7 +230,7 @@ static void start_request(hs_conn_t *c, int head_len)
 
 /* The body ended badly: tell the handler, then answer `status` unless a response was started
  * (the connection then closes after it). */
-static void body_fail(hs_conn_t *c, int status, const char *detail)
+static void body_fail(hs_conn_t *c, int status, hs_cause_t cause, const char *detail)
 {
     hs_req_t *req = c->req;
     req->body_done = true; /* nothing more will be read: the framing or the client is gone */
@@ -232,10 +240,12 @@ static void body_fail(hs_conn_t *c, int status, const char *detail)
         c->state = HS_CS_HANDLER;
     if (req->on_body_data)
         req->on_body_data(req, NULL, 0, HS_BODY_ERROR);
-    if (status == 499)
+    if (status == 499) {
+        req->cause = cause;
         return; /* nobody to answer */
+    }
     if (!req->res_sent)
-        reject(c, status, detail);
+        reject(c, status, cause, detail);
     else
         req->res_close = true;
 }
@@ -261,7 +271,7 @@ static int body_step(hs_conn_t *c)
                 consumed = 0;
                 int r = hs_chunked_decode(&req->chunked, rbuf_data(c), &len, &consumed, &limits, &status, &detail);
                 if (r == HS_ERROR) {
-                    body_fail(c, status, detail);
+                    body_fail(c, status, req->chunked.error_cause, detail);
                     return STEP_CONTINUE;
                 }
                 if (r == HS_DONE)
@@ -292,7 +302,7 @@ static int body_step(hs_conn_t *c)
         if (n == HS_AGAIN)
             return STEP_WAIT;
         if (n <= 0) {
-            body_fail(c, 499, NULL); /* the client went away in the middle of its body */
+            body_fail(c, 499, HS_CAUSE_CLIENT_CLOSED_IN_BODY, NULL); /* the client went away mid-body */
             return STEP_CLOSE;
         }
     }
@@ -352,10 +362,10 @@ static void buffer_piece(hs_req_t *req, const char *data, size_t len, int how)
     if (len > 0) {
         /* a checked allocation: the limit (max_body) and a failing realloc both answer 413 */
         if (hs_buf_reserve(&req->body, len, hs_req_cfg(req)->max_body) != HS_OK) {
-            body_fail(req->conn, 413,
-                      req->body.len + len > hs_req_cfg(req)->max_body
-                          ? "the request body is larger than the server accepts"
-                          : "the server cannot hold a request body this large in memory now");
+            bool over = req->body.len + len > hs_req_cfg(req)->max_body;
+            body_fail(req->conn, 413, over ? HS_CAUSE_BODY_TOO_LARGE : HS_CAUSE_BODY_NO_MEMORY,
+                      over ? "the request body is larger than the server accepts"
+                           : "the server cannot hold a request body this large in memory now");
             return;
         }
         memcpy(req->body.base + req->body.len, data, len);
@@ -596,7 +606,7 @@ static int head_step(hs_conn_t *c)
             req->head_len = 0;
             clear_timer(c);
             c->state = HS_CS_HANDLER;
-            reject(c, req->p.error, req->p.error_detail);
+            reject(c, req->p.error, req->p.error_cause, req->p.error_detail);
             return STEP_CONTINUE;
         }
         /* incomplete */
@@ -607,6 +617,7 @@ static int head_step(hs_conn_t *c)
             return STEP_WAIT;
         if (n <= 0) {
             req->log_status = 400; /* closed mid-head: logged as nginx does, nothing sent */
+            req->cause = HS_CAUSE_HEAD_INCOMPLETE;
             return STEP_CLOSE;
         }
     }
@@ -663,11 +674,11 @@ static void on_timeout(hs_conn_t *c)
          * (found by fuzz_conn; regression: tests/unit/http/regress_test.c). */
         c->in_run = true;
         if (c->state == HS_CS_BODY) {
-            body_fail(c, 408, "the request body was not received in time");
+            body_fail(c, 408, HS_CAUSE_BODY_TIMEOUT, "the request body was not received in time");
         } else {
             c->state = HS_CS_HANDLER;
             c->req->body_done = true;
-            reject(c, 408, "the request head was not received in time");
+            reject(c, 408, HS_CAUSE_HEADER_TIMEOUT, "the request head was not received in time");
         }
         c->in_run = false;
         hs__conn_run(c);

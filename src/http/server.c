@@ -111,6 +111,7 @@ void hs_server_use_modules(hs_server_t *srv, hs_module_t *const *mods)
             srv->log[nl++] = mods[i];
     }
     srv->rewrite[nr] = srv->access[na] = srv->log[nl] = NULL;
+    hs_modules_register_causes(mods); /* a refused table is said on stderr; its causes stay unset */
 }
 
 int hs_server_init(hs_server_t *srv, hs_config_t *cfg)
@@ -119,6 +120,8 @@ int hs_server_init(hs_server_t *srv, hs_config_t *cfg)
     memset(srv, 0, sizeof(*srv));
     srv->cfg = cfg;
     hs_server_use_modules(srv, hs_modules);
+    if (hs_modules_register_causes(srv->modules) != HS_OK)
+        return HS_ERROR;
     /* hosts and paths built, every module's settings checked (idempotent: main did it already) */
     if (hs_config_validate(cfg, err, sizeof(err)) != HS_OK) {
         fprintf(stderr, "statusd: %s\n", err);
