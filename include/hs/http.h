@@ -103,8 +103,6 @@ struct hs_server_s {
     size_t num_listen;
     struct sockaddr_storage listen_addr[HS_MAX_LISTEN];
     socklen_t listen_len[HS_MAX_LISTEN];
-    int log_fd;                /* access log, -1 = off */
-    size_t log_write_max;      /* largest single write: PIPE_BUF unless the log is a regular file */
     _Atomic int connections;   /* open connections across workers */
     _Atomic int shutting_down; /* 1 = stop accepting, drain */
     uint64_t drain_deadline_ms;
@@ -125,12 +123,13 @@ struct hs_worker_s {
     hs_req_t *req_pool;        /* finished requests kept for reuse (with one arena block each) */
     int nreq_pool;
     bool draining;
-    time_t date_sec;   /* the second `date` was made for */
-    char date[30];     /* IMF-fixdate of the loop's second (hs_worker_date) */
-    hs_buf_t log_buf;  /* access log lines not yet written (flushed every loop iteration) */
-    time_t log_sec;    /* the second log_when was made for */
-    char log_when[28]; /* "06/Nov/1994:08:49:37 +0000" */
-    bool log_lost;     /* a write of the log failed (said once) */
+    time_t date_sec;                       /* the second `date` was made for */
+    char date[30];                         /* IMF-fixdate of the loop's second (hs_worker_date) */
+    hs_buf_t log_bufs[HS_MAX_LOG_TARGETS]; /* access log lines not yet written, per log file */
+    uint64_t log_dirty;                    /* a bit per log file with lines in log_bufs */
+    time_t log_sec;                        /* the second log_when was made for */
+    char log_when[28];                     /* "06/Nov/1994:08:49:37 +0000" */
+    bool log_lost;                         /* a write of the log failed (said once) */
 };
 
 /* One response header. */
@@ -146,6 +145,8 @@ struct hs_req_s {
     hs_server_t *srv;
     hs_arena_t arena;
     const hs_pathconf_t *path; /* the host's path serving it (NULL before find-config or when none) */
+    const hs_hostconf_t *host; /* the host serving it (NULL before find-config, or refused: 421) */
+    bool host_known;           /* the request named that host (else it is the default host) */
     hs_iovec_t npath;          /* the request path in normal form (hs/path.h); no NUL after it */
     bool npath_plain;          /* and it had no escapes, dots or double slashes (hs_path_is_plain) */
     uint8_t phase, phase_i;    /* where the phases are (hs_req_resume continues from there) */
@@ -406,9 +407,12 @@ static inline hs_cause_t hs_req_cause(const hs_req_t *req, int status)
  * HS_ERROR (with a message) when a table is refused. */
 int hs_modules_register_causes(hs_module_t *const *mods);
 
-/* Add `key=value` to the request's access log line (after the duration, in the order added):
- * which rule decided, the upstream's address and attempts, the TLS version … The value is
- * escaped like the other fields and quoted when it has a space; key is a static name. */
+/* Add `key=value` to the request's access log line (in combined, after the duration, in the
+ * order added; in json, a member; in a template, $fields or $field_KEY): which rule decided,
+ * the upstream's address and attempts, the TLS version … The value is escaped like the other
+ * fields (quoted in combined when it has a space); key is a static name of [a-z0-9_], not one
+ * of json's own members (time, status, cause …). Nothing is kept when the request's path has
+ * no access log. */
 HS_FMT(3, 4) void hs_req_log_field(hs_req_t *req, const char *key, const char *fmt, ...);
 
 /* Run fn(arg) when the request ends (whatever way: answered, the client gone, shut down),

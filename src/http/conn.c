@@ -93,8 +93,9 @@ static void request_finish(hs_conn_t *c, hs_req_t *req)
         if (req->res_sent) {
             status = req->status;
         } else if (c->sock.eof) {
-            status = 499; /* the client left before it was answered (nginx's 499) */
-            req->cause = HS_CAUSE_CLIENT_CLOSED;
+            status = 499;               /* the client left before it was answered (nginx's 499) */
+            if (req->body_error != 499) /* else: body_fail said it left in the middle of its body */
+                req->cause = HS_CAUSE_CLIENT_CLOSED;
         } else {
             status = 444; /* closed without a response (the drain deadline cut it off) */
             req->cause = HS_CAUSE_DRAIN_TIMEOUT;
@@ -868,8 +869,7 @@ void hs__worker_free_pools(hs_worker_t *w)
     for (size_t i = 0; mods[i]; i++)
         if (mods[i]->fini_worker && w->mod[mods[i]->index])
             mods[i]->fini_worker(w);
-    hs__access_log_flush(w);
-    hs_buf_free(&w->log_buf);
+    hs__access_log_free(w);
     while (w->req_pool) {
         hs_req_t *r = w->req_pool;
         w->req_pool = r->pool_next;

@@ -66,12 +66,17 @@ void hs__error_body(hs_req_t *req, int status, const char *detail);
 /* Check the registry rules of a response about to be written; abort in checking builds. */
 void hs__check_response(hs_req_t *req, bool has_body_bytes);
 
-/* accesslog.c — called only from the end of a request (conn.c request_finish), and for the
- * connections refused before they became one (server.c). */
+/* accesslog.c — lines are added only at the end of a request (conn.c request_finish), and for
+ * the connections refused before they became one (server.c), on the worker's thread. */
 void hs__access_log(hs_req_t *req, int status, uint64_t bytes);
-void hs__access_log_raw(hs_worker_t *w, const struct sockaddr *peer, const char *reqline, size_t len, int status);
+void hs__access_log_raw(hs_worker_t *w, const hs_config_t *cfg, const struct sockaddr *peer, const char *reqline,
+                        size_t len, int status, hs_cause_t cause);
 void hs__access_log_flush(hs_worker_t *w); /* write the buffered lines (every loop iteration) */
-/* Append " key=value" (escaped, quoted when needed) to a request's extra log fields. */
-void hs__access_log_field(hs_buf_t *b, const char *key, const char *value, size_t len);
+void hs__access_log_free(hs_worker_t *w);  /* flush, then release the worker's buffers */
+/* Main thread: give every settings set of a built configuration (the top, each path) its log
+ * file (cfg->log_target), opening files not open yet. HS_OK, or HS_ERROR with a message. */
+int hs__access_log_bind(hs_config_t *top, char *err, size_t errlen);
+void hs__access_log_reopen(void);    /* SIGUSR1: every file afresh behind its descriptor */
+void hs__access_log_close_all(void); /* at exit, once the workers are gone */
 
 #endif

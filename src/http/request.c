@@ -6,6 +6,7 @@
  * same path as "/api/x", so an access rule on /api cannot be walked around by spelling. */
 #define _GNU_SOURCE
 #include "internal.h"
+#include "hs/logfmt.h"
 #include "hs/path.h"
 
 #include <stdio.h>
@@ -20,7 +21,7 @@ struct hs_cleanup_s {
 
 void hs_req_log_field(hs_req_t *req, const char *key, const char *fmt, ...)
 {
-    if (req->srv->log_fd < 0)
+    if (hs_req_cfg(req)->log_target < 0)
         return; /* nothing is logged: nothing to keep */
     char value[512];
     va_list ap;
@@ -29,7 +30,7 @@ void hs_req_log_field(hs_req_t *req, const char *key, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return;
-    hs__access_log_field(&req->log_fields, key, value, HS_MIN((size_t)n, sizeof(value) - 1));
+    hs_logfields_add(&req->log_fields, key, value, HS_MIN((size_t)n, sizeof(value) - 1));
 }
 
 int hs_req_set_cause_id(hs_req_t *req, const char *id)
@@ -149,10 +150,13 @@ void hs__req_process(hs_req_t *req)
         return;
     }
     bool known;
-    req->path = hs_config_lookup(srv->cfg, req->meta.host, req->npath, &known);
+    req->host = hs_config_find_host(srv->cfg, req->meta.host, &known);
+    req->host_known = known;
+    req->path = hs_config_host_path(req->host, req->npath);
     if (!known && srv->cfg->strict_hosts && req->meta.host.len) {
         /* RFC 9110 §15.5.20: this server is not configured for that authority */
         req->path = NULL;
+        req->host = NULL;
         req->res_close = true;
         req->cause = HS_CAUSE_UNKNOWN_HOST;
         hs_res_error(req, 421, "this server has no host by the name the request gives; check the URL");

@@ -92,12 +92,6 @@ static int open_listener(const struct sockaddr_storage *ss, socklen_t len, char 
     return fd;
 }
 
-/* The access log file: appended to, so lines from several workers never overwrite each other. */
-static int open_log(const char *path)
-{
-    return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-}
-
 void hs_server_use_modules(hs_server_t *srv, hs_module_t *const *mods)
 {
     size_t nr = 0, na = 0, nl = 0;
@@ -141,17 +135,9 @@ int hs_server_init(hs_server_t *srv, hs_config_t *cfg)
     srv->nworkers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (srv->nworkers < 1)
         srv->nworkers = 1;
-    srv->log_fd = -1;
-    if (cfg->access_log && strcmp(cfg->access_log, "off") != 0) {
-        if (strcmp(cfg->access_log, "-") == 0)
-            srv->log_fd = 1;
-        else if ((srv->log_fd = open_log(cfg->access_log)) < 0) {
-            fprintf(stderr, "statusd: cannot open access log %s: %s\n", cfg->access_log, strerror(errno));
-            return HS_ERROR;
-        }
-        struct stat st;
-        /* a pipe (or a terminal, a socket) keeps writes of up to PIPE_BUF whole */
-        srv->log_write_max = fstat(srv->log_fd, &st) == 0 && S_ISREG(st.st_mode) ? (size_t)1 << 30 : PIPE_BUF;
+    if (hs__access_log_bind(cfg, err, sizeof(err)) != HS_OK) {
+        fprintf(stderr, "statusd: %s\n", err);
+        return HS_ERROR;
     }
     for (size_t i = 0; i < cfg->num_listen; i++) {
         if (parse_listen(cfg->listen[i], &srv->listen_addr[i], &srv->listen_len[i], err, sizeof(err)) != HS_OK) {
@@ -221,8 +207,7 @@ static void on_accept(hs_io_t *io, int events)
         if (atomic_fetch_add(&srv->connections, 1) >= srv->cfg->max_connections) {
             atomic_fetch_sub(&srv->connections, 1);
             send_canned_503(srv, fd);
-            if (srv->log_fd >= 0)
-                hs__access_log_raw(w, (const struct sockaddr *)&ss, "-", 1, 503);
+            hs__access_log_raw(w, srv->cfg, (const struct sockaddr *)&ss, "-", 1, 503, HS_CAUSE_OVERLOAD);
             continue;
         }
         w->loop.accepted++; /* a new moment for caches of the loop (the open-file cache) */
@@ -242,27 +227,6 @@ static void on_wake(hs_loop_t *loop)
     hs__offload_complete(loop->data);
 }
 
-/* SIGUSR1: open the access log's path afresh and put the new file behind the same descriptor
- * (dup3 is atomic), so workers writing at that moment write whole lines to one file or the
- * other and never to a closed or reused descriptor. The server runs as --user by now: the
- * log's directory must let that user create the file. */
-static void reopen_access_log(hs_server_t *srv)
-{
-    const char *path = srv->cfg->access_log;
-    if (srv->log_fd <= 2 || !path || strcmp(path, "-") == 0)
-        return; /* off, or standard output: nothing to reopen */
-    int fd = open_log(path);
-    if (fd < 0) {
-        hs_log_error("access log %s: cannot reopen (%s); still writing to the old file", path, strerror(errno));
-        return;
-    }
-    if (dup3(fd, srv->log_fd, O_CLOEXEC) < 0)
-        hs_log_error("access log %s: cannot reopen (%s); still writing to the old file", path, strerror(errno));
-    else
-        hs_log_info("access log %s reopened", path);
-    close(fd);
-}
-
 static void *worker_main(void *arg)
 {
     worker_ctx_t *ctx = arg;
@@ -272,7 +236,7 @@ static void *worker_main(void *arg)
         hs_io_add_listener(&w->loop, &ctx->listeners[i].io);
     while (!w->draining || w->nconns > 0) {
         hs_loop_run_once(&w->loop, w->draining ? 100 : -1);
-        if (w->log_buf.len)
+        if (w->log_dirty)
             hs__access_log_flush(w);
         if (atomic_load(&srv->shutting_down)) {
             if (!w->draining) {
@@ -289,7 +253,6 @@ static void *worker_main(void *arg)
     }
     hs__conn_close_all(w); /* past the drain deadline: whatever is left is cut */
     hs__access_log_flush(w);
-    hs_buf_free(&w->log_buf);
     return NULL;
 }
 
@@ -367,7 +330,8 @@ int hs_server_run(hs_server_t *srv)
     int sig = 0;
     while (sigwait(&set, &sig) == 0 && (sig == SIGHUP || sig == SIGUSR1)) {
         if (sig == SIGUSR1)
-            reopen_access_log(srv); /* after logrotate moved the file */
+            hs__access_log_reopen(); /* after logrotate moved the files; the server runs as --user by now:
+                                        each log's directory must let that user create the file */
         /* SIGHUP: nothing to reload yet; ignored rather than fatal */
     }
     hs_log_info("signal %d: draining connections (up to %llums)", sig, (unsigned long long)cfg->drain_timeout);
@@ -386,8 +350,7 @@ int hs_server_run(hs_server_t *srv)
     }
     free(ctx);
     free(srv->workers);
-    if (srv->log_fd > 2)
-        close(srv->log_fd);
+    hs__access_log_close_all();
     if (reserve_fd >= 0)
         close(reserve_fd);
     return 0;
