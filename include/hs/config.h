@@ -193,7 +193,8 @@ struct hs_hostconf_s {
     const char *name;      /* lowercase; "*.example.com" matches any name below; "*" matches any */
     hs_pathconf_t **paths; /* longest prefix first */
     size_t npaths;
-    hs_config_t *cfg; /* the settings of the host */
+    hs_config_t *cfg;     /* the settings of the host */
+    uint8_t metrics_slot; /* its label in /metrics (given by the server: src/http/metrics.c) */
     const char *file;
     size_t line;
 };

@@ -45,6 +45,7 @@ typedef struct hs_conn_s hs_conn_t;
 typedef struct hs_req_s hs_req_t;
 typedef struct hs_upgrade_s hs_upgrade_t;
 typedef struct hs_job_s hs_job_t;
+struct hs_metrics_out_s; /* include/hs/metrics.h */
 
 /* How a piece of a streamed request body comes (hs_req_body_stream). */
 enum {
@@ -88,6 +89,9 @@ typedef struct hs_module_s {
     const hs_cause_info_t *causes;
     size_t ncauses;
     hs_cause_t cause_base;
+    /* Its series in /metrics (include/hs/metrics.h): called while a scrape is written, on the
+     * scraping worker's thread; sums the module's per-worker hs_counter_t. NULL: none. */
+    void (*metrics)(hs_server_t *srv, struct hs_metrics_out_s *out);
 } hs_module_t;
 
 struct hs_server_s {
@@ -105,6 +109,8 @@ struct hs_server_s {
     socklen_t listen_len[HS_MAX_LISTEN];
     _Atomic int connections;   /* open connections across workers */
     _Atomic int shutting_down; /* 1 = stop accepting, drain */
+    _Atomic bool metrics_on;   /* a path serves /metrics: the workers count (src/http/metrics.c) */
+    _Atomic uint64_t generation, reloads_ok, reloads_failed; /* the configuration served, reloads */
     uint64_t drain_deadline_ms;
 };
 
@@ -130,6 +136,7 @@ struct hs_worker_s {
     time_t log_sec;                        /* the second log_when was made for */
     char log_when[28];                     /* "06/Nov/1994:08:49:37 +0000" */
     bool log_lost;                         /* a write of the log failed (said once) */
+    struct hs__metrics_s *metrics;         /* this worker's counters (src/http/metrics.c), written by it only */
 };
 
 /* One response header. */

@@ -45,6 +45,15 @@ static inline void clear_timer(hs_conn_t *c)
 {
     hs_sock_clear_deadline(&c->sock);
 }
+/* Read from the connection's socket, counting what arrives (statusd_http_received_bytes_total). */
+static inline ssize_t conn_read(hs_conn_t *c, size_t min, size_t limit)
+{
+    ssize_t n = hs_sock_read(&c->sock, min, limit);
+    hs__metrics_t *m;
+    if (n > 0 && (m = hs__metrics_of(worker_of(c))))
+        hs_counter_add(&m->received_bytes, (uint64_t)n);
+    return n;
+}
 static inline size_t rbuf_avail(const hs_conn_t *c)
 {
     return hs_sock_avail(&c->sock);
@@ -80,6 +89,9 @@ static hs_req_t *request_new(hs_conn_t *c)
     req->start_sec = c->sock.loop->now_sec;
     req->content_length = -1;
     req->id = ++w->req_seq * (uint64_t)HS_MAX(srv->nworkers, 1) + (uint64_t)w->id; /* no shared counter */
+    hs__metrics_t *m = hs__metrics_of(w);
+    if (m)
+        hs_counter_add(&m->requests_started, 1);
     return req;
 }
 
@@ -103,6 +115,9 @@ static void request_finish(hs_conn_t *c, hs_req_t *req)
     }
     uint64_t body = req->wire_bytes > req->head_bytes ? req->wire_bytes - req->head_bytes : 0;
     hs__access_log(req, status, body);
+    hs__metrics_t *m = hs__metrics_of(req->worker);
+    if (m)
+        hs__metrics_request(m, req, status);
     hs__req_end(req, status); /* the modules' log phase, then the request's cleanups */
 }
 
@@ -299,7 +314,7 @@ static int body_step(hs_conn_t *c)
         }
         if (!c->sock.readable)
             return STEP_WAIT;
-        ssize_t n = hs_sock_read(&c->sock, BODY_READ_CHUNK / 4, BODY_READ_CHUNK);
+        ssize_t n = conn_read(c, BODY_READ_CHUNK / 4, BODY_READ_CHUNK);
         if (n == HS_AGAIN)
             return STEP_WAIT;
         if (n <= 0) {
@@ -416,6 +431,9 @@ static void conn_free(hs_conn_t *c)
         c->next->prev = c->prev;
     w->nconns--;
     atomic_fetch_sub(&w->srv->connections, 1);
+    hs__metrics_t *m = hs__metrics_of(w);
+    if (m)
+        hs_counter_add(&m->conns_closed, 1);
 }
 
 static int start_linger(hs_conn_t *c)
@@ -561,7 +579,7 @@ static int upgraded_step(hs_conn_t *c)
         }
         if (!c->sock.readable)
             return STEP_WAIT;
-        ssize_t n = hs_sock_read(&c->sock, 4096, 1u << 20);
+        ssize_t n = conn_read(c, 4096, 1u << 20);
         if (n == HS_AGAIN)
             return STEP_WAIT;
         if (n <= 0)
@@ -584,7 +602,7 @@ static int head_step(hs_conn_t *c)
                 return STEP_CLOSE;
             if (!c->sock.readable)
                 return STEP_WAIT;
-            ssize_t n = hs_sock_read(&c->sock, 4096, limit);
+            ssize_t n = conn_read(c, 4096, limit);
             if (n == HS_AGAIN)
                 return STEP_WAIT;
             if (n <= 0)
@@ -613,7 +631,7 @@ static int head_step(hs_conn_t *c)
         /* incomplete */
         if (!c->sock.readable)
             return STEP_WAIT;
-        ssize_t n = hs_sock_read(&c->sock, 4096, limit);
+        ssize_t n = conn_read(c, 4096, limit);
         if (n == HS_AGAIN)
             return STEP_WAIT;
         if (n <= 0) {
@@ -730,6 +748,9 @@ void hs__conn_accept(hs_worker_t *w, int fd, const struct sockaddr *sa, socklen_
         w->conns->prev = c;
     w->conns = c;
     w->nconns++;
+    hs__metrics_t *m = hs__metrics_of(w);
+    if (m)
+        hs_counter_add(&m->conns_opened, 1);
     if (hs_sock_open(&c->sock, &w->loop, fd, &hs_sock_tcp, on_io) != HS_OK) {
         c->dead = true;
         conn_free(c);

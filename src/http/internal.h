@@ -37,7 +37,53 @@ void hs__conn_close_idle(hs_worker_t *w); /* on drain: close connections waiting
  * state, or stays upgraded) and carry on from there. */
 void hs__conn_output_ready(hs_conn_t *c);
 
+/* metrics.c — each worker's counters (include/hs/metrics.h), written by that worker only */
+#include "hs/metrics.h"
+#define HS__METRICS_BUCKETS 12 /* duration histogram: 1ms … 10s, then +Inf */
+#define HS__METRICS_CODES 128  /* the registry's codes (and "other" last) */
+typedef struct hs__metrics_s {
+    hs_counter_t requests_started, conns_opened, conns_closed, received_bytes, sent_bytes;
+    hs_counter_t responses[HS_METRICS_HOSTS][HS__METRICS_CODES];
+    hs_counter_t duration[HS_METRICS_HOSTS][5][HS__METRICS_BUCKETS + 1]; /* by status class */
+    hs_counter_t duration_ms[HS_METRICS_HOSTS][5];
+    hs_counter_t errors[HS_CAUSE_MAX];
+} hs__metrics_t;
+hs__metrics_t *hs__metrics_new(void); /* zeroed, on its own cache lines */
+void hs__metrics_free(hs__metrics_t *m);
+/* Main thread: give the built hosts of `top` their label slots; counting on when a path of it
+ * serves metrics. */
+void hs__metrics_bind(hs_server_t *srv, hs_config_t *top);
+/* The worker's counters when counting is on, else NULL. */
+static inline hs__metrics_t *hs__metrics_of(const hs_worker_t *w)
+{
+    return w->metrics && atomic_load_explicit(&w->srv->metrics_on, memory_order_relaxed) ? w->metrics : NULL;
+}
+/* A request ended with `status` (conn.c request_finish). Inline: the whole cost of counting a
+ * request is here, a few loads and five stores (the measure is in the README). */
+typedef struct {
+    uint8_t slot, cls; /* the code's counter (its place in the registry, or "other"), its class - 1 */
+} hs__metrics_code_t;
+extern hs__metrics_code_t hs__metrics_codes[1000];
+extern const uint64_t hs__metrics_bucket_ms[HS__METRICS_BUCKETS];
+static inline void hs__metrics_request(hs__metrics_t *m, const hs_req_t *req, int status)
+{
+    unsigned host = req->host && req->host_known ? req->host->metrics_slot : 0;
+    hs__metrics_code_t code = hs__metrics_codes[(unsigned)status < 1000 ? status : 0];
+    hs_counter_add(&m->responses[host][code.slot], 1);
+    uint64_t ms = req->worker->loop.now_ms - req->start_ms;
+    unsigned b = 0;
+    while (b < HS__METRICS_BUCKETS && ms > hs__metrics_bucket_ms[b])
+        b++;
+    hs_counter_add(&m->duration[host][code.cls][b], 1);
+    hs_counter_add(&m->duration_ms[host][code.cls], ms);
+    if (status >= 400)
+        hs_counter_add(&m->errors[hs_req_cause(req, status)], 1);
+    hs_counter_add(&m->sent_bytes, req->wire_bytes);
+}
+void hs__metrics_refused(hs__metrics_t *m, int status, hs_cause_t cause); /* 503 at accept */
+
 /* offload.c */
+size_t hs__offload_queued(void);             /* jobs waiting for a helper */
 void hs__offload_detach(hs_req_t *req);      /* the request is being freed */
 void hs__offload_complete(hs_worker_t *w);   /* on the worker: finish jobs that are done */
 void hs__offload_shutdown(hs_server_t *srv); /* after the workers stopped */

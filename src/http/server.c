@@ -92,6 +92,44 @@ static int open_listener(const struct sockaddr_storage *ss, socklen_t len, char 
     return fd;
 }
 
+/* ---- socket activation (systemd.socket(5)): listeners the service manager bound for us ----
+ * Each inherited socket must be a listening stream socket on the address of a `listen` value
+ * (a configured port 0 takes the inherited socket's port); it is then used instead of binding.
+ * All workers share it (each its own duplicate), as SO_REUSEPORT cannot be added to a socket
+ * bound by someone else. An inherited socket that no listen value names is an error: the unit
+ * and the configuration disagree, and guessing which one is right would serve the wrong port. */
+static bool same_address(const struct sockaddr_storage *want, const struct sockaddr_storage *got)
+{
+    if (want->ss_family != got->ss_family)
+        return false;
+    if (want->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const void *)want, *b = (const void *)got;
+        return a->sin_addr.s_addr == b->sin_addr.s_addr && (!a->sin_port || a->sin_port == b->sin_port);
+    }
+    const struct sockaddr_in6 *a = (const void *)want, *b = (const void *)got;
+    return !memcmp(&a->sin6_addr, &b->sin6_addr, sizeof(a->sin6_addr)) &&
+           (!a->sin6_port || a->sin6_port == b->sin6_port);
+}
+
+/* The inherited descriptor for a listen address (marked used), or -1. */
+static int inherited_for(const struct sockaddr_storage *want, int ninherit, bool *used)
+{
+    for (int i = 0; i < ninherit; i++) {
+        struct sockaddr_storage got;
+        socklen_t len = sizeof(got);
+        int acc = 0;
+        socklen_t alen = sizeof(acc);
+        if (used[i] || getsockname(3 + i, (struct sockaddr *)&got, &len) != 0 ||
+            getsockopt(3 + i, SOL_SOCKET, SO_ACCEPTCONN, &acc, &alen) != 0 || !acc || !same_address(want, &got))
+            continue;
+        used[i] = true;
+        int fl = fcntl(3 + i, F_GETFL);
+        fcntl(3 + i, F_SETFL, fl | O_NONBLOCK); /* the accept loop stops at EAGAIN */
+        return 3 + i;
+    }
+    return -1;
+}
+
 void hs_server_use_modules(hs_server_t *srv, hs_module_t *const *mods)
 {
     size_t nr = 0, na = 0, nl = 0;
@@ -139,6 +177,8 @@ int hs_server_init(hs_server_t *srv, hs_config_t *cfg)
         fprintf(stderr, "statusd: %s\n", err);
         return HS_ERROR;
     }
+    hs__metrics_bind(srv, cfg);
+    atomic_store(&srv->generation, 1);
     for (size_t i = 0; i < cfg->num_listen; i++) {
         if (parse_listen(cfg->listen[i], &srv->listen_addr[i], &srv->listen_len[i], err, sizeof(err)) != HS_OK) {
             fprintf(stderr, "statusd: %s\n", err);
@@ -196,8 +236,12 @@ static void on_accept(hs_io_t *io, int events)
                 close(reserve_fd);
                 reserve_fd = -1;
                 int cfd = accept4(io->fd, NULL, NULL, SOCK_CLOEXEC);
-                if (cfd >= 0)
+                if (cfd >= 0) {
                     send_canned_503(srv, cfd);
+                    hs__metrics_t *m = hs__metrics_of(w);
+                    if (m)
+                        hs__metrics_refused(m, 503, HS_CAUSE_OUT_OF_FDS);
+                }
                 reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 hs_log_warn("out of file descriptors: answered 503");
                 continue;
@@ -208,6 +252,9 @@ static void on_accept(hs_io_t *io, int events)
             atomic_fetch_sub(&srv->connections, 1);
             send_canned_503(srv, fd);
             hs__access_log_raw(w, srv->cfg, (const struct sockaddr *)&ss, "-", 1, 503, HS_CAUSE_OVERLOAD);
+            hs__metrics_t *m = hs__metrics_of(w);
+            if (m)
+                hs__metrics_refused(m, 503, HS_CAUSE_OVERLOAD);
             continue;
         }
         w->loop.accepted++; /* a new moment for caches of the loop (the open-file cache) */
@@ -265,10 +312,20 @@ int hs_server_run(hs_server_t *srv)
     srv->workers = hs_calloc((size_t)nw, sizeof(hs_worker_t));
 
     /* Bind every listener for every worker here, before any thread starts, so that errors are
-     * reported at once and port 0 resolves to one port shared by all workers. */
+     * reported at once and port 0 resolves to one port shared by all workers; or take the
+     * sockets the service manager passed (socket activation). */
+    int ninherit = hs_os_listen_fds();
+    bool used[64] = {false};
+    if (ninherit < 0) {
+        fprintf(stderr, "statusd: socket activation: LISTEN_FDS names a descriptor that is not open\n");
+        return 1;
+    }
     for (size_t li = 0; li < srv->num_listen; li++) {
+        int inherited = inherited_for(&srv->listen_addr[li], ninherit, used);
         for (int wi = 0; wi < nw; wi++) {
-            int fd = open_listener(&srv->listen_addr[li], srv->listen_len[li], err, sizeof(err));
+            int fd = inherited < 0 ? open_listener(&srv->listen_addr[li], srv->listen_len[li], err, sizeof(err))
+                     : wi == 0     ? inherited
+                                   : fcntl(inherited, F_DUPFD_CLOEXEC, 3);
             if (fd < 0) {
                 fprintf(stderr, "statusd: %s\n", err);
                 return 1;
@@ -282,6 +339,19 @@ int hs_server_run(hs_server_t *srv)
             ctx[wi].listeners[li].w = &srv->workers[wi];
         }
     }
+    for (int i = 0; i < ninherit; i++) {
+        if (!used[i]) {
+            struct sockaddr_storage got;
+            socklen_t len = sizeof(got);
+            char name[HS_ADDR_MAX] = "?";
+            if (getsockname(3 + i, (struct sockaddr *)&got, &len) == 0)
+                hs_addr_format((const struct sockaddr *)&got, name, sizeof(name), HS_ADDR_PORT);
+            fprintf(stderr, "statusd: socket activation: inherited socket %d (%s) matches no listen address\n", 3 + i,
+                    name);
+            return 1;
+        }
+    }
+    hs_os_notify_init(); /* while still root: the notify socket may be in a private directory */
     /* every listener is bound: give up root before any request is served */
     if (hs_os_drop_privileges(cfg->user) != HS_OK)
         return 1;
@@ -313,6 +383,7 @@ int hs_server_run(hs_server_t *srv)
         }
         w->loop.data = w;
         w->loop.on_wake = on_wake;
+        w->metrics = hs__metrics_new();
         if (hs__worker_modules_init(w) != HS_OK) {
             fprintf(stderr, "statusd: a module could not prepare worker %d\n", wi);
             return 1;
@@ -326,6 +397,7 @@ int hs_server_run(hs_server_t *srv)
         }
     }
     hs_log_debug("%d workers started", nw);
+    hs_os_notify("READY=1\nSTATUS=serving"); /* systemd Type=notify: the service is up */
 
     int sig = 0;
     while (sigwait(&set, &sig) == 0 && (sig == SIGHUP || sig == SIGUSR1)) {
@@ -335,6 +407,7 @@ int hs_server_run(hs_server_t *srv)
         /* SIGHUP: nothing to reload yet; ignored rather than fatal */
     }
     hs_log_info("signal %d: draining connections (up to %llums)", sig, (unsigned long long)cfg->drain_timeout);
+    hs_os_notify("STOPPING=1\nSTATUS=draining connections");
     srv->drain_deadline_ms = hs_now_ms() + cfg->drain_timeout;
     atomic_store(&srv->shutting_down, 1);
     for (int wi = 0; wi < nw; wi++)
@@ -347,6 +420,7 @@ int hs_server_run(hs_server_t *srv)
         hs__worker_free_pools(w);
         hs_loop_destroy(&w->loop);
         pthread_mutex_destroy(&w->jobs_mu);
+        hs__metrics_free(w->metrics);
     }
     free(ctx);
     free(srv->workers);

@@ -169,6 +169,23 @@ static int init_worker(hs_worker_t *w)
 
 static void fini_worker(hs_worker_t *w);
 
+/* statusd_static_file_cache_{hits,misses}_total: every worker's open-file cache, summed */
+static void metrics(hs_server_t *srv, hs_metrics_out_t *o)
+{
+    uint64_t hits = 0, misses = 0;
+    for (int i = 0; i < srv->nworkers; i++) {
+        const sworker_t *sw = hs_worker_ctx(&srv->workers[i], &hs_module_static);
+        if (sw)
+            hs__static_fcache_stats(sw->fc, &hits, &misses);
+    }
+    hs_metrics_family(o, "statusd_static_file_cache_hits_total", "counter",
+                      "Files found open in a worker's open-file cache.");
+    hs_metrics_sample(o, "statusd_static_file_cache_hits_total", NULL, hits);
+    hs_metrics_family(o, "statusd_static_file_cache_misses_total", "counter",
+                      "Files opened because the open-file cache did not hold them (or held an older version).");
+    hs_metrics_sample(o, "statusd_static_file_cache_misses_total", NULL, misses);
+}
+
 static sworker_t *sworker(const hs_req_t *req)
 {
     return hs_worker_ctx(req->worker, &hs_module_static);
@@ -724,6 +741,7 @@ hs_module_t hs_module_static = {
     .init_worker = init_worker,
     .fini_worker = fini_worker,
     .content = content,
+    .metrics = metrics,
     .causes = causes,
     .ncauses = HS_ARRAY_SIZE(causes),
 };
