@@ -29,29 +29,45 @@ def section(readme, title):
 
 
 def prose(text):
-    """Markdown paragraphs, lists, code blocks and subsection titles as roff."""
-    out, in_code = [], False
+    """Markdown paragraphs, lists, tables, code blocks and subsection titles as roff. A paragraph
+    or list item is joined into one line first, so that `code` spans may cross line ends."""
+    out, block, in_code = [], None, False
+
+    def flush():
+        nonlocal block
+        if block:
+            kind, words = block
+            text = esc(re.sub(r"\[([^]]+)\]\(([^)]+)\)", r"\1 (\2)", " ".join(words)))
+            out.append((".IP \\(bu 2\n" if kind == "item" else "") + text)
+        block = None
+
     for line in text.splitlines():
         if line.startswith("```"):
+            flush()
             out.append(".EE" if in_code else ".EX")
             in_code = not in_code
-            continue
-        if in_code:
+        elif in_code:
             out.append(esc(line) if line else "")
-            continue
-        if line.startswith("### "):
+        elif line.startswith("### "):
+            flush()
             out.append(".SS " + esc(line[4:]))
-        elif line.startswith("- "):
-            out.append(".IP \\(bu 2\n" + esc(line[2:]))
         elif line.startswith("|"):
+            flush()
             cells = [c.strip() for c in line.strip("|").split("|")]
-            if all(re.fullmatch(r"-+", c) for c in cells):
-                continue
-            out.append(".TP\n" + esc(cells[0]) + "\n" + esc(" \u2014 ".join(cells[1:])))
+            if not all(re.fullmatch(r"-+", c) for c in cells):
+                out.append(".TP\n" + esc(cells[0]) + "\n" + esc(" \u2014 ".join(cells[1:])))
+        elif line.startswith("- "):
+            flush()
+            block = ("item", [line[2:].strip()])
         elif not line.strip():
+            flush()
             out.append(".PP")
+        elif block and (block[0] == "para" or line.startswith("  ")):
+            block[1].append(line.strip())
         else:
-            out.append(esc(line.strip()))
+            flush()
+            block = ("para", [line.strip()])
+    flush()
     return "\n".join(out)
 
 

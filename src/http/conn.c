@@ -37,6 +37,12 @@ static inline hs_server_t *srv_of(const hs_conn_t *c)
 {
     return worker_of(c)->srv;
 }
+/* The configuration a connection follows now: its request's generation, or between requests
+ * the worker's current one (the one its next request will take). */
+static inline const hs_config_t *cfg_of(const hs_conn_t *c)
+{
+    return c->req ? c->req->gen->cfg : worker_of(c)->gen->cfg;
+}
 static inline void set_timer(hs_conn_t *c, uint64_t ms)
 {
     hs_sock_set_deadline(&c->sock, ms);
@@ -84,7 +90,8 @@ static hs_req_t *request_new(hs_conn_t *c)
     req->conn = c;
     req->worker = w;
     req->srv = srv;
-    req->p.headers = hs_arena_alloc(&req->arena, sizeof(hs_header_t) * (size_t)srv->cfg->max_headers);
+    req->gen = hs__gen_request_start(w); /* served by the current configuration to its end */
+    req->p.headers = hs_arena_alloc(&req->arena, sizeof(hs_header_t) * (size_t)req->gen->cfg->max_headers);
     req->start_ms = c->sock.loop->now_ms;
     req->start_sec = c->sock.loop->now_sec;
     req->content_length = -1;
@@ -134,6 +141,7 @@ static void request_free(hs_conn_t *c)
     hs_buf_free(&req->body);
     hs_buf_free(&req->log_fields);
     hs_worker_t *w = worker_of(c);
+    hs__gen_request_end(w, req->gen); /* after its cleanups: they may still read its settings */
     if (w->nreq_pool < REQ_POOL_MAX) {
         hs_arena_reset_keep(&req->arena);
         req->pool_next = w->req_pool;
@@ -234,7 +242,7 @@ static void start_request(hs_conn_t *c, int head_len)
         return;
     }
     req->body_left = req->meta.content_length > 0 ? req->meta.content_length : 0;
-    if (!req->meta.keep_alive || c->requests >= (uint32_t)srv->cfg->max_keepalive_requests ||
+    if (!req->meta.keep_alive || c->requests >= (uint32_t)cfg_of(c)->max_keepalive_requests ||
         atomic_load(&srv->shutting_down))
         req->res_close = true;
     dispatch(c);
@@ -269,9 +277,8 @@ static void body_fail(hs_conn_t *c, int status, hs_cause_t cause, const char *de
 static int body_step(hs_conn_t *c)
 {
     hs_req_t *req = c->req;
-    hs_server_t *srv = srv_of(c);
     /* the path's body limit (413 while reading chunked), the server's framing limits */
-    hs_chunked_limits_t limits = srv->chunk_limits;
+    hs_chunked_limits_t limits = req->gen->chunk_limits;
     limits.max_body = hs_req_cfg(req)->max_body;
     for (;;) {
         if (req->body_paused)
@@ -304,7 +311,7 @@ static int body_step(hs_conn_t *c)
                 clear_timer(c);
                 c->state = HS_CS_HANDLER;
             } else {
-                set_timer(c, srv->cfg->body_timeout);
+                set_timer(c, cfg_of(c)->body_timeout);
             }
             if (len > 0 || req->body_done)
                 req->on_body_data(req, data, len, req->body_done ? HS_BODY_END : HS_BODY_DATA);
@@ -342,7 +349,7 @@ int hs_req_body_stream(hs_req_t *req, hs_body_cb on_data)
     }
     if (c->state != HS_CS_WRITE) /* else: the 100 is still going out; the body follows it */
         c->state = HS_CS_BODY;
-    set_timer(c, srv_of(c)->cfg->body_timeout);
+    set_timer(c, cfg_of(c)->body_timeout);
     hs__conn_run(c);
     return HS_AGAIN;
 }
@@ -363,7 +370,7 @@ void hs_req_body_resume(hs_req_t *req)
     req->body_paused = false;
     if (req->body_done)
         return;
-    set_timer(c, srv_of(c)->cfg->body_timeout);
+    set_timer(c, cfg_of(c)->body_timeout);
     if (c->state == HS_CS_BODY || c->state == HS_CS_HANDLER) {
         c->state = HS_CS_BODY;
         hs__conn_run(c);
@@ -441,13 +448,13 @@ static int start_linger(hs_conn_t *c)
     /* Close gracefully: shut our write side so the client sees the whole response, then read
      * and discard what it still sends for a short while so that the kernel does not answer it
      * with a RST that could destroy the response in flight (RFC 9112 §9.6). */
-    if (srv_of(c)->cfg->linger_timeout == 0 || c->sock.eof)
+    if (cfg_of(c)->linger_timeout == 0 || c->sock.eof)
         return STEP_CLOSE;
     hs_sock_shutdown(&c->sock);
     c->state = HS_CS_LINGER;
     c->linger_bytes = 0;
     hs_sock_discard_input(&c->sock);
-    set_timer(c, srv_of(c)->cfg->linger_timeout);
+    set_timer(c, cfg_of(c)->linger_timeout);
     return STEP_CONTINUE;
 }
 
@@ -476,7 +483,6 @@ static int linger_step(hs_conn_t *c)
 static int finish_request(hs_conn_t *c)
 {
     hs_req_t *req = c->req;
-    hs_server_t *srv = srv_of(c);
     bool close_now = req->res_close;
     bool unread_body = hs_req_has_body(req) && !req->body_done;
     if (unread_body && !close_now) {
@@ -499,7 +505,7 @@ static int finish_request(hs_conn_t *c)
     c->state = HS_CS_IDLE;
     if (rbuf_avail(c) == 0) {
         hs_sock_release_buffer(&c->sock);
-        set_timer(c, srv->cfg->keepalive_timeout);
+        set_timer(c, cfg_of(c)->keepalive_timeout);
     }
     return STEP_CONTINUE;
 }
@@ -526,13 +532,13 @@ static int write_step(hs_conn_t *c)
         if (!full)
             return STEP_CONTINUE; /* on_drain queued more: write it now */
         if (n > 0 || c->sock.deadline == 0)
-            set_timer(c, srv_of(c)->cfg->send_timeout);
+            set_timer(c, cfg_of(c)->send_timeout);
         return STEP_WAIT; /* EPOLLOUT (edge) wakes us */
     }
     clear_timer(c);
     if (req->upgrade) {
         c->state = HS_CS_UPGRADED;
-        set_timer(c, srv_of(c)->cfg->keepalive_timeout);
+        set_timer(c, cfg_of(c)->keepalive_timeout);
         return STEP_CONTINUE;
     }
     if (req->raw_mode) {
@@ -573,7 +579,7 @@ static int upgraded_step(hs_conn_t *c)
             const char *data = rbuf_data(c);
             hs_sock_consume(&c->sock, n);
             req->upgrade->on_data(req, data, n);
-            set_timer(c, srv_of(c)->cfg->keepalive_timeout);
+            set_timer(c, cfg_of(c)->keepalive_timeout);
             if (c->state != HS_CS_UPGRADED || c->upgrade_closing || req->out.pending > 0)
                 return STEP_CONTINUE;
         }
@@ -595,7 +601,7 @@ Gone:
 static int head_step(hs_conn_t *c)
 {
     hs_server_t *srv = srv_of(c);
-    const size_t limit = srv->cfg->max_head + 1024;
+    const size_t limit = cfg_of(c)->max_head + 1024;
     for (;;) {
         if (rbuf_avail(c) == 0) {
             if (atomic_load(&srv->shutting_down) && c->state == HS_CS_IDLE)
@@ -613,10 +619,10 @@ static int head_step(hs_conn_t *c)
             c->state = HS_CS_HEAD;
             c->requests++;
             c->req = request_new(c);
-            set_timer(c, srv->cfg->header_timeout); /* whole head within header_timeout */
+            set_timer(c, cfg_of(c)->header_timeout); /* whole head within header_timeout */
         }
         hs_req_t *req = c->req;
-        int r = hs_parse_request(rbuf_data(c), rbuf_avail(c), &req->p, &srv->limits);
+        int r = hs_parse_request(rbuf_data(c), rbuf_avail(c), &req->p, &req->gen->limits);
         if (r > 0) {
             start_request(c, r);
             return STEP_CONTINUE;
@@ -758,7 +764,7 @@ void hs__conn_accept(hs_worker_t *w, int fd, const struct sockaddr *sa, socklen_
     }
     /* a new connection that sends nothing is treated as idle: closed silently after
      * header_timeout (browsers open spare connections they may never use) */
-    set_timer(c, w->srv->cfg->header_timeout);
+    set_timer(c, w->gen->cfg->header_timeout);
     hs__conn_run(c);
 }
 
@@ -876,6 +882,10 @@ void hs_upgraded_close(hs_req_t *req)
 
 int hs__worker_modules_init(hs_worker_t *w)
 {
+    if (!w->gen) { /* the current generation, for a worker made before any request */
+        w->gen = w->srv->gen;
+        atomic_fetch_add(&w->gen->refs, 1);
+    }
     hs_module_t *const *mods = w->srv->modules;
     for (size_t i = 0; mods[i]; i++)
         if (mods[i]->init_worker && mods[i]->init_worker(w) != HS_OK)
@@ -891,6 +901,7 @@ void hs__worker_free_pools(hs_worker_t *w)
         if (mods[i]->fini_worker && w->mod[mods[i]->index])
             mods[i]->fini_worker(w);
     hs__access_log_free(w);
+    hs__gen_worker_done(w);
     while (w->req_pool) {
         hs_req_t *r = w->req_pool;
         w->req_pool = r->pool_next;

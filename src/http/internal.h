@@ -50,9 +50,9 @@ typedef struct hs__metrics_s {
 } hs__metrics_t;
 hs__metrics_t *hs__metrics_new(void); /* zeroed, on its own cache lines */
 void hs__metrics_free(hs__metrics_t *m);
-/* Main thread: give the built hosts of `top` their label slots; counting on when a path of it
- * serves metrics. */
-void hs__metrics_bind(hs_server_t *srv, hs_config_t *top);
+/* Main thread: give the built hosts of `top` their label slots. True when a path of it serves
+ * metrics (the server then counts: srv->metrics_on). */
+bool hs__metrics_bind(hs_config_t *top);
 /* The worker's counters when counting is on, else NULL. */
 static inline hs__metrics_t *hs__metrics_of(const hs_worker_t *w)
 {
@@ -81,6 +81,17 @@ static inline void hs__metrics_request(hs__metrics_t *m, const hs_req_t *req, in
     hs_counter_add(&m->sent_bytes, req->wire_bytes);
 }
 void hs__metrics_refused(hs__metrics_t *m, int status, hs_cause_t cause); /* 503 at accept */
+
+/* gen.c — configuration generations (hs_gen_t) */
+void hs__gen_init(hs_gen_t *g, hs_server_t *srv, hs_config_t *cfg, uint64_t id); /* refs = 1 */
+int hs__gen_modules_init(hs_gen_t *g); /* each module's init; all undone on failure */
+void hs__gen_release(hs_gen_t *g);     /* one reference less; the last frees it */
+/* The worker's side: a request takes the worker's current generation and gives it back at its
+ * end; a reload's generation is switched to between two loop wake-ups (false: not now). */
+hs_gen_t *hs__gen_request_start(hs_worker_t *w);
+void hs__gen_request_end(hs_worker_t *w, hs_gen_t *g);
+bool hs__gen_switch(hs_worker_t *w, hs_gen_t *next);
+void hs__gen_worker_done(hs_worker_t *w); /* the worker stopped: its references go */
 
 /* offload.c */
 size_t hs__offload_queued(void);             /* jobs waiting for a helper */

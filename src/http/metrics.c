@@ -77,7 +77,7 @@ static uint8_t slot_of(const char *name)
     return (uint8_t)n;
 }
 
-void hs__metrics_bind(hs_server_t *srv, hs_config_t *top)
+bool hs__metrics_bind(hs_config_t *top)
 {
     size_t n;
     hs_hostconf_t *hosts = (hs_hostconf_t *)hs_config_hosts(top, &n); /* built, not yet served */
@@ -92,7 +92,7 @@ void hs__metrics_bind(hs_server_t *srv, hs_config_t *top)
                 on = true;
         }
     }
-    atomic_store_explicit(&srv->metrics_on, on, memory_order_relaxed);
+    return on;
 }
 
 bool hs_metrics_enabled(const hs_server_t *srv)

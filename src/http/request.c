@@ -139,7 +139,6 @@ void hs_req_resume(hs_req_t *req)
 
 void hs__req_process(hs_req_t *req)
 {
-    hs_server_t *srv = req->srv;
     const char *why = NULL;
     /* find-config: the path in normal form, the host and the path serving it */
     if ((req->npath_plain = hs_path_is_plain(req->p.path)))
@@ -150,10 +149,11 @@ void hs__req_process(hs_req_t *req)
         return;
     }
     bool known;
-    req->host = hs_config_find_host(srv->cfg, req->meta.host, &known);
+    const hs_config_t *top = hs_req_top(req); /* the request's generation */
+    req->host = hs_config_find_host(top, req->meta.host, &known);
     req->host_known = known;
     req->path = hs_config_host_path(req->host, req->npath);
-    if (!known && srv->cfg->strict_hosts && req->meta.host.len) {
+    if (!known && top->strict_hosts && req->meta.host.len) {
         /* RFC 9110 §15.5.20: this server is not configured for that authority */
         req->path = NULL;
         req->host = NULL;
