@@ -167,6 +167,7 @@ struct hs_worker_s {
     char log_when[28];                     /* "06/Nov/1994:08:49:37 +0000" */
     bool log_lost;                         /* a write of the log failed (said once) */
     struct hs__metrics_s *metrics;         /* this worker's counters (src/http/metrics.c), written by it only */
+    struct hs__metrics_s *counting;        /* metrics while a path serves them, else NULL */
     /* configuration generations (src/http/gen.c): the one new requests take, the older ones
      * requests still use (a count each), and the next one, handed over by a reload */
     hs_gen_t *gen;

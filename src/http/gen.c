@@ -79,18 +79,8 @@ void hs__gen_release(hs_gen_t *g)
         free(g);
 }
 
-hs_gen_t *hs__gen_request_start(hs_worker_t *w)
+void hs__gen_old_request_end(hs_worker_t *w, hs_gen_t *g)
 {
-    w->gen_reqs++;
-    return w->gen;
-}
-
-void hs__gen_request_end(hs_worker_t *w, hs_gen_t *g)
-{
-    if (HS_LIKELY(g == w->gen)) {
-        w->gen_reqs--;
-        return;
-    }
     for (size_t i = 0; i < w->nold_gens; i++) {
         if (w->old_gens[i].gen != g)
             continue;

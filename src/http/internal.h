@@ -53,10 +53,15 @@ void hs__metrics_free(hs__metrics_t *m);
 /* Main thread: give the built hosts of `top` their label slots. True when a path of it serves
  * metrics (the server then counts: srv->metrics_on). */
 bool hs__metrics_bind(hs_config_t *top);
-/* The worker's counters when counting is on, else NULL. */
+/* The worker's counters when counting is on, else NULL: one load (w->counting follows
+ * srv->metrics_on, refreshed by the worker at startup and when it takes a reload). */
 static inline hs__metrics_t *hs__metrics_of(const hs_worker_t *w)
 {
-    return w->metrics && atomic_load_explicit(&w->srv->metrics_on, memory_order_relaxed) ? w->metrics : NULL;
+    return w->counting;
+}
+static inline void hs__metrics_refresh(hs_worker_t *w)
+{
+    w->counting = atomic_load_explicit(&w->srv->metrics_on, memory_order_relaxed) ? w->metrics : NULL;
 }
 /* A request ended with `status` (conn.c request_finish). Inline: the whole cost of counting a
  * request is here, a few loads and five stores (the measure is in the README). */
@@ -88,8 +93,19 @@ int hs__gen_modules_init(hs_gen_t *g); /* each module's init; all undone on fail
 void hs__gen_release(hs_gen_t *g);     /* one reference less; the last frees it */
 /* The worker's side: a request takes the worker's current generation and gives it back at its
  * end; a reload's generation is switched to between two loop wake-ups (false: not now). */
-hs_gen_t *hs__gen_request_start(hs_worker_t *w);
-void hs__gen_request_end(hs_worker_t *w, hs_gen_t *g);
+static inline hs_gen_t *hs__gen_request_start(hs_worker_t *w)
+{
+    w->gen_reqs++;
+    return w->gen;
+}
+void hs__gen_old_request_end(hs_worker_t *w, hs_gen_t *g); /* a generation the worker left */
+static inline void hs__gen_request_end(hs_worker_t *w, hs_gen_t *g)
+{
+    if (HS_LIKELY(g == w->gen))
+        w->gen_reqs--;
+    else
+        hs__gen_old_request_end(w, g);
+}
 bool hs__gen_switch(hs_worker_t *w, hs_gen_t *next);
 void hs__gen_worker_done(hs_worker_t *w); /* the worker stopped: its references go */
 

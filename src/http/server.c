@@ -348,8 +348,10 @@ static void *worker_main(void *arg)
         hs_loop_run_once(&w->loop, w->draining ? 100 : -1);
         if (w->log_dirty)
             hs__access_log_flush(w);
-        if (atomic_load_explicit(&w->next_gen, memory_order_relaxed))
+        if (atomic_load_explicit(&w->next_gen, memory_order_relaxed)) {
             worker_take_gen(w); /* a reload: the next requests take the new configuration */
+            hs__metrics_refresh(w);
+        }
         if (atomic_load(&srv->shutting_down)) {
             if (!w->draining) {
                 w->draining = true;
@@ -566,6 +568,7 @@ int hs_server_run(hs_server_t *srv)
         w->loop.data = w;
         w->loop.on_wake = on_wake;
         w->metrics = hs__metrics_new();
+        hs__metrics_refresh(w);
         if (hs__worker_modules_init(w) != HS_OK) {
             fprintf(stderr, "statusd: a module could not prepare worker %d\n", wi);
             return 1;
