@@ -64,9 +64,11 @@ hosts:
 
 TAIL = """
 Signals: `SIGTERM`/`SIGINT` stop accepting, close idle connections and let responses in
-flight finish within `drain_timeout`; `SIGUSR1` reopens the access log file (after `logrotate`
-moved it; the log's directory must let `user` create the new file); `SIGHUP` reads the password
-files (`auth.htpasswd`) and the captive portal's admission files again.
+flight finish within `drain_timeout`; `SIGUSR1` reopens the access log files (after `logrotate`
+moved them; each log's directory must let `user` create the new file); `SIGHUP` reloads the
+configuration (a bad one is refused and logged, requests in flight finish on the old one: see
+the README, Operations) and reads the password files (`auth.htpasswd`) and the captive portal's
+admission files again.
 """
 
 

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 #include "hs/fields.h"
+#include "hs/logfmt.h"
 #include "hs/parse.h"
 #include "hs/path.h"
 
@@ -122,6 +123,10 @@ Exit:
  * become a bit set. */
 static int engine_check(hs_config_t *top, hs_config_t *c, const char **bad, char *err, size_t errlen)
 {
+    if (hs_logfmt_compile(&top->state->arena, c->log_format ? c->log_format : "", &c->log_fmt, err, errlen) != HS_OK) {
+        *bad = "log_format";
+        return HS_ERROR;
+    }
     for (size_t i = 0; i < c->num_error_pages; i++) {
         if (error_page_load(top, &c->error_pages[i], err, errlen) != HS_OK) {
             *bad = "error_page";
@@ -503,6 +508,11 @@ static bool host_matches(const char *name, hs_iovec_t host)
 
 const hs_pathconf_t *hs_config_lookup(const hs_config_t *cfg, hs_iovec_t host, hs_iovec_t path, bool *known)
 {
+    return hs_config_host_path(hs_config_find_host(cfg, host, known), path);
+}
+
+const hs_hostconf_t *hs_config_find_host(const hs_config_t *cfg, hs_iovec_t host, bool *known)
+{
     const hs_conf_state_t *st = cfg->state;
     const hs_hostconf_t *h = &st->built[0];
     *known = true;
@@ -524,6 +534,11 @@ const hs_pathconf_t *hs_config_lookup(const hs_config_t *cfg, hs_iovec_t host, h
             h = &st->built[0];
         }
     }
+    return h;
+}
+
+const hs_pathconf_t *hs_config_host_path(const hs_hostconf_t *h, hs_iovec_t path)
+{
     for (size_t i = 0; i < h->npaths; i++) {
         const hs_pathconf_t *p = h->paths[i];
         if (p->prefix_len == 0 || hs_path_has_prefix(path, hs_iov(p->prefix, p->prefix_len)))

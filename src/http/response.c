@@ -153,7 +153,7 @@ void hs__queue_head(hs_req_t *req, int status, int framing)
     hs_iovec_t sl = hs__status_line(status);
     /* An empty server_name ("--server-name ''") is stored as NULL: then no Server field is sent
      * at all, which RFC 9110 §10.2.4 allows (Server is optional). */
-    const char *server_name = srv->cfg->server_name;
+    const char *server_name = hs_req_top(req)->server_name;
     size_t size =
         sl.len + 64 /* Date */ + (server_name ? strlen(server_name) : 0) + 16 + 64 /* framing */ + 32 /* Conn */;
     if (req->content_type)
@@ -371,7 +371,7 @@ int hs_res_error_variants(hs_req_t *req, int status, const char *detail, const h
 /* The operator's page for `status`, or NULL. */
 static const hs_error_page_t *configured_page(const hs_req_t *req, int status)
 {
-    const hs_config_t *cfg = req->srv ? req->srv->cfg : NULL;
+    const hs_config_t *cfg = req->gen || req->srv ? hs_req_top(req) : NULL;
     for (size_t i = 0; cfg && i < cfg->num_error_pages; i++)
         if (cfg->error_pages[i].status == status && cfg->error_pages[i].body)
             return &cfg->error_pages[i];

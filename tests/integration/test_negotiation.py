@@ -142,10 +142,7 @@ def ask(server, path, headers=(), method="GET"):
 
 
 def wait_stderr(server, text, timeout=3.0):
-    deadline = time.time() + timeout
-    while text not in server.stderr() and time.time() < deadline:
-        time.sleep(0.02)
-    return text in server.stderr()
+    return text in server.stderr(wait_for=text, timeout=timeout)
 
 
 def chosen(r, location, language, vary=VARY_HTML_LANG):

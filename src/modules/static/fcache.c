@@ -101,7 +101,8 @@ struct hs__static_fcache_s {
     uint64_t no_watch_until; /* loop ms: the kernel refused a watch; do not ask before */
     uint64_t accepted;       /* loop->accepted when the events were last read */
     wdir_t *dirs[FC_DIR_BUCKETS];
-    bool watch; /* notifications wanted (file_watch) */
+    bool watch;                /* notifications wanted (file_watch) */
+    hs_counter_t hits, misses; /* lookups answered from the table, and the others (metrics) */
 };
 typedef hs__static_fcache_t fcache_t;
 
@@ -369,9 +370,11 @@ int hs__static_fcache_open(hs__static_fcache_t *fc, const hs_fsroot_t *root, con
             e->refs++;
             *st = e->st;
             *ent = e;
+            hs_counter_add(&fc->hits, 1);
             return e->fd;
         }
     }
+    hs_counter_add(&fc->misses, 1);
     int fd = hs_fsroot_open(root, rel, st, detail);
     if (fd < 0 || !S_ISREG(st->st_mode)) /* directories are read with fdopendir: not shared */
         return fd;
@@ -409,6 +412,12 @@ int hs__static_fcache_open(hs__static_fcache_t *fc, const hs_fsroot_t *root, con
     *slot = e;
     *ent = e;
     return fd;
+}
+
+void hs__static_fcache_stats(const hs__static_fcache_t *fc, uint64_t *hits, uint64_t *misses)
+{
+    *hits += hs_counter_get(&fc->hits);
+    *misses += hs_counter_get(&fc->misses);
 }
 
 void hs__static_fcache_release(int fd, void *ent)

@@ -1030,7 +1030,7 @@ int hs__static_negotiate(hs_req_t *req, const hs_fsroot_t *root, hs__static_fcac
             hs__static_fcache_release(fd, ent);
         else if (fd != -404 && fd != -403) {
             if (fd == -503)
-                hs_res_headerf(req, "Retry-After", "%d", req->srv->cfg->retry_after); /* RFC 9110 §10.2.3 */
+                hs_res_headerf(req, "Retry-After", "%d", hs_req_top(req)->retry_after); /* RFC 9110 §10.2.3 */
             return hs_res_error(req, -fd, detail);
         }
         if (fd == -404 && negotiable(nw, root, fc, v->rel))

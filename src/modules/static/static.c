@@ -172,6 +172,23 @@ static int init_worker(hs_worker_t *w)
 
 static void fini_worker(hs_worker_t *w);
 
+/* statusd_static_file_cache_{hits,misses}_total: every worker's open-file cache, summed */
+static void metrics(hs_server_t *srv, hs_metrics_out_t *o)
+{
+    uint64_t hits = 0, misses = 0;
+    for (int i = 0; i < srv->nworkers; i++) {
+        const sworker_t *sw = hs_worker_ctx(&srv->workers[i], &hs_module_static);
+        if (sw)
+            hs__static_fcache_stats(sw->fc, &hits, &misses);
+    }
+    hs_metrics_family(o, "statusd_static_file_cache_hits_total", "counter",
+                      "Files found open in a worker's open-file cache.");
+    hs_metrics_sample(o, "statusd_static_file_cache_hits_total", NULL, hits);
+    hs_metrics_family(o, "statusd_static_file_cache_misses_total", "counter",
+                      "Files opened because the open-file cache did not hold them (or held an older version).");
+    hs_metrics_sample(o, "statusd_static_file_cache_misses_total", NULL, misses);
+}
+
 static sworker_t *sworker(const hs_req_t *req)
 {
     return hs_worker_ctx(req->worker, &hs_module_static);
@@ -239,11 +256,76 @@ static void keep_fd(hs_req_t *req, int fd)
     keep_fd_ent(req, fd, NULL);
 }
 
+/* Why a file was not served as it is (hs_module_t.causes; entry i is cause FC_<i>). */
+enum {
+    FC_NOT_FOUND,
+    FC_FORBIDDEN,
+    FC_NO_FDS,
+    FC_ERROR,
+    FC_BAD_PATH,
+    FC_NOT_REGULAR,
+    FC_TRAILING_SLASH,
+    FC_NO_INDEX,
+    FC_DIRECTORY,
+    FC_PRECONDITION,
+    FC_NOT_MODIFIED,
+    FC_RANGE,
+    FC_CODING
+};
+static const hs_cause_info_t causes[] = {
+    [FC_NOT_FOUND] = {"file:not_found", 404, {0}, "root", "No file or directory by that name below the root."},
+    [FC_FORBIDDEN] = {"file:forbidden",
+                      403,
+                      {0},
+                      "follow_symlinks",
+                      "The file's permissions refuse the server's user, or a symbolic link leads out of the root."},
+    [FC_NO_FDS] = {"file:no_fds", 503, {0}, "", "Out of file descriptors while opening the file (Retry-After)."},
+    [FC_ERROR] = {"file:error", 500, {0}, "", "The file could not be opened for another reason (an I/O error)."},
+    [FC_BAD_PATH] =
+        {"file:bad_path", 400, {0}, "", "The path cannot name a file (an escaped slash or NUL in a segment)."},
+    [FC_NOT_REGULAR] = {"file:not_regular", 403, {0}, "", "The path names neither a regular file nor a directory."},
+    [FC_TRAILING_SLASH] = {"file:trailing_slash", 404, {0}, "", "A file was asked for with a trailing slash."},
+    [FC_NO_INDEX] = {"file:no_index",
+                     403,
+                     {0},
+                     "autoindex",
+                     "A directory without an index file, and listings are off (or not permitted)."},
+    [FC_DIRECTORY] = {"file:directory", 301, {0}, "", "A directory was asked for without its trailing slash."},
+    [FC_PRECONDITION] = {"file:precondition",
+                         412,
+                         {0},
+                         "",
+                         "If-Match or If-Unmodified-Since failed for the current file (RFC 9110 §13.2.2)."},
+    [FC_NOT_MODIFIED] = {"file:not_modified",
+                         304,
+                         {0},
+                         "",
+                         "If-None-Match or If-Modified-Since matched the current file (RFC 9110 §13.2.2)."},
+    [FC_RANGE] = {"file:range", 416, {0}, "", "No requested byte range lies within the file (RFC 9110 §14.2)."},
+    [FC_CODING] = {"file:coding",
+                   406,
+                   {0},
+                   "compress",
+                   "Accept-Encoding excludes identity and no coding the server has is acceptable (RFC 9110 §12.5.3)."},
+};
+
+static int fail(hs_req_t *req, int status, unsigned cause, const char *detail)
+{
+    hs_req_set_cause(req, hs_module_cause(&hs_module_static, cause));
+    return hs_res_error(req, status, detail);
+}
+
+/* fsroot and map failures: their status says why */
 static int open_failed(hs_req_t *req, int status, const char *detail)
 {
     if (status == 503) /* RFC 9110 §10.2.3: say when to come back */
-        hs_res_headerf(req, "Retry-After", "%d", req->srv->cfg->retry_after);
-    return hs_res_error(req, status, detail);
+        hs_res_headerf(req, "Retry-After", "%d", hs_req_top(req)->retry_after);
+    unsigned cause = status == 404   ? FC_NOT_FOUND
+                     : status == 403 ? FC_FORBIDDEN
+                     : status == 503 ? FC_NO_FDS
+                     : status == 400 ? FC_BAD_PATH
+                                     : FC_ERROR;
+    return fail(req, status, cause, detail);
 }
 
 /* ETag, Last-Modified, Cache-Control and Vary (with a negotiated variant's Content-Location
@@ -323,11 +405,13 @@ static int finish(hs_req_t *req, sfile_t *f)
 {
     if (f->pc == 304) {
         add_validators(req, f->etag, f->lm, f->meta, f->vary, f->neg);
+        hs_req_set_cause(req, hs_module_cause(&hs_module_static, FC_NOT_MODIFIED));
         return hs_res_send(req, 304);
     }
     if (f->pc == 412) {
         add_vary(req, f);
-        return hs_res_error(req, 412, "a precondition (If-Match or If-Unmodified-Since) failed for the current file");
+        return fail(req, 412, FC_PRECONDITION,
+                    "a precondition (If-Match or If-Unmodified-Since) failed for the current file");
     }
 
     if (f->im != HS_CODING_IDENTITY) {
@@ -348,7 +432,7 @@ static int finish(hs_req_t *req, sfile_t *f)
     if (rr == HS_RANGE_UNSATISFIABLE) {
         hs_range_not_satisfiable(req, f->body.len); /* RFC 9110 §15.5.17 */
         add_vary(req, f);
-        return hs_res_error(req, 416, "none of the requested byte ranges lies within the file");
+        return fail(req, 416, FC_RANGE, "none of the requested byte ranges lies within the file");
     }
     add_validators(req, f->etag, f->lm, f->meta, f->vary, f->neg);
     HS_RES_HEADER(req, "Accept-Ranges", "bytes"); /* RFC 9110 §14.3 */
@@ -574,9 +658,9 @@ static int serve_file(hs_req_t *req, const hs_fsroot_t *root, int fd, const void
                 hs__static_chosen_headers(req, neg, true, false);
             else
                 HS_RES_HEADER(req, "Vary", "Accept-Encoding");
-            return hs_res_error(req, 406,
-                                "no content coding this server has for the file is acceptable "
-                                "(Accept-Encoding excludes identity); available: br, zstd, gzip");
+            return fail(req, 406, FC_CODING,
+                        "no content coding this server has for the file is acceptable "
+                        "(Accept-Encoding excludes identity); available: br, zstd, gzip");
         }
         f->coding = c;
     }
@@ -607,7 +691,7 @@ static int redirect_to_slash(hs_req_t *req, const hs__static_path_t *mp)
                        (int)req->p.query.len, req->p.query.base);
     else
         hs_res_headerf(req, "Location", "%.*s/%.*s/", (int)mnt.len, mnt.base, (int)enc.len, enc.base);
-    return hs_res_error(req, 301, "this is a directory; its address ends with a slash");
+    return fail(req, 301, FC_DIRECTORY, "this is a directory; its address ends with a slash");
 }
 
 /* A name answered from its variants (negotiate.c), or HS_DECLINED when it has none. */
@@ -638,7 +722,7 @@ int hs_static_serve(hs_req_t *req, const hs_fsroot_t *root)
     /* the file below the mount point: the rest of the path's normal form, every escape decoded */
     int status = hs__static_map(&req->arena, hs_req_path_below_mount(req), req->npath_plain, &mp, &detail);
     if (status)
-        return hs_res_error(req, status, detail);
+        return open_failed(req, status, detail);
     struct stat st;
     void *ent;
     hs__static_fcache_t *fc = sworker(req)->fc;
@@ -666,9 +750,9 @@ int hs_static_serve(hs_req_t *req, const hs_fsroot_t *root)
     keep_fd_ent(req, fd, ent);
     bool dir = S_ISDIR(st.st_mode);
     if (!dir && !S_ISREG(st.st_mode))
-        return hs_res_error(req, 403, "this path is neither a regular file nor a directory");
+        return fail(req, 403, FC_NOT_REGULAR, "this path is neither a regular file nor a directory");
     if (!dir && mp.trailing_slash)
-        return hs_res_error(req, 404, "this is a file, not a directory; its address has no trailing slash");
+        return fail(req, 404, FC_TRAILING_SLASH, "this is a file, not a directory; its address has no trailing slash");
 
     if (m == HS_METHOD_OPTIONS) {
         req->allow = allow_file; /* RFC 9110 §9.3.7 */
@@ -704,7 +788,7 @@ int hs_static_serve(hs_req_t *req, const hs_fsroot_t *root)
         return serve_file(req, root, ifd, ient, &ist, ip, NULL);
     }
     if (!sc->autoindex)
-        return hs_res_error(req, 403, "this directory has no index file and directory listings are off");
+        return fail(req, 403, FC_NO_INDEX, "this directory has no index file and directory listings are off");
     hs_iovec_t mnt = hs_req_mount(req);
     const char *shown =
         hs_arena_printf(&req->arena, "%.*s/%s%s", (int)mnt.len, mnt.base, mp.rel, mp.len ? "/" : "").base;
@@ -736,4 +820,7 @@ hs_module_t hs_module_static = {
     .init_worker = init_worker,
     .fini_worker = fini_worker,
     .content = content,
+    .metrics = metrics,
+    .causes = causes,
+    .ncauses = HS_ARRAY_SIZE(causes),
 };

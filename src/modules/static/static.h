@@ -14,6 +14,7 @@
 #define HS_STATIC_MODULE_H
 
 #include "hs/http.h"
+#include "hs/metrics.h"
 #include "hs/conditional.h"
 #include "hs/fsroot.h"
 #include "hs/path.h"
@@ -74,6 +75,9 @@ int hs__static_fcache_open(hs__static_fcache_t *fc, const hs_fsroot_t *root, con
 hs__static_fcache_t *hs__static_fcache_new(hs_loop_t *loop, bool watch);
 void hs__static_fcache_free(hs__static_fcache_t *fc);
 void hs__static_fcache_release(int fd, void *ent);
+/* Add the cache's lookups answered from it and the others to *hits and *misses (any thread:
+ * the counters are the worker's, read whole). */
+void hs__static_fcache_stats(const hs__static_fcache_t *fc, uint64_t *hits, uint64_t *misses);
 /* The cached bytes of a small file (valid while the entry is held), or NULL. */
 const char *hs__static_fcache_data(const void *ent);
 
