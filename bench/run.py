@@ -232,6 +232,11 @@ def start_servers(root, tmp, which, baseline_exe=None):
         port = free_port()
         servers["policy"] = Srv("policy", statusd_cmd(os.path.join(REPO, "build", "statusd"), port, root) + [
             "--allow", "127.0.0.1", "--limit-rate", "1000000000r/s", "--limit-burst", "1000000"], port)
+    if "negotiate" in which:
+        # the same statusd with negotiation on, for the negotiated 12 B scenario only
+        port = free_port()
+        servers["negotiate"] = Srv("negotiate", statusd_cmd(os.path.join(REPO, "build", "statusd"), port, root) +
+                                   ["--negotiate"], port)
     if baseline_exe:
         # right after statusd, so that in every round the two run back to back
         port = free_port()
@@ -465,6 +470,10 @@ def bars(results, mem, baseline_why=None):
             row("Policies: %s, allow + limit CPU/request ≤ 1.05× without" % t, "%.3f× (statusd rounds ±%.1f %%)" % (
                 p_c / s_c, spread(t, "statusd") / 2), p_c <= 1.05 * s_c)
 
+    n_cpu = med("12 B negotiated (2 languages), 50 conns", "negotiate", "cpu_us")
+    if n_cpu and f12_cpu:
+        row("negotiated 12 B: CPU/request ≤ 1.3× the 12 B file", "%.2f×" % (n_cpu / f12_cpu), n_cpu <= 1.3 * f12_cpu)
+
     # Engine v2: against the baseline and the floor
     t = "12 B file, 50 conns"
     if s_cpu and f_cpu:
@@ -494,10 +503,11 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--idle", type=int, default=5000)
-    ap.add_argument("--servers", default="statusd,policy,baseline,nginx,lighttpd,h2o,floor",
+    ap.add_argument("--servers", default="statusd,policy,negotiate,baseline,nginx,lighttpd,h2o,floor",
                     help="comma-separated; 'floor' is bench/floor.c, a server that parses nothing (12 B scenarios "
                          "only); 'baseline' is statusd at --baseline REV; 'policy' is statusd with an allow rule "
-                         "and a limit rule on the path (12 B scenarios only)")
+                         "and a limit rule on the path (12 B scenarios only); 'negotiate' is statusd with "
+                         "--negotiate (the negotiated 12 B scenario only)")
     ap.add_argument("--baseline", default=default_baseline(), metavar="REV|none",
                     help="git revision of the statusd measured as 'baseline' (default: BASELINE in bench/bench.mk, "
                          "%(default)s); 'none' skips it")
@@ -512,6 +522,7 @@ def main():
     tls_servers = ("statusd", "nginx", "h2o")
     scenarios = [
         ("12 B file, 50 conns", "/small.txt", 50, None),
+        ("12 B negotiated (2 languages), 50 conns", "/hello", 50, ("negotiate",)),
         ("API /status/200, 50 conns", "/_api/status/200", 50, ("statusd", "baseline")),
         ("API /bytes/1024, 50 conns", "/_api/bytes/1024", 50, ("statusd", "baseline")),
         ("100 KiB file, 50 conns", "/big.bin", 50, None),
@@ -532,6 +543,9 @@ def main():
         os.chmod(tmp, 0o755)
         with open(os.path.join(root, "small.txt"), "wb") as f:
             f.write(b"hello world\n")  # 12 bytes
+        for lang in ("en", "fr"):  # /hello, negotiated between two 12-byte variants
+            with open(os.path.join(root, "hello.%s.txt" % lang), "wb") as f:
+                f.write(b"hello world\n")
         with open(os.path.join(root, "big.bin"), "wb") as f:
             f.write(os.urandom(100 * 1024))
         baseline_exe = None
@@ -557,6 +571,8 @@ def main():
                         continue
                     if name in ("floor", "policy") and path != "/small.txt":
                         continue  # the floor answers every request with the same 12 bytes
+                    if name == "negotiate" and not only:
+                        continue  # negotiation on: only its own scenario
                     if title.startswith("HTTPS"):
                         url = "https://127.0.0.1:%d%s" % (srv.tls_port, path)
                     else:
@@ -569,7 +585,7 @@ def main():
                         flush=True)
         if args.idle > 0:
             for name, srv in servers.items():
-                if name in ("floor", "policy"):
+                if name in ("floor", "policy", "negotiate"):
                     continue
                 vals = [idle_memory(srv, args.idle) for _ in range(1)]
                 mem[name] = median(vals)

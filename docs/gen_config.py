@@ -66,11 +66,12 @@ hosts:
 
 TAIL = """
 Signals: `SIGTERM`/`SIGINT` stop accepting, close idle connections and let responses in
-flight finish within `drain_timeout`; `SIGUSR1` reopens the access log file (after `logrotate`
-moved it; the log's directory must let `user` create the new file); `SIGHUP` reads the TLS
-certificates, keys, OCSP responses and CA files again (they must be readable by `user`: new
-connections get them, connections already open keep theirs; if one fails to load, all stay as
-they were), and the password files (`auth.htpasswd`) and the captive portal's admission files.
+flight finish within `drain_timeout`; `SIGUSR1` reopens the access log files (after `logrotate`
+moved them; each log's directory must let `user` create the new file); `SIGHUP` reloads the
+configuration (a bad one is refused and logged, requests in flight finish on the old one: see
+the README, Operations) — and with it every TLS certificate, key, OCSP response and CA file
+(readable by `user`: new connections get them, open ones keep theirs) — and reads the password
+files (`auth.htpasswd`) and the captive portal's admission files again.
 """
 
 

@@ -39,7 +39,8 @@
 #define HS_MAX_LISTEN 16
 #define HS_MAX_ERROR_PAGES 64
 #define HS_ERROR_PAGE_MAX_SIZE (64 * 1024)
-#define HS_MAX_MODULES 16 /* settings sets: the engine's (0) and one per module */
+#define HS_MAX_MODULES 16     /* settings sets: the engine's (0) and one per module */
+#define HS_MAX_LOG_TARGETS 32 /* distinct access log files over the life of a process */
 
 typedef struct hs_config_s hs_config_t;
 typedef struct hs_conf_state_s hs_conf_state_t;
@@ -161,12 +162,15 @@ struct hs_config_s {
     char *listen[HS_MAX_LISTEN];
     hs_listen_t *listen_items[HS_MAX_LISTEN]; /* the same, parsed */
     size_t num_listen;
-    bool listen_is_default; /* still the embedded default: the first explicit value replaces it */
-    int workers;            /* 0 = number of cores */
-    int max_connections;    /* over this: 503 + Retry-After, then close */
-    int retry_after;        /* seconds, for 503 on overload */
-    char *server_name;      /* Server header value */
-    char *access_log;       /* path, "-" or "off" */
+    bool listen_is_default;            /* still the embedded default: the first explicit value replaces it */
+    int workers;                       /* 0 = number of cores */
+    int max_connections;               /* over this: 503 + Retry-After, then close */
+    int retry_after;                   /* seconds, for 503 on overload */
+    char *server_name;                 /* Server header value */
+    char *access_log;                  /* path, "-" or "off" (path) */
+    char *log_format;                  /* combined, json or a $template (path) */
+    const struct hs_logfmt_s *log_fmt; /* log_format compiled (hs_config_validate) */
+    int log_target;                    /* the access log file of these settings, -1 = off (bound by the server) */
     char *log_level;
     char *user;        /* when started as root: drop privileges to this user after binding */
     bool strict_hosts; /* a Host naming none of the hosts: 421 (else the first host serves it) */
@@ -233,7 +237,8 @@ struct hs_hostconf_s {
     const char *name;      /* lowercase; "*.example.com" matches any name below; "*" matches any */
     hs_pathconf_t **paths; /* longest prefix first */
     size_t npaths;
-    hs_config_t *cfg; /* the settings of the host */
+    hs_config_t *cfg;     /* the settings of the host */
+    uint8_t metrics_slot; /* its label in /metrics (given by the server: src/http/metrics.c) */
     const char *file;
     size_t line;
 };
@@ -245,9 +250,14 @@ const hs_hostconf_t *hs_config_hosts(const hs_config_t *cfg, size_t *n);
  * false when no host has that name (the default host is used). NULL when no path of the host
  * matches (the engine answers 404). */
 const hs_pathconf_t *hs_config_lookup(const hs_config_t *cfg, hs_iovec_t host, hs_iovec_t path, bool *known);
-/* The host serving an authority (as hs_config_lookup finds it): never NULL once validated; *known
- * false when none has that name and the default host serves it. Thread-safe (reads only). */
+/* The same in two steps: the host serving `host` (the default when none has that name: *known
+ * false), then its path for `path` (NULL: none). */
 const hs_hostconf_t *hs_config_find_host(const hs_config_t *cfg, hs_iovec_t host, bool *known);
+const hs_pathconf_t *hs_config_host_path(const hs_hostconf_t *h, hs_iovec_t path);
+/* Which of n host names, written as hosts are (example.com, *.example.com, *), an authority names,
+ * decided as hs_config_find_host decides: a name itself first, else the first wildcard; -1 none.
+ * Reads only its arguments (any thread). */
+int hs_config_match_host(const char *const *names, size_t n, hs_iovec_t authority);
 /* Where the value of directive `name` in force on `host` (NULL: at the top) was given: "FILE:LINE"
  * (or "environment", "command line") into buf, "" when it is the embedded default. For a list
  * directive at the top, the value numbered `nth` (0 first). Returns buf. */

@@ -77,6 +77,9 @@ typedef struct hs_tls_server_opts_s {
      * so it must only read shared data. NULL: SNI selects nothing. */
     int (*sni_host)(void *arg, const char *name, size_t len);
     void *sni_arg;
+    /* called with sni_arg when the contexts are freed, and by hs_tls_server_new when it fails
+     * (sni_arg belongs to the contexts from the call on); NULL: none */
+    void (*sni_free)(void *arg);
     bool early_data;     /* accept TLS 1.3 0-RTT data (single-use tickets: see tls.c) */
     hs_tls_keys_t *keys; /* session tickets under these keys; NULL: no tickets */
 } hs_tls_server_opts_t;
@@ -115,6 +118,8 @@ uint64_t hs_tls_started(const hs_sock_t *s);
 /* Server side: the host index the client's SNI selected (sni_host), -1 when it named none, -2
  * when the client sent no server name. */
 int hs_tls_sni_host(const hs_sock_t *s);
+/* Server side: the server name the client sent (SNI), or NULL. Valid while the socket is. */
+const char *hs_tls_sni_name(const hs_sock_t *s);
 /* Server side, after the handshake: the client certificate, as the host's rule wants it. HS_OK
  * (verified, or not asked for, or optional and not given); HS_TLS_CERT_MISSING (required, none
  * given: 496); HS_TLS_CERT_BAD (given, failed verification: 495) with *why (static text such

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 #include "hs/fields.h"
+#include "hs/logfmt.h"
 #include "hs/parse.h"
 #include "hs/path.h"
 
@@ -122,6 +123,10 @@ Exit:
  * become a bit set. */
 static int engine_check(hs_config_t *top, hs_config_t *c, const char **bad, char *err, size_t errlen)
 {
+    if (hs_logfmt_compile(&top->state->arena, c->log_format ? c->log_format : "", &c->log_fmt, err, errlen) != HS_OK) {
+        *bad = "log_format";
+        return HS_ERROR;
+    }
     for (size_t i = 0; i < c->num_error_pages; i++) {
         if (error_page_load(top, &c->error_pages[i], err, errlen) != HS_OK) {
             *bad = "error_page";
@@ -502,37 +507,49 @@ static bool host_matches(const char *name, hs_iovec_t host)
     return host.len == n && strncasecmp(host.base, name, n) == 0;
 }
 
-/* The host serving an authority (the one lookup per request: kept inline in both callers). */
-static inline const hs_hostconf_t *find_host(const hs_conf_state_t *st, hs_iovec_t host, bool *known)
+const hs_pathconf_t *hs_config_lookup(const hs_config_t *cfg, hs_iovec_t host, hs_iovec_t path, bool *known)
 {
-    *known = true;
-    if (st->one_host)
-        return &st->built[0];
+    return hs_config_host_path(hs_config_find_host(cfg, host, known), path);
+}
+
+/* The best of n names (at base, stride bytes apart) for an authority: a name itself, else the
+ * first wildcard that covers it; -1 none. One walk for hosts as built and for names alone. */
+static int best_host(const char *base, size_t stride, size_t n, hs_iovec_t host)
+{
     hs_iovec_t name = host_only(host);
     if (name.len && name.base[name.len - 1] == '.')
         name.len--; /* the absolute form of a DNS name */
-    const hs_hostconf_t *exact = NULL, *wild = NULL;
-    for (size_t i = 0; i < st->nbuilt && !exact; i++) {
-        const char *n = st->built[i].name;
-        if (n[0] != '*' && host_matches(n, name))
-            exact = &st->built[i];
-        else if (n[0] == '*' && !wild && host_matches(n, name))
-            wild = &st->built[i];
+    int wild = -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *pattern = *(const char *const *)(base + i * stride);
+        if (pattern[0] != '*' && host_matches(pattern, name))
+            return (int)i;
+        if (pattern[0] == '*' && wild < 0 && host_matches(pattern, name))
+            wild = (int)i;
     }
-    if (exact || wild)
-        return exact ? exact : wild;
-    *known = false;
-    return &st->built[0];
+    return wild;
+}
+
+int hs_config_match_host(const char *const *names, size_t n, hs_iovec_t authority)
+{
+    return best_host((const char *)names, sizeof(*names), n, authority);
 }
 
 const hs_hostconf_t *hs_config_find_host(const hs_config_t *cfg, hs_iovec_t host, bool *known)
 {
-    return find_host(cfg->state, host, known);
+    const hs_conf_state_t *st = cfg->state;
+    *known = true;
+    if (st->one_host)
+        return &st->built[0];
+    int i = best_host((const char *)st->built + offsetof(hs_hostconf_t, name), sizeof(hs_hostconf_t), st->nbuilt, host);
+    if (i >= 0)
+        return &st->built[i];
+    *known = false;
+    return &st->built[0];
 }
 
-const hs_pathconf_t *hs_config_lookup(const hs_config_t *cfg, hs_iovec_t host, hs_iovec_t path, bool *known)
+const hs_pathconf_t *hs_config_host_path(const hs_hostconf_t *h, hs_iovec_t path)
 {
-    const hs_hostconf_t *h = find_host(cfg->state, host, known);
     for (size_t i = 0; i < h->npaths; i++) {
         const hs_pathconf_t *p = h->paths[i];
         if (p->prefix_len == 0 || hs_path_has_prefix(path, hs_iov(p->prefix, p->prefix_len)))

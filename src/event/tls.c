@@ -630,6 +630,7 @@ struct hs_tls_server_s {
     size_t nhosts;
     int (*sni_host)(void *arg, const char *name, size_t len);
     void *sni_arg;
+    void (*sni_free)(void *arg);
     bool early_data;
 };
 
@@ -966,6 +967,8 @@ Fail:
 
 static void server_free(hs_tls_server_t *t)
 {
+    if (t->sni_free)
+        t->sni_free(t->sni_arg);
     SSL_CTX_free(t->def.ctx);
     ocsp_free(t->def.ocsp);
     for (size_t i = 0; i < t->nhosts; i++) {
@@ -982,6 +985,7 @@ hs_tls_server_t *hs_tls_server_new(const hs_tls_server_opts_t *o, int *bad, char
     atomic_init(&t->refs, 1);
     t->sni_host = o->sni_host;
     t->sni_arg = o->sni_arg;
+    t->sni_free = o->sni_free;
     t->early_data = o->early_data;
     *bad = -1;
     for (size_t i = 0; o->early_data && i <= o->nhosts; i++) {
@@ -1229,6 +1233,12 @@ int hs_tls_sni_host(const hs_sock_t *s)
 {
     const conn_t *c = conn_of(s);
     return c ? c->sni : -2;
+}
+
+const char *hs_tls_sni_name(const hs_sock_t *s)
+{
+    const conn_t *c = conn_of(s);
+    return c && c->srv ? SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name) : NULL;
 }
 
 int hs_tls_client_cert(const hs_sock_t *s, const char **why)

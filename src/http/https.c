@@ -1,5 +1,6 @@
-/* statusd — HTTPS listeners: their TLS contexts made from the configuration, reloaded on SIGHUP,
- * and the https:// URLs of the 497/308/426 answers.
+/* statusd — HTTPS listeners: the TLS contexts of a configuration generation's listeners, made
+ * from its configuration, and the https:// URLs of the 497/308/426 answers, and a TLS
+ * connection's log fields.
  *
  * Each tls:// listen value gets its own contexts (src/event/tls.c): the listener's certificate —
  * its own cert=/key= or the top's tls.cert/tls.key — and one per host that sets a certificate or a
@@ -7,28 +8,52 @@
  * replay of settings (src/config/scopes.c): a host's value is the top's very string unless the
  * host gave one. A name that selects no host, or a client that sends none, gets the listener's.
  *
- * Reload. A worker starting a handshake takes the listener's current contexts with a reference
- * under the listener's mutex; SIGHUP builds every listener's contexts anew from the files (as
- * root could read them at start: the files must be readable by --user now) and swaps them in
- * under the same mutex. A connection keeps the contexts it started with until it closes, and
- * those are freed with their last reference, so a reload neither drops a connection nor fails a
- * handshake in progress. If anything fails to load, nothing is swapped. */
+ * Reload. The contexts belong to a generation (hs_gen_t): a reload (SIGHUP) reads the
+ * configuration again and so every certificate, key, OCSP response and CA file (as --user: they
+ * must be readable by it), and a configuration whose files do not load is refused as a whole.
+ * A connection takes its listener's contexts of the generation current when it is accepted, with
+ * a reference, and keeps them to its end; they are freed with their last reference, so a reload
+ * neither drops a connection nor fails a handshake in progress. The SNI names are copied into the
+ * contexts, which therefore never look at a configuration that may be gone. Session ticket keys
+ * belong to the server and outlive generations: tickets issued before a reload still resume. */
 #define _GNU_SOURCE
 #include "internal.h"
+#include "hs/logfmt.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-/* SNI: the host a server name selects, as a Host field naming it would (hs_config_find_host). */
+/* SNI: the hosts' names, copied (the contexts may outlive the configuration), and which host a
+ * server name selects, as a Host field naming it would (hs_config_match_host). */
+typedef struct {
+    size_t n;
+    char **names;
+} sni_map_t;
+
 static int sni_host(void *arg, const char *name, size_t len)
 {
-    const hs_config_t *cfg = arg;
-    bool known;
-    const hs_hostconf_t *h = hs_config_find_host(cfg, hs_iov(name, len), &known);
-    size_t n;
-    const hs_hostconf_t *hosts = hs_config_hosts(cfg, &n);
-    return known ? (int)(h - hosts) : -1;
+    const sni_map_t *m = arg;
+    return hs_config_match_host((const char *const *)m->names, m->n, hs_iov(name, len));
+}
+
+static void sni_free(void *arg)
+{
+    sni_map_t *m = arg;
+    for (size_t i = 0; i < m->n; i++)
+        free(m->names[i]);
+    free(m->names);
+    free(m);
+}
+
+static sni_map_t *sni_map(const hs_hostconf_t *hosts, size_t n)
+{
+    sni_map_t *m = hs_calloc(1, sizeof(*m));
+    m->n = n;
+    m->names = hs_calloc(n ? n : 1, sizeof(*m->names));
+    for (size_t i = 0; i < n; i++)
+        m->names[i] = hs_strdup(hosts[i].name);
+    return m;
 }
 
 static int verify_of(const char *word, const char *ca)
@@ -51,9 +76,9 @@ static const char *origin_or(const hs_config_t *cfg, const hs_hostconf_t *host, 
 }
 
 /* One listener's contexts from the configuration. */
-static hs_tls_server_t *build(hs_server_t *srv, size_t li, char *err, size_t errlen)
+static hs_tls_server_t *build(hs_gen_t *g, size_t li, char *err, size_t errlen)
 {
-    hs_config_t *cfg = srv->cfg;
+    hs_config_t *cfg = g->cfg;
     const hs_listen_t *it = cfg->listen_items[li];
     char where[300];
     origins_t def;
@@ -76,9 +101,9 @@ static hs_tls_server_t *build(hs_server_t *srv, size_t li, char *err, size_t err
                                              origin_or(cfg, NULL, "tls.client_certs.verify", def.verify, w)),
             },
         .sni_host = sni_host,
-        .sni_arg = cfg,
+        .sni_free = sni_free,
         .early_data = it->early_data >= 0 ? it->early_data == 1 : cfg->tls_early_data,
-        .keys = srv->tls_keys,
+        .keys = cfg->tls_session_tickets ? g->srv->tls_keys : NULL,
     };
     o.def.client_verify = verify_of(it->client_verify ? it->client_verify : cfg->tls_client_verify, o.def.client_ca);
     if (!o.def.cert) {
@@ -124,100 +149,69 @@ static hs_tls_server_t *build(hs_server_t *srv, size_t li, char *err, size_t err
     }
     o.hosts = ho;
     o.nhosts = nhosts;
+    o.sni_arg = sni_map(hosts, nhosts);
     int bad;
-    t = hs_tls_server_new(&o, &bad, err, errlen);
+    t = hs_tls_server_new(&o, &bad, err, errlen); /* sni_arg is its own now, even when it fails */
 Exit:
     free(ho);
     free(og);
     return t;
 }
 
-int hs__https_init(hs_server_t *srv, char *err, size_t errlen)
+int hs__https_gen_init(hs_gen_t *g, char *err, size_t errlen)
 {
-    hs_config_t *cfg = srv->cfg;
-    bool any = false;
-    for (size_t i = 0; i < cfg->num_listen; i++)
-        any |= cfg->listen_items[i]->tls;
-    if (!any)
-        return HS_OK;
-    if (cfg->tls_session_tickets)
-        srv->tls_keys = hs_tls_keys_new(cfg->tls_ticket_rotate);
+    const hs_config_t *cfg = g->cfg;
     for (size_t i = 0; i < cfg->num_listen; i++) {
         const hs_listen_t *it = cfg->listen_items[i];
         if (!it->tls)
             continue;
-        hs_tls_server_t *t = build(srv, i, err, errlen);
-        if (!t)
-            return HS_ERROR;
-        hs__tls_listener_t *l = hs_calloc(1, sizeof(*l));
-        pthread_mutex_init(&l->mu, NULL);
-        l->current = t;
-        l->index = i;
-        l->plain_http = it->plain_http != HS_PLAIN_HTTP_DEFAULT
-                            ? it->plain_http
-                            : (uint8_t)hs_listen_plain_http_word(cfg->tls_plain_http ? cfg->tls_plain_http : "497");
-        const struct sockaddr *sa = (const struct sockaddr *)&it->addr;
-        l->port = ntohs(sa->sa_family == AF_INET6 ? ((const struct sockaddr_in6 *)sa)->sin6_port
-                                                  : ((const struct sockaddr_in *)sa)->sin_port);
-        srv->tls[i] = l;
-    }
-    return HS_OK;
-}
-
-int hs__https_reload(hs_server_t *srv)
-{
-    char err[1024];
-    hs_tls_server_t *fresh[HS_MAX_LISTEN] = {0};
-    size_t n = 0;
-    for (size_t i = 0; i < srv->num_listen; i++) {
-        if (!srv->tls[i])
-            continue;
-        if (!(fresh[i] = build(srv, i, err, sizeof(err)))) {
-            hs_log_error("reload: %s; still serving the certificates loaded before", err);
-            for (size_t k = 0; k < i; k++)
-                hs_tls_server_unref(fresh[k]);
+        if (cfg->tls_session_tickets && !g->srv->tls_keys) /* the server's, for every generation */
+            g->srv->tls_keys = hs_tls_keys_new(cfg->tls_ticket_rotate);
+        if (!(g->tls[i] = build(g, i, err, errlen))) {
+            hs__https_gen_free(g);
             return HS_ERROR;
         }
-        n++;
+        g->plain_http[i] = it->plain_http != HS_PLAIN_HTTP_DEFAULT
+                               ? it->plain_http
+                               : (uint8_t)hs_listen_plain_http_word(cfg->tls_plain_http ? cfg->tls_plain_http : "497");
     }
-    if (n == 0)
-        return HS_OK; /* no TLS listener: nothing to reload */
-    for (size_t i = 0; i < srv->num_listen; i++) {
-        hs__tls_listener_t *l = srv->tls[i];
-        if (!l)
-            continue;
-        pthread_mutex_lock(&l->mu);
-        hs_tls_server_t *old = l->current;
-        l->current = fresh[i];
-        pthread_mutex_unlock(&l->mu);
-        hs_tls_server_unref(old); /* freed once its last connection closes */
-    }
-    hs_log_info("reload: TLS certificates and keys loaded again for %zu listener%s", n, n == 1 ? "" : "s");
     return HS_OK;
 }
 
-void hs__https_free(hs_server_t *srv)
+void hs__https_gen_ports(hs_gen_t *g)
 {
-    for (size_t i = 0; i < HS_MAX_LISTEN; i++) {
-        hs__tls_listener_t *l = srv->tls[i];
-        if (!l)
+    g->https_port = (uint16_t)g->cfg->https_port;
+    for (size_t i = 0; i < g->num_listen && !g->https_port; i++) {
+        if (!g->tls[i])
             continue;
-        hs_tls_server_unref(l->current);
-        pthread_mutex_destroy(&l->mu);
-        free(l);
-        srv->tls[i] = NULL;
+        const struct sockaddr *sa = (const struct sockaddr *)&g->listen_addr[i];
+        g->https_port = ntohs(sa->sa_family == AF_INET6 ? ((const struct sockaddr_in6 *)sa)->sin6_port
+                                                        : ((const struct sockaddr_in *)sa)->sin_port);
     }
-    hs_tls_keys_free(srv->tls_keys);
-    srv->tls_keys = NULL;
+    if (!g->https_port)
+        g->https_port = 443;
 }
 
-hs_tls_server_t *hs__https_take(hs__tls_listener_t *l)
+void hs__https_gen_free(hs_gen_t *g)
 {
-    pthread_mutex_lock(&l->mu);
-    hs_tls_server_t *t = l->current;
-    hs_tls_server_ref(t);
-    pthread_mutex_unlock(&l->mu);
-    return t;
+    for (size_t i = 0; i < HS_MAX_LISTEN; i++) {
+        hs_tls_server_unref(g->tls[i]);
+        g->tls[i] = NULL;
+    }
+}
+
+void hs__https_log_fields(const hs_conn_t *c, const char *failure, hs_buf_t *fields)
+{
+    const char *version = hs_tls_version(&c->sock);
+    if (c->plain_on_tls) {
+        failure = "plain HTTP on a TLS port";
+    } else if (strcmp(version, "-") != 0) {
+        const char *cipher = hs_tls_cipher(&c->sock);
+        hs_logfields_add(fields, "tls", version, strlen(version));
+        hs_logfields_add(fields, "cipher", cipher, strlen(cipher));
+    }
+    if (failure)
+        hs_logfields_add(fields, "tls_error", failure, strlen(failure));
 }
 
 const char *hs__https_url(hs_req_t *req, unsigned port)

@@ -27,12 +27,11 @@ BAD_STDERR = re.compile(r"response rule violated|AddressSanitizer|LeakSanitizer|
 
 class Server:
     def __init__(self, *args, env=None, workers=1, listen="127.0.0.1:0", access_log="-", start_timeout=10, wrap=None,
-                 listeners=None):
-        # wrap: a command that runs the server (["prlimit", "--as=…"]): it keeps the server's PID.
-        # listen=None: no --listen flag (a configuration file names them); listeners: how many
-        # "listening on" lines to wait for (default: one per --listen)
-        listen_args = ["--listen", listen] if listen else []
-        cmd = [*(wrap or []), BIN, *listen_args, "--workers", str(workers), "--access-log", access_log, *args]
+                 ports=None):
+        # wrap: a command that runs the server (["prlimit", "--as=…"]): it keeps the server's PID
+        # listen=None: the listen addresses come from the configuration file (`ports` of them)
+        cmd = [*(wrap or []), BIN, *(["--listen", listen] if listen else []), "--workers", str(workers),
+               "--access-log", access_log, *args]
         full_env = dict(os.environ)
         full_env.pop("STATUSD_BIN", None)
         if env:
@@ -50,7 +49,7 @@ class Server:
         self._t_err = threading.Thread(target=self._drain, args=(self.proc.stderr, self.stderr_lines, True), daemon=True)
         self._t_out.start()
         self._t_err.start()
-        want = listeners if listeners is not None else cmd.count("--listen")
+        want = cmd.count("--listen") if ports is None else ports
         deadline = time.time() + start_timeout
         while len(self.ports) < want and time.time() < deadline and self.proc.poll() is None:
             self._listening.wait(0.05)
@@ -112,9 +111,16 @@ class Server:
                 return lines
             time.sleep(0.05)
 
-    def stderr(self):
-        with self._lock:
-            return "".join(self.stderr_lines)
+    def stderr(self, wait_for=None, timeout=3.0):
+        """What the server wrote to stderr so far; with wait_for, once it contains that text (a
+        reader thread collects it: a line the server has written may not be here yet)."""
+        deadline = time.time() + timeout
+        while True:
+            with self._lock:
+                text = "".join(self.stderr_lines)
+            if wait_for is None or wait_for in text or time.time() > deadline:
+                return text
+            time.sleep(0.02)
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
         if self.proc.poll() is None:

@@ -338,10 +338,10 @@ static int open_tree(hs__dav_tree_t *t, const char *user)
     return HS_OK;
 }
 
-static int init(hs_server_t *srv)
+static int init(hs_gen_t *gen)
 {
     for (hs__dav_tree_t *t = trees; t; t = t->next)
-        if (!t->store && open_tree(t, srv->cfg->user) != HS_OK)
+        if (!t->store && open_tree(t, gen->cfg->user) != HS_OK)
             return HS_ERROR;
     return HS_OK;
 }
@@ -376,7 +376,7 @@ int hs__dav_fail(hs__dav_req_t *d, int status, const char *detail)
 {
     hs_req_t *req = d->req;
     if (status == 503) /* RFC 9110 §10.2.3: when to come back */
-        hs_res_headerf(req, "Retry-After", "%d", req->srv->cfg->retry_after);
+        hs_res_headerf(req, "Retry-After", "%d", hs_req_top(req)->retry_after);
     if (status == 405) {
         struct stat st;
         const char *why;
