@@ -51,6 +51,8 @@ enum {
  * opens at most two periods of recorded sessions. */
 typedef struct hs_tls_keys_s hs_tls_keys_t;
 hs_tls_keys_t *hs_tls_keys_new(uint64_t rotate_ms);
+/* A new period (a reload's tls.ticket_key_rotation), from the next rotation on; any thread. */
+void hs_tls_keys_set_rotation(hs_tls_keys_t *k, uint64_t rotate_ms);
 void hs_tls_keys_free(hs_tls_keys_t *k); /* after every context using it is gone */
 
 /* ---- server contexts ---- */

@@ -146,6 +146,13 @@ hs_tls_keys_t *hs_tls_keys_new(uint64_t rotate_ms)
     return k;
 }
 
+void hs_tls_keys_set_rotation(hs_tls_keys_t *k, uint64_t rotate_ms)
+{
+    pthread_mutex_lock(&k->mu);
+    k->rotate_ms = rotate_ms ? rotate_ms : 3600 * 1000;
+    pthread_mutex_unlock(&k->mu);
+}
+
 void hs_tls_keys_free(hs_tls_keys_t *k)
 {
     if (!k)

@@ -413,6 +413,8 @@ static void reload_config(hs_server_t *srv)
     /* publish: the workers take it from here */
     srv->cfg = cfg;
     srv->gen = g;
+    if (srv->tls_keys) /* the keys outlive generations; their period is the configuration's */
+        hs_tls_keys_set_rotation(srv->tls_keys, cfg->tls_ticket_rotate);
     atomic_store(&srv->generation, g->id);
     atomic_store(&srv->metrics_on, metrics_on);
     for (int wi = 0; wi < nw; wi++) {

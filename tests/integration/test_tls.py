@@ -562,3 +562,25 @@ def test_ticket_keys_rotate(make_server, pki, cert):
     assert not late["reused"]
     _, fresh = https_get(pki, s.tls_port, ctx=ctx, session=late["session"])
     assert fresh["reused"], "a ticket under the new key resumes"
+
+
+def test_a_reload_changes_the_ticket_key_period(make_server, pki, cert, tmp_path):
+    """The ticket keys outlive generations (tickets resume across a reload), and a reload's
+    tls.ticket_key_rotation is their period from then on."""
+    chain, key = cert
+    conf = tmp_path / "statusd.yaml"
+    text = 'listen: ["tls://127.0.0.1:0"]\ntls: {cert: %s, key: %s, ticket_key_rotation: %s}\n'
+    conf.write_text(text % (chain, key, "1h"))
+    # --user root: the reload reads the file as the user it runs as (pytest's tmp is root's)
+    s = make_server("--config", str(conf), "--user", "root", listen=None, ports=1)
+    ctx = pki.context(maximum_version=ssl.TLSVersion.TLSv1_2)
+    _, before = https_get(pki, s.tls_port, ctx=ctx)
+    conf.write_text(text % (chain, key, "1s"))
+    s.proc.send_signal(signal.SIGHUP)
+    assert "configuration reloaded (generation 2)" in s.stderr(wait_for="configuration reloaded", timeout=10)
+    _, info = https_get(pki, s.tls_port, ctx=ctx, session=before["session"])
+    assert info["reused"], "a ticket from before the reload resumes"
+    _, info = https_get(pki, s.tls_port, ctx=ctx)
+    time.sleep(2.5)
+    _, late = https_get(pki, s.tls_port, ctx=ctx, session=info["session"])
+    assert not late["reused"], "the new period applies"
