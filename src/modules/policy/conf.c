@@ -1022,6 +1022,14 @@ static const hs_directive_t directives[] = {
 HS_DIRECTIVES_END
 
 /* ---- the module ---- */
+/* A path without rules costs nothing: the engine skips the handlers of the phases named here. */
+static unsigned phases(const void *conf)
+{
+    const pol_conf_t *c = conf;
+    return (c->rewrite ? HS_PHASE_BIT_REWRITE : 0u) | (c->access ? HS_PHASE_BIT_ACCESS : 0u) |
+           (c->access & PA_BANDWIDTH ? HS_PHASE_BIT_LOG : 0u);
+}
+
 hs_module_t hs_module_policy = {
     .name = "policy",
     .conf = {.name = "policy",
@@ -1029,7 +1037,8 @@ hs_module_t hs_module_policy = {
              .count = HS_ARRAY_SIZE(directives),
              .size = sizeof(pol_conf_t),
              .check = hs__policy_check,
-             .release = hs__policy_release},
+             .release = hs__policy_release,
+             .phases = phases},
     .rewrite = hs__policy_rewrite,
     .access = hs__policy_access,
     .log = hs__policy_log,
