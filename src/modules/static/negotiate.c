@@ -746,6 +746,12 @@ static bool negotiable(nworker_t *nw, const hs_fsroot_t *root, hs__static_fcache
     return d && !d->too_big && !find(d, base, blen) && any_variant(d, base, blen);
 }
 
+bool hs__static_negotiable(const hs_req_t *req, const hs_fsroot_t *root, hs__static_fcache_t *fc, const char *rel)
+{
+    nworker_t *nw = req->worker ? hs_worker_ctx(req->worker, &hs_module_negotiate) : NULL;
+    return nw && negotiable(nw, root, fc, rel);
+}
+
 /* ---- the request's side ---- */
 static const char *vary_text(bool lang, bool coding)
 {
