@@ -18,7 +18,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int reserve_fd = -1; /* kept open to answer 503 when the process runs out of descriptors */
+/* Kept open to answer 503 when the process runs out of descriptors. The workers are threads that
+ * may all meet EMFILE at once: the one that takes the descriptor (an atomic exchange) uses it;
+ * the others leave the connection in the backlog for their next turn. */
+static _Atomic int reserve_fd = -1;
 
 static int open_listener(const struct sockaddr_storage *ss, socklen_t len, char *err, size_t errlen)
 {
@@ -167,12 +170,13 @@ typedef struct {
     int index; /* its listen value in the worker's current generation */
 } listener_t;
 
-static void send_canned_503(const hs_config_t *cfg, int fd)
+static void send_canned_503(const hs_config_t *cfg, int fd, const char *why)
 {
     /* Over the connection limit (or out of descriptors): say so, with Retry-After, and close.
      * RFC 9110 §15.6.4. Best effort: the socket is fresh, so its send buffer is empty. */
     char msg[512];
-    const char *body = "503 Service Unavailable\nthe server is at its connection limit; retry later\n";
+    char body[160];
+    snprintf(body, sizeof(body), "503 Service Unavailable\n%s; retry later\n", why);
     char date[30];
     hs_http_date(time(NULL), date);
     const char *sn = cfg->server_name; /* NULL (configured empty): no Server field */
@@ -199,18 +203,21 @@ static void on_accept(hs_io_t *io, int events)
         if (fd < 0) {
             if (errno == EINTR)
                 continue;
-            if ((errno == EMFILE || errno == ENFILE) && reserve_fd >= 0) {
-                /* out of descriptors: use the reserve to answer one client with 503 */
-                close(reserve_fd);
-                reserve_fd = -1;
-                int cfd = accept4(io->fd, NULL, NULL, SOCK_CLOEXEC);
+            int spare;
+            if ((errno == EMFILE || errno == ENFILE) && (spare = atomic_exchange(&reserve_fd, -1)) >= 0) {
+                /* out of descriptors: the reserve makes room to answer one client with 503
+                 * (RFC 9110 §15.6.4) rather than leave it waiting in the backlog */
+                close(spare);
+                len = sizeof(ss);
+                int cfd = accept4(io->fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
                 if (cfd >= 0) {
-                    send_canned_503(w->gen->cfg, cfd);
+                    send_canned_503(w->gen->cfg, cfd, "the server has run out of file descriptors");
+                    hs__access_log_raw(w, w->gen->cfg, (const struct sockaddr *)&ss, "-", 1, 503, HS_CAUSE_OUT_OF_FDS);
                     hs__metrics_t *m = hs__metrics_of(w);
                     if (m)
                         hs__metrics_refused(m, 503, HS_CAUSE_OUT_OF_FDS);
                 }
-                reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                atomic_store(&reserve_fd, open("/dev/null", O_RDONLY | O_CLOEXEC));
                 hs_log_warn("out of file descriptors: answered 503");
                 continue;
             }
@@ -218,7 +225,7 @@ static void on_accept(hs_io_t *io, int events)
         }
         if (atomic_fetch_add(&srv->connections, 1) >= w->gen->cfg->max_connections) {
             atomic_fetch_sub(&srv->connections, 1);
-            send_canned_503(w->gen->cfg, fd);
+            send_canned_503(w->gen->cfg, fd, "the server is at its connection limit");
             hs__access_log_raw(w, w->gen->cfg, (const struct sockaddr *)&ss, "-", 1, 503, HS_CAUSE_OVERLOAD);
             hs__metrics_t *m = hs__metrics_of(w);
             if (m)
@@ -583,8 +590,9 @@ int hs_server_run(hs_server_t *srv)
     free(wls);
     free(srv->workers);
     hs__access_log_close_all();
-    if (reserve_fd >= 0)
-        close(reserve_fd);
+    int spare = atomic_exchange(&reserve_fd, -1);
+    if (spare >= 0)
+        close(spare);
     return 0;
 Fail: /* before any worker started: what was bound and allocated goes */
     for (int wi = 0; wi < nw; wi++)

@@ -151,12 +151,14 @@ def test_rate_and_max_are_validated(srv):
 def test_buffered_body_without_memory_is_413_not_an_abort():
     """/post keeps its body in memory. With --max-body 1g but the address space limited to
     512 MB, a 600 MB body cannot be held: 413, and the server lives on."""
-    s = Server("--max-body", "1g", wrap=["prlimit", "--as=%d" % (512 * 1024 * 1024)])
+    s = Server("--max-body", "1g", "--log-format", "json", wrap=["prlimit", "--as=%d" % (512 * 1024 * 1024)])
     try:
         head = b"POST /post HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
         r, sent = send_until_answered(s, head, 600, size=1 << 20)  # up to 600 MB
         assert r.status == 413, r.body[:300]
         assert b"cannot hold" in r.body and sent < 600
         assert requests.get(s.url + "/get", timeout=5).status_code == 200  # still serving
+        recs = [json.loads(l) for l in s.access_log(wait_for='"status":200')]
+        assert [(x["status"], x["cause"]) for x in recs] == [(413, "body_no_memory"), (200, "ok")]
     finally:
         stop_and_check(s)

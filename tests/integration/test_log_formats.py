@@ -348,3 +348,40 @@ def test_per_host_log_files_and_reopen(tmp_path):
     assert len(top) == 1 and '"GET /get?3 HTTP/1.1" 200' in top[0]
     assert "access log %s reopened" % a in s.stderr() and "access log %s reopened" % b in s.stderr()
     shutil.rmtree(str(d), ignore_errors=True)
+
+
+def test_out_of_fds_503_is_logged_with_its_cause():
+    """RLIMIT_NOFILE small: once accept(2) fails with EMFILE, the reserve descriptor makes room to
+    answer the next client 503 with Retry-After (RFC 9110 §15.6.4), logged as out_of_fds; once
+    descriptors are free again requests are served."""
+    s = Server("--log-format", "json", wrap=["prlimit", "--nofile=64"])
+    held, got = [], b""
+    try:
+        for _ in range(80):  # bounded: the limit is 64 descriptors in all
+            c = s.connect()
+            c.settimeout(5)
+            c.sendall(b"GET /get HTTP/1.1\r\nHost: t\r\n\r\n")
+            got = c.recv(65536)
+            held.append(c)
+            if got.startswith(b"HTTP/1.1 503 "):
+                break
+            assert got.startswith(b"HTTP/1.1 200 "), got[:100]
+        assert got.startswith(b"HTTP/1.1 503 "), "no 503 after %d connections" % len(held)
+        head, _, body = got.partition(b"\r\n\r\n")
+        fields = head.decode().lower().split("\r\n")
+        assert "retry-after: 5" in fields and "connection: close" in fields, fields
+        assert body == b"503 Service Unavailable\nthe server has run out of file descriptors; retry later\n"
+        deadline, refused = time.time() + 3, []
+        while not refused and time.time() < deadline:  # the line goes through the log pipe
+            refused = [r for r in map(json.loads, lines_of(s)) if r["status"] != 200]
+            time.sleep(0.01)
+        assert [(r["status"], r["cause"], r["request"]) for r in refused] == [(503, "out_of_fds", "-")]
+        for c in held[:-1]:
+            c.close()
+        held = held[-1:]
+        time.sleep(0.2)
+        assert exchange(s, b"GET /get HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").startswith(b"HTTP/1.1 200 ")
+    finally:
+        for c in held:
+            c.close()
+        stop_and_check(s)

@@ -714,6 +714,11 @@ static int negotiated(hs_req_t *req, const hs_fsroot_t *root, hs__static_fcache_
     return r;
 }
 
+bool hs_static_negotiable(hs_req_t *req, const hs_fsroot_t *root, const char *rel)
+{
+    return rel[0] && hs__static_negotiating(req) && hs__static_negotiable(req, root, sworker(req)->fc, rel);
+}
+
 int hs_static_serve(hs_req_t *req, const hs_fsroot_t *root)
 {
     const hs__static_conf_t *sc = hs__static_conf(req);

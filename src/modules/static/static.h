@@ -242,6 +242,10 @@ void hs__static_chosen_headers(hs_req_t *req, const hs__static_chosen_t *c, bool
 bool hs__static_negotiated_known(const hs_req_t *req, const hs_fsroot_t *root, const char *rel);
 /* Is negotiation on for the request's path? (cheap: one settings lookup) */
 bool hs__static_negotiating(const hs_req_t *req);
+/* Would a GET of rel be answered from its variants: no file of that name, but sibling variants
+ * or a type map (rel ends in .var)? Decided from the directory listing; false without the
+ * worker's negotiation state. Does not look at the path's negotiate setting. */
+bool hs__static_negotiable(const hs_req_t *req, const hs_fsroot_t *root, hs__static_fcache_t *fc, const char *rel);
 /* Is `name` a variant of `base` by its name (both file names in one directory): base "." then a
  * type extension and/or a language tag whose first subtag has two letters (page.en.html,
  * page.html.en, page.fr-CA.html, photo.webp; index.html.en when the base has a type)? Names

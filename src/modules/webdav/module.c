@@ -660,10 +660,12 @@ static int content(hs_req_t *req)
     if (m == HS_METHOD_GET || m == HS_METHOD_HEAD) {
         /* RFC 9110 §15.5.11: deleted here lately (a tombstone), not just unknown. One fstatat
          * tells that nothing is there (existence only: serving is the static origin's, with its
-         * containment) before the store is asked. */
+         * containment) before the store is asked. A name deleted while its variants remain
+         * (page beside page.en.html on a negotiating path) is still available: negotiated. */
         struct stat sst;
         if (d->c->gone && rel[0] && fstatat(d->t->root.fd, rel, &sst, AT_SYMLINK_NOFOLLOW) != 0 &&
-            (errno == ENOENT || errno == ENOTDIR) && hs__dav_gone(d->fs, rel, d->now))
+            (errno == ENOENT || errno == ENOTDIR) && hs__dav_gone(d->fs, rel, d->now) &&
+            !hs_static_negotiable(req, &d->t->root, rel))
             return hs__dav_fail(d, 410, "this resource was deleted; it is gone for good");
         /* RFC 4918 §10.4: the If header is a precondition of any method (rare on a GET: only
          * then does the read cost more than the static origin's own) */
