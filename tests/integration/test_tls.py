@@ -459,14 +459,24 @@ def test_a_reload_that_fails_keeps_the_certificates_in_use(make_server, pki, tmp
     live = tmp_path / "live.pem"
     live.write_bytes(open(chain, "rb").read())
     s = make_server("--tls-cert", str(live), "--tls-key", key, "--user", "root", listen="tls://127.0.0.1:0")
+    # a keep-alive connection open through the refused reload
+    kept = pki.context().wrap_socket(socket.create_connection(("127.0.0.1", s.tls_port), timeout=10),
+                                     server_hostname="localhost")
+    req = b"GET /status/200 HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    kept.sendall(req)
+    assert kept.recv(4096).startswith(b"HTTP/1.1 200 OK\r\n")
     live.write_text("not a certificate\n")
     s.proc.send_signal(signal.SIGHUP)
     deadline = time.time() + 10
     while "reload refused" not in s.stderr() and time.time() < deadline:
         time.sleep(0.05)
     assert "still serving generation 1" in s.stderr() and "cannot load the certificate chain %s" % live in s.stderr()
-    r, _ = https_get(pki, s.tls_port)
-    assert r.status == 200
+    kept.sendall(req)
+    assert kept.recv(4096).startswith(b"HTTP/1.1 200 OK\r\n"), "the open connection is served on"
+    kept.close()
+    r, info = https_get(pki, s.tls_port)
+    assert r.status == 200 and b'"url": "https://localhost/get"' in r.body, r.body
+    assert s.proc.poll() is None
 
 
 # ---- statusd -t ------------------------------------------------------------------------------
