@@ -65,7 +65,8 @@ typedef void (*hs_body_cb)(hs_req_t *req, const char *data, size_t len, int how)
  *     is under way (the module answered).
  *   content — only the path's handler: it answers (HS_OK), starts asynchronous work (HS_AGAIN,
  *     reading the body counts), or declines (HS_DECLINED: 404).
- *   log — every module's, once, when the request ends, with its final status (req->log_status).
+ *   log — every module's, once, when the request ends, with its final status (req->log_status),
+ *     before its access log line is written (so it may add fields: hs_req_log_field).
  * Settings: hs_req_conf(req, module) is the module's settings struct for the request's path
  * (its `conf` schema); per-request state goes in hs_req_ctx slots; per-worker state is made
  * by init_worker (hs_worker_ctx). */
@@ -173,6 +174,10 @@ struct hs_req_s {
     const char *allow;        /* value of Allow for 405 / OPTIONS */
     bool res_close;           /* send Connection: close and close after */
     bool res_sent;
+    /* The response is an upstream's, relayed by a gateway (its status may be one the registry
+     * does not know, its fields are the upstream's business): the registry's rule check is not
+     * applied to it. */
+    bool relayed;
     bool abort_conn; /* close without a response (hs_res_close_silently) */
     bool no_body;    /* HEAD or status without content */
     int log_status;  /* status for the access log when it differs (444, 499, 494) */

@@ -98,8 +98,7 @@ static void request_finish(hs_conn_t *c, hs_req_t *req)
             status = 444; /* closed without a response (the drain deadline cut it off) */
     }
     uint64_t body = req->wire_bytes > req->head_bytes ? req->wire_bytes - req->head_bytes : 0;
-    hs__access_log(req, status, body);
-    hs__req_end(req, status); /* the modules' log phase, then the request's cleanups */
+    hs__req_end(req, status, body); /* the modules' log phase, the access log line, the cleanups */
 }
 
 static void request_free(hs_conn_t *c)

@@ -52,8 +52,9 @@ ssize_t hs__conn_flush(hs_conn_t *c);
 /* request.c */
 /* Find the request's host and path, apply the path's limits, run the phases. */
 void hs__req_process(hs_req_t *req);
-/* The request ends with `status`: the modules' log phase, then its cleanups (conn.c). */
-void hs__req_end(hs_req_t *req, int status);
+/* The request ends with `status` after `bytes` of body: the modules' log phase (which may add
+ * fields to the line: hs_req_log_field), the access log line, then its cleanups (conn.c). */
+void hs__req_end(hs_req_t *req, int status, uint64_t bytes);
 
 /* response.c */
 /* Build and queue the response head. framing: 0 = Content-Length (when the status allows a body),

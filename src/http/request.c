@@ -39,11 +39,12 @@ void hs_req_cleanup(hs_req_t *req, void (*fn)(void *arg), void *arg)
     req->cleanups = c;
 }
 
-void hs__req_end(hs_req_t *req, int status)
+void hs__req_end(hs_req_t *req, int status, uint64_t bytes)
 {
     req->log_status = status;
     for (hs_module_t *const *m = req->srv->log; *m; m++)
         (*m)->log(req);
+    hs__access_log(req, status, bytes);
     while (req->cleanups) {
         hs_cleanup_t *c = req->cleanups;
         req->cleanups = c->next;

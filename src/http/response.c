@@ -483,6 +483,8 @@ static bool has_header(hs_req_t *req, uint32_t bit)
 
 void hs__check_response(hs_req_t *req, bool has_body_bytes)
 {
+    if (req->relayed)
+        return; /* an upstream's response: what it says is relayed, not checked against the registry */
     const hs_status_info_t *info = hs_status_get(req->status);
     const char *problem = NULL;
     char buf[160];
