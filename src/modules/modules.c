@@ -5,11 +5,13 @@
 extern hs_module_t hs_module_reference;
 extern hs_module_t hs_module_testapi;
 extern hs_module_t hs_module_static;
+extern hs_module_t hs_module_proxy;
 
 hs_module_t *const hs_modules[] = {
     &hs_module_reference, /* /codes on every host */
     &hs_module_testapi,
     &hs_module_static,
+    &hs_module_proxy, /* reverse proxy: paths with proxy.upstreams (--proxy) */
     NULL,
 };
 
