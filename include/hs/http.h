@@ -239,6 +239,9 @@ int hs_res_stream_write(hs_req_t *req, const void *data, size_t len);
 /* The same without a copy: data must stay as it is until it has been written — until
  * hs_res_stream_pending() says it is no longer queued, or on_drain with drain_low 0. */
 int hs_res_stream_write_ref(hs_req_t *req, const void *data, size_t len);
+/* The caller is about to reuse the memory data[0..len) it passed to hs_res_stream_write_ref:
+ * whatever of it is still queued is copied now (nothing is when the socket took it all). */
+void hs_res_stream_unref(hs_req_t *req, const void *data, size_t len);
 int hs_res_stream_end(hs_req_t *req, const hs_res_header_t *trailers, size_t n);
 /* Bytes queued but not yet written. */
 size_t hs_res_stream_pending(const hs_req_t *req);

@@ -309,6 +309,12 @@ int hs_res_stream_write_ref(hs_req_t *req, const void *data, size_t len)
     return stream_piece(req, data, len, false);
 }
 
+void hs_res_stream_unref(hs_req_t *req, const void *data, size_t len)
+{
+    if (req->out.pending)
+        hs_writer_unref(&req->out, data, len);
+}
+
 int hs_res_stream_end(hs_req_t *req, const hs_res_header_t *trailers, size_t n)
 {
     if (!req->streaming)

@@ -594,7 +594,7 @@ static void on_head(hs_client_t *c, const hs_parsed_res_t *res, const hs_res_met
     }
     x->head_sent = true;
     req->on_drain = down_drain;
-    req->drain_low = 0;
+    req->drain_low = x->pc->buffer_size / 2;
     hs_res_stream_start(req, res->status);
 }
 
@@ -616,18 +616,18 @@ static void on_body(hs_client_t *c, const char *p, size_t n)
         x->small_len += n;
         return;
     }
-    /* By reference: the bytes stay in the upstream connection's buffer while the upstream is
-     * paused, until the client took them (on_drain at 0). The last piece of a Content-Length body
-     * is copied: the connection goes back to the pool right after this call. */
-    bool last = c->body_expected >= 0 && c->body_received == (uint64_t)c->body_expected;
-    if (last) {
-        hs_res_stream_write(req, p, n);
-        return;
-    }
+    /* By reference: what the client's socket takes at once leaves without a copy; what it does
+     * not is copied before this call returns (the upstream connection's buffer is read into
+     * again, or goes back to the pool). A slow client holds the upstream back once more than
+     * buffer_size waits for it; down_drain lets it go on at half of that. */
     GUARD(x, hs_res_stream_write_ref(req, p, n));
-    if (hs_res_stream_pending(req) > 0) {
-        hs_client_pause(c, true);
-        x->up_paused = true;
+    size_t pending = hs_res_stream_pending(req);
+    if (pending) {
+        hs_res_stream_unref(req, p, n);
+        if (pending > x->pc->buffer_size) {
+            hs_client_pause(c, true);
+            x->up_paused = true;
+        }
     }
 }
 
