@@ -3,11 +3,17 @@
  *   statusd explain 418            one code, as text
  *   statusd explain 404 500 4xx    several codes and whole classes, one block each
  *   statusd explain --json 451     a JSON object (an array for several codes or a class)
+ *   statusd explain --causes [502 | connect_timeout …] [--json]
+ *                                  the gateway's upstream-failure causes: all, those answering
+ *                                  with a code (in any proxy.errors mode), or by id
  *   statusd list [--class 5xx] [--unofficial] [--json]
  *
- * Everything printed comes from the registry (src/http/status.def). */
+ * Everything printed comes from the registry (src/http/status.def) and the gateway's cause table
+ * (src/http/upstream.def). */
 #include "hs/cli.h"
 #include "hs/status.h"
+#include "hs/json.h"
+#include "hs/upstream.h"
 
 #include "../modules/reference/reference.h"
 
@@ -18,11 +24,16 @@
 #include <string.h>
 
 static const char usage_text[] = "usage: statusd explain [--json] CODE|CLASS...\n"
+                                 "       statusd explain --causes [--json] [CODE|CAUSE...]\n"
                                  "       statusd list [--class CLASS] [--unofficial] [--json]\n"
                                  "\n"
                                  "  explain        describe status codes: one (418), several (404 500) or a whole\n"
                                  "                 class (4xx): meaning, origin, reference, flags, the headers a\n"
                                  "                 response must or should carry, and when statusd sends it\n"
+                                 "  --causes       the gateway's upstream-failure causes (a reverse proxy's 502,\n"
+                                 "                 503, 504, 52x, 530, 598, 599): every one, the ones answering\n"
+                                 "                 with a code in any proxy.errors mode (502), or one by its id\n"
+                                 "                 as the access log and Proxy-Status name it (connect_timeout)\n"
                                  "  list           one line per code the registry knows\n"
                                  "\n"
                                  "  --json         print JSON: an object for one code, otherwise an array\n"
@@ -143,11 +154,119 @@ static void print_end(printer_t *pr)
         fputs(pr->array ? (pr->n ? "\n]\n" : "]\n") : "\n", pr->out);
 }
 
+/* ---- the gateway's causes ---- */
+
+static const char *const mode_names[] = {"standard", "detailed", "timeouts"};
+
+/* Which requests another upstream may get after this cause (RFC 9110 §9.2.2). */
+static const char *retry_words(const hs_up_cause_info_t *c)
+{
+    if (c->flags & HS_UPC_AFTER_HEAD)
+        return "never: the response head went to the client already";
+    if (c->cause == HS_UP_PROXY_LOOP_DETECTED)
+        return "never";
+    if (c->flags & HS_UPC_NOT_SENT)
+        return "any method (the request did not reach the upstream)";
+    return "idempotent methods only (GET, HEAD, PUT, DELETE …; Idempotency-Key when enabled)";
+}
+
+static void cause_text(FILE *out, const hs_up_cause_info_t *c)
+{
+    fprintf(out, "%s\n", c->id);
+    if (c->flags & HS_UPC_AFTER_HEAD) {
+        fputs("  status:        unchanged (the upstream's); the body ends abortively: no final chunk, never\n"
+              "                 padded, logged with truncated=1\n",
+              out);
+    } else {
+        fputs("  status:       ", out);
+        for (int m = 0; m < 3; m++)
+            fprintf(out, "%s %d %s (%s)", m ? "," : "", c->status[m], hs_status_reason(c->status[m]), mode_names[m]);
+        fputs((c->flags & HS_UPC_RETRY_AFTER) ? "; with Retry-After\n" : "\n", out);
+    }
+    fprintf(out, "  Proxy-Status:  error=%s; details=\"%s\"\n", c->error_type, c->id);
+    fprintf(out, "  retried:       %s\n", retry_words(c));
+    fprintf(out, "  %s\n", c->summary);
+}
+
+static void cause_json(FILE *out, const hs_up_cause_info_t *c, const char *ind)
+{
+    hs_buf_t b = {0};
+    hs_buf_printf(&b, "%s{\"id\": ", ind);
+    hs_json_str(&b, c->id, strlen(c->id));
+    HS_BUF_LIT(&b, ", \"error_type\": ");
+    hs_json_str(&b, c->error_type, strlen(c->error_type));
+    if (c->flags & HS_UPC_AFTER_HEAD)
+        HS_BUF_LIT(&b, ", \"status\": null");
+    else
+        hs_buf_printf(&b, ", \"status\": {\"standard\": %d, \"detailed\": %d, \"timeouts\": %d}", c->status[0],
+                      c->status[1], c->status[2]);
+    hs_buf_printf(&b, ", \"retry_after\": %s, \"not_sent\": %s, \"timeout\": %s, \"after_head\": %s, \"summary\": ",
+                  (c->flags & HS_UPC_RETRY_AFTER) ? "true" : "false", (c->flags & HS_UPC_NOT_SENT) ? "true" : "false",
+                  (c->flags & HS_UPC_TIMEOUT) ? "true" : "false", (c->flags & HS_UPC_AFTER_HEAD) ? "true" : "false");
+    hs_json_str(&b, c->summary, strlen(c->summary));
+    HS_BUF_LIT(&b, "}");
+    put_buf(out, &b);
+}
+
+/* Does an operand (a code or a cause id) select this cause? */
+static bool cause_selected(const hs_up_cause_info_t *c, const char *a)
+{
+    int code = 0;
+    if (strlen(a) == 3 && a[0] >= '1' && a[0] <= '5' && a[1] >= '0' && a[1] <= '9' && a[2] >= '0' && a[2] <= '9')
+        code = (a[0] - '0') * 100 + (a[1] - '0') * 10 + (a[2] - '0');
+    if (code)
+        return c->status[0] == code || c->status[1] == code || c->status[2] == code;
+    return strcmp(c->id, a) == 0;
+}
+
+static int explain_causes(int argc, char **argv, bool json)
+{
+    size_t count;
+    const hs_up_cause_info_t *table = hs_up_cause_table(&count);
+    int operands = 0;
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] == '-')
+            continue;
+        operands++;
+        bool any = false;
+        for (size_t k = 0; k < count && !any; k++)
+            any = cause_selected(&table[k], argv[i]);
+        if (!any) {
+            fprintf(stderr,
+                    "statusd: no gateway cause answers with or is called '%s' (see 'statusd explain --causes')\n",
+                    argv[i]);
+            return 2;
+        }
+    }
+    size_t n = 0;
+    if (json)
+        fputs("[", stdout);
+    for (size_t k = 0; k < count; k++) {
+        bool pick = operands == 0;
+        for (int i = 1; i < argc && !pick; i++)
+            pick = argv[i][0] != '-' && cause_selected(&table[k], argv[i]);
+        if (!pick)
+            continue;
+        if (json) {
+            fputs(n ? ",\n" : "\n", stdout);
+            cause_json(stdout, &table[k], "  ");
+        } else {
+            if (n)
+                fputc('\n', stdout);
+            cause_text(stdout, &table[k]);
+        }
+        n++;
+    }
+    if (json)
+        fputs(n ? "\n]\n" : "]\n", stdout);
+    return finish();
+}
+
 /* ---- explain ---- */
 
 int hs_cli_explain(int argc, char **argv)
 {
-    bool json = false, options_done = false;
+    bool json = false, options_done = false, causes = false;
     int operands = 0, classes = 0, unknown = 0;
 
     /* First pass: options, and check every operand before printing anything. */
@@ -161,11 +280,15 @@ int hs_cli_explain(int argc, char **argv)
                 return finish();
             } else if (strcmp(a, "--json") == 0) {
                 json = true;
+            } else if (strcmp(a, "--causes") == 0) {
+                causes = true;
             } else {
                 return usage_error("unknown option '%s'", a);
             }
             continue;
         }
+        if (causes)
+            continue; /* checked by explain_causes */
         operands++;
         if (parse_class(a, false)) {
             classes++;
@@ -174,6 +297,8 @@ int hs_cli_explain(int argc, char **argv)
             unknown++;
         }
     }
+    if (causes)
+        return explain_causes(argc, argv, json);
     if (unknown)
         return 2;
     if (operands == 0)

@@ -84,6 +84,22 @@ static bool in_options(hs_iovec_t name, const hs_iovec_t *opt, size_t nopt)
     return false;
 }
 
+/* "Transfer_Encoding", "content_length", "Connection_": a name that some upstreams (CGI and
+ * WSGI environments, frameworks that fold '_' and '-') read as a framing or hop-by-hop field.
+ * Forwarded, it could give the upstream a second framing the gateway never saw; dropped. */
+static bool underscore_alias(hs_iovec_t nm)
+{
+    char folded[32];
+    if (nm.len >= sizeof(folded))
+        return false;
+    for (size_t i = 0; i < nm.len; i++)
+        folded[i] = nm.base[i] == '_' ? '-' : nm.base[i];
+    hs_iovec_t f = hs_iov(folded, nm.len);
+    return hs__proxy_hop_by_hop(f) || HS_IOV_IEQ(f, "host") || HS_IOV_IEQ(f, "forwarded") ||
+           HS_IOV_IEQ(f, "x-forwarded-for") || HS_IOV_IEQ(f, "x-forwarded-host") ||
+           HS_IOV_IEQ(f, "x-forwarded-proto") || HS_IOV_IEQ(f, "via");
+}
+
 /* Join b (the values of one field seen so far) with v. */
 static void join(hs_buf_t *b, hs_iovec_t v)
 {
@@ -168,6 +184,8 @@ void hs__proxy_request_fields(hs_req_t *req, const proxy_conf_t *pc, const proxy
         default: break;
         }
         hs_iovec_t nm = f->name;
+        if (memchr(nm.base, '_', nm.len) && underscore_alias(nm))
+            continue;
         if (nm.len == 10 && HS_IOV_IEQ(nm, "keep-alive"))
             continue;
         if (nm.len == 16 && HS_IOV_IEQ(nm, "proxy-connection"))
