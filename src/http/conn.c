@@ -200,6 +200,9 @@ static void start_request(hs_conn_t *c, int head_len)
     req->head_len = (size_t)head_len;
     request_own_head(req, rbuf_data(c));
     hs_sock_consume(&c->sock, (size_t)head_len);
+    /* the head is the request's own now: an input buffer with nothing after it goes back to the
+     * loop, so that a request waiting for something (an upstream) holds none */
+    hs_sock_release_buffer(&c->sock);
     clear_timer(c);
     c->state = HS_CS_HANDLER;
     if (req->p.method_id == HS_METHOD_HEAD)

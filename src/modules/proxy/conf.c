@@ -579,6 +579,9 @@ int hs__proxy_conf_check(hs_config_t *cfg, const hs_pathconf_t *path, void *conf
         snprintf(err, errlen, "proxy.name must be a short name such as statusd");
         return HS_ERROR;
     }
+    pc->name_token = isalpha((unsigned char)pc->name[0]) || pc->name[0] == '*';
+    for (const char *q = pc->name + 1; *q && pc->name_token; q++)
+        pc->name_token = isalnum((unsigned char)*q) || strchr("!#$%&'*+-.^_`|~:/", *q);
     *bad = "proxy.health_check";
     if (pc->health_check && pc->health_check[0] != '/') {
         snprintf(err, errlen, "proxy.health_check must be a path starting with '/', got '%s'", pc->health_check);

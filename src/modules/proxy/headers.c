@@ -100,43 +100,70 @@ static bool underscore_alias(hs_iovec_t nm)
            HS_IOV_IEQ(f, "x-forwarded-proto") || HS_IOV_IEQ(f, "via");
 }
 
-/* Join b (the values of one field seen so far) with v. */
-static void join(hs_buf_t *b, hs_iovec_t v)
+/* The values of one field as they came (several field lines, or a list): joined with ", " when
+ * forwarded. Few of them: a request with more than MAX_JOIN lines of one kind keeps the first. */
+#define MAX_JOIN 16
+typedef struct join_s {
+    hs_iovec_t v[MAX_JOIN];
+    size_t n, len;
+} join_t;
+
+static void join_add(join_t *j, hs_iovec_t v)
 {
-    if (b->len)
-        HS_BUF_LIT(b, ", ");
-    hs_buf_append(b, v.base, v.len);
+    if (j->n < MAX_JOIN) {
+        j->v[j->n++] = v;
+        j->len += v.len + 2;
+    }
 }
 
-static hs_iovec_t to_arena(hs_req_t *req, const hs_buf_t *b)
+/* Write what came, then ", ", then our element (when there is one): into the arena. */
+static hs_iovec_t join_with(hs_req_t *req, const join_t *j, const char *mine, size_t mlen)
 {
-    char *p = hs_arena_alloc(&req->arena, b->len ? b->len : 1);
-    if (b->len)
-        memcpy(p, b->base, b->len);
-    return hs_iov(p, b->len);
+    char *out = hs_arena_alloc(&req->arena, j->len + mlen + 1), *p = out;
+    for (size_t i = 0; i < j->n; i++) {
+        if (p > out) {
+            memcpy(p, ", ", 2);
+            p += 2;
+        }
+        memcpy(p, j->v[i].base, j->v[i].len);
+        p += j->v[i].len;
+    }
+    if (mlen) {
+        if (p > out) {
+            memcpy(p, ", ", 2);
+            p += 2;
+        }
+        memcpy(p, mine, mlen);
+        p += mlen;
+    }
+    return hs_iov(out, (size_t)(p - out));
 }
 
-/* RFC 7239 §4: a value that is not a token is a quoted-string. */
-static void fwd_value(hs_buf_t *b, hs_iovec_t v)
+static inline char *put(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+/* RFC 7239 §4: a value that is not a token is a quoted-string (p needs 2 + 2 * v.len bytes). */
+static char *fwd_value(char *p, hs_iovec_t v)
 {
     bool token = v.len > 0;
     for (size_t i = 0; i < v.len && token; i++) {
         unsigned char c = (unsigned char)v.base[i];
-        token = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || strchr("!#$%&'*+-.^_`|~", c);
-        token = token && c != 0;
+        token =
+            (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c && strchr("!#$%&'*+-.^_`|~", c));
     }
-    if (token) {
-        hs_buf_append(b, v.base, v.len);
-        return;
-    }
-    HS_BUF_LIT(b, "\"");
+    if (token)
+        return put(p, v.base, v.len);
+    *p++ = '"';
     for (size_t i = 0; i < v.len; i++) {
-        char c = v.base[i];
-        if (c == '"' || c == '\\')
-            HS_BUF_LIT(b, "\\");
-        hs_buf_append(b, &c, 1);
+        if (v.base[i] == '"' || v.base[i] == '\\')
+            *p++ = '\\';
+        *p++ = v.base[i];
     }
-    HS_BUF_LIT(b, "\"");
+    *p++ = '"';
+    return p;
 }
 
 static hs_iovec_t request_target(hs_req_t *req, const proxy_target_t *t)
@@ -166,7 +193,7 @@ void hs__proxy_request_fields(hs_req_t *req, const proxy_conf_t *pc, const proxy
     size_t k = 0;
     hs_iovec_t opt[MAX_CONN_OPTIONS];
     size_t nopt = req->meta.h[HS_HDR_CONNECTION] ? connection_options(in, n, opt) : 0;
-    hs_buf_t via = {0}, fwd = {0}, xff = {0};
+    join_t via = {0}, fwd = {0}, xff = {0};
     hs_iovec_t xfp = HS_IOV_NULL, xfh = HS_IOV_NULL;
     bool trusted = pc->ntrusted > 0 && hs__proxy_cidr_match(pc->trusted, pc->ntrusted, hs_req_peer_addr(req));
     bool fwd_on = pc->forwarded, x_on = pc->x_forwarded;
@@ -181,7 +208,11 @@ void hs__proxy_request_fields(hs_req_t *req, const proxy_conf_t *pc, const proxy
         case HS_HDR_TE:
         case HS_HDR_EXPECT:
         case HS_HDR_PROXY_AUTHORIZATION: continue;
-        default: break;
+        case HS_HDR_OTHER: break;
+        default: /* a well-known end-to-end field: as it is, unless Connection names it */
+            if (!nopt || !in_options(f->name, opt, nopt))
+                h[k++] = *f;
+            continue;
         }
         hs_iovec_t nm = f->name;
         if (memchr(nm.base, '_', nm.len) && underscore_alias(nm))
@@ -191,19 +222,19 @@ void hs__proxy_request_fields(hs_req_t *req, const proxy_conf_t *pc, const proxy
         if (nm.len == 16 && HS_IOV_IEQ(nm, "proxy-connection"))
             continue;
         if (nm.len == 3 && HS_IOV_IEQ(nm, "via")) {
-            join(&via, f->value);
+            join_add(&via, f->value);
             continue;
         }
         if (fwd_on && nm.len == 9 && HS_IOV_IEQ(nm, "forwarded")) {
             if (trusted)
-                join(&fwd, f->value);
+                join_add(&fwd, f->value);
             continue;
         }
         if (x_on && nm.len > 12 && hs_iov_ieq(hs_iov(nm.base, 12), "x-forwarded-", 12)) {
             hs_iovec_t rest = hs_iov(nm.base + 12, nm.len - 12);
             if (HS_IOV_IEQ(rest, "for")) {
                 if (trusted)
-                    join(&xff, f->value);
+                    join_add(&xff, f->value);
                 continue;
             }
             if (HS_IOV_IEQ(rest, "proto")) {
@@ -222,8 +253,8 @@ void hs__proxy_request_fields(hs_req_t *req, const proxy_conf_t *pc, const proxy
         if (nm.len == 12 && HS_IOV_IEQ(nm, "max-forwards")) {
             uint64_t mf;
             if (hs_parse_u64(f->value, &mf) && mf > 0) {
-                h[k++] = (hs_header_t){.name = nm,
-                                       .value = hs_arena_printf(&req->arena, "%llu", (unsigned long long)(mf - 1))};
+                char *v = hs_arena_alloc(&req->arena, 24);
+                h[k++] = (hs_header_t){.name = nm, .value = hs_iov(v, (size_t)(hs_fmt_u64(v, mf - 1) - v))};
                 continue;
             }
         }
@@ -238,42 +269,45 @@ void hs__proxy_request_fields(hs_req_t *req, const proxy_conf_t *pc, const proxy
                                                            : hs_iov_cstr(t->up->host_field);
     h[k++] = (hs_header_t){.name = HS_IOV("Host"), .value = host};
 
-    /* Via */
-    if (pc->via_name) {
-        char me[80];
-        int len = snprintf(me, sizeof(me), "%s %s", req->p.minor_version == 0 ? "1.0" : "1.1", pc->via_name);
-        join(&via, hs_iov(me, (size_t)HS_MIN((size_t)len, sizeof(me) - 1)));
-        h[k++] = (hs_header_t){.name = HS_IOV("Via"), .value = to_arena(req, &via)};
-    } else if (via.len) {
-        h[k++] = (hs_header_t){.name = HS_IOV("Via"), .value = to_arena(req, &via)};
+    /* Via: what came, then "1.1 PSEUDONYM" (the version the client spoke) */
+    if (pc->via_name || via.n) {
+        char me[80], *p = me;
+        if (pc->via_name) {
+            p = put(p, req->p.minor_version == 0 ? "1.0 " : "1.1 ", 4);
+            size_t vl = HS_MIN(strlen(pc->via_name), sizeof(me) - 4);
+            p = put(p, pc->via_name, vl);
+        }
+        h[k++] = (hs_header_t){.name = HS_IOV("Via"), .value = join_with(req, &via, me, (size_t)(p - me))};
     }
 
     /* the client's address */
     char ip[HS_ADDR_MAX];
     const struct sockaddr *peer = hs_req_peer_addr(req);
-    hs_addr_format(peer, ip, sizeof(ip), 0);
+    size_t iplen = hs_addr_format(peer, ip, sizeof(ip), 0);
     const struct sockaddr_in6 *p6 = (const struct sockaddr_in6 *)peer;
     bool v6 = peer->sa_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(&p6->sin6_addr);
-    const char *scheme = hs_req_scheme(req);
+    hs_iovec_t scheme = hs_iov_cstr(hs_req_scheme(req));
     if (fwd_on) {
-        hs_buf_t one = {0};
-        if (v6)
-            hs_buf_printf(&one, "for=\"[%s]\"", ip);
-        else
-            hs_buf_printf(&one, "for=%s", ip);
-        if (client_host.len) {
-            HS_BUF_LIT(&one, ";host=");
-            fwd_value(&one, client_host);
+        char *me = hs_arena_alloc(&req->arena, iplen + 2 * client_host.len + scheme.len + 32), *p = me;
+        p = put(p, "for=", 4);
+        if (v6) {
+            p = put(p, "\"[", 2);
+            p = put(p, ip, iplen);
+            p = put(p, "]\"", 2);
+        } else {
+            p = put(p, ip, iplen);
         }
-        hs_buf_printf(&one, ";proto=%s", scheme);
-        join(&fwd, hs_iov(one.base, one.len));
-        hs_buf_free(&one);
-        h[k++] = (hs_header_t){.name = HS_IOV("Forwarded"), .value = to_arena(req, &fwd)};
+        if (client_host.len) {
+            p = put(p, ";host=", 6);
+            p = fwd_value(p, client_host);
+        }
+        p = put(p, ";proto=", 7);
+        p = put(p, scheme.base, scheme.len);
+        h[k++] = (hs_header_t){.name = HS_IOV("Forwarded"), .value = join_with(req, &fwd, me, (size_t)(p - me))};
     }
     if (x_on) {
-        join(&xff, hs_iov_cstr(ip));
-        h[k++] = (hs_header_t){.name = HS_IOV("X-Forwarded-For"), .value = to_arena(req, &xff)};
-        h[k++] = (hs_header_t){.name = HS_IOV("X-Forwarded-Proto"), .value = xfp.base ? xfp : hs_iov_cstr(scheme)};
+        h[k++] = (hs_header_t){.name = HS_IOV("X-Forwarded-For"), .value = join_with(req, &xff, ip, iplen)};
+        h[k++] = (hs_header_t){.name = HS_IOV("X-Forwarded-Proto"), .value = xfp.base ? xfp : scheme};
         if (xfh.base || client_host.len)
             h[k++] = (hs_header_t){.name = HS_IOV("X-Forwarded-Host"), .value = xfh.base ? xfh : client_host};
     }
@@ -283,9 +317,6 @@ void hs__proxy_request_fields(hs_req_t *req, const proxy_conf_t *pc, const proxy
     }
     if (req->meta.expect_continue)
         h[k++] = (hs_header_t){.name = HS_IOV("Expect"), .value = HS_IOV("100-continue")};
-    hs_buf_free(&via);
-    hs_buf_free(&fwd);
-    hs_buf_free(&xff);
     out->h = h;
     out->n = k;
     out->target = request_target(req, t);
@@ -323,7 +354,9 @@ void hs__proxy_response_fields(hs_req_t *req, const hs_header_t *h, size_t n, bo
     for (size_t i = 0; i < n; i++) {
         hs_iovec_t nm = h[i].name;
         if (nm.len == 12 && HS_IOV_IEQ(nm, "proxy-status")) {
-            join(ps, h[i].value); /* RFC 9209 §2: further gateways first, ours last */
+            if (ps->len) /* RFC 9209 §2: further gateways first, ours last */
+                HS_BUF_LIT(ps, ", ");
+            hs_buf_append(ps, h[i].value.base, h[i].value.len);
             continue;
         }
         if (!keep_response_field(nm, upgrade, opt, nopt))

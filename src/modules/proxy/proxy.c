@@ -109,6 +109,8 @@ static void log_add(char *buf, size_t cap, size_t *len, const char *s)
 /* One attempt's outcome: the status it stands for (the upstream's, or the cause's), the cause. */
 static void record(proxy_req_t *x, int status, int cause, int phase)
 {
+    if (x->req->srv->log_fd < 0)
+        return; /* nothing is logged: nothing to remember */
     char st[8] = "-";
     if (status)
         snprintf(st, sizeof(st), "%d", status);
@@ -228,7 +230,19 @@ static void cleanup(void *arg)
 /* ---- answers of our own ---- */
 static void proxy_status(proxy_req_t *x, hs_buf_t *ps, int cause, int received)
 {
-    hs_proxy_status_t s = {.proxy = x->pc->name, .cause = cause, .received_status = received};
+    const proxy_conf_t *pc = x->pc;
+    if (!ps->len && !cause && pc->name_token && !pc->expose_upstream) {
+        /* the common case, a relayed response and nothing from further gateways: no formatter */
+        size_t nl = strlen(pc->name);
+        char *v = hs_arena_alloc(&x->req->arena, nl + 24), *p = v;
+        memcpy(p, pc->name, nl);
+        p += nl;
+        memcpy(p, "; received-status=", 18);
+        p = hs_fmt_u64(p + 18, (uint64_t)received);
+        hs_res_header(x->req, HS_IOV("Proxy-Status"), hs_iov(v, (size_t)(p - v)));
+        return;
+    }
+    hs_proxy_status_t s = {.proxy = pc->name, .cause = cause, .received_status = received};
     if (x->pc->expose_upstream && x->t)
         s.next_hop = hs_iov_cstr(x->t->up->authority);
     const hs_up_cause_info_t *ci = hs_up_cause(cause);
@@ -758,9 +772,11 @@ static void go(proxy_req_t *x)
         x->counted = true;
     }
     x->state = ST_EXCHANGE;
-    char addr[HS_ADDR_MAX];
-    hs_addr_format((const struct sockaddr *)&x->sa, addr, sizeof(addr), HS_ADDR_PORT);
-    log_add(x->l_up, sizeof(x->l_up), &x->l_up_n, addr);
+    if (req->srv->log_fd >= 0) {
+        char addr[HS_ADDR_MAX];
+        hs_addr_format((const struct sockaddr *)&x->sa, addr, sizeof(addr), HS_ADDR_PORT);
+        log_add(x->l_up, sizeof(x->l_up), &x->l_up_n, addr);
+    }
     x->attempts++;
     if (x->fwd_for != x->t) { /* per target: the Host and the path may differ */
         hs__proxy_request_fields(req, pc, x->t, &x->fwd);

@@ -143,6 +143,7 @@ typedef struct proxy_conf_s {
     proxy_cidr_t trusted[PROXY_MAX_TRUSTED];
     int ntrusted;
     const char *via_name; /* the pseudonym in Via, NULL = none sent */
+    bool name_token;      /* name is an sf-token (RFC 8941 §3.3.4): written as it is */
     proxy_registry_t *reg; /* the top's settings only */
 } proxy_conf_t;
 
