@@ -136,6 +136,33 @@ def test_head_keeps_length_and_options_trace(make_server, up):
     assert r.status == 405 and r.header("allow"), raw
 
 
+def test_compress_and_203(make_server, up):
+    """proxy.compress gzips a text 200 for a client that accepts it; with mark_transformed the
+    answer is 203 (RFC 9110 §15.3.4). The upstream's no-transform, or a client without gzip, gets
+    the bytes untouched, as a 200."""
+    import gzip
+    srv = make_server("--proxy", "http://127.0.0.1:%d" % up, "--proxy-compress", "--proxy-mark-transformed")
+    plain, _, _ = get(srv.port, "/text")
+    assert plain.status == 200 and len(plain.body) == 5988 and plain.header("content-encoding") is None
+    r, _, raw = get(srv.port, "/text", headers=b"Accept-Encoding: br;q=1, gzip;q=0.5\r\n")
+    assert r.status == 203, raw[:400]
+    assert r.header("content-encoding") == "gzip" and r.header("transfer-encoding") == "chunked"
+    assert gzip.decompress(r.body) == plain.body and len(r.body) < 600
+    assert r.header("etag") == 'W/"t1"' and r.header("vary") == "Origin, Accept-Encoding"
+    assert r.header("proxy-status") == "statusd; received-status=200"
+    f = log_fields(log_line(srv, '"GET /text HTTP/1.1" 203 '))
+    assert f["upstream_status"] == "200" and f["body_sent"] == "5988", f
+    r, _, _ = get(srv.port, "/text-no-transform", headers=b"Accept-Encoding: gzip\r\n")
+    assert r.status == 200 and r.header("content-encoding") is None and len(r.body) == 5988
+    r, _, _ = get(srv.port, "/text", headers=b"Accept-Encoding: gzip;q=0, identity\r\n")
+    assert r.status == 200 and r.header("content-encoding") is None
+    r, _, _ = get(srv.port, "/text", method=b"HEAD", headers=b"Accept-Encoding: gzip\r\n")
+    assert r.status == 200 and r.header("content-length") == "5988"
+    srv2 = make_server("--proxy", "http://127.0.0.1:%d" % up, "--proxy-compress")
+    r, _, _ = get(srv2.port, "/text", headers=b"Accept-Encoding: gzip\r\n")
+    assert r.status == 200 and gzip.decompress(r.body) == plain.body
+
+
 # ---------------------------------------------------------------- 1xx, Expect, upgrade
 def test_interim_forwarded_to_http11_only(make_server, up):
     srv = make_server("--proxy", "http://127.0.0.1:%d" % up)

@@ -84,6 +84,14 @@ const hs_directive_t hs__proxy_directives[] = {
     {"proxy.expose_upstream", HS_DT_BOOL, OFF(expose_upstream), "false", "BOOL",
      "name the upstream's address in error pages and Proxy-Status (next-hop); off: only the access log has it", 0, 0,
      ALL},
+    {"proxy.compress", HS_DT_BOOL, OFF(compress), "false", "BOOL",
+     "gzip text-like 200 responses on the fly for clients that accept it, unless the upstream coded them or said "
+     "Cache-Control: no-transform",
+     0, 0, ALL},
+    {"proxy.mark_transformed", HS_DT_BOOL, OFF(mark_transformed), "false", "BOOL",
+     "answer 203 Non-Authoritative Information instead of 200 when statusd transformed the upstream's 200 "
+     "(RFC 9110 §15.3.4)",
+     0, 0, ALL},
     {"proxy.max_conns", HS_DT_INT, OFF(max_conns), "0", "N",
      "requests in flight per upstream and worker (0 = no limit); more wait in the queue", 0, 1000000, ALL},
     {"proxy.queue", HS_DT_INT, OFF(queue), "100", "N",

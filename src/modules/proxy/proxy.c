@@ -62,6 +62,7 @@ struct proxy_req_s {
     int64_t expected;
     uint64_t relayed;
     hs_buf_t replay; /* the request body read so far, for a retry elsewhere */
+    proxy_gzip_t gz; /* proxy.compress: the body is coded on its way */
     char *small;
     size_t small_len;
     uint64_t wait_since;
@@ -225,6 +226,7 @@ static void cleanup(void *arg)
         queue_unlink(x);
     release_slot(x);
     hs_buf_free(&x->replay);
+    hs__proxy_gzip_end(&x->gz);
 }
 
 /* ---- answers of our own ---- */
@@ -295,7 +297,7 @@ static void abort_body(proxy_req_t *x)
     /* with Content-Length or chunked a close before the end is seen as such; a close-delimited
      * body (an HTTP/1.0 client) would look complete: reset it */
     bool delimited_by_close = !req->chunked_out && req->content_length < 0 && !req->no_body;
-    hs_res_raw(req, "", 0, delimited_by_close ? HS_RAW_RESET : HS_RAW_CLOSE, x->status);
+    hs_res_raw(req, "", 0, delimited_by_close ? HS_RAW_RESET : HS_RAW_CLOSE, req->status);
 }
 
 /* ---- attempts ---- */
@@ -583,6 +585,16 @@ static void on_head(hs_client_t *c, const hs_parsed_res_t *res, const hs_res_met
     hs__proxy_response_fields(req, res->headers, res->num_headers, false, &ps);
     proxy_status(x, &ps, HS_UP_NONE, res->status);
     req->relayed = true;
+    int status = res->status;
+    if (hs__proxy_gzip_wanted(req, x->pc, res, meta) && hs__proxy_gzip_start(&x->gz, req) == HS_OK) {
+        if (x->pc->mark_transformed)
+            status = 203; /* RFC 9110 §15.3.4: the content is not the origin's 200 */
+        x->head_sent = true;
+        req->on_drain = down_drain;
+        req->drain_low = x->pc->buffer_size / 2;
+        hs_res_stream_start(req, status);
+        return;
+    }
     switch (meta->framing) {
     case HS_FRAMING_NONE:
         if (req->no_body && meta->content_length >= 0) { /* HEAD: the length the GET would have */
@@ -625,6 +637,29 @@ static void on_body(hs_client_t *c, const char *p, size_t n)
         return;
     }
     x->relayed += n;
+    if (x->gz.on) {
+        hs_buf_t out = {0};
+        proxy_worker_t *pw = x->pw;
+        uint64_t ends = pw->ends;
+        int r = hs__proxy_gzip_write(&x->gz, p, n, false, &out);
+        if (r == HS_OK && out.len)
+            hs_res_stream_write(req, out.base, out.len);
+        hs_buf_free(&out);
+        if (pw->ends != ends)
+            return; /* the client went away during the write */
+        if (r != HS_OK) {
+            hs_client_free(c);
+            x->c = NULL;
+            release_slot(x);
+            abort_body(x);
+            return;
+        }
+        if (hs_res_stream_pending(req) > x->pc->buffer_size) {
+            hs_client_pause(c, true);
+            x->up_paused = true;
+        }
+        return;
+    }
     if (x->collecting) { /* at most Content-Length bytes come: the client checks the framing */
         memcpy(x->small + x->small_len, p, n);
         x->small_len += n;
@@ -663,6 +698,20 @@ static void on_end(hs_client_t *c, const hs_header_t *trailers, size_t n)
         if (x->small_len)
             hs_res_body(req, x->small, x->small_len);
         hs_res_send(req, x->status);
+        return;
+    }
+    if (x->gz.on) { /* the end of the coded stream, then the end of the body (no trailers: they
+                       described the bytes the upstream sent) */
+        hs_buf_t out = {0};
+        proxy_worker_t *pw = x->pw;
+        uint64_t ends = pw->ends;
+        hs__proxy_gzip_write(&x->gz, "", 0, true, &out);
+        hs__proxy_gzip_end(&x->gz);
+        if (out.len)
+            hs_res_stream_write(req, out.base, out.len);
+        hs_buf_free(&out);
+        if (pw->ends == ends)
+            hs_res_stream_end(req, NULL, 0);
         return;
     }
     hs_res_header_t *tr = NULL;

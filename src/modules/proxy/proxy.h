@@ -21,6 +21,7 @@
 #include "hs/upstream.h"
 
 #include <netinet/in.h>
+#include <zlib.h>
 
 extern hs_module_t hs_module_proxy;
 
@@ -133,6 +134,7 @@ typedef struct proxy_conf_s {
     bool retry_idempotency_key;
     bool forwarded, x_forwarded;
     bool expose_upstream;
+    bool compress, mark_transformed;
     /* made by check: */
     hs_proxy_errors_t mode;
     proxy_lb_t lb;
@@ -241,5 +243,20 @@ void hs__proxy_response_fields(hs_req_t *req, const hs_header_t *h, size_t n, bo
 size_t hs__proxy_copy_fields(hs_req_t *req, const hs_header_t *h, size_t n, hs_res_header_t *out);
 /* Is this a hop-by-hop field (RFC 9110 §7.6.1), or one the gateway writes itself? */
 bool hs__proxy_hop_by_hop(hs_iovec_t name);
+
+/* ---- transform.c ---- */
+typedef struct proxy_gzip_s {
+    z_stream z;
+    bool on;
+} proxy_gzip_t;
+/* Should this relayed response be gzipped on the fly (proxy.compress)? */
+bool hs__proxy_gzip_wanted(const hs_req_t *req, const proxy_conf_t *pc, const hs_parsed_res_t *res,
+                           const hs_res_meta_t *meta);
+/* Start: the response's fields say gzip (Content-Encoding, Vary, a weak ETag; no length). HS_OK or
+ * HS_ERROR (then nothing changed). */
+int hs__proxy_gzip_start(proxy_gzip_t *g, hs_req_t *req);
+/* Code n bytes (and end the stream with finish) into out (a growable buffer the caller frees). */
+int hs__proxy_gzip_write(proxy_gzip_t *g, const char *p, size_t n, bool finish, hs_buf_t *out);
+void hs__proxy_gzip_end(proxy_gzip_t *g);
 
 #endif
