@@ -106,17 +106,23 @@ int hs_path_normalize_arena(hs_arena_t *a, hs_iovec_t path, hs_iovec_t *out, uns
     return st;
 }
 
+/* The bytes hs_path_is_plain must look at twice; any other byte is passed over with one load. */
+static const uint8_t plain_stop[256] = {['\0'] = 1, ['%'] = 1, ['/'] = 1, ['?'] = 1};
+
 bool hs_path_is_plain(hs_iovec_t path)
 {
     const char *p = path.base, *end = p + path.len;
     if (path.len == 0 || p[0] != '/')
         return false;
     /* one pass: a '/' is followed by neither '/' nor '.' (nor the end of a "…/." path), and
-     * nothing is percent-encoded */
-    for (; p < end && *p != '?'; p++) {
-        if (*p == '%')
-            return false;
-        if (*p == '/' && p + 1 < end && (p[1] == '/' || p[1] == '.'))
+     * nothing is percent-encoded; a raw NUL goes the long way, which refuses it */
+    for (; p < end; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (!plain_stop[c])
+            continue;
+        if (c == '?')
+            break;
+        if (c != '/' || (p + 1 < end && (p[1] == '/' || p[1] == '.')))
             return false;
     }
     return true;

@@ -84,7 +84,7 @@ HASH = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256, "SHA-512-256": lambda b: 
 
 
 def challenge(r):
-    h = r.header("www-authenticate")
+    h = r.header("www-authenticate") if hasattr(r, "header") else r.headers["WWW-Authenticate"]
     assert h.startswith("Digest ")
     return {k: a or b for k, a, b in re.findall(r'(\w+)=(?:"([^"]*)"|([^,\s]*))', h)}
 
@@ -145,3 +145,46 @@ def test_digest_bad_routes(api):
     for path in ("/digest-auth/auth/u", "/digest-auth/nope/u/p", "/digest-auth/auth/u/p/SHA-1"):
         r, _ = fetch(api, "GET", path)
         assert r.status == 400, path
+
+
+def test_digest_stale_after_and_challenge_cookies(api):
+    """httpbin's /digest-auth/{qop}/{user}/{passwd}/{algorithm}/{stale_after}: the challenge sets
+    stale_after, fake (and last_nonce after a failure); each success counts stale_after down; at 0,
+    or with the nonce used last time, the answer is a challenge with stale=true."""
+    path = "/digest-auth/auth/u/p/MD5/2"
+    s = requests.Session()
+    r = s.get(api.url + path)
+    assert r.status_code == 401
+    assert "stale_after=2; Path=/" in r.raw.headers.getlist("Set-Cookie")
+    assert "fake=fake_value; Path=/" in r.raw.headers.getlist("Set-Cookie")
+    ch = challenge(r)
+
+    def answer(ch, nc):
+        return s.get(api.url + path, headers={"Authorization": digest_header("GET", path, "u", "p", ch, "MD5", "auth",
+                                                                              nc=nc)})
+    r = answer(ch, "00000001")
+    assert r.status_code == 200 and s.cookies.get("stale_after") == "1"
+    r = answer(ch, "00000002")
+    assert r.status_code == 200 and s.cookies.get("stale_after") == "0"
+    r = answer(ch, "00000003")  # stale_after reached 0: a new challenge, stale
+    assert r.status_code == 401 and "stale=true" in r.headers["WWW-Authenticate"]
+    assert s.cookies.get("last_nonce") == ch["nonce"]
+    r = s.get(api.url + "/digest-auth/auth/u/p/MD5/never")
+    assert r.status_code == 401 and "stale_after=never; Path=/" in r.raw.headers.getlist("Set-Cookie")
+    r, _ = fetch(api, "GET", "/digest-auth/auth/u/p/MD5/soon")
+    assert r.status == 400
+
+
+def test_digest_require_cookie(api):
+    path = "/digest-auth/auth/u/p/MD5?require-cookie=true"
+    r, _ = fetch(api, "GET", path)
+    assert r.status == 401
+    ch = challenge(r)
+    auth = digest_header("GET", path, "u", "p", ch, "MD5", "auth")
+    r, _ = fetch(api, "GET", path, [("Authorization", auth)])  # without the cookie: challenged
+    assert r.status == 401 and b"require-cookie" in r.body
+    r, _ = fetch(api, "GET", path, [("Authorization", auth), ("Cookie", "fake=fake_value")])
+    assert r.status == 200 and jbody(r) == {"authenticated": True, "user": "u"}
+    # a real client: requests keeps the cookies and answers the challenge
+    r = requests.get(api.url + path, auth=HTTPDigestAuth("u", "p"))
+    assert r.status_code == 200

@@ -62,3 +62,18 @@ def test_session_forged_and_methods(api):
     assert r.status == 405 and r.header("allow") == "POST, OPTIONS"
     r, _ = fetch(api, "POST", "/session/login?ttl=forever")
     assert r.status == 400
+
+
+def test_cookie_value_in_double_quotes_is_set_as_given(api):
+    """RFC 6265 §4.1.1: cookie-value = *cookie-octet / ( DQUOTE *cookie-octet DQUOTE ); ':' is a
+    cookie-octet. Set as given, quotes included."""
+    s = requests.Session()
+    r = s.get(api.url + '/cookies/set?foo="bar:baz"', allow_redirects=False)
+    assert r.status_code == 302
+    assert r.raw.headers.getlist("Set-Cookie") == ['foo="bar:baz"; Path=/']
+    r = s.get(api.url + "/cookies/set/q/%22v%22", allow_redirects=False)
+    assert r.status_code == 302 and r.raw.headers.getlist("Set-Cookie") == ['q="v"; Path=/']
+    # a quote inside the value, or an unbalanced one, is still refused
+    for bad in ('foo="a"b"', 'foo="ab', "foo=a b"):
+        r = s.get(api.url + "/cookies/set?" + requests.utils.quote(bad, safe="="), allow_redirects=False)
+        assert r.status_code == 400, bad

@@ -220,3 +220,43 @@ def test_keepalive_across_api_routes(api):
         r.read()
     assert r.status == 418 and c.sock is not None
     c.close()
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "zstd"])
+def test_coded_form_body_is_echoed_raw_with_what_it_decodes_to(api, coding):
+    """A form sent with Content-Encoding is not parsed (httpbin): its bytes are in "data", and
+    statusd adds what the body is once decoded."""
+    import base64
+    import gzip
+    import zlib
+    import brotli
+    import zstandard
+    form = b"a=1&b=" + b"x" * 300
+    coded = {"gzip": gzip.compress, "deflate": zlib.compress, "br": brotli.compress,
+             "zstd": lambda d: zstandard.ZstdCompressor().compress(d)}[coding](form)
+    r = requests.post(api.url + "/post", data=coded, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Content-Encoding": coding})
+    assert r.status_code == 200, r.text
+    j = r.json()
+    assert j["form"] == {} and j["files"] == {}
+    assert j["data"].startswith("data:application/x-www-form-urlencoded;base64,")
+    assert base64.b64decode(j["data"].split(",", 1)[1]) == coded
+    assert j["decoded"] == {"codings": [coding], "length": len(form), "type": "application/x-www-form-urlencoded"}
+
+
+def test_two_codings_and_broken_data(api):
+    import gzip
+    import brotli
+    body = brotli.compress(gzip.compress(b"hello"))  # gzip applied first, then br
+    r = requests.post(api.url + "/anything", data=body, headers={"Content-Encoding": "gzip, br"})
+    assert r.status_code == 200 and r.json()["decoded"]["length"] == 5
+    r = requests.post(api.url + "/post", data=b"not gzip at all", headers={"Content-Encoding": "gzip"})
+    assert r.status_code == 200 and r.json()["decoded"] == {"codings": ["gzip"], "error": "not valid data of that coding"}
+
+
+def test_unknown_content_coding_is_415_with_accept_encoding(api):
+    """RFC 9110 §15.5.16: an unsupported content coding; Accept-Encoding names those that work."""
+    r = requests.post(api.url + "/post", data=b"x", headers={"Content-Encoding": "compress"})
+    assert r.status_code == 415
+    assert r.headers["Accept-Encoding"] == "gzip, deflate, br, zstd"
+    assert "compress" in r.text

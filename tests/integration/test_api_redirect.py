@@ -61,11 +61,13 @@ def test_redirect_to_restrictions(api):
     for url in ok:
         r, _ = fetch(api, "GET", "/redirect-to?url=" + requests.utils.quote(url, safe=""), host=host.encode())
         assert r.status == 302 and r.header("location") == url, url
-    bad = ["http://evil.example/", "//evil.example/x", "https://evil.example", "javascript:alert(1)",
-           "http://user@%s/" % host, "ftp://%s/" % host, "/a%0D%0ASet-Cookie:%20x=1", ""]
-    for url in bad:
+    bad = ["javascript:alert(1)", "http://user@%s/" % host, "ftp://%s/" % host, "/a%0D%0ASet-Cookie:%20x=1", ""]
+    for url in bad:  # not a URL that can be redirected to
         r, _ = fetch(api, "GET", "/redirect-to?url=" + requests.utils.quote(url, safe="%"), host=host.encode())
         assert r.status == 400, url
+    for url in ["http://evil.example/", "//evil.example/x", "https://evil.example"]:  # another host: refused
+        r, _ = fetch(api, "GET", "/redirect-to?url=" + requests.utils.quote(url, safe="%"), host=host.encode())
+        assert r.status == 403, url
     r, _ = fetch(api, "GET", "/redirect-to?url=http://evil.example/", host=host.encode())
     assert b"--allow-redirect-host evil.example" in r.body
     for code in ("304", "306", "200", "abc"):
@@ -82,6 +84,30 @@ def test_allow_redirect_host():
         r, _ = fetch(s, "GET", "/redirect-to?url=http://other.test:8443/")
         assert r.status == 302
         r, _ = fetch(s, "GET", "/redirect-to?url=http://other.test/")
-        assert r.status == 400
+        assert r.status == 403
         r, _ = fetch(s, "GET", "/redirect-to?url=http://evil.example/")
-        assert r.status == 400
+        assert r.status == 403
+
+
+def test_redirect_to_every_name_of_this_server(api):
+    """The request's Host, the listener's address and, for a loopback listener, localhost,
+    127.0.0.1 and [::1] with its port are this server; the same names on another port are not."""
+    port = api.port
+    for url in ("http://localhost:%d/get" % port, "http://127.0.0.1:%d/get" % port, "http://[::1]:%d/get" % port,
+                "http://my.name.test/get"):
+        r, _ = fetch(api, "GET", "/redirect-to?url=" + requests.utils.quote(url, safe=""), host=b"my.name.test")
+        assert r.status == 302 and r.header("location") == url, url
+    for url in ("http://localhost/get", "http://localhost:%d/get" % (port + 1 if port < 65535 else 1)):
+        r, _ = fetch(api, "GET", "/redirect-to?url=" + requests.utils.quote(url, safe=""), host=b"my.name.test")
+        assert r.status == 403, url
+
+
+def test_allow_redirect_host_patterns():
+    with running("--allow-redirect-host", "*.example.org") as s:
+        r, _ = fetch(s, "GET", "/redirect-to?url=https://a.b.example.org/x")
+        assert r.status == 302
+        r, _ = fetch(s, "GET", "/redirect-to?url=https://example.org/x")  # the domain itself is not below it
+        assert r.status == 403
+    with running("--allow-redirect-host", "*") as s:
+        r, _ = fetch(s, "GET", "/redirect-to?url=https://anywhere.test:9/x")
+        assert r.status == 302 and r.header("location") == "https://anywhere.test:9/x"

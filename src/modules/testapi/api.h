@@ -92,6 +92,8 @@ static inline uint64_t api_now_ms(const hs_req_t *req)
 }
 
 /* ---- shared by several routes ---- */
+/* cookies.c: the value of the request's cookie `name` (the first; quotes removed), false when absent. */
+bool api_cookie(hs_req_t *req, const char *name, hs_iovec_t *out);
 /* status.c: add every header the registry requires (and recommends) for `code` that the
  * response does not carry yet, with values that make sense for the test API. */
 void api_add_status_headers(hs_req_t *req, int code, uint64_t body_len);
@@ -119,6 +121,11 @@ bool api_header_settable(hs_req_t *req, hs_iovec_t name, hs_iovec_t value);
 /* formats.c: compress into out (appended). false on a library failure. */
 enum { API_ENC_GZIP, API_ENC_DEFLATE, API_ENC_BROTLI, API_ENC_ZSTD };
 bool api_compress(int enc, const void *in, size_t n, hs_buf_t *out);
+/* Decompress into out, at most `limit` bytes (a decompression bomb stops there). 1 done, 0 over
+ * the limit, -1 not valid data of that coding. */
+int api_decompress(int enc, const void *in, size_t n, size_t limit, hs_buf_t *out);
+/* The coding named by a Content-Encoding value (gzip, x-gzip, deflate, br, zstd), -1 if none. */
+int api_coding(hs_iovec_t name);
 
 /* ---- routes ---- */
 /* echo.c */

@@ -112,6 +112,8 @@ typedef struct {
     const char *alg; /* canonical name */
     const EVP_MD *md;
     bool sess, auth_int;
+    hs_iovec_t stale_after; /* httpbin's fifth segment: "never" or a count of answers; NULL base = none */
+    bool require_cookie;    /* ?require-cookie=true: credentials without the `fake` cookie are challenged */
 } digest_t;
 
 static void hash_hex(const EVP_MD *md, const void *p, size_t n, char *out)
@@ -185,6 +187,17 @@ static hs_iovec_t param(const api_kv_t *kv, size_t n, const char *name)
     return HS_IOV_NULL;
 }
 
+/* httpbin's challenge cookies: how many answers the nonce may still serve (stale_after), the nonce
+ * the client used last (last_nonce), and the `fake` cookie that ?require-cookie=true checks. */
+static void digest_cookies(hs_req_t *req, const digest_t *d, hs_iovec_t last_nonce)
+{
+    if (d->stale_after.base)
+        hs_res_headerf(req, "Set-Cookie", "stale_after=%.*s; Path=/", (int)d->stale_after.len, d->stale_after.base);
+    if (last_nonce.base)
+        hs_res_headerf(req, "Set-Cookie", "last_nonce=%.*s; Path=/", (int)last_nonce.len, last_nonce.base);
+    HS_RES_HEADER(req, "Set-Cookie", "fake=fake_value; Path=/");
+}
+
 static int digest_challenge(hs_req_t *req, digest_t *d, bool stale, const char *why)
 {
     pthread_once(&opaque_once, opaque_init);
@@ -200,9 +213,15 @@ static int digest_challenge(hs_req_t *req, digest_t *d, bool stale, const char *
 static void digest_body_read(hs_req_t *req)
 {
     digest_t *d = API_CTX(req);
-    hs_iovec_t v = hs_req_header(req, HS_HDR_AUTHORIZATION);
+    hs_iovec_t v = hs_req_header(req, HS_HDR_AUTHORIZATION), cookie;
     if (!v.base || v.len < 7 || strncasecmp(v.base, "digest ", 7) != 0) {
+        digest_cookies(req, d, HS_IOV_NULL);
         digest_challenge(req, d, false, "send Authorization: Digest … computed from the challenge (RFC 7616)");
+        return;
+    }
+    if (d->require_cookie && !api_cookie(req, "fake", &cookie)) {
+        digest_cookies(req, d, HS_IOV_NULL);
+        digest_challenge(req, d, false, "?require-cookie=true: send the cookies the challenge set (fake)");
         return;
     }
     api_kv_t kv[32];
@@ -242,6 +261,16 @@ static void digest_body_read(hs_req_t *req)
         digest_challenge(req, d, false, "the nonce was not issued by this server");
         return;
     }
+    /* httpbin's stale nonces: the nonce the client used last time again, or stale_after counted
+     * down to 0 */
+    hs_iovec_t last, stale_after = HS_IOV_NULL;
+    api_cookie(req, "stale_after", &stale_after);
+    if ((api_cookie(req, "last_nonce", &last) && hs_iov_eq(last, nonce.base, nonce.len)) ||
+        (stale_after.base && HS_IOV_EQ(stale_after, "0"))) {
+        digest_cookies(req, d, nonce);
+        digest_challenge(req, d, true, "the nonce is stale (stale_after reached 0, or it was used last time)");
+        return;
+    }
     /* RFC 7616 §3.4.1-3.4.3 */
     char ha1[2 * EVP_MAX_MD_SIZE + 1], ha2[2 * EVP_MAX_MD_SIZE + 1], expect[2 * EVP_MAX_MD_SIZE + 1];
     hs_iovec_t a1 = hs_arena_printf(&req->arena, "%.*s:" DIGEST_REALM ":%.*s", (int)d->user.len, d->user.base,
@@ -273,19 +302,30 @@ static void digest_body_read(hs_req_t *req)
         return;
     }
     if (!ok) {
+        digest_cookies(req, d, nonce);
         digest_challenge(req, d, false, "wrong user name or password");
         return;
+    }
+    HS_RES_HEADER(req, "Set-Cookie", "fake=fake_value; Path=/");
+    if (stale_after.base) { /* one answer fewer: "never" stays, a number counts down */
+        uint64_t left;
+        if (hs_parse_u64(stale_after, &left) && left > 0)
+            hs_res_headerf(req, "Set-Cookie", "stale_after=%llu; Path=/", (unsigned long long)left - 1);
+        else
+            hs_res_headerf(req, "Set-Cookie", "stale_after=%.*s; Path=/", (int)HS_MIN(stale_after.len, 32),
+                           stale_after.base);
     }
     json_auth_ok(req, "user", d->user);
 }
 
 int api_r_digest_auth(hs_req_t *req, hs_iovec_t rest)
 {
-    hs_iovec_t seg[4];
-    size_t n = split_path(req, rest, seg, 4);
-    if (n < 3 || n > 4)
+    hs_iovec_t seg[5];
+    size_t n = split_path(req, rest, seg, 5);
+    if (n < 3 || n > 5)
         return api_fail(req, 400,
-                        "expected /digest-auth/{qop}/{user}/{passwd}[/{algorithm}] with qop auth or auth-int");
+                        "expected /digest-auth/{qop}/{user}/{passwd}[/{algorithm}[/{stale_after}]] with qop auth or "
+                        "auth-int");
     digest_t *d = hs_arena_alloc(&req->arena, sizeof(*d));
     memset(d, 0, sizeof(*d));
     if (HS_IOV_EQ(seg[0], "auth"))
@@ -315,6 +355,16 @@ int api_r_digest_auth(hs_req_t *req, hs_iovec_t rest)
     if (!d->md)
         return api_fail(req, 400, "algorithm must be MD5, SHA-256 or SHA-512-256 (optionally -sess), got '%.*s'",
                         (int)HS_MIN(alg.len, 32), alg.base);
+    if (n == 5) {
+        uint64_t count;
+        if (!HS_IOV_EQ(seg[4], "never") && !hs_parse_u64(seg[4], &count))
+            return api_fail(req, 400, "stale_after must be a number of answers or never, got '%.*s'",
+                            (int)HS_MIN(seg[4].len, 32), seg[4].base);
+        d->stale_after = seg[4];
+    }
+    hs_iovec_t rc;
+    d->require_cookie =
+        api_query(req, "require-cookie", &rc) && (HS_IOV_IEQ(rc, "1") || HS_IOV_IEQ(rc, "t") || HS_IOV_IEQ(rc, "true"));
     API_SET_CTX(req, d);
     return hs_req_read_body(req, digest_body_read);
 }

@@ -18,7 +18,8 @@
 
 #define SESSION_COOKIE "statusd_session"
 
-/* RFC 6265 §4.1.1: cookie-name is a token, cookie-value is cookie-octets. */
+/* RFC 6265 §4.1.1: cookie-name is a token; cookie-value is *cookie-octet, or the same wrapped in
+ * double quotes (set as given, quotes included). */
 static bool cookie_ok(hs_req_t *req, hs_iovec_t name, hs_iovec_t value)
 {
     bool ok = name.len > 0;
@@ -26,8 +27,11 @@ static bool cookie_ok(hs_req_t *req, hs_iovec_t name, hs_iovec_t value)
         unsigned char c = (unsigned char)name.base[i];
         ok = c > 0x20 && c < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", c);
     }
-    for (size_t i = 0; ok && i < value.len; i++) {
-        unsigned char c = (unsigned char)value.base[i];
+    hs_iovec_t octets = value;
+    if (value.len >= 2 && value.base[0] == '"' && value.base[value.len - 1] == '"')
+        octets = hs_iov(value.base + 1, value.len - 2);
+    for (size_t i = 0; ok && i < octets.len; i++) {
+        unsigned char c = (unsigned char)octets.base[i];
         ok = c > 0x20 && c < 0x7f && c != '"' && c != ',' && c != ';' && c != '\\';
     }
     if (!ok)
@@ -75,6 +79,19 @@ static size_t request_cookies(hs_req_t *req, api_kv_t **out)
     }
     *out = kv;
     return n;
+}
+
+bool api_cookie(hs_req_t *req, const char *name, hs_iovec_t *out)
+{
+    api_kv_t *kv;
+    size_t n = request_cookies(req, &kv);
+    for (size_t i = 0; i < n; i++) {
+        if (hs_iov_eq(kv[i].key, name, strlen(name))) {
+            *out = kv[i].value;
+            return true;
+        }
+    }
+    return false;
 }
 
 int api_r_cookies(hs_req_t *req, hs_iovec_t rest)

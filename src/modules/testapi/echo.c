@@ -187,6 +187,54 @@ static int parse_multipart(hs_req_t *req, hs_iovec_t ctype, parsed_form_t *f)
     }
 }
 
+/* The content codings of the request body, in the order they were applied (RFC 9110 §8.4);
+ * identity is none. -1 when one is not a coding statusd knows, or there are too many. */
+#define MAX_CODINGS 4
+static int body_codings(const hs_req_t *req, int *enc)
+{
+    hs_iovec_t v = hs_req_header(req, HS_HDR_CONTENT_ENCODING), el;
+    size_t pos = 0;
+    int n = 0;
+    while (v.base && (el = hs_list_next(v, &pos)).base) {
+        if (HS_IOV_IEQ(el, "identity"))
+            continue;
+        int e = api_coding(el);
+        if (e < 0 || n == MAX_CODINGS)
+            return -1;
+        enc[n++] = e;
+    }
+    return n;
+}
+
+/* "decoded": what the body is once its codings are undone, as far as statusd can. */
+static void decoded_member(hs_buf_t *b, hs_req_t *req, hs_iovec_t body, const int *enc, int n, hs_iovec_t ctype)
+{
+    static const char *const names[] = {"gzip", "deflate", "br", "zstd"};
+    hs_buf_t cur = {0}, next = {0};
+    hs_buf_append(&cur, body.base, body.len);
+    int r = 1;
+    for (int i = n - 1; i >= 0 && r == 1; i--) { /* the last applied is undone first */
+        next.len = 0;
+        r = api_decompress(enc[i], cur.base ? cur.base : "", cur.len, api_conf(req)->api_max_bytes, &next);
+        hs_buf_t t = cur;
+        cur = next;
+        next = t;
+    }
+    HS_BUF_LIT(b, "{\"codings\": [");
+    for (int i = 0; i < n; i++)
+        hs_buf_printf(b, "%s\"%s\"", i ? ", " : "", names[enc[i]]);
+    if (r == 1) {
+        hs_buf_printf(b, "], \"length\": %zu, \"type\": ", cur.len);
+        hs_json_str(b, ctype.base ? ctype.base : "application/octet-stream", ctype.base ? ctype.len : 24);
+        HS_BUF_LIT(b, "}");
+    } else {
+        hs_buf_printf(b, "], \"error\": \"%s\"}",
+                      r == 0 ? "larger than --api-max-bytes once decoded" : "not valid data of that coding");
+    }
+    hs_buf_free(&cur);
+    hs_buf_free(&next);
+}
+
 int api_echo_members(hs_buf_t *b, hs_req_t *req, unsigned f, bool first)
 {
 #define MEMBER(name)                                                                                                   \
@@ -200,7 +248,10 @@ int api_echo_members(hs_buf_t *b, hs_req_t *req, unsigned f, bool first)
     hs_iovec_t ctype = hs_req_header(req, HS_HDR_CONTENT_TYPE);
     parsed_form_t form = {0};
     bool is_form = false;
-    if (f & (API_F_DATA | API_F_JSON)) {
+    int enc[MAX_CODINGS];
+    int ncodings = body_codings(req, enc);
+    /* a coded body is echoed as the bytes that came (httpbin): forms are not parsed from it */
+    if ((f & (API_F_DATA | API_F_JSON)) && ncodings == 0) {
         if (ctype.base && media_is(ctype, "application/x-www-form-urlencoded")) {
             form.nform = api_parse_urlencoded(&req->arena, body, &form.form);
             is_form = true;
@@ -236,6 +287,10 @@ int api_echo_members(hs_buf_t *b, hs_req_t *req, unsigned f, bool first)
         HS_BUF_LIT(b, "}");
         MEMBER("form");
         api_json_pairs(b, form.form, form.nform);
+        if (ncodings > 0) {
+            MEMBER("decoded");
+            decoded_member(b, req, body, enc, ncodings, ctype);
+        }
     }
     if (f & API_F_HEADERS) {
         MEMBER("headers");
@@ -268,6 +323,15 @@ int api_echo_members(hs_buf_t *b, hs_req_t *req, unsigned f, bool first)
 
 int api_echo_send(hs_req_t *req, unsigned fields)
 {
+    int enc[MAX_CODINGS];
+    if ((fields & API_F_DATA) && body_codings(req, enc) < 0) {
+        /* RFC 9110 §15.5.16: an unsupported content coding; Accept-Encoding says which would do */
+        HS_RES_HEADER(req, "Accept-Encoding", "gzip, deflate, br, zstd");
+        hs_iovec_t v = hs_req_header(req, HS_HDR_CONTENT_ENCODING);
+        return api_fail(req, 415,
+                        "the body's Content-Encoding '%.*s' is not one this server decodes (gzip, deflate, br, zstd)",
+                        (int)HS_MIN(v.len, 64), v.base);
+    }
     hs_buf_t b = {0};
     HS_BUF_LIT(&b, "{\n");
     if (api_echo_members(&b, req, fields, true) != HS_OK) {

@@ -9,6 +9,8 @@
 #define _GNU_SOURCE
 #include "api.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <strings.h>
 
@@ -97,6 +99,15 @@ static bool allowed_host(const hs_req_t *req, hs_iovec_t authority)
     hs_iovec_t v = hs_iov_cstr(list), item;
     size_t pos = 0;
     while ((item = hs_list_next(v, &pos)).base) {
+        if (HS_IOV_EQ(item, "*"))
+            return true; /* any host */
+        if (item.len > 2 && item.base[0] == '*' && item.base[1] == '.') {
+            /* any name below the domain (not the domain itself), whatever the port */
+            size_t n = item.len - 1;
+            if (host.len > n && strncasecmp(host.base + host.len - n, item.base + 1, n) == 0)
+                return true;
+            continue;
+        }
         bool has_port = item.len && item.base[item.len - 1] != ']' && memchr(item.base, ':', item.len) &&
                         (item.base[0] != '[' || memchr(item.base, ']', item.len));
         hs_iovec_t against = has_port ? authority : host;
@@ -106,15 +117,66 @@ static bool allowed_host(const hs_req_t *req, hs_iovec_t authority)
     return false;
 }
 
-/* NULL when `url` may be redirected to, else why not. */
-static const char *check_target(hs_req_t *req, hs_iovec_t url)
+/* Is `authority` a name this server is reachable by: the request's own Host, the address the
+ * connection came to, any listener's address, and — for a loopback listener — localhost,
+ * 127.0.0.1 and [::1] with its port? */
+static bool is_this_server(hs_req_t *req, hs_iovec_t authority)
 {
+    hs_iovec_t here = api_host(req);
+    if (authority.len == here.len && strncasecmp(authority.base, here.base, here.len) == 0)
+        return true;
+    /* without a port the URL means port 80 (RFC 9110 §4.2.1) */
+    char with_port[300];
+    const char *colon =
+        authority.len && authority.base[authority.len - 1] != ']' ? memrchr(authority.base, ':', authority.len) : NULL;
+    if (!colon && authority.len < sizeof(with_port) - 4) {
+        snprintf(with_port, sizeof(with_port), "%.*s:80", (int)authority.len, authority.base);
+        authority = hs_iov_cstr(with_port);
+    }
+    struct sockaddr_storage local;
+    char name[HS_ADDR_MAX];
+    if (hs_req_local_addr(req, &local) == HS_OK) {
+        size_t n = hs_addr_format((const struct sockaddr *)&local, name, sizeof(name), HS_ADDR_PORT);
+        if (authority.len == n && strncasecmp(authority.base, name, n) == 0)
+            return true;
+    }
+    const hs_server_t *srv = req->srv;
+    for (size_t i = 0; i < srv->num_listen; i++) {
+        const struct sockaddr *sa = (const struct sockaddr *)&srv->listen_addr[i];
+        size_t n = hs_addr_format(sa, name, sizeof(name), HS_ADDR_PORT);
+        if (authority.len == n && strncasecmp(authority.base, name, n) == 0)
+            return true;
+        bool loopback =
+            (sa->sa_family == AF_INET && (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127) ||
+            (sa->sa_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr));
+        if (!loopback)
+            continue;
+        int port = ntohs(sa->sa_family == AF_INET ? ((const struct sockaddr_in *)sa)->sin_port
+                                                  : ((const struct sockaddr_in6 *)sa)->sin6_port);
+        static const char *const names[] = {"localhost", "127.0.0.1", "[::1]"};
+        for (size_t k = 0; k < HS_ARRAY_SIZE(names); k++) {
+            int m = snprintf(name, sizeof(name), "%s:%d", names[k], port);
+            if (m > 0 && authority.len == (size_t)m && strncasecmp(authority.base, name, (size_t)m) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* 0 when `url` may be redirected to; else 400 (not a usable URL) or 403 (another host), with why. */
+static int check_target(hs_req_t *req, hs_iovec_t url, const char **why)
+{
+#define BAD(text)                                                                                                      \
+    do {                                                                                                               \
+        *why = (text);                                                                                                 \
+        return 400;                                                                                                    \
+    } while (0)
     if (url.len == 0)
-        return "the url parameter is empty";
+        BAD("the url parameter is empty");
     for (size_t i = 0; i < url.len; i++) {
         unsigned char c = (unsigned char)url.base[i];
         if (c <= 0x20 || c >= 0x7f)
-            return "the url contains spaces, control or non-ASCII bytes; percent-encode them (RFC 3986)";
+            BAD("the url contains spaces, control or non-ASCII bytes; percent-encode them (RFC 3986)");
     }
     size_t i = 0;
     hs_iovec_t authority = HS_IOV_NULL;
@@ -130,12 +192,12 @@ static const char *check_target(hs_req_t *req, hs_iovec_t url)
                 ((url.base[k] | 0x20) >= 'a' && (url.base[k] | 0x20) <= 'z')))
             k++;
         if (k == 0 || k >= url.len || url.base[k] != ':')
-            return NULL;
+            return 0;
         hs_iovec_t scheme = hs_iov(url.base, k);
         if (!HS_IOV_IEQ(scheme, "http") && !HS_IOV_IEQ(scheme, "https"))
-            return "only http and https URLs (or relative references) can be redirected to";
+            BAD("only http and https URLs (or relative references) can be redirected to");
         if (url.len < k + 3 || url.base[k + 1] != '/' || url.base[k + 2] != '/')
-            return "an absolute http(s) URL needs an authority (http://host/...)";
+            BAD("an absolute http(s) URL needs an authority (http://host/...)");
         i = k + 3;
     }
     size_t s = i;
@@ -143,17 +205,18 @@ static const char *check_target(hs_req_t *req, hs_iovec_t url)
         i++;
     authority = hs_iov(url.base + s, i - s);
     if (memchr(authority.base, '@', authority.len))
-        return "user information in the URL's authority is refused";
+        BAD("user information in the URL's authority is refused");
+#undef BAD
+    if (is_this_server(req, authority) || allowed_host(req, authority))
+        return 0;
     hs_iovec_t here = api_host(req);
-    if (authority.len == here.len && strncasecmp(authority.base, here.base, here.len) == 0)
-        return NULL;
-    if (allowed_host(req, authority))
-        return NULL;
-    return hs_arena_printf(&req->arena,
-                           "redirects only go to this server (%.*s) or to a relative path; start statusd with "
-                           "--allow-redirect-host %.*s to allow that host",
+    *why = hs_arena_printf(&req->arena,
+                           "redirects only go to this server (%.*s and the names it listens on) or to a relative "
+                           "path; start statusd with --allow-redirect-host %.*s (or a pattern such as *.example.com, "
+                           "or *) to allow that host",
                            (int)here.len, here.base, (int)HS_MIN(authority.len, 200), authority.base)
-        .base;
+               .base;
+    return 403;
 }
 
 int api_r_redirect_to(hs_req_t *req, hs_iovec_t rest)
@@ -172,8 +235,9 @@ int api_r_redirect_to(hs_req_t *req, hs_iovec_t rest)
                             (int)HS_MIN(sc.len, 32), sc.base);
         status = (int)v;
     }
-    const char *why = check_target(req, url);
-    if (why)
-        return api_fail(req, 400, "%s", why);
+    const char *why = NULL;
+    int refused = check_target(req, url, &why);
+    if (refused)
+        return api_fail(req, refused, "%s", why);
     return send_redirect(req, status, url);
 }

@@ -5,6 +5,7 @@
  * random splits; the decoded data and the consumed count must be the same every way. */
 #define _GNU_SOURCE
 #include "hs/parse.h"
+#include "lib/guard.h"
 #include "tap.h"
 
 #include <signal.h>
@@ -13,34 +14,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char *g_map;
-static size_t g_maplen;
-
-/* Copy s[0..n) so that it ends at a PROT_NONE page; the memory stays writable (the decoder
- * works in place). The previous guarded buffer is released. */
-static char *guarded(const char *s, size_t n)
-{
-    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-    size_t data_pages = (n + pg - 1) / pg;
-    if (data_pages == 0)
-        data_pages = 1;
-    if (g_map)
-        munmap(g_map, g_maplen);
-    g_maplen = (data_pages + 1) * pg;
-    g_map = mmap(NULL, g_maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (g_map == MAP_FAILED) {
-        perror("mmap");
-        exit(99);
-    }
-    if (mprotect(g_map + data_pages * pg, pg, PROT_NONE) != 0) {
-        perror("mprotect");
-        exit(99);
-    }
-    char *dst = g_map + data_pages * pg - n;
-    if (n)
-        memcpy(dst, s, n);
-    return dst;
-}
 
 static void test_guard_armed(void)
 {

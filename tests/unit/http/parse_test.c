@@ -5,6 +5,7 @@
  * byte past the end of the input crashes the test instead of passing silently. */
 #define _GNU_SOURCE
 #include "hs/parse.h"
+#include "lib/guard.h"
 #include "tap.h"
 
 #include <stdlib.h>
@@ -14,34 +15,6 @@
 #include <unistd.h>
 
 /* ---- guard-page placement ------------------------------------------------------------------ */
-static char *g_map;
-static size_t g_maplen;
-
-/* Copy s[0..n) into fresh memory so that its last byte is the last byte before a PROT_NONE page.
- * The previous guarded buffer is released (outputs of the previous parse become invalid). */
-static char *guarded(const char *s, size_t n)
-{
-    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-    size_t data_pages = (n + pg - 1) / pg;
-    if (data_pages == 0)
-        data_pages = 1;
-    if (g_map)
-        munmap(g_map, g_maplen);
-    g_maplen = (data_pages + 1) * pg;
-    g_map = mmap(NULL, g_maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (g_map == MAP_FAILED) {
-        perror("mmap");
-        exit(99);
-    }
-    if (mprotect(g_map + data_pages * pg, pg, PROT_NONE) != 0) {
-        perror("mprotect");
-        exit(99);
-    }
-    char *dst = g_map + data_pages * pg - n;
-    if (n)
-        memcpy(dst, s, n);
-    return dst;
-}
 
 /* The guard is armed: reading the byte after a guarded input kills a child with SIGSEGV. */
 static void test_guard_armed(void)

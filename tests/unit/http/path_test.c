@@ -125,6 +125,20 @@ static void test_file_form(void)
     BAD("x", HS_PATH_DECODE, 400);
 }
 
+static void test_raw_nul(void)
+{
+    /* a raw NUL (which the request parser never lets through) is refused like an encoded one,
+     * also in a path the short way would otherwise copy as it is */
+    char out[16];
+    size_t len = 0;
+    const char *detail = NULL;
+    static const char p1[] = "/dir/\0sub/";
+    ok(!hs_path_is_plain(hs_iov(p1, sizeof(p1) - 1)), "a raw NUL: not a plain path");
+    is_int(hs_path_normalize(hs_iov(p1, sizeof(p1) - 1), out, &len, 0, &detail), 400, "a raw NUL: 400 (uri)");
+    is_int(hs_path_normalize(hs_iov(p1, sizeof(p1) - 1), out, &len, HS_PATH_DECODE, &detail), 400,
+           "a raw NUL: 400 (file)");
+}
+
 static void test_arena(void)
 {
     hs_arena_t a;
@@ -168,6 +182,7 @@ int main(void)
 {
     test_uri_form();
     test_file_form();
+    test_raw_nul();
     test_arena();
     test_prefix();
     return tap_done();

@@ -10,32 +10,13 @@
  * Every input ends at a PROT_NONE guard page: a read past the end crashes the test. */
 #define _GNU_SOURCE
 #include "hs/parse.h"
+#include "lib/guard.h"
 #include "tap.h"
 
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-static char *g_map;
-static size_t g_maplen;
-
-static char *guarded(const char *s, size_t n)
-{
-    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-    size_t data_pages = (n + pg - 1) / pg;
-    if (data_pages == 0)
-        data_pages = 1;
-    if (g_map)
-        munmap(g_map, g_maplen);
-    g_maplen = (data_pages + 1) * pg;
-    g_map = mmap(NULL, g_maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (g_map == MAP_FAILED || mprotect(g_map + data_pages * pg, pg, PROT_NONE) != 0)
-        exit(99);
-    char *dst = g_map + data_pages * pg - n;
-    if (n)
-        memcpy(dst, s, n);
-    return dst;
-}
 
 static hs_header_t hdrs[64];
 static hs_parsed_res_t res;
