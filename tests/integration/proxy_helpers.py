@@ -160,6 +160,16 @@ def get(port, target, headers=b"", method=b"GET", body=b"", version=b"HTTP/1.1",
     return (finals[-1] if finals else None), rs, raw
 
 
+def stacks(pid):
+    """Every thread's stack of a process (gdb), for the message of a test that saw it stop
+    answering; empty when gdb is missing."""
+    if not shutil.which("gdb"):
+        return ""
+    r = subprocess.run(["gdb", "-batch", "-p", str(pid), "-ex", "thread apply all bt 12"], capture_output=True,
+                       text=True, timeout=60)
+    return r.stdout[-6000:]
+
+
 FIELD = re.compile(r' (\w+)=("(?:[^"\\]|\\.)*"|\S+)')
 
 

@@ -21,8 +21,8 @@ import time
 import pytest
 
 from conftest import BIN, BAD_STDERR, Server, parse_responses, read_all, stop_and_check
-from proxy_helpers import FakeDNS, FullListener, dead_port, exchange, get, log_fields, log_line, start_upstream, \
-    write_yaml
+from proxy_helpers import FakeDNS, FullListener, dead_port, exchange, get, log_fields, log_line, stacks, \
+    start_upstream, write_yaml
 
 MODES = ("standard", "detailed", "timeouts")
 
@@ -111,7 +111,7 @@ hosts:
             rc = s.stop()
             err = s.stderr()
             if BAD_STDERR.search(err) or rc not in (0, None):
-                problems.append((s.cmd, rc, err[-3000:]))
+                problems.append(("exit status %r" % rc, err[-3000:], s.cmd))
         self.up.stop()
         self.full.close()
         if self.dns:
@@ -130,7 +130,7 @@ def gw():
 
 def check_error(srv, mode, target, cause, phase=None, timeout=5.0, method=b"GET", body=b""):
     r, _, raw = get(srv.port, target, method=method, body=body, timeout=timeout)
-    assert r is not None, (target, raw[:300])
+    assert r is not None, (target, raw[:300], stacks(srv.proc.pid))
     want = TABLE[cause][MODES.index(mode)]
     assert r.status == want, (mode, target, cause, r.status, raw[:600])
     ps = r.header("proxy-status")
@@ -343,8 +343,13 @@ def test_loop_detected(make_server):
     # and for real: the request goes out once, comes back carrying our Via, and is refused there
     r, _, raw = get(srv.port, "/y")
     assert r.status == 502, raw[:400]
+    line = log_line(srv, '"GET /y HTTP/1.1" 502 ')  # the inner request, refused (written first)
+    assert "upstream_cause=proxy_loop_detected" in line or "upstream_status=502" in line, line
+    deadline = time.time() + 5
+    while time.time() < deadline and sum('"GET /y HTTP/1.1"' in l for l in srv.access_log()) < 2:
+        time.sleep(0.05)
     lines = [l for l in srv.access_log() if '"GET /y HTTP/1.1"' in l]
-    assert any("proxy_loop_detected" in l for l in lines), lines
+    assert any("upstream_cause=proxy_loop_detected" in l for l in lines), lines
 
 
 def test_no_route():

@@ -209,8 +209,8 @@ int hs__proxy_parse_url(const char *url, char *host, size_t hostcap, uint16_t *p
     return HS_OK;
 }
 
-/* ---- trusted proxies ---- */
-int hs__proxy_parse_cidrs(const char *s, proxy_cidr_t *out, int max, char *err, size_t errlen)
+/* ---- trusted proxies (hs/cidr.h blocks) ---- */
+int hs__proxy_parse_cidrs(const char *s, hs_cidr_t *out, int max, char *err, size_t errlen)
 {
     int n = 0;
     while (s && *s) {
@@ -218,80 +218,29 @@ int hs__proxy_parse_cidrs(const char *s, proxy_cidr_t *out, int max, char *err, 
             s++;
         if (!*s)
             break;
-        char item[80];
         size_t k = strcspn(s, ", \t");
-        if (k >= sizeof(item)) {
-            snprintf(err, errlen, "'%.*s' is not an address or a network", (int)HS_MIN(k, (size_t)60), s);
-            return -1;
-        }
-        memcpy(item, s, k);
-        item[k] = '\0';
-        s += k;
         if (n == max) {
             snprintf(err, errlen, "at most %d trusted_proxies entries", max);
             return -1;
         }
-        proxy_cidr_t *c = &out[n];
-        char *slash = strchr(item, '/');
-        if (slash)
-            *slash = '\0';
-        memset(c, 0, sizeof(*c));
-        if (inet_pton(AF_INET, item, c->addr) == 1) {
-            c->family = AF_INET;
-            c->bits = 32;
-        } else if (inet_pton(AF_INET6, item, c->addr) == 1) {
-            c->family = AF_INET6;
-            c->bits = 128;
-        } else {
-            snprintf(err, errlen, "'%s' is not an IPv4 or IPv6 address", item);
+        const char *why = NULL;
+        if (hs_cidr_parse(hs_iov(s, k), &out[n], &why) != HS_OK) {
+            snprintf(err, errlen, "'%.*s': %s", (int)HS_MIN(k, (size_t)80), s, why ? why : "not an address or network");
             return -1;
         }
-        if (slash) {
-            char *e;
-            long b = strtol(slash + 1, &e, 10);
-            if (e == slash + 1 || *e || b < 0 || b > c->bits) {
-                snprintf(err, errlen, "'%s/%s': the prefix length must be 0 to %d", item, slash + 1, c->bits);
-                return -1;
-            }
-            c->bits = (int)b;
-        }
+        s += k;
         n++;
     }
     return n;
 }
 
-static bool prefix_eq(const uint8_t *a, const uint8_t *b, int bits)
+bool hs__proxy_cidr_match(const hs_cidr_t *list, int n, const struct sockaddr *sa)
 {
-    int bytes = bits / 8, rest = bits % 8;
-    if (memcmp(a, b, (size_t)bytes) != 0)
+    hs_ip_t ip;
+    if (!hs_ip_from_sockaddr(sa, &ip))
         return false;
-    if (!rest)
-        return true;
-    uint8_t mask = (uint8_t)(0xff << (8 - rest));
-    return (a[bytes] & mask) == (b[bytes] & mask);
-}
-
-bool hs__proxy_cidr_match(const proxy_cidr_t *list, int n, const struct sockaddr *sa)
-{
-    uint8_t a[16];
-    int family;
-    if (sa->sa_family == AF_INET) {
-        memcpy(a, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-        family = AF_INET;
-    } else if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        if (IN6_IS_ADDR_V4MAPPED(a6)) { /* a v4 client on a dual-stack listener */
-            memcpy(a, a6->s6_addr + 12, 4);
-            family = AF_INET;
-        } else {
-            memcpy(a, a6->s6_addr, 16);
-            family = AF_INET6;
-        }
-    } else {
-        return false;
-    }
     for (int i = 0; i < n; i++)
-        if (list[i].family == family && prefix_eq(a, list[i].addr, list[i].bits))
+        if (hs_cidr_match(&list[i], &ip))
             return true;
     return false;
 }

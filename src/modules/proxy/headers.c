@@ -44,19 +44,35 @@ bool hs__proxy_hop_by_hop(hs_iovec_t n)
     }
 }
 
-/* The options every Connection field lists (RFC 9110 §7.6.1). */
-static size_t connection_options(const hs_header_t *h, size_t n, hs_iovec_t *opt)
+/* The options every Connection field lists (RFC 9110 §7.6.1): all of them, however many (in the
+ * arena past the few kept inline), so that no field a Connection names can slip through. */
+typedef struct conn_opts_s {
+    hs_iovec_t inl[MAX_CONN_OPTIONS];
+    hs_iovec_t *v;
+    size_t n;
+} conn_opts_t;
+
+static void connection_options(hs_arena_t *a, const hs_header_t *h, size_t n, conn_opts_t *o)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (h[i].name.len != 10 || !HS_IOV_IEQ(h[i].name, "connection"))
-            continue;
-        size_t pos = 0;
-        hs_iovec_t o;
-        while ((o = hs_list_next(h[i].value, &pos)).base && k < MAX_CONN_OPTIONS)
-            opt[k++] = o;
+    o->v = o->inl;
+    o->n = 0;
+    size_t total = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            if (h[i].name.len != 10 || !HS_IOV_IEQ(h[i].name, "connection"))
+                continue;
+            size_t pos = 0;
+            hs_iovec_t opt;
+            while ((opt = hs_list_next(h[i].value, &pos)).base) {
+                if (pass == 0)
+                    total++;
+                else
+                    o->v[o->n++] = opt;
+            }
+        }
+        if (pass == 0 && total > MAX_CONN_OPTIONS)
+            o->v = hs_arena_alloc(a, total * sizeof(*o->v));
     }
-    return k;
 }
 
 /* hs_iov_ieq wants a lowercase literal; options are as received, so fold both sides. */
@@ -191,8 +207,11 @@ void hs__proxy_request_fields(hs_req_t *req, const proxy_conf_t *pc, const proxy
     size_t n = req->p.num_headers;
     hs_header_t *h = hs_arena_alloc(&req->arena, (n + 10) * sizeof(*h));
     size_t k = 0;
-    hs_iovec_t opt[MAX_CONN_OPTIONS];
-    size_t nopt = req->meta.h[HS_HDR_CONNECTION] ? connection_options(in, n, opt) : 0;
+    conn_opts_t co = {.n = 0};
+    if (req->meta.h[HS_HDR_CONNECTION])
+        connection_options(&req->arena, in, n, &co);
+    const hs_iovec_t *opt = co.v;
+    size_t nopt = co.n;
     join_t via = {0}, fwd = {0}, xff = {0};
     hs_iovec_t xfp = HS_IOV_NULL, xfh = HS_IOV_NULL;
     bool trusted = pc->ntrusted > 0 && hs__proxy_cidr_match(pc->trusted, pc->ntrusted, hs_req_peer_addr(req));
@@ -345,8 +364,10 @@ static bool keep_response_field(hs_iovec_t nm, bool upgrade, const hs_iovec_t *o
 
 void hs__proxy_response_fields(hs_req_t *req, const hs_header_t *h, size_t n, bool upgrade, hs_buf_t *ps)
 {
-    hs_iovec_t opt[MAX_CONN_OPTIONS];
-    size_t nopt = connection_options(h, n, opt);
+    conn_opts_t co;
+    connection_options(&req->arena, h, n, &co);
+    const hs_iovec_t *opt = co.v;
+    size_t nopt = co.n;
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += h[i].name.len + h[i].value.len;
@@ -368,8 +389,10 @@ void hs__proxy_response_fields(hs_req_t *req, const hs_header_t *h, size_t n, bo
 
 size_t hs__proxy_copy_fields(hs_req_t *req, const hs_header_t *h, size_t n, hs_res_header_t *out)
 {
-    hs_iovec_t opt[MAX_CONN_OPTIONS];
-    size_t nopt = connection_options(h, n, opt);
+    conn_opts_t co;
+    connection_options(&req->arena, h, n, &co);
+    const hs_iovec_t *opt = co.v;
+    size_t nopt = co.n;
     size_t total = 0, k = 0;
     for (size_t i = 0; i < n; i++)
         total += h[i].name.len + h[i].value.len;

@@ -423,7 +423,9 @@ static void resolve_and_go(proxy_req_t *x)
     uint64_t now = now_of(x);
     const proxy_conf_t *top = hs_server_conf(x->req->srv, &hs_module_proxy);
     hs__proxy_dns_view(uw, up->dns);
-    bool stale = !uw->answered || now - uw->answered >= top->dns_refresh;
+    /* the answer's time comes from a helper thread's clock, which may be ahead of the loop's */
+    uint64_t age = now > uw->answered ? now - uw->answered : 0;
+    bool stale = !uw->answered || age >= top->dns_refresh;
     if (uw->naddrs > 0) {
         if (stale)
             lookup(x, up->dns); /* this request goes on with what is known */
@@ -433,13 +435,14 @@ static void resolve_and_go(proxy_req_t *x)
         go(x);
         return;
     }
-    if (uw->answered && uw->cause && now - uw->answered < DNS_RETRY_MS) {
+    if (uw->answered && uw->cause && age < DNS_RETRY_MS) {
         failed(x, uw->cause, HS_UP_PHASE_RESOLVE, uw->detail);
         return;
     }
     lookup(x, up->dns);
+    if (x->state != ST_DNS) /* the wait is bounded from its start, whatever answers come meanwhile */
+        x->wait_since = now;
     x->state = ST_DNS;
-    x->wait_since = now;
     hs_req_set_timer(x->req, DNS_POLL_MS, dns_poll);
 }
 

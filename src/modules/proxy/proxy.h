@@ -16,6 +16,7 @@
 #ifndef HS_PROXY_INTERNAL_H
 #define HS_PROXY_INTERNAL_H
 
+#include "hs/cidr.h"
 #include "hs/client.h"
 #include "hs/http.h"
 #include "hs/upstream.h"
@@ -95,12 +96,6 @@ typedef struct proxy_list_s {
     size_t nring;
 } proxy_list_t;
 
-typedef struct proxy_cidr_s {
-    int family;
-    uint8_t addr[16];
-    int bits;
-} proxy_cidr_t;
-
 /* Everything built from a configuration, hung on the top settings (check). */
 typedef struct proxy_registry_s {
     proxy_upstream_t *ups;
@@ -142,7 +137,7 @@ typedef struct proxy_conf_s {
     const char *key_name; /* the header of hash_key header:NAME */
     size_t key_name_len;
     proxy_host_t host_mode;
-    proxy_cidr_t trusted[PROXY_MAX_TRUSTED];
+    hs_cidr_t trusted[PROXY_MAX_TRUSTED];
     int ntrusted;
     const char *via_name; /* the pseudonym in Via, NULL = none sent */
     bool name_token;      /* name is an sf-token (RFC 8941 §3.3.4): written as it is */
@@ -184,9 +179,10 @@ typedef struct proxy_worker_s {
  * HS_ERROR with a message. */
 int hs__proxy_parse_url(const char *url, char *host, size_t hostcap, uint16_t *port, const char **path, char *err,
                         size_t errlen);
-/* Parse "10.0.0.0/8, 127.0.0.1, ::1" into out (at most max). The count, or -1 with a message. */
-int hs__proxy_parse_cidrs(const char *s, proxy_cidr_t *out, int max, char *err, size_t errlen);
-bool hs__proxy_cidr_match(const proxy_cidr_t *list, int n, const struct sockaddr *sa);
+/* Parse "10.0.0.0/8, 127.0.0.1, ::1" (hs/cidr.h blocks, separated by commas or spaces) into out
+ * (at most max). The count, or -1 with a message. */
+int hs__proxy_parse_cidrs(const char *s, hs_cidr_t *out, int max, char *err, size_t errlen);
+bool hs__proxy_cidr_match(const hs_cidr_t *list, int n, const struct sockaddr *sa);
 static inline proxy_registry_t *hs__proxy_registry(const hs_config_t *top)
 {
     const proxy_conf_t *pc = top->mod[hs_module_proxy.index];

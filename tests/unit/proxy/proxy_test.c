@@ -28,9 +28,9 @@ static void test_urls(void)
            !strcmp(host, "::1") && port == 8080,
        "an IPv6 literal, the scheme in any case");
     static const char *const bad[] = {
-        "https://a.test",   "ftp://a.test",   "http://",        "http://:80",   "http://a.test:0",
-        "http://a.test:70000", "http://a.test:x", "http://u@a.test", "http://[::1",   "http://[zz]:1",
-        "http://a.test/x y", "http://a.test/?q", "http://a.test/#f", "a.test:80",
+        "https://a.test",      "ftp://a.test",     "http://",          "http://:80",  "http://a.test:0",
+        "http://a.test:70000", "http://a.test:x",  "http://u@a.test",  "http://[::1", "http://[zz]:1",
+        "http://a.test/x y",   "http://a.test/?q", "http://a.test/#f", "a.test:80",
     };
     for (size_t i = 0; i < HS_ARRAY_SIZE(bad); i++) {
         err[0] = '\0';
@@ -43,7 +43,7 @@ static void test_urls(void)
 
 static void test_cidrs(void)
 {
-    proxy_cidr_t c[8];
+    hs_cidr_t c[8];
     char err[256];
     int n = hs__proxy_parse_cidrs("10.0.0.0/8, 127.0.0.1 ::1,2001:db8::/32", c, 8, err, sizeof(err));
     is_int(n, 4, "four entries");
@@ -134,7 +134,8 @@ static void test_config(void)
         {"hosts:\n  a.test:\n    paths:\n      /x:\n        proxy:\n          upstreams: [\"http://a.test\"]\n"
          "          health_check: healthz\n",
          "t.yaml:7: "},
-        {"proxy: {upstreams: [\"http://a.test\"]}\nhosts:\n  a.test:\n    paths:\n      /: {api: true}\n", "t.yaml:1: "},
+        {"proxy: {upstreams: [\"http://a.test\"]}\nhosts:\n  a.test:\n    paths:\n      /: {api: true}\n",
+         "t.yaml:1: "},
     };
     for (size_t i = 0; i < HS_ARRAY_SIZE(bad); i++) {
         err[0] = '\0';
@@ -213,16 +214,15 @@ static void test_ring_and_pick(void)
         same += t3 == t4 && t3 != t ? 0 : -100000;
     }
     ok(same == 3000, "one key, one upstream; and a stable second choice");
-    ok(counts[0] > 700 && counts[1] > 700 && counts[2] > 700, "keys spread: %d %d %d", counts[0], counts[1],
-       counts[2]);
+    ok(counts[0] > 700 && counts[1] > 700 && counts[2] > 700, "keys spread: %d %d %d", counts[0], counts[1], counts[2]);
     /* round robin from the cursor, skipping what was tried */
     int seq[6];
     for (int k = 0; k < 6; k++) {
         hs__proxy_pick(&pw, rr, 0, 0, 1000, &idx);
         seq[k] = idx;
     }
-    ok(seq[0] != seq[1] && seq[1] != seq[2] && seq[0] == seq[3] && seq[1] == seq[4], "round robin: %d %d %d %d",
-       seq[0], seq[1], seq[2], seq[3]);
+    ok(seq[0] != seq[1] && seq[1] != seq[2] && seq[0] == seq[3] && seq[1] == seq[4], "round robin: %d %d %d %d", seq[0],
+       seq[1], seq[2], seq[3]);
     hs__proxy_pick(&pw, rr, 0x3, 0, 1000, &idx);
     is_int(idx, 2, "tried 0 and 1: 2");
     ok(hs__proxy_pick(&pw, rr, 0x7, 0, 1000, &idx) == NULL, "all tried: none");
@@ -282,8 +282,9 @@ static void test_gzip_wanted(void)
 {
     hs_config_t cfg;
     char err[512];
-    int r = load(&cfg, "hosts:\n  a.test:\n    paths:\n      /: {proxy: {upstreams: [\"http://10.0.0.1\"], compress: true}}\n",
-                 err, sizeof(err));
+    int r = load(
+        &cfg, "hosts:\n  a.test:\n    paths:\n      /: {proxy: {upstreams: [\"http://10.0.0.1\"], compress: true}}\n",
+        err, sizeof(err));
     ok(r == HS_OK, "compress on: %s", r ? err : "");
     if (r != HS_OK)
         return;
