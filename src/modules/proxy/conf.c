@@ -136,6 +136,12 @@ static bool host_char(char c)
     return isalnum((unsigned char)c) || c == '-' || c == '.' || c == '_';
 }
 
+/* https:// is refused until the engine has a TLS client (issue 15). Where it plugs in: this parser
+ * accepts the scheme (default port 443) and marks the upstream (SNI and verification name = the
+ * host); hs_client_req_t gains the TLS context, client.c's connect_fresh wraps the connected socket
+ * in the TLS ops table and handshakes before ST_EXCHANGE, reporting HS_UP_TLS_HANDSHAKE or
+ * HS_UP_TLS_CERTIFICATE in HS_UP_PHASE_TLS (the table already maps them to 502/525/526); the pool
+ * keys connections by address and TLS context. Nothing else in the gateway changes. */
 int hs__proxy_parse_url(const char *url, char *host, size_t hostcap, uint16_t *port, const char **path, char *err,
                         size_t errlen)
 {
