@@ -205,6 +205,17 @@ def start_servers(root, tmp, which, baseline_exe=None):
     if "statusd" in which:
         port = free_port()
         servers["statusd"] = Srv("statusd", statusd_cmd(os.path.join(REPO, "build", "statusd"), port, root), port)
+    if "policy" in which:
+        # statusd again with an allow rule and a limit rule on the same path (issue 12's bar: at most
+        # 5 % more CPU per request); the rate is never reached, so every request is admitted
+        port = free_port()
+        servers["policy"] = Srv("policy", statusd_cmd(os.path.join(REPO, "build", "statusd"), port, root) + [
+            "--allow", "127.0.0.1", "--limit-rate", "1000000000r/s", "--limit-burst", "1000000"], port)
+    if "negotiate" in which:
+        # the same statusd with negotiation on, for the negotiated 12 B scenario only
+        port = free_port()
+        servers["negotiate"] = Srv("negotiate", statusd_cmd(os.path.join(REPO, "build", "statusd"), port, root) +
+                                   ["--negotiate"], port)
     if baseline_exe:
         # right after statusd, so that in every round the two run back to back
         port = free_port()
@@ -430,6 +441,17 @@ def bars(results, mem, baseline_why=None):
             row("%s: p99 no worse than the best anchor" % t, "%.2f ms (best: %s %.2f ms)" % (s_p99, best[1], best[0]),
                 s_p99 <= best[0])
 
+    # issue 12: a path with an allow rule and a limit rule against the same path without
+    for t in ("12 B file, 50 conns", "12 B file, 1000 conns"):
+        s_c, p_c = med(t, "statusd", "cpu_us"), med(t, "policy", "cpu_us")
+        if s_c and p_c:
+            row("Policies: %s, allow + limit CPU/request ≤ 1.05× without" % t, "%.3f× (statusd rounds ±%.1f %%)" % (
+                p_c / s_c, spread(t, "statusd") / 2), p_c <= 1.05 * s_c)
+
+    n_cpu = med("12 B negotiated (2 languages), 50 conns", "negotiate", "cpu_us")
+    if n_cpu and f12_cpu:
+        row("negotiated 12 B: CPU/request ≤ 1.3× the 12 B file", "%.2f×" % (n_cpu / f12_cpu), n_cpu <= 1.3 * f12_cpu)
+
     # the gateway (issue 13): statusd's proxy against nginx's and HAProxy, in front of one upstream
     t = "proxy: 12 B file, 50 conns"
     p_cpu, n_cpu = med(t, "statusd-proxy", "cpu_us"), med(t, "nginx-proxy", "cpu_us")
@@ -474,9 +496,11 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--idle", type=int, default=5000)
-    ap.add_argument("--servers", default="statusd,baseline,nginx,lighttpd,h2o,floor," + ",".join(PROXIES),
+    ap.add_argument("--servers", default="statusd,policy,negotiate,baseline,nginx,lighttpd,h2o,floor," + ",".join(PROXIES),
                     help="comma-separated; 'floor' is bench/floor.c, a server that parses nothing (12 B scenarios "
-                         "only); 'baseline' is statusd at --baseline REV; statusd-proxy, nginx-proxy and haproxy "
+                         "only); 'baseline' is statusd at --baseline REV; 'policy' is statusd with an allow rule "
+                         "and a limit rule on the path (12 B scenarios only); 'negotiate' is statusd with "
+                         "--negotiate (the negotiated 12 B scenario only); statusd-proxy, nginx-proxy and haproxy "
                          "are reverse proxies in front of one more statusd (the proxy rows only)")
     ap.add_argument("--baseline", default=default_baseline(), metavar="REV|none",
                     help="git revision of the statusd measured as 'baseline' (default: BASELINE in bench/bench.mk, "
@@ -491,6 +515,7 @@ def main():
     # the API right after the 12 B file it is compared with, so that drift hits both alike
     scenarios = [
         ("12 B file, 50 conns", "/small.txt", 50, None),
+        ("12 B negotiated (2 languages), 50 conns", "/hello", 50, ("negotiate",)),
         ("API /status/200, 50 conns", "/_api/status/200", 50, ("statusd", "baseline")),
         ("API /bytes/1024, 50 conns", "/_api/bytes/1024", 50, ("statusd", "baseline")),
         ("100 KiB file, 50 conns", "/big.bin", 50, None),
@@ -511,6 +536,9 @@ def main():
         os.chmod(tmp, 0o755)
         with open(os.path.join(root, "small.txt"), "wb") as f:
             f.write(b"hello world\n")  # 12 bytes
+        for lang in ("en", "fr"):  # /hello, negotiated between two 12-byte variants
+            with open(os.path.join(root, "hello.%s.txt" % lang), "wb") as f:
+                f.write(b"hello world\n")
         with open(os.path.join(root, "big.bin"), "wb") as f:
             f.write(os.urandom(100 * 1024))
         baseline_exe = None
@@ -534,8 +562,10 @@ def main():
                 for name, srv in servers.items():
                     if name == "upstream" or (only and name not in only) or (not only and name in PROXIES):
                         continue
-                    if name == "floor" and path != "/small.txt":
+                    if name in ("floor", "policy") and path != "/small.txt":
                         continue  # the floor answers every request with the same 12 bytes
+                    if name == "negotiate" and not only:
+                        continue  # negotiation on: only its own scenario
                     r = run_wrk("http://127.0.0.1:%d%s" % (srv.port, path), conns, args.duration, srv)
                     results.setdefault((title, name), []).append(r)
                     print("round %d  %-26s %-9s %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms  cpu %6.2f us/req%s" % (
@@ -544,7 +574,7 @@ def main():
                         flush=True)
         if args.idle > 0:
             for name, srv in servers.items():
-                if name == "floor" or name == "upstream" or name in PROXIES:
+                if name in ("floor", "policy", "negotiate", "upstream") or name in PROXIES:
                     continue
                 vals = [idle_memory(srv, args.idle) for _ in range(1)]
                 mem[name] = median(vals)

@@ -38,7 +38,8 @@
 #define HS_MAX_LISTEN 16
 #define HS_MAX_ERROR_PAGES 64
 #define HS_ERROR_PAGE_MAX_SIZE (64 * 1024)
-#define HS_MAX_MODULES 16 /* settings sets: the engine's (0) and one per module */
+#define HS_MAX_MODULES 16     /* settings sets: the engine's (0) and one per module */
+#define HS_MAX_LOG_TARGETS 32 /* distinct access log files over the life of a process */
 
 typedef struct hs_config_s hs_config_t;
 typedef struct hs_conf_state_s hs_conf_state_t;
@@ -131,12 +132,15 @@ struct hs_config_s {
     /* server */
     char *listen[HS_MAX_LISTEN];
     size_t num_listen;
-    bool listen_is_default; /* still the embedded default: the first explicit value replaces it */
-    int workers;            /* 0 = number of cores */
-    int max_connections;    /* over this: 503 + Retry-After, then close */
-    int retry_after;        /* seconds, for 503 on overload */
-    char *server_name;      /* Server header value */
-    char *access_log;       /* path, "-" or "off" */
+    bool listen_is_default;            /* still the embedded default: the first explicit value replaces it */
+    int workers;                       /* 0 = number of cores */
+    int max_connections;               /* over this: 503 + Retry-After, then close */
+    int retry_after;                   /* seconds, for 503 on overload */
+    char *server_name;                 /* Server header value */
+    char *access_log;                  /* path, "-" or "off" (path) */
+    char *log_format;                  /* combined, json or a $template (path) */
+    const struct hs_logfmt_s *log_fmt; /* log_format compiled (hs_config_validate) */
+    int log_target;                    /* the access log file of these settings, -1 = off (bound by the server) */
     char *log_level;
     char *user;        /* when started as root: drop privileges to this user after binding */
     bool strict_hosts; /* a Host naming none of the hosts: 421 (else the first host serves it) */
@@ -189,7 +193,8 @@ struct hs_hostconf_s {
     const char *name;      /* lowercase; "*.example.com" matches any name below; "*" matches any */
     hs_pathconf_t **paths; /* longest prefix first */
     size_t npaths;
-    hs_config_t *cfg; /* the settings of the host */
+    hs_config_t *cfg;     /* the settings of the host */
+    uint8_t metrics_slot; /* its label in /metrics (given by the server: src/http/metrics.c) */
     const char *file;
     size_t line;
 };
@@ -201,6 +206,10 @@ const hs_hostconf_t *hs_config_hosts(const hs_config_t *cfg, size_t *n);
  * false when no host has that name (the default host is used). NULL when no path of the host
  * matches (the engine answers 404). */
 const hs_pathconf_t *hs_config_lookup(const hs_config_t *cfg, hs_iovec_t host, hs_iovec_t path, bool *known);
+/* The same in two steps: the host serving `host` (the default when none has that name: *known
+ * false), then its path for `path` (NULL: none). */
+const hs_hostconf_t *hs_config_find_host(const hs_config_t *cfg, hs_iovec_t host, bool *known);
+const hs_pathconf_t *hs_config_host_path(const hs_hostconf_t *h, hs_iovec_t path);
 
 /* ---- the directive tables ---- */
 /* Every directive of the engine and the modules, joined (stable for the process). */

@@ -4,14 +4,16 @@
  * time (re-parsing from the start, as picohttpparser does) and either:
  *   - returns the number of bytes the head occupies (> 0) and fills *req,
  *   - returns HS_AGAIN when the head is incomplete and nothing is wrong so far,
- *   - returns HS_ERROR with req->error set to the specific status (400, 414, 431, 501, 505)
- *     and req->error_detail to a short static explanation.
+ *   - returns HS_ERROR with req->error set to the specific status (400, 414, 431, 501, 505),
+ *     req->error_cause to the cause (HS_CAUSE_*) and req->error_detail to a short static
+ *     explanation.
  * All outputs are slices into the caller's buffer, valid while it is.
  */
 #ifndef HS_PARSE_H
 #define HS_PARSE_H
 
 #include "hs/core.h"
+#include "hs/cause.h"
 
 typedef struct hs_header_s {
     hs_iovec_t name;  /* as received (case preserved) */
@@ -76,9 +78,12 @@ typedef enum {
     HS_METHOD_MOVE,
     HS_METHOD_LOCK,
     HS_METHOD_UNLOCK,
-    HS_METHOD_BREW, /* RFC 2324 (HTCPCP) */
-    HS_METHOD_WHEN, /* RFC 2324 */
-    HS_METHOD_MEXT, /* RFC 2774 mandatory extension: "M-" prefixed method → 510 */
+    HS_METHOD_BREW,   /* RFC 2324 (HTCPCP) */
+    HS_METHOD_WHEN,   /* RFC 2324 */
+    HS_METHOD_BIND,   /* RFC 5842 §4 (WebDAV bindings) */
+    HS_METHOD_UNBIND, /* RFC 5842 §5 */
+    HS_METHOD_REBIND, /* RFC 5842 §6 */
+    HS_METHOD_MEXT,   /* RFC 2774 mandatory extension: "M-" prefixed method → 510 */
     HS_METHOD__COUNT
 } hs_method_t;
 
@@ -111,6 +116,7 @@ typedef struct hs_parsed_req_s {
     size_t num_headers;
     /* set on HS_ERROR */
     int error;
+    uint16_t error_cause; /* why (HS_CAUSE_*, include/hs/cause.h): its status is `error` */
     const char *error_detail;
 } hs_parsed_req_t;
 
@@ -137,7 +143,7 @@ typedef struct hs_req_meta_s {
 } hs_req_meta_t;
 
 /* Validate the framing- and connection-related fields of a parsed head. HS_OK or HS_ERROR with
- * req->error (400, 417, 501) and req->error_detail set. */
+ * req->error (400, 417, 501), req->error_cause and req->error_detail set. */
 int hs_parse_semantics(hs_parsed_req_t *req, hs_req_meta_t *meta);
 
 /* ---- chunked transfer coding (RFC 9112 §7.1) ----
@@ -149,6 +155,7 @@ typedef struct hs_chunked_s {
     size_t trailer_len;  /* bytes of the trailer section */
     uint8_t state;
     uint8_t hex_digits;
+    uint16_t error_cause; /* set on HS_ERROR: why (HS_CAUSE_*; its status is *status) */
     /* Set by the caller before decoding: stop right after the last-chunk line and return HS_DONE
      * with the trailer section and its final CRLF left unconsumed, for hs_parse_trailers (a
      * client that keeps the trailers). Clear (zeroed): trailers are checked and discarded. */

@@ -3,17 +3,13 @@
  *   statusd explain 418            one code, as text
  *   statusd explain 404 500 4xx    several codes and whole classes, one block each
  *   statusd explain --json 451     a JSON object (an array for several codes or a class)
- *   statusd explain --causes [502 | connect_timeout …] [--json]
- *                                  the gateway's upstream-failure causes: all, those answering
- *                                  with a code (in any proxy.errors mode), or by id
  *   statusd list [--class 5xx] [--unofficial] [--json]
  *
- * Everything printed comes from the registry (src/http/status.def) and the gateway's cause table
- * (src/http/upstream.def). */
+ * Everything printed comes from the registry (src/http/status.def). */
 #include "hs/cli.h"
-#include "hs/status.h"
+#include "hs/http.h"
 #include "hs/json.h"
-#include "hs/upstream.h"
+#include "hs/status.h"
 
 #include "../modules/reference/reference.h"
 
@@ -21,21 +17,21 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char usage_text[] = "usage: statusd explain [--json] CODE|CLASS...\n"
-                                 "       statusd explain --causes [--json] [CODE|CAUSE...]\n"
+                                 "       statusd explain --causes [--json] [CODE|CLASS...]\n"
                                  "       statusd list [--class CLASS] [--unofficial] [--json]\n"
                                  "\n"
                                  "  explain        describe status codes: one (418), several (404 500) or a whole\n"
                                  "                 class (4xx): meaning, origin, reference, flags, the headers a\n"
                                  "                 response must or should carry, and when statusd sends it\n"
-                                 "  --causes       the gateway's upstream-failure causes (a reverse proxy's 502,\n"
-                                 "                 503, 504, 52x, 530, 598, 599): every one, the ones answering\n"
-                                 "                 with a code in any proxy.errors mode (502), or one by its id\n"
-                                 "                 as the access log and Proxy-Status name it (connect_timeout)\n"
                                  "  list           one line per code the registry knows\n"
                                  "\n"
+                                 "  --causes       what makes statusd send these codes (every cause without\n"
+                                 "                 a code): the cause id the access log and /metrics use,\n"
+                                 "                 the directive that changes it, and what happened\n"
                                  "  --json         print JSON: an object for one code, otherwise an array\n"
                                  "  --class CLASS  list only one class: 1xx, 2xx, 3xx, 4xx or 5xx\n"
                                  "  --unofficial   list only codes that are not in the IANA registry\n"
@@ -154,111 +150,105 @@ static void print_end(printer_t *pr)
         fputs(pr->array ? (pr->n ? "\n]\n" : "]\n") : "\n", pr->out);
 }
 
-/* ---- the gateway's causes ---- */
+/* ---- explain --causes ----
+ * From the cause registry (include/hs/cause.h): the engine's causes, the gateway's, the
+ * modules', and each status's default (used when nothing more precise is known). */
 
-static const char *const mode_names[] = {"standard", "detailed", "timeouts"};
-
-/* Which requests another upstream may get after this cause (RFC 9110 §9.2.2). */
-static const char *retry_words(const hs_up_cause_info_t *c)
+static bool cause_has_status(const hs_cause_info_t *c, int code, int cls)
 {
-    if (c->flags & HS_UPC_AFTER_HEAD)
-        return "never: the response head went to the client already";
-    if (c->cause == HS_UP_PROXY_LOOP_DETECTED)
-        return "never";
-    if (c->flags & HS_UPC_NOT_SENT)
-        return "any method (the request did not reach the upstream)";
-    return "idempotent methods only (GET, HEAD, PUT, DELETE …; Idempotency-Key when enabled)";
+    int st[3] = {c->status, c->also[0], c->also[1]};
+    for (int i = 0; i < 3; i++)
+        if (st[i] && (code ? st[i] == code : st[i] / 100 == cls))
+            return true;
+    return false;
 }
 
-static void cause_text(FILE *out, const hs_up_cause_info_t *c)
+static bool cause_wanted(const hs_cause_info_t *c, int argc, char **argv)
 {
-    fprintf(out, "%s\n", c->id);
-    if (c->flags & HS_UPC_AFTER_HEAD) {
-        fputs("  status:        unchanged (the upstream's); the body ends abortively: no final chunk, never\n"
-              "                 padded, logged with truncated=1\n",
-              out);
-    } else {
-        fputs("  status:       ", out);
-        for (int m = 0; m < 3; m++)
-            fprintf(out, "%s %d %s (%s)", m ? "," : "", c->status[m], hs_status_reason(c->status[m]), mode_names[m]);
-        fputs((c->flags & HS_UPC_RETRY_AFTER) ? "; with Retry-After\n" : "\n", out);
+    bool any = false;
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] == '-')
+            continue;
+        any = true;
+        if (cause_has_status(c, parse_code(argv[i]), parse_class(argv[i], false)))
+            return true;
     }
-    fprintf(out, "  Proxy-Status:  error=%s; details=\"%s\"\n", c->error_type, c->id);
-    fprintf(out, "  retried:       %s\n", retry_words(c));
-    fprintf(out, "  %s\n", c->summary);
+    return !any;
 }
 
-static void cause_json(FILE *out, const hs_up_cause_info_t *c, const char *ind)
+static void cause_statuses(hs_buf_t *b, const hs_cause_info_t *c)
 {
-    hs_buf_t b = {0};
-    hs_buf_printf(&b, "%s{\"id\": ", ind);
-    hs_json_str(&b, c->id, strlen(c->id));
-    HS_BUF_LIT(&b, ", \"error_type\": ");
-    hs_json_str(&b, c->error_type, strlen(c->error_type));
-    if (c->flags & HS_UPC_AFTER_HEAD)
-        HS_BUF_LIT(&b, ", \"status\": null");
-    else
-        hs_buf_printf(&b, ", \"status\": {\"standard\": %d, \"detailed\": %d, \"timeouts\": %d}", c->status[0],
-                      c->status[1], c->status[2]);
-    hs_buf_printf(&b, ", \"retry_after\": %s, \"not_sent\": %s, \"timeout\": %s, \"after_head\": %s, \"summary\": ",
-                  (c->flags & HS_UPC_RETRY_AFTER) ? "true" : "false", (c->flags & HS_UPC_NOT_SENT) ? "true" : "false",
-                  (c->flags & HS_UPC_TIMEOUT) ? "true" : "false", (c->flags & HS_UPC_AFTER_HEAD) ? "true" : "false");
-    hs_json_str(&b, c->summary, strlen(c->summary));
-    HS_BUF_LIT(&b, "}");
-    put_buf(out, &b);
+    if (!c->status) {
+        HS_BUF_LIT(b, "any");
+        return;
+    }
+    hs_buf_printf(b, "%d", c->status);
+    for (int i = 0; i < 2; i++)
+        if (c->also[i])
+            hs_buf_printf(b, "/%d", c->also[i]);
 }
 
-/* Does an operand (a code or a cause id) select this cause? */
-static bool cause_selected(const hs_up_cause_info_t *c, const char *a)
+/* By status (any-status causes last), then in the registry's order: precise causes before the
+ * status's default. */
+static int by_status(const void *a, const void *b)
 {
-    int code = 0;
-    if (strlen(a) == 3 && a[0] >= '1' && a[0] <= '5' && a[1] >= '0' && a[1] <= '9' && a[2] >= '0' && a[2] <= '9')
-        code = (a[0] - '0') * 100 + (a[1] - '0') * 10 + (a[2] - '0');
-    if (code)
-        return c->status[0] == code || c->status[1] == code || c->status[2] == code;
-    return strcmp(c->id, a) == 0;
+    hs_cause_t x = *(const hs_cause_t *)a, y = *(const hs_cause_t *)b;
+    unsigned sx = hs_cause_get(x)->status ? hs_cause_get(x)->status : 1000;
+    unsigned sy = hs_cause_get(y)->status ? hs_cause_get(y)->status : 1000;
+    if (sx != sy)
+        return sx < sy ? -1 : 1;
+    if (hs_cause_is_default(x) != hs_cause_is_default(y))
+        return hs_cause_is_default(x) ? 1 : -1;
+    return x < y ? -1 : x > y;
 }
 
 static int explain_causes(int argc, char **argv, bool json)
 {
-    size_t count;
-    const hs_up_cause_info_t *table = hs_up_cause_table(&count);
-    int operands = 0;
-    for (int i = 1; i < argc; i++) {
-        if (argv[i][0] == '-')
-            continue;
-        operands++;
-        bool any = false;
-        for (size_t k = 0; k < count && !any; k++)
-            any = cause_selected(&table[k], argv[i]);
-        if (!any) {
-            fprintf(stderr,
-                    "statusd: no gateway cause answers with or is called '%s' (see 'statusd explain --causes')\n",
-                    argv[i]);
-            return 2;
+    hs_modules_register_causes(hs_modules);
+    hs_cause_t n = hs_cause_count(), list[HS_CAUSE_MAX];
+    size_t width = 0, count = 0;
+    for (hs_cause_t i = 1; i < n; i++)
+        if (cause_wanted(hs_cause_get(i), argc, argv)) {
+            width = HS_MAX(width, strlen(hs_cause_get(i)->id));
+            list[count++] = i;
         }
-    }
-    size_t n = 0;
-    if (json)
-        fputs("[", stdout);
+    qsort(list, count, sizeof(list[0]), by_status);
+    printer_t pr = {.out = stdout, .json = json, .array = true};
+    print_start(&pr);
     for (size_t k = 0; k < count; k++) {
-        bool pick = operands == 0;
-        for (int i = 1; i < argc && !pick; i++)
-            pick = argv[i][0] != '-' && cause_selected(&table[k], argv[i]);
-        if (!pick)
-            continue;
+        hs_cause_t i = list[k];
+        const hs_cause_info_t *c = hs_cause_get(i);
+        bool dflt = hs_cause_is_default(i);
+        const char *dir = c->directive && c->directive[0] ? c->directive : NULL;
+        hs_buf_t b = {0};
         if (json) {
-            fputs(n ? ",\n" : "\n", stdout);
-            cause_json(stdout, &table[k], "  ");
+            HS_BUF_LIT(&b, "  {\"id\": ");
+            hs_json_str(&b, c->id, strlen(c->id));
+            hs_buf_printf(&b, ", \"status\": %d, \"also\": [", c->status);
+            for (int a = 0, m = 0; a < 2; a++)
+                if (c->also[a])
+                    hs_buf_printf(&b, "%s%d", m++ ? ", " : "", c->also[a]);
+            HS_BUF_LIT(&b, "], \"directive\": ");
+            if (dir)
+                hs_json_str(&b, dir, strlen(dir));
+            else
+                HS_BUF_LIT(&b, "null");
+            hs_buf_printf(&b, ", \"default\": %s, \"summary\": ", dflt ? "true" : "false");
+            hs_json_str(&b, c->summary ? c->summary : "", c->summary ? strlen(c->summary) : 0);
+            HS_BUF_LIT(&b, "}");
+            fputs(pr.n ? ",\n" : "\n", stdout);
         } else {
-            if (n)
-                fputc('\n', stdout);
-            cause_text(stdout, &table[k]);
+            hs_buf_t st = {0};
+            cause_statuses(&st, c);
+            hs_buf_printf(&b, "%-7.*s  %-*s  %s%s%s%s\n", (int)st.len, st.base, (int)width, c->id,
+                          dflt ? "(default) " : "", c->summary ? c->summary : "", dir ? " Changed by: " : "",
+                          dir ? dir : "");
+            hs_buf_free(&st);
         }
-        n++;
+        put_buf(stdout, &b);
+        pr.n++;
     }
-    if (json)
-        fputs(n ? "\n]\n" : "]\n", stdout);
+    print_end(&pr);
     return finish();
 }
 
@@ -287,8 +277,6 @@ int hs_cli_explain(int argc, char **argv)
             }
             continue;
         }
-        if (causes)
-            continue; /* checked by explain_causes */
         operands++;
         if (parse_class(a, false)) {
             classes++;
@@ -297,10 +285,10 @@ int hs_cli_explain(int argc, char **argv)
             unknown++;
         }
     }
-    if (causes)
-        return explain_causes(argc, argv, json);
     if (unknown)
         return 2;
+    if (causes)
+        return explain_causes(argc, argv, json);
     if (operands == 0)
         return usage_error("%s: which status code? e.g. 'statusd explain 404' or 'statusd explain 4xx'",
                            argc > 0 ? argv[0] : "explain");

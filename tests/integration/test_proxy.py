@@ -476,3 +476,42 @@ def test_config_check(tmp_path):
     hosts_and_flag.write_text("hosts:\n  a.test:\n    paths:\n      /: {root: /tmp}\n")
     r = check_t("--config", str(hosts_and_flag), "--proxy", "http://127.0.0.1:1")
     assert r.returncode != 0 and "with hosts, give a path its upstreams" in r.stderr, r.stderr
+
+
+def test_reload_follows_the_new_upstreams(make_server, up, up2):
+    """SIGHUP with another upstream list: a request in flight finishes with the configuration it
+    started with, the next ones go to the new upstreams (their indexes, health and names are the
+    new configuration's)."""
+    import signal
+    import tempfile
+    d = tempfile.mkdtemp(dir="/tmp")
+    os.chmod(d, 0o755)
+    path = os.path.join(d, "c.yaml")
+
+    def write(upstream):
+        with open(path + ".tmp", "w") as f:
+            f.write("hosts:\n  \"*\":\n    paths:\n      /app: {proxy: {upstreams: [\"http://127.0.0.1:%d/\"], "
+                    "health_check: /ok, health_interval: 200ms}}\n" % upstream)
+        os.chmod(path + ".tmp", 0o644)
+        os.rename(path + ".tmp", path)
+
+    write(up)
+    srv = make_server("--config", path)
+    assert whoami(srv.port, "/app/whoami") == up
+    slow = {}
+    t = threading.Thread(target=lambda: slow.update(r=get(srv.port, "/app/interim")[0]), daemon=True)
+    t.start()
+    time.sleep(0.02)
+    write(up2)
+    srv.proc.send_signal(signal.SIGHUP)
+    deadline = time.time() + 10
+    while time.time() < deadline and "configuration reloaded" not in srv.stderr():
+        time.sleep(0.02)
+    assert "configuration reloaded" in srv.stderr(), srv.stderr()
+    t.join(5)
+    assert slow["r"].status == 200 and slow["r"].body == b"done"
+    assert all(whoami(srv.port, "/app/whoami") == up2 for _ in range(3))
+    time.sleep(0.5)  # health checks of the new configuration ran
+    assert whoami(srv.port, "/app/whoami") == up2
+    import shutil
+    shutil.rmtree(d, ignore_errors=True)

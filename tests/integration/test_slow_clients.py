@@ -428,8 +428,19 @@ def test_sigterm_during_request_body_upload_completes_it(make_server):
     body = b"x" * (1024 * 1024)
     c = s.connect()
     try:
-        c.sendall(b"POST /anything HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body) + body[:1000])
-        time.sleep(0.2)
+        # 100 Continue says the server has the head and its handler reads the body: the request
+        # is under way before the signal, however slowly a loaded machine runs the server
+        c.sendall(b"POST /anything HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n"
+                  % len(body))
+        interim = b""
+        c.settimeout(10)
+        while b"\r\n\r\n" not in interim:
+            chunk = c.recv(4096)
+            assert chunk, "closed before 100 Continue"
+            interim += chunk
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        c.sendall(body[:1000])
+        time.sleep(0.1)
         s.proc.send_signal(signal.SIGTERM)
         time.sleep(0.2)
         c.sendall(body[1000:])

@@ -316,10 +316,10 @@ static proxy_dns_t *dns_for(hs_config_t *cfg, proxy_registry_t *r, const char *h
     for (proxy_dns_t *d = r->names; d; d = d->next)
         if (!strcasecmp(d->name, host) && !strcmp(d->port, ps))
             return d;
-    proxy_dns_t *d = hs_config_alloc(cfg, sizeof(*d));
-    memset(d, 0, sizeof(*d));
+    proxy_dns_t *d = hs_calloc(1, sizeof(*d)); /* counted, see proxy.h: the registry holds one */
+    atomic_init(&d->refs, 1);
     pthread_mutex_init(&d->mu, NULL);
-    d->name = hs_config_strdup(cfg, host);
+    d->name = hs_strdup(host);
     memcpy(d->port, ps, sizeof(ps));
     d->timeout_ms = top->dns_timeout;
     d->next = r->names;
@@ -561,7 +561,15 @@ void hs__proxy_conf_release(void *conf)
     proxy_conf_t *pc = conf;
     if (pc->list)
         pc->list->built = false;
-    pc->reg = NULL; /* the top's: built again by the next check */
+    if (pc->reg) { /* the top's: built again by the next check */
+        proxy_dns_t *next;
+        for (proxy_dns_t *d = pc->reg->names; d; d = next) {
+            next = d->next;
+            hs__proxy_dns_release(d);
+        }
+        pc->reg->names = NULL;
+    }
+    pc->reg = NULL;
 }
 
 const char *hs__proxy_conf_mount(hs_config_t *cfg, const void *conf, bool flat)
@@ -573,10 +581,11 @@ const char *hs__proxy_conf_mount(hs_config_t *cfg, const void *conf, bool flat)
     return root && *root ? NULL : "/"; /* with --root: refused by check, with a clear message */
 }
 
-static int init(hs_server_t *srv)
+/* Each configuration generation (startup, and every reload) looks its names up before it serves. */
+static int init(hs_gen_t *gen)
 {
-    proxy_registry_t *reg = hs__proxy_registry(srv->cfg);
-    const proxy_conf_t *top = hs_server_conf(srv, &hs_module_proxy);
+    proxy_registry_t *reg = hs__proxy_registry(gen->cfg);
+    const proxy_conf_t *top = gen->cfg->mod[hs_module_proxy.index];
     if (reg && reg->names)
         hs__proxy_resolve_at_start(reg, top->dns_timeout);
     return HS_OK;

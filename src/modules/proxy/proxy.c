@@ -24,6 +24,7 @@
  * or wrapped in GUARD, which returns when the request ended during the call. */
 #define _GNU_SOURCE
 #include "proxy.h"
+#include "hs/cause.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@ struct proxy_req_s {
     hs_req_t *req;
     const proxy_conf_t *pc;
     proxy_worker_t *pw;
+    proxy_view_t *view; /* this worker's state for the request's generation */
     hs_client_t *c;
     const proxy_target_t *t; /* of the current attempt */
     proxy_uw_t *uw;
@@ -94,6 +96,18 @@ static inline uint64_t now_of(const proxy_req_t *x)
     return x->req->worker->loop.now_ms;
 }
 
+/* Is the request's access log line written? (else nothing is kept for it) */
+static inline bool logging(const hs_req_t *req)
+{
+    return hs_req_cfg(req)->log_target >= 0;
+}
+
+/* The module's server-wide settings of the request's configuration generation. */
+static inline const proxy_conf_t *top_conf(const hs_req_t *req)
+{
+    return hs_req_top(req)->mod[hs_module_proxy.index];
+}
+
 /* ---- the log ---- */
 static void log_add(char *buf, size_t cap, size_t *len, const char *s)
 {
@@ -110,7 +124,7 @@ static void log_add(char *buf, size_t cap, size_t *len, const char *s)
 /* One attempt's outcome: the status it stands for (the upstream's, or the cause's), the cause. */
 static void record(proxy_req_t *x, int status, int cause, int phase)
 {
-    if (x->req->srv->log_fd < 0)
+    if (!logging(x->req))
         return; /* nothing is logged: nothing to remember */
     char st[8] = "-";
     if (status)
@@ -131,7 +145,7 @@ static uint64_t span(uint64_t a, uint64_t b)
 void hs__proxy_log(hs_req_t *req)
 {
     proxy_req_t *x = hs_req_ctx(req, &hs_module_proxy);
-    if (!x || req->srv->log_fd < 0)
+    if (!x || !logging(req))
         return;
     if (x->c) { /* cut short (the client left, the server stops): where it was */
         const hs_client_timings_t *t = &x->c->t;
@@ -227,6 +241,7 @@ static void cleanup(void *arg)
     release_slot(x);
     hs_buf_free(&x->replay);
     hs__proxy_gzip_end(&x->gz);
+    hs__proxy_view_done(x->pw, x->view); /* last: the slots and the queue live in it */
 }
 
 /* ---- answers of our own ---- */
@@ -269,7 +284,7 @@ static void answer(proxy_req_t *x, int cause, const char *detail)
     proxy_status(x, &ps, cause, 0);
     if (ci->flags & HS_UPC_RETRY_AFTER) {
         uint64_t now = now_of(x), back = cause == HS_UP_NO_HEALTHY_UPSTREAM ? hs__proxy_next_up(pc, now) : 0;
-        uint64_t secs = back > now ? (back - now + 999) / 1000 : (uint64_t)req->srv->cfg->retry_after;
+        uint64_t secs = back > now ? (back - now + 999) / 1000 : (uint64_t)hs_req_top(req)->retry_after;
         hs_res_headerf(req, "Retry-After", "%llu", (unsigned long long)(secs ? secs : 1));
     }
     char up[320] = "";
@@ -278,6 +293,7 @@ static void answer(proxy_req_t *x, int cause, const char *detail)
     const char *text = hs_arena_printf(&req->arena, "%s (cause %s%s; request %llu)", detail ? detail : ci->summary,
                                        ci->id, up, (unsigned long long)req->id)
                            .base;
+    hs_req_set_cause(req, HS_CAUSE_UPSTREAM(cause)); /* the access log's and /metrics' cause */
     hs_res_error(req, status, text);
 }
 
@@ -369,7 +385,7 @@ static void failed(proxy_req_t *x, int cause, int phase, const char *detail)
 
 static void dns_done(hs_req_t *req, void *arg)
 {
-    HS_UNUSED(arg);
+    hs__proxy_dns_release(arg); /* the job's reference (the name's state stays with its registry) */
     proxy_req_t *x = req ? hs_req_ctx(req, &hs_module_proxy) : NULL;
     if (x && x->state == ST_DNS) {
         hs_req_cancel_timer(req);
@@ -386,8 +402,7 @@ static void dns_poll(hs_req_t *req)
         resolve_and_go(x);
         return;
     }
-    const proxy_conf_t *top = hs_server_conf(req->srv, &hs_module_proxy);
-    if (now_of(x) - x->wait_since >= top->dns_timeout) {
+    if (now_of(x) - x->wait_since >= top_conf(req)->dns_timeout) {
         failed(x, HS_UP_DNS_TIMEOUT, HS_UP_PHASE_RESOLVE, "no name server answered for the upstream's name in time");
         return;
     }
@@ -403,10 +418,12 @@ static void lookup(proxy_req_t *x, proxy_dns_t *d)
     pthread_mutex_unlock(&d->mu);
     if (busy)
         return;
+    hs__proxy_dns_hold(d); /* the job may outlive the request and its configuration */
     if (hs_req_offload(x->req, hs__proxy_dns_work, dns_done, d) != HS_OK) {
         pthread_mutex_lock(&d->mu);
         d->inflight = false; /* no helper now (or this request has a job): a later request tries */
         pthread_mutex_unlock(&d->mu);
+        hs__proxy_dns_release(d);
     }
 }
 
@@ -421,7 +438,7 @@ static void resolve_and_go(proxy_req_t *x)
     }
     proxy_uw_t *uw = x->uw;
     uint64_t now = now_of(x);
-    const proxy_conf_t *top = hs_server_conf(x->req->srv, &hs_module_proxy);
+    const proxy_conf_t *top = top_conf(x->req);
     hs__proxy_dns_view(uw, up->dns);
     /* the answer's time comes from a helper thread's clock, which may be ahead of the loop's */
     uint64_t age = now > uw->answered ? now - uw->answered : 0;
@@ -449,7 +466,7 @@ static void resolve_and_go(proxy_req_t *x)
 static void attempt(proxy_req_t *x)
 {
     int index = 0;
-    const proxy_target_t *t = hs__proxy_pick(x->pw, x->pc, x->tried, x->key, now_of(x), &index);
+    const proxy_target_t *t = hs__proxy_pick(x->view, x->pc, x->tried, x->key, now_of(x), &index);
     if (!t) {
         x->t = NULL;
         record(x, hs_up_cause_status(HS_UP_NO_HEALTHY_UPSTREAM, x->pc->mode), HS_UP_NO_HEALTHY_UPSTREAM,
@@ -459,7 +476,7 @@ static void attempt(proxy_req_t *x)
     }
     x->t = t;
     x->tried |= 1ull << index;
-    x->uw = &x->pw->u[t->up->index];
+    x->uw = &x->view->u[t->up->index];
     x->state = ST_NEW;
     resolve_and_go(x);
 }
@@ -736,6 +753,7 @@ static void on_error(hs_client_t *c, const hs_client_error_t *e)
     }
     /* after the head: the status stays, the body is cut (or the tunnel closes) */
     record(x, x->status, e->cause, e->phase);
+    hs_req_set_cause(x->req, HS_CAUSE_UPSTREAM(e->cause));
     hs_client_free(x->c);
     x->c = NULL;
     release_slot(x);
@@ -824,7 +842,7 @@ static void go(proxy_req_t *x)
         x->counted = true;
     }
     x->state = ST_EXCHANGE;
-    if (req->srv->log_fd >= 0) {
+    if (logging(req)) {
         char addr[HS_ADDR_MAX];
         hs_addr_format((const struct sockaddr *)&x->sa, addr, sizeof(addr), HS_ADDR_PORT);
         log_add(x->l_up, sizeof(x->l_up), &x->l_up_n, addr);
@@ -907,6 +925,8 @@ int hs__proxy_content(hs_req_t *req)
     x->req = req;
     x->pc = pc;
     x->pw = pw;
+    x->view = hs__proxy_view(pw, req->gen, hs_req_top(req));
+    x->view->reqs++;
     x->expected = -1;
     hs_req_set_ctx(req, &hs_module_proxy, x);
     hs_req_cleanup(req, cleanup, x);

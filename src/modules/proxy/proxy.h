@@ -36,8 +36,11 @@ typedef enum { PROXY_LB_ROUND_ROBIN, PROXY_LB_LEAST_CONN, PROXY_LB_HASH } proxy_
 typedef enum { PROXY_KEY_IP, PROXY_KEY_URI, PROXY_KEY_HOST, PROXY_KEY_HEADER } proxy_key_t;
 typedef enum { PROXY_HOST_PASS, PROXY_HOST_UPSTREAM, PROXY_HOST_FIXED } proxy_host_t;
 
-/* The state of one upstream name, shared by every worker (names only; literals need none). */
+/* The state of one upstream name, shared by every worker (names only; literals need none). It is
+ * on the heap, not in the configuration's arena, and counted: a lookup running on a helper
+ * thread holds it, so a configuration dropped after a reload meanwhile cannot pull it away. */
 typedef struct proxy_dns_s {
+    _Atomic int refs; /* the registry's, and each lookup's (hs__proxy_dns_hold / _release) */
     pthread_mutex_t mu;
     const char *name;
     char port[8];
@@ -157,22 +160,39 @@ typedef struct proxy_uw_s {
     int naddrs, cause;
     const char *detail;
     uint64_t answered;
-    bool inflight;
     struct sockaddr_storage addrs[PROXY_MAX_ADDRS];
     socklen_t lens[PROXY_MAX_ADDRS];
 } proxy_uw_t;
 
+/* A worker's state for the upstreams of one configuration generation (a reload makes another
+ * registry, with other indexes): per upstream and per list. Made when a request of that
+ * generation first comes to the worker, dropped once none of its requests is left and another
+ * generation is current. */
+typedef struct proxy_view_s {
+    uint64_t gen_id;
+    const proxy_registry_t *reg;
+    proxy_uw_t *u;  /* per upstream */
+    unsigned *rr;   /* per list (group) */
+    size_t reqs;    /* requests of this worker using it */
+    struct proxy_view_s *next;
+} proxy_view_t;
+
 typedef struct proxy_worker_s {
     hs_worker_t *w;
-    const proxy_registry_t *reg;
-    hs_client_pool_t *pool;
-    proxy_uw_t *u;   /* per upstream */
-    unsigned *rr;    /* per list (group) */
-    uint64_t ends;   /* requests of this module ended here (a guard for callbacks, proxy.c) */
-    hs_timer_t health_timer;
-    struct proxy_probe_s *probes; /* health checks, per upstream (worker 0, with health_check) */
+    hs_client_pool_t *pool; /* by address: shared by every generation (keep-alive across reloads) */
+    proxy_view_t *views;    /* newest first */
+    uint64_t ends;          /* requests of this module ended here (a guard for callbacks, proxy.c) */
+    hs_timer_t health_timer; /* worker 0: active health checks of the current generation */
+    struct proxy_probe_s *probes;
     int nprobes;
+    uint64_t probes_gen; /* the generation the probes were made for (0: none) */
 } proxy_worker_t;
+
+/* The worker's view of a generation's upstreams (made on first use); top is the generation's
+ * configuration (gen may be NULL where no reload exists: a test rig). */
+proxy_view_t *hs__proxy_view(proxy_worker_t *pw, const hs_gen_t *gen, const hs_config_t *top);
+/* A request of the view ended: views no request uses and no longer current go. */
+void hs__proxy_view_done(proxy_worker_t *pw, proxy_view_t *v);
 
 /* ---- conf.c ---- */
 /* Parse "http://host[:port][/path]" (host: a name, an IPv4 address or [IPv6]). HS_OK or
@@ -207,7 +227,7 @@ void hs__proxy_health_failed(const proxy_conf_t *pc, proxy_upstream_t *up, uint6
 void hs__proxy_health_ok(proxy_upstream_t *up);
 /* The target for an attempt: not in `tried` (a bit per target), usable; NULL when none. `key` is
  * the hashed key for PROXY_LB_HASH. */
-const proxy_target_t *hs__proxy_pick(proxy_worker_t *pw, const proxy_conf_t *pc, uint64_t tried, uint32_t key,
+const proxy_target_t *hs__proxy_pick(proxy_view_t *v, const proxy_conf_t *pc, uint64_t tried, uint32_t key,
                                      uint64_t now, int *index);
 /* The earliest time a target of the list comes back (for Retry-After), 0 when unknown. */
 uint64_t hs__proxy_next_up(const proxy_conf_t *pc, uint64_t now);
@@ -216,8 +236,11 @@ uint32_t hs__proxy_hash(const void *p, size_t n);
 void hs__proxy_ring_build(hs_config_t *cfg, proxy_list_t *l);
 /* Refresh the worker's copy of a name's state when it moved. */
 void hs__proxy_dns_view(proxy_uw_t *uw, proxy_dns_t *d);
-/* Look `d` up (on a helper thread): the work and done functions for hs_req_offload. */
+/* Look `d` up (on a helper thread): the work function for hs_req_offload (the caller holds a
+ * reference for the job and releases it in its done function). */
 void hs__proxy_dns_work(void *arg);
+void hs__proxy_dns_hold(proxy_dns_t *d);
+void hs__proxy_dns_release(proxy_dns_t *d);
 /* Per-worker state and active health checks. */
 int hs__proxy_init_worker(hs_worker_t *w);
 void hs__proxy_fini_worker(hs_worker_t *w);

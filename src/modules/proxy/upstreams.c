@@ -122,7 +122,7 @@ uint64_t hs__proxy_next_up(const proxy_conf_t *pc, uint64_t now)
 }
 
 /* ---- choosing ---- */
-const proxy_target_t *hs__proxy_pick(proxy_worker_t *pw, const proxy_conf_t *pc, uint64_t tried, uint32_t key,
+const proxy_target_t *hs__proxy_pick(proxy_view_t *v, const proxy_conf_t *pc, uint64_t tried, uint32_t key,
                                      uint64_t now, int *index)
 {
     const proxy_list_t *l = pc->list;
@@ -146,7 +146,7 @@ const proxy_target_t *hs__proxy_pick(proxy_worker_t *pw, const proxy_conf_t *pc,
         }
         return NULL;
     }
-    unsigned start = pw->rr[l->group]++;
+    unsigned start = v->rr[l->group]++;
     int best = -1;
     for (size_t k = 0; k < n; k++) {
         int t = (int)((start + k) % n);
@@ -156,7 +156,7 @@ const proxy_target_t *hs__proxy_pick(proxy_worker_t *pw, const proxy_conf_t *pc,
             best = t;
             break;
         }
-        if (best < 0 || pw->u[l->t[t].up->index].active < pw->u[l->t[best].up->index].active)
+        if (best < 0 || v->u[l->t[t].up->index].active < v->u[l->t[best].up->index].active)
             best = t;
     }
     if (best < 0)
@@ -213,6 +213,20 @@ void hs__proxy_dns_work(void *arg)
         freeaddrinfo(res);
 }
 
+void hs__proxy_dns_hold(proxy_dns_t *d)
+{
+    atomic_fetch_add(&d->refs, 1);
+}
+
+void hs__proxy_dns_release(proxy_dns_t *d)
+{
+    if (atomic_fetch_sub(&d->refs, 1) != 1)
+        return;
+    pthread_mutex_destroy(&d->mu);
+    free((char *)d->name);
+    free(d);
+}
+
 void hs__proxy_dns_view(proxy_uw_t *uw, proxy_dns_t *d)
 {
     uint32_t g = atomic_load_explicit(&d->gen, memory_order_acquire);
@@ -257,7 +271,67 @@ void hs__proxy_resolve_at_start(proxy_registry_t *reg, uint64_t dns_timeout_ms)
     }
 }
 
-/* ---- active health checks (worker 0) ---- */
+/* ---- a worker's views of the generations' upstreams ---- */
+static proxy_view_t *view_new(uint64_t gen_id, const proxy_registry_t *reg, int worker)
+{
+    proxy_view_t *v = hs_calloc(1, sizeof(*v));
+    v->gen_id = gen_id;
+    v->reg = reg;
+    size_t nups = reg ? (size_t)reg->nups : 0, ngroups = reg ? (size_t)reg->ngroups : 0;
+    v->u = hs_calloc(nups ? nups : 1, sizeof(*v->u));
+    for (size_t i = 0; i < nups; i++)
+        v->u[i].gen = UINT32_MAX; /* copy the name's state on first use */
+    v->rr = hs_calloc(ngroups ? ngroups : 1, sizeof(*v->rr));
+    for (size_t g = 0; g < ngroups; g++)
+        v->rr[g] = (unsigned)worker; /* different workers start their round robin at different places */
+    return v;
+}
+
+static void view_free(proxy_view_t *v)
+{
+    free(v->u);
+    free(v->rr);
+    free(v);
+}
+
+/* Views no request uses any more, of generations no longer current, go. */
+static void views_prune(proxy_worker_t *pw)
+{
+    uint64_t current = pw->w->gen ? pw->w->gen->id : 0;
+    for (proxy_view_t **p = &pw->views; *p;) {
+        proxy_view_t *v = *p;
+        if (v->reqs == 0 && v->gen_id != current) {
+            *p = v->next;
+            view_free(v);
+        } else {
+            p = &v->next;
+        }
+    }
+}
+
+proxy_view_t *hs__proxy_view(proxy_worker_t *pw, const hs_gen_t *gen, const hs_config_t *top)
+{
+    uint64_t id = gen ? gen->id : 0;
+    proxy_view_t *v = pw->views;
+    if (v && v->gen_id == id)
+        return v; /* the common case: the newest */
+    for (; v; v = v->next)
+        if (v->gen_id == id)
+            return v;
+    views_prune(pw);
+    v = view_new(id, hs__proxy_registry(top), pw->w->id);
+    v->next = pw->views;
+    pw->views = v;
+    return v;
+}
+
+void hs__proxy_view_done(proxy_worker_t *pw, proxy_view_t *v)
+{
+    if (--v->reqs == 0 && v != pw->views)
+        views_prune(pw);
+}
+
+/* ---- active health checks (worker 0, the current generation's upstreams) ---- */
 typedef struct proxy_probe_s {
     proxy_worker_t *pw;
     proxy_upstream_t *up;
@@ -273,6 +347,13 @@ static void probe_head(hs_client_t *c, const hs_parsed_res_t *res, const hs_res_
 
 static void probe_finish(probe_t *p, bool ok)
 {
+    const hs_gen_t *gen = p->pw->w->gen;
+    if (!gen || gen->id != p->pw->probes_gen) { /* made for a configuration since replaced: its
+                                                  upstreams may be gone; the result is not wanted */
+        hs_client_free(p->c);
+        p->c = NULL;
+        return;
+    }
     bool was = atomic_load(&p->up->check_down);
     if (was == ok) {
         atomic_store(&p->up->check_down, !ok);
@@ -300,13 +381,13 @@ static void probe_error(hs_client_t *c, const hs_client_error_t *e)
 
 static const hs_client_cbs_t probe_cbs = {.on_head = probe_head, .on_end = probe_end, .on_error = probe_error};
 
-static void probe(proxy_worker_t *pw, probe_t *p, const proxy_conf_t *pc)
+static void probe(proxy_worker_t *pw, proxy_view_t *v, probe_t *p, const proxy_conf_t *pc)
 {
     proxy_upstream_t *up = p->up;
     const struct sockaddr *sa = (const struct sockaddr *)&up->addr;
     socklen_t salen = up->addrlen;
     if (up->dns) {
-        proxy_uw_t *uw = &pw->u[up->index];
+        proxy_uw_t *uw = &v->u[up->index];
         hs__proxy_dns_view(uw, up->dns);
         if (uw->naddrs == 0)
             return; /* its requests get the name's cause; the check waits for an address */
@@ -332,13 +413,36 @@ static void probe(proxy_worker_t *pw, probe_t *p, const proxy_conf_t *pc)
     p->c = hs_client_start(pw->pool, sa, salen, &req, &probe_cbs, p);
 }
 
+static void probes_free(proxy_worker_t *pw)
+{
+    for (int i = 0; i < pw->nprobes; i++)
+        hs_client_free(pw->probes[i].c); /* cancelled: no callback after this */
+    free(pw->probes);
+    pw->probes = NULL;
+    pw->nprobes = 0;
+    pw->probes_gen = 0;
+}
+
+#define HEALTH_IDLE_MS 1000 /* without checks to run, look again this often (a reload may add some) */
+
 static void health_tick(hs_timer_t *t)
 {
     proxy_worker_t *pw = (proxy_worker_t *)((char *)t - offsetof(proxy_worker_t, health_timer));
-    const proxy_registry_t *reg = pw->reg;
-    probe_t *probes = pw->probes;
+    hs_worker_t *w = pw->w;
+    const proxy_registry_t *reg = w->gen ? hs__proxy_registry(w->gen->cfg) : NULL;
+    if (!w->gen || w->gen->id != pw->probes_gen) { /* a reload: the checks follow the current configuration */
+        probes_free(pw);
+        if (reg && reg->nups) {
+            pw->probes = hs_calloc((size_t)reg->nups, sizeof(*pw->probes));
+            for (proxy_upstream_t *up = reg->ups; up; up = up->next)
+                pw->probes[up->index] = (probe_t){.pw = pw, .up = up};
+            pw->nprobes = reg->nups;
+        }
+        pw->probes_gen = w->gen ? w->gen->id : 0;
+    }
     uint64_t next = 0;
-    for (size_t i = 0; i < reg->nlists; i++) {
+    proxy_view_t *v = reg ? hs__proxy_view(pw, w->gen, w->gen->cfg) : NULL;
+    for (size_t i = 0; reg && i < reg->nlists; i++) {
         const proxy_conf_t *pc = reg->list_confs[i];
         if (!pc->health_check || !pc->health_check[0])
             continue;
@@ -346,50 +450,27 @@ static void health_tick(hs_timer_t *t)
             next = pc->health_interval;
         const proxy_list_t *l = reg->lists[i];
         for (size_t k = 0; k < l->nt; k++) {
-            probe_t *p = &probes[l->t[k].up->index];
+            probe_t *p = &pw->probes[l->t[k].up->index];
             if (!p->c)
-                probe(pw, p, pc);
+                probe(pw, v, p, pc);
         }
     }
-    if (next)
-        hs_timer_link(&pw->w->loop.wheel, &pw->health_timer, pw->w->loop.now_ms + next);
+    hs_timer_link(&w->loop.wheel, &pw->health_timer, w->loop.now_ms + (next ? next : HEALTH_IDLE_MS));
 }
 
 /* ---- per worker ---- */
 int hs__proxy_init_worker(hs_worker_t *w)
 {
-    proxy_registry_t *reg = hs__proxy_registry(w->srv->cfg);
-    if (!reg || reg->nups == 0)
-        return HS_OK; /* no path proxies: nothing to keep */
+    /* made whatever the configuration: a reload may bring proxied paths */
     const proxy_conf_t *top = hs_server_conf(w->srv, &hs_module_proxy);
     proxy_worker_t *pw = hs_calloc(1, sizeof(*pw));
     pw->w = w;
-    pw->reg = reg;
+    /* the pool's settings are read at start (proxy.keepalive, keepalive_timeout: not reloaded) */
     hs_client_pool_conf_t pcf = {
         .max_idle = (uint32_t)top->keepalive, .idle_timeout_ms = top->keepalive_timeout, .keepalive_margin_ms = 1000};
     pw->pool = hs_client_pool_new(&w->loop, &pcf);
-    pw->u = hs_calloc((size_t)reg->nups, sizeof(*pw->u));
-    for (int i = 0; i < reg->nups; i++)
-        pw->u[i].gen = UINT32_MAX; /* copy the name's state on first use */
-    pw->rr = hs_calloc((size_t)(reg->ngroups ? reg->ngroups : 1), sizeof(*pw->rr));
-    /* different workers start their round robin at different places */
-    for (int g = 0; g < reg->ngroups; g++)
-        pw->rr[g] = (unsigned)w->id;
     w->mod[hs_module_proxy.index] = pw;
-    bool checks = false;
-    for (size_t i = 0; i < reg->nlists; i++) {
-        const proxy_conf_t *pc = reg->list_confs[i];
-        checks |= pc->health_check && pc->health_check[0];
-    }
-    if (checks && w->id == 0) {
-        probe_t *probes = hs_calloc((size_t)reg->nups, sizeof(*probes));
-        proxy_upstream_t *up = reg->ups;
-        for (int i = 0; i < reg->nups && up; i++, up = up->next) {
-            probes[up->index].pw = pw;
-            probes[up->index].up = up;
-        }
-        pw->probes = probes;
-        pw->nprobes = reg->nups;
+    if (w->id == 0) {
         pw->health_timer.cb = health_tick;
         hs_timer_link(&w->loop.wheel, &pw->health_timer, w->loop.now_ms);
     }
@@ -403,13 +484,13 @@ void hs__proxy_fini_worker(hs_worker_t *w)
         return;
     if (hs_timer_is_linked(&pw->health_timer))
         hs_timer_unlink(&w->loop.wheel, &pw->health_timer);
-    probe_t *probes = pw->probes;
-    for (int i = 0; i < pw->nprobes; i++)
-        hs_client_free(probes[i].c);
-    free(probes);
+    probes_free(pw);
     hs_client_pool_free(pw->pool);
-    free(pw->u);
-    free(pw->rr);
+    while (pw->views) {
+        proxy_view_t *v = pw->views;
+        pw->views = v->next;
+        view_free(v);
+    }
     free(pw);
     w->mod[hs_module_proxy.index] = NULL;
 }

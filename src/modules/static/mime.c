@@ -9,6 +9,8 @@
 #define _GNU_SOURCE
 #include "static.h"
 
+#include "hs/static.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,4 +189,39 @@ hs__static_type_t hs__static_mime_lookup(const char *name)
         r.compressible = e->compressible;
     }
     return r;
+}
+
+/* Once per process, from configuration checks (before threads): cached files and the WebDAV
+ * module's getcontenttype keep pointers into the table, so it is never read again. */
+int hs_static_mime_prepare(void)
+{
+    static bool ready;
+    if (ready)
+        return HS_OK;
+    if (hs__static_mime_init() != HS_OK)
+        return HS_ERROR;
+    ready = true;
+    return HS_OK;
+}
+
+const char *hs_static_content_type(const char *name)
+{
+    return hs__static_mime_lookup(name).content_type;
+}
+
+bool hs__static_mime_ext(const char *ext, size_t n, hs__static_type_t *out)
+{
+    if (n == 0 || n > 32)
+        return false;
+    char low[33];
+    for (size_t i = 0; i < n; i++)
+        low[i] = (char)tolower((unsigned char)ext[i]);
+    low[n] = '\0';
+    entry_t key = {.ext = low};
+    const entry_t *e = bsearch(&key, table, ntable, sizeof(entry_t), cmp);
+    if (!e)
+        return false;
+    out->content_type = e->type;
+    out->compressible = e->compressible;
+    return true;
 }

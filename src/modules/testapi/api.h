@@ -25,6 +25,9 @@ typedef struct api_conf_s {
 } api_conf_t;
 
 extern hs_module_t hs_module_testapi;
+/* The API's causes (router.c): hs_req_set_cause(req, API_CAUSE(API_CAUSE_STATUS)). */
+enum { API_CAUSE_STATUS, API_CAUSE_FAULT, API_CAUSE_CAP };
+#define API_CAUSE(i) hs_module_cause(&hs_module_testapi, (i))
 static inline const api_conf_t *api_conf(const hs_req_t *req)
 {
     return hs_req_conf(req, &hs_module_testapi);
@@ -118,7 +121,7 @@ int api_echo_send(hs_req_t *req, unsigned fields);
 /* echo.c: may a client choose this response header (/response-headers, X-HttpStatus-Response-*)?
  * Framing and connection fields are refused. false after answering 400. */
 bool api_header_settable(hs_req_t *req, hs_iovec_t name, hs_iovec_t value);
-/* formats.c: compress into out (appended). false on a library failure. */
+/* coding.c: compress into out (appended). false on a library failure. */
 enum { API_ENC_GZIP, API_ENC_DEFLATE, API_ENC_BROTLI, API_ENC_ZSTD };
 bool api_compress(int enc, const void *in, size_t n, hs_buf_t *out);
 /* Decompress into out, at most `limit` bytes (a decompression bomb stops there). 1 done, 0 over

@@ -18,7 +18,21 @@ typedef struct look_s {
     hs_arena_t *a;
     const char *req_rel;
     int64_t now;
+    bool subtree; /* hs__dav_if_check_subtree */
 } look_t;
+
+/* Append the tokens of the locks the store lists for rel (depth as for hs__dav_lock_list). */
+static int add_tokens(look_t *k, const char *rel, int depth, hs_buf_t *toks)
+{
+    hs__dav_lock_t *locks;
+    size_t n;
+    int r = hs__dav_lock_list(k->fs->store, k->a, rel, depth, k->now, &locks, &n);
+    if (r != HS_OK)
+        return r == -EBUSY ? 503 : 500;
+    for (size_t i = 0; i < n; i++)
+        hs_buf_append(toks, &locks[i].token, sizeof(hs_iovec_t));
+    return HS_OK;
+}
 
 static int lookup(void *ctx, const hs__dav_if_list_t *l, hs__dav_if_state_t *out)
 {
@@ -40,23 +54,39 @@ static int lookup(void *ctx, const hs__dav_if_list_t *l, hs__dav_if_state_t *out
         out->etag = hs_etag_from_stat_arena(k->a, &st, NULL); /* what GET sends */
     }
     if (k->fs->store) {
-        hs__dav_lock_t *locks;
-        size_t n;
-        int r = hs__dav_lock_list(k->fs->store, k->a, rel, 0, k->now, &locks, &n);
-        if (r != HS_OK)
-            return r == -EBUSY ? 503 : 500;
-        hs_iovec_t *toks = n ? hs_arena_alloc(k->a, n * sizeof(*toks)) : NULL;
-        for (size_t i = 0; i < n; i++)
-            toks[i] = locks[i].token; /* §10.4.4: any lock whose scope includes the resource */
-        out->tokens = toks;
-        out->ntokens = n;
+        /* §10.4.4: any lock whose scope includes the resource; for a request on a whole subtree,
+         * an untagged list also stands for the locks below it and its parent's (see fs.h) */
+        bool wide = k->subtree && !l->path.base && rel[0];
+        hs_buf_t toks = {0};
+        int r = add_tokens(k, rel, wide ? HS__DAV_LOCK_INFINITY : 0, &toks);
+        if (r == HS_OK && wide) {
+            const char *slash = strrchr(rel, '/');
+            r = add_tokens(k, hs_arena_strndup(k->a, rel, slash ? (size_t)(slash - rel) : 0), 0, &toks);
+        }
+        if (r != HS_OK) {
+            hs_buf_free(&toks);
+            return r;
+        }
+        out->ntokens = toks.len / sizeof(hs_iovec_t);
+        hs_iovec_t *copy = out->ntokens ? hs_arena_alloc(k->a, toks.len) : NULL;
+        if (copy)
+            memcpy(copy, toks.base, toks.len);
+        out->tokens = copy;
+        hs_buf_free(&toks);
     }
     return HS_OK;
 }
 
 int hs__dav_if_check(hs__dav_fs_t *fs, hs_arena_t *a, const hs__dav_if_t *h, const char *req_rel, int64_t now)
 {
-    look_t k = {fs, a, req_rel, now};
+    look_t k = {fs, a, req_rel, now, false};
+    int r = hs__dav_if_eval(h, lookup, &k);
+    return r == 1 ? 0 : r == 0 ? 412 : r;
+}
+
+int hs__dav_if_check_subtree(hs__dav_fs_t *fs, hs_arena_t *a, const hs__dav_if_t *h, const char *req_rel, int64_t now)
+{
+    look_t k = {fs, a, req_rel, now, true};
     int r = hs__dav_if_eval(h, lookup, &k);
     return r == 1 ? 0 : r == 0 ? 412 : r;
 }

@@ -157,22 +157,34 @@ enum { HS__DAV_WALK_FILE, HS__DAV_WALK_COLL, HS__DAV_WALK_AGAIN, HS__DAV_WALK_LO
 typedef int (*hs__dav_walk_cb)(void *ctx, const char *rel, const struct stat *st, int kind, int status);
 int hs__dav_walk(const hs__dav_fs_t *fs, const char *rel, int depth, size_t max_nodes, hs__dav_walk_cb cb, void *ctx,
                  const char **detail);
+/* The same with flags. HS__DAV_WALK_REPEAT: a collection reached again through another binding
+ * (not a cycle) is entered again, its members reported under that binding too, instead of
+ * HS__DAV_WALK_AGAIN — for a PROPFIND from a client that does not understand 208 (RFC 5842
+ * §7.1, §8.2); set max_nodes, which then bounds the work. */
+#define HS__DAV_WALK_REPEAT 1u
+int hs__dav_walk_flags(const hs__dav_fs_t *fs, const char *rel, int depth, size_t max_nodes, unsigned flags,
+                       hs__dav_walk_cb cb, void *ctx, const char **detail);
 
 /* ---- Live properties (live.c) ----
  * The RFC 4918 §15 properties (creationdate, getcontentlength, getcontenttype, getetag — the
  * static GET's ETag —, getlastmodified, resourcetype, supportedlock, lockdiscovery), RFC 4331's
  * quota-available-bytes and quota-used-bytes (collections), RFC 5842's resource-id and
- * parent-set. displayname and getcontentlanguage are dead properties here (settable).
+ * parent-set; and the two RFC 4918 defines as settable (§15.2, §15.3): displayname, the
+ * resource's own name unless a client set another, and getcontentlanguage, present once a client
+ * set it. A value set by PROPPATCH is kept in the store and wins over the computed one.
  * Values are fragments for hs__dav_ms_prop; they use the prefix D, which every body the
  * writer makes declares. */
 typedef struct hs__dav_live_s {
     const char *name; /* in DAV: */
     bool allprop;     /* returned by allprop (RFC 4918's own; not RFC 4331's or RFC 5842's) */
+    bool settable;    /* PROPPATCH may set it (the store's value wins); else protected */
 } hs__dav_live_t;
 /* Every live property, for propname and allprop; *n entries. */
 const hs__dav_live_t *hs__dav_live_table(size_t *n);
-/* Is q a live property (so PROPPATCH must answer 403 cannot-modify-protected-property, RFC 4918
- * §9.2.1)? */
+/* q's entry in the table, NULL when q is no live property. */
+const hs__dav_live_t *hs__dav_live_find(const hs__dav_qname_t *q);
+/* Is q a protected live property (so PROPPATCH must answer 403 cannot-modify-protected-property,
+ * RFC 4918 §9.2.1)? */
 bool hs__dav_live_protected(const hs__dav_qname_t *q);
 /* Append q's value for the resource at rel (stat st, collection when S_ISDIR) to out: 200, or
  * 404 when q is not a live property of this resource, or 500/503 (the store failed). */
@@ -211,6 +223,14 @@ int hs__dav_proppatch_apply(hs__dav_fs_t *fs, hs_arena_t *a, const char *rel, co
  * (the tokens of the locks whose scope includes it). 0 when it holds (or is absent), 412 when
  * not, 500/503 when the store failed. */
 int hs__dav_if_check(hs__dav_fs_t *fs, hs_arena_t *a, const hs__dav_if_t *h, const char *req_rel, int64_t now);
+/* The same for a DELETE, which removes req_rel's whole subtree from its parent: an untagged list
+ * also matches the tokens of the locks rooted below req_rel and on its parent collection — the
+ * locks whose tokens the request must submit (hs__dav_locks_check). Windows' WebDAV client
+ * submits those untagged, where RFC 4918 §10.4.2 would tag each with its lock's root; a strict
+ * reading answers it 412 although it holds every lock it needs. A header that holds under
+ * hs__dav_if_check holds here too. */
+int hs__dav_if_check_subtree(hs__dav_fs_t *fs, hs_arena_t *a, const hs__dav_if_t *h, const char *req_rel,
+                             int64_t now);
 /* May a request change rel (RFC 4918 §7)? Every live lock that covers rel — and with depth
  * HS__DAV_DEPTH_INFINITY every lock below it (DELETE, MOVE and COPY onto a collection) — must
  * have its token submitted in h (hs__dav_if_submits); with `membership` also the locks of rel's

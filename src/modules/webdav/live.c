@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include "fs.h"
 
+#include "hs/codec.h"
 #include "hs/conditional.h"
 #include "hs/date.h"
 
@@ -26,9 +27,13 @@
 #include <unistd.h>
 
 static const hs__dav_live_t table[] = {
-    {"creationdate", true},           {"getcontentlength", true},  {"getcontenttype", true}, {"getetag", true},
-    {"getlastmodified", true},        {"lockdiscovery", true},     {"resourcetype", true},   {"supportedlock", true},
-    {"quota-available-bytes", false}, {"quota-used-bytes", false}, {"resource-id", false},   {"parent-set", false},
+    {"creationdate", true, false},           {"displayname", true, true},
+    {"getcontentlanguage", true, true},      {"getcontentlength", true, false},
+    {"getcontenttype", true, false},         {"getetag", true, false},
+    {"getlastmodified", true, false},        {"lockdiscovery", true, false},
+    {"resourcetype", true, false},           {"supportedlock", true, false},
+    {"quota-available-bytes", false, false}, {"quota-used-bytes", false, false},
+    {"resource-id", false, false},           {"parent-set", false, false},
 };
 
 const hs__dav_live_t *hs__dav_live_table(size_t *n)
@@ -37,14 +42,20 @@ const hs__dav_live_t *hs__dav_live_table(size_t *n)
     return table;
 }
 
-bool hs__dav_live_protected(const hs__dav_qname_t *q)
+const hs__dav_live_t *hs__dav_live_find(const hs__dav_qname_t *q)
 {
     if (!HS_IOV_EQ(q->ns, HS__DAV_NS))
-        return false;
+        return NULL;
     for (size_t i = 0; i < HS_ARRAY_SIZE(table); i++)
         if (hs_iov_eq(q->name, table[i].name, strlen(table[i].name)))
-            return true;
-    return false;
+            return &table[i];
+    return NULL;
+}
+
+bool hs__dav_live_protected(const hs__dav_qname_t *q)
+{
+    const hs__dav_live_t *l = hs__dav_live_find(q);
+    return l && !l->settable;
 }
 
 hs_iovec_t hs__dav_href(hs_arena_t *a, const hs__dav_fs_t *fs, const char *rel, bool collection)
@@ -157,6 +168,21 @@ int hs__dav_live_get(hs__dav_fs_t *fs, hs_arena_t *a, const char *rel, const str
     if (HS_IOV_EQ(n, "getetag")) {
         char tag[HS_ETAG_STAT_MAX + 1];
         hs_buf_append(out, tag, hs_etag_from_stat(tag, st, NULL));
+    } else if (HS_IOV_EQ(n, "displayname")) {
+        /* RFC 4918 §15.2: a name suitable for presentation — the last segment of the URL, as
+         * the file system spells it (the tree's root: the mount's), when it is UTF-8 text */
+        const char *name = rel[0] ? rel : fs->mount;
+        size_t len = strlen(name);
+        while (len > 0 && name[len - 1] == '/')
+            len--;
+        const char *slash = memrchr(name, '/', len);
+        const char *seg = slash ? slash + 1 : name;
+        len -= (size_t)(seg - name);
+        if (len == 0 || !hs_utf8_valid(seg, len))
+            return 404;
+        hs__dav_xml_escape(out, seg, len, false);
+    } else if (HS_IOV_EQ(n, "getcontentlanguage")) {
+        return 404; /* RFC 4918 §15.3: only what a client set (the store's value) */
     } else if (HS_IOV_EQ(n, "getlastmodified")) {
         char date[30];
         hs_http_date(st->st_mtime, date);

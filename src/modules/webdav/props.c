@@ -35,26 +35,33 @@ static int one(hs__dav_fs_t *fs, hs_arena_t *a, const char *rel, const struct st
                int64_t now, hs_iovec_t *value, hs_iovec_t *lang)
 {
     *lang = HS_IOV_NULL;
-    if (HS_IOV_EQ(q->ns, HS__DAV_NS)) {
+    const hs__dav_live_t *live = hs__dav_live_find(q);
+    if (live && !live->settable) {
         hs_buf_t b = {0};
         int r = hs__dav_live_get(fs, a, rel, st, q, now, &b);
         if (r == 200)
             *value = hs_iov(hs_arena_strndup(a, b.base ? b.base : "", b.len), b.len);
         hs_buf_free(&b);
-        if (r != 404 || hs__dav_live_protected(q))
-            return r;
+        return r;
     }
-    if (!fs->store)
-        return 404;
+    /* a dead property, or a settable live one: what a client set wins */
     hs__dav_prop_t p;
-    int r = hs__dav_prop_get(fs->store, a, rel, q, &p);
-    if (r == HS_DECLINED)
-        return 404;
-    if (r != HS_OK)
+    int r = fs->store ? hs__dav_prop_get(fs->store, a, rel, q, &p) : HS_DECLINED;
+    if (r == HS_OK) {
+        *value = p.value;
+        *lang = p.lang;
+        return 200;
+    }
+    if (r != HS_DECLINED)
         return store_status(r);
-    *value = p.value;
-    *lang = p.lang;
-    return 200;
+    if (!live)
+        return 404;
+    hs_buf_t b = {0};
+    r = hs__dav_live_get(fs, a, rel, st, q, now, &b);
+    if (r == 200)
+        *value = hs_iov(hs_arena_strndup(a, b.base ? b.base : "", b.len), b.len);
+    hs_buf_free(&b);
+    return r;
 }
 
 static void write_group(hs__dav_ms_t *m, const hs_buf_t *b, int status, bool names_only)
@@ -97,7 +104,8 @@ int hs__dav_propfind_write(hs__dav_fs_t *fs, hs_arena_t *a, const char *rel, con
             if (r != HS_OK)
                 st_all = store_status(r);
             for (size_t i = 0; i < nd && !st_all; i++)
-                add_found(&ok, &dead[i].name, dead[i].lang, dead[i].value);
+                if (!hs__dav_live_find(&dead[i].name)) /* a settable live one is listed above */
+                    add_found(&ok, &dead[i].name, dead[i].lang, dead[i].value);
         }
     }
     /* PROP's names, and for ALLPROP those of DAV:include not already there */

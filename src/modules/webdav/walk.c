@@ -11,7 +11,10 @@
  *   - any other collection reached again is a second binding: HS__DAV_WALK_AGAIN, not entered
  *     (208 Already Reported for one that does, RFC 5842 §7.1) — which also bounds the walk by
  *     the number of distinct collections, however the links are arranged.
- * A Depth-1 listing shows each member once and enters nothing, so it needs neither.
+ * A Depth-1 listing shows each member once and enters nothing, so it needs neither. With
+ * HS__DAV_WALK_REPEAT a second binding is entered like the first (a client that does not know
+ * 208 must see every member under each binding, RFC 5842 §7.1); only cycles stop it, and the
+ * node budget bounds the work.
  *
  * The node budget (max_nodes) is checked before each callback, so a PROPFIND that would pass
  * it stops with 403 before the response starts when the caller counts first (a walk with a
@@ -36,6 +39,7 @@ typedef struct walk_s {
     size_t max, count;
     bool infinite;
     size_t level, max_depth;
+    bool repeat;   /* HS__DAV_WALK_REPEAT: enter a second binding again */
     hs_buf_t path; /* the current key, NUL-terminated; len counts the NUL */
     dirid_t *anc;  /* the current collection's ancestors and itself */
     size_t nanc, canc;
@@ -148,10 +152,11 @@ static int walk_member(walk_t *w, int fd, const char *name)
         dirid_t id = id_of(&st);
         if (is_ancestor(w, id)) {
             r = emit(w, &st, HS__DAV_WALK_LOOP, 508);
-        } else if (set_has(w, id)) {
+        } else if (!w->repeat && set_has(w, id)) {
             r = emit(w, &st, HS__DAV_WALK_AGAIN, 208);
         } else {
-            set_add(w, id);
+            if (!w->repeat)
+                set_add(w, id);
             r = emit(w, &st, HS__DAV_WALK_COLL, 0);
             if (r == 0 && w->level >= w->max_depth) {
                 r = emit(w, NULL, HS__DAV_WALK_ERROR, 500);
@@ -198,6 +203,12 @@ static int walk_dir(walk_t *w, int fd)
 int hs__dav_walk(const hs__dav_fs_t *fs, const char *rel, int depth, size_t max_nodes, hs__dav_walk_cb cb, void *ctx,
                  const char **detail)
 {
+    return hs__dav_walk_flags(fs, rel, depth, max_nodes, 0, cb, ctx, detail);
+}
+
+int hs__dav_walk_flags(const hs__dav_fs_t *fs, const char *rel, int depth, size_t max_nodes, unsigned flags,
+                       hs__dav_walk_cb cb, void *ctx, const char **detail)
+{
     struct stat st;
     int fd = hs_fsroot_open(fs->root, rel, &st, detail);
     if (fd < 0)
@@ -208,12 +219,14 @@ int hs__dav_walk(const hs__dav_fs_t *fs, const char *rel, int depth, size_t max_
                 .max = max_nodes,
                 .infinite = depth == HS__DAV_LOCK_INFINITY,
                 .max_depth = fs->max_depth ? fs->max_depth : 128,
+                .repeat = (flags & HS__DAV_WALK_REPEAT) != 0,
                 .detail = detail};
     hs_buf_append(&w.path, rel, strlen(rel) + 1);
     int r = emit(&w, &st, S_ISDIR(st.st_mode) ? HS__DAV_WALK_COLL : HS__DAV_WALK_FILE, 0);
     if (r == 0 && S_ISDIR(st.st_mode) && depth > 0) {
         if (w.infinite) {
-            set_add(&w, id_of(&st));
+            if (!w.repeat)
+                set_add(&w, id_of(&st));
             anc_push(&w, id_of(&st));
         }
         r = walk_dir(&w, fd);

@@ -366,6 +366,10 @@ static void test_methods(void)
     ok(r > 0 && req.method_id == HS_METHOD_UNKNOWN, "GETX is not GET");
     r = parse("GE / HTTP/1.1\r\nHost: h\r\n\r\n");
     ok(r > 0 && req.method_id == HS_METHOD_UNKNOWN, "GE is not GET");
+    r = parse("REBIND /c/ HTTP/1.1\r\nHost: h\r\n\r\n");
+    ok(r > 0 && req.method_id == HS_METHOD_REBIND, "REBIND is known (RFC 5842 §6), not 501");
+    r = parse("UNBIND /c/ HTTP/1.1\r\nHost: h\r\n\r\n");
+    ok(r > 0 && req.method_id == HS_METHOD_UNBIND, "UNBIND is known (RFC 5842 §5)");
 
     /* every known method round-trips through hs_method_name */
     for (int m = HS_METHOD_GET; m < HS_METHOD__COUNT; m++) {

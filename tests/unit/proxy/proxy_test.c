@@ -188,11 +188,9 @@ static void test_ring_and_pick(void)
         return;
     const proxy_conf_t *h = pconf(path_of(&cfg, "a.test", "/h")), *rr = pconf(path_of(&cfg, "a.test", "/r"));
     const proxy_registry_t *reg = hs__proxy_registry(&cfg);
-    proxy_worker_t pw = {.reg = reg};
     proxy_uw_t u[8] = {{0}};
     unsigned cursors[8] = {0};
-    pw.u = u;
-    pw.rr = cursors;
+    proxy_view_t pw = {.reg = reg, .u = u, .rr = cursors};
     ok(h->list->nring == 3 * PROXY_RING_POINTS, "ring points");
     bool sorted = true;
     for (size_t i = 1; i < h->list->nring; i++)

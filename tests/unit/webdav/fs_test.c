@@ -485,6 +485,11 @@ static void test_walk(void)
     walked[0] = '\0';
     is_int(hs__dav_walk(&fs, "w", HS__DAV_LOCK_INFINITY, 5, walk_cb, NULL, &detail), 403, "over the budget: 403");
     ok(strcmp(walked, "w:C;w/a:C;w/a/f:F;w/b:C;w/b/alias:AGAIN208;") == 0, "stopped before the sixth (%s)", walked);
+    walked[0] = '\0';
+    is_int(hs__dav_walk_flags(&fs, "w", HS__DAV_LOCK_INFINITY, 0, HS__DAV_WALK_REPEAT, walk_cb, NULL, &detail), 0,
+           "walk Depth infinity, repeating second bindings");
+    ok(strcmp(walked, "w:C;w/a:C;w/a/f:F;w/b:C;w/b/alias:C;w/b/alias/f:F;w/b/up:LOOP508;w/out:ERR403;w/z:F;") == 0,
+       "a second binding is entered again, a cycle still stops (%s)", walked);
     is_int(hs__dav_walk(&fs, "w/none", 1, 0, walk_cb, NULL, &detail), 404, "walk of nothing: 404");
     walked[0] = '\0';
     hs__dav_walk(&fs, "w/z", 1, 0, walk_cb, NULL, &detail);
@@ -584,18 +589,23 @@ static void test_live(void)
            hs__dav_xml_child(hs__dav_xml_child(r, "DAV:", "lockdiscovery"), "DAV:", "activelock"),
        "the LOCK response body reads back");
     hs_buf_free(&body);
-    live("lc", "displayname", &st);
-    is_int(st, 404, "displayname is not live (a dead property here)");
+    v = live("lc", "displayname", &st);
+    ok(st == 200 && HS_IOV_EQ(v, "lc"), "displayname: the collection's own name");
+    v = live("", "displayname", &st);
+    ok(st == 200 && HS_IOV_EQ(v, "dav"), "displayname of the tree's root: the mount's name");
+    live("lc", "getcontentlanguage", &st);
+    is_int(st, 404, "getcontentlanguage: none until a client sets one");
     hs__dav_qname_t q1 = {HS_IOV("DAV:"), HS_IOV("getetag")}, q2 = {HS_IOV("DAV:"), HS_IOV("displayname")},
                     q3 = {HS_IOV("x"), HS_IOV("getetag")};
     ok(hs__dav_live_protected(&q1) && !hs__dav_live_protected(&q2) && !hs__dav_live_protected(&q3),
-       "protected: live DAV: properties only");
+       "protected: live DAV: properties only, displayname settable");
+    ok(hs__dav_live_find(&q2) && hs__dav_live_find(&q2)->settable && !hs__dav_live_find(&q3), "found by name");
     size_t n;
     const hs__dav_live_t *tab = hs__dav_live_table(&n);
     size_t nall = 0;
     for (size_t i = 0; i < n; i++)
         nall += tab[i].allprop;
-    ok(n == 12 && nall == 8, "12 live properties, 8 of them in allprop");
+    ok(n == 14 && nall == 10, "14 live properties, 10 of them in allprop (displayname, getcontentlanguage too)");
     ok(HS_IOV_EQ(hs__dav_href(&A, &fs, "", true), "/dav/") &&
            HS_IOV_EQ(hs__dav_href(&A, &fs, "a b", false), "/dav/a b"),
        "hrefs under the mount point");

@@ -256,6 +256,18 @@ static void test_conditions(void)
            "with both tokens: fine");
     is_int(hs__dav_locks_check(&fs, &A, &empty, "coll/sub", 0, false, now, &locked), 0,
            "a depth-0 PROPPATCH of a sibling is not in the way");
+
+    /* a DELETE of a subtree whose locks' tokens come untagged (Windows) */
+    hs__dav_if_t with_f, nope;
+    snprintf(h, sizeof(h), "(<%s>)", lf.token.base);
+    hs__dav_if_parse(&A, hs_iov_cstr(h), &origin, &with_f, &detail);
+    hs__dav_if_parse(&A, HS_IOV("(<urn:uuid:00000000-0000-4000-8000-000000000000>)"), &origin, &nope, &detail);
+    is_int(hs__dav_if_check(&fs, &A, &with_f, "coll/sub", now), 412,
+           "strictly, a member's token in an untagged list does not hold for its collection");
+    is_int(hs__dav_if_check_subtree(&fs, &A, &with_f, "coll/sub", now), 0, "for a DELETE of the subtree it does");
+    is_int(hs__dav_if_check_subtree(&fs, &A, &with_c, "coll/sub", now), 0, "…and so does the parent's token");
+    is_int(hs__dav_if_check_subtree(&fs, &A, &nope, "coll/sub", now), 412, "an unknown token still fails");
+    is_int(hs__dav_if_check_subtree(&fs, &A, &with_f, "coll/sub/f", now), 0, "the resource's own lock holds as ever");
 }
 
 int main(void)

@@ -1,0 +1,33 @@
+/* statusd — the static origin's file serving, for other modules that keep files of their own
+ * (WebDAV answers GET and HEAD exactly as the static origin does: the same representation
+ * selection, conditionals, ranges, compression and open-file cache). Implemented in
+ * src/modules/static/ (static.c, mime.c).
+ *
+ * Ownership: the root passed to hs_static_serve is borrowed and must outlive the workers (the
+ * open-file cache keys its entries on it); what the functions return is static or lives in the
+ * request's arena. */
+#ifndef HS_STATIC_H
+#define HS_STATIC_H
+
+#include "hs/http.h"
+#include "hs/fsroot.h"
+
+/* Read the MIME table (/etc/mime.types, else a built-in table) once per process; later calls do
+ * nothing. Call it from a configuration check hook (before any worker starts). HS_OK or
+ * HS_ERROR. */
+int hs_static_mime_prepare(void);
+
+/* The Content-Type a GET of the file `name` (a path or a file name) is answered with, such as
+ * "text/plain; charset=utf-8" or "application/octet-stream": static data of the process. */
+const char *hs_static_content_type(const char *name);
+
+/* Answer the request for its path below its mount point (hs_req_path_below_mount) from the files
+ * below `root`, as the static origin answers a request for its own root: GET and HEAD of a file
+ * (304/412, 206/416, 226, 406, 200), of a directory (301 to the address with a slash, its index
+ * file, a listing or 403), OPTIONS (204) and 405 for other methods; 400/403/404/503 for paths
+ * that cannot be served. The static settings of the request's path apply (index, autoindex,
+ * cache_control, compress, compress_max). Returns as a content handler does: HS_OK when
+ * answered, HS_AGAIN when the file is being coded off the loop (answered later). */
+int hs_static_serve(hs_req_t *req, const hs_fsroot_t *root);
+
+#endif
