@@ -99,7 +99,7 @@ class FakeDNS:
         self.addr = "127.%d.%d.%d" % (random.randint(64, 250), random.randint(1, 250), random.randint(2, 250))
         self.conf = os.path.join(self.dir, "resolv.conf")
         with open(self.conf, "w") as f:
-            f.write("nameserver %s\noptions timeout:1 attempts:1\n" % self.addr)
+            f.write("nameserver %s\noptions timeout:3 attempts:1\n" % self.addr)
         os.chmod(self.conf, 0o644)
         self.proc = Proc([PY, DNS, "--addr", self.addr], "ready")
         self.lines = []

@@ -79,14 +79,14 @@ class Gateway:
         u = "http://127.0.0.1:%d" % self.up_port
         conf = """
 proxy:
-  dns_timeout: 500ms
+  dns_timeout: 1s
 hosts:
   "*":
     proxy:
       errors: %(mode)s
-      read_timeout: 500ms
-      idle_timeout: 500ms
-      send_timeout: 500ms
+      read_timeout: 2s
+      idle_timeout: 1500ms
+      send_timeout: 1s
       connect_timeout: 300ms
     paths:
       /: {proxy: {upstreams: ["%(u)s"]}}
@@ -206,7 +206,7 @@ def test_upstream_fault(gw, mode, path, cause, phase):
 @pytest.mark.parametrize("mode", MODES)
 def test_send_timeout(gw, mode):
     """The upstream reads the head and never the body: once the socket buffers are full nothing
-    moves for send_timeout (500 ms)."""
+    moves for send_timeout (1 s)."""
     srv = gw.server(mode)
     body = b"x" * (8 << 20)
     s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
@@ -269,7 +269,8 @@ def test_queue_timeout(gw, mode):
 
 
 def test_queue_then_served(gw):
-    """A queued request is sent when the one before it ends (slow-body: cut after idle_timeout)."""
+    """A queued request is sent when the one before it ends (slow-body: cut after idle_timeout,
+    1.5 s, within the queue's 5 s)."""
     srv = gw.server("standard")
     first = threading.Thread(target=get, args=(srv.port, "/queue2/slow-body"), daemon=True)
     first.start()
