@@ -119,7 +119,14 @@ typedef struct hs_conf_schema_s {
      * does not name that path itself (conf: the host's settings). NULL or a NULL result: nowhere.
      * A path prefix such as "/", "/codes", "/_api". */
     const char *(*mount)(hs_config_t *cfg, const void *conf, bool flat);
+    /* With these (checked) settings, the phases in which the module's handlers have work: an
+     * OR of HS_PHASE_BIT_*. Asked once per path when the configuration is built; on a path where
+     * a phase is not named, the engine does not call the module's handler for it (a module
+     * with nothing to do on a path costs nothing there). NULL: every phase, always. */
+    unsigned (*phases)(const void *conf);
 } hs_conf_schema_t;
+
+enum { HS_PHASE_BIT_REWRITE = 1, HS_PHASE_BIT_ACCESS = 2, HS_PHASE_BIT_LOG = 4 };
 
 /* The settings owners: index 0 is the engine (hs_config_engine_schema), then every module
  * (src/modules/modules.c, which also gives each module its index). */
@@ -185,6 +192,9 @@ struct hs_pathconf_s {
     size_t mount_len;
     hs_config_t *cfg; /* the settings here: engine fields, and mod[] per module */
     bool implicit;    /* made for a configuration without hosts, or /codes */
+    /* per phase (rewrite, access, log): bit i set when module index i has no work on this path
+     * (its schema's phases); the engine skips its handler */
+    uint32_t idle[3];
     const char *file; /* where it was written (NULL when implicit) */
     size_t line;
 };

@@ -109,6 +109,8 @@ typedef struct hs_parsed_req_s {
     hs_iovec_t target; /* raw request-target */
     hs_target_form_t form;
     hs_iovec_t path;      /* origin-form path (for absolute-form: the path part), undecoded */
+    bool path_plain;      /* the path is its own normal form: hs_path_is_plain(path), found in the
+                             same pass that looks for the query and a fragment */
     hs_iovec_t query;     /* after '?', without it; base NULL when absent */
     hs_iovec_t authority; /* from an absolute-form or authority-form target */
     int minor_version;    /* 0 or 1 (HTTP/1.x with x > 1 is treated as 1.1, RFC 9110 §2.5) */

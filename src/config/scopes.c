@@ -420,6 +420,22 @@ static int check_path(hs_config_t *top, const hs_pathconf_t *p, const hs__centry
     return HS_OK;
 }
 
+/* Which modules have nothing to do on a path, per phase (their schema's phases, once checked). */
+static void idle_phases(hs_pathconf_t *p)
+{
+    const hs_conf_schema_t *const *schemas;
+    size_t n = hs_config_schemas(&schemas);
+    static const unsigned bits[3] = {HS_PHASE_BIT_REWRITE, HS_PHASE_BIT_ACCESS, HS_PHASE_BIT_LOG};
+    for (size_t s = 1; s < n && s < 32; s++) {
+        if (!schemas[s]->phases)
+            continue;
+        unsigned busy = schemas[s]->phases(p->cfg->mod[s]);
+        for (int k = 0; k < 3; k++)
+            if (!(busy & bits[k]))
+                p->idle[k] |= 1u << s;
+    }
+}
+
 int hs_config_validate(hs_config_t *cfg, char *err, size_t errlen)
 {
     hs_conf_state_t *st = cfg->state;
@@ -464,6 +480,8 @@ int hs_config_validate(hs_config_t *cfg, char *err, size_t errlen)
                 if (!strcmp(ps->name, p->prefix))
                     own = ps->entries;
             r = check_path(cfg, p, own, hs ? hs->entries : NULL, hs, err, errlen);
+            if (r == HS_OK)
+                idle_phases(st->built[i].paths[j]);
         }
     }
     if (r != HS_OK) {
@@ -539,9 +557,13 @@ const hs_hostconf_t *hs_config_find_host(const hs_config_t *cfg, hs_iovec_t host
 
 const hs_pathconf_t *hs_config_host_path(const hs_hostconf_t *h, hs_iovec_t path)
 {
-    for (size_t i = 0; i < h->npaths; i++) {
-        const hs_pathconf_t *p = h->paths[i];
-        if (p->prefix_len == 0 || hs_path_has_prefix(path, hs_iov(p->prefix, p->prefix_len)))
+    for (hs_pathconf_t *const *pp = h->paths, *const *end = pp + h->npaths; pp < end; pp++) {
+        const hs_pathconf_t *p = *pp;
+        size_t n = p->prefix_len;
+        if (n == 0)
+            return p; /* "/": everything left */
+        /* both start with '/': most prefixes differ at the next byte, seen here without a call */
+        if (path.len >= n && (n < 2 || path.base[1] == p->prefix[1]) && hs_path_has_prefix(path, hs_iov(p->prefix, n)))
             return p;
     }
     return NULL;

@@ -296,11 +296,15 @@ static const struct {
         return HS_AGAIN;                                                                                               \
     } while (0)
 
+/* The bytes of a path parse_target looks at twice (the rest of the target's bytes: passed over). */
+static const uint8_t target_stop[256] = {['?'] = 1, ['#'] = 1, ['%'] = 1, ['/'] = 1};
+
 static int parse_target(hs_parsed_req_t *req)
 {
     const char *p = req->target.base, *end = p + req->target.len;
     req->query = HS_IOV_NULL;
     req->authority = HS_IOV_NULL;
+    req->path_plain = false;
     if (*p == '/') {
         req->form = HS_TARGET_ORIGIN;
     } else if (req->target.len == 1 && *p == '*') {
@@ -336,6 +340,7 @@ static int parse_target(hs_parsed_req_t *req)
         p = q;
         if (p == end || *p != '/') {
             req->path = HS_IOV("/");
+            req->path_plain = true;
             /* RFC 9112 §3.2: the request-target never carries a fragment; the query of an
              * absolute-form target without a path ("http://h?x#y") must be checked for one too. */
             if (p < end && *p == '?' && !memchr(p, '#', (size_t)(end - p)))
@@ -345,15 +350,27 @@ static int parse_target(hs_parsed_req_t *req)
             return HS_OK;
         }
     }
-    const char *q = memchr(p, '?', (size_t)(end - p));
-    const char *f = memchr(p, '#', (size_t)(end - p));
-    if (f)
-        FAIL(TARGET_FRAGMENT, "a fragment is not allowed in the request target"); /* RFC 9112 §3.2 */
-    if (q) {
-        req->path = hs_iov(p, (size_t)(q - p));
-        req->query = hs_iov(q + 1, (size_t)(end - q - 1));
-    } else {
-        req->path = hs_iov(p, (size_t)(end - p));
+    /* One pass over the path: where it ends (the query), a fragment, and whether it is plain —
+     * no escape, no "//", no "/." (hs_path_is_plain, so that find-config need not look again). */
+    bool plain = true;
+    const char *c = p;
+    for (; c < end; c++) {
+        unsigned char ch = (unsigned char)*c;
+        if (!target_stop[ch])
+            continue;
+        if (ch == '?')
+            break;
+        if (ch == '#')
+            FAIL(TARGET_FRAGMENT, "a fragment is not allowed in the request target"); /* RFC 9112 §3.2 */
+        if (ch == '%' || (c + 1 < end && (c[1] == '/' || c[1] == '.')))
+            plain = false; /* an escape, or a '/' followed by '/' or '.' */
+    }
+    req->path = hs_iov(p, (size_t)(c - p));
+    req->path_plain = plain;
+    if (c < end) {
+        if (memchr(c + 1, '#', (size_t)(end - c - 1)))
+            FAIL(TARGET_FRAGMENT, "a fragment is not allowed in the request target"); /* RFC 9112 §3.2 */
+        req->query = hs_iov(c + 1, (size_t)(end - c - 1));
     }
     return HS_OK;
 }

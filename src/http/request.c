@@ -11,7 +11,7 @@
 
 #include <stdio.h>
 
-enum { PHASE_REWRITE, PHASE_ACCESS, PHASE_CONTENT, PHASE_DONE };
+enum { PHASE_REWRITE, PHASE_ACCESS, PHASE_CONTENT, PHASE_DONE }; /* the first two index hs_pathconf_t.idle */
 
 struct hs_cleanup_s {
     void (*fn)(void *arg);
@@ -54,8 +54,10 @@ void hs_req_cleanup(hs_req_t *req, void (*fn)(void *arg), void *arg)
 void hs__req_log_phase(hs_req_t *req, int status)
 {
     req->log_status = status;
+    uint32_t idle = req->path ? req->path->idle[2] : 0;
     for (hs_module_t *const *m = req->srv->log; *m; m++)
-        (*m)->log(req);
+        if (!((idle >> (*m)->index) & 1u))
+            (*m)->log(req);
 }
 
 void hs__req_end(hs_req_t *req, int status)
@@ -104,8 +106,11 @@ static void run(hs_req_t *req)
 {
     while (req->phase < PHASE_CONTENT) {
         hs_module_t *const *mods = req->phase == PHASE_REWRITE ? req->srv->rewrite : req->srv->access;
+        uint32_t idle = req->path ? req->path->idle[req->phase] : 0; /* modules with nothing to do here */
         for (; mods[req->phase_i]; req->phase_i++) {
             hs_module_t *m = mods[req->phase_i];
+            if ((idle >> m->index) & 1u)
+                continue;
             int (*h)(hs_req_t *) = req->phase == PHASE_REWRITE ? m->rewrite : m->access;
             req->in_phase = true;
             req->resume_asked = false;
@@ -146,8 +151,8 @@ void hs__req_process(hs_req_t *req)
 {
     const char *why = NULL;
     /* find-config: the path in normal form, the host and the path serving it */
-    if ((req->npath_plain = hs_path_is_plain(req->p.path)))
-        req->npath = req->p.path; /* already its normal form (no copy) */
+    if ((req->npath_plain = req->p.path_plain)) /* hs_path_is_plain, from the parser's pass */
+        req->npath = req->p.path;               /* already its normal form (no copy) */
     else if (hs_path_normalize_arena(&req->arena, req->p.path, &req->npath, 0, &why) != 0) {
         req->cause = HS_CAUSE_BAD_PATH;
         hs_res_error(req, 400, why);

@@ -582,3 +582,29 @@ def test_limits(make_server, tmp_path):
     r = ask(s, "/p", {"Accept-Language": al, "Accept": acc})
     assert r.status == 200 and r.body == b"fr\n"
     assert time.time() - t0 < 2
+
+
+def test_causes_in_the_json_log(tree, make_server, tmp_path):
+    """Each answer negotiation makes itself carries its cause (statusd explain --causes)."""
+    s = make_server("--root", tree, "--negotiate", "--negotiate-list-query", "variants", "--log-format", "json")
+    assert ask(s, "/photo", {"Accept": "text/html"}).status == 406
+    assert ask(s, "/page", {"Negotiate": "vlist"}).status == 300
+    lines = [json.loads(l) for l in s.access_log(wait_for='"status":300', count=1)]
+    got = {(d["target"], d["status"], d["cause"]) for d in lines}
+    assert ("/photo", 406, "negotiate:none_acceptable") in got, got
+    assert ("/page", 300, "negotiate:list") in got, got
+    root = tmp_path / "root"
+    root.mkdir()
+    os.chmod(tmp_path, 0o755)
+    os.chmod(root, 0o755)
+    _write(str(root / "a.html"), b"<p>a</p>\n")
+    s = make_server("--root", str(root), "--negotiate", "--log-format", "json")
+    _write(str(root / "loop.var"), b"URI: loop\n\nURI: other.var\nContent-Type: text/html\n")
+    _write(str(root / "other.var"), b"URI: a.html\nContent-Type: text/html\n")
+    _write(str(root / "bad.var"), b"URI: a.html\nColour: blue\n")
+    assert ask(s, "/loop").status == 506
+    assert ask(s, "/bad").status == 500
+    lines = [json.loads(l) for l in s.access_log(wait_for='"target":"/bad"')]
+    got = {(d["target"], d["status"], d["cause"]) for d in lines}
+    assert ("/loop", 506, "negotiate:variant_negotiates") in got, got
+    assert ("/bad", 500, "negotiate:bad_type_map") in got, got

@@ -295,3 +295,34 @@ hosts:
     data = read_all(c)
     c.close()
     assert data.startswith(b"HTTP/1.1 403 Forbidden\r\n")
+
+
+def test_causes_in_the_json_log(make_server, site):
+    """Each rule that answers names itself as the cause (access log, /metrics, explain --causes)."""
+    s = start(make_server, site, """
+trusted_proxies: [127.0.0.1]
+hosts:
+  a.test:
+    paths:
+      /:
+        root: {root}
+        deny: [10.0.0.0/8]
+      /quiet: {deny: {from: [192.0.2.0/24], action: close}}
+      /limited: {limit: {rate: 1r/h, burst: 0, name: hourly}}
+      /old: {gone: [/old]}
+      /moved: {redirect: {to: "/new$rest", status: 301}}
+      /writes: {require_conditional: true}
+""", "--log-format", "json")
+    assert ask(s, "/small.txt", headers=via("10.9.9.9")).status == 403
+    assert s.raw(request("/quiet/x", headers=via("192.0.2.7"))) == b""
+    assert [ask(s, "/limited/x").status for _ in range(2)] == [404, 429]
+    assert ask(s, "/old").status == 410
+    assert ask(s, "/moved/a").status == 301
+    assert ask(s, "/writes/x", method="DELETE").status == 428
+    import json
+    lines = [json.loads(l) for l in s.access_log(wait_for='"status":428')]
+    got = {(d["target"], d["status"], d["cause"]) for d in lines}
+    for want in (("/small.txt", 403, "rule:deny"), ("/quiet/x", 444, "rule:deny_close"),
+                 ("/limited/x", 429, "rule:limit"), ("/old", 410, "rule:gone"), ("/moved/a", 301, "rule:redirect"),
+                 ("/writes/x", 428, "rule:require_conditional")):
+        assert want in got, (want, got)

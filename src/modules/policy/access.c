@@ -106,6 +106,7 @@ static int step_acl(hs_req_t *req, const pol_acl_t *a, const client_t *cl)
     if (action == HS_ACL_ALLOW)
         return HS_DECLINED;
     hs_req_log_field(req, "rule", "%s", why);
+    hs__policy_cause(req, a->close ? PC_DENY_CLOSE : PC_DENY);
     if (a->close) {
         hs_res_close_silently(req, 444); /* nginx's 444: not a byte on the wire */
         return HS_DONE;
@@ -130,6 +131,7 @@ static int step_captive(hs_req_t *req, const pol_captive_t *s, const client_t *c
     /* RFC 6585 §6: a link to the login page, no WWW-Authenticate, never cached (the same URL
      * answers otherwise once the client is admitted) */
     hs_req_log_field(req, "rule", "captive_portal");
+    hs__policy_cause(req, PC_CAPTIVE);
     HS_RES_HEADER(req, "Cache-Control", "no-store");
     req->content_type = "text/html; charset=utf-8";
     hs_res_body(req, s->body, s->body_len);
@@ -208,6 +210,7 @@ static int step_limit(hs_req_t *req, const pol_limit_t *l, const client_t *cl, h
     /* RFC 6585 §4: 429, and when to come back — exact, in whole seconds rounded up */
     uint64_t wait = hs_ns_to_delay_seconds(r.retry_after_ns);
     hs_req_log_field(req, "rule", "limit:%s", l->name);
+    hs__policy_cause(req, PC_LIMIT);
     hs_res_headerf(req, "Retry-After", "%llu", (unsigned long long)wait);
     rate_fields(req, l, &r);
     const char *detail =
@@ -237,6 +240,7 @@ static int step_bandwidth(hs_req_t *req, const pol_bw_t *b, const client_t *cl, 
     char item[HS__POLICY_ITEM_MAX];
     size_t n = hs__policy_budget_item(item, sizeof(item), &b->b, &r);
     hs_req_log_field(req, "rule", "bandwidth:%s", b->name);
+    hs__policy_cause(req, PC_BANDWIDTH);
     hs_res_headerf(req, "Retry-After", "%llu", (unsigned long long)wait);
     hs_res_header(req, HS_IOV("RateLimit-Policy"), hs_iov_cstr(b->policy_item));
     hs_res_header(req, HS_IOV("RateLimit"), hs_arena_printf(&req->arena, "%.*s", (int)n, item));
@@ -290,6 +294,7 @@ static int step_conditional(hs_req_t *req)
         return HS_DECLINED;
     /* RFC 6585 §3: say how to resubmit */
     hs_req_log_field(req, "rule", "require_conditional");
+    hs__policy_cause(req, PC_CONDITIONAL);
     hs_res_error(req, 428,
                  "this resource only takes conditional changes: GET it first, then send the request again with "
                  "If-Match carrying the ETag you received (or If-Unmodified-Since with its Last-Modified), so that "
@@ -317,6 +322,7 @@ static int after_auth(hs_req_t *req, const pol_conf_t *c, const client_t *cl, hs
 static int challenge(hs_req_t *req, const pol_auth_t *au, const char *detail, const char *why)
 {
     hs_req_log_field(req, "rule", "auth:%s", why);
+    hs__policy_cause(req, au->proxy ? PC_PROXY_AUTH : PC_AUTH);
     if (au->proxy) { /* RFC 9110 §11.7.1 */
         hs_res_header(req, HS_IOV("Proxy-Authenticate"), hs_iov_cstr(au->challenge));
         hs_res_error(req, 407, detail);
@@ -344,6 +350,7 @@ static int decide(hs_req_t *req, const pol_auth_t *au, int verdict, hs_iovec_t u
         return challenge(req, au, "the user name or the password is wrong", "wrong-password");
     if (au->users.n && !user_listed(au, user)) { /* authenticated, not authorised: RFC 9110 §15.5.4 */
         hs_req_log_field(req, "rule", "auth:user-not-allowed");
+        hs__policy_cause(req, PC_USER);
         hs_res_error(req, 403, "you are logged in, but this user may not use this resource");
         return HS_DONE;
     }

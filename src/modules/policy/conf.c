@@ -1022,6 +1022,69 @@ static const hs_directive_t directives[] = {
 HS_DIRECTIVES_END
 
 /* ---- the module ---- */
+/* A path without rules costs nothing: the engine skips the handlers of the phases named here. */
+static unsigned phases(const void *conf)
+{
+    const pol_conf_t *c = conf;
+    return (c->rewrite ? HS_PHASE_BIT_REWRITE : 0u) | (c->access ? HS_PHASE_BIT_ACCESS : 0u) |
+           (c->access & PA_BANDWIDTH ? HS_PHASE_BIT_LOG : 0u);
+}
+
+static const hs_cause_info_t causes[PC__COUNT] = {
+    [PC_DENY] = {"rule:deny", 403, {0}, "allow", "An allow/deny rule refused the client's address (first match wins)."},
+    [PC_DENY_CLOSE] =
+        {"rule:deny_close", 444, {0}, "deny", "A deny rule with action: close: the connection closed without a byte."},
+    [PC_CAPTIVE] = {"rule:captive_portal",
+                    511,
+                    {0},
+                    "captive_portal",
+                    "The client is not admitted yet: the body links the login page (RFC 6585 §6)."},
+    [PC_LIMIT] = {"rule:limit",
+                  429,
+                  {0},
+                  "limit",
+                  "Over a rate limit (GCRA): Retry-After and the RateLimit fields say when to come back."},
+    [PC_AUTH] = {"rule:auth",
+                 401,
+                 {0},
+                 "auth",
+                 "Credentials missing, malformed, of another scheme or wrong (Basic, RFC 7617)."},
+    [PC_PROXY_AUTH] = {"rule:proxy_auth",
+                       407,
+                       {0},
+                       "auth.scope",
+                       "Proxy credentials missing or wrong on a forward-proxy request (auth.scope: proxy)."},
+    [PC_USER] = {"rule:auth_user", 403, {0}, "auth.users", "A valid user who is not in auth.users."},
+    [PC_BANDWIDTH] = {"rule:bandwidth",
+                      509,
+                      {0},
+                      "bandwidth",
+                      "The bandwidth budget of the period is spent; Retry-After gives the period's end."},
+    [PC_CONDITIONAL] = {"rule:require_conditional",
+                        428,
+                        {0},
+                        "require_conditional",
+                        "A write without If-Match or If-Unmodified-Since (RFC 6585 §3)."},
+    [PC_LEGAL] = {"rule:legal_block",
+                  451,
+                  {0},
+                  "legal_block",
+                  "Blocked on a legal demand; Link rel=\"blocked-by\" names who demanded it (RFC 7725)."},
+    [PC_GONE] = {"rule:gone", 410, {0}, "gone", "Removed on purpose and not coming back."},
+    [PC_PARENTAL] = {"rule:parental_block", 450, {0}, "parental_block", "Blocked by parental controls."},
+    [PC_PAYMENT] = {"rule:payment_required", 402, {0}, "payment_required", "Payment is required; Link names where."},
+    [PC_MAINTENANCE] =
+        {"rule:maintenance", 503, {0}, "maintenance", "Down for maintenance until the configured time (Retry-After)."},
+    [PC_RETURN] = {"rule:return", 0, {0}, "return", "A fixed answer configured with return: (its status)."},
+    [PC_REDIRECT] = {"rule:redirect", 0, {0}, "redirect", "A redirect rule (301, 302, 303, 307 or 308 with Location)."},
+    [PC_REDIRECT_FAILED] = {"rule:redirect_failed",
+                            500,
+                            {0},
+                            "redirect",
+                            "A redirect's Location could not be made for this request (its Host cannot stand in a "
+                            "URL, or it would be too long)."},
+};
+
 hs_module_t hs_module_policy = {
     .name = "policy",
     .conf = {.name = "policy",
@@ -1029,9 +1092,12 @@ hs_module_t hs_module_policy = {
              .count = HS_ARRAY_SIZE(directives),
              .size = sizeof(pol_conf_t),
              .check = hs__policy_check,
-             .release = hs__policy_release},
+             .release = hs__policy_release,
+             .phases = phases},
     .rewrite = hs__policy_rewrite,
     .access = hs__policy_access,
     .log = hs__policy_log,
     .reload = hs__policy_reload,
+    .causes = causes,
+    .ncauses = PC__COUNT,
 };

@@ -50,6 +50,33 @@ enum {
     PR_REDIRECT = 1u << 6, /* redirect: 301 … 308 with Location */
 };
 
+/* Why a rule answered (hs_module_t.causes, conf.c): set with the rule's log field by
+ * hs__policy_cause, so the access log's cause, /metrics and statusd explain --causes name it. */
+enum {
+    PC_DENY,
+    PC_DENY_CLOSE,
+    PC_CAPTIVE,
+    PC_LIMIT,
+    PC_AUTH,
+    PC_PROXY_AUTH,
+    PC_USER,
+    PC_BANDWIDTH,
+    PC_CONDITIONAL,
+    PC_LEGAL,
+    PC_GONE,
+    PC_PARENTAL,
+    PC_PAYMENT,
+    PC_MAINTENANCE,
+    PC_RETURN,
+    PC_REDIRECT,
+    PC_REDIRECT_FAILED,
+    PC__COUNT
+};
+static inline void hs__policy_cause(hs_req_t *req, unsigned cause)
+{
+    hs_req_set_cause(req, hs_module_cause(&hs_module_policy, cause));
+}
+
 /* What every spec starts with. */
 typedef struct pol_spec_s {
     const void *owner; /* the settings struct whose setter made it */

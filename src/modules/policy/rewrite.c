@@ -28,12 +28,14 @@ static int redirect(hs_req_t *req, const hs__redirect_t *r, const char *prefix, 
     const char *detail = NULL;
     if (hs__redirect_expand(r, &rr, &req->arena, &loc, &detail) != HS_OK) {
         hs_req_log_field(req, "rule", "%s:failed", rule);
+        hs__policy_cause(req, PC_REDIRECT_FAILED);
         hs_log_error("%s: cannot make the Location for %.*s: %s", rule, (int)req->p.target.len, req->p.target.base,
                      detail);
         hs_res_error(req, 500, "the redirect configured here cannot be made for this request");
         return HS_DONE;
     }
     hs_req_log_field(req, "rule", "%s:%d", rule, status);
+    hs__policy_cause(req, strcmp(rule, "return") ? PC_REDIRECT : PC_RETURN);
     hs_res_header(req, HS_IOV("Location"), loc); /* RFC 9110 §10.2.2 */
     return HS_OK;
 }
@@ -42,14 +44,17 @@ static int answer_return(hs_req_t *req, const pol_return_t *s)
 {
     if (s->status == 444) {
         hs_req_log_field(req, "rule", "return:444");
+        hs__policy_cause(req, PC_RETURN);
         hs_res_close_silently(req, 444);
         return HS_DONE;
     }
     if (s->loc) {
         if (redirect(req, s->loc, s->prefix, s->status, "return") != HS_OK)
             return HS_DONE;
-    } else
+    } else {
         hs_req_log_field(req, "rule", "return:%d", s->status);
+        hs__policy_cause(req, PC_RETURN);
+    }
     if (s->status == 405 || s->allow)
         req->allow = s->allow ? s->allow : ""; /* RFC 9110 §10.2.1: empty = no method is allowed */
     if (s->challenge)
@@ -81,6 +86,7 @@ int hs__policy_rewrite(hs_req_t *req)
     if ((r & PR_LEGAL) && covers(c->legal, path)) {
         /* RFC 7725 §3, §4: 451 naming who demanded the block */
         hs_req_log_field(req, "rule", "legal_block");
+        hs__policy_cause(req, PC_LEGAL);
         hs_res_header(req, HS_IOV("Link"), hs_iov_cstr(c->legal->link));
         hs_res_error(req, 451,
                      hs_arena_printf(&req->arena,
@@ -92,17 +98,20 @@ int hs__policy_rewrite(hs_req_t *req)
     }
     if ((r & PR_GONE) && hs__policy_paths_match(&c->gone->paths, path)) {
         hs_req_log_field(req, "rule", "gone"); /* RFC 9110 §15.5.11 */
+        hs__policy_cause(req, PC_GONE);
         hs_res_error(req, 410, "this resource was removed on purpose and will not come back; remove links to it");
         return HS_DONE;
     }
     if ((r & PR_PARENTAL) && hs__policy_paths_match(&c->parental->paths, path)) {
         hs_req_log_field(req, "rule", "parental_block");
+        hs__policy_cause(req, PC_PARENTAL);
         hs_res_error(req, 450, "parental controls configured on this server block this resource");
         return HS_DONE;
     }
     if ((r & PR_PAYMENT) && covers(c->pay, path)) {
         /* RFC 9110 §15.5.3 reserves 402; the Link says where to pay */
         hs_req_log_field(req, "rule", "payment_required");
+        hs__policy_cause(req, PC_PAYMENT);
         hs_res_header(req, HS_IOV("Link"), hs_iov_cstr(c->pay->link));
         hs_res_error(req, 402,
                      hs_arena_printf(&req->arena, "this resource needs a payment first; pay at %s", c->pay->url).base);
@@ -115,6 +124,7 @@ int hs__policy_rewrite(hs_req_t *req)
             /* RFC 9110 §15.6.4, §10.2.3: when to come back */
             uint64_t wait = m->until ? (uint64_t)(m->until - now) : (m->retry_after_ms + 999) / 1000;
             hs_req_log_field(req, "rule", "maintenance");
+            hs__policy_cause(req, PC_MAINTENANCE);
             hs_res_headerf(req, "Retry-After", "%llu", (unsigned long long)wait);
             char until[30];
             if (m->until)

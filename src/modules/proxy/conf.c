@@ -594,6 +594,14 @@ static int init(hs_gen_t *gen)
 int hs__proxy_content(hs_req_t *req);
 void hs__proxy_log(hs_req_t *req);
 
+/* The gateway has no rewrite or access work; its log handler adds the upstream fields, and only
+ * where it is the handler (a path with upstreams): elsewhere the engine skips it. */
+static unsigned phases(const void *conf)
+{
+    const proxy_conf_t *pc = conf;
+    return pc->list && pc->list->n ? (unsigned)HS_PHASE_BIT_LOG : 0u;
+}
+
 hs_module_t hs_module_proxy = {
     .name = "proxy",
     .conf = {.name = "proxy",
@@ -603,7 +611,8 @@ hs_module_t hs_module_proxy = {
              .handler = "proxy.upstreams",
              .check = hs__proxy_conf_check,
              .release = hs__proxy_conf_release,
-             .mount = hs__proxy_conf_mount},
+             .mount = hs__proxy_conf_mount,
+             .phases = phases},
     .init = init,
     .init_worker = hs__proxy_init_worker,
     .fini_worker = hs__proxy_fini_worker,

@@ -837,8 +837,37 @@ static void quoted(hs_buf_t *b, const char *s)
 /* 300 or 406 listing every variant. For 300 each variant also gets a Link field (RFC 8288:
  * rel="alternate" with its type and languages), and Location names `preferred` when there is one
  * (RFC 9110 §15.4.1). */
+/* Why negotiation answered itself (hs_module_t.causes; entry i is cause NC_<i>). */
+enum { NC_NONE_ACCEPTABLE, NC_LIST, NC_LOOP, NC_BAD_MAP };
+static const hs_cause_info_t causes[] = {
+    [NC_NONE_ACCEPTABLE] = {"negotiate:none_acceptable",
+                            406,
+                            {0},
+                            "negotiate",
+                            "Every variant of the resource is excluded by the client's Accept, Accept-Language or "
+                            "Accept-Encoding (RFC 9110 §15.5.7); the body lists them."},
+    [NC_LIST] = {"negotiate:list",
+                 300,
+                 {0},
+                 "negotiate.on_tie",
+                 "The client asked for the list of variants (Negotiate: list or vlist, or negotiate.list_query), or "
+                 "the best variants tie and negotiate.on_tie is list (RFC 9110 §15.4.1)."},
+    [NC_LOOP] = {"negotiate:variant_negotiates",
+                 506,
+                 {0},
+                 "negotiate",
+                 "The chosen variant is itself negotiable: a type map naming a type map or a name with variants "
+                 "of its own (RFC 2295 §8.1)."},
+    [NC_BAD_MAP] = {"negotiate:bad_type_map",
+                    500,
+                    {0},
+                    "negotiate",
+                    "The resource's type map cannot be read (its line is in the body and the error log)."},
+};
+
 static int answer_list(hs_req_t *req, const vset_t *s, int status, int preferred, const char *detail)
 {
+    hs_req_set_cause(req, hs_module_cause(&hs_module_negotiate, status == 300 ? NC_LIST : NC_NONE_ACCEPTABLE));
     HS_RES_HEADER(req, "Vary", vary_text(s->lang, s->coded)); /* the body's format too: Accept */
     hs_res_variant_t *list = hs_arena_alloc(&req->arena, (s->n ? s->n : 1) * sizeof(*list));
     for (size_t i = 0; i < s->n; i++) {
@@ -884,6 +913,7 @@ static int answer_506(hs_req_t *req, const vset_t *s, const nvar_t *v)
                   .base
             : hs_arena_printf(&req->arena, "the variant %s %s", shown(req, v->rel), what).base;
     hs_log_error("negotiate: 506 for %.*s: %s", (int)req->p.target.len, req->p.target.base, detail);
+    hs_req_set_cause(req, hs_module_cause(&hs_module_negotiate, NC_LOOP));
     return hs_res_error(req, 506, detail);
 }
 
@@ -981,6 +1011,7 @@ int hs__static_negotiate(hs_req_t *req, const hs_fsroot_t *root, hs__static_fcac
                                               .base
                                         : hs_arena_printf(&req->arena, "%s: %s", shown(req, rel), s->err).base;
         hs_log_error("negotiate: %s", detail);
+        hs_req_set_cause(req, hs_module_cause(&hs_module_negotiate, NC_BAD_MAP));
         return hs_res_error(req, 500, detail);
     }
 
@@ -1239,6 +1270,8 @@ hs_module_t hs_module_negotiate = {
              .count = HS_ARRAY_SIZE(directives),
              .size = sizeof(nconf_t),
              .check = check},
+    .causes = causes,
+    .ncauses = HS_ARRAY_SIZE(causes),
     .init_worker = init_worker,
     .fini_worker = fini_worker,
 };
