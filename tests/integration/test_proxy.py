@@ -463,6 +463,18 @@ def test_config_check(tmp_path):
                    "          errors: loud\n")
     r = check_t("--config", str(bad))
     assert r.returncode != 0 and "bad.yaml:7:" in r.stderr and "standard, detailed or timeouts" in r.stderr, r.stderr
+    # every check of a proxy setting names FILE:LINE, the file once
+    for setting, words in (("balance: fastest", "proxy.balance must be round_robin, least_conn or hash, got 'fastest'"),
+                           ("trusted_proxies: 10.0.0.0/99", "'10.0.0.0/99': the prefix length after '/' must be 0 to 32"),
+                           ("hash_key: cookie", "proxy.hash_key must be ip, uri, host or header:NAME, got 'cookie'"),
+                           ("health_check: nopath", "proxy.health_check must be a path starting with '/', got 'nopath'"),
+                           ("via: \"a b\"", "proxy.via must be a token such as gw-1 (or off), got 'a b'"),
+                           ("connect_timeout: soon", "'proxy.connect_timeout' expects a duration"),
+                           ("retries: 100", "'proxy.retries' must be between 0 and 16, got 100")):
+        bad.write_text("hosts:\n  a.test:\n    paths:\n      /app:\n        proxy:\n"
+                       "          upstreams: [\"http://127.0.0.1:1\"]\n          %s\n" % setting)
+        r = check_t("--config", str(bad))
+        assert r.returncode != 0 and r.stderr.startswith("statusd: %s:7: %s" % (bad, words)), (setting, r.stderr)
     r = check_t("--proxy", "http://127.0.0.1:1", "--root", str(tmp_path))
     assert r.returncode != 0 and "would both serve /" in r.stderr, r.stderr
     r = check_t("--proxy", "http://[::1:80")
@@ -515,3 +527,80 @@ def test_reload_follows_the_new_upstreams(make_server, up, up2):
     assert whoami(srv.port, "/app/whoami") == up2
     import shutil
     shutil.rmtree(d, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- /metrics
+def test_metrics_upstream_series(make_server, up, up2):
+    """statusd_upstream_attempts_total{upstream,outcome} counts every attempt by how it ended,
+    summed over the workers; statusd_upstream_up says which upstreams passive health has out (a
+    path with that upstream alone still sends to it). Read with the Prometheus client's parser."""
+    from prometheus_client.parser import text_string_to_metric_families
+    dead, dead2 = dead_port(), dead_port()
+    path = write_yaml("hosts:\n  \"*\":\n    paths:\n"
+                      "      /app: {proxy: {upstreams: [\"http://127.0.0.1:%d/\"]}}\n"
+                      "      /b: {proxy: {upstreams: [\"http://127.0.0.1:%d/\"]}}\n"
+                      "      /pair: {proxy: {upstreams: [\"http://127.0.0.1:%d/\", \"http://127.0.0.1:%d/\"]}}\n"
+                      "      /_m: {metrics: true}\n" % (up, up2, dead, dead2))
+    srv = make_server("--config", path, workers=2)
+    os.unlink(path)
+    for _ in range(3):
+        assert get(srv.port, "/app/ok")[0].status == 200
+    assert get(srv.port, "/b/close-before-head")[0].status == 502  # up2 fails once: out (until a success)
+    assert get(srv.port, "/pair/ok")[0].status == 502  # both refuse: two attempts, both out
+    r = get(srv.port, "/pair/ok")[0]
+    assert r.status == 503 and r.header("proxy-status") == \
+        'statusd; error=destination_unavailable; details="no_healthy_upstream"'
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+    s.sendall(b"GET /app/never HTTP/1.1\r\nHost: t\r\n\r\n")
+    log_line(srv, "GET /app/ok HTTP/1.1")  # the upstream is being asked (some request reached it)
+    time.sleep(0.3)
+    s.close()  # the client leaves while the upstream thinks: the attempt is cancelled
+    log_line(srv, '"GET /app/never HTTP/1.1" 499 ')
+
+    r = get(srv.port, "/_m")[0]
+    assert r.status == 200, r
+    attempts, upness = {}, {}
+    for fam in text_string_to_metric_families(r.body.decode()):
+        for smp in fam.samples:
+            if smp.name == "statusd_upstream_attempts_total":
+                attempts[(smp.labels["upstream"], smp.labels["outcome"])] = smp.value
+            elif smp.name == "statusd_upstream_up":
+                upness[smp.labels["upstream"]] = smp.value
+    a, b, d, d2 = ("127.0.0.1:%d" % p for p in (up, up2, dead, dead2))
+    assert attempts == {
+        (a, "response"): 3, (a, "cancelled"): 1, (b, "closed_before_head"): 1,
+        (d, "connect_refused"): 1, (d2, "connect_refused"): 1,
+        ("-", "no_healthy_upstream"): 1,
+    }, attempts
+    assert upness == {a: 1, b: 0, d: 0, d2: 0}, upness
+
+
+# ---------------------------------------------------------------- error pages
+def test_error_pages_by_accept_and_expose_upstream(make_server):
+    """The gateway's answers are the registry's error pages (text, JSON or HTML by Accept) naming
+    the cause and the request id (the access log's), never the upstream's address — unless
+    expose_upstream: true, which adds it to the page and next-hop to Proxy-Status."""
+    dead = dead_port()
+    srv = make_server("--proxy", "http://127.0.0.1:%d" % dead, "--log-format", "json")
+    pages = {}
+    for accept, ctype in (("text/plain", "text/plain; charset=utf-8"), ("application/json", "application/json"),
+                          ("text/html", "text/html; charset=utf-8")):
+        r, _, raw = get(srv.port, "/x?%s" % accept.split("/")[1], headers=b"Accept: %s\r\n" % accept.encode())
+        assert r.status == 502 and r.header("content-type") == ctype, raw[:400]
+        assert r.header("proxy-status") == 'statusd; error=connection_refused; details="connect_refused"'
+        assert b"127.0.0.1" not in r.body and str(dead).encode() not in r.body, r.body
+        line = json.loads(log_line(srv, '"/x?%s"' % accept.split("/")[1]))
+        assert line["cause"] == "upstream_connect_refused" and line["status"] == 502, line
+        want = "(cause connect_refused; request %d)" % line["request_id"]
+        pages[accept] = r.body.decode()
+        assert want in pages[accept], (want, pages[accept])
+    doc = json.loads(pages["application/json"])
+    assert doc["status"] == 502 and doc["reason"] == "Bad Gateway" and "cause connect_refused" in doc["detail"]
+    assert "<h1>502 Bad Gateway</h1>" in pages["text/html"]
+
+    exposed = make_server("--proxy", "http://127.0.0.1:%d" % dead, "--proxy-expose-upstream")
+    r, _, raw = get(exposed.port, "/x", headers=b"Accept: text/plain\r\n")
+    assert r.status == 502, raw[:400]
+    assert r.header("proxy-status") == \
+        'statusd; error=connection_refused; next-hop="127.0.0.1:%d"; details="connect_refused"' % dead, r
+    assert ("(cause connect_refused; upstream 127.0.0.1:%d; request " % dead).encode() in r.body, r.body

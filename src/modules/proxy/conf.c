@@ -618,4 +618,5 @@ hs_module_t hs_module_proxy = {
     .fini_worker = hs__proxy_fini_worker,
     .content = hs__proxy_content,
     .log = hs__proxy_log,
+    .metrics = hs__proxy_metrics,
 };

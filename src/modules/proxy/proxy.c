@@ -124,6 +124,12 @@ static void log_add(char *buf, size_t cap, size_t *len, const char *s)
 /* One attempt's outcome: the status it stands for (the upstream's, or the cause's), the cause. */
 static void record(proxy_req_t *x, int status, int cause, int phase)
 {
+    /* /metrics: a cause, or without one a response that came to its end (no phase: on_end), or
+     * an exchange cut short where it stood (the client left, its body failed) */
+    hs__proxy_count(x->pw, x->t ? x->uw : NULL, x->t ? x->t->up : NULL,
+                    cause                       ? cause
+                    : phase == HS_UP_PHASE_NONE ? HS_UP_NONE
+                                                : PROXY_CANCELLED);
     if (!logging(x->req))
         return; /* nothing is logged: nothing to remember */
     char st[8] = "-";

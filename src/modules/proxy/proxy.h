@@ -19,6 +19,7 @@
 #include "hs/cidr.h"
 #include "hs/client.h"
 #include "hs/http.h"
+#include "hs/metrics.h"
 #include "hs/upstream.h"
 
 #include <netinet/in.h>
@@ -151,6 +152,7 @@ typedef struct proxy_conf_s {
 typedef struct proxy_req_s proxy_req_t;
 
 typedef struct proxy_uw_s {
+    struct proxy_stat_s *stat; /* its /metrics counters (metrics.c), found on first count */
     int active; /* exchanges in flight (max_conns) */
     proxy_req_t *qhead, *qtail; /* requests waiting for a connection (max_conns, queue) */
     int nqueued;
@@ -177,8 +179,20 @@ typedef struct proxy_view_s {
     struct proxy_view_s *next;
 } proxy_view_t;
 
+/* /metrics: a worker's attempts to one upstream (by authority, so the counts outlive a reload),
+ * by outcome: [HS_UP_NONE] a response came to its end, [cause] that failure, [HS_UP__COUNT] cut
+ * short (the client left, the server stopped). Written by the worker only (hs_counter_add);
+ * entries are added, never removed, and published by storing nstats (release) after the name. */
+#define PROXY_STATS_MAX 64 /* upstream labels per worker; the last is "_other" */
+typedef struct proxy_stat_s {
+    char name[96];
+    hs_counter_t n[HS_UP__COUNT + 1];
+} proxy_stat_t;
+
 typedef struct proxy_worker_s {
     hs_worker_t *w;
+    proxy_stat_t *stats; /* PROXY_STATS_MAX, made on first count */
+    _Atomic size_t nstats;
     hs_client_pool_t *pool; /* by address: shared by every generation (keep-alive across reloads) */
     proxy_view_t *views;    /* newest first */
     uint64_t ends;          /* requests of this module ended here (a guard for callbacks, proxy.c) */
@@ -244,6 +258,14 @@ void hs__proxy_dns_release(proxy_dns_t *d);
 /* Per-worker state and active health checks. */
 int hs__proxy_init_worker(hs_worker_t *w);
 void hs__proxy_fini_worker(hs_worker_t *w);
+
+/* ---- metrics.c ---- */
+#define PROXY_CANCELLED HS_UP__COUNT /* an outcome for hs__proxy_count: the exchange was cut short */
+/* Count the outcome of an attempt at `up` (NULL: none was chosen) while a path serves /metrics:
+ * HS_UP_NONE for a response that came to its end, a cause, or PROXY_CANCELLED. */
+void hs__proxy_count(proxy_worker_t *pw, proxy_uw_t *uw, const proxy_upstream_t *up, int outcome);
+/* statusd_upstream_* series (hs_module_t.metrics). */
+void hs__proxy_metrics(hs_server_t *srv, struct hs_metrics_out_s *o);
 
 /* ---- headers.c ---- */
 typedef struct proxy_fwd_s {

@@ -486,6 +486,7 @@ void hs__proxy_fini_worker(hs_worker_t *w)
         hs_timer_unlink(&w->loop.wheel, &pw->health_timer);
     probes_free(pw);
     hs_client_pool_free(pw->pool);
+    free(pw->stats);
     while (pw->views) {
         proxy_view_t *v = pw->views;
         pw->views = v->next;
