@@ -117,6 +117,25 @@ static void test_config(void)
     }
     hs_config_free(&cfg);
 
+    /* hs_conf_schema_t.phases: the proxy's log handler runs where it has upstreams, and is skipped
+     * elsewhere; it has no rewrite or access work anywhere (idle[]: rewrite, access, log) */
+    r = load(&cfg,
+             "hosts:\n"
+             "  a.test:\n"
+             "    paths:\n"
+             "      /: {root: /tmp}\n"
+             "      /app: {proxy: {upstreams: [\"http://127.0.0.1:9000\"]}}\n",
+             err, sizeof(err));
+    ok(r == HS_OK, "a proxied path beside a static one: %s", r == HS_OK ? "" : err);
+    if (r == HS_OK) {
+        uint32_t bit = 1u << hs_module_proxy.index;
+        const hs_pathconf_t *app = path_of(&cfg, "a.test", "/app/x"), *st = path_of(&cfg, "a.test", "/x");
+        ok(!(app->idle[2] & bit) && (app->idle[0] & bit) && (app->idle[1] & bit),
+           "/app: the proxy logs there, no rewrite or access work");
+        ok((st->idle[0] & bit) && (st->idle[1] & bit) && (st->idle[2] & bit), "/: the proxy is idle in every phase");
+    }
+    hs_config_free(&cfg);
+
     static const struct {
         const char *yaml, *want;
     } bad[] = {
