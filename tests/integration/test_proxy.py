@@ -604,3 +604,25 @@ def test_error_pages_by_accept_and_expose_upstream(make_server):
     assert r.header("proxy-status") == \
         'statusd; error=connection_refused; next-hop="127.0.0.1:%d"; details="connect_refused"' % dead, r
     assert ("(cause connect_refused; upstream 127.0.0.1:%d; request " % dead).encode() in r.body, r.body
+
+
+def test_metrics_count_without_an_access_log(make_server, up):
+    """Counting does not depend on the access log: a client that leaves is counted as cancelled
+    with the log off too."""
+    from prometheus_client.parser import text_string_to_metric_families
+    srv = make_server("--proxy", "http://127.0.0.1:%d" % up, "--metrics-path", "/metrics", access_log="off")
+    assert get(srv.port, "/ok")[0].status == 200
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+    s.sendall(b"GET /never HTTP/1.1\r\nHost: t\r\n\r\n")
+    time.sleep(0.3)
+    s.close()
+    a = "127.0.0.1:%d" % up
+    deadline = time.time() + 5
+    while True:
+        r = get(srv.port, "/metrics")[0]
+        got = {smp.labels["outcome"]: smp.value for fam in text_string_to_metric_families(r.body.decode())
+               for smp in fam.samples if smp.name == "statusd_upstream_attempts_total" and smp.labels["upstream"] == a}
+        if got == {"response": 1, "cancelled": 1} or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    assert got == {"response": 1, "cancelled": 1}, got

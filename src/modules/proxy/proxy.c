@@ -151,9 +151,10 @@ static uint64_t span(uint64_t a, uint64_t b)
 void hs__proxy_log(hs_req_t *req)
 {
     proxy_req_t *x = hs_req_ctx(req, &hs_module_proxy);
-    if (!x || !logging(req))
+    if (!x)
         return;
-    if (x->c) { /* cut short (the client left, the server stops): where it was */
+    if (x->c) { /* cut short (the client left, the server stops): where it was (counted even
+                 * without a log line: /metrics) */
         const hs_client_timings_t *t = &x->c->t;
         int phase = t->head         ? HS_UP_PHASE_BODY
                     : t->first_byte ? HS_UP_PHASE_HEADERS
@@ -162,6 +163,8 @@ void hs__proxy_log(hs_req_t *req)
                                     : HS_UP_PHASE_CONNECT;
         record(x, x->status, HS_UP_NONE, phase);
     }
+    if (!logging(req))
+        return;
     if (x->l_up_n)
         hs_req_log_field(req, "upstream", "%s", x->l_up);
     if (x->l_status_n)
