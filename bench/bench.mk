@@ -1,4 +1,5 @@
-# make bench: statusd vs nginx, lighttpd and h2o (Debian packages), same machine, same run.
+# make bench: statusd vs nginx, lighttpd and h2o (Debian packages), same machine, same run; the
+# reverse proxy vs nginx's proxy_pass and HAProxy.
 # BENCH_ARGS="--rounds 3 --duration 5 --idle 5000" to change the defaults.
 #
 # BASELINE: the git revision of statusd measured in the same run as one more server, `baseline`
@@ -8,7 +9,7 @@
 # the one place the default is written: bench/run.py reads it when run without --baseline.
 BASELINE ?= fe876a2
 
-DEB_BENCH := nginx-light lighttpd h2o wrk
+DEB_BENCH := nginx-light lighttpd h2o wrk haproxy
 .PHONY: bench
 bench:
 	@tests/deps.sh $(DEB_BENCH) $(DEB_BUILD)

@@ -9,6 +9,7 @@ extern hs_module_t hs_module_static;
 extern hs_module_t hs_module_webdav;
 extern hs_module_t hs_module_negotiate;
 extern hs_module_t hs_module_metrics;
+extern hs_module_t hs_module_proxy;
 
 hs_module_t *const hs_modules[] = {
     &hs_module_policy,    /* rules on hosts and paths: its rewrite and access handlers run first */
@@ -18,6 +19,7 @@ hs_module_t *const hs_modules[] = {
     &hs_module_webdav,    /* dav.root paths; --dav: the flat --root (GET and HEAD through the static origin) */
     &hs_module_negotiate, /* settings and caches only: static (and WebDAV) files call it */
     &hs_module_metrics,   /* /metrics where a path (or metrics_path) says */
+    &hs_module_proxy,     /* reverse proxy: paths with proxy.upstreams (--proxy) */
     NULL,
 };
 
