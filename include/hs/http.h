@@ -100,6 +100,7 @@ struct hs_server_s {
     size_t log_write_max;      /* largest single write: PIPE_BUF unless the log is a regular file */
     _Atomic int connections;   /* open connections across workers */
     _Atomic int shutting_down; /* 1 = stop accepting, drain */
+    _Atomic int stopping;      /* 1 = SIGTERM seen: health paths answer 503 (drain_delay, then the drain) */
     uint64_t drain_deadline_ms;
 };
 
