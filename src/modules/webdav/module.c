@@ -24,6 +24,7 @@
 
 #include "hs/path.h"
 #include "hs/static.h"
+#include "hs/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -287,8 +288,9 @@ static bool user_ids(const char *user, uid_t *uid, gid_t *gid)
     return true;
 }
 
-static int open_tree(hs__dav_tree_t *t, const char *user)
+static int open_tree(hs__dav_tree_t *t, hs_server_t *srv)
 {
+    const char *user = srv->cfg->user;
     uid_t uid = 0;
     gid_t gid = 0;
     bool give = geteuid() == 0 && user_ids(user, &uid, &gid) && uid != 0;
@@ -333,15 +335,25 @@ static int open_tree(hs__dav_tree_t *t, const char *user)
                 hs_log_warn("dav: cannot give %s to %s: %s", f, user, strerror(errno));
         }
     }
+    /* several instances serving the tree: its locks in Redis (store.redis), the rest stays here */
+    const hs_store_settings_t *ss = hs_store_settings(srv->cfg);
+    if (ss) {
+        hs__dav_redis_opts_t ro = {.addr = ss->addr,
+                                   .prefix = ss->prefix ? ss->prefix : "",
+                                   .tree = t->root.real,
+                                   .timeout_ms = (uint32_t)ss->timeout,
+                                   .failure = ss->failure};
+        hs__dav_store_open_redis(t->store, &ro, &t->store);
+    }
     t->fs.store = t->store;
-    hs_log_info("dav: %s at %s (state in %s)", t->root.real, t->mount, t->db_path);
+    hs_log_info("dav: %s at %s (state in %s%s)", t->root.real, t->mount, t->db_path, ss ? "; locks in Redis" : "");
     return HS_OK;
 }
 
 static int init(hs_server_t *srv)
 {
     for (hs__dav_tree_t *t = trees; t; t = t->next)
-        if (!t->store && open_tree(t, srv->cfg->user) != HS_OK)
+        if (!t->store && open_tree(t, srv) != HS_OK)
             return HS_ERROR;
     return HS_OK;
 }
