@@ -31,7 +31,7 @@ struct hs__redis_adapter_s {
     int events;            /* the interest registered now */
     bool registered, flushing;
     hs_task_t flush;
-    void (*on_gone)(void *arg);
+    void (*on_gone)(void *arg, const redisAsyncContext *gone);
     void *arg;
 };
 
@@ -156,11 +156,12 @@ static void del_write(void *p)
 static void cleanup(void *p)
 {
     hs__redis_adapter_t *a = p;
+    const redisAsyncContext *ac = a->ac;
     hs_loop_unpost(a->loop, &a->flush);
     a->ac = NULL;
     hs_io_close(a->loop, &a->io); /* hiredis closes the descriptor right after */
     if (a->on_gone)
-        a->on_gone(a->arg);
+        a->on_gone(a->arg, ac);
 }
 
 static void flush(hs_task_t *t)
@@ -197,7 +198,8 @@ static void on_event(hs_io_t *io, int events)
     }
 }
 
-int hs__redis_attach(redisAsyncContext *ac, hs_loop_t *loop, void (*on_gone)(void *arg), void *arg)
+int hs__redis_attach(redisAsyncContext *ac, hs_loop_t *loop, void (*on_gone)(void *arg, const redisAsyncContext *gone),
+                     void *arg)
 {
     if (ac->ev.data)
         return -EEXIST;

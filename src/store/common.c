@@ -151,8 +151,8 @@ int hs_redis_addr_resolve(hs_redis_addr_t *a, const char **err)
 
 void hs_redis_addr_format(const hs_redis_addr_t *a, char *out, size_t n)
 {
-    if (a->unix_socket)
-        snprintf(out, n, "unix:%s", a->path);
+    if (a->unix_socket) /* unix://PATH when PATH starts with "//": unix:///x would read as /x */
+        snprintf(out, n, "unix:%s%s", a->path[1] == '/' ? "//" : "", a->path);
     else if (strchr(a->host, ':'))
         snprintf(out, n, "tcp://[%s]:%d", a->host, a->port);
     else
@@ -269,18 +269,34 @@ void hs__redis_format_eval(hs_buf_t *b, const hs__redis_script_t *s, bool eval, 
 #define ORIGIN (1ULL << 62) /* where the shifted state starts: far from 0 and from overflow */
 #define AHEAD_MAX (1ULL << 62)
 
+/* n space-separated decimal numbers (no sign, no leading zero, at most 19 digits each), the whole
+ * of a string reply: one spelling per value, nothing else accepted. */
+static bool numbers(const redisReply *r, uint64_t *v, int n)
+{
+    if (!r || r->type != REDIS_REPLY_STRING || !r->str)
+        return false;
+    const char *p = r->str, *e = r->str + r->len;
+    for (int i = 0; i < n; i++) {
+        if (i && (p >= e || *p++ != ' '))
+            return false;
+        const char *d = p;
+        uint64_t x = 0;
+        while (p < e && *p >= '0' && *p <= '9' && p - d < 19)
+            x = x * 10 + (uint64_t)(*p++ - '0');
+        if (p == d || (p - d > 1 && *d == '0') || (p < e && *p >= '0' && *p <= '9'))
+            return false;
+        v[i] = x;
+    }
+    return p == e;
+}
+
 int hs__redis_gcra_reply(const redisReply *r, bool *admitted, uint64_t *ahead_ns)
 {
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3)
+    uint64_t v[3];
+    if (!numbers(r, v, 3) || v[0] > 1 || v[2] >= HS_NS_PER_SEC)
         return HS_ERROR;
-    for (int i = 0; i < 3; i++)
-        if (!r->element[i] || r->element[i]->type != REDIS_REPLY_INTEGER)
-            return HS_ERROR;
-    long long ok = r->element[0]->integer, s = r->element[1]->integer, n = r->element[2]->integer;
-    if ((ok != 0 && ok != 1) || s < 0 || n < 0 || n >= 1000000000LL)
-        return HS_ERROR;
-    uint64_t ahead = (uint64_t)s > AHEAD_MAX / HS_NS_PER_SEC ? AHEAD_MAX : (uint64_t)s * HS_NS_PER_SEC + (uint64_t)n;
-    *admitted = ok == 1;
+    uint64_t ahead = v[1] > AHEAD_MAX / HS_NS_PER_SEC ? AHEAD_MAX : v[1] * HS_NS_PER_SEC + v[2];
+    *admitted = v[0] == 1;
     *ahead_ns = ahead > AHEAD_MAX ? AHEAD_MAX : ahead;
     return HS_OK;
 }
@@ -300,27 +316,17 @@ int hs__redis_gcra_result(const hs_gcra_t *g, uint32_t cost, bool admitted, uint
 
 int hs__redis_budget_reply(const hs_budget_t *b, const redisReply *r, hs_budget_result_t *out)
 {
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 || !r->element[0] || !r->element[1] || !r->element[2] ||
-        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER)
+    uint64_t v[3];
+    if (!numbers(r, v, 3))
         return HS_ERROR;
-    long long end = r->element[0]->integer, now = r->element[1]->integer;
-    const redisReply *u = r->element[2];
-    uint64_t used = 0;
-    if (u->type == REDIS_REPLY_STRING) {
-        if (!u->str || !hs_parse_u64(hs_iov(u->str, u->len), &used))
-            return HS_ERROR;
-    } else if (u->type == REDIS_REPLY_INTEGER && u->integer >= 0) {
-        used = (uint64_t)u->integer;
-    } else {
-        return HS_ERROR;
-    }
+    uint64_t end = v[0], now = v[1], used = v[2];
     /* the period the script used must be this budget's: it ends after now, at most one period on */
-    if (now <= 0 || end <= now || (uint64_t)(end - now) > b->period_ms || (uint64_t)end % b->period_ms != 0)
+    if (now == 0 || end <= now || end - now > b->period_ms || end % b->period_ms != 0)
         return HS_ERROR;
     out->used = used;
     out->exhausted = used >= b->bytes;
     out->remaining = out->exhausted ? 0 : b->bytes - used;
-    out->period_end_ms = (uint64_t)end;
-    out->reset_ms = (uint64_t)(end - now);
+    out->period_end_ms = end;
+    out->reset_ms = end - now;
     return HS_OK;
 }

@@ -50,7 +50,7 @@
 
 /* ---- the scripts ---- */
 
-/* KEYS[1] the state; ARGV cost·T and C·T as seconds, nanoseconds. Returns {admitted, ahead s, ahead ns}. */
+/* KEYS[1] the state; ARGV cost·T and C·T as seconds, nanoseconds. Returns "ADMITTED AHEAD_S AHEAD_NS". */
 static hs__redis_script_t gcra_script = {
     .name = "gcra",
     .body = "local t = redis.call('TIME')\n"
@@ -69,17 +69,17 @@ static hs__redis_script_t gcra_script = {
             "local ws, wn = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
             "local xs, xn = as + cs, an + cn\n"
             "if xn >= 1000000000 then xn = xn - 1000000000; xs = xs + 1 end\n"
-            "if xs > ws or (xs == ws and xn > wn) then return {0, as, an} end\n"
+            "if xs > ws or (xs == ws and xn > wn) then return string.format('0 %d %d', as, an) end\n"
             "if cs > 0 or cn > 0 then\n"
             "  local ts, tn = ns + xs, nn + xn\n"
             "  if tn >= 1000000000 then tn = tn - 1000000000; ts = ts + 1 end\n"
             "  redis.call('SET', KEYS[1], string.format('%d %d', ts, tn), 'PX',\n"
             "             string.format('%d', xs * 1000 + math.floor(xn / 1000000) + 1))\n"
             "end\n"
-            "return {1, as, an}\n",
+            "return string.format('1 %d %d', as, an)\n",
 };
 
-/* KEYS[1] the state; ARGV period (ms), bytes to add. Returns {period end ms, now ms, used}. */
+/* KEYS[1] the state; ARGV period (ms), bytes to add. Returns "PERIOD_END_MS NOW_MS USED". */
 static hs__redis_script_t budget_script = {
     .name = "budget",
     .body = "local t = redis.call('TIME')\n"
@@ -96,7 +96,7 @@ static hs__redis_script_t budget_script = {
             "    redis.call('HSET', KEYS[1], 'u', '9223372036854775807')\n"
             "  end\n"
             "end\n"
-            "return {e, now, redis.call('HGET', KEYS[1], 'u')}\n",
+            "return string.format('%d %d ', e, now) .. (redis.call('HGET', KEYS[1], 'u') or '0')\n",
 };
 
 /* ---- state ---- */
@@ -141,8 +141,11 @@ struct conn_s {
     hs_timer_t timer;     /* the oldest operation's deadline, or the connection's */
     uint64_t retry_at_ms; /* no connection attempt before (back-off) */
     uint32_t backoff_ms;
-    int fail_reason; /* why the connection is being dropped: TIMEOUT or UNREACHABLE */
-    hs_buf_t cmd;
+    int fail_reason;               /* why the connection is being dropped: TIMEOUT or UNREACHABLE */
+    hs_buf_t cmd;                  /* a command too long for the stack (a long key, EVAL's body) */
+    uint64_t arg_step, arg_window; /* the GCRA numbers formatted in argbuf */
+    size_t arglen;
+    char argbuf[4 * 28];
     hs__redis_counters_t st; /* this loop's own counters (one writer) */
 };
 
@@ -427,11 +430,11 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     arm(c);
 }
 
-static void on_gone(void *arg)
+static void on_gone(void *arg, const redisAsyncContext *ac)
 {
     conn_t *c = arg;
     /* hiredis cleaned up the context we held: lost without a pending operation */
-    if (c->ac) {
+    if (c->ac && c->ac == ac) {
         c->ac = NULL;
         c->connected = false;
         mark_down(c, R_UNREACHABLE);
@@ -498,32 +501,74 @@ static int conn_open(conn_t *c)
     return HS_OK;
 }
 
+static char *put_bulk(char *p, const char *s, size_t n)
+{
+    *p++ = '$';
+    p = hs_fmt_u64(p, n);
+    *p++ = '\r';
+    *p++ = '\n';
+    memcpy(p, s, n);
+    p += n;
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+static char *put_bulk_u64(char *p, uint64_t v)
+{
+    char t[24];
+    return put_bulk(p, t, (size_t)(hs_fmt_u64(t, v) - t));
+}
+
+#define LIT(p, s) (memcpy((p), (s), sizeof(s) - 1), (p) + sizeof(s) - 1)
+
+/* Send a step: EVALSHA, written straight into a buffer (the steps of a busy worker are many: the
+ * script's name and a rule's numbers are the same every time, so only the key changes), or EVAL
+ * with the script's body after Redis said NOSCRIPT. */
 static int send_op(conn_t *c, op_t *op, bool eval)
 {
-    char cs[24], cn[12], ws[24], wn[12];
-    hs_iovec_t args[5];
-    int n = 1;
-    args[0] = hs_iov(op->rkey, op->rklen);
-    if (op->budget) {
-        char *e = hs_fmt_u64(cs, op->b.period_ms);
-        args[n++] = hs_iov(cs, (size_t)(e - cs));
-        e = hs_fmt_u64(ws, op->add);
-        args[n++] = hs_iov(ws, (size_t)(e - ws));
-    } else {
-        /* a step that can never be admitted only looks (its answer is computed here) */
-        uint64_t step = op->cost <= op->g.capacity ? (uint64_t)op->cost * op->g.interval_ns : 0;
-        char *e = hs_fmt_u64(cs, step / HS_NS_PER_SEC);
-        args[n++] = hs_iov(cs, (size_t)(e - cs));
-        e = hs_fmt_u64(cn, step % HS_NS_PER_SEC);
-        args[n++] = hs_iov(cn, (size_t)(e - cn));
-        e = hs_fmt_u64(ws, op->g.window_ns / HS_NS_PER_SEC);
-        args[n++] = hs_iov(ws, (size_t)(e - ws));
-        e = hs_fmt_u64(wn, op->g.window_ns % HS_NS_PER_SEC);
-        args[n++] = hs_iov(wn, (size_t)(e - wn));
+    /* a step that can never be admitted only looks (its answer is computed here) */
+    uint64_t step = op->budget || op->cost > op->g.capacity ? 0 : (uint64_t)op->cost * op->g.interval_ns;
+    const hs__redis_script_t *sc = op->budget ? &budget_script : &gcra_script;
+    char stack[768];
+    char *buf = stack, *p;
+    size_t need = 128 + op->rklen + sizeof(c->argbuf) + (eval ? strlen(sc->body) : 0);
+    if (need > sizeof(stack)) {
+        c->cmd.len = 0;
+        hs_buf_reserve(&c->cmd, need, SIZE_MAX);
+        buf = c->cmd.base;
     }
-    c->cmd.len = 0;
-    hs__redis_format_eval(&c->cmd, op->budget ? &budget_script : &gcra_script, eval, 1, n, args);
-    if (redisAsyncFormattedCommand(c->ac, on_reply, op, c->cmd.base, c->cmd.len) != REDIS_OK)
+    p = buf;
+    p = op->budget ? LIT(p, "*6\r\n") : LIT(p, "*8\r\n");
+    if (eval) {
+        p = LIT(p, "$4\r\nEVAL\r\n");
+        p = put_bulk(p, sc->body, strlen(sc->body));
+    } else {
+        p = LIT(p, "$7\r\nEVALSHA\r\n$40\r\n");
+        memcpy(p, sc->sha, 40);
+        p += 40;
+        p = LIT(p, "\r\n");
+    }
+    p = LIT(p, "$1\r\n1\r\n");
+    p = put_bulk(p, op->rkey, op->rklen);
+    if (op->budget) {
+        p = put_bulk_u64(p, op->b.period_ms);
+        p = put_bulk_u64(p, op->add);
+    } else {
+        if (!c->arglen || c->arg_step != step || c->arg_window != op->g.window_ns) {
+            char *a = c->argbuf;
+            a = put_bulk_u64(a, step / HS_NS_PER_SEC);
+            a = put_bulk_u64(a, step % HS_NS_PER_SEC);
+            a = put_bulk_u64(a, op->g.window_ns / HS_NS_PER_SEC);
+            a = put_bulk_u64(a, op->g.window_ns % HS_NS_PER_SEC);
+            c->arglen = (size_t)(a - c->argbuf);
+            c->arg_step = step;
+            c->arg_window = op->g.window_ns;
+        }
+        memcpy(p, c->argbuf, c->arglen);
+        p += c->arglen;
+    }
+    if (redisAsyncFormattedCommand(c->ac, on_reply, op, buf, (size_t)(p - buf)) != REDIS_OK)
         return HS_ERROR;
     op_link(c, op);
     return HS_OK;

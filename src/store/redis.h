@@ -45,7 +45,8 @@ typedef struct hs__redis_script_s {
     const char *body;
     char sha[41]; /* hex SHA-1 of body (hs__redis_script_init) */
 } hs__redis_script_t;
-/* Compute the SHA-1 EVALSHA names the script by (once, any thread). */
+/* Compute the SHA-1 EVALSHA names the script by. Call it once before threads share the script
+ * (store creation does); later calls only read. */
 void hs__redis_script_init(hs__redis_script_t *s);
 /* Is the reply Redis's "this script is not loaded" error? */
 bool hs__redis_noscript(const redisReply *r);
@@ -60,10 +61,12 @@ void hs__redis_format_eval(hs_buf_t *b, const hs__redis_script_t *s, bool eval, 
  * commands add to the output buffer is written once at the end of the loop's batch
  * (hs_loop_post), so the steps of every request of a batch leave in one write. The descriptor is
  * taken off the loop by hiredis's cleanup hook (redisAsyncFree, or a connection error), after
- * which the adapter calls on_gone(arg) once; its memory is released at the loop's next dispose.
+ * which the adapter calls on_gone(arg, the context that went) once; its memory is released at the
+ * loop's next dispose.
  * HS_OK, or -errno (the context is then not attached: free it). */
 typedef struct hs__redis_adapter_s hs__redis_adapter_t;
-int hs__redis_attach(redisAsyncContext *ac, hs_loop_t *loop, void (*on_gone)(void *arg), void *arg);
+int hs__redis_attach(redisAsyncContext *ac, hs_loop_t *loop, void (*on_gone)(void *arg, const redisAsyncContext *gone),
+                     void *arg);
 /* Reply objects as hiredis builds them, bounded: strings up to HS__REDIS_REPLY_MAX bytes, arrays
  * up to 100000 elements; with the reader's privdata set to an async context, a top-level reply
  * while no command waits is refused too (hiredis 0.14 would assert). A refusal is a reader error
@@ -71,16 +74,17 @@ int hs__redis_attach(redisAsyncContext *ac, hs_loop_t *loop, void (*on_gone)(voi
 extern redisReplyObjectFunctions hs__redis_reply_functions;
 
 /* ---- checking replies (pure; the fuzz target drives them) ---- */
-/* A GCRA script's reply: {admitted 0|1, ahead seconds, ahead nanoseconds} (ahead: how far the key's
- * TAT lay after Redis's now before this step, 0 when in the past). HS_OK with the numbers
- * (ahead_ns capped at 2^62), HS_ERROR for anything else. */
+/* A GCRA script's reply: the string "ADMITTED SECONDS NANOSECONDS" (admitted 0 or 1; how far the
+ * key's TAT lay after Redis's now before this step, 0 when in the past) — one string rather than
+ * an array of integers: one object for the reader to build instead of five. HS_OK with the
+ * numbers (ahead_ns capped at 2^62), HS_ERROR for anything else. */
 int hs__redis_gcra_reply(const redisReply *r, bool *admitted, uint64_t *ahead_ns);
 /* The result the in-process store would give for a step of `cost` on a state `ahead_ns` ahead of
  * now — the same code (hs_gcra_step) on a state shifted to a fixed origin. HS_ERROR when the
  * script's verdict differs (a script of another version, or a corrupted reply). */
 int hs__redis_gcra_result(const hs_gcra_t *g, uint32_t cost, bool admitted, uint64_t ahead_ns, hs_limit_result_t *out);
-/* A budget script's reply: {period end ms, now ms, used as a decimal string}. HS_OK with *out
- * filled as hs_budget_step would, HS_ERROR otherwise. */
+/* A budget script's reply: the string "PERIOD_END_MS NOW_MS USED". HS_OK with *out filled as
+ * hs_budget_step would, HS_ERROR otherwise. */
 int hs__redis_budget_reply(const hs_budget_t *b, const redisReply *r, hs_budget_result_t *out);
 
 /* ---- a pool of synchronous connections (pool.c), for callers that may block briefly ----

@@ -195,10 +195,13 @@ int hs__dav_redis_record_make(hs_buf_t *b, const hs__dav_lock_t *l)
     return b->len > RECORD_MAX ? HS_ERROR : HS_OK;
 }
 
-/* A decimal number of at most `max_digits` digits at *p (advanced), then `end`. */
+/* A decimal number of at most `max_digits` digits, without leading zeros, at *p (advanced),
+ * then `end`: one spelling per value, so that a record reads back as it was made. */
 static bool number(const char **p, const char *e, char end, int max_digits, uint64_t *out)
 {
     const char *s = *p;
+    if (s + 1 < e && s[0] == '0' && s[1] >= '0' && s[1] <= '9')
+        return false;
     uint64_t v = 0;
     int n = 0;
     while (s < e && *s >= '0' && *s <= '9' && n < max_digits) {
@@ -607,6 +610,11 @@ int hs__dav_store_open_redis(hs__dav_store_t *inner, const hs__dav_redis_opts_t 
     hs_buf_printf(&b, "%sdav:%s:l:", prefix, tree);
     s->ns = hs_strdup(b.base);
     hs_buf_free(&b);
+    /* the scripts' names, once, before any thread can use them */
+    hs__redis_script_t *const scripts[] = {&create_script, &refresh_script, &remove_script, &list_script,
+                                           &delete_script};
+    for (size_t i = 0; i < HS_ARRAY_SIZE(scripts); i++)
+        hs__redis_script_init(scripts[i]);
     s->pool = hs__redis_pool_new(&o->addr, o->timeout_ms, s->st, "WebDAV locks");
     hs__redis_pool_note(s->pool, o->failure == HS_REDIS_OPEN
                                      ? "this instance's SQLite locks are used meanwhile, which the other instances do "

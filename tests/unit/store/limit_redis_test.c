@@ -114,46 +114,43 @@ static void run_for(inst_t *in, int ms)
 }
 
 /* ---- the reply checks ---- */
-static redisReply *ints(int n, const long long *v)
+static redisReply *str(const char *v)
 {
     redisReply *r = calloc(1, sizeof(*r));
-    r->type = REDIS_REPLY_ARRAY;
-    r->elements = (size_t)n;
-    r->element = calloc((size_t)n, sizeof(*r->element));
-    for (int i = 0; i < n; i++) {
-        r->element[i] = calloc(1, sizeof(redisReply));
-        r->element[i]->type = REDIS_REPLY_INTEGER;
-        r->element[i]->integer = v[i];
-    }
+    r->type = REDIS_REPLY_STRING;
+    r->str = strdup(v);
+    r->len = strlen(v);
     return r;
+}
+
+static int gcra_reply(const char *v, bool *adm, uint64_t *ahead)
+{
+    redisReply *r = str(v);
+    int rc = hs__redis_gcra_reply(r, adm, ahead);
+    freeReplyObject(r);
+    return rc;
 }
 
 static void test_replies(void)
 {
     bool adm;
     uint64_t ahead;
-    long long good[3] = {1, 2, 5};
-    redisReply *r = ints(3, good);
-    is_int(hs__redis_gcra_reply(r, &adm, &ahead), HS_OK, "a GCRA reply of three integers");
+    is_int(gcra_reply("1 2 5", &adm, &ahead), HS_OK, "a GCRA reply: verdict, seconds, nanoseconds");
     ok(adm && ahead == 2000000005ULL, "admitted, 2 s 5 ns ahead");
-    r->element[2]->integer = 1000000000;
-    is_int(hs__redis_gcra_reply(r, &adm, &ahead), HS_ERROR, "nanoseconds beyond a second: refused");
-    r->element[2]->integer = 0;
-    r->element[0]->integer = 2;
-    is_int(hs__redis_gcra_reply(r, &adm, &ahead), HS_ERROR, "a verdict other than 0/1: refused");
-    r->element[0]->integer = 0;
-    r->element[1]->integer = -1;
-    is_int(hs__redis_gcra_reply(r, &adm, &ahead), HS_ERROR, "negative seconds: refused");
-    r->element[1]->integer = 1LL << 62;
-    is_int(hs__redis_gcra_reply(r, &adm, &ahead), HS_OK, "huge seconds: capped");
-    ok(ahead == 1ULL << 62, "…at 2^62 ns");
-    r->elements = 2;
-    is_int(hs__redis_gcra_reply(r, &adm, &ahead), HS_ERROR, "two elements: refused");
-    r->elements = 3;
-    r->element[1]->type = REDIS_REPLY_STRING;
-    is_int(hs__redis_gcra_reply(r, &adm, &ahead), HS_ERROR, "a string element: refused");
-    r->element[1]->type = REDIS_REPLY_INTEGER;
-    freeReplyObject(r);
+    is_int(gcra_reply("0 0 999999999", &adm, &ahead), HS_OK, "a refusal");
+    ok(!adm && ahead == 999999999ULL, "…999999999 ns ahead");
+    static const char *const bad[] = {"1 0 1000000000", "2 0 0",  "1 -1 0", "1 0",
+                                      "1 0 0 0",        "1  0 0", " 1 0 0", "1 0 0 ",
+                                      "1 00 0",         "1 0 x",  "",       "1 0 99999999999999999999"};
+    for (size_t i = 0; i < HS_ARRAY_SIZE(bad); i++)
+        is_int(gcra_reply(bad[i], &adm, &ahead), HS_ERROR, "refused: '%s'", bad[i]);
+    is_int(gcra_reply("0 9999999999999999 5", &adm, &ahead), HS_OK, "huge seconds");
+    ok(ahead == 1ULL << 62, "…capped at 2^62 ns");
+    redisReply *arr = calloc(1, sizeof(*arr));
+    arr->type = REDIS_REPLY_ARRAY;
+    is_int(hs__redis_gcra_reply(arr, &adm, &ahead), HS_ERROR, "an array: refused");
+    freeReplyObject(arr);
+    is_int(hs__redis_gcra_reply(NULL, &adm, &ahead), HS_ERROR, "no reply: refused");
 
     /* the result from (verdict, ahead) is the in-process store's for the same state */
     hs_gcra_t g = rule(3, 4, 1, "t");
@@ -178,15 +175,20 @@ static void test_replies(void)
     const char *err;
     hs_budget_init(&b, 1000, 3600000, &err);
     long long now = 1700000000123LL, end = (now / 3600000 + 1) * 3600000;
-    long long bv[3] = {end, now, 700};
-    redisReply *br = ints(3, bv);
+    char v[64];
+    snprintf(v, sizeof(v), "%lld %lld 700", end, now);
+    redisReply *br = str(v);
     hs_budget_result_t bo;
     is_int(hs__redis_budget_reply(&b, br, &bo), HS_OK, "a budget reply");
     ok(!bo.exhausted && bo.used == 700 && bo.remaining == 300 && bo.reset_ms == (uint64_t)(end - now),
        "used 700 of 1000, reset at the period's end");
-    br->element[0]->integer = end + 1;
+    freeReplyObject(br);
+    snprintf(v, sizeof(v), "%lld %lld 700", end + 1, now);
+    br = str(v);
     is_int(hs__redis_budget_reply(&b, br, &bo), HS_ERROR, "a period end off the epoch grid: refused");
-    br->element[0]->integer = end + 3600000;
+    freeReplyObject(br);
+    snprintf(v, sizeof(v), "%lld %lld 700", end + 3600000, now);
+    br = str(v);
     is_int(hs__redis_budget_reply(&b, br, &bo), HS_ERROR, "a period end more than one period on: refused");
     freeReplyObject(br);
 }
