@@ -18,6 +18,9 @@ DEB_TEST  := python3 python3-pytest python3-requests python3-h11 python3-websock
 # `make test` runs before a sub-make that evaluates this again); Debian's path is the fallback.
 DEB_BUILD += libxml2-dev libsqlite3-dev
 DEB_TEST  += litmus rclone cadaver
+# Operations (issue 17): the Prometheus client's text parser reads /metrics in the tests;
+# systemd-analyze verifies the unit files; man renders the manual page.
+DEB_TEST  += python3-prometheus-client systemd man-db
 LIBS      += -lxml2 -lsqlite3
 INCLUDES  += $(or $(shell xml2-config --cflags 2>/dev/null),-I/usr/include/libxml2)
 # Several instances as one service (src/store): hiredis talks to Redis; the tests start
@@ -52,7 +55,7 @@ LIB      := $(OUT)/libstatusd.a
 BIN      := $(OUT)/statusd
 UNIT_BIN := $(patsubst tests/unit/%.c,$(OUT)/unit/%,$(UNIT_SRC))
 
-.PHONY: all run test sanitize lint format deps unit check-build clean bench fuzz docs
+.PHONY: all run test sanitize lint format deps unit check-build clean bench fuzz docs install
 all: $(BIN)
 
 $(OBJDIR)/%.o: %.c
@@ -96,9 +99,25 @@ lint:
 format:
 	clang-format -i $(LIB_SRC) $(MAIN_SRC) $(wildcard include/hs/*.h src/*/*.h)
 
-# docs/configuration.md from the directive table (through --help); a test keeps them in step
+# docs/configuration.md and the manual page docs/statusd.8 from the directive table (through
+# --help) and the README; a test keeps them in step
 docs: $(BIN)
 	$(PYTHON) docs/gen_config.py $(BIN) > docs/configuration.md.tmp && mv docs/configuration.md.tmp docs/configuration.md
+	$(PYTHON) docs/gen_man.py $(BIN) > docs/statusd.8.tmp && mv docs/statusd.8.tmp docs/statusd.8
+
+# make install [PREFIX=/usr/local] [DESTDIR=…] [VARIANT=…]: the binary, the manual page and the
+# systemd units (their ExecStart names the installed binary)
+PREFIX  ?= /usr/local
+BINDIR  := $(PREFIX)/bin
+MANDIR  := $(PREFIX)/share/man/man8
+UNITDIR := $(PREFIX)/lib/systemd/system
+install: $(BIN)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/statusd
+	install -D -m 0644 docs/statusd.8 $(DESTDIR)$(MANDIR)/statusd.8
+	@mkdir -p $(DESTDIR)$(UNITDIR)
+	sed 's#@BINDIR@#$(BINDIR)#g' contrib/statusd.service > $(DESTDIR)$(UNITDIR)/statusd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/statusd.service
+	install -m 0644 contrib/statusd.socket $(DESTDIR)$(UNITDIR)/statusd.socket
 
 clean:
 	rm -rf build

@@ -8,7 +8,7 @@
 # the one place the default is written: bench/run.py reads it when run without --baseline.
 BASELINE ?= fe876a2
 
-DEB_BENCH := nginx-light lighttpd h2o wrk
+DEB_BENCH := nginx-light lighttpd h2o wrk redis-server
 .PHONY: bench
 bench:
 	@tests/deps.sh $(DEB_BENCH) $(DEB_BUILD)

@@ -20,7 +20,7 @@ the top of a configuration:
 - as an option (`--max-body 10m`; booleans as `--compress` / `--no-compress`).
 
 Options win over the environment, which wins over the file, which wins over the embedded
-defaults below. Sizes take `k`, `m` and `g` suffixes; durations `ms`, `s`, `m` and `h`.
+defaults below. Sizes take `k`, `m` and `g` suffixes; durations `ms`, `s`, `m`, `h` and `d`.
 `statusd -t` checks a configuration (the same flags, file and environment) and exits non-zero
 with `FILE:LINE: message` on the first error.
 
@@ -33,6 +33,16 @@ status-code pages) — or takes the handler of the path it lies under. The longe
 wins; a Host naming no host goes to the first one (`421` with `strict_hosts: true`). Without
 `hosts:`, the top directives describe one default host: `root` serves `/`, the API is at `/`
 (or at `api_prefix` when a root is served), and every host has `/codes`.
+
+**Policies.** The rules on hosts and paths are written as mappings whose keys are directives
+with dots (`limit: {rate: 10r/s, burst: 20}` is `limit.rate` and `limit.burst`, the flags
+`--limit-rate` and `--limit-burst`); `NAME: off` drops a rule a scope inherits, and a list given in
+a scope replaces the inherited one. They run before any content handler, in this order — rewrite
+phase: `legal_block` (451), `gone` (410), `parental_block` (450), `payment_required` (402),
+`maintenance` (503), `return`, `redirect`; access phase: the client's address (`trusted_proxies`),
+`allow`/`deny` (403, or 444), `captive_portal` (511), `limit` by address or field (429), `auth`
+(401/407, 403), `limit` by user (429), `bandwidth` (509), `require_conditional` (428),
+`early_hints` (103). README.md ("Policies") has an example of each.
 
 ```yaml
 strict_hosts: true
@@ -54,8 +64,11 @@ hosts:
 
 TAIL = """
 Signals: `SIGTERM`/`SIGINT` stop accepting, close idle connections and let responses in
-flight finish within `drain_timeout`; `SIGUSR1` reopens the access log file (after `logrotate`
-moved it; the log's directory must let `user` create the new file); `SIGHUP` is ignored.
+flight finish within `drain_timeout`; `SIGUSR1` reopens the access log files (after `logrotate`
+moved them; each log's directory must let `user` create the new file); `SIGHUP` reloads the
+configuration (a bad one is refused and logged, requests in flight finish on the old one: see
+the README, Operations) and reads the password files (`auth.htpasswd`) and the captive portal's
+admission files again.
 """
 
 

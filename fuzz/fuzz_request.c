@@ -12,6 +12,7 @@
  *     Content-Length and chunked, and Content-Length is -1 or a non-negative number.
  */
 #include "hs/parse.h"
+#include "hs/path.h"
 #include "fuzz_util.h"
 
 #define MAX_HEADERS 24
@@ -76,6 +77,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_inside(buf, n, req.method, "method");
         check_inside(buf, n, req.target, "target");
         check_inside(buf, n, req.path, "path");
+        if (req.form == HS_TARGET_ORIGIN || req.form == HS_TARGET_ABSOLUTE)
+            FUZZ_CHECK(req.path_plain == hs_path_is_plain(req.path), "path_plain %d for '%.*s'", req.path_plain,
+                       (int)req.path.len, req.path.base);
         check_inside(buf, n, req.query, "query");
         check_inside(buf, n, req.authority, "authority");
         for (size_t i = 0; i < req.num_headers; i++) {

@@ -38,7 +38,8 @@
 #define HS_MAX_LISTEN 16
 #define HS_MAX_ERROR_PAGES 64
 #define HS_ERROR_PAGE_MAX_SIZE (64 * 1024)
-#define HS_MAX_MODULES 16 /* settings sets: the engine's (0) and one per module */
+#define HS_MAX_MODULES 16     /* settings sets: the engine's (0) and one per module */
+#define HS_MAX_LOG_TARGETS 32 /* distinct access log files over the life of a process */
 
 typedef struct hs_config_s hs_config_t;
 typedef struct hs_conf_state_s hs_conf_state_t;
@@ -118,7 +119,14 @@ typedef struct hs_conf_schema_s {
      * does not name that path itself (conf: the host's settings). NULL or a NULL result: nowhere.
      * A path prefix such as "/", "/codes", "/_api". */
     const char *(*mount)(hs_config_t *cfg, const void *conf, bool flat);
+    /* With these (checked) settings, the phases in which the module's handlers have work: an
+     * OR of HS_PHASE_BIT_*. Asked once per path when the configuration is built; on a path where
+     * a phase is not named, the engine does not call the module's handler for it (a module
+     * with nothing to do on a path costs nothing there). NULL: every phase, always. */
+    unsigned (*phases)(const void *conf);
 } hs_conf_schema_t;
+
+enum { HS_PHASE_BIT_REWRITE = 1, HS_PHASE_BIT_ACCESS = 2, HS_PHASE_BIT_LOG = 4 };
 
 /* The settings owners: index 0 is the engine (hs_config_engine_schema), then every module
  * (src/modules/modules.c, which also gives each module its index). */
@@ -131,12 +139,15 @@ struct hs_config_s {
     /* server */
     char *listen[HS_MAX_LISTEN];
     size_t num_listen;
-    bool listen_is_default; /* still the embedded default: the first explicit value replaces it */
-    int workers;            /* 0 = number of cores */
-    int max_connections;    /* over this: 503 + Retry-After, then close */
-    int retry_after;        /* seconds, for 503 on overload */
-    char *server_name;      /* Server header value */
-    char *access_log;       /* path, "-" or "off" */
+    bool listen_is_default;            /* still the embedded default: the first explicit value replaces it */
+    int workers;                       /* 0 = number of cores */
+    int max_connections;               /* over this: 503 + Retry-After, then close */
+    int retry_after;                   /* seconds, for 503 on overload */
+    char *server_name;                 /* Server header value */
+    char *access_log;                  /* path, "-" or "off" (path) */
+    char *log_format;                  /* combined, json or a $template (path) */
+    const struct hs_logfmt_s *log_fmt; /* log_format compiled (hs_config_validate) */
+    int log_target;                    /* the access log file of these settings, -1 = off (bound by the server) */
     char *log_level;
     char *user;        /* when started as root: drop privileges to this user after binding */
     bool strict_hosts; /* a Host naming none of the hosts: 421 (else the first host serves it) */
@@ -182,6 +193,9 @@ struct hs_pathconf_s {
     size_t mount_len;
     hs_config_t *cfg; /* the settings here: engine fields, and mod[] per module */
     bool implicit;    /* made for a configuration without hosts, or /codes */
+    /* per phase (rewrite, access, log): bit i set when module index i has no work on this path
+     * (its schema's phases); the engine skips its handler */
+    uint32_t idle[3];
     const char *file; /* where it was written (NULL when implicit) */
     size_t line;
 };
@@ -190,7 +204,8 @@ struct hs_hostconf_s {
     const char *name;      /* lowercase; "*.example.com" matches any name below; "*" matches any */
     hs_pathconf_t **paths; /* longest prefix first */
     size_t npaths;
-    hs_config_t *cfg; /* the settings of the host */
+    hs_config_t *cfg;     /* the settings of the host */
+    uint8_t metrics_slot; /* its label in /metrics (given by the server: src/http/metrics.c) */
     const char *file;
     size_t line;
 };
@@ -202,6 +217,10 @@ const hs_hostconf_t *hs_config_hosts(const hs_config_t *cfg, size_t *n);
  * false when no host has that name (the default host is used). NULL when no path of the host
  * matches (the engine answers 404). */
 const hs_pathconf_t *hs_config_lookup(const hs_config_t *cfg, hs_iovec_t host, hs_iovec_t path, bool *known);
+/* The same in two steps: the host serving `host` (the default when none has that name: *known
+ * false), then its path for `path` (NULL: none). */
+const hs_hostconf_t *hs_config_find_host(const hs_config_t *cfg, hs_iovec_t host, bool *known);
+const hs_pathconf_t *hs_config_host_path(const hs_hostconf_t *h, hs_iovec_t path);
 
 /* ---- the directive tables ---- */
 /* Every directive of the engine and the modules, joined (stable for the process). */

@@ -142,7 +142,7 @@ bool hs_parse_u64(hs_iovec_t v, uint64_t *out);
 /* Size with optional k/m/g suffix (KiB units) into *out; HS_ERROR when malformed or overflowing. */
 int hs_parse_size(const char *s, uint64_t *out);
 /* Duration: decimal digits with an optional fraction, then a unit: "1500ms", "10s", "2m" or
- * "2min", "1.5h". A plain number counts `unit_ms` milliseconds (1000: seconds). *out_ms gets the
+ * "2min", "1.5h", "30d". A plain number counts `unit_ms` milliseconds (1000: seconds). *out_ms gets the
  * rounded milliseconds; HS_ERROR (and *out_ms untouched) when malformed or above 10^15 ms. */
 int hs_parse_duration_in(hs_iovec_t v, uint64_t unit_ms, uint64_t *out_ms);
 /* The same for a C string where a plain number is seconds (configuration values). */

@@ -22,6 +22,7 @@
 #ifndef HS_HTTP_H
 #define HS_HTTP_H
 
+#include "hs/cause.h"
 #include "hs/config.h"
 #include "hs/loop.h"
 #include "hs/parse.h"
@@ -44,6 +45,8 @@ typedef struct hs_conn_s hs_conn_t;
 typedef struct hs_req_s hs_req_t;
 typedef struct hs_upgrade_s hs_upgrade_t;
 typedef struct hs_job_s hs_job_t;
+typedef struct hs_gen_s hs_gen_t;
+struct hs_metrics_out_s; /* include/hs/metrics.h */
 
 /* How a piece of a streamed request body comes (hs_req_body_stream). */
 enum {
@@ -71,36 +74,77 @@ typedef void (*hs_body_cb)(hs_req_t *req, const char *data, size_t len, int how)
  * by init_worker (hs_worker_ctx). */
 typedef struct hs_module_s {
     const char *name;
-    hs_conf_schema_t conf;               /* its directives and settings struct (include/hs/config.h) */
-    int index;                           /* set at startup: its settings' index (1 + its place in hs_modules) */
-    int (*init)(hs_server_t *srv);       /* once, before workers start; HS_OK or HS_ERROR */
-    void (*fini)(hs_server_t *srv);      /* once, after the workers stopped */
+    hs_conf_schema_t conf; /* its directives and settings struct (include/hs/config.h) */
+    int index;             /* set at startup: its settings' index (1 + its place in hs_modules) */
+    /* Once per configuration generation (hs_gen_t): at startup, and at each reload (SIGHUP) for
+     * the new configuration, on the main thread, before any request is served by it; state for
+     * that configuration goes in gen->mod[m->index] (hs_gen_ctx). HS_OK, or HS_ERROR: startup
+     * fails, a reload is refused. fini: when the last request of that generation has ended
+     * (on that request's worker thread, or the main thread at exit). */
+    int (*init)(hs_gen_t *gen);
+    void (*fini)(hs_gen_t *gen);
     int (*init_worker)(hs_worker_t *w);  /* on each worker's thread before it serves; HS_OK or HS_ERROR */
     void (*fini_worker)(hs_worker_t *w); /* on each worker's thread once it served */
     int (*rewrite)(hs_req_t *req);
     int (*access)(hs_req_t *req);
     int (*content)(hs_req_t *req);
     void (*log)(hs_req_t *req);
+    /* SIGHUP, on the main thread while the workers serve: read again what the module loaded
+     * from files (password files …); it must leave requests in flight undisturbed. NULL: none. */
+    void (*reload)(hs_server_t *srv);
+    /* Its causes (include/hs/cause.h): a static table whose entry i is the module's cause
+     * hs_module_cause(m, i), registered before workers start (ids unique among all causes, such
+     * as "rule:deny" or "file:not_found"). NULL/0: none. cause_base is set at registration. */
+    const hs_cause_info_t *causes;
+    size_t ncauses;
+    hs_cause_t cause_base;
+    /* Its series in /metrics (include/hs/metrics.h): called while a scrape is written, on the
+     * scraping worker's thread; sums the module's per-worker hs_counter_t. NULL: none. */
+    void (*metrics)(hs_server_t *srv, struct hs_metrics_out_s *out);
 } hs_module_t;
 
+/* A configuration generation: the configuration being served, and what is made from it. The
+ * first comes from startup; each accepted reload (SIGHUP) makes the next. A request is served
+ * from start to end by the generation that was current when it started (req->gen); a
+ * connection takes the current one at each new request, so a keep-alive connection's next
+ * request sees a reload, and a request in flight never does. A generation is freed (its
+ * modules' fini, its configuration) when it is no longer current and its last request ended. */
+struct hs_gen_s {
+    hs_server_t *srv;
+    hs_config_t *cfg; /* the top of its configuration (read-only while it is served) */
+    uint64_t id;      /* 1 at startup, one more per reload */
+    hs_parse_limits_t limits;
+    hs_chunked_limits_t chunk_limits;
+    void *mod[HS_MAX_MODULES]; /* each module's state for this configuration (its init) */
+    /* private to src/http (server.c, gen.c) */
+    _Atomic int refs; /* the server's while current, and each worker's that uses it */
+    bool owns_cfg;    /* a reload's: freed with the generation (the first is the caller's) */
+    size_t num_listen;
+    struct sockaddr_storage listen_want[HS_MAX_LISTEN]; /* as configured (port 0 stays 0) */
+    struct sockaddr_storage listen_addr[HS_MAX_LISTEN]; /* as bound */
+    socklen_t listen_len[HS_MAX_LISTEN];
+    int listen_from[HS_MAX_LISTEN]; /* the previous generation's listener kept here, or -1 */
+    int *new_fds;                   /* [worker * HS_MAX_LISTEN + i]: sockets bound for listener i */
+};
+
 struct hs_server_s {
-    hs_config_t *cfg;
+    hs_config_t *cfg; /* the current generation's (main thread; workers read req->gen, w->gen) */
+    hs_gen_t *gen;    /* the current generation (main thread) */
+    hs_gen_t gen1;    /* the first, from hs_server_init */
+    /* re-read the configuration for a reload: defaults, file, environment, flags, validated
+     * (set by the program, src/cli/main.c); HS_OK or HS_ERROR with a message */
+    int (*load)(hs_config_t *cfg, void *arg, char *err, size_t errlen);
+    void *load_arg;
     hs_module_t *const *modules; /* hs_modules (hs_server_use_modules may give another): phase order */
     /* the modules with a handler for each phase, in order, NULL-terminated (hs_server_use_modules) */
     hs_module_t *rewrite[HS_MAX_MODULES + 1], *access[HS_MAX_MODULES + 1], *log[HS_MAX_MODULES + 1];
-    hs_parse_limits_t limits;
-    hs_chunked_limits_t chunk_limits;
-    unsigned length_required; /* bit per hs_method_t */
     int nworkers;
     hs_worker_t *workers;
-    size_t num_listen;
-    struct sockaddr_storage listen_addr[HS_MAX_LISTEN];
-    socklen_t listen_len[HS_MAX_LISTEN];
-    int log_fd;                /* access log, -1 = off */
-    size_t log_write_max;      /* largest single write: PIPE_BUF unless the log is a regular file */
     _Atomic int connections;   /* open connections across workers */
     _Atomic int shutting_down; /* 1 = stop accepting, drain */
-    _Atomic int stopping;      /* 1 = SIGTERM seen: health paths answer 503 (drain_delay, then the drain) */
+    _Atomic bool metrics_on;   /* a path serves /metrics: the workers count (src/http/metrics.c) */
+    _Atomic uint64_t generation, reloads_ok, reloads_failed; /* the configuration served, reloads */
+    _Atomic int stopping; /* 1 = SIGTERM seen: health paths answer 503 (drain_delay, then the drain) */
     uint64_t drain_deadline_ms;
 };
 
@@ -119,12 +163,26 @@ struct hs_worker_s {
     hs_req_t *req_pool;        /* finished requests kept for reuse (with one arena block each) */
     int nreq_pool;
     bool draining;
-    time_t date_sec;   /* the second `date` was made for */
-    char date[30];     /* IMF-fixdate of the loop's second (hs_worker_date) */
-    hs_buf_t log_buf;  /* access log lines not yet written (flushed every loop iteration) */
-    time_t log_sec;    /* the second log_when was made for */
-    char log_when[28]; /* "06/Nov/1994:08:49:37 +0000" */
-    bool log_lost;     /* a write of the log failed (said once) */
+    time_t date_sec;                       /* the second `date` was made for */
+    char date[30];                         /* IMF-fixdate of the loop's second (hs_worker_date) */
+    hs_buf_t log_bufs[HS_MAX_LOG_TARGETS]; /* access log lines not yet written, per log file */
+    uint64_t log_dirty;                    /* a bit per log file with lines in log_bufs */
+    time_t log_sec;                        /* the second log_when was made for */
+    char log_when[28];                     /* "06/Nov/1994:08:49:37 +0000" */
+    bool log_lost;                         /* a write of the log failed (said once) */
+    struct hs__metrics_s *metrics;         /* this worker's counters (src/http/metrics.c), written by it only */
+    struct hs__metrics_s *counting;        /* metrics while a path serves them, else NULL */
+    /* configuration generations (src/http/gen.c): the one new requests take, the older ones
+     * requests still use (a count each), and the next one, handed over by a reload */
+    hs_gen_t *gen;
+    size_t gen_reqs;
+    struct {
+        hs_gen_t *gen;
+        size_t reqs;
+    } old_gens[8];
+    size_t nold_gens;
+    _Atomic(hs_gen_t *) next_gen;
+    void *listeners; /* server.c: this worker's listening sockets */
 };
 
 /* One response header. */
@@ -138,8 +196,11 @@ struct hs_req_s {
     hs_conn_t *conn;
     hs_worker_t *worker;
     hs_server_t *srv;
+    hs_gen_t *gen; /* the configuration generation serving it, from its start to its end */
     hs_arena_t arena;
     const hs_pathconf_t *path; /* the host's path serving it (NULL before find-config or when none) */
+    const hs_hostconf_t *host; /* the host serving it (NULL before find-config, or refused: 421) */
+    bool host_known;           /* the request named that host (else it is the default host) */
     hs_iovec_t npath;          /* the request path in normal form (hs/path.h); no NUL after it */
     bool npath_plain;          /* and it had no escapes, dots or double slashes (hs_path_is_plain) */
     uint8_t phase, phase_i;    /* where the phases are (hs_req_resume continues from there) */
@@ -174,9 +235,10 @@ struct hs_req_s {
     const char *allow;        /* value of Allow for 405 / OPTIONS */
     bool res_close;           /* send Connection: close and close after */
     bool res_sent;
-    bool abort_conn; /* close without a response (hs_res_close_silently) */
-    bool no_body;    /* HEAD or status without content */
-    int log_status;  /* status for the access log when it differs (444, 499, 494) */
+    bool abort_conn;  /* close without a response (hs_res_close_silently) */
+    bool no_body;     /* HEAD or status without content */
+    int log_status;   /* status for the access log when it differs (444, 499, 494) */
+    hs_cause_t cause; /* why (hs_req_set_cause); 0: the status's default cause */
 
     /* streaming / raw / upgrade */
     bool streaming;   /* stream started and not ended */
@@ -218,6 +280,16 @@ void hs_res_body_file(hs_req_t *req, int fd, off_t off, size_t len);
 int hs_res_send(hs_req_t *req, int status);
 /* An error response with a body built from the registry, explaining `detail`. */
 int hs_res_error(hs_req_t *req, int status, const char *detail);
+/* One alternative listed by hs_res_error_variants; the strings are read during the call only. */
+typedef struct hs_res_variant_s {
+    const char *href;        /* a URI reference, percent-encoded */
+    const char *type;        /* its media type, or NULL */
+    const char *language;    /* its language tag(s), or NULL */
+    const char *description; /* or NULL */
+} hs_res_variant_t;
+/* hs_res_error whose body also lists the variants of a negotiated resource (300, 406: RFC 9110
+ * §15.4.1, §15.5.7), each with a link, in the format negotiated for error bodies. */
+int hs_res_error_variants(hs_req_t *req, int status, const char *detail, const hs_res_variant_t *v, size_t n);
 /* 405 with Allow. */
 int hs_res_method_not_allowed(hs_req_t *req, const char *allow);
 /* Close the connection without sending a byte (nginx 444), logging `log_status`. */
@@ -333,19 +405,35 @@ static inline const char *hs_worker_date(hs_worker_t *w)
 
 /* ---- Modules: settings, per-request and per-worker state, phases ---- */
 /* The module's settings for the request's path (for a request that found no path: the top's). */
+/* The top of the configuration the request is served by (server-wide settings: server_name,
+ * retry_after …): its generation's. */
+static inline const hs_config_t *hs_req_top(const hs_req_t *req)
+{
+    return req->gen ? req->gen->cfg : req->srv->cfg;
+}
 static inline void *hs_req_conf(const hs_req_t *req, const hs_module_t *m)
 {
-    return (req->path ? req->path->cfg : req->srv->cfg)->mod[m->index];
+    return (req->path ? req->path->cfg : hs_req_top(req))->mod[m->index];
 }
 /* The engine's settings for the request's path (max_body, error pages …). */
 static inline const hs_config_t *hs_req_cfg(const hs_req_t *req)
 {
-    return req->path ? req->path->cfg : req->srv->cfg;
+    return req->path ? req->path->cfg : hs_req_top(req);
 }
-/* The module's settings at the top of the configuration (for server-wide directives). */
+/* The module's settings at the top of the current configuration (server-wide directives), for
+ * the main thread and init_worker; a request reads its own generation's (hs_req_top). */
 static inline void *hs_server_conf(const hs_server_t *srv, const hs_module_t *m)
 {
     return srv->cfg->mod[m->index];
+}
+/* The module's state for a configuration generation (made by its init), and the request's. */
+static inline void *hs_gen_ctx(const hs_gen_t *gen, const hs_module_t *m)
+{
+    return gen->mod[m->index];
+}
+static inline void *hs_req_gen_ctx(const hs_req_t *req, const hs_module_t *m)
+{
+    return req->gen->mod[m->index];
 }
 static inline void *hs_req_ctx(const hs_req_t *req, const hs_module_t *m)
 {
@@ -366,9 +454,39 @@ static inline hs_iovec_t hs_req_mount(const hs_req_t *req)
 }
 /* The normal-form path below the mount point ("/x" for /api/x under /api; "/" for /api). */
 hs_iovec_t hs_req_path_below_mount(const hs_req_t *req);
-/* Add `key=value` to the request's access log line (after the duration, in the order added):
- * which rule decided, the upstream's address and attempts, the TLS version … The value is
- * escaped like the other fields and quoted when it has a space; key is a static name. */
+/* ---- Causes: why a response has its status (include/hs/cause.h) ----
+ * Say why before (or right after) answering: the access log (json, template) writes the cause
+ * and /metrics counts errors by it. The last cause set wins; without one, the status's default
+ * cause (`not_found` for a 404) is used, so a log line never lacks one. A module names its own
+ * causes in hs_module_t.causes: hs_req_set_cause(req, hs_module_cause(&my_module, MY_DENY)). */
+static inline void hs_req_set_cause(hs_req_t *req, hs_cause_t cause)
+{
+    req->cause = cause;
+}
+/* The module's cause number i (an index into its causes table). */
+static inline hs_cause_t hs_module_cause(const hs_module_t *m, unsigned i)
+{
+    return (hs_cause_t)(m->cause_base + i);
+}
+/* The same by id ("upstream_connect_refused", "rule:deny"): a linear search, for rare paths.
+ * HS_OK, or HS_ERROR (logged as a bug) when no cause has that id; the cause is then unchanged. */
+int hs_req_set_cause_id(hs_req_t *req, const char *id);
+/* The cause the request ends with: its own, else its status's default. */
+static inline hs_cause_t hs_req_cause(const hs_req_t *req, int status)
+{
+    return hs_cause_resolve(req->cause, status);
+}
+/* Register the causes of these modules (a NULL-terminated list) that are not registered yet:
+ * hs_server_init and hs_server_use_modules do it; `statusd explain --causes` too. HS_OK, or
+ * HS_ERROR (with a message) when a table is refused. */
+int hs_modules_register_causes(hs_module_t *const *mods);
+
+/* Add `key=value` to the request's access log line (in combined, after the duration, in the
+ * order added; in json, a member; in a template, $fields or $field_KEY): which rule decided,
+ * the upstream's address and attempts, the TLS version … The value is escaped like the other
+ * fields (quoted in combined when it has a space); key is a static name of [a-z0-9_], not one
+ * of json's own members (time, status, cause …). Nothing is kept when the request's path has
+ * no access log. */
 HS_FMT(3, 4) void hs_req_log_field(hs_req_t *req, const char *key, const char *fmt, ...);
 
 /* Run fn(arg) when the request ends (whatever way: answered, the client gone, shut down),

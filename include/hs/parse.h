@@ -4,14 +4,16 @@
  * time (re-parsing from the start, as picohttpparser does) and either:
  *   - returns the number of bytes the head occupies (> 0) and fills *req,
  *   - returns HS_AGAIN when the head is incomplete and nothing is wrong so far,
- *   - returns HS_ERROR with req->error set to the specific status (400, 414, 431, 501, 505)
- *     and req->error_detail to a short static explanation.
+ *   - returns HS_ERROR with req->error set to the specific status (400, 414, 431, 501, 505),
+ *     req->error_cause to the cause (HS_CAUSE_*) and req->error_detail to a short static
+ *     explanation.
  * All outputs are slices into the caller's buffer, valid while it is.
  */
 #ifndef HS_PARSE_H
 #define HS_PARSE_H
 
 #include "hs/core.h"
+#include "hs/cause.h"
 
 typedef struct hs_header_s {
     hs_iovec_t name;  /* as received (case preserved) */
@@ -107,6 +109,8 @@ typedef struct hs_parsed_req_s {
     hs_iovec_t target; /* raw request-target */
     hs_target_form_t form;
     hs_iovec_t path;      /* origin-form path (for absolute-form: the path part), undecoded */
+    bool path_plain;      /* the path is its own normal form: hs_path_is_plain(path), found in the
+                             same pass that looks for the query and a fragment */
     hs_iovec_t query;     /* after '?', without it; base NULL when absent */
     hs_iovec_t authority; /* from an absolute-form or authority-form target */
     int minor_version;    /* 0 or 1 (HTTP/1.x with x > 1 is treated as 1.1, RFC 9110 §2.5) */
@@ -114,6 +118,7 @@ typedef struct hs_parsed_req_s {
     size_t num_headers;
     /* set on HS_ERROR */
     int error;
+    uint16_t error_cause; /* why (HS_CAUSE_*, include/hs/cause.h): its status is `error` */
     const char *error_detail;
 } hs_parsed_req_t;
 
@@ -140,7 +145,7 @@ typedef struct hs_req_meta_s {
 } hs_req_meta_t;
 
 /* Validate the framing- and connection-related fields of a parsed head. HS_OK or HS_ERROR with
- * req->error (400, 417, 501) and req->error_detail set. */
+ * req->error (400, 417, 501), req->error_cause and req->error_detail set. */
 int hs_parse_semantics(hs_parsed_req_t *req, hs_req_meta_t *meta);
 
 /* ---- chunked transfer coding (RFC 9112 §7.1) ----
@@ -152,6 +157,7 @@ typedef struct hs_chunked_s {
     size_t trailer_len;  /* bytes of the trailer section */
     uint8_t state;
     uint8_t hex_digits;
+    uint16_t error_cause; /* set on HS_ERROR: why (HS_CAUSE_*; its status is *status) */
     /* Set by the caller before decoding: stop right after the last-chunk line and return HS_DONE
      * with the trailer section and its final CRLF left unconsumed, for hs_parse_trailers (a
      * client that keeps the trailers). Clear (zeroed): trailers are checked and discarded. */

@@ -40,6 +40,9 @@ typedef struct hs_gcra_s {
     uint32_t period_s;
     uint32_t zone;    /* the store's namespace for this rule (distinct per rule, chosen by the caller) */
     const char *name; /* the policy's name (RateLimit fields; a shared store's key prefix) */
+    /* a shared store's namespace instead of zone: the same in every process of a service and
+     * across reloads (zone numbers follow the order a configuration was read in); 0: zone */
+    uint32_t shared_zone;
 } hs_gcra_t;
 
 #define HS_BURST_MAX 1000000
@@ -72,6 +75,7 @@ typedef struct hs_budget_s {
     uint64_t period_ms; /* 1 s .. 366 d */
     uint32_t zone;
     const char *name;
+    uint32_t shared_zone; /* as hs_gcra_t's */
 } hs_budget_t;
 /* Set up a budget. HS_ERROR with *err for a zero budget or a period outside 1 s .. 366 d. */
 int hs_budget_init(hs_budget_t *b, uint64_t bytes, uint64_t period_ms, const char **err);

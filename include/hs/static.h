@@ -30,4 +30,11 @@ const char *hs_static_content_type(const char *name);
  * answered, HS_AGAIN when the file is being coded off the loop (answered later). */
 int hs_static_serve(hs_req_t *req, const hs_fsroot_t *root);
 
+/* Would hs_static_serve answer a GET of `rel` (a path below root, decoded, no leading slash) from
+ * its variants — the request's path negotiates (negotiate: true), no file has that name, and
+ * sibling variants or a type map exist? For a module that answers a missing name itself (WebDAV's
+ * 410 for a name deleted lately must not hide the variants still there). Reads the directory's
+ * listing (cached per worker); call it only on that rare path. */
+bool hs_static_negotiable(hs_req_t *req, const hs_fsroot_t *root, const char *rel);
+
 #endif

@@ -8,14 +8,18 @@
  * process keeps its own rate-limit counters and each tree its locks in SQLite.
  *
  * Who uses it:
- *   - rate limits (the policy module): hs_store_limits(srv) is the store every worker steps its
- *     limits and budgets in when Redis is configured, instead of its in-process one. Its
- *     operations may answer HS_AGAIN, and HS_ERROR when Redis is down under on_failure: closed —
- *     see the callers' contract in hs/ratelimit.h (HS_ERROR → 503 with Retry-After);
+ *   - rate limits (the policy module's `limit:` and `bandwidth:`): hs_store_limits() is the store
+ *     every worker steps its limits and budgets in when Redis is configured, instead of the
+ *     in-process one. Its operations may answer HS_AGAIN, and HS_ERROR when Redis is down under
+ *     on_failure: closed — see the callers' contract in hs/ratelimit.h (HS_ERROR → 503 with
+ *     Retry-After and the cause hs_store_cause_unavailable(): store:unavailable);
  *   - WebDAV locks (the dav module): each tree's locks live in Redis (hs_store_settings), its dead
  *     properties and tombstones stay in its SQLite database;
- *   - /metrics: hs_store_stats.
- * Ownership: everything returned belongs to the configuration and lives as long as it. */
+ *   - /metrics: the module's own series (statusd_store_*), from hs_store_stats.
+ * Generations: the store is made from the first configuration and kept by every reload (its
+ * connections belong to the workers' loops); a reload that changes store.* says so in the log and
+ * the new values apply at the next start. Ownership: the settings belong to their configuration;
+ * the store lives until the last generation ends. */
 #ifndef HS_STORE_H
 #define HS_STORE_H
 
@@ -32,9 +36,6 @@ typedef struct hs_store_settings_s {
     bool on;              /* store.redis is set */
     hs_redis_addr_t addr; /* parsed (resolved by the module's init) */
     hs_redis_failure_t failure;
-    /* made by the module's init, on the top settings only */
-    hs_limit_store_t *limits;
-    void *owner; /* the settings struct that made limits (copies share the pointer) */
 } hs_store_settings_t;
 
 extern hs_module_t hs_module_store;
@@ -43,8 +44,10 @@ extern hs_module_t hs_module_store;
  * (the top's or a path's: the directives are top-only, every copy has the same values). */
 const hs_store_settings_t *hs_store_settings(const hs_config_t *cfg);
 /* The rate-limit store on Redis, made at start-up and attached to every worker's loop; NULL when
- * store.redis is not set (then use an in-process store). */
-hs_limit_store_t *hs_store_limits(const hs_server_t *srv);
+ * store.redis is not set (then use an in-process store). Any thread. */
+hs_limit_store_t *hs_store_limits(void);
+/* The cause of a 503 because the shared store cannot answer under on_failure: closed. */
+hs_cause_t hs_store_cause_unavailable(void);
 
 /* What the shared state did since start, for /metrics. */
 typedef struct hs_store_stats_s {
@@ -52,6 +55,6 @@ typedef struct hs_store_stats_s {
     hs_redis_stats_t limits; /* rate limits and byte budgets */
     hs_redis_stats_t locks;  /* WebDAV locks, every tree */
 } hs_store_stats_t;
-void hs_store_stats(const hs_server_t *srv, hs_store_stats_t *out);
+void hs_store_stats(hs_store_stats_t *out);
 
 #endif

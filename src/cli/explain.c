@@ -7,6 +7,8 @@
  *
  * Everything printed comes from the registry (src/http/status.def). */
 #include "hs/cli.h"
+#include "hs/http.h"
+#include "hs/json.h"
 #include "hs/status.h"
 
 #include "../modules/reference/reference.h"
@@ -15,9 +17,11 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char usage_text[] = "usage: statusd explain [--json] CODE|CLASS...\n"
+                                 "       statusd explain --causes [--json] [CODE|CLASS...]\n"
                                  "       statusd list [--class CLASS] [--unofficial] [--json]\n"
                                  "\n"
                                  "  explain        describe status codes: one (418), several (404 500) or a whole\n"
@@ -25,6 +29,9 @@ static const char usage_text[] = "usage: statusd explain [--json] CODE|CLASS...\
                                  "                 response must or should carry, and when statusd sends it\n"
                                  "  list           one line per code the registry knows\n"
                                  "\n"
+                                 "  --causes       what makes statusd send these codes (every cause without\n"
+                                 "                 a code): the cause id the access log and /metrics use,\n"
+                                 "                 the directive that changes it, and what happened\n"
                                  "  --json         print JSON: an object for one code, otherwise an array\n"
                                  "  --class CLASS  list only one class: 1xx, 2xx, 3xx, 4xx or 5xx\n"
                                  "  --unofficial   list only codes that are not in the IANA registry\n"
@@ -143,11 +150,113 @@ static void print_end(printer_t *pr)
         fputs(pr->array ? (pr->n ? "\n]\n" : "]\n") : "\n", pr->out);
 }
 
+/* ---- explain --causes ----
+ * From the cause registry (include/hs/cause.h): the engine's causes, the gateway's, the
+ * modules', and each status's default (used when nothing more precise is known). */
+
+static bool cause_has_status(const hs_cause_info_t *c, int code, int cls)
+{
+    int st[3] = {c->status, c->also[0], c->also[1]};
+    for (int i = 0; i < 3; i++)
+        if (st[i] && (code ? st[i] == code : st[i] / 100 == cls))
+            return true;
+    return false;
+}
+
+static bool cause_wanted(const hs_cause_info_t *c, int argc, char **argv)
+{
+    bool any = false;
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] == '-')
+            continue;
+        any = true;
+        if (cause_has_status(c, parse_code(argv[i]), parse_class(argv[i], false)))
+            return true;
+    }
+    return !any;
+}
+
+static void cause_statuses(hs_buf_t *b, const hs_cause_info_t *c)
+{
+    if (!c->status) {
+        HS_BUF_LIT(b, "any");
+        return;
+    }
+    hs_buf_printf(b, "%d", c->status);
+    for (int i = 0; i < 2; i++)
+        if (c->also[i])
+            hs_buf_printf(b, "/%d", c->also[i]);
+}
+
+/* By status (any-status causes last), then in the registry's order: precise causes before the
+ * status's default. */
+static int by_status(const void *a, const void *b)
+{
+    hs_cause_t x = *(const hs_cause_t *)a, y = *(const hs_cause_t *)b;
+    unsigned sx = hs_cause_get(x)->status ? hs_cause_get(x)->status : 1000;
+    unsigned sy = hs_cause_get(y)->status ? hs_cause_get(y)->status : 1000;
+    if (sx != sy)
+        return sx < sy ? -1 : 1;
+    if (hs_cause_is_default(x) != hs_cause_is_default(y))
+        return hs_cause_is_default(x) ? 1 : -1;
+    return x < y ? -1 : x > y;
+}
+
+static int explain_causes(int argc, char **argv, bool json)
+{
+    hs_modules_register_causes(hs_modules);
+    hs_cause_t n = hs_cause_count(), list[HS_CAUSE_MAX];
+    size_t width = 0, count = 0;
+    for (hs_cause_t i = 1; i < n; i++)
+        if (cause_wanted(hs_cause_get(i), argc, argv)) {
+            width = HS_MAX(width, strlen(hs_cause_get(i)->id));
+            list[count++] = i;
+        }
+    qsort(list, count, sizeof(list[0]), by_status);
+    printer_t pr = {.out = stdout, .json = json, .array = true};
+    print_start(&pr);
+    for (size_t k = 0; k < count; k++) {
+        hs_cause_t i = list[k];
+        const hs_cause_info_t *c = hs_cause_get(i);
+        bool dflt = hs_cause_is_default(i);
+        const char *dir = c->directive && c->directive[0] ? c->directive : NULL;
+        hs_buf_t b = {0};
+        if (json) {
+            HS_BUF_LIT(&b, "  {\"id\": ");
+            hs_json_str(&b, c->id, strlen(c->id));
+            hs_buf_printf(&b, ", \"status\": %d, \"also\": [", c->status);
+            for (int a = 0, m = 0; a < 2; a++)
+                if (c->also[a])
+                    hs_buf_printf(&b, "%s%d", m++ ? ", " : "", c->also[a]);
+            HS_BUF_LIT(&b, "], \"directive\": ");
+            if (dir)
+                hs_json_str(&b, dir, strlen(dir));
+            else
+                HS_BUF_LIT(&b, "null");
+            hs_buf_printf(&b, ", \"default\": %s, \"summary\": ", dflt ? "true" : "false");
+            hs_json_str(&b, c->summary ? c->summary : "", c->summary ? strlen(c->summary) : 0);
+            HS_BUF_LIT(&b, "}");
+            fputs(pr.n ? ",\n" : "\n", stdout);
+        } else {
+            hs_buf_t st = {0};
+            cause_statuses(&st, c);
+            hs_buf_printf(&b, "%-7.*s  %-*s  %s%s%s%s\n", (int)st.len, st.base, (int)width, c->id,
+                          dflt ? "(default) " : "", c->summary ? c->summary : "", dir ? " Changed by: " : "",
+                          dir ? dir : "");
+            hs_buf_free(&st);
+        }
+        put_buf(stdout, &b);
+        pr.n++;
+    }
+    print_end(&pr);
+    return finish();
+}
+
 /* ---- explain ---- */
 
 int hs_cli_explain(int argc, char **argv)
 {
-    bool json = false, options_done = false;
+    bool json = false, options_done = false, causes = false;
     int operands = 0, classes = 0, unknown = 0;
 
     /* First pass: options, and check every operand before printing anything. */
@@ -161,6 +270,8 @@ int hs_cli_explain(int argc, char **argv)
                 return finish();
             } else if (strcmp(a, "--json") == 0) {
                 json = true;
+            } else if (strcmp(a, "--causes") == 0) {
+                causes = true;
             } else {
                 return usage_error("unknown option '%s'", a);
             }
@@ -176,6 +287,8 @@ int hs_cli_explain(int argc, char **argv)
     }
     if (unknown)
         return 2;
+    if (causes)
+        return explain_causes(argc, argv, json);
     if (operands == 0)
         return usage_error("%s: which status code? e.g. 'statusd explain 404' or 'statusd explain 4xx'",
                            argc > 0 ? argv[0] : "explain");

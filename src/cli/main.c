@@ -108,6 +108,45 @@ static int apply_args(hs_config_t *cfg, int argc, char **argv, bool *test_only, 
     return 0;
 }
 
+/* What a reload reads again (SIGHUP): the same file, the environment, the same flags. */
+typedef struct {
+    int argc;
+    char **argv;
+    const char *config_path;
+} sources_t;
+
+static void apply_log_level(const hs_config_t *cfg)
+{
+    if (!strcmp(cfg->log_level, "error"))
+        hs_log_level = HS_LOG_ERROR;
+    else if (!strcmp(cfg->log_level, "warn"))
+        hs_log_level = HS_LOG_WARN;
+    else if (!strcmp(cfg->log_level, "debug"))
+        hs_log_level = HS_LOG_DEBUG;
+    else
+        hs_log_level = HS_LOG_INFO;
+}
+
+static int reload(hs_config_t *cfg, void *arg, char *err, size_t errlen)
+{
+    const sources_t *src = arg;
+    bool test_only = false;
+    const char *path = src->config_path;
+    hs_config_defaults(cfg);
+    if (path && hs_config_load_file(cfg, path, err, errlen) != HS_OK)
+        return HS_ERROR;
+    if (hs_config_load_env(cfg, err, errlen) != HS_OK)
+        return HS_ERROR;
+    if (apply_args(cfg, src->argc, src->argv, &test_only, &path, false) != 0) {
+        snprintf(err, errlen, "the command line (see above)");
+        return HS_ERROR;
+    }
+    if (hs_config_validate(cfg, err, errlen) != HS_OK)
+        return HS_ERROR;
+    apply_log_level(cfg);
+    return HS_OK;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2) {
@@ -154,12 +193,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "statusd: %s%s%s\n", config_path ? config_path : "", config_path ? ": " : "", err);
         goto Exit;
     }
-    if (!strcmp(cfg.log_level, "error"))
-        hs_log_level = HS_LOG_ERROR;
-    else if (!strcmp(cfg.log_level, "warn"))
-        hs_log_level = HS_LOG_WARN;
-    else if (!strcmp(cfg.log_level, "debug"))
-        hs_log_level = HS_LOG_DEBUG;
+    apply_log_level(&cfg);
     hs_server_t srv;
     /* -t runs the same initialisation as serving (listen addresses, log file, document root,
      * module settings) short of binding, so what it accepts will start. */
@@ -170,6 +204,9 @@ int main(int argc, char **argv)
         rc = 0;
         goto Exit;
     }
+    sources_t src = {.argc = argc, .argv = argv, .config_path = config_path};
+    srv.load = reload;
+    srv.load_arg = &src;
     rc = hs_server_run(&srv);
 Exit:
     hs_config_free(&cfg);

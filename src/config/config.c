@@ -42,8 +42,13 @@ static const hs_directive_t engine_directives[] = {
     {"retry_after", HS_DT_INT, OFF(retry_after), "5", "SECONDS", "Retry-After sent with 503 on overload", 0, 86400,
      TOP},
     {"server_name", HS_DT_STRING, OFF(server_name), "statusd", "NAME", "value of the Server header", 0, 0, TOP},
-    {"access_log", HS_DT_STRING, OFF(access_log), "off", "PATH|-|off", "combined-format access log with duration", 0, 0,
-     TOP},
+    {"access_log", HS_DT_STRING, OFF(access_log), "off", "PATH|-|off",
+     "access log file ('-': standard output); a host or a path may have its own", 0, 0, ALL},
+    {"log_format", HS_DT_STRING, OFF(log_format), "combined", "FORMAT",
+     "access log lines: combined (with the duration), json (one object per line) or a template of $variables "
+     "($remote_addr $time_local $time_iso8601 $request $method $target $path $query $protocol $status $cause $bytes "
+     "$bytes_sent $duration $host $vhost $request_id $fields $field_NAME $http_NAME; $$ is a dollar)",
+     0, 0, ALL},
     {"log_level", HS_DT_STRING, OFF(log_level), "info", "LEVEL", "error, warn, info or debug", 0, 0, TOP},
     {"user", HS_DT_STRING, OFF(user), "nobody", "USER",
      "when started as root, switch to this user after binding (root keeps root)", 0, 0, TOP},

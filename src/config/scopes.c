@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 #include "hs/fields.h"
+#include "hs/logfmt.h"
 #include "hs/parse.h"
 #include "hs/path.h"
 
@@ -24,15 +25,29 @@
 
 /* ---- locations ---- */
 
+static bool under(const char *path, const char *prefix);
+
 /* Prefix err with where the value of d that `cfg` holds was written: the scope's own values
- * first (`own`), then the top's. */
+ * first (`own`), then those of the enclosing paths of the host `hscope` (nearest first: a path
+ * inherits from them, `prefix` is its own), then the host's, then the top's. */
 static void locate(const hs_config_t *top, const hs__centry_t *own, const hs__centry_t *host, const hs_directive_t *d,
-                   char *err, size_t errlen)
+                   char *err, size_t errlen, const hs__cscope_t *hscope, const char *prefix)
 {
     const hs__centry_t *found = NULL;
     for (const hs__centry_t *e = own; e; e = e->next)
         if (e->d == d)
             found = e; /* the last value given wins */
+    size_t best = 0;
+    for (const hs__cscope_t *ps = hscope && prefix && !found ? hscope->paths : NULL; ps; ps = ps->next) {
+        size_t len = strlen(ps->name);
+        if (strcmp(ps->name, prefix) == 0 || !under(prefix, ps->name) || (found && len < best))
+            continue;
+        for (const hs__centry_t *e = ps->entries; e; e = e->next)
+            if (e->d == d) {
+                found = e;
+                best = len;
+            }
+    }
     for (const hs__centry_t *e = host; e && !found; e = e->next)
         if (e->d == d)
             found = e;
@@ -108,6 +123,10 @@ Exit:
  * become a bit set. */
 static int engine_check(hs_config_t *top, hs_config_t *c, const char **bad, char *err, size_t errlen)
 {
+    if (hs_logfmt_compile(&top->state->arena, c->log_format ? c->log_format : "", &c->log_fmt, err, errlen) != HS_OK) {
+        *bad = "log_format";
+        return HS_ERROR;
+    }
     for (size_t i = 0; i < c->num_error_pages; i++) {
         if (error_page_load(top, &c->error_pages[i], err, errlen) != HS_OK) {
             *bad = "error_page";
@@ -342,7 +361,7 @@ static int no_top_handlers(hs_config_t *top, char *err, size_t errlen)
                      "'%s' at the top level configures the default host's '/', but the configuration has hosts: "
                      "give each path its handler instead (hosts: NAME: paths: /: {%s: …})",
                      d->name, d->name);
-            locate(top, NULL, NULL, d, err, errlen);
+            locate(top, NULL, NULL, d, err, errlen, NULL, NULL);
             return HS_ERROR;
         }
     }
@@ -365,7 +384,7 @@ static void release_built(hs_config_t *top)
 
 /* Check one settings set of a path once (a set shared by several paths is checked once). */
 static int check_path(hs_config_t *top, const hs_pathconf_t *p, const hs__centry_t *own, const hs__centry_t *host,
-                      char *err, size_t errlen)
+                      const hs__cscope_t *hscope, char *err, size_t errlen)
 {
     hs_conf_state_t *st = top->state;
     const hs_conf_schema_t *const *schemas;
@@ -387,7 +406,7 @@ static int check_path(hs_config_t *top, const hs_pathconf_t *p, const hs__centry
         if (r != HS_OK) {
             const hs_directive_t *d = bad ? hs_config_find(bad) : NULL;
             if (d)
-                locate(top, own, host, d, err, errlen);
+                locate(top, own, host, d, err, errlen, hscope, p->prefix);
             return HS_ERROR;
         }
         /* remembered so that it is checked once and released at the end */
@@ -399,6 +418,22 @@ static int check_path(hs_config_t *top, const hs_pathconf_t *p, const hs__centry
         st->checked[st->nchecked++].conf = conf;
     }
     return HS_OK;
+}
+
+/* Which modules have nothing to do on a path, per phase (their schema's phases, once checked). */
+static void idle_phases(hs_pathconf_t *p)
+{
+    const hs_conf_schema_t *const *schemas;
+    size_t n = hs_config_schemas(&schemas);
+    static const unsigned bits[3] = {HS_PHASE_BIT_REWRITE, HS_PHASE_BIT_ACCESS, HS_PHASE_BIT_LOG};
+    for (size_t s = 1; s < n && s < 32; s++) {
+        if (!schemas[s]->phases)
+            continue;
+        unsigned busy = schemas[s]->phases(p->cfg->mod[s]);
+        for (int k = 0; k < 3; k++)
+            if (!(busy & bits[k]))
+                p->idle[k] |= 1u << s;
+    }
 }
 
 int hs_config_validate(hs_config_t *cfg, char *err, size_t errlen)
@@ -432,7 +467,7 @@ int hs_config_validate(hs_config_t *cfg, char *err, size_t errlen)
      * that find no path, and its error pages), then each path's */
     if (r == HS_OK) {
         hs_pathconf_t topp = {.prefix = "", .cfg = cfg};
-        r = check_path(cfg, &topp, NULL, NULL, err, errlen);
+        r = check_path(cfg, &topp, NULL, NULL, NULL, err, errlen);
     }
     for (size_t i = 0; i < st->nbuilt && r == HS_OK; i++) {
         const hs__cscope_t *hs = st->hosts;
@@ -444,7 +479,9 @@ int hs_config_validate(hs_config_t *cfg, char *err, size_t errlen)
             for (const hs__cscope_t *ps = hs ? hs->paths : NULL; ps; ps = ps->next)
                 if (!strcmp(ps->name, p->prefix))
                     own = ps->entries;
-            r = check_path(cfg, p, own, hs ? hs->entries : NULL, err, errlen);
+            r = check_path(cfg, p, own, hs ? hs->entries : NULL, hs, err, errlen);
+            if (r == HS_OK)
+                idle_phases(st->built[i].paths[j]);
         }
     }
     if (r != HS_OK) {
@@ -489,6 +526,11 @@ static bool host_matches(const char *name, hs_iovec_t host)
 
 const hs_pathconf_t *hs_config_lookup(const hs_config_t *cfg, hs_iovec_t host, hs_iovec_t path, bool *known)
 {
+    return hs_config_host_path(hs_config_find_host(cfg, host, known), path);
+}
+
+const hs_hostconf_t *hs_config_find_host(const hs_config_t *cfg, hs_iovec_t host, bool *known)
+{
     const hs_conf_state_t *st = cfg->state;
     const hs_hostconf_t *h = &st->built[0];
     *known = true;
@@ -510,9 +552,18 @@ const hs_pathconf_t *hs_config_lookup(const hs_config_t *cfg, hs_iovec_t host, h
             h = &st->built[0];
         }
     }
-    for (size_t i = 0; i < h->npaths; i++) {
-        const hs_pathconf_t *p = h->paths[i];
-        if (p->prefix_len == 0 || hs_path_has_prefix(path, hs_iov(p->prefix, p->prefix_len)))
+    return h;
+}
+
+const hs_pathconf_t *hs_config_host_path(const hs_hostconf_t *h, hs_iovec_t path)
+{
+    for (hs_pathconf_t *const *pp = h->paths, *const *end = pp + h->npaths; pp < end; pp++) {
+        const hs_pathconf_t *p = *pp;
+        size_t n = p->prefix_len;
+        if (n == 0)
+            return p; /* "/": everything left */
+        /* both start with '/': most prefixes differ at the next byte, seen here without a call */
+        if (path.len >= n && (n < 2 || path.base[1] == p->prefix[1]) && hs_path_has_prefix(path, hs_iov(p->prefix, n)))
             return p;
     }
     return NULL;

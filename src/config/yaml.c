@@ -106,8 +106,36 @@ static int next_key(yctx_t *y, char *out, size_t cap, size_t *line, const char *
     return 1;
 }
 
+/* The items of `key: [a, b, …]` inside a mapping given to a list directive, each put as
+ * "key=item" with its own line. */
+static int parse_pair_list(yctx_t *y, const target_t *t, const hs_directive_t *d, const char *key,
+                           const char *not_plain)
+{
+    for (;;) {
+        yaml_event_t item;
+        if (next_event(y, &item) != HS_OK)
+            return HS_ERROR;
+        if (item.type == YAML_SEQUENCE_END_EVENT) {
+            yaml_event_delete(&item);
+            return HS_OK;
+        }
+        size_t iline = item.start_mark.line + 1;
+        if (item.type != YAML_SCALAR_EVENT) {
+            yaml_event_delete(&item);
+            return yerr(y, iline, "%s", not_plain);
+        }
+        hs_buf_t b = {0};
+        hs_buf_printf(&b, "%s=%s", key, (char *)item.data.scalar.value);
+        yaml_event_delete(&item);
+        int r = put_value(y, t, d, b.base, iline);
+        hs_buf_free(&b);
+        if (r != HS_OK)
+            return r;
+    }
+}
+
 /* A mapping given to a list of KEY=VALUE items (error_page: {404: /srv/404.html}): each
- * `key: value` pair is put as "key=value". */
+ * `key: value` pair is put as "key=value"; a list value puts one item per element. */
 static int parse_pairs(yctx_t *y, const target_t *t, const hs_directive_t *d)
 {
     char not_plain[160];
@@ -122,6 +150,14 @@ static int parse_pairs(yctx_t *y, const target_t *t, const hs_directive_t *d)
         if (next_event(y, &val) != HS_OK)
             return HS_ERROR;
         size_t vline = val.start_mark.line + 1;
+        if (val.type == YAML_SEQUENCE_START_EVENT) {
+            /* `key: [a, b]` is the items key=a and key=b (deny: {from: [CIDR, …], action: close}) */
+            yaml_event_delete(&val);
+            int r = parse_pair_list(y, t, d, key, not_plain);
+            if (r != HS_OK)
+                return r;
+            continue;
+        }
         if (val.type != YAML_SCALAR_EVENT) {
             yaml_event_delete(&val);
             return yerr(y, vline, "%s", not_plain);

@@ -42,6 +42,8 @@ int hs_parse_duration_in(hs_iovec_t v, uint64_t unit_ms, uint64_t *out_ms)
         mult = 60000;
     else if (HS_IOV_EQ(unit, "h"))
         mult = 3600000;
+    else if (HS_IOV_EQ(unit, "d"))
+        mult = 86400000;
     else
         return HS_ERROR;
     double ms = (whole + frac / scale) * mult;

@@ -1,49 +1,168 @@
-/* statusd — access log in the combined format, followed by the request duration in seconds:
+/* statusd — the access log: per-request lines in the path's format (combined, json or a
+ * template: logfmt.c) written to the path's log file (access_log, at the top, on a host or on a
+ * path). The default is the combined format followed by the request duration in seconds:
  *   127.0.0.1 - - [21/Nov/2026:22:33:01 +0000] "GET / HTTP/1.1" 200 612 "-" "curl/7.88.1" 0.000
- * Lines are gathered per worker and written at the end of every loop iteration (or when 32 KiB
- * have gathered), so a busy worker pays one write(2) per wake-up rather than one per request,
- * and a line never waits longer than the iteration that produced it. Writes hold whole lines on
- * an O_APPEND descriptor, so workers never interleave; on a pipe they stay within PIPE_BUF,
- * which the kernel keeps in one piece. */
+ * Lines are gathered per worker and per file and written at the end of every loop iteration
+ * (or when 32 KiB have gathered), so a busy worker pays one write(2) per file per wake-up
+ * rather than one per request, and a line never waits longer than the iteration that produced
+ * it. Writes hold whole lines on an O_APPEND descriptor, so workers never interleave; on a pipe
+ * they stay within PIPE_BUF, which the kernel keeps in one piece.
+ *
+ * Log files are opened once per path for the life of the process (the same path named by two
+ * hosts, or by two generations of the configuration, is one descriptor), on the main thread at
+ * startup and at a reload; SIGUSR1 reopens each of them behind its descriptor. A file no
+ * configuration names any more stays open, unwritten, until the process ends: closing it while
+ * a worker may still be writing to it would let the descriptor be reused under that write. */
 #define _GNU_SOURCE
 #include "internal.h"
+#include "hs/logfmt.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define LOG_FLUSH_AT (32 * 1024)
 
-/* Escape for a quoted log field: quotes, backslashes and non-printable bytes become \xHH. */
-static size_t esc(char *out, size_t room, const char *s, size_t n)
+typedef struct {
+    char *path; /* "-" for standard output */
+    int fd;
+    size_t write_max; /* largest single write: PIPE_BUF unless a regular file */
+} target_t;
+
+static target_t targets[HS_MAX_LOG_TARGETS];
+static int ntargets;
+
+/* The access log file: appended to, so lines from several workers never overwrite each other. */
+static int open_log(const char *path)
 {
-    size_t o = 0;
-    if (!s || n == 0) {
-        if (room > 1)
-            out[o++] = '-';
-        return o;
-    }
-    for (size_t i = 0; i < n && o + 4 < room; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = 'x';
-            o += hs_hex_encode(out + o, &c, 1);
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    return o;
+    return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 }
 
-static void emit(hs_worker_t *w, const struct sockaddr *peer_sa, time_t t, const char *reqline, size_t rlen, int status,
-                 uint64_t bytes, hs_iovec_t referer, hs_iovec_t ua, double secs, hs_iovec_t extra)
+/* The target of an access_log value: -1 for off, else its index (opened on first use). */
+static int target_for(const char *spec, char *err, size_t errlen)
 {
-    int fd = w->srv->log_fd;
-    if (fd < 0)
-        return;
-    char line[2048], peer[HS_ADDR_MAX];
+    if (!spec || !strcmp(spec, "off"))
+        return -1;
+    for (int i = 0; i < ntargets; i++)
+        if (!strcmp(targets[i].path, spec))
+            return i;
+    if (ntargets == HS_MAX_LOG_TARGETS) {
+        snprintf(err, errlen, "access log %s: at most %d access log files over the life of the process", spec,
+                 HS_MAX_LOG_TARGETS);
+        return -2;
+    }
+    int fd = !strcmp(spec, "-") ? 1 : open_log(spec);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open access log %s: %s", spec, strerror(errno));
+        return -2;
+    }
+    struct stat st;
+    /* a pipe (or a terminal, a socket) keeps writes of up to PIPE_BUF whole */
+    size_t max = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (size_t)1 << 30 : PIPE_BUF;
+    targets[ntargets] = (target_t){.path = hs_strdup(spec), .fd = fd, .write_max = max};
+    return ntargets++;
+}
+
+int hs__access_log_bind(hs_config_t *top, char *err, size_t errlen)
+{
+    if ((top->log_target = target_for(top->access_log, err, errlen)) < -1)
+        return HS_ERROR;
+    size_t nh;
+    const hs_hostconf_t *hosts = hs_config_hosts(top, &nh);
+    for (size_t i = 0; i < nh; i++)
+        for (size_t j = 0; j < hosts[i].npaths; j++) {
+            hs_config_t *c = hosts[i].paths[j]->cfg;
+            if ((c->log_target = target_for(c->access_log, err, errlen)) < -1)
+                return HS_ERROR;
+        }
+    return HS_OK;
+}
+
+void hs__access_log_reopen(void)
+{
+    for (int i = 0; i < ntargets; i++) {
+        const char *path = targets[i].path;
+        if (targets[i].fd <= 2)
+            continue; /* standard output: nothing to reopen */
+        int fd = open_log(path);
+        if (fd < 0) {
+            hs_log_error("access log %s: cannot reopen (%s); still writing to the old file", path, strerror(errno));
+            continue;
+        }
+        /* the new file behind the same descriptor (dup3 is atomic): a worker writing now writes
+         * whole lines to one file or the other, never to a closed or reused descriptor */
+        if (dup3(fd, targets[i].fd, O_CLOEXEC) < 0)
+            hs_log_error("access log %s: cannot reopen (%s); still writing to the old file", path, strerror(errno));
+        else
+            hs_log_info("access log %s reopened", path);
+        close(fd);
+    }
+}
+
+void hs__access_log_close_all(void)
+{
+    for (int i = 0; i < ntargets; i++) {
+        if (targets[i].fd > 2)
+            close(targets[i].fd);
+        free(targets[i].path);
+    }
+    ntargets = 0;
+}
+
+static void flush_one(hs_worker_t *w, int t)
+{
+    hs_buf_t *b = &w->log_bufs[t];
+    int fd = targets[t].fd;
+    size_t done = 0, len = b->len, max = targets[t].write_max;
+    while (done < len) {
+        size_t n = len - done;
+        if (n > max) {
+            /* whole lines only, so that a pipe keeps each write in one piece */
+            const char *p = b->base + done;
+            size_t cut = max;
+            while (cut > 0 && p[cut - 1] != '\n')
+                cut--;
+            n = cut ? cut : max; /* a line longer than PIPE_BUF: as it is */
+        }
+        ssize_t r = write(fd, b->base + done, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (!w->log_lost)
+                hs_log_warn("access log %s: write failed (%s): lines are being dropped", targets[t].path,
+                            strerror(errno));
+            w->log_lost = true;
+            break;
+        }
+        done += (size_t)r;
+    }
+    b->len = 0;
+    if (b->cap > 4 * LOG_FLUSH_AT)
+        hs_buf_free(b); /* a burst of long lines: do not keep its memory */
+    w->log_dirty &= ~((uint64_t)1 << t);
+}
+
+void hs__access_log_flush(hs_worker_t *w)
+{
+    for (uint64_t d = w->log_dirty; d; d &= d - 1)
+        flush_one(w, __builtin_ctzll(d));
+}
+
+void hs__access_log_free(hs_worker_t *w)
+{
+    hs__access_log_flush(w);
+    for (int i = 0; i < HS_MAX_LOG_TARGETS; i++)
+        hs_buf_free(&w->log_bufs[i]);
+}
+
+/* "06/Nov/1994:08:49:37 +0000", made once per second of the worker's clock. */
+static const char *time_local(hs_worker_t *w, time_t t)
+{
     if (w->log_sec != t || !w->log_when[0]) {
         /* from the loop's IMF-fixdate of the same second: "Sun, 06 Nov 1994 08:49:37 GMT" */
         char imf[30];
@@ -55,63 +174,24 @@ static void emit(hs_worker_t *w, const struct sockaddr *peer_sa, time_t t, const
         snprintf(w->log_when, sizeof(w->log_when), "%.2s/%.3s/%.4s:%.8s +0000", d + 5, d + 8, d + 12, d + 17);
         w->log_sec = t;
     }
-    const char *when = w->log_when;
-    hs_addr_format(peer_sa, peer, sizeof(peer), 0);
-    size_t o = (size_t)snprintf(line, sizeof(line), "%s - - [%s] \"", peer, when);
-    o += esc(line + o, 700, reqline, rlen);
-    o += (size_t)snprintf(line + o, sizeof(line) - o, "\" %d %llu \"", status, (unsigned long long)bytes);
-    o += esc(line + o, 500, referer.base, referer.len);
-    line[o++] = '"';
-    line[o++] = ' ';
-    line[o++] = '"';
-    o += esc(line + o, 500, ua.base, ua.len);
-    o += (size_t)snprintf(line + o, sizeof(line) - o, "\" %.3f", secs);
-    if (extra.len && o < sizeof(line) - 1) { /* the modules' fields, bounded like the others */
-        size_t n = HS_MIN(extra.len, sizeof(line) - 1 - o);
-        memcpy(line + o, extra.base, n);
-        o += n;
-    }
-    o = HS_MIN(o, sizeof(line) - 1);
-    line[o++] = '\n';
-    hs_buf_append(&w->log_buf, line, o);
-    if (w->log_buf.len >= LOG_FLUSH_AT)
-        hs__access_log_flush(w);
+    return w->log_when;
 }
 
-void hs__access_log_flush(hs_worker_t *w)
+static void emit(hs_worker_t *w, const hs_config_t *cfg, hs_logrec_t *rec)
 {
-    int fd = w->srv->log_fd;
-    size_t done = 0, len = w->log_buf.len;
-    while (fd >= 0 && done < len) {
-        size_t n = len - done;
-        if (n > w->srv->log_write_max) {
-            /* whole lines only, so that a pipe keeps each write in one piece */
-            const char *p = w->log_buf.base + done;
-            size_t cut = w->srv->log_write_max;
-            while (cut > 0 && p[cut - 1] != '\n')
-                cut--;
-            n = cut ? cut : w->srv->log_write_max; /* a line longer than PIPE_BUF: as it is */
-        }
-        ssize_t r = write(fd, w->log_buf.base + done, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            if (!w->log_lost)
-                hs_log_warn("access log: write failed (%s): lines are being dropped", strerror(errno));
-            w->log_lost = true;
-            break;
-        }
-        done += (size_t)r;
-    }
-    w->log_buf.len = 0;
-    if (w->log_buf.cap > 4 * LOG_FLUSH_AT)
-        hs_buf_free(&w->log_buf); /* a burst of long lines: do not keep its memory */
+    int t = cfg->log_target;
+    rec->time_local = time_local(w, rec->when);
+    hs_logfmt_render(cfg->log_fmt, rec, &w->log_bufs[t]);
+    w->log_dirty |= (uint64_t)1 << t;
+    if (w->log_bufs[t].len >= LOG_FLUSH_AT)
+        flush_one(w, t);
 }
 
 void hs__access_log(hs_req_t *req, int status, uint64_t bytes)
 {
     hs_worker_t *w = req->worker;
-    if (w->srv->log_fd < 0)
+    const hs_config_t *cfg = hs_req_cfg(req);
+    if (cfg->log_target < 0)
         return;
     char rl[1024];
     size_t rlen = 0;
@@ -132,33 +212,43 @@ void hs__access_log(hs_req_t *req, int status, uint64_t bytes)
         if (rlen)
             memcpy(rl, d, rlen);
     }
-    hs_iovec_t ref = req->meta.h[HS_HDR_REFERER] ? req->meta.h[HS_HDR_REFERER]->value : HS_IOV_NULL;
-    hs_iovec_t ua = req->meta.h[HS_HDR_USER_AGENT] ? req->meta.h[HS_HDR_USER_AGENT]->value : HS_IOV_NULL;
-    double secs = (double)(w->loop.now_ms - req->start_ms) / 1000.0;
-    emit(w, (const struct sockaddr *)&req->conn->peer, w->loop.now_sec, rl, rlen, status, bytes, ref, ua, secs,
-         hs_iov(req->log_fields.base, req->log_fields.len));
+    bool parsed = req->head_len > 0;
+    hs_logrec_t rec = {
+        .peer = (const struct sockaddr *)&req->conn->peer,
+        .when = w->loop.now_sec,
+        .request = hs_iov(rl, rlen),
+        .method = parsed ? req->p.method : HS_IOV_NULL,
+        .target = parsed ? req->p.target : HS_IOV_NULL,
+        .path = parsed ? req->p.path : HS_IOV_NULL,
+        .query = parsed ? req->p.query : HS_IOV_NULL,
+        .minor_version = parsed ? req->p.minor_version : -1,
+        .host = parsed ? req->meta.host : HS_IOV_NULL,
+        .vhost = req->host ? hs_iov_cstr(req->host->name) : HS_IOV_NULL,
+        .status = status,
+        .cause = hs_cause_id(hs_req_cause(req, status)),
+        .bytes = bytes,
+        .bytes_sent = req->wire_bytes,
+        .duration_ms = w->loop.now_ms - req->start_ms,
+        .request_id = req->id,
+        .headers = parsed ? req->p.headers : NULL,
+        .num_headers = parsed ? req->p.num_headers : 0,
+        .fields = hs_iov(req->log_fields.base, req->log_fields.len),
+    };
+    emit(w, cfg, &rec);
 }
 
-void hs__access_log_field(hs_buf_t *b, const char *key, const char *value, size_t len)
+void hs__access_log_raw(hs_worker_t *w, const hs_config_t *cfg, const struct sockaddr *peer, const char *reqline,
+                        size_t len, int status, hs_cause_t cause)
 {
-    char tmp[2048];
-    bool quote = len == 0 || memchr(value, ' ', len) || memchr(value, '"', len);
-    size_t o = 0;
-    tmp[o++] = ' ';
-    size_t k = strlen(key);
-    memcpy(tmp + o, key, HS_MIN(k, (size_t)64));
-    o += HS_MIN(k, (size_t)64);
-    tmp[o++] = '=';
-    if (quote)
-        tmp[o++] = '"';
-    if (len)
-        o += esc(tmp + o, sizeof(tmp) - o - 2, value, len);
-    if (quote)
-        tmp[o++] = '"';
-    hs_buf_append(b, tmp, o);
-}
-
-void hs__access_log_raw(hs_worker_t *w, const struct sockaddr *peer, const char *reqline, size_t len, int status)
-{
-    emit(w, peer, w->loop.now_sec, reqline, len, status, 0, HS_IOV_NULL, HS_IOV_NULL, 0.0, HS_IOV_NULL);
+    if (cfg->log_target < 0)
+        return;
+    hs_logrec_t rec = {
+        .peer = peer,
+        .when = w->loop.now_sec,
+        .request = hs_iov(reqline, len),
+        .minor_version = -1,
+        .status = status,
+        .cause = hs_cause_id(hs_cause_resolve(cause, status)),
+    };
+    emit(w, cfg, &rec);
 }

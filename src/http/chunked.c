@@ -58,9 +58,11 @@ static inline bool is_ws(unsigned char c)
     return c == ' ' || c == '\t';
 }
 
-#define FAIL(st, why)                                                                                                  \
+/* The cause names the status too (HS_CAUSE_STATUS_<cause>: src/http/causes.def). */
+#define FAIL(cause, why)                                                                                               \
     do {                                                                                                               \
-        *status = (st);                                                                                                \
+        *status = HS_CAUSE_STATUS_##cause;                                                                             \
+        d->error_cause = HS_CAUSE_##cause;                                                                             \
         *detail = (why);                                                                                               \
         goto Error;                                                                                                    \
     } while (0)
@@ -80,18 +82,18 @@ int hs_chunked_decode(hs_chunked_t *d, char *buf, size_t *len, size_t *consumed,
             if (v >= 0) {
                 /* leading zeros are allowed by 1*HEXDIG and do not count toward overflow */
                 if ((d->chunk_left != 0 || v != 0) && ++d->hex_digits > 15)
-                    FAIL(400, "the chunk size has too many digits (overflow)");
+                    FAIL(CHUNK_SIZE_OVERFLOW, "the chunk size has too many digits (overflow)");
                 d->chunk_left = (d->chunk_left << 4) | (uint64_t)v;
                 d->state = S_SIZE;
                 in++;
                 if (++d->line_len > limits->max_ext)
-                    FAIL(400, "the chunk-size line is longer than the server accepts");
+                    FAIL(CHUNK_LINE_TOO_LONG, "the chunk-size line is longer than the server accepts");
                 break;
             }
             if (d->state == S_SIZE_FIRST)
-                FAIL(400, "the chunk size is not a hexadecimal number");
+                FAIL(BAD_CHUNK_SIZE, "the chunk size is not a hexadecimal number");
             if (d->chunk_left > limits->max_body || d->total + d->chunk_left > limits->max_body)
-                FAIL(413, "the chunked request body is larger than the server accepts");
+                FAIL(BODY_TOO_LARGE, "the chunked request body is larger than the server accepts");
             d->state = S_EXT;
             continue;
         }
@@ -120,24 +122,25 @@ int hs_chunked_decode(hs_chunked_t *d, char *buf, size_t *len, size_t *consumed,
                 else if (is_ws(c))
                     d->state = S_EXT_BWS;
                 else
-                    FAIL(400, c == '\n'                 ? "a chunk-size line ends in a bare LF"
-                              : d->state == S_EXT_TOKEN ? "a chunk extension value is not a token or quoted-string"
-                                                        : "the chunk size is followed by something other than an "
-                                                          "extension");
+                    FAIL(BAD_CHUNK_EXT, c == '\n' ? "a chunk-size line ends in a bare LF"
+                                        : d->state == S_EXT_TOKEN
+                                            ? "a chunk extension value is not a token or quoted-string"
+                                            : "the chunk size is followed by something other than an "
+                                              "extension");
                 break;
             case S_EXT_BWS:
                 if (c == ';')
                     d->state = S_EXT_NAME0;
                 else if (!is_ws(c))
-                    FAIL(400, c == '\n'   ? "a chunk-size line ends in a bare LF"
-                              : c == '\r' ? "whitespace in a chunk-size line is not followed by an extension"
-                                          : "whitespace in a chunk-size line is not followed by ';'");
+                    FAIL(BAD_CHUNK_EXT, c == '\n'   ? "a chunk-size line ends in a bare LF"
+                                        : c == '\r' ? "whitespace in a chunk-size line is not followed by an extension"
+                                                    : "whitespace in a chunk-size line is not followed by ';'");
                 break;
             case S_EXT_NAME0:
                 if (is_tchar(c))
                     d->state = S_EXT_NAME;
                 else if (!is_ws(c))
-                    FAIL(400, "a chunk extension has no name (chunk-ext-name is a token)");
+                    FAIL(BAD_CHUNK_EXT, "a chunk extension has no name (chunk-ext-name is a token)");
                 break;
             case S_EXT_NAME:
                 if (is_tchar(c))
@@ -151,7 +154,7 @@ int hs_chunked_decode(hs_chunked_t *d, char *buf, size_t *len, size_t *consumed,
                 else if (is_ws(c))
                     d->state = S_EXT_NAME_BWS;
                 else
-                    FAIL(400,
+                    FAIL(BAD_CHUNK_EXT,
                          c == '\n' ? "a chunk-size line ends in a bare LF" : "a chunk extension name is not a token");
                 break;
             case S_EXT_NAME_BWS:
@@ -160,7 +163,7 @@ int hs_chunked_decode(hs_chunked_t *d, char *buf, size_t *len, size_t *consumed,
                 else if (c == '=')
                     d->state = S_EXT_VAL0;
                 else if (!is_ws(c))
-                    FAIL(400, "whitespace after a chunk extension name is not followed by '=' or ';'");
+                    FAIL(BAD_CHUNK_EXT, "whitespace after a chunk extension name is not followed by '=' or ';'");
                 break;
             case S_EXT_VAL0:
                 if (is_tchar(c))
@@ -168,7 +171,7 @@ int hs_chunked_decode(hs_chunked_t *d, char *buf, size_t *len, size_t *consumed,
                 else if (c == '"')
                     d->state = S_EXT_QUOTED;
                 else if (!is_ws(c))
-                    FAIL(400, "a chunk extension has '=' but no token or quoted-string value");
+                    FAIL(BAD_CHUNK_EXT, "a chunk extension has '=' but no token or quoted-string value");
                 break;
             case S_EXT_QUOTED:
                 /* qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text */
@@ -177,22 +180,22 @@ int hs_chunked_decode(hs_chunked_t *d, char *buf, size_t *len, size_t *consumed,
                 else if (c == '\\')
                     d->state = S_EXT_QPAIR;
                 else if (!is_field(c))
-                    FAIL(400, c == '\r' || c == '\n' ? "a quoted chunk extension value is not closed"
-                                                     : "a chunk extension contains a control character");
+                    FAIL(BAD_CHUNK_EXT, c == '\r' || c == '\n' ? "a quoted chunk extension value is not closed"
+                                                               : "a chunk extension contains a control character");
                 break;
             default: /* S_EXT_QPAIR: quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text ) */
                 if (!is_field(c))
-                    FAIL(400, "a chunk extension contains a control character");
+                    FAIL(BAD_CHUNK_EXT, "a chunk extension contains a control character");
                 d->state = S_EXT_QUOTED;
                 break;
             }
             in++;
             if (++d->line_len > limits->max_ext)
-                FAIL(400, "chunk extensions are longer than the server accepts");
+                FAIL(CHUNK_LINE_TOO_LONG, "chunk extensions are longer than the server accepts");
             break;
         case S_SIZE_LF:
             if (c != '\n')
-                FAIL(400, "bare CR in a chunk-size line");
+                FAIL(BAD_CHUNK_FRAMING, "bare CR in a chunk-size line");
             in++;
             d->line_len = 0;
             d->hex_digits = 0;
@@ -223,13 +226,13 @@ int hs_chunked_decode(hs_chunked_t *d, char *buf, size_t *len, size_t *consumed,
         }
         case S_DATA_CR:
             if (c != '\r')
-                FAIL(400, "chunk data is not followed by CRLF (the chunk size does not match)");
+                FAIL(BAD_CHUNK_FRAMING, "chunk data is not followed by CRLF (the chunk size does not match)");
             in++;
             d->state = S_DATA_LF;
             break;
         case S_DATA_LF:
             if (c != '\n')
-                FAIL(400, "chunk data is not followed by CRLF");
+                FAIL(BAD_CHUNK_FRAMING, "chunk data is not followed by CRLF");
             in++;
             d->state = S_SIZE_FIRST;
             break;
@@ -240,37 +243,38 @@ int hs_chunked_decode(hs_chunked_t *d, char *buf, size_t *len, size_t *consumed,
                 break;
             }
             if (!is_tchar(c))
-                FAIL(400, c == '\n' ? "the chunked body ends in a bare LF" : "a trailer field name is malformed");
+                FAIL(BAD_TRAILER,
+                     c == '\n' ? "the chunked body ends in a bare LF" : "a trailer field name is malformed");
             d->state = S_TR_NAME;
             break;
         case S_TR_NAME:
             if (c == ':')
                 d->state = S_TR_VALUE;
             else if (!is_tchar(c))
-                FAIL(400, c == ' ' || c == '\t' ? "whitespace before the colon of a trailer field"
-                                                : "a trailer field name is malformed");
+                FAIL(BAD_TRAILER, c == ' ' || c == '\t' ? "whitespace before the colon of a trailer field"
+                                                        : "a trailer field name is malformed");
             in++;
             if (++d->trailer_len > limits->max_trailer)
-                FAIL(431, "the trailer section is larger than the server accepts");
+                FAIL(TRAILER_TOO_LARGE, "the trailer section is larger than the server accepts");
             break;
         case S_TR_VALUE:
             if (c == '\r')
                 d->state = S_TR_LF;
             else if (!is_field(c))
-                FAIL(400, "a trailer field value contains a control character");
+                FAIL(BAD_TRAILER, "a trailer field value contains a control character");
             in++;
             if (++d->trailer_len > limits->max_trailer)
-                FAIL(431, "the trailer section is larger than the server accepts");
+                FAIL(TRAILER_TOO_LARGE, "the trailer section is larger than the server accepts");
             break;
         case S_TR_LF:
             if (c != '\n')
-                FAIL(400, "bare CR in a trailer field");
+                FAIL(BAD_TRAILER, "bare CR in a trailer field");
             in++;
             d->state = S_TR_START;
             break;
         case S_END_LF:
             if (c != '\n')
-                FAIL(400, "bare CR at the end of the chunked body");
+                FAIL(BAD_CHUNK_FRAMING, "bare CR at the end of the chunked body");
             in++;
             d->state = S_DONE;
             ret = HS_DONE;

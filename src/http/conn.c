@@ -37,6 +37,12 @@ static inline hs_server_t *srv_of(const hs_conn_t *c)
 {
     return worker_of(c)->srv;
 }
+/* The configuration a connection follows now: its request's generation, or between requests
+ * the worker's current one (the one its next request will take). */
+static inline const hs_config_t *cfg_of(const hs_conn_t *c)
+{
+    return c->req ? c->req->gen->cfg : worker_of(c)->gen->cfg;
+}
 static inline void set_timer(hs_conn_t *c, uint64_t ms)
 {
     hs_sock_set_deadline(&c->sock, ms);
@@ -44,6 +50,15 @@ static inline void set_timer(hs_conn_t *c, uint64_t ms)
 static inline void clear_timer(hs_conn_t *c)
 {
     hs_sock_clear_deadline(&c->sock);
+}
+/* Read from the connection's socket, counting what arrives (statusd_http_received_bytes_total). */
+static inline ssize_t conn_read(hs_conn_t *c, size_t min, size_t limit)
+{
+    ssize_t n = hs_sock_read(&c->sock, min, limit);
+    hs__metrics_t *m;
+    if (n > 0 && (m = hs__metrics_of(worker_of(c))))
+        hs_counter_add(&m->received_bytes, (uint64_t)n);
+    return n;
 }
 static inline size_t rbuf_avail(const hs_conn_t *c)
 {
@@ -75,11 +90,15 @@ static hs_req_t *request_new(hs_conn_t *c)
     req->conn = c;
     req->worker = w;
     req->srv = srv;
-    req->p.headers = hs_arena_alloc(&req->arena, sizeof(hs_header_t) * (size_t)srv->cfg->max_headers);
+    req->gen = hs__gen_request_start(w); /* served by the current configuration to its end */
+    req->p.headers = hs_arena_alloc(&req->arena, sizeof(hs_header_t) * (size_t)req->gen->cfg->max_headers);
     req->start_ms = c->sock.loop->now_ms;
     req->start_sec = c->sock.loop->now_sec;
     req->content_length = -1;
     req->id = ++w->req_seq * (uint64_t)HS_MAX(srv->nworkers, 1) + (uint64_t)w->id; /* no shared counter */
+    hs__metrics_t *m = hs__metrics_of(w);
+    if (m)
+        hs_counter_add(&m->requests_started, 1);
     return req;
 }
 
@@ -90,15 +109,22 @@ static void request_finish(hs_conn_t *c, hs_req_t *req)
 {
     int status = req->log_status;
     if (!status) {
-        if (req->res_sent)
+        if (req->res_sent) {
             status = req->status;
-        else if (c->sock.eof)
-            status = 499; /* the client left before it was answered (nginx's 499) */
-        else
+        } else if (c->sock.eof) {
+            status = 499;               /* the client left before it was answered (nginx's 499) */
+            if (req->body_error != 499) /* else: body_fail said it left in the middle of its body */
+                req->cause = HS_CAUSE_CLIENT_CLOSED;
+        } else {
             status = 444; /* closed without a response (the drain deadline cut it off) */
+            req->cause = HS_CAUSE_DRAIN_TIMEOUT;
+        }
     }
     uint64_t body = req->wire_bytes > req->head_bytes ? req->wire_bytes - req->head_bytes : 0;
     hs__access_log(req, status, body);
+    hs__metrics_t *m = hs__metrics_of(req->worker);
+    if (m)
+        hs__metrics_request(m, req, status);
     hs__req_end(req, status); /* the modules' log phase, then the request's cleanups */
 }
 
@@ -115,6 +141,7 @@ static void request_free(hs_conn_t *c)
     hs_buf_free(&req->body);
     hs_buf_free(&req->log_fields);
     hs_worker_t *w = worker_of(c);
+    hs__gen_request_end(w, req->gen); /* after its cleanups: they may still read its settings */
     if (w->nreq_pool < REQ_POOL_MAX) {
         hs_arena_reset_keep(&req->arena);
         req->pool_next = w->req_pool;
@@ -154,10 +181,11 @@ static void request_own_head(hs_req_t *req, const char *head)
 
 /* The request could not be parsed or validated: answer `status` and close. The request line
  * (if any) is kept for the log. */
-static void reject(hs_conn_t *c, int status, const char *detail)
+static void reject(hs_conn_t *c, int status, hs_cause_t cause, const char *detail)
 {
     hs_req_t *req = c->req;
     req->res_close = true;
+    req->cause = cause;
     hs_res_error(req, status, detail);
 }
 
@@ -168,15 +196,18 @@ static void dispatch(hs_conn_t *c)
     hs_method_t m = req->p.method_id;
 
     if (m == HS_METHOD_UNKNOWN) {
+        req->cause = HS_CAUSE_UNKNOWN_METHOD;
         hs_res_error(req, 501, "the request method is not implemented by this server"); /* RFC 9110 §9.1 */
         return;
     }
     if (m == HS_METHOD_MEXT) {
+        req->cause = HS_CAUSE_MANDATORY_EXTENSION;
         hs_res_error(req, 510, "the request uses a mandatory extension (RFC 2774) this server does not support");
         return;
     }
     if (req->meta.early_data && !(m == HS_METHOD_GET || m == HS_METHOD_HEAD || m == HS_METHOD_OPTIONS)) {
         /* RFC 8470 §5.2: an unsafe request that may have been replayed */
+        req->cause = HS_CAUSE_EARLY_DATA_UNSAFE;
         hs_res_error(req, 425,
                      "this request arrived in TLS early data and is not safe to replay; retry it after the handshake");
         return;
@@ -188,6 +219,7 @@ static void dispatch(hs_conn_t *c)
         return;
     }
     if (m == HS_METHOD_CONNECT) {
+        req->cause = HS_CAUSE_CONNECT_METHOD;
         hs_res_method_not_allowed(req, "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
         return;
     }
@@ -206,11 +238,11 @@ static void start_request(hs_conn_t *c, int head_len)
     if (req->p.method_id == HS_METHOD_HEAD)
         req->no_body = true;
     if (hs_parse_semantics(&req->p, &req->meta) != HS_OK) {
-        reject(c, req->p.error, req->p.error_detail);
+        reject(c, req->p.error, req->p.error_cause, req->p.error_detail);
         return;
     }
     req->body_left = req->meta.content_length > 0 ? req->meta.content_length : 0;
-    if (!req->meta.keep_alive || c->requests >= (uint32_t)srv->cfg->max_keepalive_requests ||
+    if (!req->meta.keep_alive || c->requests >= (uint32_t)cfg_of(c)->max_keepalive_requests ||
         atomic_load(&srv->shutting_down))
         req->res_close = true;
     dispatch(c);
@@ -222,7 +254,7 @@ static void start_request(hs_conn_t *c, int head_len)
 
 /* The body ended badly: tell the handler, then answer `status` unless a response was started
  * (the connection then closes after it). */
-static void body_fail(hs_conn_t *c, int status, const char *detail)
+static void body_fail(hs_conn_t *c, int status, hs_cause_t cause, const char *detail)
 {
     hs_req_t *req = c->req;
     req->body_done = true; /* nothing more will be read: the framing or the client is gone */
@@ -232,10 +264,12 @@ static void body_fail(hs_conn_t *c, int status, const char *detail)
         c->state = HS_CS_HANDLER;
     if (req->on_body_data)
         req->on_body_data(req, NULL, 0, HS_BODY_ERROR);
-    if (status == 499)
+    if (status == 499) {
+        req->cause = cause;
         return; /* nobody to answer */
+    }
     if (!req->res_sent)
-        reject(c, status, detail);
+        reject(c, status, cause, detail);
     else
         req->res_close = true;
 }
@@ -243,9 +277,8 @@ static void body_fail(hs_conn_t *c, int status, const char *detail)
 static int body_step(hs_conn_t *c)
 {
     hs_req_t *req = c->req;
-    hs_server_t *srv = srv_of(c);
     /* the path's body limit (413 while reading chunked), the server's framing limits */
-    hs_chunked_limits_t limits = srv->chunk_limits;
+    hs_chunked_limits_t limits = req->gen->chunk_limits;
     limits.max_body = hs_req_cfg(req)->max_body;
     for (;;) {
         if (req->body_paused)
@@ -261,7 +294,7 @@ static int body_step(hs_conn_t *c)
                 consumed = 0;
                 int r = hs_chunked_decode(&req->chunked, rbuf_data(c), &len, &consumed, &limits, &status, &detail);
                 if (r == HS_ERROR) {
-                    body_fail(c, status, detail);
+                    body_fail(c, status, req->chunked.error_cause, detail);
                     return STEP_CONTINUE;
                 }
                 if (r == HS_DONE)
@@ -278,7 +311,7 @@ static int body_step(hs_conn_t *c)
                 clear_timer(c);
                 c->state = HS_CS_HANDLER;
             } else {
-                set_timer(c, srv->cfg->body_timeout);
+                set_timer(c, cfg_of(c)->body_timeout);
             }
             if (len > 0 || req->body_done)
                 req->on_body_data(req, data, len, req->body_done ? HS_BODY_END : HS_BODY_DATA);
@@ -288,11 +321,11 @@ static int body_step(hs_conn_t *c)
         }
         if (!c->sock.readable)
             return STEP_WAIT;
-        ssize_t n = hs_sock_read(&c->sock, BODY_READ_CHUNK / 4, BODY_READ_CHUNK);
+        ssize_t n = conn_read(c, BODY_READ_CHUNK / 4, BODY_READ_CHUNK);
         if (n == HS_AGAIN)
             return STEP_WAIT;
         if (n <= 0) {
-            body_fail(c, 499, NULL); /* the client went away in the middle of its body */
+            body_fail(c, 499, HS_CAUSE_CLIENT_CLOSED_IN_BODY, NULL); /* the client went away mid-body */
             return STEP_CLOSE;
         }
     }
@@ -316,7 +349,7 @@ int hs_req_body_stream(hs_req_t *req, hs_body_cb on_data)
     }
     if (c->state != HS_CS_WRITE) /* else: the 100 is still going out; the body follows it */
         c->state = HS_CS_BODY;
-    set_timer(c, srv_of(c)->cfg->body_timeout);
+    set_timer(c, cfg_of(c)->body_timeout);
     hs__conn_run(c);
     return HS_AGAIN;
 }
@@ -337,7 +370,7 @@ void hs_req_body_resume(hs_req_t *req)
     req->body_paused = false;
     if (req->body_done)
         return;
-    set_timer(c, srv_of(c)->cfg->body_timeout);
+    set_timer(c, cfg_of(c)->body_timeout);
     if (c->state == HS_CS_BODY || c->state == HS_CS_HANDLER) {
         c->state = HS_CS_BODY;
         hs__conn_run(c);
@@ -352,10 +385,10 @@ static void buffer_piece(hs_req_t *req, const char *data, size_t len, int how)
     if (len > 0) {
         /* a checked allocation: the limit (max_body) and a failing realloc both answer 413 */
         if (hs_buf_reserve(&req->body, len, hs_req_cfg(req)->max_body) != HS_OK) {
-            body_fail(req->conn, 413,
-                      req->body.len + len > hs_req_cfg(req)->max_body
-                          ? "the request body is larger than the server accepts"
-                          : "the server cannot hold a request body this large in memory now");
+            bool over = req->body.len + len > hs_req_cfg(req)->max_body;
+            body_fail(req->conn, 413, over ? HS_CAUSE_BODY_TOO_LARGE : HS_CAUSE_BODY_NO_MEMORY,
+                      over ? "the request body is larger than the server accepts"
+                           : "the server cannot hold a request body this large in memory now");
             return;
         }
         memcpy(req->body.base + req->body.len, data, len);
@@ -405,6 +438,9 @@ static void conn_free(hs_conn_t *c)
         c->next->prev = c->prev;
     w->nconns--;
     atomic_fetch_sub(&w->srv->connections, 1);
+    hs__metrics_t *m = hs__metrics_of(w);
+    if (m)
+        hs_counter_add(&m->conns_closed, 1);
 }
 
 static int start_linger(hs_conn_t *c)
@@ -412,13 +448,13 @@ static int start_linger(hs_conn_t *c)
     /* Close gracefully: shut our write side so the client sees the whole response, then read
      * and discard what it still sends for a short while so that the kernel does not answer it
      * with a RST that could destroy the response in flight (RFC 9112 §9.6). */
-    if (srv_of(c)->cfg->linger_timeout == 0 || c->sock.eof)
+    if (cfg_of(c)->linger_timeout == 0 || c->sock.eof)
         return STEP_CLOSE;
     hs_sock_shutdown(&c->sock);
     c->state = HS_CS_LINGER;
     c->linger_bytes = 0;
     hs_sock_discard_input(&c->sock);
-    set_timer(c, srv_of(c)->cfg->linger_timeout);
+    set_timer(c, cfg_of(c)->linger_timeout);
     return STEP_CONTINUE;
 }
 
@@ -447,7 +483,6 @@ static int linger_step(hs_conn_t *c)
 static int finish_request(hs_conn_t *c)
 {
     hs_req_t *req = c->req;
-    hs_server_t *srv = srv_of(c);
     bool close_now = req->res_close;
     bool unread_body = hs_req_has_body(req) && !req->body_done;
     if (unread_body && !close_now) {
@@ -470,7 +505,7 @@ static int finish_request(hs_conn_t *c)
     c->state = HS_CS_IDLE;
     if (rbuf_avail(c) == 0) {
         hs_sock_release_buffer(&c->sock);
-        set_timer(c, srv->cfg->keepalive_timeout);
+        set_timer(c, cfg_of(c)->keepalive_timeout);
     }
     return STEP_CONTINUE;
 }
@@ -497,13 +532,13 @@ static int write_step(hs_conn_t *c)
         if (!full)
             return STEP_CONTINUE; /* on_drain queued more: write it now */
         if (n > 0 || c->sock.deadline == 0)
-            set_timer(c, srv_of(c)->cfg->send_timeout);
+            set_timer(c, cfg_of(c)->send_timeout);
         return STEP_WAIT; /* EPOLLOUT (edge) wakes us */
     }
     clear_timer(c);
     if (req->upgrade) {
         c->state = HS_CS_UPGRADED;
-        set_timer(c, srv_of(c)->cfg->keepalive_timeout);
+        set_timer(c, cfg_of(c)->keepalive_timeout);
         return STEP_CONTINUE;
     }
     if (req->raw_mode) {
@@ -544,13 +579,13 @@ static int upgraded_step(hs_conn_t *c)
             const char *data = rbuf_data(c);
             hs_sock_consume(&c->sock, n);
             req->upgrade->on_data(req, data, n);
-            set_timer(c, srv_of(c)->cfg->keepalive_timeout);
+            set_timer(c, cfg_of(c)->keepalive_timeout);
             if (c->state != HS_CS_UPGRADED || c->upgrade_closing || req->out.pending > 0)
                 return STEP_CONTINUE;
         }
         if (!c->sock.readable)
             return STEP_WAIT;
-        ssize_t n = hs_sock_read(&c->sock, 4096, 1u << 20);
+        ssize_t n = conn_read(c, 4096, 1u << 20);
         if (n == HS_AGAIN)
             return STEP_WAIT;
         if (n <= 0)
@@ -566,14 +601,14 @@ Gone:
 static int head_step(hs_conn_t *c)
 {
     hs_server_t *srv = srv_of(c);
-    const size_t limit = srv->cfg->max_head + 1024;
+    const size_t limit = cfg_of(c)->max_head + 1024;
     for (;;) {
         if (rbuf_avail(c) == 0) {
             if (atomic_load(&srv->shutting_down) && c->state == HS_CS_IDLE)
                 return STEP_CLOSE;
             if (!c->sock.readable)
                 return STEP_WAIT;
-            ssize_t n = hs_sock_read(&c->sock, 4096, limit);
+            ssize_t n = conn_read(c, 4096, limit);
             if (n == HS_AGAIN)
                 return STEP_WAIT;
             if (n <= 0)
@@ -584,10 +619,10 @@ static int head_step(hs_conn_t *c)
             c->state = HS_CS_HEAD;
             c->requests++;
             c->req = request_new(c);
-            set_timer(c, srv->cfg->header_timeout); /* whole head within header_timeout */
+            set_timer(c, cfg_of(c)->header_timeout); /* whole head within header_timeout */
         }
         hs_req_t *req = c->req;
-        int r = hs_parse_request(rbuf_data(c), rbuf_avail(c), &req->p, &srv->limits);
+        int r = hs_parse_request(rbuf_data(c), rbuf_avail(c), &req->p, &req->gen->limits);
         if (r > 0) {
             start_request(c, r);
             return STEP_CONTINUE;
@@ -596,17 +631,18 @@ static int head_step(hs_conn_t *c)
             req->head_len = 0;
             clear_timer(c);
             c->state = HS_CS_HANDLER;
-            reject(c, req->p.error, req->p.error_detail);
+            reject(c, req->p.error, req->p.error_cause, req->p.error_detail);
             return STEP_CONTINUE;
         }
         /* incomplete */
         if (!c->sock.readable)
             return STEP_WAIT;
-        ssize_t n = hs_sock_read(&c->sock, 4096, limit);
+        ssize_t n = conn_read(c, 4096, limit);
         if (n == HS_AGAIN)
             return STEP_WAIT;
         if (n <= 0) {
             req->log_status = 400; /* closed mid-head: logged as nginx does, nothing sent */
+            req->cause = HS_CAUSE_HEAD_INCOMPLETE;
             return STEP_CLOSE;
         }
     }
@@ -663,11 +699,11 @@ static void on_timeout(hs_conn_t *c)
          * (found by fuzz_conn; regression: tests/unit/http/regress_test.c). */
         c->in_run = true;
         if (c->state == HS_CS_BODY) {
-            body_fail(c, 408, "the request body was not received in time");
+            body_fail(c, 408, HS_CAUSE_BODY_TIMEOUT, "the request body was not received in time");
         } else {
             c->state = HS_CS_HANDLER;
             c->req->body_done = true;
-            reject(c, 408, "the request head was not received in time");
+            reject(c, 408, HS_CAUSE_HEADER_TIMEOUT, "the request head was not received in time");
         }
         c->in_run = false;
         hs__conn_run(c);
@@ -718,6 +754,9 @@ void hs__conn_accept(hs_worker_t *w, int fd, const struct sockaddr *sa, socklen_
         w->conns->prev = c;
     w->conns = c;
     w->nconns++;
+    hs__metrics_t *m = hs__metrics_of(w);
+    if (m)
+        hs_counter_add(&m->conns_opened, 1);
     if (hs_sock_open(&c->sock, &w->loop, fd, &hs_sock_tcp, on_io) != HS_OK) {
         c->dead = true;
         conn_free(c);
@@ -725,7 +764,7 @@ void hs__conn_accept(hs_worker_t *w, int fd, const struct sockaddr *sa, socklen_
     }
     /* a new connection that sends nothing is treated as idle: closed silently after
      * header_timeout (browsers open spare connections they may never use) */
-    set_timer(c, w->srv->cfg->header_timeout);
+    set_timer(c, w->gen->cfg->header_timeout);
     hs__conn_run(c);
 }
 
@@ -843,6 +882,10 @@ void hs_upgraded_close(hs_req_t *req)
 
 int hs__worker_modules_init(hs_worker_t *w)
 {
+    if (!w->gen) { /* the current generation, for a worker made before any request */
+        w->gen = w->srv->gen;
+        atomic_fetch_add(&w->gen->refs, 1);
+    }
     hs_module_t *const *mods = w->srv->modules;
     for (size_t i = 0; mods[i]; i++)
         if (mods[i]->init_worker && mods[i]->init_worker(w) != HS_OK)
@@ -857,8 +900,8 @@ void hs__worker_free_pools(hs_worker_t *w)
     for (size_t i = 0; mods[i]; i++)
         if (mods[i]->fini_worker && w->mod[mods[i]->index])
             mods[i]->fini_worker(w);
-    hs__access_log_flush(w);
-    hs_buf_free(&w->log_buf);
+    hs__access_log_free(w);
+    hs__gen_worker_done(w);
     while (w->req_pool) {
         hs_req_t *r = w->req_pool;
         w->req_pool = r->pool_next;

@@ -37,7 +37,80 @@ void hs__conn_close_idle(hs_worker_t *w); /* on drain: close connections waiting
  * state, or stays upgraded) and carry on from there. */
 void hs__conn_output_ready(hs_conn_t *c);
 
+/* metrics.c — each worker's counters (include/hs/metrics.h), written by that worker only */
+#include "hs/metrics.h"
+#define HS__METRICS_BUCKETS 12 /* duration histogram: 1ms … 10s, then +Inf */
+#define HS__METRICS_CODES 128  /* the registry's codes (and "other" last) */
+typedef struct hs__metrics_s {
+    hs_counter_t requests_started, conns_opened, conns_closed, received_bytes, sent_bytes;
+    hs_counter_t responses[HS_METRICS_HOSTS][HS__METRICS_CODES];
+    hs_counter_t duration[HS_METRICS_HOSTS][5][HS__METRICS_BUCKETS + 1]; /* by status class */
+    hs_counter_t duration_ms[HS_METRICS_HOSTS][5];
+    hs_counter_t errors[HS_CAUSE_MAX];
+} hs__metrics_t;
+hs__metrics_t *hs__metrics_new(void); /* zeroed, on its own cache lines */
+void hs__metrics_free(hs__metrics_t *m);
+/* Main thread: give the built hosts of `top` their label slots. True when a path of it serves
+ * metrics (the server then counts: srv->metrics_on). */
+bool hs__metrics_bind(hs_config_t *top);
+/* The worker's counters when counting is on, else NULL: one load (w->counting follows
+ * srv->metrics_on, refreshed by the worker at startup and when it takes a reload). */
+static inline hs__metrics_t *hs__metrics_of(const hs_worker_t *w)
+{
+    return w->counting;
+}
+static inline void hs__metrics_refresh(hs_worker_t *w)
+{
+    w->counting = atomic_load_explicit(&w->srv->metrics_on, memory_order_relaxed) ? w->metrics : NULL;
+}
+/* A request ended with `status` (conn.c request_finish). Inline: the whole cost of counting a
+ * request is here, a few loads and five stores (the measure is in the README). */
+typedef struct {
+    uint8_t slot, cls; /* the code's counter (its place in the registry, or "other"), its class - 1 */
+} hs__metrics_code_t;
+extern hs__metrics_code_t hs__metrics_codes[1000];
+extern const uint64_t hs__metrics_bucket_ms[HS__METRICS_BUCKETS];
+static inline void hs__metrics_request(hs__metrics_t *m, const hs_req_t *req, int status)
+{
+    unsigned host = req->host && req->host_known ? req->host->metrics_slot : 0;
+    hs__metrics_code_t code = hs__metrics_codes[(unsigned)status < 1000 ? status : 0];
+    hs_counter_add(&m->responses[host][code.slot], 1);
+    uint64_t ms = req->worker->loop.now_ms - req->start_ms;
+    unsigned b = 0;
+    while (b < HS__METRICS_BUCKETS && ms > hs__metrics_bucket_ms[b])
+        b++;
+    hs_counter_add(&m->duration[host][code.cls][b], 1);
+    hs_counter_add(&m->duration_ms[host][code.cls], ms);
+    if (status >= 400)
+        hs_counter_add(&m->errors[hs_req_cause(req, status)], 1);
+    hs_counter_add(&m->sent_bytes, req->wire_bytes);
+}
+void hs__metrics_refused(hs__metrics_t *m, int status, hs_cause_t cause); /* 503 at accept */
+
+/* gen.c — configuration generations (hs_gen_t) */
+void hs__gen_init(hs_gen_t *g, hs_server_t *srv, hs_config_t *cfg, uint64_t id); /* refs = 1 */
+int hs__gen_modules_init(hs_gen_t *g); /* each module's init; all undone on failure */
+void hs__gen_release(hs_gen_t *g);     /* one reference less; the last frees it */
+/* The worker's side: a request takes the worker's current generation and gives it back at its
+ * end; a reload's generation is switched to between two loop wake-ups (false: not now). */
+static inline hs_gen_t *hs__gen_request_start(hs_worker_t *w)
+{
+    w->gen_reqs++;
+    return w->gen;
+}
+void hs__gen_old_request_end(hs_worker_t *w, hs_gen_t *g); /* a generation the worker left */
+static inline void hs__gen_request_end(hs_worker_t *w, hs_gen_t *g)
+{
+    if (HS_LIKELY(g == w->gen))
+        w->gen_reqs--;
+    else
+        hs__gen_old_request_end(w, g);
+}
+bool hs__gen_switch(hs_worker_t *w, hs_gen_t *next);
+void hs__gen_worker_done(hs_worker_t *w); /* the worker stopped: its references go */
+
 /* offload.c */
+size_t hs__offload_queued(void);             /* jobs waiting for a helper */
 void hs__offload_detach(hs_req_t *req);      /* the request is being freed */
 void hs__offload_complete(hs_worker_t *w);   /* on the worker: finish jobs that are done */
 void hs__offload_shutdown(hs_server_t *srv); /* after the workers stopped */
@@ -66,12 +139,17 @@ void hs__error_body(hs_req_t *req, int status, const char *detail);
 /* Check the registry rules of a response about to be written; abort in checking builds. */
 void hs__check_response(hs_req_t *req, bool has_body_bytes);
 
-/* accesslog.c — called only from the end of a request (conn.c request_finish), and for the
- * connections refused before they became one (server.c). */
+/* accesslog.c — lines are added only at the end of a request (conn.c request_finish), and for
+ * the connections refused before they became one (server.c), on the worker's thread. */
 void hs__access_log(hs_req_t *req, int status, uint64_t bytes);
-void hs__access_log_raw(hs_worker_t *w, const struct sockaddr *peer, const char *reqline, size_t len, int status);
+void hs__access_log_raw(hs_worker_t *w, const hs_config_t *cfg, const struct sockaddr *peer, const char *reqline,
+                        size_t len, int status, hs_cause_t cause);
 void hs__access_log_flush(hs_worker_t *w); /* write the buffered lines (every loop iteration) */
-/* Append " key=value" (escaped, quoted when needed) to a request's extra log fields. */
-void hs__access_log_field(hs_buf_t *b, const char *key, const char *value, size_t len);
+void hs__access_log_free(hs_worker_t *w);  /* flush, then release the worker's buffers */
+/* Main thread: give every settings set of a built configuration (the top, each path) its log
+ * file (cfg->log_target), opening files not open yet. HS_OK, or HS_ERROR with a message. */
+int hs__access_log_bind(hs_config_t *top, char *err, size_t errlen);
+void hs__access_log_reopen(void);    /* SIGUSR1: every file afresh behind its descriptor */
+void hs__access_log_close_all(void); /* at exit, once the workers are gone */
 
 #endif

@@ -37,6 +37,7 @@ static hs_job_t *queue, **queue_tail = &queue;
 static pthread_t helpers[MAX_HELPERS];
 static int nhelpers;
 static bool stopping;
+static size_t queued; /* jobs waiting for a helper (metrics: statusd_offload_queue_depth) */
 
 static void *helper_main(void *unused)
 {
@@ -48,6 +49,7 @@ static void *helper_main(void *unused)
         if (!queue)
             break; /* stopping, and nothing left to do */
         hs_job_t *j = queue;
+        queued--;
         queue = j->next;
         if (!queue)
             queue_tail = &queue;
@@ -99,9 +101,18 @@ int hs_req_offload(hs_req_t *req, void (*work)(void *arg), void (*done)(hs_req_t
     req->job = j;
     *queue_tail = j;
     queue_tail = &j->next;
+    queued++;
     pthread_cond_signal(&cv);
     pthread_mutex_unlock(&mu);
     return HS_OK;
+}
+
+size_t hs__offload_queued(void)
+{
+    pthread_mutex_lock(&mu);
+    size_t n = queued;
+    pthread_mutex_unlock(&mu);
+    return n;
 }
 
 void hs__offload_detach(hs_req_t *req)

@@ -259,27 +259,31 @@ static inline __attribute__((always_inline)) int parse_fields(const char **pp, c
     return FE_OK;
 }
 
-/* What each field-section error means in a request. */
+/* What each field-section error means in a request: its cause (whose status is the answer). */
 static const struct {
-    int status;
+    uint16_t status, cause;
     const char *detail;
 } req_field_errors[FE__N] = {
-    [FE_WS_FIRST] = {400, "whitespace between the request line and the first header field"},
-    [FE_OBS_FOLD] = {400, "obsolete line folding (obs-fold) is not accepted"},
-    [FE_END_CR] = {400, "bare CR in the header section"},
-    [FE_BARE_LF] = {400, "a header line ends in a bare LF"},
-    [FE_WS_COLON] = {400, "whitespace between a header field name and the colon"},
-    [FE_NAME_CHAR] = {400, "a header field name contains a character that is not allowed"},
-    [FE_EMPTY_NAME] = {400, "a header field has an empty name"},
-    [FE_CTL] = {400, "a header field value contains a control character (NUL, CR, LF or similar)"},
-    [FE_VALUE_CR] = {400, "bare CR in a header field value"},
-    [FE_FIELD_SIZE] = {431, "a header field is larger than the server accepts"},
-    [FE_COUNT] = {431, "the request has more header fields than the server accepts"},
+#define E(fe, c, why) [fe] = {HS_CAUSE_STATUS_##c, HS_CAUSE_##c, why}
+    E(FE_WS_FIRST, WS_BEFORE_FIELD, "whitespace between the request line and the first header field"),
+    E(FE_OBS_FOLD, OBS_FOLD, "obsolete line folding (obs-fold) is not accepted"),
+    E(FE_END_CR, BARE_CR, "bare CR in the header section"),
+    E(FE_BARE_LF, BARE_LF, "a header line ends in a bare LF"),
+    E(FE_WS_COLON, WS_BEFORE_COLON, "whitespace between a header field name and the colon"),
+    E(FE_NAME_CHAR, BAD_FIELD_NAME, "a header field name contains a character that is not allowed"),
+    E(FE_EMPTY_NAME, EMPTY_FIELD_NAME, "a header field has an empty name"),
+    E(FE_CTL, FIELD_VALUE_CTL, "a header field value contains a control character (NUL, CR, LF or similar)"),
+    E(FE_VALUE_CR, BARE_CR, "bare CR in a header field value"),
+    E(FE_FIELD_SIZE, FIELD_TOO_LARGE, "a header field is larger than the server accepts"),
+    E(FE_COUNT, TOO_MANY_FIELDS, "the request has more header fields than the server accepts"),
+#undef E
 };
 
-#define FAIL(status, why)                                                                                              \
+/* The cause names the status too (HS_CAUSE_STATUS_<cause>, a constant: src/http/causes.def). */
+#define FAIL(cause, why)                                                                                               \
     do {                                                                                                               \
-        req->error = (status);                                                                                         \
+        req->error = HS_CAUSE_STATUS_##cause;                                                                          \
+        req->error_cause = HS_CAUSE_##cause;                                                                           \
         req->error_detail = (why);                                                                                     \
         return HS_ERROR;                                                                                               \
     } while (0)
@@ -288,21 +292,25 @@ static const struct {
 #define NEED_MORE()                                                                                                    \
     do {                                                                                                               \
         if (len > limits->max_head)                                                                                    \
-            FAIL(431, "the request head is larger than the server accepts");                                           \
+            FAIL(HEAD_TOO_LARGE, "the request head is larger than the server accepts");                                \
         return HS_AGAIN;                                                                                               \
     } while (0)
+
+/* The bytes of a path parse_target looks at twice (the rest of the target's bytes: passed over). */
+static const uint8_t target_stop[256] = {['?'] = 1, ['#'] = 1, ['%'] = 1, ['/'] = 1};
 
 static int parse_target(hs_parsed_req_t *req)
 {
     const char *p = req->target.base, *end = p + req->target.len;
     req->query = HS_IOV_NULL;
     req->authority = HS_IOV_NULL;
+    req->path_plain = false;
     if (*p == '/') {
         req->form = HS_TARGET_ORIGIN;
     } else if (req->target.len == 1 && *p == '*') {
         req->form = HS_TARGET_ASTERISK; /* RFC 9112 §3.2.4 */
         if (req->method_id != HS_METHOD_OPTIONS)
-            FAIL(400, "the asterisk-form target is only allowed with OPTIONS");
+            FAIL(ASTERISK_NOT_OPTIONS, "the asterisk-form target is only allowed with OPTIONS");
         req->path = req->target;
         return HS_OK;
     } else if (req->method_id == HS_METHOD_CONNECT) {
@@ -318,38 +326,51 @@ static int parse_target(hs_parsed_req_t *req)
         else if (req->target.len > 8 && hs_iov_ieq(hs_iov(p, 8), "https://", 8))
             skip = 8;
         else
-            FAIL(400, "the request target is neither origin-form nor absolute-form");
+            FAIL(BAD_TARGET_FORM, "the request target is neither origin-form nor absolute-form");
         req->form = HS_TARGET_ABSOLUTE;
         const char *a = p + skip, *q = a;
         while (q < end && *q != '/' && *q != '?' && *q != '#')
             q++;
         if (q == a)
-            FAIL(400, "the absolute-form target has an empty authority");
+            FAIL(EMPTY_AUTHORITY, "the absolute-form target has an empty authority");
         for (const char *c = a; c < q; c++)
             if (*c == '@')
-                FAIL(400, "userinfo is not allowed in an http(s) target"); /* RFC 9110 §4.2.4 */
+                FAIL(TARGET_USERINFO, "userinfo is not allowed in an http(s) target"); /* RFC 9110 §4.2.4 */
         req->authority = hs_iov(a, (size_t)(q - a));
         p = q;
         if (p == end || *p != '/') {
             req->path = HS_IOV("/");
+            req->path_plain = true;
             /* RFC 9112 §3.2: the request-target never carries a fragment; the query of an
              * absolute-form target without a path ("http://h?x#y") must be checked for one too. */
             if (p < end && *p == '?' && !memchr(p, '#', (size_t)(end - p)))
                 req->query = hs_iov(p + 1, (size_t)(end - p - 1));
             else if (p < end)
-                FAIL(400, "a fragment is not allowed in the request target");
+                FAIL(TARGET_FRAGMENT, "a fragment is not allowed in the request target");
             return HS_OK;
         }
     }
-    const char *q = memchr(p, '?', (size_t)(end - p));
-    const char *f = memchr(p, '#', (size_t)(end - p));
-    if (f)
-        FAIL(400, "a fragment is not allowed in the request target"); /* RFC 9112 §3.2 */
-    if (q) {
-        req->path = hs_iov(p, (size_t)(q - p));
-        req->query = hs_iov(q + 1, (size_t)(end - q - 1));
-    } else {
-        req->path = hs_iov(p, (size_t)(end - p));
+    /* One pass over the path: where it ends (the query), a fragment, and whether it is plain —
+     * no escape, no "//", no "/." (hs_path_is_plain, so that find-config need not look again). */
+    bool plain = true;
+    const char *c = p;
+    for (; c < end; c++) {
+        unsigned char ch = (unsigned char)*c;
+        if (!target_stop[ch])
+            continue;
+        if (ch == '?')
+            break;
+        if (ch == '#')
+            FAIL(TARGET_FRAGMENT, "a fragment is not allowed in the request target"); /* RFC 9112 §3.2 */
+        if (ch == '%' || (c + 1 < end && (c[1] == '/' || c[1] == '.')))
+            plain = false; /* an escape, or a '/' followed by '/' or '.' */
+    }
+    req->path = hs_iov(p, (size_t)(c - p));
+    req->path_plain = plain;
+    if (c < end) {
+        if (memchr(c + 1, '#', (size_t)(end - c - 1)))
+            FAIL(TARGET_FRAGMENT, "a fragment is not allowed in the request target"); /* RFC 9112 §3.2 */
+        req->query = hs_iov(c + 1, (size_t)(end - c - 1));
     }
     return HS_OK;
 }
@@ -360,6 +381,7 @@ int hs_parse_request(const char *buf, size_t len, hs_parsed_req_t *req, const hs
     size_t max_headers = limits->max_headers;
     req->num_headers = 0;
     req->error = 0;
+    req->error_cause = 0;
     req->error_detail = NULL;
 
     /* RFC 9112 §2.2: a server SHOULD ignore at least one empty line received before the
@@ -368,7 +390,7 @@ int hs_parse_request(const char *buf, size_t len, hs_parsed_req_t *req, const hs
         if (p + 1 == end)
             NEED_MORE();
         if (p[1] != '\n')
-            FAIL(400, "bare CR in the request line");
+            FAIL(BARE_CR, "bare CR in the request line");
         p += 2;
     }
 
@@ -376,15 +398,15 @@ int hs_parse_request(const char *buf, size_t len, hs_parsed_req_t *req, const hs
     const char *m = p;
     while (p < end && IS_TCHAR(*p)) {
         if (p - m >= MAX_METHOD)
-            FAIL(501, "the request method is longer than any method this server implements");
+            FAIL(METHOD_TOO_LONG, "the request method is longer than any method this server implements");
         p++;
     }
     if (p == end)
         NEED_MORE();
     if (p == m)
-        FAIL(400, "the request line does not start with a method token");
+        FAIL(NO_METHOD, "the request line does not start with a method token");
     if (*p != ' ')
-        FAIL(400, "the method must be followed by exactly one space");
+        FAIL(METHOD_SPACE, "the method must be followed by exactly one space");
     req->method = hs_iov(m, (size_t)(p - m));
     req->method_id = method_lookup(m, req->method.len);
     p++;
@@ -394,16 +416,16 @@ int hs_parse_request(const char *buf, size_t len, hs_parsed_req_t *req, const hs
     while (p < end && IS_TARGET(*p)) {
         p++;
         if ((size_t)(p - t) > limits->max_uri)
-            FAIL(414, "the request target is longer than the server accepts");
+            FAIL(TARGET_TOO_LONG, "the request target is longer than the server accepts");
     }
     if (p == end)
         NEED_MORE();
     if (p == t)
-        FAIL(400, "the request target is empty or preceded by extra whitespace");
+        FAIL(EMPTY_TARGET, "the request target is empty or preceded by extra whitespace");
     if (*p != ' ') {
         if ((unsigned char)*p >= 0x80)
-            FAIL(400, "the request target contains a non-ASCII byte (it must be percent-encoded)");
-        FAIL(400, "the request target contains a control character or the request line lacks a version");
+            FAIL(TARGET_NON_ASCII, "the request target contains a non-ASCII byte (it must be percent-encoded)");
+        FAIL(TARGET_CTL, "the request target contains a control character or the request line lacks a version");
     }
     req->target = hs_iov(t, (size_t)(p - t));
     p++;
@@ -414,17 +436,19 @@ int hs_parse_request(const char *buf, size_t len, hs_parsed_req_t *req, const hs
         size_t have = (size_t)(end - p);
         size_t cmp = have < 5 ? have : 5;
         if (memcmp(p, proto, cmp) != 0)
-            FAIL(400, "the request line does not end in an HTTP version");
+            FAIL(NO_VERSION, "the request line does not end in an HTTP version");
         if (have < 10)
             NEED_MORE(); /* "HTTP/1.1\r\n" */
         if (p[5] < '0' || p[5] > '9' || p[6] != '.' || p[7] < '0' || p[7] > '9')
-            FAIL(400, "the HTTP version is malformed");
+            FAIL(BAD_VERSION, "the HTTP version is malformed");
+        if (p[8] == '\n')
+            FAIL(BARE_LF, "the request line ends in a bare LF");
         if (p[8] != '\r')
-            FAIL(400, p[8] == '\n' ? "the request line ends in a bare LF" : "the HTTP version is malformed");
+            FAIL(BAD_VERSION, "the HTTP version is malformed");
         if (p[9] != '\n')
-            FAIL(400, "bare CR in the request line");
+            FAIL(BARE_CR, "bare CR in the request line");
         if (p[5] != '1')
-            FAIL(505, "only HTTP/1.0 and HTTP/1.1 are supported"); /* RFC 9110 §15.6.6 */
+            FAIL(HTTP_MAJOR_VERSION, "only HTTP/1.0 and HTTP/1.1 are supported"); /* RFC 9110 §15.6.6 */
         req->minor_version = p[7] == '0' ? 0 : 1;
         p += 10;
     }
@@ -436,10 +460,13 @@ int hs_parse_request(const char *buf, size_t len, hs_parsed_req_t *req, const hs
     if (HS_UNLIKELY(fe != FE_OK)) {
         if (fe == FE_AGAIN)
             NEED_MORE();
-        FAIL(req_field_errors[fe].status, req_field_errors[fe].detail);
+        req->error = req_field_errors[fe].status;
+        req->error_cause = req_field_errors[fe].cause;
+        req->error_detail = req_field_errors[fe].detail;
+        return HS_ERROR;
     }
     if ((size_t)(p - buf) > limits->max_head)
-        FAIL(431, "the request head is larger than the server accepts");
+        FAIL(HEAD_TOO_LARGE, "the request head is larger than the server accepts");
     return (int)(p - buf);
 }
 

@@ -6,11 +6,12 @@
  * same path as "/api/x", so an access rule on /api cannot be walked around by spelling. */
 #define _GNU_SOURCE
 #include "internal.h"
+#include "hs/logfmt.h"
 #include "hs/path.h"
 
 #include <stdio.h>
 
-enum { PHASE_REWRITE, PHASE_ACCESS, PHASE_CONTENT, PHASE_DONE };
+enum { PHASE_REWRITE, PHASE_ACCESS, PHASE_CONTENT, PHASE_DONE }; /* the first two index hs_pathconf_t.idle */
 
 struct hs_cleanup_s {
     void (*fn)(void *arg);
@@ -20,7 +21,7 @@ struct hs_cleanup_s {
 
 void hs_req_log_field(hs_req_t *req, const char *key, const char *fmt, ...)
 {
-    if (req->srv->log_fd < 0)
+    if (hs_req_cfg(req)->log_target < 0)
         return; /* nothing is logged: nothing to keep */
     char value[512];
     va_list ap;
@@ -29,7 +30,18 @@ void hs_req_log_field(hs_req_t *req, const char *key, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return;
-    hs__access_log_field(&req->log_fields, key, value, HS_MIN((size_t)n, sizeof(value) - 1));
+    hs_logfields_add(&req->log_fields, key, value, HS_MIN((size_t)n, sizeof(value) - 1));
+}
+
+int hs_req_set_cause_id(hs_req_t *req, const char *id)
+{
+    hs_cause_t c = hs_cause_find(hs_iov_cstr(id));
+    if (!c) {
+        hs_log_error("BUG: cause '%s' is not registered (hs_module_t.causes)", id);
+        return HS_ERROR;
+    }
+    req->cause = c;
+    return HS_OK;
 }
 
 void hs_req_cleanup(hs_req_t *req, void (*fn)(void *arg), void *arg)
@@ -42,8 +54,10 @@ void hs_req_cleanup(hs_req_t *req, void (*fn)(void *arg), void *arg)
 void hs__req_end(hs_req_t *req, int status)
 {
     req->log_status = status;
+    uint32_t idle = req->path ? req->path->idle[2] : 0;
     for (hs_module_t *const *m = req->srv->log; *m; m++)
-        (*m)->log(req);
+        if (!((idle >> (*m)->index) & 1u))
+            (*m)->log(req);
     while (req->cleanups) {
         hs_cleanup_t *c = req->cleanups;
         req->cleanups = c->next;
@@ -65,17 +79,20 @@ static void content(hs_req_t *req)
     req->phase = PHASE_DONE;
     const hs_pathconf_t *p = req->path;
     if (!p || !p->handler) {
+        req->cause = HS_CAUSE_NO_HANDLER;
         hs_res_error(req, 404, "nothing is served at this path");
         return;
     }
     hs_module_t *m = hs_modules[p->handler - 1]; /* a path's handler is a module of the configuration */
     int r = m->content(req);
     if (r == HS_DECLINED) {
+        req->cause = HS_CAUSE_HANDLER_DECLINED;
         hs_res_error(req, 404, "nothing is served at this path");
         return;
     }
     if (r == HS_AGAIN || req->res_sent || req->body_started)
         return;
+    req->cause = HS_CAUSE_HANDLER_NO_RESPONSE;
     hs_res_error(req, 500, "a handler finished without a response");
 }
 
@@ -84,8 +101,11 @@ static void run(hs_req_t *req)
 {
     while (req->phase < PHASE_CONTENT) {
         hs_module_t *const *mods = req->phase == PHASE_REWRITE ? req->srv->rewrite : req->srv->access;
+        uint32_t idle = req->path ? req->path->idle[req->phase] : 0; /* modules with nothing to do here */
         for (; mods[req->phase_i]; req->phase_i++) {
             hs_module_t *m = mods[req->phase_i];
+            if ((idle >> m->index) & 1u)
+                continue;
             int (*h)(hs_req_t *) = req->phase == PHASE_REWRITE ? m->rewrite : m->access;
             req->in_phase = true;
             req->resume_asked = false;
@@ -124,21 +144,26 @@ void hs_req_resume(hs_req_t *req)
 
 void hs__req_process(hs_req_t *req)
 {
-    hs_server_t *srv = req->srv;
     const char *why = NULL;
     /* find-config: the path in normal form, the host and the path serving it */
-    if ((req->npath_plain = hs_path_is_plain(req->p.path)))
-        req->npath = req->p.path; /* already its normal form (no copy) */
+    if ((req->npath_plain = req->p.path_plain)) /* hs_path_is_plain, from the parser's pass */
+        req->npath = req->p.path;               /* already its normal form (no copy) */
     else if (hs_path_normalize_arena(&req->arena, req->p.path, &req->npath, 0, &why) != 0) {
+        req->cause = HS_CAUSE_BAD_PATH;
         hs_res_error(req, 400, why);
         return;
     }
     bool known;
-    req->path = hs_config_lookup(srv->cfg, req->meta.host, req->npath, &known);
-    if (!known && srv->cfg->strict_hosts && req->meta.host.len) {
+    const hs_config_t *top = hs_req_top(req); /* the request's generation */
+    req->host = hs_config_find_host(top, req->meta.host, &known);
+    req->host_known = known;
+    req->path = hs_config_host_path(req->host, req->npath);
+    if (!known && top->strict_hosts && req->meta.host.len) {
         /* RFC 9110 §15.5.20: this server is not configured for that authority */
         req->path = NULL;
+        req->host = NULL;
         req->res_close = true;
+        req->cause = HS_CAUSE_UNKNOWN_HOST;
         hs_res_error(req, 421, "this server has no host by the name the request gives; check the URL");
         return;
     }
@@ -146,10 +171,12 @@ void hs__req_process(hs_req_t *req)
     hs_method_t m = req->p.method_id;
     if (req->meta.content_length > 0 && (uint64_t)req->meta.content_length > cfg->max_body) {
         /* RFC 9110 §15.5.14: refused from Content-Length, before reading a byte of it */
+        req->cause = HS_CAUSE_DECLARED_BODY_TOO_LARGE;
         hs_res_error(req, 413, "the declared Content-Length is larger than the server accepts");
         return;
     }
     if (((cfg->length_required_mask >> m) & 1u) && req->meta.content_length < 0 && !req->meta.chunked) {
+        req->cause = HS_CAUSE_BODY_LENGTH_MISSING;
         hs_res_error(req, 411, "this method needs a request body with a declared length (Content-Length or chunked)");
         return;
     }

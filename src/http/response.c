@@ -153,7 +153,7 @@ void hs__queue_head(hs_req_t *req, int status, int framing)
     hs_iovec_t sl = hs__status_line(status);
     /* An empty server_name ("--server-name ''") is stored as NULL: then no Server field is sent
      * at all, which RFC 9110 §10.2.4 allows (Server is optional). */
-    const char *server_name = srv->cfg->server_name;
+    const char *server_name = hs_req_top(req)->server_name;
     size_t size =
         sl.len + 64 /* Date */ + (server_name ? strlen(server_name) : 0) + 16 + 64 /* framing */ + 32 /* Conn */;
     if (req->content_type)
@@ -333,6 +333,8 @@ size_t hs_res_stream_pending(const hs_req_t *req)
     return req->out.pending;
 }
 
+static void error_body(hs_req_t *req, int status, const char *detail, const hs_res_variant_t *v, size_t n);
+
 int hs_res_method_not_allowed(hs_req_t *req, const char *allow)
 {
     req->allow = allow; /* RFC 9110 §15.5.6: 405 MUST carry Allow */
@@ -344,10 +346,15 @@ int hs_res_method_not_allowed(hs_req_t *req, const char *allow)
 
 int hs_res_error(hs_req_t *req, int status, const char *detail)
 {
+    return hs_res_error_variants(req, status, detail, NULL, 0);
+}
+
+int hs_res_error_variants(hs_req_t *req, int status, const char *detail, const hs_res_variant_t *v, size_t n)
+{
     req->error_detail = detail;
     hs_writer_reset(&req->res_body);
     req->content_length = -1;
-    hs__error_body(req, status, detail);
+    error_body(req, status, detail, v, n);
     return hs_res_send(req, status);
 }
 
@@ -356,13 +363,15 @@ int hs_res_error(hs_req_t *req, int status, const char *detail)
  * HTML for browsers, JSON {"status","reason","detail"} for clients that prefer it, text
  * otherwise (also when Accept rules out all three). Each says what went wrong this time
  * (`detail`) and what the code means in general (the registry's summary); the HTML page links
- * /codes/{code}. The text body starts with the line "NNN Reason". An operator's error_page for
- * the status replaces all of this with the file read at startup. */
+ * /codes/{code}. The text body starts with the line "NNN Reason". A negotiated resource's 300
+ * and 406 also list its variants (hs_res_error_variants): lines of text, a JSON "variants"
+ * array, an HTML list of links. An operator's error_page for the status replaces all of this
+ * with the file read at startup. */
 
 /* The operator's page for `status`, or NULL. */
 static const hs_error_page_t *configured_page(const hs_req_t *req, int status)
 {
-    const hs_config_t *cfg = req->srv ? req->srv->cfg : NULL;
+    const hs_config_t *cfg = req->gen || req->srv ? hs_req_top(req) : NULL;
     for (size_t i = 0; cfg && i < cfg->num_error_pages; i++)
         if (cfg->error_pages[i].status == status && cfg->error_pages[i].body)
             return &cfg->error_pages[i];
@@ -385,7 +394,81 @@ static void error_vary_accept(hs_req_t *req)
     HS_RES_HEADER(req, "Vary", "Accept");
 }
 
+/* The variants of a negotiated resource (300, 406), in each format. */
+static void variants_text(hs_buf_t *b, const hs_res_variant_t *v, size_t n)
+{
+    HS_BUF_LIT(b, "\nVariants:\n");
+    for (size_t i = 0; i < n; i++)
+        hs_buf_printf(b, "  %s  %s  %s%s%s\n", v[i].href, v[i].type ? v[i].type : "-",
+                      v[i].language ? v[i].language : "-", v[i].description ? "  " : "",
+                      v[i].description ? v[i].description : "");
+}
+
+static void json_member(hs_buf_t *b, const char *name, const char *value)
+{
+    hs_buf_printf(b, ",\"%s\":", name);
+    if (value)
+        hs_json_str(b, value, strlen(value));
+    else
+        HS_BUF_LIT(b, "null");
+}
+
+static void variants_json(hs_buf_t *b, const hs_res_variant_t *v, size_t n)
+{
+    HS_BUF_LIT(b, ",\"variants\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            HS_BUF_LIT(b, ",");
+        HS_BUF_LIT(b, "{\"href\":");
+        hs_json_str(b, v[i].href, strlen(v[i].href));
+        json_member(b, "type", v[i].type);
+        json_member(b, "language", v[i].language);
+        json_member(b, "description", v[i].description);
+        HS_BUF_LIT(b, "}");
+    }
+    HS_BUF_LIT(b, "]");
+}
+
+static void variants_html(hs_buf_t *b, const hs_res_variant_t *v, size_t n)
+{
+    HS_BUF_LIT(b, "<ul class=\"variants\">\n");
+    for (size_t i = 0; i < n; i++) {
+        HS_BUF_LIT(b, "<li><a href=\"");
+        HS_HTML_CSTR(b, v[i].href);
+        if (v[i].type) {
+            HS_BUF_LIT(b, "\" type=\"");
+            HS_HTML_CSTR(b, v[i].type);
+        }
+        if (v[i].language && !strchr(v[i].language, ',')) {
+            HS_BUF_LIT(b, "\" hreflang=\"");
+            HS_HTML_CSTR(b, v[i].language);
+        }
+        HS_BUF_LIT(b, "\">");
+        HS_HTML_CSTR(b, v[i].href);
+        HS_BUF_LIT(b, "</a>");
+        if (v[i].type) {
+            HS_BUF_LIT(b, " ");
+            HS_HTML_CSTR(b, v[i].type);
+        }
+        if (v[i].language) {
+            HS_BUF_LIT(b, ", ");
+            HS_HTML_CSTR(b, v[i].language);
+        }
+        if (v[i].description) {
+            HS_BUF_LIT(b, " — ");
+            HS_HTML_CSTR(b, v[i].description);
+        }
+        HS_BUF_LIT(b, "</li>\n");
+    }
+    HS_BUF_LIT(b, "</ul>\n");
+}
+
 void hs__error_body(hs_req_t *req, int status, const char *detail)
+{
+    error_body(req, status, detail, NULL, 0);
+}
+
+static void error_body(hs_req_t *req, int status, const char *detail, const hs_res_variant_t *v, size_t n)
 {
     if (!hs_status_allows_body(status))
         return;
@@ -415,6 +498,8 @@ void hs__error_body(hs_req_t *req, int status, const char *detail)
         hs_json_str(&b, reason, strlen(reason));
         HS_BUF_LIT(&b, ",\"detail\":");
         hs_json_str(&b, detail, strlen(detail));
+        if (n)
+            variants_json(&b, v, n);
         HS_BUF_LIT(&b, "}\n");
         req->content_type = "application/json";
     } else if (pick == 2) {
@@ -431,6 +516,8 @@ void hs__error_body(hs_req_t *req, int status, const char *detail)
                       status, reason, status, reason);
         HS_HTML_CSTR(&b, detail);
         HS_BUF_LIT(&b, "</p>\n");
+        if (n)
+            variants_html(&b, v, n);
         if (!same) {
             HS_BUF_LIT(&b, "<p class=\"about\">");
             HS_HTML_CSTR(&b, summary);
@@ -442,6 +529,8 @@ void hs__error_body(hs_req_t *req, int status, const char *detail)
         req->content_type = "text/html; charset=utf-8";
     } else {
         hs_buf_printf(&b, "%d %s\n%s\n", status, reason, detail);
+        if (n)
+            variants_text(&b, v, n);
         if (!same)
             hs_buf_printf(&b, "\n%s\n", summary);
         if (info)

@@ -5,9 +5,11 @@
 
 #include "hs/fields.h"
 
-#define FAIL(status, why)                                                                                              \
+/* The cause names the status too (HS_CAUSE_STATUS_<cause>: src/http/causes.def). */
+#define FAIL(cause, why)                                                                                               \
     do {                                                                                                               \
-        req->error = (status);                                                                                         \
+        req->error = HS_CAUSE_STATUS_##cause;                                                                          \
+        req->error_cause = HS_CAUSE_##cause;                                                                           \
         req->error_detail = (why);                                                                                     \
         return HS_ERROR;                                                                                               \
     } while (0)
@@ -87,15 +89,15 @@ int hs_parse_semantics(hs_parsed_req_t *req, hs_req_meta_t *meta)
              * Duplicates, even identical ones and lists ("5, 5"), are refused: we never guess. */
             int64_t n;
             if (hs_parse_content_length(h->value, &n) != HS_OK)
-                FAIL(400, "Content-Length is not a single non-negative decimal number");
+                FAIL(BAD_CONTENT_LENGTH, "Content-Length is not a single non-negative decimal number");
             if (cls++ > 0)
-                FAIL(400, "more than one Content-Length field");
+                FAIL(DUPLICATE_CONTENT_LENGTH, "more than one Content-Length field");
             meta->content_length = n;
             break;
         }
         case HS_HDR_TRANSFER_ENCODING:
             if (te)
-                FAIL(400, "more than one Transfer-Encoding field");
+                FAIL(DUPLICATE_TRANSFER_ENCODING, "more than one Transfer-Encoding field");
             te = h;
             break;
         case HS_HDR_CONNECTION: {
@@ -121,15 +123,15 @@ int hs_parse_semantics(hs_parsed_req_t *req, hs_req_meta_t *meta)
 
     /* Host (RFC 9112 §3.2): exactly one in HTTP/1.1; at most one in HTTP/1.0. */
     if (hosts > 1)
-        FAIL(400, "more than one Host field");
+        FAIL(DUPLICATE_HOST, "more than one Host field");
     if (hosts == 0 && req->minor_version == 1)
-        FAIL(400, "HTTP/1.1 requests must carry a Host field");
+        FAIL(MISSING_HOST, "HTTP/1.1 requests must carry a Host field");
     if (meta->h[HS_HDR_HOST] && !valid_authority(meta->h[HS_HDR_HOST]->value))
-        FAIL(400, "the Host field is not a valid host[:port]");
+        FAIL(BAD_HOST, "the Host field is not a valid host[:port]");
     if (req->authority.base) {
         /* RFC 9110 §4.2.1: an http(s) URI with an empty host is invalid and must be rejected */
         if (!valid_authority(req->authority) || empty_host(req->authority))
-            FAIL(400, "the authority in the request target is not a valid host[:port]");
+            FAIL(BAD_AUTHORITY, "the authority in the request target is not a valid host[:port]");
         /* RFC 9112 §3.2.2: the target's authority wins; Host (even an empty one) is ignored */
         meta->host = req->authority;
     } else if (meta->h[HS_HDR_HOST]) {
@@ -138,17 +140,17 @@ int hs_parse_semantics(hs_parsed_req_t *req, hs_req_meta_t *meta)
          * asterisk-form take that authority from Host (§3.3), so an empty one leaves the target
          * URI invalid, which §3.3 lets us reject rather than guess a default. */
         if (empty_host(meta->h[HS_HDR_HOST]->value))
-            FAIL(400, "the Host field is empty, but the request target takes its host from it");
+            FAIL(EMPTY_HOST, "the Host field is empty, but the request target takes its host from it");
         meta->host = meta->h[HS_HDR_HOST]->value;
     }
 
     if (te) {
         /* RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means the framing is faulty. */
         if (req->minor_version == 0)
-            FAIL(400, "Transfer-Encoding is not allowed in an HTTP/1.0 request");
+            FAIL(TE_IN_HTTP10, "Transfer-Encoding is not allowed in an HTTP/1.0 request");
         /* RFC 9112 §6.3 (3): with both, we refuse rather than pick one. */
         if (meta->content_length >= 0)
-            FAIL(400, "both Content-Length and Transfer-Encoding are present");
+            FAIL(CL_TE_CONFLICT, "both Content-Length and Transfer-Encoding are present");
         size_t pos = 0, n = 0;
         hs_iovec_t coding, last = HS_IOV_NULL;
         bool unknown = false, chunked_before_last = false;
@@ -166,16 +168,17 @@ int hs_parse_semantics(hs_parsed_req_t *req, hs_req_meta_t *meta)
             n++;
         }
         if (n == 0)
-            FAIL(400, "Transfer-Encoding is empty");
+            FAIL(EMPTY_TRANSFER_ENCODING, "Transfer-Encoding is empty");
         /* RFC 9112 §6.3 (4): chunked must be the final coding, else the length is unknowable. */
         if (!HS_IOV_IEQ(last, "chunked"))
-            FAIL(400, "chunked is not the final transfer coding");
+            FAIL(CHUNKED_NOT_FINAL, "chunked is not the final transfer coding");
         /* RFC 9112 §7: chunked must not be applied more than once. */
         if (chunked_before_last)
-            FAIL(400, "chunked is applied more than once");
+            FAIL(CHUNKED_TWICE, "chunked is applied more than once");
         /* RFC 9112 §6.1: a coding we do not understand → 501. */
         if (unknown)
-            FAIL(501, "a transfer coding other than chunked was requested; only chunked is implemented");
+            FAIL(UNKNOWN_TRANSFER_CODING,
+                 "a transfer coding other than chunked was requested; only chunked is implemented");
         meta->chunked = true;
     }
 
@@ -198,15 +201,13 @@ int hs_parse_semantics(hs_parsed_req_t *req, hs_req_meta_t *meta)
         while ((e = hs_list_next(h->value, &pos)).base) {
             any = true;
             if (!HS_IOV_IEQ(e, "100-continue")) {
-                req->error = 417;
-                req->error_detail = "the only expectation this server can meet is 100-continue";
-                return HS_ERROR;
+                FAIL(UNSUPPORTED_EXPECT, "the only expectation this server can meet is 100-continue");
             }
             if (req->minor_version == 1)
                 meta->expect_continue = true;
         }
         if (!any)
-            FAIL(417, "the Expect field is empty");
+            FAIL(UNSUPPORTED_EXPECT, "the Expect field is empty");
     }
     return HS_OK;
 }

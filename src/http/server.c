@@ -92,10 +92,42 @@ static int open_listener(const struct sockaddr_storage *ss, socklen_t len, char 
     return fd;
 }
 
-/* The access log file: appended to, so lines from several workers never overwrite each other. */
-static int open_log(const char *path)
+/* ---- socket activation (systemd.socket(5)): listeners the service manager bound for us ----
+ * Each inherited socket must be a listening stream socket on the address of a `listen` value
+ * (a configured port 0 takes the inherited socket's port); it is then used instead of binding.
+ * All workers share it (each its own duplicate), as SO_REUSEPORT cannot be added to a socket
+ * bound by someone else. An inherited socket that no listen value names is an error: the unit
+ * and the configuration disagree, and guessing which one is right would serve the wrong port. */
+static bool same_address(const struct sockaddr_storage *want, const struct sockaddr_storage *got)
 {
-    return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (want->ss_family != got->ss_family)
+        return false;
+    if (want->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const void *)want, *b = (const void *)got;
+        return a->sin_addr.s_addr == b->sin_addr.s_addr && (!a->sin_port || a->sin_port == b->sin_port);
+    }
+    const struct sockaddr_in6 *a = (const void *)want, *b = (const void *)got;
+    return !memcmp(&a->sin6_addr, &b->sin6_addr, sizeof(a->sin6_addr)) &&
+           (!a->sin6_port || a->sin6_port == b->sin6_port);
+}
+
+/* The inherited descriptor for a listen address (marked used), or -1. */
+static int inherited_for(const struct sockaddr_storage *want, int ninherit, bool *used)
+{
+    for (int i = 0; i < ninherit; i++) {
+        struct sockaddr_storage got;
+        socklen_t len = sizeof(got);
+        int acc = 0;
+        socklen_t alen = sizeof(acc);
+        if (used[i] || getsockname(3 + i, (struct sockaddr *)&got, &len) != 0 ||
+            getsockopt(3 + i, SOL_SOCKET, SO_ACCEPTCONN, &acc, &alen) != 0 || !acc || !same_address(want, &got))
+            continue;
+        used[i] = true;
+        int fl = fcntl(3 + i, F_GETFL);
+        fcntl(3 + i, F_SETFL, fl | O_NONBLOCK); /* the accept loop stops at EAGAIN */
+        return 3 + i;
+    }
+    return -1;
 }
 
 void hs_server_use_modules(hs_server_t *srv, hs_module_t *const *mods)
@@ -111,6 +143,28 @@ void hs_server_use_modules(hs_server_t *srv, hs_module_t *const *mods)
             srv->log[nl++] = mods[i];
     }
     srv->rewrite[nr] = srv->access[na] = srv->log[nl] = NULL;
+    hs_modules_register_causes(mods); /* a refused table is said on stderr; its causes stay unset */
+}
+
+/* A configuration's listen values, parsed into a generation (as configured: port 0 stays 0). */
+static int gen_listen(hs_gen_t *g, const hs_config_t *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cfg->num_listen; i++) {
+        if (parse_listen(cfg->listen[i], &g->listen_want[i], &g->listen_len[i], err, errlen) != HS_OK)
+            return HS_ERROR;
+        g->listen_addr[i] = g->listen_want[i];
+    }
+    g->num_listen = cfg->num_listen;
+    return HS_OK;
+}
+
+/* What a generation needs of the process-wide state: its log files, its hosts' metrics labels. */
+static int gen_bind(hs_config_t *cfg, bool *metrics_on, char *err, size_t errlen)
+{
+    if (hs__access_log_bind(cfg, err, errlen) != HS_OK)
+        return HS_ERROR;
+    *metrics_on = hs__metrics_bind(cfg);
+    return HS_OK;
 }
 
 int hs_server_init(hs_server_t *srv, hs_config_t *cfg)
@@ -119,48 +173,29 @@ int hs_server_init(hs_server_t *srv, hs_config_t *cfg)
     memset(srv, 0, sizeof(*srv));
     srv->cfg = cfg;
     hs_server_use_modules(srv, hs_modules);
+    if (hs_modules_register_causes(srv->modules) != HS_OK)
+        return HS_ERROR;
     /* hosts and paths built, every module's settings checked (idempotent: main did it already) */
     if (hs_config_validate(cfg, err, sizeof(err)) != HS_OK) {
         fprintf(stderr, "statusd: %s\n", err);
         return HS_ERROR;
     }
-    srv->limits = (hs_parse_limits_t){
-        .max_uri = cfg->max_uri,
-        .max_field = cfg->max_field,
-        .max_head = cfg->max_head,
-        .max_headers = (size_t)cfg->max_headers,
-    };
-    srv->chunk_limits = (hs_chunked_limits_t){
-        .max_body = cfg->max_body, /* each path sets its own (conn.c) */
-        .max_ext = cfg->max_chunk_ext,
-        .max_trailer = cfg->max_trailer,
-    };
     srv->nworkers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (srv->nworkers < 1)
         srv->nworkers = 1;
-    srv->log_fd = -1;
-    if (cfg->access_log && strcmp(cfg->access_log, "off") != 0) {
-        if (strcmp(cfg->access_log, "-") == 0)
-            srv->log_fd = 1;
-        else if ((srv->log_fd = open_log(cfg->access_log)) < 0) {
-            fprintf(stderr, "statusd: cannot open access log %s: %s\n", cfg->access_log, strerror(errno));
-            return HS_ERROR;
-        }
-        struct stat st;
-        /* a pipe (or a terminal, a socket) keeps writes of up to PIPE_BUF whole */
-        srv->log_write_max = fstat(srv->log_fd, &st) == 0 && S_ISREG(st.st_mode) ? (size_t)1 << 30 : PIPE_BUF;
+    hs__gen_init(&srv->gen1, srv, cfg, 1);
+    srv->gen = &srv->gen1;
+    atomic_store(&srv->generation, 1);
+    bool metrics_on = false;
+    if (gen_bind(cfg, &metrics_on, err, sizeof(err)) != HS_OK ||
+        gen_listen(&srv->gen1, cfg, err, sizeof(err)) != HS_OK) {
+        fprintf(stderr, "statusd: %s\n", err);
+        return HS_ERROR;
     }
-    for (size_t i = 0; i < cfg->num_listen; i++) {
-        if (parse_listen(cfg->listen[i], &srv->listen_addr[i], &srv->listen_len[i], err, sizeof(err)) != HS_OK) {
-            fprintf(stderr, "statusd: %s\n", err);
-            return HS_ERROR;
-        }
-    }
-    srv->num_listen = cfg->num_listen;
+    atomic_store(&srv->metrics_on, metrics_on);
     hs__status_lines_init();
-    for (size_t i = 0; srv->modules[i]; i++)
-        if (srv->modules[i]->init && srv->modules[i]->init(srv) != HS_OK)
-            return HS_ERROR;
+    if (hs__gen_modules_init(&srv->gen1) != HS_OK)
+        return HS_ERROR;
     return HS_OK;
 }
 
@@ -170,7 +205,7 @@ typedef struct {
     hs_worker_t *w;
 } listener_t;
 
-static void send_canned_503(hs_server_t *srv, int fd)
+static void send_canned_503(const hs_config_t *cfg, int fd)
 {
     /* Over the connection limit (or out of descriptors): say so, with Retry-After, and close.
      * RFC 9110 §15.6.4. Best effort: the socket is fresh, so its send buffer is empty. */
@@ -178,12 +213,12 @@ static void send_canned_503(hs_server_t *srv, int fd)
     const char *body = "503 Service Unavailable\nthe server is at its connection limit; retry later\n";
     char date[30];
     hs_http_date(time(NULL), date);
-    const char *sn = srv->cfg->server_name; /* NULL (configured empty): no Server field */
+    const char *sn = cfg->server_name; /* NULL (configured empty): no Server field */
     int n = snprintf(msg, sizeof(msg),
                      "HTTP/1.1 503 %s\r\nDate: %s\r\n%s%s%sRetry-After: %d\r\n"
                      "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
                      hs_status_reason(503), date, sn ? "Server: " : "", sn ? sn : "", sn ? "\r\n" : "",
-                     srv->cfg->retry_after, strlen(body), body);
+                     cfg->retry_after, strlen(body), body);
     ssize_t w = write(fd, msg, (size_t)n);
     (void)w;
     shutdown(fd, SHUT_WR);
@@ -207,19 +242,25 @@ static void on_accept(hs_io_t *io, int events)
                 close(reserve_fd);
                 reserve_fd = -1;
                 int cfd = accept4(io->fd, NULL, NULL, SOCK_CLOEXEC);
-                if (cfd >= 0)
-                    send_canned_503(srv, cfd);
+                if (cfd >= 0) {
+                    send_canned_503(w->gen->cfg, cfd);
+                    hs__metrics_t *m = hs__metrics_of(w);
+                    if (m)
+                        hs__metrics_refused(m, 503, HS_CAUSE_OUT_OF_FDS);
+                }
                 reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 hs_log_warn("out of file descriptors: answered 503");
                 continue;
             }
             return; /* EAGAIN, or a transient error such as ECONNABORTED */
         }
-        if (atomic_fetch_add(&srv->connections, 1) >= srv->cfg->max_connections) {
+        if (atomic_fetch_add(&srv->connections, 1) >= w->gen->cfg->max_connections) {
             atomic_fetch_sub(&srv->connections, 1);
-            send_canned_503(srv, fd);
-            if (srv->log_fd >= 0)
-                hs__access_log_raw(w, (const struct sockaddr *)&ss, "-", 1, 503);
+            send_canned_503(w->gen->cfg, fd);
+            hs__access_log_raw(w, w->gen->cfg, (const struct sockaddr *)&ss, "-", 1, 503, HS_CAUSE_OVERLOAD);
+            hs__metrics_t *m = hs__metrics_of(w);
+            if (m)
+                hs__metrics_refused(m, 503, HS_CAUSE_OVERLOAD);
             continue;
         }
         w->loop.accepted++; /* a new moment for caches of the loop (the open-file cache) */
@@ -227,10 +268,67 @@ static void on_accept(hs_io_t *io, int events)
     }
 }
 
+/* A worker's listening sockets: those of its current generation, in the same order. */
 typedef struct {
-    hs_worker_t *w;
-    listener_t listeners[HS_MAX_LISTEN];
-} worker_ctx_t;
+    listener_t *l[HS_MAX_LISTEN];
+    size_t n;
+} listeners_t;
+
+static listener_t *listener_new(hs_worker_t *w, int fd)
+{
+    listener_t *l = hs_calloc(1, sizeof(*l));
+    l->io.fd = fd;
+    l->io.cb = on_accept;
+    l->w = w;
+    return l;
+}
+
+static void listener_close(hs_worker_t *w, listener_t *l)
+{
+    hs_io_del(&w->loop, &l->io);
+    close(l->io.fd);
+    free(l);
+}
+
+/* Take the generation a reload handed over, between two wake-ups of the loop: listeners that
+ * stay are kept as they are (their queue of connections not yet accepted too), new ones are
+ * added, removed ones closed; new requests take the new generation from now on. */
+static void worker_take_gen(hs_worker_t *w)
+{
+    hs_gen_t *g = atomic_exchange(&w->next_gen, NULL);
+    if (!g)
+        return;
+    if (!hs__gen_switch(w, g)) {
+        atomic_store(&w->next_gen, g); /* too many older generations still busy here: later */
+        return;
+    }
+    listeners_t *old = w->listeners, now = {.n = g->num_listen};
+    bool kept[HS_MAX_LISTEN] = {false};
+    for (size_t i = 0; i < g->num_listen; i++) {
+        int from = g->listen_from[i];
+        if (from >= 0 && (size_t)from < old->n && !w->draining) {
+            now.l[i] = old->l[from];
+            kept[from] = true;
+            continue;
+        }
+        int *fd = &g->new_fds[w->id * HS_MAX_LISTEN + i];
+        now.l[i] = listener_new(w, *fd);
+        *fd = -1; /* the worker's now */
+        if (w->draining)
+            close(now.l[i]->io.fd); /* shutting down meanwhile: nothing more is accepted */
+        else
+            hs_io_add_listener(&w->loop, &now.l[i]->io);
+    }
+    for (size_t i = 0; i < old->n; i++)
+        if (!kept[i] && !w->draining)
+            listener_close(w, old->l[i]);
+    if (w->draining) /* closed by the drain already: only their memory is left */
+        for (size_t i = 0; i < now.n; i++)
+            free(now.l[i]);
+    *old = now;
+    if (w->draining)
+        old->n = 0;
+}
 
 /* The loop was woken from another thread: offloaded work may be done (the shutdown flag is
  * looked at after every wake-up anyway). */
@@ -239,45 +337,27 @@ static void on_wake(hs_loop_t *loop)
     hs__offload_complete(loop->data);
 }
 
-/* SIGUSR1: open the access log's path afresh and put the new file behind the same descriptor
- * (dup3 is atomic), so workers writing at that moment write whole lines to one file or the
- * other and never to a closed or reused descriptor. The server runs as --user by now: the
- * log's directory must let that user create the file. */
-static void reopen_access_log(hs_server_t *srv)
-{
-    const char *path = srv->cfg->access_log;
-    if (srv->log_fd <= 2 || !path || strcmp(path, "-") == 0)
-        return; /* off, or standard output: nothing to reopen */
-    int fd = open_log(path);
-    if (fd < 0) {
-        hs_log_error("access log %s: cannot reopen (%s); still writing to the old file", path, strerror(errno));
-        return;
-    }
-    if (dup3(fd, srv->log_fd, O_CLOEXEC) < 0)
-        hs_log_error("access log %s: cannot reopen (%s); still writing to the old file", path, strerror(errno));
-    else
-        hs_log_info("access log %s reopened", path);
-    close(fd);
-}
-
 static void *worker_main(void *arg)
 {
-    worker_ctx_t *ctx = arg;
-    hs_worker_t *w = ctx->w;
+    hs_worker_t *w = arg;
     hs_server_t *srv = w->srv;
-    for (size_t i = 0; i < w->num_listeners; i++)
-        hs_io_add_listener(&w->loop, &ctx->listeners[i].io);
+    listeners_t *ls = w->listeners;
+    for (size_t i = 0; i < ls->n; i++)
+        hs_io_add_listener(&w->loop, &ls->l[i]->io);
     while (!w->draining || w->nconns > 0) {
         hs_loop_run_once(&w->loop, w->draining ? 100 : -1);
-        if (w->log_buf.len)
+        if (w->log_dirty)
             hs__access_log_flush(w);
+        if (atomic_load_explicit(&w->next_gen, memory_order_relaxed)) {
+            worker_take_gen(w); /* a reload: the next requests take the new configuration */
+            hs__metrics_refresh(w);
+        }
         if (atomic_load(&srv->shutting_down)) {
             if (!w->draining) {
                 w->draining = true;
-                for (size_t i = 0; i < w->num_listeners; i++) {
-                    hs_io_del(&w->loop, &ctx->listeners[i].io);
-                    close(ctx->listeners[i].io.fd);
-                }
+                for (size_t i = 0; i < ls->n; i++)
+                    listener_close(w, ls->l[i]);
+                ls->n = 0;
             }
             hs__conn_close_idle(w);
             if (w->loop.now_ms >= srv->drain_deadline_ms)
@@ -286,8 +366,124 @@ static void *worker_main(void *arg)
     }
     hs__conn_close_all(w); /* past the drain deadline: whatever is left is cut */
     hs__access_log_flush(w);
-    hs_buf_free(&w->log_buf);
     return NULL;
+}
+
+/* ---- reload (SIGHUP) ----
+ * On the main thread, between signals: read the configuration again exactly as at startup
+ * (srv->load: defaults, file, environment, flags) and check it; a configuration that does not
+ * load, validate, bind its new listeners or initialise its modules is refused and logged, and
+ * the current one goes on serving. An accepted one becomes a new generation: listeners whose
+ * configured address stays are kept (never closed, so no connection is refused), new addresses
+ * are bound for every worker, removed ones are closed by their workers; each worker is handed
+ * the generation (a reference taken for it here) and woken, and takes it between two wake-ups
+ * of its loop. The reload is reported done (log, READY=1) once every worker has taken it, so a
+ * request sent after that is served by it. Settings a running process cannot change (workers,
+ * user) keep their value, with a warning. */
+static bool workers_took_gen(hs_server_t *srv)
+{
+    for (int i = 0; i < srv->nworkers; i++)
+        if (atomic_load(&srv->workers[i].next_gen))
+            return false;
+    return true;
+}
+
+static bool same_want(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    return a->ss_family == b->ss_family && same_address(a, b) && same_address(b, a);
+}
+
+static void reload_config(hs_server_t *srv)
+{
+    char err[1024] = "";
+    hs_gen_t *old = srv->gen, *g = NULL;
+    hs_config_t *cfg = hs_calloc(1, sizeof(*cfg));
+    int nw = srv->nworkers;
+    hs_os_notify_reloading();
+    if (!workers_took_gen(srv)) {
+        snprintf(err, sizeof(err), "the previous reload is still being taken up by the workers");
+        goto Refused;
+    }
+    if (!srv->load) {
+        snprintf(err, sizeof(err), "this server cannot read its configuration again");
+        goto Refused;
+    }
+    if (srv->load(cfg, srv->load_arg, err, sizeof(err)) != HS_OK)
+        goto Refused;
+    int workers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (HS_MAX(workers, 1) != nw)
+        hs_log_warn("reload: workers changes at the next start only (%d now)", nw);
+    if (strcmp(cfg->user ? cfg->user : "", old->cfg->user ? old->cfg->user : ""))
+        hs_log_warn("reload: user changes at the next start only");
+    g = hs_calloc(1, sizeof(*g));
+    hs__gen_init(g, srv, cfg, old->id + 1);
+    g->owns_cfg = true;
+    g->new_fds = hs_malloc((size_t)nw * HS_MAX_LISTEN * sizeof(int));
+    for (int i = 0; i < nw * HS_MAX_LISTEN; i++)
+        g->new_fds[i] = -1;
+    bool metrics_on = false;
+    if (gen_listen(g, cfg, err, sizeof(err)) != HS_OK || gen_bind(cfg, &metrics_on, err, sizeof(err)) != HS_OK)
+        goto Refused;
+    for (size_t i = 0; i < g->num_listen; i++) {
+        for (size_t k = 0; k < old->num_listen && g->listen_from[i] < 0; k++)
+            if (same_want(&g->listen_want[i], &old->listen_want[k])) {
+                g->listen_from[i] = (int)k; /* kept as it is */
+                g->listen_addr[i] = old->listen_addr[k];
+            }
+        for (int wi = 0; wi < nw && g->listen_from[i] < 0; wi++) {
+            int fd = open_listener(&g->listen_want[i], g->listen_len[i], err, sizeof(err));
+            if (fd < 0)
+                goto Refused;
+            g->new_fds[wi * HS_MAX_LISTEN + i] = fd;
+            if (wi == 0) { /* port 0: one port for every worker (listen_want keeps the 0) */
+                socklen_t len = sizeof(g->listen_addr[i]);
+                getsockname(fd, (struct sockaddr *)&g->listen_addr[i], &len);
+            }
+        }
+    }
+    if (hs__gen_modules_init(g) != HS_OK) {
+        snprintf(err, sizeof(err), "a module refused the configuration");
+        goto Refused;
+    }
+    /* publish: the workers take it from here */
+    srv->cfg = cfg;
+    srv->gen = g;
+    atomic_store(&srv->generation, g->id);
+    atomic_store(&srv->metrics_on, metrics_on);
+    for (int wi = 0; wi < nw; wi++) {
+        atomic_fetch_add(&g->refs, 1); /* the worker's, taken for it */
+        atomic_store(&srv->workers[wi].next_gen, g);
+        hs_loop_wake(&srv->workers[wi].loop);
+    }
+    for (size_t i = 0; i < g->num_listen; i++) {
+        if (g->listen_from[i] >= 0)
+            continue;
+        char name[HS_ADDR_MAX];
+        hs_addr_format((const struct sockaddr *)&g->listen_addr[i], name, sizeof(name), HS_ADDR_PORT);
+        fprintf(stderr, "listening on %s\n", name);
+    }
+    hs__gen_release(old); /* the server's reference: it ends with its last request */
+    for (int i = 0; i < 5000 && !workers_took_gen(srv); i++)
+        usleep(1000);
+    if (!workers_took_gen(srv))
+        hs_log_warn("reload: a worker has not taken generation %llu yet", (unsigned long long)g->id);
+    atomic_fetch_add(&srv->reloads_ok, 1);
+    hs_log_info("configuration reloaded (generation %llu)", (unsigned long long)g->id);
+    hs_os_notify("READY=1\nSTATUS=serving (configuration reloaded)");
+    return;
+Refused:
+    atomic_fetch_add(&srv->reloads_failed, 1);
+    hs_log_error("reload refused, still serving generation %llu: %s", (unsigned long long)old->id, err);
+    if (g) { /* never handed over, its modules not initialised (or undone): discarded here */
+        for (int i = 0; i < nw * HS_MAX_LISTEN; i++)
+            if (g->new_fds[i] >= 0)
+                close(g->new_fds[i]);
+        free(g->new_fds);
+        free(g);
+    }
+    hs_config_free(cfg);
+    free(cfg);
+    hs_os_notify("READY=1\nSTATUS=serving (reload refused)");
 }
 
 /* SIGTERM with drain_delay: for that long everything is served as before, but health paths
@@ -307,7 +503,7 @@ static void drain_delay(hs_server_t *srv, const sigset_t *set, int sig)
         if (got == SIGTERM || got == SIGINT)
             break;
         if (got == SIGUSR1)
-            reopen_access_log(srv);
+            hs__access_log_reopen();
     }
 }
 
@@ -315,35 +511,59 @@ int hs_server_run(hs_server_t *srv)
 {
     char err[512];
     hs_config_t *cfg = srv->cfg;
+    hs_gen_t *g = srv->gen;
     int nw = srv->nworkers;
-    worker_ctx_t *ctx = hs_calloc((size_t)nw, sizeof(*ctx));
+    listeners_t *wls = hs_calloc((size_t)nw, sizeof(*wls));
     srv->workers = hs_calloc((size_t)nw, sizeof(hs_worker_t));
 
     /* Bind every listener for every worker here, before any thread starts, so that errors are
-     * reported at once and port 0 resolves to one port shared by all workers. */
-    for (size_t li = 0; li < srv->num_listen; li++) {
+     * reported at once and port 0 resolves to one port shared by all workers; or take the
+     * sockets the service manager passed (socket activation). */
+    int ninherit = hs_os_listen_fds();
+    bool used[64] = {false};
+    if (ninherit < 0) {
+        fprintf(stderr, "statusd: socket activation: LISTEN_FDS names a descriptor that is not open\n");
+        goto Fail;
+    }
+    for (size_t li = 0; li < g->num_listen; li++) {
+        int inherited = inherited_for(&g->listen_want[li], ninherit, used);
         for (int wi = 0; wi < nw; wi++) {
-            int fd = open_listener(&srv->listen_addr[li], srv->listen_len[li], err, sizeof(err));
+            int fd = inherited < 0 ? open_listener(&g->listen_want[li], g->listen_len[li], err, sizeof(err))
+                     : wi == 0     ? inherited
+                                   : fcntl(inherited, F_DUPFD_CLOEXEC, 3);
             if (fd < 0) {
                 fprintf(stderr, "statusd: %s\n", err);
-                return 1;
+                goto Fail;
             }
             if (wi == 0) {
-                socklen_t len = srv->listen_len[li];
-                getsockname(fd, (struct sockaddr *)&srv->listen_addr[li], &len);
+                socklen_t len = sizeof(g->listen_addr[li]);
+                getsockname(fd, (struct sockaddr *)&g->listen_addr[li], &len);
             }
-            ctx[wi].listeners[li].io.fd = fd;
-            ctx[wi].listeners[li].io.cb = on_accept;
-            ctx[wi].listeners[li].w = &srv->workers[wi];
+            wls[wi].l[li] = listener_new(&srv->workers[wi], fd);
         }
     }
+    for (int wi = 0; wi < nw; wi++)
+        wls[wi].n = g->num_listen;
+    for (int i = 0; i < ninherit; i++) {
+        if (!used[i]) {
+            struct sockaddr_storage got;
+            socklen_t len = sizeof(got);
+            char name[HS_ADDR_MAX] = "?";
+            if (getsockname(3 + i, (struct sockaddr *)&got, &len) == 0)
+                hs_addr_format((const struct sockaddr *)&got, name, sizeof(name), HS_ADDR_PORT);
+            fprintf(stderr, "statusd: socket activation: inherited socket %d (%s) matches no listen address\n", 3 + i,
+                    name);
+            goto Fail;
+        }
+    }
+    hs_os_notify_init(); /* while still root: the notify socket may be in a private directory */
     /* every listener is bound: give up root before any request is served */
     if (hs_os_drop_privileges(cfg->user) != HS_OK)
-        return 1;
+        goto Fail;
     /* announced only once the server can really serve (scripts and tests wait for this line) */
-    for (size_t li = 0; li < srv->num_listen; li++) {
+    for (size_t li = 0; li < g->num_listen; li++) {
         char name[HS_ADDR_MAX];
-        hs_addr_format((const struct sockaddr *)&srv->listen_addr[li], name, sizeof(name), HS_ADDR_PORT);
+        hs_addr_format((const struct sockaddr *)&g->listen_addr[li], name, sizeof(name), HS_ADDR_PORT);
         fprintf(stderr, "listening on %s\n", name);
     }
     fflush(stderr);
@@ -368,27 +588,39 @@ int hs_server_run(hs_server_t *srv)
         }
         w->loop.data = w;
         w->loop.on_wake = on_wake;
+        w->metrics = hs__metrics_new();
+        hs__metrics_refresh(w);
         if (hs__worker_modules_init(w) != HS_OK) {
             fprintf(stderr, "statusd: a module could not prepare worker %d\n", wi);
             return 1;
         }
         pthread_mutex_init(&w->jobs_mu, NULL);
-        w->num_listeners = srv->num_listen;
-        ctx[wi].w = w;
-        if (pthread_create(&w->thread, NULL, worker_main, &ctx[wi]) != 0) {
+        w->listeners = &wls[wi];
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             fprintf(stderr, "statusd: cannot start worker %d\n", wi);
             return 1;
         }
     }
     hs_log_debug("%d workers started", nw);
+    hs_os_notify("READY=1\nSTATUS=serving"); /* systemd Type=notify: the service is up */
 
     int sig = 0;
     while (sigwait(&set, &sig) == 0 && (sig == SIGHUP || sig == SIGUSR1)) {
         if (sig == SIGUSR1)
-            reopen_access_log(srv); /* after logrotate moved the file */
-        /* SIGHUP: nothing to reload yet; ignored rather than fatal */
+            hs__access_log_reopen(); /* after logrotate moved the files; the server runs as --user by now:
+                                        each log's directory must let that user create the file */
+        else {
+            reload_config(srv);
+            /* and, whether or not the configuration changed, each module reads its files again
+             * (password files …: kept across generations, so a reload alone would not) */
+            for (size_t i = 0; srv->modules[i]; i++)
+                if (srv->modules[i]->reload)
+                    srv->modules[i]->reload(srv);
+        }
     }
+    hs_os_notify("STOPPING=1\nSTATUS=draining connections");
     drain_delay(srv, &set, sig);
+    cfg = srv->cfg; /* the current generation's */
     hs_log_info("signal %d: draining connections (up to %llums)", sig, (unsigned long long)cfg->drain_timeout);
     srv->drain_deadline_ms = hs_now_ms() + cfg->drain_timeout;
     atomic_store(&srv->shutting_down, 1);
@@ -399,15 +631,30 @@ int hs_server_run(hs_server_t *srv)
     hs__offload_shutdown(srv); /* helpers still running post to the loops: before they go */
     for (int wi = 0; wi < nw; wi++) {
         hs_worker_t *w = &srv->workers[wi];
-        hs__worker_free_pools(w);
+        hs__worker_free_pools(w); /* also gives back its generations */
+        for (size_t i = 0; i < wls[wi].n; i++)
+            free(wls[wi].l[i]); /* closed by the drain */
         hs_loop_destroy(&w->loop);
         pthread_mutex_destroy(&w->jobs_mu);
+        hs__metrics_free(w->metrics);
     }
-    free(ctx);
+    hs__gen_release(srv->gen); /* the server's: the last reference, its fini runs now */
+    srv->gen = NULL;
+    free(wls);
     free(srv->workers);
-    if (srv->log_fd > 2)
-        close(srv->log_fd);
+    hs__access_log_close_all();
     if (reserve_fd >= 0)
         close(reserve_fd);
     return 0;
+Fail: /* before any worker started: what was bound and allocated goes */
+    for (int wi = 0; wi < nw; wi++)
+        for (size_t i = 0; i < HS_MAX_LISTEN; i++)
+            if (wls[wi].l[i]) {
+                close(wls[wi].l[i]->io.fd);
+                free(wls[wi].l[i]);
+            }
+    free(wls);
+    free(srv->workers);
+    srv->workers = NULL;
+    return 1;
 }

@@ -645,11 +645,11 @@ static int step(rstore_t *s, bool budget, const hs_gcra_t *g, const hs_budget_t 
     if (budget) {
         op->b = *b;
         op->add = add;
-        make_key(s, op, "bw:", b->name, b->zone, key);
+        make_key(s, op, "bw:", b->name, b->shared_zone ? b->shared_zone : b->zone, key);
     } else {
         op->g = *g;
         op->cost = cost;
-        make_key(s, op, "gcra:", g->name, g->zone, key);
+        make_key(s, op, "gcra:", g->name, g->shared_zone ? g->shared_zone : g->zone, key);
     }
     op->out = out;
     op->done = done;

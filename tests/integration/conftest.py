@@ -22,9 +22,12 @@ BAD_STDERR = re.compile(r"response rule violated|AddressSanitizer|LeakSanitizer|
 
 
 class Server:
-    def __init__(self, *args, env=None, workers=1, listen="127.0.0.1:0", access_log="-", start_timeout=10, wrap=None):
+    def __init__(self, *args, env=None, workers=1, listen="127.0.0.1:0", access_log="-", start_timeout=10, wrap=None,
+                 ports=None):
         # wrap: a command that runs the server (["prlimit", "--as=…"]): it keeps the server's PID
-        cmd = [*(wrap or []), BIN, "--listen", listen, "--workers", str(workers), "--access-log", access_log, *args]
+        # listen=None: the listen addresses come from the configuration file (`ports` of them)
+        cmd = [*(wrap or []), BIN, *(["--listen", listen] if listen else []), "--workers", str(workers),
+               "--access-log", access_log, *args]
         full_env = dict(os.environ)
         full_env.pop("STATUSD_BIN", None)
         if env:
@@ -41,7 +44,7 @@ class Server:
         self._t_err = threading.Thread(target=self._drain, args=(self.proc.stderr, self.stderr_lines, True), daemon=True)
         self._t_out.start()
         self._t_err.start()
-        want = cmd.count("--listen")
+        want = cmd.count("--listen") if ports is None else ports
         deadline = time.time() + start_timeout
         while len(self.ports) < want and time.time() < deadline and self.proc.poll() is None:
             self._listening.wait(0.05)
@@ -85,18 +88,27 @@ class Server:
         finally:
             s.close()
 
-    def access_log(self, wait_for=None, timeout=3.0):
+    def access_log(self, wait_for=None, timeout=3.0, count=1):
+        """The access log's lines so far; with wait_for, once `count` lines contain it (a line is
+        written when its request ends, which may be after the client has the response)."""
         deadline = time.time() + timeout
         while True:
             with self._lock:
                 lines = list(self.stdout_lines)
-            if wait_for is None or any(wait_for in l for l in lines) or time.time() > deadline:
+            if wait_for is None or sum(wait_for in l for l in lines) >= count or time.time() > deadline:
                 return lines
             time.sleep(0.05)
 
-    def stderr(self):
-        with self._lock:
-            return "".join(self.stderr_lines)
+    def stderr(self, wait_for=None, timeout=3.0):
+        """What the server wrote to stderr so far; with wait_for, once it contains that text (a
+        reader thread collects it: a line the server has written may not be here yet)."""
+        deadline = time.time() + timeout
+        while True:
+            with self._lock:
+                text = "".join(self.stderr_lines)
+            if wait_for is None or wait_for in text or time.time() > deadline:
+                return text
+            time.sleep(0.02)
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
         if self.proc.poll() is None:

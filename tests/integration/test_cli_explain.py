@@ -227,3 +227,32 @@ def test_list_unknown_class():
     rc, out, err = run("list", "--class", "7xx")
     assert rc == 2 and out == ""
     assert "unknown status class '7xx'" in err
+
+
+def test_explain_causes_of_a_status():
+    """`explain --causes 413`: every cause statusd has for a 413, with the directive that
+    changes it, precise causes first and the status's default last."""
+    rc, out, err = run("explain", "--causes", "413")
+    assert rc == 0 and err == ""
+    rows = [(l[:9].strip(), l[9:].split()[0]) for l in out.splitlines()]
+    assert rows == [("413", "declared_body_too_large"), ("413", "body_too_large"), ("413", "body_no_memory"),
+                    ("413", "content_too_large")]
+    assert out.splitlines()[0].endswith("Changed by: max_body")
+    assert "(default)" in out.splitlines()[3]
+
+
+def test_explain_causes_json_by_class_and_module_causes():
+    rc, out, err = run("explain", "--causes", "--json", "431", "416")
+    assert rc == 0 and err == ""
+    causes = json.loads(out)
+    assert [c["id"] for c in causes] == ["file:range", "range_not_satisfiable", "field_too_large", "too_many_fields",
+                                         "head_too_large", "trailer_too_large", "request_header_fields_too_large"]
+    by_id = {c["id"]: c for c in causes}
+    assert by_id["head_too_large"] == {"id": "head_too_large", "status": 431, "also": [], "directive": "max_head",
+                                       "default": False,
+                                       "summary": "The request head is larger than max_head."}
+    assert by_id["range_not_satisfiable"]["default"] is True and by_id["range_not_satisfiable"]["directive"] is None
+    rc, out, err = run("explain", "--causes", "--json", "5xx")
+    ids = {c["id"]: c for c in json.loads(out)}
+    assert ids["upstream_connect_timeout"]["status"] == 504 and ids["upstream_connect_timeout"]["also"] == [522, 599]
+    assert ids["overload"]["directive"] == "max_connections"

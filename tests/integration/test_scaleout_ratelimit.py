@@ -5,12 +5,10 @@ alone admits, and every 429 carries a correct Retry-After and RateLimit fields; 
 the configured failure behaviour (closed: 503 with Retry-After; open: each instance limits on
 its own), and service resumes when Redis returns.
 
-The `limit` directive belongs to the policy rules (issue 12, branch h9-policy). Until they are
-merged, the binary refuses it and every test here SKIPS, saying so. After the merge the policy
-module's access handler must step its limits in hs_store_limits(srv) when store.redis is set,
-pass a done callback (HS_AGAIN), and answer 503 with Retry-After on HS_ERROR — the contract in
-include/hs/ratelimit.h. The store itself is tested now, directly, by
-tests/unit/store/limit_redis_test.c (three instances, the same 1,000 attempts)."""
+The policy module's `limit:` rule steps its state in the shared store when store.redis is set: one
+EVALSHA per request, pipelined per worker, the phase waiting (HS_AGAIN) for the answer; HS_ERROR
+under on_failure closed is a 503 with Retry-After and the cause store:unavailable. The store
+itself is also tested directly by tests/unit/store/limit_redis_test.c."""
 import os
 import signal
 import socket
@@ -47,9 +45,8 @@ def limit_known():
 
 
 KNOWN, WHY = limit_known()
+assert KNOWN, "statusd -t refused the test's configuration: %s" % WHY
 pytestmark = [
-    pytest.mark.skipif(not KNOWN, reason="this statusd does not know the `limit` directive (policy rules, issue 12, "
-                       "branch h9-policy, not merged yet): `statusd -t` said: %s" % WHY),
     pytest.mark.skipif(not os.path.exists("/usr/bin/redis-server") or not os.path.exists("/usr/sbin/haproxy"),
                        reason="redis-server and haproxy (Debian) are needed: make deps"),
 ]
@@ -187,3 +184,60 @@ def test_redis_down_open_each_instance_alone(redis):
         wait_for(shared_again, 6, step=0.1, what="steps reaching Redis again")
     finally:
         site.stop()
+
+
+def test_cause_and_metrics_of_the_store(redis):
+    """The 503 of on_failure closed names its cause (json access log, /metrics), and /metrics has
+    the store's series: operations, errors by reason, the latency histogram."""
+    import json
+    import re
+    site = Site(redis, "closed")
+    node = None
+    try:
+        for s in site.nodes.values():
+            s.proc.send_signal(signal.SIGTERM)
+            stop_and_check(s)
+        port = free_port()
+        node = Server("--config", site.cfg, "--metrics-path", "/metrics", "--log-format", "json",
+                      listen="127.0.0.1:%d" % port)
+        assert get(port, "/limited/x.txt")[0] == 200
+        # a reload keeps the store (and its connection): the limit still steps in Redis
+        node.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "configuration reloaded" in node.stderr(), 5, what="the reload")
+        redis.command("FLUSHALL")
+        assert get(port, "/limited/x.txt")[0] == 200
+        assert redis.keys("statusd:gcra:*"), "stepped in Redis after the reload"
+        redis.kill()
+        status, f = get(port, "/limited/x.txt")
+        assert (status, f.get("retry-after")) == (503, "3"), (status, f)
+        lines = node.access_log(wait_for='"status":503')
+        entry = [json.loads(l) for l in lines if '"status":503' in l][0]
+        assert entry["cause"] == "store:unavailable", entry
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: svc\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                data += b
+        text = data.split(b"\r\n\r\n", 1)[1].decode()
+
+        def value(series):
+            m = re.search(r"^%s (\S+)$" % re.escape(series), text, re.M)
+            assert m, "no %s in /metrics:\n%s" % (series, text)
+            return float(m.group(1))
+
+        assert value('statusd_store_operations_total{store="limits"}') >= 3
+        assert value('statusd_store_answered_total{store="limits"}') >= 2
+        assert value('statusd_store_errors_total{store="limits",reason="unreachable"}') >= 1
+        assert value('statusd_store_refused_total{store="limits"}') >= 1
+        assert value('statusd_store_up{store="limits"}') == 0
+        assert value('statusd_store_latency_seconds_count{store="limits"}') >= 1
+        assert value('statusd_store_latency_seconds_bucket{store="limits",le="+Inf"}') >= 1
+        assert value('statusd_http_request_errors_total{cause="store:unavailable"}') == 1
+    finally:
+        if node:
+            node.proc.send_signal(signal.SIGTERM)
+            stop_and_check(node)
+        subprocess.run(["rm", "-rf", site.dir])

@@ -72,6 +72,23 @@ static const char *mount(hs_config_t *cfg, const void *conf, bool flat)
     return c->health_path && c->health_path[0] == '/' ? c->health_path : NULL;
 }
 
+extern hs_module_t hs_module_health;
+enum { HC_DRAINING };
+static const hs_cause_info_t causes[] = {
+    [HC_DRAINING] = {"health:draining",
+                     503,
+                     {0, 0},
+                     "drain_delay",
+                     "a health check while the instance stops (SIGTERM): the load balancer is to take it out of its "
+                     "pool; everything else is still served during drain_delay"},
+};
+
+static unsigned phases(const void *conf)
+{
+    HS_UNUSED(conf);
+    return 0; /* a content handler only */
+}
+
 static int content(hs_req_t *req)
 {
     hs_iovec_t below = hs_req_path_below_mount(req);
@@ -89,8 +106,9 @@ static int content(hs_req_t *req)
     if (atomic_load_explicit(&srv->stopping, memory_order_relaxed) ||
         atomic_load_explicit(&srv->shutting_down, memory_order_relaxed)) {
         /* RFC 9110 §15.6.4: unavailable for now; the balancer takes the instance out */
-        hs_res_headerf(req, "Retry-After", "%d", srv->cfg->retry_after);
+        hs_res_headerf(req, "Retry-After", "%d", hs_req_top(req)->retry_after);
         req->res_close = true;
+        hs_req_set_cause(req, hs_module_cause(&hs_module_health, HC_DRAINING));
         return hs_res_error(req, 503, "this instance is shutting down (SIGTERM): it takes no new requests");
     }
     static const char ok[] = "ok\n";
@@ -107,6 +125,9 @@ hs_module_t hs_module_health = {
              .size = sizeof(health_conf_t),
              .handler = "health",
              .check = check,
-             .mount = mount},
+             .mount = mount,
+             .phases = phases},
     .content = content,
+    .causes = causes,
+    .ncauses = HS_ARRAY_SIZE(causes),
 };

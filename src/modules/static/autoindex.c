@@ -113,8 +113,10 @@ static bool build(const hs_fsroot_t *root, int fd, const char *rel, const char *
 
 static int answer(hs_req_t *req, bool ok, const hs_buf_t *listing, const char *cache_control)
 {
-    if (!ok)
+    if (!ok) {
+        hs_req_set_cause_id(req, "file:no_index");
         return hs_res_error(req, 403, "the server is not permitted to list this directory");
+    }
     char *body = hs_arena_alloc(&req->arena, listing->len);
     memcpy(body, listing->base, listing->len);
     hs_res_body(req, body, listing->len);

@@ -101,7 +101,8 @@ struct hs__static_fcache_s {
     uint64_t no_watch_until; /* loop ms: the kernel refused a watch; do not ask before */
     uint64_t accepted;       /* loop->accepted when the events were last read */
     wdir_t *dirs[FC_DIR_BUCKETS];
-    bool watch; /* notifications wanted (file_watch) */
+    bool watch;                /* notifications wanted (file_watch) */
+    hs_counter_t hits, misses; /* lookups answered from the table, and the others (metrics) */
 };
 typedef hs__static_fcache_t fcache_t;
 
@@ -323,13 +324,9 @@ static void mark_checked(fcache_t *fc, fentry_t *e, uint32_t inst)
     e->inst = inst;
 }
 
-int hs__static_fcache_open(hs__static_fcache_t *fc, const hs_fsroot_t *root, const char *rel, struct stat *st,
-                           const char **detail, void **ent)
+/* Before an entry is looked at: the events queued so far, and a renewed instance if they asked. */
+static void sync_events(fcache_t *fc)
 {
-    *ent = NULL;
-    size_t n = strlen(rel);
-    if (n >= FC_KEY_MAX)
-        return hs_fsroot_open(root, rel, st, detail);
     hs_loop_t *loop = fc->loop;
     if (fc->accepted != loop->accepted) {
         /* A connection accepted since the events were last read may have been opened after a
@@ -341,6 +338,16 @@ int hs__static_fcache_open(hs__static_fcache_t *fc, const hs_fsroot_t *root, con
     }
     if (fc->renew)
         instance_open(fc); /* every entry is re-watched, on the new paths, when next used */
+}
+
+int hs__static_fcache_open(hs__static_fcache_t *fc, const hs_fsroot_t *root, const char *rel, struct stat *st,
+                           const char **detail, void **ent)
+{
+    *ent = NULL;
+    size_t n = strlen(rel);
+    if (n >= FC_KEY_MAX)
+        return hs_fsroot_open(root, rel, st, detail);
+    sync_events(fc);
     uint32_t h = hash_key(root->id, rel, n);
     fentry_t **slot = &fc->slot[h % FC_BUCKETS];
     fentry_t *e = *slot;
@@ -363,9 +370,11 @@ int hs__static_fcache_open(hs__static_fcache_t *fc, const hs_fsroot_t *root, con
             e->refs++;
             *st = e->st;
             *ent = e;
+            hs_counter_add(&fc->hits, 1);
             return e->fd;
         }
     }
+    hs_counter_add(&fc->misses, 1);
     int fd = hs_fsroot_open(root, rel, st, detail);
     if (fd < 0 || !S_ISREG(st->st_mode)) /* directories are read with fdopendir: not shared */
         return fd;
@@ -405,6 +414,12 @@ int hs__static_fcache_open(hs__static_fcache_t *fc, const hs_fsroot_t *root, con
     return fd;
 }
 
+void hs__static_fcache_stats(const hs__static_fcache_t *fc, uint64_t *hits, uint64_t *misses)
+{
+    *hits += hs_counter_get(&fc->hits);
+    *misses += hs_counter_get(&fc->misses);
+}
+
 void hs__static_fcache_release(int fd, void *ent)
 {
     if (ent)
@@ -421,4 +436,37 @@ const char *hs__static_fcache_data(const void *ent)
 const hs__static_fmeta_t *hs__static_fcache_meta(const void *ent)
 {
     return ent ? &((const fentry_t *)ent)->meta : NULL;
+}
+
+/* ---- stamps: the same freshness for what other files derive from a directory ----
+ * Negotiation (negotiate.c) keeps a directory's names and the variants found among them. A
+ * stamp records when that was checked, exactly as an entry does (mark_checked), and is fresh
+ * under the same rule (fresh): the directory and those above it are watched for names
+ * appearing, disappearing or moving, so any such change bumps the generation. */
+void hs__static_fcache_stamp(hs__static_fcache_t *fc, const hs_fsroot_t *root, const char *dir, hs__static_stamp_t *s)
+{
+    sync_events(fc);
+    size_t n = strlen(dir);
+    bool ok = n < FC_KEY_MAX;
+    if (ok && fc->nwatches >= FC_MAX_WATCHES)
+        instance_open(fc);
+    ok = ok && fc->io.fd >= 0 && fc->loop->now_ms >= fc->no_watch_until && watch_dir(fc, root, dir, 0);
+    for (size_t i = 0; ok && i < n; i++)
+        if (dir[i] == '/')
+            ok = watch_dir(fc, root, dir, i);
+    ok = ok && (n == 0 || watch_dir(fc, root, dir, n));
+    s->epoch = fc->loop->iter;
+    s->acc = fc->loop->accepted;
+    s->checked_ms = fc->loop->now_ms;
+    s->gen = fc->gen;
+    s->inst = ok ? fc->inst : 0;
+}
+
+bool hs__static_fcache_stamp_fresh(hs__static_fcache_t *fc, const hs__static_stamp_t *s)
+{
+    sync_events(fc);
+    if (s->epoch == fc->loop->iter && s->acc == fc->loop->accepted)
+        return true;
+    return s->inst == fc->inst && s->inst != 0 && fc->io.fd >= 0 && s->gen == fc->gen &&
+           fc->loop->now_ms - s->checked_ms < FC_RECHECK_MS;
 }

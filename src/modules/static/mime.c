@@ -208,3 +208,20 @@ const char *hs_static_content_type(const char *name)
 {
     return hs__static_mime_lookup(name).content_type;
 }
+
+bool hs__static_mime_ext(const char *ext, size_t n, hs__static_type_t *out)
+{
+    if (n == 0 || n > 32)
+        return false;
+    char low[33];
+    for (size_t i = 0; i < n; i++)
+        low[i] = (char)tolower((unsigned char)ext[i]);
+    low[n] = '\0';
+    entry_t key = {.ext = low};
+    const entry_t *e = bsearch(&key, table, ntable, sizeof(entry_t), cmp);
+    if (!e)
+        return false;
+    out->content_type = e->type;
+    out->compressible = e->compressible;
+    return true;
+}

@@ -172,6 +172,23 @@ static int init_worker(hs_worker_t *w)
 
 static void fini_worker(hs_worker_t *w);
 
+/* statusd_static_file_cache_{hits,misses}_total: every worker's open-file cache, summed */
+static void metrics(hs_server_t *srv, hs_metrics_out_t *o)
+{
+    uint64_t hits = 0, misses = 0;
+    for (int i = 0; i < srv->nworkers; i++) {
+        const sworker_t *sw = hs_worker_ctx(&srv->workers[i], &hs_module_static);
+        if (sw)
+            hs__static_fcache_stats(sw->fc, &hits, &misses);
+    }
+    hs_metrics_family(o, "statusd_static_file_cache_hits_total", "counter",
+                      "Files found open in a worker's open-file cache.");
+    hs_metrics_sample(o, "statusd_static_file_cache_hits_total", NULL, hits);
+    hs_metrics_family(o, "statusd_static_file_cache_misses_total", "counter",
+                      "Files opened because the open-file cache did not hold them (or held an older version).");
+    hs_metrics_sample(o, "statusd_static_file_cache_misses_total", NULL, misses);
+}
+
 static sworker_t *sworker(const hs_req_t *req)
 {
     return hs_worker_ctx(req->worker, &hs_module_static);
@@ -239,16 +256,83 @@ static void keep_fd(hs_req_t *req, int fd)
     keep_fd_ent(req, fd, NULL);
 }
 
-static int open_failed(hs_req_t *req, int status, const char *detail)
+/* Why a file was not served as it is (hs_module_t.causes; entry i is cause FC_<i>). */
+enum {
+    FC_NOT_FOUND,
+    FC_FORBIDDEN,
+    FC_NO_FDS,
+    FC_ERROR,
+    FC_BAD_PATH,
+    FC_NOT_REGULAR,
+    FC_TRAILING_SLASH,
+    FC_NO_INDEX,
+    FC_DIRECTORY,
+    FC_PRECONDITION,
+    FC_NOT_MODIFIED,
+    FC_RANGE,
+    FC_CODING
+};
+static const hs_cause_info_t causes[] = {
+    [FC_NOT_FOUND] = {"file:not_found", 404, {0}, "root", "No file or directory by that name below the root."},
+    [FC_FORBIDDEN] = {"file:forbidden",
+                      403,
+                      {0},
+                      "follow_symlinks",
+                      "The file's permissions refuse the server's user, or a symbolic link leads out of the root."},
+    [FC_NO_FDS] = {"file:no_fds", 503, {0}, "", "Out of file descriptors while opening the file (Retry-After)."},
+    [FC_ERROR] = {"file:error", 500, {0}, "", "The file could not be opened for another reason (an I/O error)."},
+    [FC_BAD_PATH] =
+        {"file:bad_path", 400, {0}, "", "The path cannot name a file (an escaped slash or NUL in a segment)."},
+    [FC_NOT_REGULAR] = {"file:not_regular", 403, {0}, "", "The path names neither a regular file nor a directory."},
+    [FC_TRAILING_SLASH] = {"file:trailing_slash", 404, {0}, "", "A file was asked for with a trailing slash."},
+    [FC_NO_INDEX] = {"file:no_index",
+                     403,
+                     {0},
+                     "autoindex",
+                     "A directory without an index file, and listings are off (or not permitted)."},
+    [FC_DIRECTORY] = {"file:directory", 301, {0}, "", "A directory was asked for without its trailing slash."},
+    [FC_PRECONDITION] = {"file:precondition",
+                         412,
+                         {0},
+                         "",
+                         "If-Match or If-Unmodified-Since failed for the current file (RFC 9110 §13.2.2)."},
+    [FC_NOT_MODIFIED] = {"file:not_modified",
+                         304,
+                         {0},
+                         "",
+                         "If-None-Match or If-Modified-Since matched the current file (RFC 9110 §13.2.2)."},
+    [FC_RANGE] = {"file:range", 416, {0}, "", "No requested byte range lies within the file (RFC 9110 §14.2)."},
+    [FC_CODING] = {"file:coding",
+                   406,
+                   {0},
+                   "compress",
+                   "Accept-Encoding excludes identity and no coding the server has is acceptable (RFC 9110 §12.5.3)."},
+};
+
+static int fail(hs_req_t *req, int status, unsigned cause, const char *detail)
 {
-    if (status == 503) /* RFC 9110 §10.2.3: say when to come back */
-        hs_res_headerf(req, "Retry-After", "%d", req->srv->cfg->retry_after);
+    hs_req_set_cause(req, hs_module_cause(&hs_module_static, cause));
     return hs_res_error(req, status, detail);
 }
 
-/* ETag, Last-Modified, Cache-Control and Vary: on 200/206/226 and, as RFC 9110 §15.4.5
- * requires, on 304 exactly as the 200 would have them. */
-static void add_validators(hs_req_t *req, hs_iovec_t etag, time_t lm, const hs__static_fmeta_t *meta, bool vary)
+/* fsroot and map failures: their status says why */
+static int open_failed(hs_req_t *req, int status, const char *detail)
+{
+    if (status == 503) /* RFC 9110 §10.2.3: say when to come back */
+        hs_res_headerf(req, "Retry-After", "%d", hs_req_top(req)->retry_after);
+    unsigned cause = status == 404   ? FC_NOT_FOUND
+                     : status == 403 ? FC_FORBIDDEN
+                     : status == 503 ? FC_NO_FDS
+                     : status == 400 ? FC_BAD_PATH
+                                     : FC_ERROR;
+    return fail(req, status, cause, detail);
+}
+
+/* ETag, Last-Modified, Cache-Control and Vary (with a negotiated variant's Content-Location
+ * and Content-Language): on 200/206/226 and, as RFC 9110 §15.4.5 requires, on 304 exactly as
+ * the 200 would have them. */
+static void add_validators(hs_req_t *req, hs_iovec_t etag, time_t lm, const hs__static_fmeta_t *meta, bool vary,
+                           const hs__static_chosen_t *neg)
 {
     const char *date = meta && meta->mtime == lm ? meta->last_modified : NULL;
     if (!date) {
@@ -260,7 +344,9 @@ static void add_validators(hs_req_t *req, hs_iovec_t etag, time_t lm, const hs__
     hs_res_header(req, HS_IOV("Last-Modified"), hs_iov(date, 29));
     if (hs__static_conf(req)->cache_control)
         HS_RES_HEADER(req, "Cache-Control", hs__static_conf(req)->cache_control);
-    if (vary) /* RFC 9110 §12.5.5: the choice of coding depended on Accept-Encoding */
+    if (neg)
+        hs__static_chosen_headers(req, neg, vary, true);
+    else if (vary) /* RFC 9110 §12.5.5: the choice of coding depended on Accept-Encoding */
         HS_RES_HEADER(req, "Vary", "Accept-Encoding");
 }
 
@@ -281,11 +367,21 @@ struct sfile_s {
     time_t lm;
     hs_iovec_t etag;
     hs_range_src_t body;
-    int coding;   /* content coding of the body sent */
-    int im;       /* instance manipulation (226) or identity */
-    int code_now; /* coding still to produce in memory */
-    int pc;       /* outcome of the preconditions: 0, 304 or 412 */
+    int coding;                     /* content coding of the body sent */
+    int im;                         /* instance manipulation (226) or identity */
+    int code_now;                   /* coding still to produce in memory */
+    int pc;                         /* outcome of the preconditions: 0, 304 or 412 */
+    const hs__static_chosen_t *neg; /* the variant negotiation chose, or NULL */
 };
+
+/* Vary on an error about the selected representation (412, 416, 406). */
+static void add_vary(hs_req_t *req, const sfile_t *f)
+{
+    if (f->neg)
+        hs__static_chosen_headers(req, f->neg, f->vary, false);
+    else if (f->vary)
+        HS_RES_HEADER(req, "Vary", "Accept-Encoding");
+}
 
 /* The selected representation's validators (RFC 9110 §8.8): a file always has both. */
 static hs_validators_t validators(const sfile_t *f)
@@ -308,16 +404,20 @@ static int preconditions(const hs_req_t *req, const sfile_t *f)
 static int finish(hs_req_t *req, sfile_t *f)
 {
     if (f->pc == 304) {
-        add_validators(req, f->etag, f->lm, f->meta, f->vary);
+        add_validators(req, f->etag, f->lm, f->meta, f->vary, f->neg);
+        hs_req_set_cause(req, hs_module_cause(&hs_module_static, FC_NOT_MODIFIED));
         return hs_res_send(req, 304);
     }
-    if (f->pc == 412)
-        return hs_res_error(req, 412, "a precondition (If-Match or If-Unmodified-Since) failed for the current file");
+    if (f->pc == 412) {
+        add_vary(req, f);
+        return fail(req, 412, FC_PRECONDITION,
+                    "a precondition (If-Match or If-Unmodified-Since) failed for the current file");
+    }
 
     if (f->im != HS_CODING_IDENTITY) {
         /* RFC 3229 §10.4.1: 226 with IM naming the manipulation and the instance's ETag; the
          * body is the whole manipulated instance, so Range is not applied */
-        add_validators(req, f->etag, f->lm, f->meta, f->vary);
+        add_validators(req, f->etag, f->lm, f->meta, f->vary, f->neg);
         hs_res_headerf(req, "IM", "%s", hs__static_coding_name[f->im]);
         req->content_type = f->type.content_type;
         hs_range_full_body(req, &f->body);
@@ -331,11 +431,10 @@ static int finish(hs_req_t *req, sfile_t *f)
     int rr = hs_range_select(req, &val, f->body.len, ranges, &nr);
     if (rr == HS_RANGE_UNSATISFIABLE) {
         hs_range_not_satisfiable(req, f->body.len); /* RFC 9110 §15.5.17 */
-        if (f->vary)
-            HS_RES_HEADER(req, "Vary", "Accept-Encoding");
-        return hs_res_error(req, 416, "none of the requested byte ranges lies within the file");
+        add_vary(req, f);
+        return fail(req, 416, FC_RANGE, "none of the requested byte ranges lies within the file");
     }
-    add_validators(req, f->etag, f->lm, f->meta, f->vary);
+    add_validators(req, f->etag, f->lm, f->meta, f->vary, f->neg);
     HS_RES_HEADER(req, "Accept-Ranges", "bytes"); /* RFC 9110 §14.3 */
     if (f->coding != HS_CODING_IDENTITY)
         hs_res_headerf(req, "Content-Encoding", "%s", hs__static_coding_name[f->coding]);
@@ -483,7 +582,7 @@ static bool code_later(hs_req_t *req, int fd, const struct stat *st, sfile_t *f)
 }
 
 static int serve_file(hs_req_t *req, const hs_fsroot_t *root, int fd, const void *ent, const struct stat *st,
-                      const char *rel)
+                      const char *rel, const hs__static_chosen_t *neg)
 {
     const hs__static_conf_t *cfg = hs__static_conf(req);
     sfile_t *f = hs_arena_alloc(&req->arena, sizeof(*f));
@@ -492,6 +591,9 @@ static int serve_file(hs_req_t *req, const hs_fsroot_t *root, int fd, const void
     f->rel = rel;
     f->meta = hs__static_fcache_meta(ent);
     f->type = f->meta ? f->meta->type : hs__static_mime_lookup(rel);
+    f->neg = neg;
+    if (neg) /* a variant's type comes from its name's segments or its type map */
+        f->type = neg->type;
     f->vary = f->type.compressible;
     /* RFC 9110 §8.8.2.1: Last-Modified is never later than the message's Date */
     f->lm = st->st_mtime > req->start_sec ? req->start_sec : st->st_mtime;
@@ -506,7 +608,7 @@ static int serve_file(hs_req_t *req, const hs_fsroot_t *root, int fd, const void
      * too large to code on the fly are answered as if it were absent */
     f->im = HS_CODING_IDENTITY;
     if ((req->p.method_id == HS_METHOD_GET || req->p.method_id == HS_METHOD_HEAD) &&
-        (uint64_t)st->st_size <= cfg->compress_max)
+        (uint64_t)st->st_size <= cfg->compress_max && (!neg || neg->coding == HS_CODING_IDENTITY))
         f->im = hs__static_negotiate_im(req);
     f->code_now = f->im; /* coding still to produce in memory, once preconditions have passed */
 
@@ -552,13 +654,18 @@ static int serve_file(hs_req_t *req, const hs_fsroot_t *root, int fd, const void
                 close(pre_fd[k]);
         if (c < 0) {
             /* RFC 9110 §12.5.3: identity excluded and no acceptable coding */
-            HS_RES_HEADER(req, "Vary", "Accept-Encoding");
-            return hs_res_error(req, 406,
-                                "no content coding this server has for the file is acceptable "
-                                "(Accept-Encoding excludes identity); available: br, zstd, gzip");
+            if (neg)
+                hs__static_chosen_headers(req, neg, true, false);
+            else
+                HS_RES_HEADER(req, "Vary", "Accept-Encoding");
+            return fail(req, 406, FC_CODING,
+                        "no content coding this server has for the file is acceptable "
+                        "(Accept-Encoding excludes identity); available: br, zstd, gzip");
         }
         f->coding = c;
     }
+    if (neg && neg->coding != HS_CODING_IDENTITY)
+        f->coding = neg->coding; /* a type map's coded variant: sent as it is, Content-Encoding named */
 
     /* RFC 9110 §13.2.2 steps 1-4, against the selected representation's validators; a 304 or
      * 412 never needs the coded bytes */
@@ -584,7 +691,32 @@ static int redirect_to_slash(hs_req_t *req, const hs__static_path_t *mp)
                        (int)req->p.query.len, req->p.query.base);
     else
         hs_res_headerf(req, "Location", "%.*s/%.*s/", (int)mnt.len, mnt.base, (int)enc.len, enc.base);
-    return hs_res_error(req, 301, "this is a directory; its address ends with a slash");
+    return fail(req, 301, FC_DIRECTORY, "this is a directory; its address ends with a slash");
+}
+
+/* A name answered from its variants (negotiate.c), or HS_DECLINED when it has none. */
+static int negotiated(hs_req_t *req, const hs_fsroot_t *root, hs__static_fcache_t *fc, const char *rel)
+{
+    hs__static_chosen_t ch;
+    int r = hs__static_negotiate(req, root, fc, rel, &ch);
+    if (r == HS__NEG_CHOSEN) {
+        hs__static_chosen_t *kept = hs_arena_alloc(&req->arena, sizeof(*kept)); /* serve_file may finish later */
+        *kept = ch;
+        keep_fd_ent(req, kept->fd, kept->ent);
+        return serve_file(req, root, kept->fd, kept->ent, &kept->st, kept->rel, kept);
+    }
+    if (r == HS__NEG_METHOD && req->p.method_id == HS_METHOD_OPTIONS) {
+        req->allow = allow_file; /* RFC 9110 §9.3.7 */
+        return hs_res_send(req, 204);
+    }
+    if (r == HS__NEG_METHOD)
+        return hs_res_method_not_allowed(req, allow_file); /* RFC 9110 §15.5.6 */
+    return r;
+}
+
+bool hs_static_negotiable(hs_req_t *req, const hs_fsroot_t *root, const char *rel)
+{
+    return rel[0] && hs__static_negotiating(req) && hs__static_negotiable(req, root, sworker(req)->fc, rel);
 }
 
 int hs_static_serve(hs_req_t *req, const hs_fsroot_t *root)
@@ -595,21 +727,38 @@ int hs_static_serve(hs_req_t *req, const hs_fsroot_t *root)
     /* the file below the mount point: the rest of the path's normal form, every escape decoded */
     int status = hs__static_map(&req->arena, hs_req_path_below_mount(req), req->npath_plain, &mp, &detail);
     if (status)
-        return hs_res_error(req, status, detail);
+        return open_failed(req, status, detail);
     struct stat st;
     void *ent;
     hs__static_fcache_t *fc = sworker(req)->fc;
+    hs_method_t m = req->p.method_id;
+    /* a name that is no file (or a type map) is answered from its variants (negotiate.c); one
+     * negotiated lately skips the failed open */
+    bool negotiating = mp.len && !mp.trailing_slash && hs__static_negotiating(req);
+    if (negotiating && hs__static_negotiated_known(req, root, mp.rel)) {
+        int r = negotiated(req, root, fc, mp.rel);
+        if (r != HS_DECLINED)
+            return r;
+    }
     int fd = hs__static_fcache_open(fc, root, mp.rel, &st, &detail, &ent);
+    if (negotiating &&
+        (fd == -404 || (fd >= 0 && S_ISREG(st.st_mode) && mp.len > 4 && !memcmp(mp.rel + mp.len - 4, ".var", 4)))) {
+        hs__static_fcache_release(fd, ent);
+        int r = negotiated(req, root, fc, mp.rel);
+        if (r != HS_DECLINED)
+            return r;
+        if (fd >= 0) /* a type map that is no longer one: the file after all */
+            fd = hs__static_fcache_open(fc, root, mp.rel, &st, &detail, &ent);
+    }
     if (fd < 0)
         return open_failed(req, -fd, detail);
     keep_fd_ent(req, fd, ent);
     bool dir = S_ISDIR(st.st_mode);
     if (!dir && !S_ISREG(st.st_mode))
-        return hs_res_error(req, 403, "this path is neither a regular file nor a directory");
+        return fail(req, 403, FC_NOT_REGULAR, "this path is neither a regular file nor a directory");
     if (!dir && mp.trailing_slash)
-        return hs_res_error(req, 404, "this is a file, not a directory; its address has no trailing slash");
+        return fail(req, 404, FC_TRAILING_SLASH, "this is a file, not a directory; its address has no trailing slash");
 
-    hs_method_t m = req->p.method_id;
     if (m == HS_METHOD_OPTIONS) {
         req->allow = allow_file; /* RFC 9110 §9.3.7 */
         return hs_res_send(req, 204);
@@ -618,7 +767,7 @@ int hs_static_serve(hs_req_t *req, const hs_fsroot_t *root)
         return hs_res_method_not_allowed(req, allow_file); /* RFC 9110 §15.5.6 */
 
     if (!dir)
-        return serve_file(req, root, fd, ent, &st, mp.rel);
+        return serve_file(req, root, fd, ent, &st, mp.rel, NULL);
     if (!mp.trailing_slash)
         return redirect_to_slash(req, &mp);
     for (size_t i = 0; i < sc->num_index; i++) {
@@ -627,6 +776,11 @@ int hs_static_serve(hs_req_t *req, const hs_fsroot_t *root)
         struct stat ist;
         void *ient;
         int ifd = hs__static_fcache_open(fc, root, ip, &ist, &detail, &ient);
+        if (ifd == -404 && hs__static_negotiating(req)) { /* index.html.en, index.html.fr … */
+            int r = negotiated(req, root, fc, ip);
+            if (r != HS_DECLINED)
+                return r;
+        }
         if (ifd == -404)
             continue;
         if (ifd < 0)
@@ -636,10 +790,10 @@ int hs_static_serve(hs_req_t *req, const hs_fsroot_t *root)
             continue;
         }
         keep_fd_ent(req, ifd, ient);
-        return serve_file(req, root, ifd, ient, &ist, ip);
+        return serve_file(req, root, ifd, ient, &ist, ip, NULL);
     }
     if (!sc->autoindex)
-        return hs_res_error(req, 403, "this directory has no index file and directory listings are off");
+        return fail(req, 403, FC_NO_INDEX, "this directory has no index file and directory listings are off");
     hs_iovec_t mnt = hs_req_mount(req);
     const char *shown =
         hs_arena_printf(&req->arena, "%.*s/%s%s", (int)mnt.len, mnt.base, mp.rel, mp.len ? "/" : "").base;
@@ -650,6 +804,12 @@ static int content(hs_req_t *req)
 {
     const hs__static_conf_t *sc = hs__static_conf(req);
     return sc->fsroot ? hs_static_serve(req, sc->fsroot) : HS_DECLINED;
+}
+
+hs__static_fcache_t *hs__static_worker_fcache(const hs_req_t *req)
+{
+    sworker_t *sw = req->worker ? sworker(req) : NULL;
+    return sw ? sw->fc : NULL;
 }
 
 hs_module_t hs_module_static = {
@@ -665,4 +825,7 @@ hs_module_t hs_module_static = {
     .init_worker = init_worker,
     .fini_worker = fini_worker,
     .content = content,
+    .metrics = metrics,
+    .causes = causes,
+    .ncauses = HS_ARRAY_SIZE(causes),
 };

@@ -25,6 +25,9 @@ typedef struct api_conf_s {
 } api_conf_t;
 
 extern hs_module_t hs_module_testapi;
+/* The API's causes (router.c): hs_req_set_cause(req, API_CAUSE(API_CAUSE_STATUS)). */
+enum { API_CAUSE_STATUS, API_CAUSE_FAULT, API_CAUSE_CAP };
+#define API_CAUSE(i) hs_module_cause(&hs_module_testapi, (i))
 static inline const api_conf_t *api_conf(const hs_req_t *req)
 {
     return hs_req_conf(req, &hs_module_testapi);

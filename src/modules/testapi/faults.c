@@ -52,7 +52,7 @@ typedef struct {
 
 static hs_iovec_t head(hs_req_t *req, const char *status_line, const char *fields)
 {
-    const char *sn = req->srv->cfg->server_name; /* NULL (configured empty): no Server field */
+    const char *sn = hs_req_top(req)->server_name; /* NULL (configured empty): no Server field */
     return hs_arena_printf(&req->arena, "%s\r\nDate: %s\r\n%s%s%s%s\r\n", status_line, hs_worker_date(req->worker),
                            sn ? "Server: " : "", sn ? sn : "", sn ? "\r\n" : "", fields);
 }
@@ -88,6 +88,7 @@ static void body_init(void)
 
 int api_r_fault(hs_req_t *req, hs_iovec_t kind)
 {
+    hs_req_set_cause(req, API_CAUSE(API_CAUSE_FAULT));
     pthread_once(&body_once, body_init);
     hs_buf_t b = {0};
     int r = HS_OK;
@@ -134,8 +135,8 @@ int api_r_fault(hs_req_t *req, hs_iovec_t kind)
             return HS_OK;
         s->pieces[s->npieces++] = HS_IOV("HTTP/1.1 200 OK\r\n");
         s->pieces[s->npieces++] = hs_arena_printf(&req->arena, "Date: %s\r\n", hs_worker_date(req->worker));
-        if (req->srv->cfg->server_name)
-            s->pieces[s->npieces++] = hs_arena_printf(&req->arena, "Server: %s\r\n", req->srv->cfg->server_name);
+        if (hs_req_top(req)->server_name)
+            s->pieces[s->npieces++] = hs_arena_printf(&req->arena, "Server: %s\r\n", hs_req_top(req)->server_name);
         s->pieces[s->npieces++] = HS_IOV("Content-Type: text/plain\r\n");
         s->pieces[s->npieces++] = HS_IOV("Content-Length: 13\r\nConnection: close\r\n");
         s->pieces[s->npieces++] = HS_IOV("\r\nslow headers\n");

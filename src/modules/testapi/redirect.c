@@ -140,9 +140,9 @@ static bool is_this_server(hs_req_t *req, hs_iovec_t authority)
         if (authority.len == n && strncasecmp(authority.base, name, n) == 0)
             return true;
     }
-    const hs_server_t *srv = req->srv;
-    for (size_t i = 0; i < srv->num_listen; i++) {
-        const struct sockaddr *sa = (const struct sockaddr *)&srv->listen_addr[i];
+    const hs_gen_t *g = req->gen; /* the listeners of the configuration serving it */
+    for (size_t i = 0; i < g->num_listen; i++) {
+        const struct sockaddr *sa = (const struct sockaddr *)&g->listen_addr[i];
         size_t n = hs_addr_format(sa, name, sizeof(name), HS_ADDR_PORT);
         if (authority.len == n && strncasecmp(authority.base, name, n) == 0)
             return true;

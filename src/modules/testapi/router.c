@@ -334,6 +334,17 @@ static const char *mount(hs_config_t *cfg, const void *conf, bool flat)
     return files ? ac->api_prefix : "/";
 }
 
+/* Why the API answered as it did (api.h: API_CAUSE_*). */
+static const hs_cause_info_t causes[] = {
+    [API_CAUSE_STATUS] = {"api:status", 0, {0}, "", "The client asked the API for this status (/status/{code})."},
+    [API_CAUSE_FAULT] = {"api:fault", 0, {0}, "", "The client asked the API for a connection fault (/fault/{kind})."},
+    [API_CAUSE_CAP] = {"api:cap",
+                       400,
+                       {0},
+                       "api_max_duration",
+                       "The request asks for more than a cap allows (api_max_duration, api_max_bytes)."},
+};
+
 hs_module_t hs_module_testapi = {
     .name = "testapi",
     .conf = {.name = "testapi",
@@ -344,4 +355,6 @@ hs_module_t hs_module_testapi = {
              .check = check,
              .mount = mount},
     .content = content,
+    .causes = causes,
+    .ncauses = HS_ARRAY_SIZE(causes),
 };

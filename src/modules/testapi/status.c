@@ -110,6 +110,7 @@ void api_add_status_headers(hs_req_t *req, int code, uint64_t body_len)
 static int respond(hs_req_t *req, int code)
 {
     const hs_status_info_t *info = hs_status_get(code);
+    hs_req_set_cause(req, API_CAUSE(API_CAUSE_STATUS));
     if (code == 444) {
         hs_res_close_silently(req, 444); /* nginx: nothing at all on the wire */
         return HS_OK;

@@ -142,6 +142,7 @@ bool api_check_duration(hs_req_t *req, const char *what, uint64_t ms)
 {
     if (ms <= api_conf(req)->api_max_duration)
         return true;
+    hs_req_set_cause(req, API_CAUSE(API_CAUSE_CAP));
     api_fail(req, 400, "%s asks for %s, over the API's cap --api-max-duration (%s)", what, fmt_ms(req, ms),
              fmt_ms(req, api_conf(req)->api_max_duration));
     return false;
@@ -151,6 +152,7 @@ bool api_check_bytes(hs_req_t *req, const char *what, uint64_t n)
 {
     if (n <= api_conf(req)->api_max_bytes)
         return true;
+    hs_req_set_cause(req, API_CAUSE(API_CAUSE_CAP));
     api_fail(req, 400, "%s asks for %llu bytes, over the API's cap --api-max-bytes (%s)", what, (unsigned long long)n,
              fmt_size(req, api_conf(req)->api_max_bytes));
     return false;

@@ -288,9 +288,9 @@ static bool user_ids(const char *user, uid_t *uid, gid_t *gid)
     return true;
 }
 
-static int open_tree(hs__dav_tree_t *t, hs_server_t *srv)
+static int open_tree(hs__dav_tree_t *t, const hs_config_t *cfg)
 {
-    const char *user = srv->cfg->user;
+    const char *user = cfg->user;
     uid_t uid = 0;
     gid_t gid = 0;
     bool give = geteuid() == 0 && user_ids(user, &uid, &gid) && uid != 0;
@@ -336,7 +336,7 @@ static int open_tree(hs__dav_tree_t *t, hs_server_t *srv)
         }
     }
     /* several instances serving the tree: its locks in Redis (store.redis), the rest stays here */
-    const hs_store_settings_t *ss = hs_store_settings(srv->cfg);
+    const hs_store_settings_t *ss = hs_store_settings(cfg);
     if (ss) {
         hs__dav_redis_opts_t ro = {.addr = ss->addr,
                                    .prefix = ss->prefix ? ss->prefix : "",
@@ -350,10 +350,10 @@ static int open_tree(hs__dav_tree_t *t, hs_server_t *srv)
     return HS_OK;
 }
 
-static int init(hs_server_t *srv)
+static int init(hs_gen_t *gen)
 {
     for (hs__dav_tree_t *t = trees; t; t = t->next)
-        if (!t->store && open_tree(t, srv) != HS_OK)
+        if (!t->store && open_tree(t, gen->cfg) != HS_OK)
             return HS_ERROR;
     return HS_OK;
 }
@@ -387,8 +387,14 @@ static const char *allow_of(const hs__dav_req_t *d)
 int hs__dav_fail(hs__dav_req_t *d, int status, const char *detail)
 {
     hs_req_t *req = d->req;
-    if (status == 503) /* RFC 9110 §10.2.3: when to come back */
-        hs_res_headerf(req, "Retry-After", "%d", req->srv->cfg->retry_after);
+    if (status == 503) { /* RFC 9110 §10.2.3: when to come back */
+        hs_res_headerf(req, "Retry-After", "%d", hs_req_top(req)->retry_after);
+        if (hs__dav_redis_refused) { /* the shared lock store is down (store.on_failure: closed) */
+            hs_req_set_cause(req, hs_store_cause_unavailable());
+            detail = "the shared lock store (Redis) does not answer; retry shortly";
+        }
+    }
+    hs__dav_redis_refused = false;
     if (status == 405) {
         struct stat st;
         const char *why;
@@ -643,6 +649,7 @@ static int content(hs_req_t *req)
     const hs__dav_conf_t *c = hs_req_conf(req, &hs_module_webdav);
     if (!c->tree)
         return HS_DECLINED;
+    hs__dav_redis_refused = false; /* nothing refused for this request yet */
     hs__dav_req_t *d = hs_arena_alloc(&req->arena, sizeof(*d));
     memset(d, 0, sizeof(*d));
     d->req = req;
@@ -672,10 +679,12 @@ static int content(hs_req_t *req)
     if (m == HS_METHOD_GET || m == HS_METHOD_HEAD) {
         /* RFC 9110 §15.5.11: deleted here lately (a tombstone), not just unknown. One fstatat
          * tells that nothing is there (existence only: serving is the static origin's, with its
-         * containment) before the store is asked. */
+         * containment) before the store is asked. A name deleted while its variants remain
+         * (page beside page.en.html on a negotiating path) is still available: negotiated. */
         struct stat sst;
         if (d->c->gone && rel[0] && fstatat(d->t->root.fd, rel, &sst, AT_SYMLINK_NOFOLLOW) != 0 &&
-            (errno == ENOENT || errno == ENOTDIR) && hs__dav_gone(d->fs, rel, d->now))
+            (errno == ENOENT || errno == ENOTDIR) && hs__dav_gone(d->fs, rel, d->now) &&
+            !hs_static_negotiable(req, &d->t->root, rel))
             return hs__dav_fail(d, 410, "this resource was deleted; it is gone for good");
         /* RFC 4918 §10.4: the If header is a precondition of any method (rare on a GET: only
          * then does the read cost more than the static origin's own) */

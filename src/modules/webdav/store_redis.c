@@ -261,11 +261,14 @@ int hs__dav_redis_record_parse(hs_arena_t *a, const char *rec, size_t n, hs_iove
 /* ---- calls ---- */
 
 /* Redis could not answer: closed → -EBUSY (503), open → -EAGAIN, the caller asks SQLite. */
+_Thread_local bool hs__dav_redis_refused;
+
 static int failed(rd_store_t *s, int r)
 {
     HS_UNUSED(r);
     if (s->failure == HS_REDIS_CLOSED) {
         HS__STAT_ADD(s->st, refused, 1);
+        hs__dav_redis_refused = true;
         return -EBUSY;
     }
     HS__STAT_ADD(s->st, fallbacks, 1);

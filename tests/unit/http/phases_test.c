@@ -121,7 +121,7 @@ static hs_module_t testmod = {
     .log = log_phase,
 };
 
-static hs_module_t *mods[8];
+static hs_module_t *mods[HS_MAX_MODULES + 1];
 
 /* The test module first, then the real ones. */
 static void with_test_module(rig_t *r)

@@ -90,8 +90,7 @@ static inline void rig_stop(rig_t *r)
         close(r->client);
     hs__worker_free_pools(&r->w);
     hs_loop_destroy(&r->w.loop);
-    if (r->srv.log_fd > 2)
-        close(r->srv.log_fd);
+    hs__access_log_close_all();
     hs_config_free(&r->cfg);
 }
 

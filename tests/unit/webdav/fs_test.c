@@ -605,7 +605,7 @@ static void test_live(void)
     size_t nall = 0;
     for (size_t i = 0; i < n; i++)
         nall += tab[i].allprop;
-    ok(n == 14 && nall == 10, "14 live properties, 10 of them in allprop");
+    ok(n == 14 && nall == 10, "14 live properties, 10 of them in allprop (displayname, getcontentlanguage too)");
     ok(HS_IOV_EQ(hs__dav_href(&A, &fs, "", true), "/dav/") &&
            HS_IOV_EQ(hs__dav_href(&A, &fs, "a b", false), "/dav/a b"),
        "hrefs under the mount point");
