@@ -211,6 +211,20 @@ def start_servers(root, tmp, which, baseline_exe=None):
         port = free_port()
         servers["policy"] = Srv("policy", statusd_cmd(os.path.join(REPO, "build", "statusd"), port, root) + [
             "--allow", "127.0.0.1", "--limit-rate", "1000000000r/s", "--limit-burst", "1000000"], port)
+    if "redis" in which and shutil.which("redis-server"):
+        # the policy server again, its limit stepped in Redis (store.redis, issue 19's bar: at most
+        # 1.5x the CPU per request of the in-process store); redis-server on a unix socket, its own
+        # CPU reported beside statusd's (side_cpu_us) but not part of the bar
+        sock = os.path.join(tmp, "redis.sock")
+        rport = free_port()
+        side = Srv("redis-server", ["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--unixsocket", sock,
+                                    "--save", "", "--appendonly", "no", "--dir", tmp], rport)
+        port = free_port()
+        srv = Srv("redis", statusd_cmd(os.path.join(REPO, "build", "statusd"), port, root) + [
+            "--allow", "127.0.0.1", "--limit-rate", "1000000000r/s", "--limit-burst", "1000000",
+            "--store-redis", "unix:" + sock, "--store-timeout", "1000ms"], port)
+        srv.side = side
+        servers["redis"] = srv
     if "negotiate" in which:
         # the same statusd with negotiation on, for the negotiated 12 B scenario only
         port = free_port()
@@ -340,10 +354,13 @@ PROXIES = ("statusd-proxy", "nginx-proxy", "haproxy")
 
 def run_wrk(url, conns, duration, srv):
     pids = srv.pids()
+    side = getattr(srv, "side", None)
+    side_before = cpu_ticks(side.pids()) if side else 0
     before = cpu_ticks(pids)
     out = subprocess.run(["wrk", "-t1", "-c%d" % conns, "-d%ds" % duration, "--latency", "--timeout", "5s", url],
                          capture_output=True, text=True, timeout=duration + 30).stdout
     after = cpu_ticks(pids)
+    side_after = cpu_ticks(side.pids()) if side else 0
     reqs = int(WRK_RE["reqs"].search(out).group(1))
     lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
     err = WRK_RE["errors"].search(out)
@@ -353,6 +370,7 @@ def run_wrk(url, conns, duration, srv):
         "p50": to_ms(lat["50"]) if "50" in lat else float("nan"),
         "p99": to_ms(lat["99"]) if "99" in lat else float("nan"),
         "cpu_us": (after - before) * 1e6 / CLK_TCK / max(reqs, 1),
+        "side_cpu_us": (side_after - side_before) * 1e6 / CLK_TCK / max(reqs, 1),
         "errors": sum(int(x) for x in err.groups()) if err else 0,
         "non2xx": int(non2xx.group(1)) if non2xx else 0,
     }
@@ -448,6 +466,14 @@ def bars(results, mem, baseline_why=None):
             row("Policies: %s, allow + limit CPU/request ≤ 1.05× without" % t, "%.3f× (statusd rounds ±%.1f %%)" % (
                 p_c / s_c, spread(t, "statusd") / 2), p_c <= 1.05 * s_c)
 
+    # issue 19: the same rules with the limit stepped in Redis (store.redis) against the in-process store
+    for t in ("12 B file, 50 conns", "12 B file, 1000 conns"):
+        p_c, r_c, r_side = med(t, "policy", "cpu_us"), med(t, "redis", "cpu_us"), med(t, "redis", "side_cpu_us")
+        if p_c and r_c:
+            row("Scale-out: %s, limit in Redis CPU/request ≤ 1.5× in-process (statusd's side)" % t,
+                "%.3f× (%.2f vs %.2f µs; redis-server itself %.2f µs/request more)" % (r_c / p_c, r_c, p_c, r_side or 0),
+                r_c <= 1.5 * p_c)
+
     n_cpu = med("12 B negotiated (2 languages), 50 conns", "negotiate", "cpu_us")
     if n_cpu and f12_cpu:
         row("negotiated 12 B: CPU/request ≤ 1.3× the 12 B file", "%.2f×" % (n_cpu / f12_cpu), n_cpu <= 1.3 * f12_cpu)
@@ -496,10 +522,11 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--idle", type=int, default=5000)
-    ap.add_argument("--servers", default="statusd,policy,negotiate,baseline,nginx,lighttpd,h2o,floor," + ",".join(PROXIES),
+    ap.add_argument("--servers", default="statusd,policy,redis,negotiate,baseline,nginx,lighttpd,h2o,floor," + ",".join(PROXIES),
                     help="comma-separated; 'floor' is bench/floor.c, a server that parses nothing (12 B scenarios "
                          "only); 'baseline' is statusd at --baseline REV; 'policy' is statusd with an allow rule "
-                         "and a limit rule on the path (12 B scenarios only); 'negotiate' is statusd with "
+                         "and a limit rule on the path (12 B scenarios only); 'redis' is the same with the limit in a "
+                         "local redis-server (store.redis); 'negotiate' is statusd with "
                          "--negotiate (the negotiated 12 B scenario only); statusd-proxy, nginx-proxy and haproxy "
                          "are reverse proxies in front of one more statusd (the proxy rows only)")
     ap.add_argument("--baseline", default=default_baseline(), metavar="REV|none",
@@ -562,7 +589,7 @@ def main():
                 for name, srv in servers.items():
                     if name == "upstream" or (only and name not in only) or (not only and name in PROXIES):
                         continue
-                    if name in ("floor", "policy") and path != "/small.txt":
+                    if name in ("floor", "policy", "redis") and path != "/small.txt":
                         continue  # the floor answers every request with the same 12 bytes
                     if name == "negotiate" and not only:
                         continue  # negotiation on: only its own scenario
@@ -574,7 +601,7 @@ def main():
                         flush=True)
         if args.idle > 0:
             for name, srv in servers.items():
-                if name in ("floor", "policy", "negotiate", "upstream") or name in PROXIES:
+                if name in ("floor", "policy", "negotiate", "redis", "upstream") or name in PROXIES:
                     continue
                 vals = [idle_memory(srv, args.idle) for _ in range(1)]
                 mem[name] = median(vals)
@@ -582,6 +609,8 @@ def main():
     finally:
         for srv in servers.values():
             srv.stop()
+            if getattr(srv, "side", None):
+                srv.side.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
     with_baseline = "baseline" in servers
