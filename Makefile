@@ -23,13 +23,19 @@ DEB_TEST  += litmus rclone cadaver
 DEB_TEST  += python3-prometheus-client systemd man-db
 LIBS      += -lxml2 -lsqlite3
 INCLUDES  += $(or $(shell xml2-config --cflags 2>/dev/null),-I/usr/include/libxml2)
+# Several instances as one service (src/store): hiredis talks to Redis; the tests start
+# redis-server and haproxy. Apart from the lines above so that edits to them merge.
+DEB_BUILD += libhiredis-dev
+DEB_TEST  += redis-server haproxy
+LIBS      += -lhiredis
+
 # TLS (src/event/tls.c, src/http/https.c): OpenSSL's libssl (libssl-dev is above); the tests
 # drive the openssl command line (certificates, s_client) and testssl.sh.
 DEB_TEST  += openssl testssl.sh
 LIBS      += -lssl
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
-LIB_SRC  := $(wildcard src/core/*.c src/os/*.c src/event/*.c src/http/*.c src/config/*.c src/modules/*.c src/modules/*/*.c src/cli/explain.c)
+LIB_SRC  := $(wildcard src/core/*.c src/os/*.c src/event/*.c src/store/*.c src/http/*.c src/config/*.c src/modules/*.c src/modules/*/*.c src/cli/explain.c)
 MAIN_SRC := src/cli/main.c
 UNIT_SRC := $(wildcard tests/unit/*/*_test.c)
 

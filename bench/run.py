@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""statusd benchmark: statusd vs nginx, lighttpd and h2o on this machine, in one run.
+"""statusd benchmark: statusd vs nginx, lighttpd and h2o on this machine, in one run; and statusd's
+reverse proxy vs nginx (proxy_pass, upstream keep-alive) and HAProxy.
 
 Every server gets one worker, access log off, keep-alive on and the same document root. For each
 round (3 by default) the scenarios run interleaved across servers, so drift on a noisy machine
@@ -21,11 +22,18 @@ session tickets; wrk negotiates TLS 1.3 with TLS_AES_256_GCM_SHA384 with each); 
 measured over keep-alive connections like the plain ones, and the idle-memory measure is repeated
 with TLS connections (each made its handshake and one request, then waits).
 The default revision is BASELINE in bench/bench.mk (its one place); `--baseline none` skips it.
+
+The proxy rows ("proxy: …"): statusd --proxy, nginx (proxy_pass to an upstream block with
+keepalive) and HAProxy (http-reuse always), one worker/thread each, all in front of the same
+upstream — one more statusd serving the 12 B file, started for the run and never measured itself.
+CPU/request is the proxy's own; the bars: statusd's proxy CPU/request ≤ 0.8× nginx's, and its p99
+at 1,000 connections no worse than the best of nginx and HAProxy.
 A revision that cannot be built (unknown in a shallow clone, say) is reported and the run goes
 on without a baseline; its bars then read "not measured", never a number.
 
 Usage: bench/run.py [--rounds 3] [--duration 5] [--idle 5000] [--baseline REV|none]
-                    [--servers statusd,baseline,nginx,lighttpd,h2o,floor] [--only TEXT]
+                    [--servers statusd,baseline,nginx,lighttpd,h2o,floor,statusd-proxy,nginx-proxy,haproxy]
+                    [--only TEXT]
                     [--out bench/results/latest.md]
        make bench [BASELINE=REV|none] [BENCH_ARGS="--rounds 1 --duration 2 --idle 500"]
 """
@@ -232,6 +240,20 @@ def start_servers(root, tmp, which, baseline_exe=None):
         port = free_port()
         servers["policy"] = Srv("policy", statusd_cmd(os.path.join(REPO, "build", "statusd"), port, root) + [
             "--allow", "127.0.0.1", "--limit-rate", "1000000000r/s", "--limit-burst", "1000000"], port)
+    if "redis" in which and shutil.which("redis-server"):
+        # the policy server again, its limit stepped in Redis (store.redis, issue 19's bar: at most
+        # 1.5x the CPU per request of the in-process store); redis-server on a unix socket, its own
+        # CPU reported beside statusd's (side_cpu_us) but not part of the bar
+        sock = os.path.join(tmp, "redis.sock")
+        rport = free_port()
+        side = Srv("redis-server", ["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--unixsocket", sock,
+                                    "--save", "", "--appendonly", "no", "--dir", tmp], rport)
+        port = free_port()
+        srv = Srv("redis", statusd_cmd(os.path.join(REPO, "build", "statusd"), port, root) + [
+            "--allow", "127.0.0.1", "--limit-rate", "1000000000r/s", "--limit-burst", "1000000",
+            "--store-redis", "unix:" + sock, "--store-timeout", "1000ms"], port)
+        srv.side = side
+        servers["redis"] = srv
     if "negotiate" in which:
         # the same statusd with negotiation on, for the negotiated 12 B scenario only
         port = free_port()
@@ -299,6 +321,54 @@ hosts:
 """ % (port, tport, crt, key, MOZILLA_TLS12, root))
         servers["h2o"] = Srv("h2o", ["h2o", "-c", conf], port)
         servers["h2o"].tls_port = tport
+    if any(n in which for n in PROXIES):
+        # the one upstream of every proxy: a statusd serving the same root (never measured itself)
+        port = free_port()
+        up = Srv("upstream", statusd_cmd(os.path.join(REPO, "build", "statusd"), port, root), port)
+        servers["upstream"] = up
+        upstream = "127.0.0.1:%d" % port
+        if "statusd-proxy" in which:
+            port = free_port()
+            servers["statusd-proxy"] = Srv("statusd-proxy", [
+                os.path.join(REPO, "build", "statusd"), "--listen", "127.0.0.1:%d" % port, "--workers", "1",
+                "--proxy", "http://" + upstream, "--proxy-keepalive", "1024", "--access-log", "off",
+                "--max-connections", "60000", "--user", "root"], port)
+        if "nginx-proxy" in which and shutil.which("nginx"):
+            port = free_port()
+            ptmp = os.path.join(tmp, "nginx-proxy")
+            os.makedirs(ptmp)
+            conf = os.path.join(ptmp, "nginx.conf")
+            with open(conf, "w") as f:
+                f.write("""daemon off; master_process on; worker_processes 1; worker_rlimit_nofile %s;
+pid %s/nginx.pid; error_log %s/nginx-error.log crit; user root;
+events { worker_connections 60000; multi_accept on; }
+http { access_log off; tcp_nodelay on; keepalive_timeout 120s; keepalive_requests 1000000;
+  client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s; uwsgi_temp_path %s; scgi_temp_path %s;
+  upstream up { server %s; keepalive 1024; keepalive_requests 1000000; }
+  server { listen 127.0.0.1:%d;
+    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+""" % (nofile, ptmp, ptmp, ptmp, ptmp, ptmp, ptmp, ptmp, upstream, port))
+            servers["nginx-proxy"] = Srv("nginx-proxy", ["nginx", "-c", conf, "-p", ptmp], port)
+        if "haproxy" in which and shutil.which("haproxy"):
+            port = free_port()
+            conf = os.path.join(tmp, "haproxy.cfg")
+            with open(conf, "w") as f:
+                f.write("""global
+  nbthread 1
+  maxconn %d
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 120s
+  timeout server 120s
+  http-reuse always
+frontend f
+  bind 127.0.0.1:%d
+  default_backend b
+backend b
+  server s1 %s
+""" % (max(1000, int(nofile) // 2 - 200), port, upstream))  # two descriptors per connection
+            servers["haproxy"] = Srv("haproxy", ["haproxy", "-db", "-f", conf], port)
     if "floor" in which:
         # the floor: a server that parses nothing (bench/floor.c), built here with the system cc
         exe = os.path.join(tmp, "floor")
@@ -322,12 +392,18 @@ def to_ms(v):
     return n / 1000 if u == "us" else n if u == "ms" else n * 1000
 
 
+PROXIES = ("statusd-proxy", "nginx-proxy", "haproxy")
+
+
 def run_wrk(url, conns, duration, srv):
     pids = srv.pids()
+    side = getattr(srv, "side", None)
+    side_before = cpu_ticks(side.pids()) if side else 0
     before = cpu_ticks(pids)
     out = subprocess.run(["wrk", "-t1", "-c%d" % conns, "-d%ds" % duration, "--latency", "--timeout", "5s", url],
                          capture_output=True, text=True, timeout=duration + 30).stdout
     after = cpu_ticks(pids)
+    side_after = cpu_ticks(side.pids()) if side else 0
     reqs = int(WRK_RE["reqs"].search(out).group(1))
     lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
     err = WRK_RE["errors"].search(out)
@@ -337,6 +413,7 @@ def run_wrk(url, conns, duration, srv):
         "p50": to_ms(lat["50"]) if "50" in lat else float("nan"),
         "p99": to_ms(lat["99"]) if "99" in lat else float("nan"),
         "cpu_us": (after - before) * 1e6 / CLK_TCK / max(reqs, 1),
+        "side_cpu_us": (side_after - side_before) * 1e6 / CLK_TCK / max(reqs, 1),
         "errors": sum(int(x) for x in err.groups()) if err else 0,
         "non2xx": int(non2xx.group(1)) if non2xx else 0,
     }
@@ -470,9 +547,32 @@ def bars(results, mem, baseline_why=None):
             row("Policies: %s, allow + limit CPU/request ≤ 1.05× without" % t, "%.3f× (statusd rounds ±%.1f %%)" % (
                 p_c / s_c, spread(t, "statusd") / 2), p_c <= 1.05 * s_c)
 
+    # issue 19: the same rules with the limit stepped in Redis (store.redis) against the in-process store
+    for t in ("12 B file, 50 conns", "12 B file, 1000 conns"):
+        p_c, r_c, r_side = med(t, "policy", "cpu_us"), med(t, "redis", "cpu_us"), med(t, "redis", "side_cpu_us")
+        if p_c and r_c:
+            row("Scale-out: %s, limit in Redis CPU/request ≤ 1.5× in-process (statusd's side)" % t,
+                "%.3f× (%.2f vs %.2f µs; redis-server itself %.2f µs/request more)" % (r_c / p_c, r_c, p_c, r_side or 0),
+                r_c <= 1.5 * p_c)
+
     n_cpu = med("12 B negotiated (2 languages), 50 conns", "negotiate", "cpu_us")
     if n_cpu and f12_cpu:
         row("negotiated 12 B: CPU/request ≤ 1.3× the 12 B file", "%.2f×" % (n_cpu / f12_cpu), n_cpu <= 1.3 * f12_cpu)
+
+    # the gateway (issue 13): statusd's proxy against nginx's and HAProxy, in front of one upstream
+    t = "proxy: 12 B file, 50 conns"
+    p_cpu, n_cpu = med(t, "statusd-proxy", "cpu_us"), med(t, "nginx-proxy", "cpu_us")
+    if p_cpu and n_cpu:
+        h_cpu = med(t, "haproxy", "cpu_us")
+        extra = " (HAProxy: %.2f×)" % (p_cpu / h_cpu) if h_cpu else ""
+        row("proxy: CPU/request ≤ 0.8× nginx", "%.2f×%s" % (p_cpu / n_cpu, extra), p_cpu <= 0.8 * n_cpu)
+    t = "proxy: 12 B file, 1000 conns"
+    p_p99 = med(t, "statusd-proxy", "p99")
+    anchors = [(med(t, n, "p99"), n) for n in ("nginx-proxy", "haproxy") if med(t, n, "p99")]
+    if p_p99 and anchors:
+        best = min(anchors)
+        row("proxy, 1000 conns: p99 no worse than the best anchor", "%.2f ms (best: %s %.2f ms)" % (
+            p_p99, best[1], best[0]), p_p99 <= best[0])
 
     # Engine v2: against the baseline and the floor
     t = "12 B file, 50 conns"
@@ -503,11 +603,13 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--idle", type=int, default=5000)
-    ap.add_argument("--servers", default="statusd,policy,negotiate,baseline,nginx,lighttpd,h2o,floor",
+    ap.add_argument("--servers", default="statusd,policy,redis,negotiate,baseline,nginx,lighttpd,h2o,floor," + ",".join(PROXIES),
                     help="comma-separated; 'floor' is bench/floor.c, a server that parses nothing (12 B scenarios "
                          "only); 'baseline' is statusd at --baseline REV; 'policy' is statusd with an allow rule "
-                         "and a limit rule on the path (12 B scenarios only); 'negotiate' is statusd with "
-                         "--negotiate (the negotiated 12 B scenario only)")
+                         "and a limit rule on the path (12 B scenarios only); 'redis' is the same with the limit in a "
+                         "local redis-server (store.redis); 'negotiate' is statusd with "
+                         "--negotiate (the negotiated 12 B scenario only); statusd-proxy, nginx-proxy and haproxy "
+                         "are reverse proxies in front of one more statusd (the proxy rows only)")
     ap.add_argument("--baseline", default=default_baseline(), metavar="REV|none",
                     help="git revision of the statusd measured as 'baseline' (default: BASELINE in bench/bench.mk, "
                          "%(default)s); 'none' skips it")
@@ -530,6 +632,8 @@ def main():
         ("100 KiB file, 1000 conns", "/big.bin", 1000, None),
         ("HTTPS 12 B file, 50 conns", "/small.txt", 50, tls_servers),
         ("HTTPS 100 KiB file, 50 conns", "/big.bin", 50, tls_servers),
+        ("proxy: 12 B file, 50 conns", "/small.txt", 50, PROXIES),
+        ("proxy: 12 B file, 1000 conns", "/small.txt", 1000, PROXIES),
     ]
     scenarios = [sc for sc in scenarios if args.only in sc[0]]
     results = {}  # (scenario, server) -> list of runs
@@ -567,9 +671,9 @@ def main():
         for rnd in range(args.rounds):
             for title, path, conns, only in scenarios:
                 for name, srv in servers.items():
-                    if only and name not in only:
+                    if name == "upstream" or (only and name not in only) or (not only and name in PROXIES):
                         continue
-                    if name in ("floor", "policy") and path != "/small.txt":
+                    if name in ("floor", "policy", "redis") and path != "/small.txt":
                         continue  # the floor answers every request with the same 12 bytes
                     if name == "negotiate" and not only:
                         continue  # negotiation on: only its own scenario
@@ -585,7 +689,7 @@ def main():
                         flush=True)
         if args.idle > 0:
             for name, srv in servers.items():
-                if name in ("floor", "policy", "negotiate"):
+                if name in ("floor", "policy", "negotiate", "redis", "upstream") or name in PROXIES:
                     continue
                 vals = [idle_memory(srv, args.idle) for _ in range(1)]
                 mem[name] = median(vals)
@@ -596,6 +700,8 @@ def main():
     finally:
         for srv in servers.values():
             srv.stop()
+            if getattr(srv, "side", None):
+                srv.side.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
     with_baseline = "baseline" in servers
@@ -612,7 +718,8 @@ def main():
         rule += "---:|---:|"
     lines += [head, rule]
     for title, path, conns, only in scenarios:
-        s_runs = results.get((title, "statusd"))
+        ref = "statusd-proxy" if only == PROXIES else "statusd"  # the proxy rows compare the proxies
+        s_runs = results.get((title, ref))
         b_runs = results.get((title, "baseline"))
         for name in servers:
             runs = results.get((title, name))
@@ -620,7 +727,7 @@ def main():
                 continue
             rps, p50, p99, cpu = (median([r[k] for r in runs]) for k in ("rps", "p50", "p99", "cpu_us"))
             ratio_cpu = ratio_rps = ""
-            if name != "statusd" and s_runs:
+            if name != ref and s_runs:
                 ratio_cpu = "%.2f×" % (median([r["cpu_us"] for r in s_runs]) / cpu) if cpu else ""
                 ratio_rps = "%.2f×" % (median([r["rps"] for r in s_runs]) / rps) if rps else ""
             line = "| %s | %s | %.0f | %.2f | %.2f | %.2f | %s | %s |" % (title, name, rps, p50, p99, cpu, ratio_cpu,

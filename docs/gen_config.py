@@ -79,7 +79,9 @@ def directives(help_text):
     lines = help_text.splitlines()
     out = []
     for i, line in enumerate(lines):
-        m = re.match(r"^  (--.+?)\s{2,}(.+)$", line) or re.match(r"^  (--\S+ / --\S+) (.+)$", line)
+        # "--name METAVAR" or "--name / --no-name", then at least one space (one only when the
+        # option fills its column)
+        m = re.match(r"^  (--\S+ / --\S+|--\S+ \S+)\s+(.+)$", line)
         if not m or i + 1 >= len(lines):
             continue
         d = re.match(r"^\s+default: (.*); YAML: (\S+); env: (\S+); scope: (.+)$", lines[i + 1])

@@ -35,7 +35,7 @@ typedef uint16_t hs_cause_t;
 typedef struct hs_cause_info_s {
     const char *id;        /* "header_timeout", "rule:deny": [a-z0-9_:.-], at most 63 bytes */
     uint16_t status;       /* the status it leads to; 0: it varies (the client chose it, or it stays as it was) */
-    uint16_t also[2];      /* other statuses it may lead to (the gateway's proxy_errors modes), 0 = none */
+    uint16_t also[2];      /* other statuses it may lead to (the gateway's proxy.errors modes), 0 = none */
     const char *directive; /* the directive that changes it; "" or NULL when none */
     const char *summary;   /* one line */
 } hs_cause_info_t;

@@ -185,6 +185,8 @@ struct hs_client_s {
     int64_t body_left;    /* Content-Length bytes still to read */
     hs_timer_t kick;      /* runs the exchange from the loop (start, calls, errors found in calls) */
     hs_header_t *hdrs;    /* room for limits.max_headers fields (heads and trailers) */
+    size_t hdrs_cap;
+    hs_client_t *next_free; /* in the pool's cache of freed exchanges */
     uint8_t state;
     uint8_t dl;            /* which timeout the socket's deadline stands for */
     bool body_ended : 1;   /* the request body is complete (or there is none) */

@@ -205,6 +205,7 @@ struct hs_config_s {
     uint64_t keepalive_timeout;
     uint64_t send_timeout;
     uint64_t drain_timeout;
+    uint64_t drain_delay; /* SIGTERM: health paths answer 503 this long before the drain starts */
     uint64_t linger_timeout;
     uint64_t handshake_timeout;
     int max_keepalive_requests;

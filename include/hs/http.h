@@ -68,7 +68,8 @@ typedef void (*hs_body_cb)(hs_req_t *req, const char *data, size_t len, int how)
  *     is under way (the module answered).
  *   content — only the path's handler: it answers (HS_OK), starts asynchronous work (HS_AGAIN,
  *     reading the body counts), or declines (HS_DECLINED: 404).
- *   log — every module's, once, when the request ends, with its final status (req->log_status).
+ *   log — every module's, once, when the request ends, with its final status (req->log_status),
+ *     before its access log line is written (so it may add fields: hs_req_log_field).
  * Settings: hs_req_conf(req, module) is the module's settings struct for the request's path
  * (its `conf` schema); per-request state goes in hs_req_ctx slots; per-worker state is made
  * by init_worker (hs_worker_ctx). */
@@ -150,6 +151,7 @@ struct hs_server_s {
     _Atomic int shutting_down; /* 1 = stop accepting, drain */
     _Atomic bool metrics_on;   /* a path serves /metrics: the workers count (src/http/metrics.c) */
     _Atomic uint64_t generation, reloads_ok, reloads_failed; /* the configuration served, reloads */
+    _Atomic int stopping; /* 1 = SIGTERM seen: health paths answer 503 (drain_delay, then the drain) */
     struct hs_tls_keys_s *tls_keys; /* session ticket keys of every TLS context, kept across reloads */
     uint64_t drain_deadline_ms;
 };
@@ -242,6 +244,10 @@ struct hs_req_s {
     const char *allow;        /* value of Allow for 405 / OPTIONS */
     bool res_close;           /* send Connection: close and close after */
     bool res_sent;
+    /* The response is an upstream's, relayed by a gateway (its status may be one the registry
+     * does not know, its fields are the upstream's business): the registry's rule check is not
+     * applied to it. */
+    bool relayed;
     bool abort_conn;  /* close without a response (hs_res_close_silently) */
     bool no_body;     /* HEAD or status without content */
     int log_status;   /* status for the access log when it differs (444, 499, 494) */
@@ -314,6 +320,9 @@ int hs_res_stream_write(hs_req_t *req, const void *data, size_t len);
 /* The same without a copy: data must stay as it is until it has been written — until
  * hs_res_stream_pending() says it is no longer queued, or on_drain with drain_low 0. */
 int hs_res_stream_write_ref(hs_req_t *req, const void *data, size_t len);
+/* The caller is about to reuse the memory data[0..len) it passed to hs_res_stream_write_ref:
+ * whatever of it is still queued is copied now (nothing is when the socket took it all). */
+void hs_res_stream_unref(hs_req_t *req, const void *data, size_t len);
 int hs_res_stream_end(hs_req_t *req, const hs_res_header_t *trailers, size_t n);
 /* Bytes queued but not yet written. */
 size_t hs_res_stream_pending(const hs_req_t *req);

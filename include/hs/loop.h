@@ -23,6 +23,8 @@ enum {
     HS_EV_TIMEOUT = 32, /* alone: a socket's deadline passed (hs_sock_set_deadline) */
 };
 
+typedef struct hs_task_s hs_task_t;
+
 typedef void (*hs_io_cb)(hs_io_t *io, int events);
 typedef void (*hs_timer_cb)(hs_timer_t *t);
 
@@ -38,6 +40,13 @@ struct hs_timer_s {
     hs_timer_t *next, *prev;
     uint64_t at;
     hs_timer_cb cb;
+};
+
+/* Work for the end of the current batch (hs_loop_post). Zero-initialise and set cb. */
+struct hs_task_s {
+    hs_task_t *next;
+    bool posted;
+    void (*cb)(hs_task_t *t);
 };
 
 #define HS_WHEEL_BITS 6
@@ -67,6 +76,7 @@ struct hs_loop_s {
     size_t ndisposed, cap_disposed;
     char *buf_pool[16]; /* input buffers idle sockets gave back (src/event/sock.c) */
     int nbuf_pool;
+    hs_task_t *tasks, **tasks_tail; /* posted with hs_loop_post, not yet run */
 };
 
 int hs_loop_init(hs_loop_t *loop);
@@ -91,8 +101,27 @@ int hs_io_add_listener(hs_loop_t *loop, hs_io_t *io);
  * changes). Remove it with hs_io_del_first. */
 int hs_io_add_first(hs_loop_t *loop, hs_io_t *io);
 void hs_io_del_first(hs_loop_t *loop, hs_io_t *io);
-/* Wait for events (at most max_wait_ms, or until the next timer), dispatch them, run due timers. */
+/* Register fd level-triggered with exactly the interests in `events` (HS_EV_READ, HS_EV_WRITE,
+ * both, or 0: registered and quiet), or change the interests of a descriptor registered so
+ * before. For a library that asks to start and stop reading and writing (hiredis's adapters):
+ * it is told again on every wake-up while the condition holds, and it need not drain the
+ * socket. HS_OK or -errno. Remove it with hs_io_close (or hs_io_del). */
+int hs_io_set_events(hs_loop_t *loop, hs_io_t *io, int events);
+/* Wait for events (at most max_wait_ms, or until the next timer), dispatch them, run due timers,
+ * then the tasks posted meanwhile (hs_loop_post). */
 void hs_loop_run_once(hs_loop_t *loop, int max_wait_ms);
+/* Run t->cb once the current batch is over: after every io callback and due timer of this
+ * hs_loop_run_once (or, posted between batches, at the end of the next one, which then does not
+ * wait for events). Lets handlers that each queue a little output during a batch write it in one
+ * system call (redis's beforeSleep). Posting a task already posted does nothing; a task posted by
+ * a task runs in the same round, up to a bound, else in the next batch. Loop thread only. */
+void hs_loop_post(hs_loop_t *loop, hs_task_t *t);
+/* Take back a posted task that has not run (harmless when it is not posted). */
+void hs_loop_unpost(hs_loop_t *loop, hs_task_t *t);
+/* The loop whose hs_loop_run_once last ran on the calling thread (a worker's), or NULL on a
+ * thread that runs none (the main thread, helper threads). For code reached without a loop in
+ * hand that keeps state per loop (a shared store's connection per worker). */
+hs_loop_t *hs_loop_current(void);
 /* Wake the loop from another thread. */
 void hs_loop_wake(hs_loop_t *loop);
 void hs_loop_update_clock(hs_loop_t *loop);

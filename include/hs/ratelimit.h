@@ -40,6 +40,9 @@ typedef struct hs_gcra_s {
     uint32_t period_s;
     uint32_t zone;    /* the store's namespace for this rule (distinct per rule, chosen by the caller) */
     const char *name; /* the policy's name (RateLimit fields; a shared store's key prefix) */
+    /* a shared store's namespace instead of zone: the same in every process of a service and
+     * across reloads (zone numbers follow the order a configuration was read in); 0: zone */
+    uint32_t shared_zone;
 } hs_gcra_t;
 
 #define HS_BURST_MAX 1000000
@@ -72,6 +75,7 @@ typedef struct hs_budget_s {
     uint64_t period_ms; /* 1 s .. 366 d */
     uint32_t zone;
     const char *name;
+    uint32_t shared_zone; /* as hs_gcra_t's */
 } hs_budget_t;
 /* Set up a budget. HS_ERROR with *err for a zero budget or a period outside 1 s .. 366 d. */
 int hs_budget_init(hs_budget_t *b, uint64_t bytes, uint64_t period_ms, const char **err);
@@ -103,7 +107,22 @@ void hs_budget_step(const hs_budget_t *b, uint64_t *period_end_ms, uint64_t *use
  *             then (request memory);
  *   HS_ERROR  the store cannot answer (unreachable, timed out): the caller applies its failure
  *             policy (open: admit; closed: 503).
- * The in-process store always answers HS_OK at once and never calls done. */
+ * The in-process store always answers HS_OK at once and never calls done.
+ *
+ * What a caller on a request must do with a store that may be remote (the Redis store,
+ * hs/redis.h), whichever it was given:
+ *   - Pass done. After HS_AGAIN, done is called exactly once, on the same loop, within the
+ *     store's timeout (also when the store shuts down: rc HS_ERROR) — but possibly after the
+ *     request ended (the client left). So arg and out must not be request memory alone: keep
+ *     them in a small heap context that the request's cleanup marks as orphaned and done frees
+ *     (the pattern of hs_req_offload's done with req NULL). Return HS_AGAIN from the phase and
+ *     call hs_req_resume (or answer) from done.
+ *   - HS_ERROR, at once or through done: the shared store is down and its failure policy is
+ *     `closed` (a store whose policy is `open` answers HS_OK from its local state instead, never
+ *     HS_ERROR). Answer 503 Service Unavailable with Retry-After (RFC 9110 §15.6.4, §10.2.3),
+ *     not 429: the client did nothing wrong, the service cannot judge it now.
+ *   - done NULL means "do not wait": fine for counting (a budget's bytes in the log phase), where
+ *     the answer is not wanted; a remote store then returns HS_AGAIN and never writes out. */
 typedef struct hs_limit_store_s hs_limit_store_t;
 typedef void (*hs_limit_done_cb)(void *arg, int rc, void *out);
 

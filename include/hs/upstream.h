@@ -2,7 +2,7 @@
  * and the Proxy-Status field (RFC 9209) that reports it.
  *
  * One id per cause feeds the status the gateway answers with (in each of the three
- * `proxy_errors` modes), the Proxy-Status error type, the access log, metrics and `statusd
+ * `proxy.errors` modes), the Proxy-Status error type, the access log, metrics and `statusd
  * explain`. The table is data: add a cause there, not in code. Nothing here allocates except
  * hs_proxy_status_format, into the buffer it is given. */
 #ifndef HS_UPSTREAM_H
@@ -27,7 +27,7 @@ typedef enum {
     HS_UP__COUNT
 } hs_up_cause_t;
 
-/* The three answers of the table: `proxy_errors: standard|detailed|timeouts`. */
+/* The three answers of the table: `proxy.errors: standard|detailed|timeouts`. */
 typedef enum {
     HS_PROXY_ERRORS_STANDARD = 0, /* 502 / 503 / 504 */
     HS_PROXY_ERRORS_DETAILED,     /* Cloudflare's 52x and 530 */

@@ -65,6 +65,12 @@ char *hs_writer_tail(hs_writer_t *w, size_t n);
 void hs_writer_commit(hs_writer_t *w, size_t n);
 /* Copy p[0..n) to the end of the chain (hs_writer_tail + memcpy + commit). */
 void hs_writer_copy(hs_writer_t *w, const void *p, size_t n);
+/* Stop referencing the caller's memory p[0..n): every queued memory segment that points into it
+ * gets its bytes not yet written copied into memory the writer owns. After the call the caller
+ * may reuse or free that memory. For zero-copy writers that cannot wait: reference first, and
+ * copy only what the socket did not take at once (a proxy relaying from a buffer it must read
+ * into again). */
+void hs_writer_unref(hs_writer_t *w, const void *p, size_t n);
 /* Move every segment of `from` to the end of `to` (ownership included); `from` is left empty. */
 void hs_writer_append(hs_writer_t *to, hs_writer_t *from);
 /* Segments in the chain, and the i-th one not yet written (i < count). */

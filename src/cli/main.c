@@ -192,7 +192,10 @@ int main(int argc, char **argv)
         goto Exit;
     rc = 1;
     if (hs_config_validate(&cfg, err, sizeof(err)) != HS_OK) {
-        fprintf(stderr, "statusd: %s%s%s\n", config_path ? config_path : "", config_path ? ": " : "", err);
+        /* a check that found its directive already says FILE:LINE: the file once */
+        bool located = config_path && !strncmp(err, config_path, strlen(config_path));
+        fprintf(stderr, "statusd: %s%s%s\n", config_path && !located ? config_path : "",
+                config_path && !located ? ": " : "", err);
         goto Exit;
     }
     apply_log_level(&cfg);

@@ -114,6 +114,10 @@ static const hs_directive_t engine_directives[] = {
      "longest pause while the client is not reading the response", 1, 86400000, TOP},
     {"drain_timeout", HS_DT_DURATION, OFF(drain_timeout), "10s", "DURATION",
      "on SIGTERM/SIGINT, time allowed for in-flight responses", 0, 86400000, TOP},
+    {"drain_delay", HS_DT_DURATION, OFF(drain_delay), "0s", "DURATION",
+     "on SIGTERM/SIGINT, keep accepting and serving this long while health paths answer 503, so that a load "
+     "balancer takes the instance out before the drain starts (a second signal ends it early)",
+     0, 3600000, TOP},
     {"linger_timeout", HS_DT_DURATION, OFF(linger_timeout), "2s", "DURATION",
      "after an error response, time spent draining the client's input before closing", 0, 60000, TOP},
     {"handshake_timeout", HS_DT_DURATION, OFF(handshake_timeout), "10s", "DURATION",

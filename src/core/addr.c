@@ -8,10 +8,33 @@
 #include <netinet/in.h>
 #include <stdio.h>
 
+/* IPv4 without inet_ntop and snprintf (both go through printf's machinery): a gateway formats
+ * its client's address for every request it forwards. */
+static size_t format_v4(const struct sockaddr_in *a, char *out, size_t n, unsigned flags)
+{
+    char buf[32], *p = buf;
+    const unsigned char *b = (const unsigned char *)&a->sin_addr;
+    for (int i = 0; i < 4; i++) {
+        if (i)
+            *p++ = '.';
+        p = hs_fmt_u64(p, b[i]);
+    }
+    if (flags & HS_ADDR_PORT) {
+        *p++ = ':';
+        p = hs_fmt_u64(p, ntohs(a->sin_port));
+    }
+    size_t len = HS_MIN((size_t)(p - buf), n - 1);
+    memcpy(out, buf, len);
+    out[len] = '\0';
+    return len;
+}
+
 size_t hs_addr_format(const struct sockaddr *sa, char *out, size_t n, unsigned flags)
 {
     if (n == 0)
         return 0;
+    if (sa && sa->sa_family == AF_INET)
+        return format_v4((const struct sockaddr_in *)sa, out, n, flags);
     char ip[INET6_ADDRSTRLEN];
     unsigned port = 0;
     bool v6 = false;

@@ -9,8 +9,15 @@
 #include <unistd.h>
 
 #define MAX_EVENTS 256
+#define TASK_ROUNDS 4 /* tasks posting tasks: rounds run in one batch before the rest waits */
 
 static void dispose_closed(hs_loop_t *loop);
+static _Thread_local hs_loop_t *current;
+
+hs_loop_t *hs_loop_current(void)
+{
+    return current;
+}
 
 void hs_loop_update_clock(hs_loop_t *loop)
 {
@@ -41,6 +48,7 @@ int hs_loop_init(hs_loop_t *loop)
         close(loop->epfd);
         return -e;
     }
+    loop->tasks_tail = &loop->tasks;
     loop->wake_io.fd = loop->wakefd;
     loop->wake_io.cb = on_wake;
     hs_loop_update_clock(loop);
@@ -53,6 +61,8 @@ int hs_loop_init(hs_loop_t *loop)
 
 void hs_loop_destroy(hs_loop_t *loop)
 {
+    if (current == loop)
+        current = NULL;
     dispose_closed(loop);
     free(loop->disposed);
     loop->disposed = NULL;
@@ -87,6 +97,17 @@ void hs_io_del_first(hs_loop_t *loop, hs_io_t *io)
     loop->nfirst--;
 }
 
+int hs_io_set_events(hs_loop_t *loop, hs_io_t *io, int events)
+{
+    struct epoll_event ev = {.events = (events & HS_EV_READ ? EPOLLIN : 0) | (events & HS_EV_WRITE ? EPOLLOUT : 0),
+                             .data.ptr = io};
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, io->fd, &ev) == 0)
+        return HS_OK;
+    if (errno == ENOENT && epoll_ctl(loop->epfd, EPOLL_CTL_ADD, io->fd, &ev) == 0)
+        return HS_OK;
+    return -errno;
+}
+
 void hs_io_del(hs_loop_t *loop, hs_io_t *io)
 {
     epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
@@ -115,6 +136,48 @@ static void dispose_closed(hs_loop_t *loop)
     loop->ndisposed = 0;
 }
 
+void hs_loop_post(hs_loop_t *loop, hs_task_t *t)
+{
+    if (t->posted)
+        return;
+    t->posted = true;
+    t->next = NULL;
+    *loop->tasks_tail = t;
+    loop->tasks_tail = &t->next;
+}
+
+void hs_loop_unpost(hs_loop_t *loop, hs_task_t *t)
+{
+    if (!t->posted)
+        return;
+    for (hs_task_t **pp = &loop->tasks; *pp; pp = &(*pp)->next)
+        if (*pp == t) {
+            *pp = t->next;
+            if (loop->tasks_tail == &t->next)
+                loop->tasks_tail = pp;
+            break;
+        }
+    t->posted = false;
+}
+
+/* The tasks posted so far, each once; those they post run in the next round, and after a few
+ * rounds in the next batch (which then does not wait), so that a task that keeps posting itself
+ * cannot starve the descriptors. */
+static void run_tasks(hs_loop_t *loop)
+{
+    for (int round = 0; round < TASK_ROUNDS && loop->tasks; round++) {
+        hs_task_t *t = loop->tasks;
+        loop->tasks = NULL;
+        loop->tasks_tail = &loop->tasks;
+        while (t) {
+            hs_task_t *next = t->next;
+            t->posted = false;
+            t->cb(t);
+            t = next;
+        }
+    }
+}
+
 void hs_loop_wake(hs_loop_t *loop)
 {
     uint64_t one = 1;
@@ -125,10 +188,13 @@ void hs_loop_wake(hs_loop_t *loop)
 void hs_loop_run_once(hs_loop_t *loop, int max_wait_ms)
 {
     struct epoll_event events[MAX_EVENTS];
+    current = loop;
     int64_t t = hs_wheel_timeout(&loop->wheel, loop->now_ms);
     int wait = max_wait_ms;
     if (t >= 0 && (wait < 0 || t < wait))
         wait = (int)t;
+    if (loop->tasks)
+        wait = 0; /* posted between batches: they run at the end of this one, now */
     if (loop->ndisposed)
         dispose_closed(loop); /* closed between batches */
     int n = epoll_wait(loop->epfd, events, MAX_EVENTS, wait);
@@ -160,5 +226,6 @@ void hs_loop_run_once(hs_loop_t *loop, int max_wait_ms)
         io->cb(io, ev);
     }
     hs_wheel_run(&loop->wheel, loop->now_ms);
+    run_tasks(loop);
     dispose_closed(loop);
 }

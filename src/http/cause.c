@@ -21,14 +21,14 @@ static const hs_cause_info_t engine[] = {
 _Static_assert(HS_ARRAY_SIZE(engine) == HS_CAUSE__ENGINE_END - 1, "one entry per engine cause");
 
 /* The gateway's causes under the names the access log and metrics use: upstream_<id>. Their
- * status depends on proxy_errors: the standard mode's first, the others in `also`. */
+ * status depends on proxy.errors: the standard mode's first, the others in `also`. */
 #define ALT(st, other) ((other) != (st) ? (other) : 0)
 static const hs_cause_info_t upstream[] = {
 #define HS_CAUSE(sym, id_, type, st, de, to, flags_, summary_)                                                         \
     {.id = "upstream_" id_,                                                                                            \
      .status = st,                                                                                                     \
      .also = {ALT(st, de), ALT(st, to) != ALT(st, de) ? ALT(st, to) : 0},                                              \
-     .directive = "proxy_errors",                                                                                      \
+     .directive = "proxy.errors",                                                                                      \
      .summary = summary_},
 #include "upstream.def"
 #undef HS_CAUSE

@@ -45,10 +45,17 @@ typedef struct host_s {
     uint32_t nidle, nopen;
 } host_t;
 
+/* Exchanges freed are kept for the next ones (at most CLIENT_CACHE per pool), with their header
+ * array, their output chain's written-out blocks and their replay buffer: a gateway relaying
+ * small responses then allocates nothing per request. */
+#define CLIENT_CACHE 64
+
 struct hs_client_pool_s {
     hs_loop_t *loop;
     hs_client_pool_conf_t conf;
     host_t *hosts;
+    hs_client_t *cache; /* freed exchanges, linked through next_free */
+    int ncache;
 };
 
 /* A connection: busy (owner set) or idle in its host's list. Kept small: this and the socket are
@@ -149,7 +156,15 @@ static void conn_io(hs_io_t *io, int ev)
         conn_close(k);
 }
 
-static hs_client_conn_t *pool_take(hs_client_pool_t *pool, host_t *h, uint64_t max_idle_ms)
+/* The peek before reuse costs a system call per request. It is skipped for a request that may be
+ * replayed (HS_CLIENT_RETRY) on a connection idle for less than PEEK_AFTER_MS: if the upstream
+ * closed it meanwhile (a close right after a response, not announced), the request meets the EOF
+ * before any response byte and is sent again on a fresh connection; and bytes nobody asked for
+ * (a 408 before an idle close) come from idle timers, which do not fire that early. A request that
+ * may not be replayed is always peeked for. */
+#define PEEK_AFTER_MS 1000
+
+static hs_client_conn_t *pool_take(hs_client_pool_t *pool, host_t *h, uint64_t max_idle_ms, bool replayable)
 {
     uint64_t now = pool->loop->now_ms;
     hs_client_conn_t *next;
@@ -158,7 +173,8 @@ static hs_client_conn_t *pool_take(hs_client_pool_t *pool, host_t *h, uint64_t m
         if (max_idle_ms && now - k->idle_since > max_idle_ms)
             continue; /* too old for this request; younger ones come first, and others may use it */
         idle_unlink(k);
-        if (!conn_alive(k)) {
+        bool peek = !replayable || now - k->idle_since >= PEEK_AFTER_MS || k->sock.eof || k->sock.rdhup;
+        if (peek && !conn_alive(k)) {
             k->owner = NULL;
             h->nopen--;
             k->host = NULL;
@@ -218,6 +234,14 @@ void hs_client_pool_free(hs_client_pool_t *pool)
 {
     if (!pool)
         return;
+    while (pool->cache) {
+        hs_client_t *c = pool->cache;
+        pool->cache = c->next_free;
+        hs_writer_reset(&c->out);
+        hs_buf_free(&c->replay);
+        free(c->hdrs);
+        free(c);
+    }
     while (pool->hosts) {
         host_t *h = pool->hosts;
         while (h->idle_head)
@@ -350,14 +374,25 @@ static void queue(hs_client_t *c, const void *p, size_t n)
     }
 }
 
+/* The request head, written straight into the output chain's block (and kept for a replay while
+ * one is possible). */
 static void queue_head(hs_client_t *c, const hs_client_req_t *req)
 {
-    hs_buf_t b = {0};
     hs_iovec_t m = req->method_name.base ? req->method_name : hs_iov_cstr(hs_method_name(req->method));
-    hs_buf_append(&b, m.base, m.len);
-    HS_BUF_LIT(&b, " ");
-    hs_buf_append(&b, req->target.base, req->target.len);
-    HS_BUF_LIT(&b, " HTTP/1.1\r\n");
+    size_t size = m.len + 1 + req->target.len + 11 + 48 + 19 + 2;
+    for (size_t i = 0; i < req->num_headers; i++)
+        size += req->headers[i].name.len + req->headers[i].value.len + 4;
+    char *start = hs_writer_tail(&c->out, size), *p = start;
+#define PUT(ptr, n)                                                                                                    \
+    do {                                                                                                               \
+        memcpy(p, (ptr), (n));                                                                                         \
+        p += (n);                                                                                                      \
+    } while (0)
+#define PUT_LIT(lit) PUT(lit, sizeof(lit) - 1)
+    PUT(m.base, m.len);
+    PUT_LIT(" ");
+    PUT(req->target.base, req->target.len);
+    PUT_LIT(" HTTP/1.1\r\n");
     bool has_connection = false;
     for (size_t i = 0; i < req->num_headers; i++) {
         const hs_header_t *f = &req->headers[i];
@@ -366,20 +401,31 @@ static void queue_head(hs_client_t *c, const hs_client_req_t *req)
             continue;
         if (HS_IOV_IEQ(f->name, "connection"))
             has_connection = true;
-        hs_buf_append(&b, f->name.base, f->name.len);
-        HS_BUF_LIT(&b, ": ");
-        hs_buf_append(&b, f->value.base, f->value.len);
-        HS_BUF_LIT(&b, "\r\n");
+        PUT(f->name.base, f->name.len);
+        PUT_LIT(": ");
+        PUT(f->value.base, f->value.len);
+        PUT_LIT("\r\n");
     }
-    if (req->content_length >= 0)
-        hs_buf_printf(&b, "Content-Length: %lld\r\n", (long long)req->content_length);
-    else if (req->content_length == HS_CLIENT_CHUNKED)
-        HS_BUF_LIT(&b, "Transfer-Encoding: chunked\r\n");
+    if (req->content_length >= 0) {
+        PUT_LIT("Content-Length: ");
+        p = hs_fmt_u64(p, (uint64_t)req->content_length);
+        PUT_LIT("\r\n");
+    } else if (req->content_length == HS_CLIENT_CHUNKED) {
+        PUT_LIT("Transfer-Encoding: chunked\r\n");
+    }
     if ((req->flags & HS_CLIENT_NO_REUSE) && !has_connection)
-        HS_BUF_LIT(&b, "Connection: close\r\n");
-    HS_BUF_LIT(&b, "\r\n");
-    queue(c, b.base, b.len);
-    hs_buf_free(&b);
+        PUT_LIT("Connection: close\r\n");
+    PUT_LIT("\r\n");
+#undef PUT_LIT
+#undef PUT
+    size_t n = (size_t)(p - start);
+    hs_writer_commit(&c->out, n);
+    if (c->replay_ok) {
+        if (n > HS_CLIENT_REPLAY_MAX)
+            c->replay_ok = false;
+        else
+            hs_buf_append(&c->replay, start, n);
+    }
 }
 
 static void on_kick(hs_timer_t *t)
@@ -391,7 +437,23 @@ static void on_kick(hs_timer_t *t)
 hs_client_t *hs_client_start(hs_client_pool_t *pool, const struct sockaddr *sa, socklen_t salen,
                              const hs_client_req_t *req, const hs_client_cbs_t *cbs, void *data)
 {
-    hs_client_t *c = hs_calloc(1, sizeof(*c));
+    hs_client_t *c = pool->cache;
+    hs_header_t *hdrs = NULL;
+    size_t hdrs_cap = 0;
+    if (c) { /* a freed one: everything zeroed but what it keeps for reuse */
+        pool->cache = c->next_free;
+        pool->ncache--;
+        hs_writer_t out = c->out;
+        hs_buf_t replay = c->replay;
+        hdrs = c->hdrs;
+        hdrs_cap = c->hdrs_cap;
+        memset(c, 0, sizeof(*c));
+        c->out = out;
+        c->replay = replay;
+    } else {
+        c = hs_calloc(1, sizeof(*c));
+        hs_writer_init(&c->out);
+    }
     c->pool = pool;
     c->data = data;
     c->cbs = *cbs;
@@ -412,14 +474,21 @@ hs_client_t *hs_client_start(hs_client_pool_t *pool, const struct sockaddr *sa, 
     c->t.start = pool->loop->now_ms;
     c->kick.cb = on_kick;
     c->body_ended = req->content_length == HS_CLIENT_NO_BODY || req->content_length == 0;
-    hs_writer_init(&c->out);
-    c->hdrs = hs_malloc(c->limits.max_headers * sizeof(hs_header_t));
+    if (hdrs_cap < c->limits.max_headers) {
+        free(hdrs);
+        hdrs = hs_malloc(c->limits.max_headers * sizeof(hs_header_t));
+        hdrs_cap = c->limits.max_headers;
+    }
+    c->hdrs = hdrs;
+    c->hdrs_cap = hdrs_cap;
     c->addrlen = (socklen_t)HS_MIN((size_t)salen, sizeof(c->addr));
     memcpy(&c->addr, sa, c->addrlen);
     c->state = ST_CONNECTING;
 
     host_t *h = host_find(pool, sa, salen, true);
-    hs_client_conn_t *k = (req->flags & HS_CLIENT_FRESH) ? NULL : pool_take(pool, h, req->max_reuse_idle_ms);
+    hs_client_conn_t *k = (req->flags & HS_CLIENT_FRESH)
+                              ? NULL
+                              : pool_take(pool, h, req->max_reuse_idle_ms, (req->flags & HS_CLIENT_RETRY) != 0);
     if (k) {
         k->owner = c;
         c->conn = k;
@@ -433,6 +502,14 @@ hs_client_t *hs_client_start(hs_client_pool_t *pool, const struct sockaddr *sa, 
         connect_fresh(c, h);
     }
     queue_head(c, req);
+    /* Write first (design habit 7): on a connection ready now the head leaves at once instead of
+     * at the loop's next tick; the run the kick makes sees what is left, or an error, and calls
+     * back from there. */
+    if (c->state == ST_EXCHANGE && c->conn && c->body_ended && hs_writer_flush(&c->out, &c->conn->sock) > 0 &&
+        c->out.pending == 0) {
+        c->req_done = true;
+        c->t.sent = pool->loop->now_ms;
+    }
     return c;
 }
 
@@ -504,12 +581,25 @@ void hs_client_pause(hs_client_t *c, bool paused)
 
 static void destroy(hs_client_t *c)
 {
+    hs_client_pool_t *pool = c->pool;
     if (hs_timer_is_linked(&c->kick))
-        hs_timer_unlink(&c->pool->loop->wheel, &c->kick);
+        hs_timer_unlink(&pool->loop->wheel, &c->kick);
     if (c->conn) {
         c->conn->owner = c;
         conn_close(c->conn);
         c->conn = NULL;
+    }
+    if (pool->ncache < CLIENT_CACHE) {
+        /* kept for the next exchange: a chain written out keeps its blocks, a large replay copy goes */
+        if (c->out.pending)
+            hs_writer_reset(&c->out);
+        if (c->replay.cap > HS_CLIENT_REPLAY_MAX)
+            hs_buf_free(&c->replay);
+        c->replay.len = 0;
+        c->next_free = pool->cache;
+        pool->cache = c;
+        pool->ncache++;
+        return;
     }
     hs_writer_reset(&c->out);
     hs_buf_free(&c->replay);
@@ -551,7 +641,7 @@ static bool try_retry(hs_client_t *c, hs_up_cause_t cause)
     hs_writer_reset(&c->out);
     hs_writer_copy(&c->out, c->replay.base, c->replay.len);
     c->replay_ok = false;
-    hs_buf_free(&c->replay);
+    c->replay.len = 0;
     c->req_done = false;
     c->write_failed = false;
     c->t.sent = 0;
@@ -684,7 +774,7 @@ static ssize_t read_some(hs_client_t *c, size_t limit)
         c->t.first_byte = c->pool->loop->now_ms;
         if (c->replay_ok) { /* a response began: the request can no longer be replayed */
             c->replay_ok = false;
-            hs_buf_free(&c->replay);
+            c->replay.len = 0; /* its memory stays for the next exchange */
         }
     }
     return n;

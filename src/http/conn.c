@@ -121,11 +121,12 @@ static void request_finish(hs_conn_t *c, hs_req_t *req)
         }
     }
     uint64_t body = req->wire_bytes > req->head_bytes ? req->wire_bytes - req->head_bytes : 0;
+    hs__req_log_phase(req, status); /* first: modules may add fields to the line */
     hs__access_log(req, status, body);
     hs__metrics_t *m = hs__metrics_of(req->worker);
     if (m)
         hs__metrics_request(m, req, status);
-    hs__req_end(req, status); /* the modules' log phase, then the request's cleanups */
+    hs__req_end(req, status); /* then the request's cleanups */
 }
 
 static void request_free(hs_conn_t *c)
@@ -291,6 +292,9 @@ static void start_request(hs_conn_t *c, int head_len)
     req->head_len = (size_t)head_len;
     request_own_head(req, rbuf_data(c));
     hs_sock_consume(&c->sock, (size_t)head_len);
+    /* the head is the request's own now: an input buffer with nothing after it goes back to the
+     * loop, so that a request waiting for something (an upstream) holds none */
+    hs_sock_release_buffer(&c->sock);
     clear_timer(c);
     c->state = HS_CS_HANDLER;
     if (req->p.method_id == HS_METHOD_HEAD)

@@ -148,7 +148,10 @@ ssize_t hs__conn_flush(hs_conn_t *c);
 /* request.c */
 /* Find the request's host and path, apply the path's limits, run the phases. */
 void hs__req_process(hs_req_t *req);
-/* The request ends with `status`: the modules' log phase, then its cleanups (conn.c). */
+/* The request ends with `status` (conn.c): first the modules' log phase (which may add fields to
+ * its access log line: hs_req_log_field), then the line and the metrics, then hs__req_end: its
+ * cleanups. */
+void hs__req_log_phase(hs_req_t *req, int status);
 void hs__req_end(hs_req_t *req, int status);
 
 /* response.c */

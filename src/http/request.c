@@ -51,13 +51,18 @@ void hs_req_cleanup(hs_req_t *req, void (*fn)(void *arg), void *arg)
     req->cleanups = c;
 }
 
-void hs__req_end(hs_req_t *req, int status)
+void hs__req_log_phase(hs_req_t *req, int status)
 {
     req->log_status = status;
     uint32_t idle = req->path ? req->path->idle[2] : 0;
     for (hs_module_t *const *m = req->srv->log; *m; m++)
         if (!((idle >> (*m)->index) & 1u))
             (*m)->log(req);
+}
+
+void hs__req_end(hs_req_t *req, int status)
+{
+    req->log_status = status;
     while (req->cleanups) {
         hs_cleanup_t *c = req->cleanups;
         req->cleanups = c->next;

@@ -309,6 +309,12 @@ int hs_res_stream_write_ref(hs_req_t *req, const void *data, size_t len)
     return stream_piece(req, data, len, false);
 }
 
+void hs_res_stream_unref(hs_req_t *req, const void *data, size_t len)
+{
+    if (req->out.pending)
+        hs_writer_unref(&req->out, data, len);
+}
+
 int hs_res_stream_end(hs_req_t *req, const hs_res_header_t *trailers, size_t n)
 {
     if (!req->streaming)
@@ -572,6 +578,8 @@ static bool has_header(hs_req_t *req, uint32_t bit)
 
 void hs__check_response(hs_req_t *req, bool has_body_bytes)
 {
+    if (req->relayed)
+        return; /* an upstream's response: what it says is relayed, not checked against the registry */
     const hs_status_info_t *info = hs_status_get(req->status);
     const char *problem = NULL;
     char buf[160];

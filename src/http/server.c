@@ -457,6 +457,27 @@ Refused:
     hs_os_notify("READY=1\nSTATUS=serving (reload refused)");
 }
 
+/* SIGTERM with drain_delay: for that long everything is served as before, but health paths
+ * answer 503 (srv->stopping), so that a load balancer checking them takes this instance out of
+ * its pool while it still accepts; only then does the drain close the listeners. A second
+ * SIGTERM or SIGINT ends the delay at once; SIGUSR1 still reopens the access log. */
+static void drain_delay(hs_server_t *srv, const sigset_t *set, int sig)
+{
+    atomic_store(&srv->stopping, 1);
+    uint64_t delay = srv->cfg->drain_delay;
+    if (!delay)
+        return;
+    hs_log_info("signal %d: health checks answer 503 for %llums before the drain", sig, (unsigned long long)delay);
+    for (uint64_t end = hs_now_ms() + delay, now; (now = hs_now_ms()) < end;) {
+        struct timespec ts = {(time_t)((end - now) / 1000), (long)((end - now) % 1000) * 1000000L};
+        int got = sigtimedwait(set, NULL, &ts);
+        if (got == SIGTERM || got == SIGINT)
+            break;
+        if (got == SIGUSR1)
+            hs__access_log_reopen();
+    }
+}
+
 int hs_server_run(hs_server_t *srv)
 {
     char err[512];
@@ -566,9 +587,10 @@ int hs_server_run(hs_server_t *srv)
                     srv->modules[i]->reload(srv);
         }
     }
+    hs_os_notify("STOPPING=1\nSTATUS=draining connections");
+    drain_delay(srv, &set, sig);
     cfg = srv->cfg; /* the current generation's */
     hs_log_info("signal %d: draining connections (up to %llums)", sig, (unsigned long long)cfg->drain_timeout);
-    hs_os_notify("STOPPING=1\nSTATUS=draining connections");
     srv->drain_deadline_ms = hs_now_ms() + cfg->drain_timeout;
     atomic_store(&srv->shutting_down, 1);
     for (int wi = 0; wi < nw; wi++)

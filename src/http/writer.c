@@ -92,6 +92,21 @@ void hs_writer_append(hs_writer_t *to, hs_writer_t *from)
     }
 }
 
+void hs_writer_unref(hs_writer_t *w, const void *p, size_t n)
+{
+    const char *lo = p, *hi = lo + n;
+    for (uint32_t i = w->head; w->v && i < w->n; i++) {
+        hs_seg_t *s = &w->v[i];
+        if (!s->base || s->own || s->len == 0 || s->base < lo || s->base >= hi)
+            continue;
+        char *copy = hs_malloc(s->len);
+        memcpy(copy, s->base, s->len);
+        s->base = copy;
+        s->own = copy;
+        s->room = 0;
+    }
+}
+
 char *hs_writer_tail(hs_writer_t *w, size_t n)
 {
     if (w->v && w->n > w->head) {

@@ -9,15 +9,21 @@ extern hs_module_t hs_module_static;
 extern hs_module_t hs_module_webdav;
 extern hs_module_t hs_module_negotiate;
 extern hs_module_t hs_module_metrics;
+extern hs_module_t hs_module_proxy;
+extern hs_module_t hs_module_store;
+extern hs_module_t hs_module_health;
 
 hs_module_t *const hs_modules[] = {
+    &hs_module_store,     /* store.*: state shared through Redis (no phase; its init before the users') */
     &hs_module_policy,    /* rules on hosts and paths: its rewrite and access handlers run first */
+    &hs_module_health,    /* health: true / --health-path: 200 while serving, 503 from SIGTERM on */
     &hs_module_reference, /* /codes on every host */
     &hs_module_testapi,
     &hs_module_static,
     &hs_module_webdav,    /* dav.root paths; --dav: the flat --root (GET and HEAD through the static origin) */
     &hs_module_negotiate, /* settings and caches only: static (and WebDAV) files call it */
     &hs_module_metrics,   /* /metrics where a path (or metrics_path) says */
+    &hs_module_proxy,     /* reverse proxy: paths with proxy.upstreams (--proxy) */
     NULL,
 };
 

@@ -24,7 +24,10 @@
 #define _GNU_SOURCE
 #include "module.h"
 
+#include "hs/store.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 /* Who the client is, as far as the rules are concerned. */
@@ -194,31 +197,155 @@ static void rate_fields(hs_req_t *req, const pol_limit_t *l, const hs_limit_resu
     hs_res_header(req, HS_IOV("RateLimit"), hs_arena_printf(&req->arena, "%.*s", (int)n, item));
 }
 
-static int step_limit(hs_req_t *req, const pol_limit_t *l, const client_t *cl, hs_iovec_t user)
+/* The verdict on a GCRA step's result: HS_DECLINED (admitted) or HS_DONE (429 sent). */
+static int limit_verdict(hs_req_t *req, const pol_limit_t *l, const hs_limit_result_t *r)
 {
-    char buf[KEY_BUF];
-    hs_iovec_t key = key_of(req, l->key, l->header, cl, user, buf);
-    hs_limit_result_t r;
-    uint64_t now_ns = req->worker->loop.now_ms * HS_NS_PER_MS;
-    if (hs_limit_gcra(hs__policy_store(), &l->g, key, now_ns, 1, &r, NULL, NULL) != HS_OK)
-        return HS_DECLINED; /* the store cannot answer: admit (the in-process store always answers) */
-    if (r.allowed) {
-        if (hs__policy_rate_near(&l->g, &r)) /* draft-ietf-httpapi-ratelimit-headers §6 */
-            rate_fields(req, l, &r);
+    if (r->allowed) {
+        if (hs__policy_rate_near(&l->g, r)) /* draft-ietf-httpapi-ratelimit-headers §6 */
+            rate_fields(req, l, r);
         return HS_DECLINED;
     }
     /* RFC 6585 §4: 429, and when to come back — exact, in whole seconds rounded up */
-    uint64_t wait = hs_ns_to_delay_seconds(r.retry_after_ns);
+    uint64_t wait = hs_ns_to_delay_seconds(r->retry_after_ns);
     hs_req_log_field(req, "rule", "limit:%s", l->name);
     hs__policy_cause(req, PC_LIMIT);
     hs_res_headerf(req, "Retry-After", "%llu", (unsigned long long)wait);
-    rate_fields(req, l, &r);
+    rate_fields(req, l, r);
     const char *detail =
         hs_arena_printf(&req->arena, "over the rate limit '%s' (%u requests per %u s, bursts of %u): retry in %llu s",
                         l->name, l->g.count, l->g.period_s, l->g.capacity, (unsigned long long)wait)
             .base;
     hs_res_error(req, 429, detail);
     return HS_DONE;
+}
+
+/* The shared store (store.redis) cannot decide and its failure policy is closed: 503 with
+ * Retry-After (RFC 9110 §15.6.4, §10.2.3), not 429 — the client did nothing wrong, the service
+ * cannot judge it now (the contract in hs/ratelimit.h). */
+static int store_unavailable(hs_req_t *req, const char *rule, const char *name)
+{
+    hs_req_log_field(req, "rule", "%s:%s", rule, name);
+    hs_req_set_cause(req, hs_store_cause_unavailable());
+    hs_res_headerf(req, "Retry-After", "%d", hs_req_top(req)->retry_after);
+    hs_res_error(req, 503,
+                 hs_arena_printf(&req->arena,
+                                 "the shared store of the %s '%s' does not answer, so this request cannot be judged "
+                                 "now; retry shortly",
+                                 rule, name)
+                     .base);
+    return HS_DONE;
+}
+
+/* ---- a decision of the shared store (store.redis), which answers later ----
+ * A step in Redis answers HS_AGAIN: the phase returns HS_AGAIN and the decision comes through
+ * done on the same loop, within store.timeout — possibly after the request ended (the client
+ * left). So what done needs lives in a small heap context, not in the request: the request's
+ * cleanup orphans it if done has not come yet (done then frees it), else frees it. */
+enum { AW_LIMIT_EARLY, AW_LIMIT_USER, AW_BANDWIDTH };
+
+typedef struct pend_s {
+    hs_req_t *req; /* NULL once the request ended */
+    bool answered; /* done came: the cleanup frees */
+    uint8_t what;  /* AW_* */
+    const pol_conf_t *c;
+    client_t cl;
+    size_t user_len;
+    char user[256];
+    union {
+        hs_limit_result_t r;
+        hs_budget_result_t b;
+    } out;
+} pend_t;
+
+static int from_auth(hs_req_t *req, const pol_conf_t *c, const client_t *cl);
+static int after_user_limit(hs_req_t *req, const pol_conf_t *c, const client_t *cl, hs_iovec_t user);
+static int after_bandwidth(hs_req_t *req, const pol_conf_t *c);
+static int bandwidth_verdict(hs_req_t *req, const pol_bw_t *b, const hs_budget_result_t *r);
+
+static pend_t *pend_new(hs_req_t *req, const pol_conf_t *c, const client_t *cl, hs_iovec_t user, int what)
+{
+    pend_t *p = hs_malloc(sizeof(*p));
+    p->req = req;
+    p->answered = false;
+    p->what = (uint8_t)what;
+    p->c = c;
+    client_copy(&p->cl, cl);
+    p->user_len = HS_MIN(user.len, sizeof(p->user));
+    if (p->user_len)
+        memcpy(p->user, user.base, p->user_len);
+    return p;
+}
+
+static void pend_cleanup(void *arg)
+{
+    pend_t *p = arg;
+    if (p->answered)
+        free(p);
+    else
+        p->req = NULL; /* done frees it */
+}
+
+static void pend_done(void *arg, int rc, void *out)
+{
+    HS_UNUSED(out);
+    pend_t *p = arg;
+    hs_req_t *req = p->req;
+    if (!req) { /* the client left meanwhile */
+        free(p);
+        return;
+    }
+    /* what follows may end the request (its cleanup then frees p): work on copies */
+    p->answered = true;
+    int what = p->what;
+    const pol_conf_t *c = p->c;
+    client_t cl;
+    client_copy(&cl, &p->cl);
+    char user_buf[256];
+    memcpy(user_buf, p->user, p->user_len);
+    hs_iovec_t user = hs_iov(user_buf, p->user_len);
+    if (!p->user_len)
+        user = HS_IOV_NULL;
+    hs_limit_result_t lr = p->out.r;
+    hs_budget_result_t br = p->out.b;
+    int r;
+    if (what == AW_BANDWIDTH) {
+        r = rc != HS_OK ? store_unavailable(req, "bandwidth", c->bw->name) : bandwidth_verdict(req, c->bw, &br);
+        if (r == HS_DECLINED)
+            r = after_bandwidth(req, c);
+    } else {
+        r = rc != HS_OK ? store_unavailable(req, "limit", c->limit->name) : limit_verdict(req, c->limit, &lr);
+        if (r == HS_DECLINED)
+            r = what == AW_LIMIT_EARLY ? from_auth(req, c, &cl) : after_user_limit(req, c, &cl, user);
+    }
+    if (r == HS_DECLINED)
+        hs_req_resume(req);
+    /* HS_DONE: answered; HS_AGAIN: another step went out (the password check, the next store step) */
+}
+
+static int step_limit(hs_req_t *req, const pol_conf_t *c, const client_t *cl, hs_iovec_t user, int what)
+{
+    const pol_limit_t *l = c->limit;
+    char buf[KEY_BUF];
+    hs_iovec_t key = key_of(req, l->key, l->header, cl, user, buf);
+    hs_limit_result_t r;
+    uint64_t now_ns = req->worker->loop.now_ms * HS_NS_PER_MS;
+    hs_limit_store_t *shared = hs_store_limits();
+    if (shared) {
+        pend_t *p = pend_new(req, c, cl, user, what);
+        int rc = hs_limit_gcra(shared, &l->g, key, now_ns, 1, &p->out.r, pend_done, p);
+        if (rc == HS_AGAIN) {
+            hs_req_cleanup(req, pend_cleanup, p);
+            return HS_AGAIN;
+        }
+        r = p->out.r;
+        free(p);
+        if (rc != HS_OK) /* on_failure: closed, Redis known to be down */
+            return store_unavailable(req, "limit", l->name);
+        return limit_verdict(req, l, &r);
+    }
+    if (hs_limit_gcra(hs__policy_store(), &l->g, key, now_ns, 1, &r, NULL, NULL) != HS_OK)
+        return HS_DECLINED; /* the store cannot answer: admit (the in-process store always answers) */
+    return limit_verdict(req, l, &r);
 }
 
 /* ---- 7. bandwidth ---- */
@@ -229,23 +356,20 @@ static uint64_t wall_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static int step_bandwidth(hs_req_t *req, const pol_bw_t *b, const client_t *cl, hs_iovec_t user)
+static int bandwidth_verdict(hs_req_t *req, const pol_bw_t *b, const hs_budget_result_t *r)
 {
-    char buf[KEY_BUF];
-    hs_iovec_t key = key_of(req, b->key, NULL, cl, user, buf);
-    hs_budget_result_t r;
-    if (hs_limit_budget(hs__policy_store(), &b->b, key, wall_ms(), 0, &r, NULL, NULL) != HS_OK || !r.exhausted)
+    if (!r->exhausted)
         return HS_DECLINED;
-    uint64_t wait = hs_ns_to_delay_seconds(r.reset_ms * HS_NS_PER_MS);
+    uint64_t wait = hs_ns_to_delay_seconds(r->reset_ms * HS_NS_PER_MS);
     char item[HS__POLICY_ITEM_MAX];
-    size_t n = hs__policy_budget_item(item, sizeof(item), &b->b, &r);
+    size_t n = hs__policy_budget_item(item, sizeof(item), &b->b, r);
     hs_req_log_field(req, "rule", "bandwidth:%s", b->name);
     hs__policy_cause(req, PC_BANDWIDTH);
     hs_res_headerf(req, "Retry-After", "%llu", (unsigned long long)wait);
     hs_res_header(req, HS_IOV("RateLimit-Policy"), hs_iov_cstr(b->policy_item));
     hs_res_header(req, HS_IOV("RateLimit"), hs_arena_printf(&req->arena, "%.*s", (int)n, item));
     char until[30];
-    hs_http_date((time_t)(r.period_end_ms / 1000), until);
+    hs_http_date((time_t)(r->period_end_ms / 1000), until);
     const char *detail =
         hs_arena_printf(&req->arena, "the byte budget '%s' (%llu bytes per %llu s) is spent until %s", b->name,
                         (unsigned long long)b->b.bytes, (unsigned long long)(b->b.period_ms / 1000), until)
@@ -254,10 +378,35 @@ static int step_bandwidth(hs_req_t *req, const pol_bw_t *b, const client_t *cl, 
     return HS_DONE;
 }
 
+static int step_bandwidth(hs_req_t *req, const pol_conf_t *c, const client_t *cl, hs_iovec_t user)
+{
+    const pol_bw_t *b = c->bw;
+    char buf[KEY_BUF];
+    hs_iovec_t key = key_of(req, b->key, NULL, cl, user, buf);
+    hs_budget_result_t r;
+    hs_limit_store_t *shared = hs_store_limits();
+    if (shared) {
+        pend_t *p = pend_new(req, c, cl, user, AW_BANDWIDTH);
+        int rc = hs_limit_budget(shared, &b->b, key, wall_ms(), 0, &p->out.b, pend_done, p);
+        if (rc == HS_AGAIN) {
+            hs_req_cleanup(req, pend_cleanup, p);
+            return HS_AGAIN;
+        }
+        r = p->out.b;
+        free(p);
+        if (rc != HS_OK)
+            return store_unavailable(req, "bandwidth", b->name);
+        return bandwidth_verdict(req, b, &r);
+    }
+    if (hs_limit_budget(hs__policy_store(), &b->b, key, wall_ms(), 0, &r, NULL, NULL) != HS_OK)
+        return HS_DECLINED;
+    return bandwidth_verdict(req, b, &r);
+}
+
 void hs__policy_log(hs_req_t *req)
 {
     const pol_conf_t *c = hs_req_conf(req, &hs_module_policy);
-    if (!(c->access & PA_BANDWIDTH) || !hs__policy_store())
+    if (!(c->access & PA_BANDWIDTH) || (!hs__policy_store() && !hs_store_limits()))
         return;
     /* content bytes as sent (the unit of the RateLimit-Policy item: qu="content-bytes") */
     uint64_t sent = req->wire_bytes > req->head_bytes ? req->wire_bytes - req->head_bytes : 0;
@@ -279,7 +428,8 @@ void hs__policy_log(hs_req_t *req)
     char buf[KEY_BUF];
     hs_iovec_t key = key_of(req, b->key, NULL, &cl, user, buf);
     hs_budget_result_t r;
-    hs_limit_budget(hs__policy_store(), &b->b, key, wall_ms(), sent, &r, NULL, NULL);
+    hs_limit_store_t *shared = hs_store_limits(); /* counted without waiting for the answer */
+    hs_limit_budget(shared ? shared : hs__policy_store(), &b->b, key, wall_ms(), sent, &r, NULL, NULL);
 }
 
 /* ---- 8. and 9. ---- */
@@ -302,20 +452,35 @@ static int step_conditional(hs_req_t *req)
     return HS_DONE;
 }
 
-/* Steps 6 to 9: what comes after authentication. HS_DECLINED (go on) or HS_DONE (answered). */
-static int after_auth(hs_req_t *req, const pol_conf_t *c, const client_t *cl, hs_iovec_t user)
+/* Steps 8 and 9. HS_DECLINED (go on) or HS_DONE (answered). */
+static int after_bandwidth(hs_req_t *req, const pol_conf_t *c)
 {
     unsigned a = c->access;
     int r;
-    if ((a & PA_LIMIT_USER) && (r = step_limit(req, c->limit, cl, user)) != HS_DECLINED)
-        return r;
-    if ((a & PA_BANDWIDTH) && (r = step_bandwidth(req, c->bw, cl, user)) != HS_DECLINED)
-        return r;
     if ((a & PA_CONDITIONAL) && (r = step_conditional(req)) != HS_DECLINED)
         return r;
     if (a & PA_HINTS)
         hs_res_interim(req, 103, c->hints->h, c->hints->links.n); /* RFC 8297; never to HTTP/1.0 */
     return HS_DECLINED;
+}
+
+/* Steps 7 to 9. HS_DECLINED, HS_DONE, or HS_AGAIN (the shared store answers later). */
+static int after_user_limit(hs_req_t *req, const pol_conf_t *c, const client_t *cl, hs_iovec_t user)
+{
+    int r;
+    if ((c->access & PA_BANDWIDTH) && (r = step_bandwidth(req, c, cl, user)) != HS_DECLINED)
+        return r;
+    return after_bandwidth(req, c);
+}
+
+/* Steps 6 to 9: what comes after authentication. HS_DECLINED (go on), HS_DONE (answered) or
+ * HS_AGAIN (the shared store answers later; pend_done carries on). */
+static int after_auth(hs_req_t *req, const pol_conf_t *c, const client_t *cl, hs_iovec_t user)
+{
+    int r;
+    if ((c->access & PA_LIMIT_USER) && (r = step_limit(req, c, cl, user, AW_LIMIT_USER)) != HS_DECLINED)
+        return r;
+    return after_user_limit(req, c, cl, user);
 }
 
 /* ---- 5. authentication ---- */
@@ -443,8 +608,18 @@ int hs__policy_access(hs_req_t *req)
         return HS_DECLINED; /* an address rule alone */
     if ((a & PA_CAPTIVE) && (r = step_captive(req, c->captive, &cl)) != HS_DECLINED)
         return r;
-    if ((a & PA_LIMIT_EARLY) && (r = step_limit(req, c->limit, &cl, HS_IOV_NULL)) != HS_DECLINED)
+    if ((a & PA_LIMIT_EARLY) && (r = step_limit(req, c, &cl, HS_IOV_NULL, AW_LIMIT_EARLY)) != HS_DECLINED)
         return r;
+    return from_auth(req, c, &cl);
+}
+
+/* Steps 5 to 9 (after the limits by address). */
+static int from_auth(hs_req_t *req, const pol_conf_t *c, const client_t *clp)
+{
+    unsigned a = c->access;
+    int r;
+    client_t cl;
+    client_copy(&cl, clp);
     char user_buf[256];
     hs_iovec_t user = HS_IOV_NULL;
     if (a & PA_AUTH) {

@@ -28,6 +28,23 @@ static int bad(char *err, size_t errlen, const char *fmt, ...)
     return HS_ERROR;
 }
 
+/* A rule's namespace in a shared store (store.redis): what the rule is — its kind, name, numbers
+ * and key — and not where the configuration happened to declare it, so that every instance of a
+ * service, and this one after a reload, count the same rule in the same Redis keys. Two rules
+ * alike in all of these share their counters there: give them different names (limit.name) to
+ * keep them apart. FNV-1a, never 0. */
+static uint32_t shared_zone(char kind, const char *name, uint64_t a, uint64_t b, uint64_t c, int key,
+                            const char *header)
+{
+    uint32_t h = 2166136261u;
+    char buf[256];
+    int n = snprintf(buf, sizeof(buf), "%c|%s|%llu|%llu|%llu|%d|%s", kind, name ? name : "", (unsigned long long)a,
+                     (unsigned long long)b, (unsigned long long)c, key, header ? header : "");
+    for (int i = 0; i < n && i < (int)sizeof(buf) - 1; i++)
+        h = (h ^ (unsigned char)buf[i]) * 16777619u;
+    return h ? h : 1;
+}
+
 /* ---- shared objects: password files, admission files, the rate-limit store ----
  * Made by check() on the configuration's thread, shared by every spec naming the same file;
  * SIGHUP (main thread, while workers serve) walks the same list under its lock. */
@@ -444,6 +461,7 @@ static int compile(hs_config_t *top, const hs_pathconf_t *path, pol_conf_t *c, p
             return bad(err, errlen, "limit: %s", why);
         s->g.zone = s->zone;
         s->g.name = s->name;
+        s->g.shared_zone = shared_zone('l', s->name, s->count, s->period_ms, s->burst, s->key, s->header);
         char item[HS__POLICY_ITEM_MAX];
         hs__policy_rate_policy_item(item, sizeof(item), &s->g);
         s->policy_item = hs_strdup(item);
@@ -471,6 +489,7 @@ static int compile(hs_config_t *top, const hs_pathconf_t *path, pol_conf_t *c, p
             return bad(err, errlen, "bandwidth: %s", why);
         s->b.zone = s->zone;
         s->b.name = s->name;
+        s->b.shared_zone = shared_zone('b', s->name, s->bytes, s->per_ms, 0, s->key, NULL);
         char item[HS__POLICY_ITEM_MAX];
         hs__policy_budget_policy_item(item, sizeof(item), &s->b);
         s->policy_item = hs_strdup(item);

@@ -24,6 +24,7 @@
 
 #include "hs/path.h"
 #include "hs/static.h"
+#include "hs/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -287,8 +288,9 @@ static bool user_ids(const char *user, uid_t *uid, gid_t *gid)
     return true;
 }
 
-static int open_tree(hs__dav_tree_t *t, const char *user)
+static int open_tree(hs__dav_tree_t *t, const hs_config_t *cfg)
 {
+    const char *user = cfg->user;
     uid_t uid = 0;
     gid_t gid = 0;
     bool give = geteuid() == 0 && user_ids(user, &uid, &gid) && uid != 0;
@@ -333,15 +335,25 @@ static int open_tree(hs__dav_tree_t *t, const char *user)
                 hs_log_warn("dav: cannot give %s to %s: %s", f, user, strerror(errno));
         }
     }
+    /* several instances serving the tree: its locks in Redis (store.redis), the rest stays here */
+    const hs_store_settings_t *ss = hs_store_settings(cfg);
+    if (ss) {
+        hs__dav_redis_opts_t ro = {.addr = ss->addr,
+                                   .prefix = ss->prefix ? ss->prefix : "",
+                                   .tree = t->root.real,
+                                   .timeout_ms = (uint32_t)ss->timeout,
+                                   .failure = ss->failure};
+        hs__dav_store_open_redis(t->store, &ro, &t->store);
+    }
     t->fs.store = t->store;
-    hs_log_info("dav: %s at %s (state in %s)", t->root.real, t->mount, t->db_path);
+    hs_log_info("dav: %s at %s (state in %s%s)", t->root.real, t->mount, t->db_path, ss ? "; locks in Redis" : "");
     return HS_OK;
 }
 
 static int init(hs_gen_t *gen)
 {
     for (hs__dav_tree_t *t = trees; t; t = t->next)
-        if (!t->store && open_tree(t, gen->cfg->user) != HS_OK)
+        if (!t->store && open_tree(t, gen->cfg) != HS_OK)
             return HS_ERROR;
     return HS_OK;
 }
@@ -375,8 +387,14 @@ static const char *allow_of(const hs__dav_req_t *d)
 int hs__dav_fail(hs__dav_req_t *d, int status, const char *detail)
 {
     hs_req_t *req = d->req;
-    if (status == 503) /* RFC 9110 §10.2.3: when to come back */
+    if (status == 503) { /* RFC 9110 §10.2.3: when to come back */
         hs_res_headerf(req, "Retry-After", "%d", hs_req_top(req)->retry_after);
+        if (hs__dav_redis_refused) { /* the shared lock store is down (store.on_failure: closed) */
+            hs_req_set_cause(req, hs_store_cause_unavailable());
+            detail = "the shared lock store (Redis) does not answer; retry shortly";
+        }
+    }
+    hs__dav_redis_refused = false;
     if (status == 405) {
         struct stat st;
         const char *why;
@@ -631,6 +649,7 @@ static int content(hs_req_t *req)
     const hs__dav_conf_t *c = hs_req_conf(req, &hs_module_webdav);
     if (!c->tree)
         return HS_DECLINED;
+    hs__dav_redis_refused = false; /* nothing refused for this request yet */
     hs__dav_req_t *d = hs_arena_alloc(&req->arena, sizeof(*d));
     memset(d, 0, sizeof(*d));
     d->req = req;

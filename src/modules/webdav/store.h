@@ -23,6 +23,8 @@
 
 #include "xml.h"
 
+#include "hs/redis.h"
+
 /* A dead property. */
 typedef struct hs__dav_prop_s {
     hs__dav_qname_t name;
@@ -97,6 +99,32 @@ int hs__dav_store_default_path(const char *root_real, char *out, size_t outlen);
  * and overwritten by PUT): HS_OK when db_path lies outside root_real (both resolved — the file
  * need not exist, its directory must), HS_ERROR with *detail otherwise. */
 int hs__dav_store_check_path(const char *root_real, const char *db_path, const char **detail);
+
+/* ---- Locks in Redis, for a tree several instances serve (store_redis.c) ----
+ * Wraps a store (SQLite) that keeps the dead properties and the tombstones, and a tree's locks
+ * while Redis cannot answer under on_failure open; the locks themselves live in Redis, where
+ * every instance serving the tree sees them. Each lock operation is one Lua script (one round
+ * trip, bounded by timeout_ms); when Redis does not answer in time, on_failure closed gives
+ * -EBUSY (503 with Retry-After) and open the wrapped store's answer. Same contract as above;
+ * the wrapped store is owned from here on (closed with this one). */
+typedef struct hs__dav_redis_opts_s {
+    hs_redis_addr_t addr;       /* resolved */
+    const char *prefix;         /* of every key ("statusd:") */
+    const char *tree;           /* the tree's real path: instances serving the same path share its locks */
+    uint32_t timeout_ms;        /* 0: 50 */
+    hs_redis_failure_t failure; /* on_failure */
+    size_t max_locks;           /* live locks in the tree: 0 = 10000 (beyond: -ENOSPC) */
+    struct hs__redis_counters_s *stats; /* NULL: the process's WebDAV lock counters */
+} hs__dav_redis_opts_t;
+int hs__dav_store_open_redis(hs__dav_store_t *inner, const hs__dav_redis_opts_t *o, hs__dav_store_t **out);
+/* Set on the calling thread when a Redis lock store refused an operation (on_failure: closed,
+ * -EBUSY): the 503 that follows names the cause store:unavailable. Cleared by the reader. */
+extern _Thread_local bool hs__dav_redis_refused;
+/* A lock record as kept in Redis ("1 D X C TIMEOUT EXPIRES" then root, owner, principal as
+ * LENGTH:BYTES, "-" for none): make appends one (HS_ERROR beyond 64 KiB), parse reads one into
+ * *out with the token given (strings in the arena; HS_ERROR for anything malformed). */
+int hs__dav_redis_record_make(hs_buf_t *b, const hs__dav_lock_t *l);
+int hs__dav_redis_record_parse(hs_arena_t *a, const char *rec, size_t n, hs_iovec_t token, hs__dav_lock_t *out);
 
 /* ---- The interface (store.c) ---- */
 void hs__dav_store_close(hs__dav_store_t *s); /* NULL is fine */
