@@ -240,6 +240,12 @@ def start_servers(root, tmp, which, baseline_exe=None):
         port = free_port()
         servers["policy"] = Srv("policy", statusd_cmd(os.path.join(REPO, "build", "statusd"), port, root) + [
             "--allow", "127.0.0.1", "--limit-rate", "1000000000r/s", "--limit-burst", "1000000"], port)
+    if "metrics" in which:
+        # statusd again with /metrics served, so every request is counted (issue 17's bar: at most
+        # 2 % more CPU per request on the 12 B file); the scrape itself is not part of the run
+        port = free_port()
+        servers["metrics"] = Srv("metrics", statusd_cmd(os.path.join(REPO, "build", "statusd"), port, root) + [
+            "--metrics-path", "/metrics"], port)
     if "redis" in which and shutil.which("redis-server"):
         # the policy server again, its limit stepped in Redis (store.redis, issue 19's bar: at most
         # 1.5x the CPU per request of the in-process store); redis-server on a unix socket, its own
@@ -547,6 +553,13 @@ def bars(results, mem, baseline_why=None):
             row("Policies: %s, allow + limit CPU/request ≤ 1.05× without" % t, "%.3f× (statusd rounds ±%.1f %%)" % (
                 p_c / s_c, spread(t, "statusd") / 2), p_c <= 1.05 * s_c)
 
+    # issue 17: counting every request for /metrics against not counting
+    for t in ("12 B file, 50 conns", "12 B file, 1000 conns"):
+        s_c, m_c = med(t, "statusd", "cpu_us"), med(t, "metrics", "cpu_us")
+        if s_c and m_c:
+            row("Metrics: %s, /metrics on CPU/request ≤ 1.02× off" % t, "%.3f× (statusd rounds ±%.1f %%)" % (
+                m_c / s_c, spread(t, "statusd") / 2), m_c <= 1.02 * s_c)
+
     # issue 19: the same rules with the limit stepped in Redis (store.redis) against the in-process store
     for t in ("12 B file, 50 conns", "12 B file, 1000 conns"):
         p_c, r_c, r_side = med(t, "policy", "cpu_us"), med(t, "redis", "cpu_us"), med(t, "redis", "side_cpu_us")
@@ -603,10 +616,11 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--idle", type=int, default=5000)
-    ap.add_argument("--servers", default="statusd,policy,redis,negotiate,baseline,nginx,lighttpd,h2o,floor," + ",".join(PROXIES),
+    ap.add_argument("--servers", default="statusd,policy,metrics,redis,negotiate,baseline,nginx,lighttpd,h2o,floor," + ",".join(PROXIES),
                     help="comma-separated; 'floor' is bench/floor.c, a server that parses nothing (12 B scenarios "
                          "only); 'baseline' is statusd at --baseline REV; 'policy' is statusd with an allow rule "
-                         "and a limit rule on the path (12 B scenarios only); 'redis' is the same with the limit in a "
+                         "and a limit rule on the path (12 B scenarios only); 'metrics' is statusd with /metrics served "
+                         "(every request counted; 12 B scenarios only); 'redis' is the same with the limit in a "
                          "local redis-server (store.redis); 'negotiate' is statusd with "
                          "--negotiate (the negotiated 12 B scenario only); statusd-proxy, nginx-proxy and haproxy "
                          "are reverse proxies in front of one more statusd (the proxy rows only)")
@@ -673,7 +687,7 @@ def main():
                 for name, srv in servers.items():
                     if name == "upstream" or (only and name not in only) or (not only and name in PROXIES):
                         continue
-                    if name in ("floor", "policy", "redis") and path != "/small.txt":
+                    if name in ("floor", "policy", "metrics", "redis") and path != "/small.txt":
                         continue  # the floor answers every request with the same 12 bytes
                     if name == "negotiate" and not only:
                         continue  # negotiation on: only its own scenario
@@ -689,7 +703,7 @@ def main():
                         flush=True)
         if args.idle > 0:
             for name, srv in servers.items():
-                if name in ("floor", "policy", "negotiate", "redis", "upstream") or name in PROXIES:
+                if name in ("floor", "policy", "metrics", "negotiate", "redis", "upstream") or name in PROXIES:
                     continue
                 vals = [idle_memory(srv, args.idle) for _ in range(1)]
                 mem[name] = median(vals)
