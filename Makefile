@@ -28,6 +28,11 @@ INCLUDES  += $(or $(shell xml2-config --cflags 2>/dev/null),-I/usr/include/libxm
 DEB_BUILD += libhiredis-dev
 DEB_TEST  += redis-server haproxy
 LIBS      += -lhiredis
+
+# TLS (src/event/tls.c, src/http/https.c): OpenSSL's libssl (libssl-dev is above); the tests
+# drive the openssl command line (certificates, s_client) and testssl.sh.
+DEB_TEST  += openssl testssl.sh
+LIBS      += -lssl
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
 LIB_SRC  := $(wildcard src/core/*.c src/os/*.c src/event/*.c src/store/*.c src/http/*.c src/config/*.c src/modules/*.c src/modules/*/*.c src/cli/explain.c)

@@ -15,6 +15,12 @@ left behind) and measured in the same run, interleaved, as one more server named
 started with exactly the options of the current statusd, in every scenario statusd runs and for
 idle memory. The table then gains "statusd CPU ratio vs baseline" and "statusd req/s ratio vs
 baseline", and the bars the Engine v2 ones (CPU/request against the baseline and the floor).
+
+HTTPS rows: statusd, nginx and h2o also listen with TLS on a second port, with the same throw-away
+ECDSA P-256 certificate and equivalent settings (TLS 1.2 and 1.3, Mozilla's intermediate suites,
+session tickets; wrk negotiates TLS 1.3 with TLS_AES_256_GCM_SHA384 with each); the rows are
+measured over keep-alive connections like the plain ones, and the idle-memory measure is repeated
+with TLS connections (each made its handshake and one request, then waits).
 The default revision is BASELINE in bench/bench.mk (its one place); `--baseline none` skips it.
 
 The proxy rows ("proxy: …"): statusd --proxy, nginx (proxy_pass to an upstream block with
@@ -116,6 +122,7 @@ def rss_bytes(pids):
 class Srv:
     def __init__(self, name, cmd, port, cwd=None, env=None):
         self.name, self.cmd, self.port = name, cmd, port
+        self.tls_port = None  # set for the servers of the HTTPS rows
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd, env=env,
                                      start_new_session=True)
         if not wait_port(port):
@@ -140,10 +147,29 @@ class Srv:
                 self.proc.wait(5)
 
 
-def statusd_cmd(exe, port, root):
-    """The one command line for statusd and its baseline: both start with exactly these options."""
-    return [exe, "--listen", "127.0.0.1:%d" % port, "--workers", "1", "--root", root, "--access-log", "off",
-            "--max-connections", "60000", "--user", "root"]
+def statusd_cmd(exe, port, root, tls=None):
+    """The one command line for statusd and its baseline: both start with exactly these options
+    (the current statusd also with tls = (port, cert, key): a TLS listener for the HTTPS rows)."""
+    cmd = [exe, "--listen", "127.0.0.1:%d" % port, "--workers", "1", "--root", root, "--access-log", "off",
+           "--max-connections", "60000", "--user", "root"]
+    if tls:
+        cmd += ["--listen", "tls://127.0.0.1:%d" % tls[0], "--tls-cert", tls[1], "--tls-key", tls[2]]
+    return cmd
+
+
+# Mozilla's intermediate TLS 1.2 suites (statusd's defaults), given to nginx and h2o as well
+MOZILLA_TLS12 = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+                 "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+                 "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305")
+
+
+def make_cert(tmp):
+    """A throw-away ECDSA P-256 certificate for 127.0.0.1 (the same for every server)."""
+    crt, key = os.path.join(tmp, "bench-cert.pem"), os.path.join(tmp, "bench-key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", crt, "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
+    return crt, key
 
 
 def default_baseline():
@@ -202,9 +228,12 @@ def missing_options(exe):
 def start_servers(root, tmp, which, baseline_exe=None):
     servers = {}
     nofile = str(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    crt, key = make_cert(tmp)
     if "statusd" in which:
-        port = free_port()
-        servers["statusd"] = Srv("statusd", statusd_cmd(os.path.join(REPO, "build", "statusd"), port, root), port)
+        port, tport = free_port(), free_port()
+        servers["statusd"] = Srv("statusd", statusd_cmd(os.path.join(REPO, "build", "statusd"), port, root,
+                                                        (tport, crt, key)), port)
+        servers["statusd"].tls_port = tport
     if "policy" in which:
         # statusd again with an allow rule and a limit rule on the same path (issue 12's bar: at most
         # 5 % more CPU per request); the rate is never reached, so every request is admitted
@@ -241,7 +270,7 @@ def start_servers(root, tmp, which, baseline_exe=None):
         port = free_port()
         servers["baseline"] = Srv("baseline", statusd_cmd(baseline_exe, port, root), port)
     if "nginx" in which and shutil.which("nginx"):
-        port = free_port()
+        port, tport = free_port(), free_port()
         conf = os.path.join(tmp, "nginx.conf")
         with open(conf, "w") as f:
             f.write("""daemon off; master_process on; worker_processes 1; worker_rlimit_nofile %s;
@@ -249,9 +278,13 @@ pid %s/nginx.pid; error_log %s/nginx-error.log crit; user root;
 events { worker_connections 60000; multi_accept on; }
 http { access_log off; sendfile on; tcp_nopush on; tcp_nodelay on; keepalive_timeout 120s; keepalive_requests 1000000;
   default_type application/octet-stream; client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s; uwsgi_temp_path %s; scgi_temp_path %s;
-  server { listen 127.0.0.1:%d; root %s; } }
-""" % (nofile, tmp, tmp, tmp, tmp, tmp, tmp, tmp, port, root))
+  server { listen 127.0.0.1:%d; root %s; }
+  server { listen 127.0.0.1:%d ssl; root %s; ssl_certificate %s; ssl_certificate_key %s;
+    ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers %s; ssl_prefer_server_ciphers off;
+    ssl_session_cache shared:MozSSL:10m; ssl_session_timeout 1d; ssl_session_tickets on; } }
+""" % (nofile, tmp, tmp, tmp, tmp, tmp, tmp, tmp, port, root, tport, root, crt, key, MOZILLA_TLS12))
         servers["nginx"] = Srv("nginx", ["nginx", "-c", conf, "-p", tmp], port)
+        servers["nginx"].tls_port = tport
     if "lighttpd" in which and shutil.which("lighttpd"):
         port = free_port()
         conf = os.path.join(tmp, "lighttpd.conf")
@@ -268,7 +301,7 @@ server.modules = ()
 """ % (root, port, tmp))
         servers["lighttpd"] = Srv("lighttpd", ["lighttpd", "-D", "-f", conf], port)
     if "h2o" in which and shutil.which("h2o"):
-        port = free_port()
+        port, tport = free_port(), free_port()
         conf = os.path.join(tmp, "h2o.conf")
         with open(conf, "w") as f:
             f.write("""listen:
@@ -279,11 +312,21 @@ max-connections: 60000
 http1-request-timeout: 120
 hosts:
   default:
+    listen:
+      host: 127.0.0.1
+      port: %d
+      ssl:
+        certificate-file: %s
+        key-file: %s
+        minimum-version: TLSv1.2
+        cipher-suite: "%s"
+        cipher-preference: client
     paths:
       /:
         file.dir: %s
-""" % (port, root))
+""" % (port, tport, crt, key, MOZILLA_TLS12, root))
         servers["h2o"] = Srv("h2o", ["h2o", "-c", conf], port)
+        servers["h2o"].tls_port = tport
     if any(n in which for n in PROXIES):
         # the one upstream of every proxy: a statusd serving the same root (never measured itself)
         port = free_port()
@@ -410,6 +453,35 @@ def idle_memory(srv, n):
     return (held - base) / n
 
 
+def idle_memory_tls(srv, n):
+    """The same over TLS: RSS growth per connection while holding n TLS keep-alive connections that
+    each made its handshake (a full one, no resumption) and one request."""
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    pids = srv.pids()
+    socks = []
+    time.sleep(0.2)
+    base = rss_bytes(pids)
+    req = b"GET /small.txt HTTP/1.1\r\nHost: b\r\n\r\n"
+    try:
+        for i in range(n):
+            raw = socket.create_connection(("127.0.0.1", srv.tls_port), timeout=10)
+            s = ctx.wrap_socket(raw)
+            s.sendall(req)
+            buf = b""
+            while not buf.endswith(b"hello world\n"):
+                buf += s.recv(4096)
+            socks.append(s)
+        time.sleep(0.5)
+        held = rss_bytes(pids)
+    finally:
+        for s in socks:
+            s.close()
+    return (held - base) / n
+
+
 def median(xs):
     xs = [x for x in xs if x == x]
     return statistics.median(xs) if xs else float("nan")
@@ -464,6 +536,15 @@ def bars(results, mem, baseline_why=None):
             best = min(anchors)
             row("%s: p99 no worse than the best anchor" % t, "%.2f ms (best: %s %.2f ms)" % (s_p99, best[1], best[0]),
                 s_p99 <= best[0])
+
+    # TLS (issue 15): CPU per request no worse than the best of nginx and h2o
+    for t in ("HTTPS 12 B file, 50 conns", "HTTPS 100 KiB file, 50 conns"):
+        s_c = med(t, "statusd", "cpu_us")
+        anchors = [(med(t, n, "cpu_us"), n) for n in ("nginx", "h2o") if med(t, n, "cpu_us")]
+        if s_c and anchors:
+            best = min(anchors)
+            row("%s: CPU/request no worse than the best of nginx and h2o" % t,
+                "%.2f µs (best: %s %.2f µs; %.2f×)" % (s_c, best[1], best[0], s_c / best[0]), s_c <= NOISE * best[0])
 
     # issue 12: a path with an allow rule and a limit rule against the same path without
     for t in ("12 B file, 50 conns", "12 B file, 1000 conns"):
@@ -554,6 +635,7 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))  # servers inherit it
     which = args.servers.split(",")
     # the API right after the 12 B file it is compared with, so that drift hits both alike
+    tls_servers = ("statusd", "nginx", "h2o")
     scenarios = [
         ("12 B file, 50 conns", "/small.txt", 50, None),
         ("12 B negotiated (2 languages), 50 conns", "/hello", 50, ("negotiate",)),
@@ -562,12 +644,14 @@ def main():
         ("100 KiB file, 50 conns", "/big.bin", 50, None),
         ("12 B file, 1000 conns", "/small.txt", 1000, None),
         ("100 KiB file, 1000 conns", "/big.bin", 1000, None),
+        ("HTTPS 12 B file, 50 conns", "/small.txt", 50, tls_servers),
+        ("HTTPS 100 KiB file, 50 conns", "/big.bin", 50, tls_servers),
         ("proxy: 12 B file, 50 conns", "/small.txt", 50, PROXIES),
         ("proxy: 12 B file, 1000 conns", "/small.txt", 1000, PROXIES),
     ]
     scenarios = [sc for sc in scenarios if args.only in sc[0]]
     results = {}  # (scenario, server) -> list of runs
-    mem = {}
+    mem, mem_tls = {}, {}
     servers = {}
     baseline_desc, baseline_why = None, None
     tmp = tempfile.mkdtemp(prefix="statusd-bench-", dir="/tmp")
@@ -607,7 +691,11 @@ def main():
                         continue  # the floor answers every request with the same 12 bytes
                     if name == "negotiate" and not only:
                         continue  # negotiation on: only its own scenario
-                    r = run_wrk("http://127.0.0.1:%d%s" % (srv.port, path), conns, args.duration, srv)
+                    if title.startswith("HTTPS"):
+                        url = "https://127.0.0.1:%d%s" % (srv.tls_port, path)
+                    else:
+                        url = "http://127.0.0.1:%d%s" % (srv.port, path)
+                    r = run_wrk(url, conns, args.duration, srv)
                     results.setdefault((title, name), []).append(r)
                     print("round %d  %-26s %-9s %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms  cpu %6.2f us/req%s" % (
                         rnd + 1, title, name, r["rps"], r["p50"], r["p99"], r["cpu_us"],
@@ -620,6 +708,9 @@ def main():
                 vals = [idle_memory(srv, args.idle) for _ in range(1)]
                 mem[name] = median(vals)
                 print("idle keep-alive memory %-9s %8.0f bytes/conn" % (name, mem[name]), flush=True)
+                if srv.tls_port:
+                    mem_tls[name] = idle_memory_tls(srv, args.idle)
+                    print("idle TLS keep-alive memory %-9s %8.0f bytes/conn" % (name, mem_tls[name]), flush=True)
     finally:
         for srv in servers.values():
             srv.stop()
@@ -666,6 +757,10 @@ def main():
     if mem:
         lines += ["", "| idle keep-alive connection | bytes each |", "|---|---:|"]
         for name, v in mem.items():
+            lines.append("| %s | %.0f |" % (name, v))
+    if mem_tls:
+        lines += ["", "| idle keep-alive TLS connection | bytes each |", "|---|---:|"]
+        for name, v in mem_tls.items():
             lines.append("| %s | %.0f |" % (name, v))
     lines += bars(results, mem, baseline_why)
     text = "\n".join(lines) + "\n"

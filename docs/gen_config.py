@@ -15,7 +15,9 @@ engine's in `src/config/config.c`, each module's in its own file) and can be giv
 the top of a configuration:
 
 - in a YAML file passed with `--config FILE` (`max_body: 10m`; `error_page` also takes a
-  mapping, `error_page: {404: /srv/404.html}`);
+  mapping, `error_page: {404: /srv/404.html}`; a `listen` item may be a mapping,
+  `listen: [{address: "tls://:443", tls: {cert: FILE, key: FILE}}]`, the same as the text
+  `tls://:443 cert=FILE key=FILE`);
 - as an environment variable (`STATUSD_MAX_BODY=10m`);
 - as an option (`--max-body 10m`; booleans as `--compress` / `--no-compress`).
 
@@ -67,8 +69,9 @@ Signals: `SIGTERM`/`SIGINT` stop accepting, close idle connections and let respo
 flight finish within `drain_timeout`; `SIGUSR1` reopens the access log files (after `logrotate`
 moved them; each log's directory must let `user` create the new file); `SIGHUP` reloads the
 configuration (a bad one is refused and logged, requests in flight finish on the old one: see
-the README, Operations) and reads the password files (`auth.htpasswd`) and the captive portal's
-admission files again.
+the README, Operations) — and with it every TLS certificate, key, OCSP response and CA file
+(readable by `user`: new connections get them, open ones keep theirs) — and reads the password
+files (`auth.htpasswd`) and the captive portal's admission files again.
 """
 
 

@@ -154,7 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t saved_linger = cfg.linger_timeout;
     struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons(40000), .sin_addr.s_addr = htonl(0x7f000001)};
     atomic_fetch_add(&srv.connections, 1); /* as on_accept does before handing the socket over */
-    hs__conn_accept(&w, sv[0], (struct sockaddr *)&peer, sizeof(peer));
+    hs__conn_accept(&w, sv[0], (struct sockaddr *)&peer, sizeof(peer), -1);
 
     size_t pos = 0;
     const uint8_t *piece;

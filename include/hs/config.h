@@ -34,6 +34,7 @@
 
 #include "hs/core.h"
 #include <stdio.h>
+#include <sys/socket.h>
 
 #define HS_MAX_LISTEN 16
 #define HS_MAX_ERROR_PAGES 64
@@ -55,6 +56,34 @@ typedef struct hs_error_page_s {
     char *body;               /* the file's bytes, read by hs_config_validate; NULL before */
     size_t len;
 } hs_error_page_t;
+
+/* A value of the listen directive, parsed (src/config/listen.c):
+ *
+ *   [tls://|http://]ADDRESS [NAME=VALUE]...
+ *
+ * ADDRESS is HOST:PORT, [IPv6]:PORT or PORT (port 0: any free port); `address=ADDRESS` may stand
+ * for it. tls:// makes a TLS listener, which may override the tls.* directives for itself with
+ * cert=, key=, ocsp_response=, client_certs.ca=, client_certs.verify=, early_data=, plain_http=
+ * (each also with its tls. prefix, which the YAML form `{address: …, tls: {cert: …}}` gives);
+ * a VALUE is percent-decoded (%20 for a space). */
+enum { HS_PLAIN_HTTP_DEFAULT, HS_PLAIN_HTTP_497, HS_PLAIN_HTTP_REDIRECT };
+typedef struct hs_listen_s {
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    bool tls;
+    int8_t early_data;  /* -1: tls.early_data decides */
+    uint8_t plain_http; /* HS_PLAIN_HTTP_*: what plain HTTP on this TLS port gets (DEFAULT: tls.plain_http) */
+    /* NULL: the tls.* directive's value */
+    const char *cert, *key, *ocsp, *client_ca, *client_verify;
+} hs_listen_t;
+/* Parse `text` into *out. Decoded values are written into `store` (at least strlen(text) + 1
+ * bytes) and out's strings point there. HS_OK, or HS_ERROR with a message in err. Reads nothing
+ * beyond text's NUL and writes nothing beyond store[storelen). */
+int hs_listen_parse(const char *text, hs_listen_t *out, char *store, size_t storelen, char *err, size_t errlen);
+/* What the tls.client_certs.verify and tls.plain_http words mean: HS_TLS_VERIFY_* (0 off, 1
+ * optional, 2 required) and HS_PLAIN_HTTP_*; -1 for a word that is neither. */
+int hs_listen_verify_word(const char *w);
+int hs_listen_plain_http_word(const char *w);
 
 /* Where a directive may be written. */
 enum {
@@ -138,6 +167,7 @@ extern const hs_conf_schema_t hs_config_engine_schema;
 struct hs_config_s {
     /* server */
     char *listen[HS_MAX_LISTEN];
+    hs_listen_t *listen_items[HS_MAX_LISTEN]; /* the same, parsed */
     size_t num_listen;
     bool listen_is_default;            /* still the embedded default: the first explicit value replaces it */
     int workers;                       /* 0 = number of cores */
@@ -151,6 +181,16 @@ struct hs_config_s {
     char *log_level;
     char *user;        /* when started as root: drop privileges to this user after binding */
     bool strict_hosts; /* a Host naming none of the hosts: 421 (else the first host serves it) */
+    /* TLS (src/http/https.c): the certificate of tls:// listeners, and of a host (SNI) where it
+     * is set on one; a listen item may override them for its listener */
+    char *tls_cert, *tls_key, *tls_ocsp;
+    char *tls_client_ca;        /* client certificates must chain to these (495/496) */
+    char *tls_client_verify;    /* off, optional, required ("": required with a ca) */
+    char *tls_plain_http;       /* plain HTTP on a TLS port: "497" or "redirect" (308) */
+    bool tls_early_data;        /* TLS 1.3 0-RTT for safe methods (425 for the others) */
+    bool tls_session_tickets;   /* session tickets under rotating keys */
+    uint64_t tls_ticket_rotate; /* ms a ticket key encrypts before the next one */
+    int https_port;             /* port in https:// redirects; 0: the first TLS listener's */
     /* limits */
     uint64_t max_uri;
     uint64_t max_field;
@@ -167,10 +207,14 @@ struct hs_config_s {
     uint64_t drain_timeout;
     uint64_t drain_delay; /* SIGTERM: health paths answer 503 this long before the drain starts */
     uint64_t linger_timeout;
+    uint64_t handshake_timeout;
     int max_keepalive_requests;
     /* behaviour (path) */
     char *length_required;         /* comma-separated methods that need a declared body length (411) */
     unsigned length_required_mask; /* the same as a bit per hs_method_t (made by hs_config_validate) */
+    bool require_tls;              /* plain HTTP gets 426 (RFC 9110 §15.5.22) */
+    bool redirect_to_https;        /* plain HTTP gets 308 to the https:// URL */
+    uint16_t tls_rule;             /* 0, 426 or 308: the two above as one (made by hs_config_validate) */
     /* error pages (path): "CODE=FILE" values; the files are read by hs_config_validate */
     hs_error_page_t error_pages[HS_MAX_ERROR_PAGES];
     size_t num_error_pages;
@@ -221,6 +265,15 @@ const hs_pathconf_t *hs_config_lookup(const hs_config_t *cfg, hs_iovec_t host, h
  * false), then its path for `path` (NULL: none). */
 const hs_hostconf_t *hs_config_find_host(const hs_config_t *cfg, hs_iovec_t host, bool *known);
 const hs_pathconf_t *hs_config_host_path(const hs_hostconf_t *h, hs_iovec_t path);
+/* Which of n host names, written as hosts are (example.com, *.example.com, *), an authority names,
+ * decided as hs_config_find_host decides: a name itself first, else the first wildcard; -1 none.
+ * Reads only its arguments (any thread). */
+int hs_config_match_host(const char *const *names, size_t n, hs_iovec_t authority);
+/* Where the value of directive `name` in force on `host` (NULL: at the top) was given: "FILE:LINE"
+ * (or "environment", "command line") into buf, "" when it is the embedded default. For a list
+ * directive at the top, the value numbered `nth` (0 first). Returns buf. */
+const char *hs_config_origin(const hs_config_t *cfg, const hs_hostconf_t *host, const char *name, size_t nth, char *buf,
+                             size_t len);
 
 /* ---- the directive tables ---- */
 /* Every directive of the engine and the modules, joined (stable for the process). */

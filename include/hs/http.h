@@ -126,6 +126,12 @@ struct hs_gen_s {
     socklen_t listen_len[HS_MAX_LISTEN];
     int listen_from[HS_MAX_LISTEN]; /* the previous generation's listener kept here, or -1 */
     int *new_fds;                   /* [worker * HS_MAX_LISTEN + i]: sockets bound for listener i */
+    /* TLS listeners (src/http/https.c): their contexts for this configuration (one reference
+     * each, NULL: plain HTTP), what plain HTTP on them gets (HS_PLAIN_HTTP_*), and the port of
+     * the https:// URLs redirects name */
+    struct hs_tls_server_s *tls[HS_MAX_LISTEN];
+    uint8_t plain_http[HS_MAX_LISTEN];
+    uint16_t https_port;
 };
 
 struct hs_server_s {
@@ -146,6 +152,7 @@ struct hs_server_s {
     _Atomic bool metrics_on;   /* a path serves /metrics: the workers count (src/http/metrics.c) */
     _Atomic uint64_t generation, reloads_ok, reloads_failed; /* the configuration served, reloads */
     _Atomic int stopping; /* 1 = SIGTERM seen: health paths answer 503 (drain_delay, then the drain) */
+    struct hs_tls_keys_s *tls_keys; /* session ticket keys of every TLS context, kept across reloads */
     uint64_t drain_deadline_ms;
 };
 
@@ -204,6 +211,7 @@ struct hs_req_s {
     bool host_known;           /* the request named that host (else it is the default host) */
     hs_iovec_t npath;          /* the request path in normal form (hs/path.h); no NUL after it */
     bool npath_plain;          /* and it had no escapes, dots or double slashes (hs_path_is_plain) */
+    bool tls_early;            /* it started in TLS 1.3 early data (RFC 8470) */
     uint8_t phase, phase_i;    /* where the phases are (hs_req_resume continues from there) */
     bool in_phase, resume_asked;
     void *ctx[HS_MAX_MODULES]; /* per-request state of each module (hs_req_ctx) */
@@ -396,6 +404,9 @@ int hs_server_init(hs_server_t *srv, hs_config_t *cfg);
 void hs_server_use_modules(hs_server_t *srv, hs_module_t *const *mods);
 /* Run workers until SIGTERM/SIGINT; returns the process exit status. */
 int hs_server_run(hs_server_t *srv);
+/* Release what hs_server_init made (TLS contexts), after hs_server_run or instead of it (-t).
+ * Harmless on a server whose init failed. */
+void hs_server_fini(hs_server_t *srv);
 
 /* Modules (src/modules/modules.c), in phase order; NULL-terminated. */
 extern hs_module_t *const hs_modules[];
@@ -510,7 +521,7 @@ const struct sockaddr *hs_req_peer_addr(const hs_req_t *req);
 /* The local address the request arrived on, into *out: HS_OK, or -errno when the system cannot
  * tell (the connection is gone). */
 int hs_req_local_addr(const hs_req_t *req, struct sockaddr_storage *out);
-/* The request's scheme: a static string, "http" (or "https" once TLS exists). */
+/* The request's scheme: a static string, "https" on a TLS connection, else "http". */
 const char *hs_req_scheme(const hs_req_t *req);
 
 #endif

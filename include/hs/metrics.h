@@ -10,6 +10,8 @@
  *   statusd_http_connections_accepted_total, statusd_http_connections{state=idle|active},
  *   statusd_http_requests_in_flight, statusd_offload_queue_depth, statusd_build_info,
  *   statusd_process_start_time_seconds, statusd_config_generation, statusd_config_reloads_total
+ *   statusd_tls_handshakes_total{version,cipher}  counter: TLS handshakes completed
+ *   statusd_tls_handshake_failures_total{cause,reason}  counter: failed ones, as the log has them
  * `host` is the configured host that served the request (as written: "example.com",
  * "*.example.org"; "*" without hosts), or "_other" for a Host naming none of them and for
  * requests refused before a host was known; the number of host labels is bounded

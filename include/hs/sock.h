@@ -33,6 +33,9 @@ typedef struct hs_sock_ops_s {
     int (*shutdown)(hs_sock_t *s);
     /* Release what the ops keep for this socket (ops_data), before the descriptor is closed. */
     void (*release)(hs_sock_t *s);
+    /* The socket waits for its peer with nothing buffered (hs_sock_release_buffer): give back
+     * what can be made again when needed (TLS record buffers). NULL: nothing to give. */
+    void (*idle)(hs_sock_t *s);
 } hs_sock_ops_t;
 
 /* Plain TCP (also any stream descriptor: socketpairs in tests). */
@@ -97,7 +100,8 @@ static inline void hs_sock_consume(hs_sock_t *s, size_t n)
 }
 /* Forget the buffered input. */
 void hs_sock_discard_input(hs_sock_t *s);
-/* Give the input buffer back to the pool when it holds nothing. */
+/* The socket waits for its peer: give the input buffer back to the pool when it holds nothing,
+ * and what the ops keep for reading and writing (their idle op). */
 void hs_sock_release_buffer(hs_sock_t *s);
 
 /* Writing, through the ops. */

@@ -170,6 +170,8 @@ int main(int argc, char **argv)
         }
 
     hs_config_t cfg;
+    hs_server_t srv;
+    memset(&srv, 0, sizeof(srv));
     hs_config_defaults(&cfg);
     bool test_only = false;
     const char *config_path = getenv("STATUSD_CONFIG");
@@ -197,7 +199,6 @@ int main(int argc, char **argv)
         goto Exit;
     }
     apply_log_level(&cfg);
-    hs_server_t srv;
     /* -t runs the same initialisation as serving (listen addresses, log file, document root,
      * module settings) short of binding, so what it accepts will start. */
     if (hs_server_init(&srv, &cfg) != HS_OK)
@@ -212,6 +213,7 @@ int main(int argc, char **argv)
     srv.load_arg = &src;
     rc = hs_server_run(&srv);
 Exit:
+    hs_server_fini(&srv);
     hs_config_free(&cfg);
     return rc;
 }

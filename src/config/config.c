@@ -24,17 +24,21 @@
 #define MIB (1024LL * 1024)
 #define TOP HS_SCOPE_TOP
 #define ALL HS_SCOPE_ALL
+#define TOP_HOST (HS_SCOPE_TOP | HS_SCOPE_HOST)
 
 static int set_listen(hs_config_t *cfg, void *conf, const hs_directive_t *d, const char *value, char *err,
                       size_t errlen);
 static int set_error_page(hs_config_t *cfg, void *conf, const hs_directive_t *d, const char *value, char *err,
                           size_t errlen);
+static int set_word(hs_config_t *cfg, void *conf, const hs_directive_t *d, const char *value, char *err, size_t errlen);
 
 /* The engine's directives; the modules' are in their own files. */
 HS_DIRECTIVES_BEGIN
 static const hs_directive_t engine_directives[] = {
     {"listen", HS_DT_LIST, OFF(listen), "127.0.0.1:8080", "ADDR:PORT",
-     "address to listen on (repeatable; port 0 picks a free port, printed at startup)", 0, 0, TOP, set_listen},
+     "address to listen on (repeatable; port 0 picks a free port, printed at startup); tls://ADDR:PORT serves HTTPS, "
+     "and may override the tls.* settings for itself: \"tls://ADDR:PORT cert=FILE key=FILE plain_http=redirect\"",
+     0, 0, TOP, set_listen},
     {"workers", HS_DT_INT, OFF(workers), "0", "N", "worker threads, each with its own listener (0 = one per core)", 0,
      1024, TOP},
     {"max_connections", HS_DT_INT, OFF(max_connections), "10000", "N",
@@ -56,6 +60,40 @@ static const hs_directive_t engine_directives[] = {
      "answer 421 Misdirected Request to a Host that names none of the configured hosts (else the first host "
      "serves it)",
      0, 0, TOP},
+    /* TLS (src/http/https.c, src/event/tls.c) */
+    {"tls.cert", HS_DT_STRING, OFF(tls_cert), "", "FILE",
+     "PEM certificate chain of the tls:// listeners; on a host: the certificate SNI selects for it", 0, 0, TOP_HOST},
+    {"tls.key", HS_DT_STRING, OFF(tls_key), "", "FILE", "PEM private key of tls.cert (default: in the tls.cert file)",
+     0, 0, TOP_HOST},
+    {"tls.ocsp_response", HS_DT_STRING, OFF(tls_ocsp), "", "FILE",
+     "DER OCSP response stapled while it is fresh (renew the file, then SIGHUP); only for a certificate that names "
+     "an OCSP responder",
+     0, 0, TOP_HOST},
+    {"tls.client_certs.ca", HS_DT_STRING, OFF(tls_client_ca), "", "FILE",
+     "ask for client certificates chaining to these PEM authorities: one that fails verification gets 495, a "
+     "missing one 496 when required",
+     0, 0, TOP_HOST},
+    {"tls.client_certs.verify", HS_DT_STRING, OFF(tls_client_verify), "", "MODE",
+     "off, optional or required: whether a client certificate is needed (default: required when "
+     "tls.client_certs.ca is set)",
+     0, 0, TOP_HOST, set_word},
+    {"tls.early_data", HS_DT_BOOL, OFF(tls_early_data), "false", "BOOL",
+     "accept TLS 1.3 early data (0-RTT, single-use tickets): safe methods are served, others get 425 (RFC 8470)", 0, 0,
+     TOP},
+    {"tls.session_tickets", HS_DT_BOOL, OFF(tls_session_tickets), "true", "BOOL",
+     "resume TLS sessions with tickets encrypted under rotating keys", 0, 0, TOP},
+    {"tls.ticket_key_rotation", HS_DT_DURATION, OFF(tls_ticket_rotate), "1h", "DURATION",
+     "how long a session-ticket key encrypts new tickets; it then decrypts for as long again and is wiped", 1000,
+     7 * 86400000LL, TOP},
+    {"tls.plain_http", HS_DT_STRING, OFF(tls_plain_http), "497", "497|redirect",
+     "what plain HTTP on a TLS port gets: 497 HTTP Request Sent to HTTPS Port, or a 308 redirect to https://", 0, 0,
+     TOP, set_word},
+    {"https_port", HS_DT_INT, OFF(https_port), "0", "PORT",
+     "port of the https:// URLs statusd redirects to (0: the first TLS listener's)", 0, 65535, TOP},
+    {"require_tls", HS_DT_BOOL, OFF(require_tls), "false", "BOOL",
+     "requests over plain HTTP get 426 Upgrade Required naming TLS (RFC 9110 §15.5.22)", 0, 0, ALL},
+    {"redirect_to_https", HS_DT_BOOL, OFF(redirect_to_https), "false", "BOOL",
+     "requests over plain HTTP get a 308 redirect to the same URL with https://", 0, 0, ALL},
     {"max_uri", HS_DT_SIZE, OFF(max_uri), "8k", "SIZE", "longest request target (414 beyond)", 16, 1 * MIB, TOP},
     {"max_field", HS_DT_SIZE, OFF(max_field), "8k", "SIZE", "longest header field line (431 beyond)", 64, 1 * MIB, TOP},
     {"max_head", HS_DT_SIZE, OFF(max_head), "32k", "SIZE", "largest request head (431 beyond)", 256, 4 * MIB, TOP},
@@ -82,6 +120,8 @@ static const hs_directive_t engine_directives[] = {
      0, 3600000, TOP},
     {"linger_timeout", HS_DT_DURATION, OFF(linger_timeout), "2s", "DURATION",
      "after an error response, time spent draining the client's input before closing", 0, 60000, TOP},
+    {"handshake_timeout", HS_DT_DURATION, OFF(handshake_timeout), "10s", "DURATION",
+     "time for a TLS handshake to complete once a connection is accepted (then it is closed)", 1, 86400000, TOP},
     {"max_keepalive_requests", HS_DT_INT, OFF(max_keepalive_requests), "10000", "N",
      "requests served on one connection before it is closed", 1, 100000000, TOP},
     {"length_required", HS_DT_STRING, OFF(length_required), "PUT", "METHODS",
@@ -218,7 +258,25 @@ static int set_listen(hs_config_t *cfg, void *conf, const hs_directive_t *d, con
         snprintf(err, errlen, "at most %d '%s' values", HS_MAX_LISTEN, d->name);
         return HS_ERROR;
     }
+    size_t len = strlen(value) + 1;
+    hs_listen_t *item = hs_config_alloc(cfg, sizeof(*item));
+    if (hs_listen_parse(value, item, hs_config_alloc(cfg, len), len, err, errlen) != HS_OK)
+        return HS_ERROR;
+    c->listen_items[c->num_listen] = item;
     c->listen[c->num_listen++] = hs_config_strdup(cfg, value);
+    return HS_OK;
+}
+
+/* A word from a short list (tls.client_certs.verify, tls.plain_http). */
+static int set_word(hs_config_t *cfg, void *conf, const hs_directive_t *d, const char *value, char *err, size_t errlen)
+{
+    bool verify = !strcmp(d->name, "tls.client_certs.verify");
+    if (value[0] && (verify ? hs_listen_verify_word(value) : hs_listen_plain_http_word(value)) < 0) {
+        snprintf(err, errlen, "'%s' expects %s, got '%s'", d->name,
+                 verify ? "off, optional or required" : "497 or redirect", value);
+        return HS_ERROR;
+    }
+    *(char **)hs__config_field_in(conf, d) = value[0] ? hs_config_strdup(cfg, value) : NULL;
     return HS_OK;
 }
 
@@ -513,7 +571,7 @@ void hs_config_print_help(FILE *out)
             snprintf(left, sizeof(left), "--%s / --no-%s", flag, flag);
         else
             snprintf(left, sizeof(left), "--%s %s", flag, d->metavar);
-        fprintf(out, "  %-34s %s\n", left, d->help);
+        fprintf(out, "  %-34s %s%s\n", left, strlen(left) >= 34 ? " " : "", d->help); /* two spaces at least */
         fprintf(out, "  %-34s default: %s; YAML: %s; env: STATUSD_%s; scope: %s\n", "", d->def[0] ? d->def : "(none)",
                 d->name, env, scope_words(d->scope));
     }

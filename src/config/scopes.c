@@ -133,6 +133,7 @@ static int engine_check(hs_config_t *top, hs_config_t *c, const char **bad, char
             return HS_ERROR;
         }
     }
+    c->tls_rule = c->redirect_to_https ? 308 : c->require_tls ? 426 : 0;
     c->length_required_mask = 0;
     if (c->length_required) {
         hs_iovec_t v = hs_iov_cstr(c->length_required), m;
@@ -529,30 +530,40 @@ const hs_pathconf_t *hs_config_lookup(const hs_config_t *cfg, hs_iovec_t host, h
     return hs_config_host_path(hs_config_find_host(cfg, host, known), path);
 }
 
+/* The best of n names (at base, stride bytes apart) for an authority: a name itself, else the
+ * first wildcard that covers it; -1 none. One walk for hosts as built and for names alone. */
+static int best_host(const char *base, size_t stride, size_t n, hs_iovec_t host)
+{
+    hs_iovec_t name = host_only(host);
+    if (name.len && name.base[name.len - 1] == '.')
+        name.len--; /* the absolute form of a DNS name */
+    int wild = -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *pattern = *(const char *const *)(base + i * stride);
+        if (pattern[0] != '*' && host_matches(pattern, name))
+            return (int)i;
+        if (pattern[0] == '*' && wild < 0 && host_matches(pattern, name))
+            wild = (int)i;
+    }
+    return wild;
+}
+
+int hs_config_match_host(const char *const *names, size_t n, hs_iovec_t authority)
+{
+    return best_host((const char *)names, sizeof(*names), n, authority);
+}
+
 const hs_hostconf_t *hs_config_find_host(const hs_config_t *cfg, hs_iovec_t host, bool *known)
 {
     const hs_conf_state_t *st = cfg->state;
-    const hs_hostconf_t *h = &st->built[0];
     *known = true;
-    if (!st->one_host) {
-        hs_iovec_t name = host_only(host);
-        if (name.len && name.base[name.len - 1] == '.')
-            name.len--; /* the absolute form of a DNS name */
-        const hs_hostconf_t *exact = NULL, *wild = NULL;
-        for (size_t i = 0; i < st->nbuilt && !exact; i++) {
-            const char *n = st->built[i].name;
-            if (n[0] != '*' && host_matches(n, name))
-                exact = &st->built[i];
-            else if (n[0] == '*' && !wild && host_matches(n, name))
-                wild = &st->built[i];
-        }
-        h = exact ? exact : wild;
-        if (!h) {
-            *known = false;
-            h = &st->built[0];
-        }
-    }
-    return h;
+    if (st->one_host)
+        return &st->built[0];
+    int i = best_host((const char *)st->built + offsetof(hs_hostconf_t, name), sizeof(hs_hostconf_t), st->nbuilt, host);
+    if (i >= 0)
+        return &st->built[i];
+    *known = false;
+    return &st->built[0];
 }
 
 const hs_pathconf_t *hs_config_host_path(const hs_hostconf_t *h, hs_iovec_t path)
@@ -567,4 +578,40 @@ const hs_pathconf_t *hs_config_host_path(const hs_hostconf_t *h, hs_iovec_t path
             return p;
     }
     return NULL;
+}
+
+const char *hs_config_origin(const hs_config_t *cfg, const hs_hostconf_t *host, const char *name, size_t nth, char *buf,
+                             size_t len)
+{
+    const hs_conf_state_t *st = cfg->state;
+    const hs_directive_t *d = hs_config_find(name);
+    const hs__centry_t *found = NULL;
+    buf[0] = '\0';
+    if (!d || !st)
+        return buf;
+    if (host) {
+        for (const hs__cscope_t *h = st->hosts; h; h = h->next)
+            if (!strcmp(h->name, host->name))
+                for (const hs__centry_t *e = h->entries; e; e = e->next)
+                    if (e->d == d)
+                        found = e; /* the last value given wins */
+    }
+    for (const hs__centry_t *e = st->top; e && !found; e = e->next) {
+        if (e->d != d)
+            continue;
+        if (d->type != HS_DT_LIST) {
+            for (const hs__centry_t *l = e; l; l = l->next)
+                if (l->d == d)
+                    found = l;
+        } else if (nth-- == 0) {
+            found = e;
+        }
+    }
+    if (found && found->origin) {
+        if (found->line)
+            snprintf(buf, len, "%s:%zu", found->origin, found->line);
+        else
+            snprintf(buf, len, "%s", found->origin);
+    }
+    return buf;
 }

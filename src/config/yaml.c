@@ -3,7 +3,10 @@
  * Values on hosts and paths are checked as they are read (so a mistake is reported with its
  * line) and kept with their line for hs_config_validate, which builds the hosts (scopes.c).
  * Nested mappings name directives with dots (`dav: {root: DIR}` is `dav.root`); a mapping given
- * to a list of CODE=FILE items (error_page: {404: file}) is read as such items. */
+ * to a list of CODE=FILE items (error_page: {404: file}) is read as such items; and an item of a
+ * list that is itself a mapping (listen: [{address: tls://…, tls: {cert: F}}]) becomes one text
+ * value, "address=tls://… tls.cert=F" (nested names dotted, values %-escaped where they hold
+ * spaces or '%'), which the directive's setter parses like the flag form of the same value. */
 #define _GNU_SOURCE
 #include "internal.h"
 #include "hs/path.h"
@@ -172,6 +175,44 @@ static int parse_pairs(yctx_t *y, const target_t *t, const hs_directive_t *d)
     }
 }
 
+/* A list item given as a mapping, flattened into " name=value" pairs appended to out (names below
+ * `prefix`, dotted). Bounded: the whole item at most 64 KiB. */
+static int item_mapping(yctx_t *y, const hs_directive_t *d, const char *prefix, hs_buf_t *out)
+{
+    for (;;) {
+        char key[128], name[256];
+        size_t kline;
+        int k = next_key(y, key, sizeof(key), &kline, "a list item's keys must be plain names");
+        if (k <= 0)
+            return k == 0 ? HS_OK : HS_ERROR;
+        snprintf(name, sizeof(name), "%s%s%s", prefix, prefix[0] ? "." : "", key);
+        yaml_event_t val;
+        if (next_event(y, &val) != HS_OK)
+            return HS_ERROR;
+        size_t vline = val.start_mark.line + 1;
+        int r = HS_OK;
+        if (val.type == YAML_MAPPING_START_EVENT) {
+            r = item_mapping(y, d, name, out);
+        } else if (val.type != YAML_SCALAR_EVENT) {
+            r = yerr(y, vline, "'%s' items: '%s' takes a single value", d->name, name);
+        } else {
+            const unsigned char *v = val.data.scalar.value;
+            hs_buf_printf(out, "%s%s=", out->len ? " " : "", name);
+            for (size_t i = 0; i < val.data.scalar.length; i++) {
+                if (v[i] <= ' ' || v[i] == '%' || v[i] == 0x7f)
+                    hs_buf_printf(out, "%%%02X", v[i]);
+                else
+                    hs_buf_append(out, &v[i], 1);
+            }
+            if (out->len > 65536)
+                r = yerr(y, vline, "'%s' item too long", d->name);
+        }
+        yaml_event_delete(&val);
+        if (r != HS_OK)
+            return r;
+    }
+}
+
 static int parse_hosts(yctx_t *y, size_t line);
 static int parse_paths(yctx_t *y, hs__cscope_t *host, size_t line);
 
@@ -229,10 +270,18 @@ static int parse_mapping(yctx_t *y, const target_t *t, const char *prefix)
                         break;
                     }
                     size_t iline = item.start_mark.line + 1;
-                    if (item.type != YAML_SCALAR_EVENT)
-                        r = yerr(y, iline, "'%s' list items must be plain values", d->name);
-                    else
+                    if (item.type == YAML_MAPPING_START_EVENT) {
+                        hs_buf_t text = {0};
+                        r = item_mapping(y, d, "", &text);
+                        hs_buf_append(&text, "", 1); /* a C string for the setter */
+                        if (r == HS_OK)
+                            r = put_value(y, t, d, text.base, iline);
+                        hs_buf_free(&text);
+                    } else if (item.type != YAML_SCALAR_EVENT) {
+                        r = yerr(y, iline, "'%s' list items must be plain values or mappings", d->name);
+                    } else {
                         r = put_value(y, t, d, (char *)item.data.scalar.value, iline);
+                    }
                     yaml_event_delete(&item);
                 }
             } else {

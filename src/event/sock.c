@@ -46,6 +46,7 @@ const hs_sock_ops_t hs_sock_tcp = {
     .sendfile = tcp_sendfile,
     .shutdown = tcp_shutdown,
     .release = NULL,
+    .idle = NULL,
 };
 
 /* ---- deadlines ---- */
@@ -154,7 +155,11 @@ static char *pool_take(hs_loop_t *loop)
 void hs_sock_release_buffer(hs_sock_t *s)
 {
     hs_loop_t *loop = s->loop;
-    if (!s->in.base || s->in.pos < s->in.len)
+    if (s->in.pos < s->in.len)
+        return;
+    if (HS_UNLIKELY(s->ops->idle != NULL))
+        s->ops->idle(s);
+    if (!s->in.base)
         return;
     if (s->in.cap == HS_SOCK_BUF_SIZE && loop->nbuf_pool < (int)HS_ARRAY_SIZE(loop->buf_pool))
         loop->buf_pool[loop->nbuf_pool++] = s->in.base;

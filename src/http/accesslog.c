@@ -12,7 +12,15 @@
  * hosts, or by two generations of the configuration, is one descriptor), on the main thread at
  * startup and at a reload; SIGUSR1 reopens each of them behind its descriptor. A file no
  * configuration names any more stays open, unwritten, until the process ends: closing it while
- * a worker may still be writing to it would let the descriptor be reused under that write. */
+ * a worker may still be writing to it would let the descriptor be reused under that write.
+ *
+ * On a connection accepted by a TLS listener, the line carries the connection's fields before
+ * the modules' (https.c): tls=VERSION cipher=NAME once the handshake chose them, tls_error="…"
+ * when TLS failed. A handshake that fails is logged too, as a line without a request — 499 when
+ * the client ended it (an alert from it, or it left), 444 when statusd did — in the top-level
+ * log of the configuration current then:
+ *   … "GET / HTTP/1.1" 200 612 "-" "curl/7.88.1" 0.001 tls=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384
+ *   … "-" 444 0 "-" "-" 0.004 tls_error="no shared cipher" */
 #define _GNU_SOURCE
 #include "internal.h"
 #include "hs/logfmt.h"
@@ -213,6 +221,13 @@ void hs__access_log(hs_req_t *req, int status, uint64_t bytes)
             memcpy(rl, d, rlen);
     }
     bool parsed = req->head_len > 0;
+    hs_buf_t tf = {0}; /* a TLS connection's fields, then the modules' */
+    hs_iovec_t fields = hs_iov(req->log_fields.base, req->log_fields.len);
+    if (HS_UNLIKELY(req->conn->tls)) {
+        hs__https_log_fields(req->conn, NULL, &tf);
+        hs_buf_append(&tf, req->log_fields.base, req->log_fields.len);
+        fields = hs_iov(tf.base, tf.len);
+    }
     hs_logrec_t rec = {
         .peer = (const struct sockaddr *)&req->conn->peer,
         .when = w->loop.now_sec,
@@ -232,9 +247,33 @@ void hs__access_log(hs_req_t *req, int status, uint64_t bytes)
         .request_id = req->id,
         .headers = parsed ? req->p.headers : NULL,
         .num_headers = parsed ? req->p.num_headers : 0,
-        .fields = hs_iov(req->log_fields.base, req->log_fields.len),
+        .fields = fields,
     };
     emit(w, cfg, &rec);
+    hs_buf_free(&tf);
+}
+
+void hs__access_log_tls_failure(hs_conn_t *c, int status, hs_cause_t cause, const char *why)
+{
+    hs_worker_t *w = c->sock.loop->data;
+    const hs_config_t *cfg = w->gen->cfg;
+    if (cfg->log_target < 0)
+        return;
+    hs_buf_t tf = {0};
+    hs__https_log_fields(c, why ? why : "handshake failed", &tf);
+    uint64_t started = hs_tls_started(&c->sock);
+    hs_logrec_t rec = {
+        .peer = (const struct sockaddr *)&c->peer,
+        .when = w->loop.now_sec,
+        .request = HS_IOV("-"),
+        .minor_version = -1,
+        .status = status,
+        .cause = hs_cause_id(hs_cause_resolve(cause, status)),
+        .duration_ms = started && w->loop.now_ms > started ? w->loop.now_ms - started : 0,
+        .fields = hs_iov(tf.base, tf.len),
+    };
+    emit(w, cfg, &rec);
+    hs_buf_free(&tf);
 }
 
 void hs__access_log_raw(hs_worker_t *w, const hs_config_t *cfg, const struct sockaddr *peer, const char *reqline,

@@ -190,11 +190,69 @@ static void reject(hs_conn_t *c, int status, hs_cause_t cause, const char *detai
     hs_res_error(req, status, detail);
 }
 
+static bool is_safe(hs_method_t m)
+{
+    return m == HS_METHOD_GET || m == HS_METHOD_HEAD || m == HS_METHOD_OPTIONS;
+}
+
+/* What only a TLS listener's connection can be answered, before anything else looks at the
+ * request: true when it was answered. */
+static bool tls_checks(hs_conn_t *c, hs_req_t *req)
+{
+    if (c->plain_on_tls) {
+        /* plain HTTP reached a TLS port (recognised from its first bytes): the client cannot read
+         * TLS, so it is told in plain text where to go (nginx's 497), or sent there (308) */
+        const char *url = hs__https_url(req, c->tls_port);
+        req->res_close = true;
+        if (c->plain_http == HS_PLAIN_HTTP_REDIRECT) {
+            req->cause = HS_CAUSE_PLAIN_HTTP_REDIRECT;
+            hs_res_headerf(req, "Location", "%s", url);
+            hs_res_error(req, 308, hs_arena_printf(&req->arena, "this port speaks HTTPS: %s", url).base);
+        } else {
+            req->cause = HS_CAUSE_PLAIN_HTTP_ON_TLS;
+            hs_res_error(req, 497,
+                         hs_arena_printf(&req->arena, "this port speaks HTTPS, not plain HTTP: use %s", url).base);
+        }
+        return true;
+    }
+    const char *why;
+    int cc = hs_tls_client_cert(&c->sock, &why);
+    if (cc != HS_OK) {
+        /* answered on the established session, which the client can read, with the reason
+         * (nginx invented these codes but sends 400); the session will not get better */
+        req->res_close = true;
+        if (cc == HS_TLS_CERT_MISSING) {
+            req->cause = HS_CAUSE_CLIENT_CERT_MISSING;
+            hs_res_error(req, 496, "this server requires a client certificate and the TLS handshake brought none");
+        } else {
+            req->cause = HS_CAUSE_CLIENT_CERT_INVALID;
+            hs_res_error(req, 495,
+                         hs_arena_printf(&req->arena, "the client certificate failed verification: %s", why).base);
+        }
+        return true;
+    }
+    /* did its first byte come as TLS 1.3 early data? (its head was just taken from the buffer) */
+    req->tls_early = hs_tls_early(&c->sock, rbuf_avail(c) + req->head_len);
+    if (req->tls_early && !is_safe(req->p.method_id)) {
+        /* RFC 8470 §5.2: received in 0-RTT data, which an attacker could replay; a safe method
+         * is served (RFC 8470 §3), anything else must wait for the handshake */
+        req->cause = HS_CAUSE_EARLY_DATA_UNSAFE;
+        hs_res_error(req, 425,
+                     "this request arrived in TLS early data (0-RTT) and its method is not safe to replay; send it "
+                     "again after the handshake");
+        return true;
+    }
+    return false;
+}
+
 /* Core checks that come before any module, in the order a careful server applies them. */
 static void dispatch(hs_conn_t *c)
 {
     hs_req_t *req = c->req;
     hs_method_t m = req->p.method_id;
+
+    if (HS_UNLIKELY(c->tls) && tls_checks(c, req))
+        return;
 
     if (m == HS_METHOD_UNKNOWN) {
         req->cause = HS_CAUSE_UNKNOWN_METHOD;
@@ -206,8 +264,8 @@ static void dispatch(hs_conn_t *c)
         hs_res_error(req, 510, "the request uses a mandatory extension (RFC 2774) this server does not support");
         return;
     }
-    if (req->meta.early_data && !(m == HS_METHOD_GET || m == HS_METHOD_HEAD || m == HS_METHOD_OPTIONS)) {
-        /* RFC 8470 §5.2: an unsafe request that may have been replayed */
+    if (req->meta.early_data && !is_safe(m)) {
+        /* RFC 8470 §5.2: an unsafe request that a front proxy received in early data */
         req->cause = HS_CAUSE_EARLY_DATA_UNSAFE;
         hs_res_error(req, 425,
                      "this request arrived in TLS early data and is not safe to replay; retry it after the handshake");
@@ -432,6 +490,10 @@ static void conn_free(hs_conn_t *c)
     c->closed = true;
     hs_worker_t *w = worker_of(c);
     request_free(c);
+    if (HS_UNLIKELY(c->tls_srv != NULL)) { /* closed before its first bytes said what it speaks */
+        hs_tls_server_unref(c->tls_srv);
+        c->tls_srv = NULL;
+    }
     /* the socket's io is disposed of after the current batch: on_io frees the connection then */
     hs_sock_close(&c->sock);
     if (c->prev)
@@ -565,6 +627,7 @@ static int write_step(hs_conn_t *c)
 static int upgraded_step(hs_conn_t *c)
 {
     hs_req_t *req = c->req;
+    ssize_t n_read;
     if (req->out.pending > 0) {
         ssize_t r = hs__conn_flush(c);
         if (r == HS_ERROR)
@@ -587,12 +650,12 @@ static int upgraded_step(hs_conn_t *c)
             if (c->state != HS_CS_UPGRADED || c->upgrade_closing || req->out.pending > 0)
                 return STEP_CONTINUE;
         }
-        if (!c->sock.readable)
+        if (!c->sock.readable || (n_read = conn_read(c, 4096, 1u << 20)) == HS_AGAIN) {
+            if (HS_UNLIKELY(c->tls) && rbuf_avail(c) == 0)
+                hs_sock_release_buffer(&c->sock); /* a quiet TLS tunnel keeps no record buffers */
             return STEP_WAIT;
-        ssize_t n = conn_read(c, 4096, 1u << 20);
-        if (n == HS_AGAIN)
-            return STEP_WAIT;
-        if (n <= 0)
+        }
+        if (n_read <= 0)
             goto Gone;
     }
 Gone:
@@ -652,6 +715,75 @@ static int head_step(hs_conn_t *c)
     }
 }
 
+/* A TLS handshake failed or timed out: a log line without a request, and its count. */
+static void tls_failed(hs_conn_t *c, int status, hs_cause_t cause, const char *why)
+{
+    hs__access_log_tls_failure(c, status, cause, why);
+    hs__metrics_t *m = hs__metrics_of(worker_of(c));
+    if (m) { /* as a refused connection (host _other), and by reason */
+        hs__metrics_refused(m, status, cause);
+        hs__metrics_tls_failure(m, cause, why ? why : "handshake failed");
+    }
+}
+
+/* ---- a TLS listener's connection before its first request ----
+ * First what the client speaks, from its first bytes (peeked: they stay in the socket for
+ * OpenSSL or for the request parser), then the TLS handshake. */
+static int handshake_step(hs_conn_t *c)
+{
+    const hs_config_t *cfg = cfg_of(c);
+    if (!hs_tls_is(&c->sock)) {
+        char b[HS_TLS_SNIFF_MAX];
+        ssize_t n = recv(c->sock.io.fd, b, sizeof(b), MSG_PEEK);
+        if (n < 0 && errno == EINTR)
+            return STEP_CONTINUE;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->sock.readable = false;
+            return STEP_WAIT;
+        }
+        if (n <= 0)
+            return STEP_CLOSE; /* left without a byte: nothing to log, as for an unused connection */
+        int kind = hs_tls_sniff(b, (size_t)n);
+        if (kind == HS_TLS_SNIFF_AGAIN) {
+            c->sock.readable = false; /* the rest of the first line makes a new edge */
+            return STEP_WAIT;
+        }
+        hs_tls_server_t *t = c->tls_srv;
+        c->tls_srv = NULL; /* the session's now, or dropped */
+        if (kind == HS_TLS_SNIFF_HTTP) {
+            hs_tls_server_unref(t);
+            c->plain_on_tls = true; /* read as plain HTTP to answer 497 (tls_checks) */
+            c->state = HS_CS_IDLE;
+            set_timer(c, cfg->header_timeout);
+            return STEP_CONTINUE;
+        }
+        /* TLS, or bytes that are neither: OpenSSL says what is wrong with the latter */
+        int r = hs_tls_accept(&c->sock, t, c->sock.loop->now_ms);
+        hs_tls_server_unref(t); /* the session holds its own reference */
+        if (r != HS_OK)
+            return STEP_CLOSE;
+    }
+    int r = hs_tls_handshake(&c->sock, cfg->max_head + 1024);
+    if (r == HS_AGAIN)
+        return STEP_WAIT;
+    if (r != HS_OK) {
+        bool by_peer;
+        const char *why = hs_tls_failure(&c->sock, &by_peer);
+        tls_failed(c, by_peer ? 499 : 444, by_peer ? HS_CAUSE_TLS_HANDSHAKE_ABORTED : HS_CAUSE_TLS_HANDSHAKE_FAILED,
+                   why);
+        return STEP_CLOSE;
+    }
+    hs__metrics_t *m = hs__metrics_of(worker_of(c));
+    if (m)
+        hs__metrics_tls_handshake(m, hs_tls_version(&c->sock), hs_tls_cipher(&c->sock));
+    /* the handshake is complete, or 0-RTT data is here: the first request, within header_timeout */
+    c->state = HS_CS_IDLE;
+    set_timer(c, cfg->header_timeout);
+    if (rbuf_avail(c) == 0)
+        hs_sock_release_buffer(&c->sock);
+    return STEP_CONTINUE;
+}
+
 void hs__conn_run(hs_conn_t *c)
 {
     if (c->closed)
@@ -671,6 +803,7 @@ void hs__conn_run(hs_conn_t *c)
         case HS_CS_WRITE: step = write_step(c); break;
         case HS_CS_LINGER: step = linger_step(c); break;
         case HS_CS_UPGRADED: step = upgraded_step(c); break;
+        case HS_CS_HANDSHAKE: step = handshake_step(c); break;
         case HS_CS_HANDLER:
         default:
             step = STEP_WAIT;
@@ -716,6 +849,11 @@ static void on_timeout(hs_conn_t *c)
         if (c->req->upgrade->on_close)
             c->req->upgrade->on_close(c->req);
         break;
+    case HS_CS_HANDSHAKE:
+        if (hs_tls_is(&c->sock)) /* a handshake began and did not end: say so in the log */
+            tls_failed(c, 444, HS_CAUSE_TLS_HANDSHAKE_TIMEOUT,
+                       "the TLS handshake did not complete within handshake_timeout");
+        break;
     default: break;
     }
     /* idle keep-alive, linger, stalled writes: close silently */
@@ -749,7 +887,7 @@ static void on_io(hs_io_t *io, int events)
     hs__conn_run(c);
 }
 
-void hs__conn_accept(hs_worker_t *w, int fd, const struct sockaddr *sa, socklen_t salen)
+void hs__conn_accept(hs_worker_t *w, int fd, const struct sockaddr *sa, socklen_t salen, int listener)
 {
     hs_conn_t *c = hs_calloc(1, sizeof(*c));
     memcpy(&c->peer, sa, HS_MIN((size_t)salen, sizeof(c->peer)));
@@ -766,9 +904,24 @@ void hs__conn_accept(hs_worker_t *w, int fd, const struct sockaddr *sa, socklen_
         conn_free(c);
         return;
     }
-    /* a new connection that sends nothing is treated as idle: closed silently after
-     * header_timeout (browsers open spare connections they may never use) */
-    set_timer(c, w->gen->cfg->header_timeout);
+    hs_gen_t *g = w->gen;
+    if (HS_UNLIKELY(listener >= 0 && g->tls[listener] != NULL)) {
+        /* the contexts of the configuration current now: a reload later does not change them
+         * for this connection (the session keeps its reference) */
+        const struct sockaddr *la = (const struct sockaddr *)&g->listen_addr[listener];
+        c->tls = true;
+        c->tls_srv = g->tls[listener];
+        hs_tls_server_ref(c->tls_srv);
+        c->plain_http = g->plain_http[listener];
+        c->tls_port = ntohs(la->sa_family == AF_INET6 ? ((const struct sockaddr_in6 *)la)->sin6_port
+                                                      : ((const struct sockaddr_in *)la)->sin_port);
+        c->state = HS_CS_HANDSHAKE;
+        set_timer(c, g->cfg->handshake_timeout);
+    } else {
+        /* a new connection that sends nothing is treated as idle: closed silently after
+         * header_timeout (browsers open spare connections they may never use) */
+        set_timer(c, g->cfg->header_timeout);
+    }
     hs__conn_run(c);
 }
 
@@ -777,7 +930,7 @@ void hs__conn_close_idle(hs_worker_t *w)
     hs_conn_t *c = w->conns;
     while (c) {
         hs_conn_t *next = c->next;
-        if (c->state == HS_CS_IDLE && rbuf_avail(c) == 0 && !c->in_run) {
+        if ((c->state == HS_CS_IDLE || c->state == HS_CS_HANDSHAKE) && rbuf_avail(c) == 0 && !c->in_run) {
             c->dead = true;
             conn_free(c);
         }

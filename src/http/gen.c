@@ -64,6 +64,7 @@ void hs__gen_release(hs_gen_t *g)
     while (n-- > 0) /* fini in the reverse order of init */
         if (mods[n]->fini)
             mods[n]->fini(g);
+    hs__https_gen_free(g); /* connections made with its TLS contexts keep their own references */
     if (g->new_fds) {
         /* sockets bound for it that no worker took (it was never handed over) */
         for (int i = 0; i < g->srv->nworkers * HS_MAX_LISTEN; i++)

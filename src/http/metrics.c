@@ -15,6 +15,7 @@
 #include "internal.h"
 #include "hs/metrics.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -108,6 +109,56 @@ void hs__metrics_refused(hs__metrics_t *m, int status, hs_cause_t cause)
 {
     hs_counter_add(&m->responses[0][hs__metrics_codes[(unsigned)status < 1000 ? status : 0].slot], 1);
     hs_counter_add(&m->errors[hs_cause_resolve(cause, status)], 1);
+}
+
+/* ---- TLS: names as labels, bounded ----
+ * Cipher names, protocol versions and handshake failure reasons come from OpenSSL as strings; each
+ * set gets a slot per name on first sight, up to its size ("other", slot 0, takes the rest), so
+ * the series stay few whatever clients offer. A lookup reads without a lock (a name is written
+ * before the count that shows it); adding one, rare, takes the set's mutex. Names are copied:
+ * some of OpenSSL's reason texts live in buffers it may reuse. */
+typedef struct {
+    pthread_mutex_t mu;
+    _Atomic int n;
+    size_t max;
+    char *names[HS__METRICS_TLS_NAMES];
+} tls_names_t;
+static tls_names_t tls_versions = {PTHREAD_MUTEX_INITIALIZER, 1, HS__METRICS_TLS_VERSIONS, {"other"}};
+static tls_names_t tls_ciphers = {PTHREAD_MUTEX_INITIALIZER, 1, HS__METRICS_TLS_NAMES, {"other"}};
+static tls_names_t tls_reasons = {PTHREAD_MUTEX_INITIALIZER, 1, HS__METRICS_TLS_NAMES, {"other"}};
+
+static unsigned tls_slot(tls_names_t *set, const char *name)
+{
+    if (!name || !*name)
+        return 0;
+    int n = atomic_load_explicit(&set->n, memory_order_acquire);
+    for (int i = 1; i < n; i++)
+        if (!strcmp(set->names[i], name))
+            return (unsigned)i;
+    pthread_mutex_lock(&set->mu);
+    unsigned slot = 0;
+    n = atomic_load_explicit(&set->n, memory_order_relaxed);
+    for (int i = 1; i < n && !slot; i++)
+        if (!strcmp(set->names[i], name))
+            slot = (unsigned)i;
+    if (!slot && (size_t)n < set->max) {
+        set->names[n] = hs_strdup(name);
+        atomic_store_explicit(&set->n, n + 1, memory_order_release);
+        slot = (unsigned)n;
+    }
+    pthread_mutex_unlock(&set->mu);
+    return slot;
+}
+
+void hs__metrics_tls_handshake(hs__metrics_t *m, const char *version, const char *cipher)
+{
+    hs_counter_add(&m->tls_handshakes[tls_slot(&tls_versions, version)][tls_slot(&tls_ciphers, cipher)], 1);
+}
+
+void hs__metrics_tls_failure(hs__metrics_t *m, hs_cause_t cause, const char *reason)
+{
+    unsigned k = cause == HS_CAUSE_TLS_HANDSHAKE_ABORTED ? 1 : cause == HS_CAUSE_TLS_HANDSHAKE_TIMEOUT ? 2 : 0;
+    hs_counter_add(&m->tls_failures[k][tls_slot(&tls_reasons, reason)], 1);
 }
 
 /* ---- the exposition (Prometheus text format 0.0.4) ---- */
@@ -244,6 +295,41 @@ static void errors(const hs_server_t *srv, hs_metrics_out_t *o)
     hs_buf_free(&l);
 }
 
+static void tls(const hs_server_t *srv, hs_metrics_out_t *o)
+{
+    static const hs_cause_t causes[3] = {HS_CAUSE_TLS_HANDSHAKE_FAILED, HS_CAUSE_TLS_HANDSHAKE_ABORTED,
+                                         HS_CAUSE_TLS_HANDSHAKE_TIMEOUT};
+    hs_buf_t l = {0};
+    int nv = atomic_load_explicit(&tls_versions.n, memory_order_acquire);
+    int nc = atomic_load_explicit(&tls_ciphers.n, memory_order_acquire);
+    int nr = atomic_load_explicit(&tls_reasons.n, memory_order_acquire);
+    hs_metrics_family(o, "statusd_tls_handshakes_total", "counter",
+                      "TLS handshakes completed (or whose 0-RTT data arrived), by protocol version and cipher.");
+    for (int v = 0; v < nv; v++)
+        for (int c = 0; c < nc; c++) {
+            uint64_t n = SUM(tls_handshakes[v][c]);
+            if (!n)
+                continue;
+            l.len = 0;
+            hs_metrics_label(&l, "version", tls_versions.names[v]);
+            hs_metrics_label(&l, "cipher", tls_ciphers.names[c]);
+            hs_metrics_sample(o, "statusd_tls_handshakes_total", labels(&l), n);
+        }
+    hs_metrics_family(o, "statusd_tls_handshake_failures_total", "counter",
+                      "TLS handshakes that failed, by cause (statusd explain --causes) and reason (OpenSSL's words).");
+    for (int k = 0; k < 3; k++)
+        for (int r = 0; r < nr; r++) {
+            uint64_t n = SUM(tls_failures[k][r]);
+            if (!n)
+                continue;
+            l.len = 0;
+            hs_metrics_label(&l, "cause", hs_cause_id(causes[k]));
+            hs_metrics_label(&l, "reason", tls_reasons.names[r]);
+            hs_metrics_sample(o, "statusd_tls_handshake_failures_total", labels(&l), n);
+        }
+    hs_buf_free(&l);
+}
+
 void hs_metrics_render(hs_server_t *srv, hs_buf_t *b)
 {
     hs_metrics_out_t out = {.b = b}, *o = &out;
@@ -251,6 +337,7 @@ void hs_metrics_render(hs_server_t *srv, hs_buf_t *b)
     responses(srv, o, nhosts);
     errors(srv, o);
     durations(srv, o, nhosts);
+    tls(srv, o);
 
     uint64_t started_req = SUM(requests_started), done = 0; /* every request ended is in the histogram */
     for (int h = 0; h < nhosts; h++)

@@ -20,6 +20,6 @@ int hs_req_local_addr(const hs_req_t *req, struct sockaddr_storage *out)
 
 const char *hs_req_scheme(const hs_req_t *req)
 {
-    HS_UNUSED(req);
-    return "http"; /* TLS will answer "https" here */
+    const hs_conn_t *c = req->conn;
+    return c->tls && !c->plain_on_tls ? "https" : "http";
 }

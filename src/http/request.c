@@ -147,6 +147,64 @@ void hs_req_resume(hs_req_t *req)
         run(req);
 }
 
+/* RFC 9110 §15.5.20: a TLS connection was set up for the host its SNI named (that host's
+ * certificate, its client-certificate rule); a request for another host does not belong on it.
+ * Both names are looked up in the request's configuration, so a reload between the handshake and
+ * the request cannot make them disagree by accident. Names that select the same host (a wildcard
+ * host, or a configuration without hosts, which serves every name) do belong. Without SNI, or
+ * without Host (HTTP/1.0), there is nothing to compare. */
+static bool sni_misdirected(hs_req_t *req)
+{
+    const char *sni = hs_tls_sni_name(&req->conn->sock);
+    if (!sni || !req->meta.host.len)
+        return false;
+    bool known;
+    const hs_hostconf_t *h = hs_config_find_host(hs_req_top(req), hs_iov_cstr(sni), &known);
+    if (h == req->host && known == req->host_known)
+        return false;
+    req->path = NULL;
+    req->res_close = true;
+    req->cause = HS_CAUSE_SNI_HOST_MISMATCH;
+    hs_res_error(req, 421,
+                 hs_arena_printf(&req->arena,
+                                 "this TLS connection was set up (SNI) for %s, another host than the request names; "
+                                 "open a new connection for this host",
+                                 sni)
+                     .base);
+    return true;
+}
+
+/* A path that must be reached over TLS, reached without (RFC 9110 §15.5.22, RFC 2817 §4.2):
+ * 426 naming TLS in Upgrade, or (redirect_to_https) 308 to the https:// URL. */
+static void tls_required(hs_req_t *req, int rule)
+{
+    const char *url = hs__https_url(req, req->gen->https_port);
+    if (rule == 308) {
+        req->cause = HS_CAUSE_HTTPS_REDIRECT;
+        hs_res_headerf(req, "Location", "%s", url);
+        hs_res_error(req, 308, hs_arena_printf(&req->arena, "this resource is served over HTTPS: %s", url).base);
+        return;
+    }
+    req->cause = HS_CAUSE_TLS_REQUIRED;
+    HS_RES_HEADER(req, "Upgrade", "TLS/1.3, HTTP/1.1"); /* TLS, then HTTP/1.1 over it */
+    HS_RES_HEADER(req, "Connection", "Upgrade");
+    hs_res_error(req, 426, hs_arena_printf(&req->arena, "this resource needs TLS: use %s", url).base);
+}
+
+/* The rules of TLS at find-config, on a TLS connection or a path with require_tls: true when
+ * the request was answered. */
+static bool tls_rules(hs_req_t *req, const hs_config_t *cfg)
+{
+    const hs_conn_t *c = req->conn;
+    if (c->tls && !c->plain_on_tls)
+        return sni_misdirected(req);
+    if (cfg->tls_rule) {
+        tls_required(req, cfg->tls_rule);
+        return true;
+    }
+    return false;
+}
+
 void hs__req_process(hs_req_t *req)
 {
     const char *why = NULL;
@@ -173,6 +231,8 @@ void hs__req_process(hs_req_t *req)
         return;
     }
     const hs_config_t *cfg = hs_req_cfg(req);
+    if (HS_UNLIKELY((cfg->tls_rule | req->conn->tls) != 0) && tls_rules(req, cfg))
+        return;
     hs_method_t m = req->p.method_id;
     if (req->meta.content_length > 0 && (uint64_t)req->meta.content_length > cfg->max_body) {
         /* RFC 9110 §15.5.14: refused from Content-Length, before reading a byte of it */

@@ -23,55 +23,6 @@
  * the others leave the connection in the backlog for their next turn. */
 static _Atomic int reserve_fd = -1;
 
-static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len, char *err, size_t errlen)
-{
-    char host[256];
-    const char *port;
-    const char *colon = strrchr(spec, ':');
-    if (spec[0] == '[') {
-        const char *rb = strchr(spec, ']');
-        if (!rb || rb[1] != ':') {
-            snprintf(err, errlen, "listen '%s': expected [IPv6]:PORT", spec);
-            return HS_ERROR;
-        }
-        snprintf(host, sizeof(host), "%.*s", (int)(rb - spec - 1), spec + 1);
-        port = rb + 2;
-    } else if (colon) {
-        snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
-        port = colon + 1;
-    } else {
-        snprintf(host, sizeof(host), "0.0.0.0");
-        port = spec;
-    }
-    char *end;
-    long p = strtol(port, &end, 10);
-    if (!*port || *end || p < 0 || p > 65535) {
-        snprintf(err, errlen, "listen '%s': bad port", spec);
-        return HS_ERROR;
-    }
-    memset(ss, 0, sizeof(*ss));
-    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, host[0] ? host : "0.0.0.0", &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)p);
-        *len = sizeof(*v4);
-    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)p);
-        *len = sizeof(*v6);
-    } else if (strcmp(host, "localhost") == 0) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)p);
-        v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        *len = sizeof(*v4);
-    } else {
-        snprintf(err, errlen, "listen '%s': '%s' is not an IP address", spec, host);
-        return HS_ERROR;
-    }
-    return HS_OK;
-}
-
 static int open_listener(const struct sockaddr_storage *ss, socklen_t len, char *err, size_t errlen)
 {
     int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -149,16 +100,26 @@ void hs_server_use_modules(hs_server_t *srv, hs_module_t *const *mods)
     hs_modules_register_causes(mods); /* a refused table is said on stderr; its causes stay unset */
 }
 
-/* A configuration's listen values, parsed into a generation (as configured: port 0 stays 0). */
+/* A configuration's listen values into a generation (as configured: port 0 stays 0; parsed and
+ * checked when they were set, src/config/listen.c), with the contexts of its TLS listeners. */
 static int gen_listen(hs_gen_t *g, const hs_config_t *cfg, char *err, size_t errlen)
 {
     for (size_t i = 0; i < cfg->num_listen; i++) {
-        if (parse_listen(cfg->listen[i], &g->listen_want[i], &g->listen_len[i], err, errlen) != HS_OK)
-            return HS_ERROR;
+        memcpy(&g->listen_want[i], &cfg->listen_items[i]->addr, sizeof(g->listen_want[i]));
+        g->listen_len[i] = cfg->listen_items[i]->addrlen;
         g->listen_addr[i] = g->listen_want[i];
     }
     g->num_listen = cfg->num_listen;
-    return HS_OK;
+    /* the certificates, keys and CA files: read and checked here, so -t and a reload do too */
+    return hs__https_gen_init(g, err, errlen);
+}
+
+/* "listening on [tls://]ADDR:PORT" (scripts and tests wait for these lines). */
+static void announce(const hs_gen_t *g, size_t li)
+{
+    char name[HS_ADDR_MAX];
+    hs_addr_format((const struct sockaddr *)&g->listen_addr[li], name, sizeof(name), HS_ADDR_PORT);
+    fprintf(stderr, "listening on %s%s\n", g->tls[li] ? "tls://" : "", name);
 }
 
 /* What a generation needs of the process-wide state: its log files, its hosts' metrics labels. */
@@ -206,6 +167,7 @@ int hs_server_init(hs_server_t *srv, hs_config_t *cfg)
 typedef struct {
     hs_io_t io; /* first: the loop hands us &io */
     hs_worker_t *w;
+    int index; /* its listen value in the worker's current generation */
 } listener_t;
 
 static void send_canned_503(const hs_config_t *cfg, int fd, const char *why)
@@ -271,7 +233,7 @@ static void on_accept(hs_io_t *io, int events)
             continue;
         }
         w->loop.accepted++; /* a new moment for caches of the loop (the open-file cache) */
-        hs__conn_accept(w, fd, (struct sockaddr *)&ss, len);
+        hs__conn_accept(w, fd, (struct sockaddr *)&ss, len, ((listener_t *)io)->index);
     }
 }
 
@@ -281,12 +243,13 @@ typedef struct {
     size_t n;
 } listeners_t;
 
-static listener_t *listener_new(hs_worker_t *w, int fd)
+static listener_t *listener_new(hs_worker_t *w, int fd, int index)
 {
     listener_t *l = hs_calloc(1, sizeof(*l));
     l->io.fd = fd;
     l->io.cb = on_accept;
     l->w = w;
+    l->index = index;
     return l;
 }
 
@@ -315,11 +278,12 @@ static void worker_take_gen(hs_worker_t *w)
         int from = g->listen_from[i];
         if (from >= 0 && (size_t)from < old->n && !w->draining) {
             now.l[i] = old->l[from];
+            now.l[i]->index = (int)i; /* its connections take the new generation's TLS contexts */
             kept[from] = true;
             continue;
         }
         int *fd = &g->new_fds[w->id * HS_MAX_LISTEN + i];
-        now.l[i] = listener_new(w, *fd);
+        now.l[i] = listener_new(w, *fd, (int)i);
         *fd = -1; /* the worker's now */
         if (w->draining)
             close(now.l[i]->io.fd); /* shutting down meanwhile: nothing more is accepted */
@@ -448,6 +412,7 @@ static void reload_config(hs_server_t *srv)
             }
         }
     }
+    hs__https_gen_ports(g);
     if (hs__gen_modules_init(g) != HS_OK) {
         snprintf(err, sizeof(err), "a module refused the configuration");
         goto Refused;
@@ -455,6 +420,8 @@ static void reload_config(hs_server_t *srv)
     /* publish: the workers take it from here */
     srv->cfg = cfg;
     srv->gen = g;
+    if (srv->tls_keys) /* the keys outlive generations; their period is the configuration's */
+        hs_tls_keys_set_rotation(srv->tls_keys, cfg->tls_ticket_rotate);
     atomic_store(&srv->generation, g->id);
     atomic_store(&srv->metrics_on, metrics_on);
     for (int wi = 0; wi < nw; wi++) {
@@ -462,13 +429,9 @@ static void reload_config(hs_server_t *srv)
         atomic_store(&srv->workers[wi].next_gen, g);
         hs_loop_wake(&srv->workers[wi].loop);
     }
-    for (size_t i = 0; i < g->num_listen; i++) {
-        if (g->listen_from[i] >= 0)
-            continue;
-        char name[HS_ADDR_MAX];
-        hs_addr_format((const struct sockaddr *)&g->listen_addr[i], name, sizeof(name), HS_ADDR_PORT);
-        fprintf(stderr, "listening on %s\n", name);
-    }
+    for (size_t i = 0; i < g->num_listen; i++)
+        if (g->listen_from[i] < 0)
+            announce(g, i);
     hs__gen_release(old); /* the server's reference: it ends with its last request */
     for (int i = 0; i < 5000 && !workers_took_gen(srv); i++)
         usleep(1000);
@@ -482,6 +445,7 @@ Refused:
     atomic_fetch_add(&srv->reloads_failed, 1);
     hs_log_error("reload refused, still serving generation %llu: %s", (unsigned long long)old->id, err);
     if (g) { /* never handed over, its modules not initialised (or undone): discarded here */
+        hs__https_gen_free(g);
         for (int i = 0; i < nw * HS_MAX_LISTEN; i++)
             if (g->new_fds[i] >= 0)
                 close(g->new_fds[i]);
@@ -546,7 +510,7 @@ int hs_server_run(hs_server_t *srv)
                 socklen_t len = sizeof(g->listen_addr[li]);
                 getsockname(fd, (struct sockaddr *)&g->listen_addr[li], &len);
             }
-            wls[wi].l[li] = listener_new(&srv->workers[wi], fd);
+            wls[wi].l[li] = listener_new(&srv->workers[wi], fd, (int)li);
         }
     }
     for (int wi = 0; wi < nw; wi++)
@@ -567,12 +531,10 @@ int hs_server_run(hs_server_t *srv)
     /* every listener is bound: give up root before any request is served */
     if (hs_os_drop_privileges(cfg->user) != HS_OK)
         goto Fail;
+    hs__https_gen_ports(g); /* the ports as bound: the URLs of 497 and 308 answers name them */
     /* announced only once the server can really serve (scripts and tests wait for this line) */
-    for (size_t li = 0; li < g->num_listen; li++) {
-        char name[HS_ADDR_MAX];
-        hs_addr_format((const struct sockaddr *)&g->listen_addr[li], name, sizeof(name), HS_ADDR_PORT);
-        fprintf(stderr, "listening on %s\n", name);
-    }
+    for (size_t li = 0; li < g->num_listen; li++)
+        announce(g, li);
     fflush(stderr);
     reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
@@ -665,4 +627,12 @@ Fail: /* before any worker started: what was bound and allocated goes */
     free(srv->workers);
     srv->workers = NULL;
     return 1;
+}
+
+void hs_server_fini(hs_server_t *srv)
+{
+    if (srv->gen) /* never run (statusd -t): the first generation still holds its TLS contexts */
+        hs__https_gen_free(srv->gen);
+    hs_tls_keys_free(srv->tls_keys);
+    srv->tls_keys = NULL;
 }

@@ -18,6 +18,10 @@ BIN = os.environ.get("STATUSD_BIN", os.path.join(REPO, "build", "check", "status
 
 SANITIZED = "/asan/" in BIN  # the ASan build: huge virtual mappings, its own allocator
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes minutes (testssl.sh); PYTEST_ARGS=\"-m 'not slow'\" skips it")
+
+
 BAD_STDERR = re.compile(r"response rule violated|AddressSanitizer|LeakSanitizer|runtime error:|BUG:")
 
 
@@ -40,6 +44,7 @@ class Server:
         self._listening = threading.Event()
         self.port = None
         self.ports = []
+        self.tls_ports = []  # the ports announced as tls://
         self._t_out = threading.Thread(target=self._drain, args=(self.proc.stdout, self.stdout_lines), daemon=True)
         self._t_err = threading.Thread(target=self._drain, args=(self.proc.stderr, self.stderr_lines, True), daemon=True)
         self._t_out.start()
@@ -60,17 +65,24 @@ class Server:
             with self._lock:
                 sink.append(line)
             if watch:
-                m = re.match(r"listening on (?:\[[^\]]*\]|[\d.]+):(\d+)", line)
+                m = re.match(r"listening on (tls://)?(?:\[[^\]]*\]|[\d.]+):(\d+)", line)
                 if m:
-                    self.ports.append(int(m.group(1)))
+                    port = int(m.group(2))
+                    if m.group(1):
+                        self.tls_ports.append(port)
+                    self.ports.append(port)
                     if self.port is None:
-                        self.port = int(m.group(1))
+                        self.port = port
                     self._listening.set()
         pipe.close()
 
     @property
     def url(self):
         return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def tls_port(self):
+        return self.tls_ports[0]
 
     def connect(self, timeout=5.0):
         s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)

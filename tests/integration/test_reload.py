@@ -132,7 +132,9 @@ def test_reload_under_load_changes_paths_and_listeners(tmp_path):
         except ConnectionRefusedError:
             pass
         # a broken configuration: refused, logged, nothing changes
-        write(cfg, "listen: [oops\n")
+        # (an item of an unclosed list: listen values are checked as they are read, so a bad item
+        # would be reported before the syntax error)
+        write(cfg, "listen: ['127.0.0.1:0'\n")
         s.proc.send_signal(signal.SIGHUP)
         deadline = time.time() + 5
         while "reload refused" not in s.stderr() and time.time() < deadline:

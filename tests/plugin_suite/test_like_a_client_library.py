@@ -31,7 +31,8 @@ def test_post_redirect_cookies(httpbin):
 
 def test_secure(httpbin_secure, httpbin_ca_bundle):
     r = requests.get(httpbin_secure + "/get")  # verified against the session's CA (REQUESTS_CA_BUNDLE)
-    assert r.status_code == 200 and r.json()["url"].startswith("https://")
+    assert r.status_code == 200 and r.json()["url"] == httpbin_secure.url + "/get"
+    assert httpbin_secure.url.startswith("https://127.0.0.1:")
 
 
 def test_both(httpbin_both):

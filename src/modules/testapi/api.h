@@ -22,6 +22,7 @@ typedef struct api_conf_s {
     uint64_t api_max_duration; /* ms: longest delay/drip/sse/hang/job a request may ask for */
     uint64_t api_max_bytes;    /* largest generated body */
     char *allow_redirect_host; /* comma-separated extra hosts /redirect-to may point at */
+    char *trusted_proxies;     /* comma-separated addresses/CIDR blocks whose X-Forwarded-Proto counts */
 } api_conf_t;
 
 extern hs_module_t hs_module_testapi;
@@ -88,6 +89,13 @@ hs_iovec_t api_host(hs_req_t *req);
 /* httpbin's "origin" (X-Forwarded-For when present, else the peer address) and "url". */
 hs_iovec_t api_origin(hs_req_t *req);
 hs_iovec_t api_url(hs_req_t *req);
+/* The scheme the client used, for the URLs the API writes: the connection's ("https" on a TLS
+ * listener), or, from a front proxy listed in api_trusted_proxies, the first element of its
+ * X-Forwarded-Proto when that is http or https. A static string. */
+const char *api_scheme(hs_req_t *req);
+/* Is each comma-separated item of `list` an address or a CIDR block? NULL, or the first bad
+ * item's explanation (static) with *bad_at and *bad_len naming it. */
+const char *api_cidr_list_error(const char *list, const char **bad_at, size_t *bad_len);
 /* Monotonic milliseconds of this worker's loop (cached per iteration). */
 static inline uint64_t api_now_ms(const hs_req_t *req)
 {

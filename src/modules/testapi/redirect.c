@@ -45,7 +45,8 @@ static int send_redirect(hs_req_t *req, int status, hs_iovec_t location)
 static hs_iovec_t absolute(hs_req_t *req, hs_iovec_t path)
 {
     hs_iovec_t host = api_host(req);
-    return hs_arena_printf(&req->arena, "http://%.*s%.*s", (int)host.len, host.base, (int)path.len, path.base);
+    return hs_arena_printf(&req->arena, "%s://%.*s%.*s", api_scheme(req), (int)host.len, host.base, (int)path.len,
+                           path.base);
 }
 
 int api_r_redirect(hs_req_t *req, hs_iovec_t rest)

@@ -24,6 +24,10 @@ static const hs_directive_t directives[] = {
      "largest body the API will generate (400 naming the cap beyond)", 1, 1LL << 30, HS_SCOPE_ALL},
     {"allow_redirect_host", HS_DT_STRING, OFF(allow_redirect_host), "", "HOSTS",
      "comma-separated hosts /redirect-to may send clients to besides this server", 0, 0, HS_SCOPE_ALL},
+    {"api_trusted_proxies", HS_DT_STRING, OFF(trusted_proxies), "", "CIDRS",
+     "comma-separated addresses or CIDR blocks of front proxies whose X-Forwarded-Proto sets the scheme of the "
+     "API's URLs (/get's url, absolute redirects); from anyone else it is ignored",
+     0, 0, HS_SCOPE_ALL},
 };
 HS_DIRECTIVES_END
 #undef OFF
@@ -318,6 +322,14 @@ static int check(hs_config_t *cfg, const hs_pathconf_t *path, void *p, const cha
     if (ac->api_prefix && (ac->api_prefix[0] != '/' || strlen(ac->api_prefix) < 2)) {
         snprintf(err, errlen, "api_prefix must start with '/' and name a path, got '%s'", ac->api_prefix);
         *bad = "api_prefix";
+        return HS_ERROR;
+    }
+    const char *at;
+    size_t len;
+    const char *why = api_cidr_list_error(ac->trusted_proxies, &at, &len);
+    if (why) {
+        snprintf(err, errlen, "api_trusted_proxies: '%.*s': %s", (int)HS_MIN(len, (size_t)64), at, why);
+        *bad = "api_trusted_proxies";
         return HS_ERROR;
     }
     return HS_OK;

@@ -3,6 +3,8 @@
  * are the engine's (src/core, src/http). See api.h for the contracts. */
 #define _GNU_SOURCE
 #include "api.h"
+#include "hs/cidr.h"
+#include "hs/fields.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,11 +262,69 @@ hs_iovec_t api_origin(hs_req_t *req)
     return hs_iov(hs_arena_strndup(&req->arena, peer, n), n);
 }
 
+/* The items of a comma-separated list of CIDR blocks, one by one (*pos: the cursor, from 0). */
+static bool next_cidr(const char *list, size_t *pos, hs_iovec_t *item)
+{
+    hs_iovec_t v = hs_iov_cstr(list);
+    *item = hs_list_next(v, pos);
+    return item->base != NULL;
+}
+
+const char *api_cidr_list_error(const char *list, const char **bad_at, size_t *bad_len)
+{
+    size_t pos = 0;
+    hs_iovec_t it;
+    while (list && next_cidr(list, &pos, &it)) {
+        hs_cidr_t c;
+        const char *why = "not an address or CIDR block";
+        if (hs_cidr_parse(it, &c, &why) != HS_OK) {
+            *bad_at = it.base;
+            *bad_len = it.len;
+            return why;
+        }
+    }
+    return NULL;
+}
+
+/* X-Forwarded-Proto (a de facto field; RFC 7239 §5.4 "proto" is its standard form) says what the
+ * client used to reach a front proxy. Anyone can send it, so it counts only from a proxy the
+ * configuration trusts; the list is checked (router.c) and short, and read only when the field
+ * is there. The first element is the one the first proxy wrote. */
+const char *api_scheme(hs_req_t *req)
+{
+    const char *own = hs_req_scheme(req);
+    const api_conf_t *ac = api_conf(req);
+    if (!ac->trusted_proxies || !ac->trusted_proxies[0])
+        return own;
+    hs_iovec_t xfp = hs_req_header_named(req, "x-forwarded-proto");
+    if (!xfp.base)
+        return own;
+    hs_ip_t peer;
+    if (!hs_ip_from_sockaddr(hs_req_peer_addr(req), &peer))
+        return own;
+    size_t pos = 0;
+    hs_iovec_t it;
+    bool trusted = false;
+    while (!trusted && next_cidr(ac->trusted_proxies, &pos, &it)) {
+        hs_cidr_t c;
+        trusted = hs_cidr_parse(it, &c, NULL) == HS_OK && hs_cidr_match(&c, &peer);
+    }
+    if (!trusted)
+        return own;
+    pos = 0;
+    hs_iovec_t first = hs_list_next(xfp, &pos);
+    if (first.base && HS_IOV_IEQ(first, "https"))
+        return "https";
+    if (first.base && HS_IOV_IEQ(first, "http"))
+        return "http";
+    return own;
+}
+
 hs_iovec_t api_url(hs_req_t *req)
 {
     if (req->p.form == HS_TARGET_ABSOLUTE)
         return req->p.target;
     hs_iovec_t host = api_host(req);
-    return hs_arena_printf(&req->arena, "http://%.*s%.*s", (int)host.len, host.base, (int)req->p.target.len,
-                           req->p.target.base);
+    return hs_arena_printf(&req->arena, "%s://%.*s%.*s", api_scheme(req), (int)host.len, host.base,
+                           (int)req->p.target.len, req->p.target.base);
 }

@@ -279,7 +279,10 @@ static void test_yaml(void)
     yaml_bad("api: true\nheader_timeout: 5 parsecs\n", 2, "header_timeout", "bad duration on line 2");
     yaml_bad("workers: 1\nmax_headers: 0\n", 2, "between", "out-of-bounds value on line 2");
     yaml_bad("listen:\n  - 127.0.0.1:1\n  - \"\"\n", 3, "listen", "bad list item on line 3");
-    yaml_bad("listen:\n  - a:1\n  - {x: 1}\n", 3, "listen", "mapping as a list item");
+    yaml_bad("listen:\n  - a:1\n  - 127.0.0.1:1\n", 2, "not an IP address", "a listen address is checked where it is given");
+    yaml_bad("listen:\n  - 127.0.0.1:1\n  - {x: 1}\n", 3, "unknown option 'x'", "a mapping list item with an unknown key");
+    yaml_bad("listen:\n  - 127.0.0.1:1\n  - {address: 127.0.0.1:2, tls: {cert: [a]}}\n", 3, "single value",
+             "a mapping list item with a list inside");
     yaml_bad("workers: [1, 2]\n", 1, "single value", "list for a scalar directive");
     yaml_bad("workers: 2\nmax_body: 1k\n- item\nroot: /x\n", 3, "YAML", "syntax error on line 3");
     yaml_bad("workers: 2\n\tmax_body: 1\n", 2, "YAML", "tab indentation on line 2");

@@ -46,7 +46,8 @@ static inline int rig_start(rig_t *r, const char *const (*set)[2], size_t n)
         return HS_ERROR;
     struct sockaddr_in peer = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
     atomic_fetch_add(&r->srv.connections, 1);
-    hs__conn_accept(&r->w, sv[0], (struct sockaddr *)&peer, sizeof(peer));
+    /* a TLS listener first in the configuration makes it a TLS connection */
+    hs__conn_accept(&r->w, sv[0], (struct sockaddr *)&peer, sizeof(peer), r->srv.gen->tls[0] ? 0 : -1);
     r->client = sv[1];
     return HS_OK;
 }
@@ -91,6 +92,7 @@ static inline void rig_stop(rig_t *r)
     hs__worker_free_pools(&r->w);
     hs_loop_destroy(&r->w.loop);
     hs__access_log_close_all();
+    hs_server_fini(&r->srv);
     hs_config_free(&r->cfg);
 }
 
