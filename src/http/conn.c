@@ -22,6 +22,9 @@
 
 #define BODY_READ_CHUNK 65536
 #define LINGER_MAX_BYTES (1u << 20)
+/* Spare requests a worker keeps: at least this many, and as many as it has connections (requests
+ * waiting on a store or an upstream are alive together, one per connection; each spare keeps its
+ * arena block, so that they are not allocated and freed again every time). */
 #define REQ_POOL_MAX 64
 
 enum { STEP_CONTINUE, STEP_WAIT, STEP_CLOSE };
@@ -143,7 +146,7 @@ static void request_free(hs_conn_t *c)
     hs_buf_free(&req->log_fields);
     hs_worker_t *w = worker_of(c);
     hs__gen_request_end(w, req->gen); /* after its cleanups: they may still read its settings */
-    if (w->nreq_pool < REQ_POOL_MAX) {
+    if (w->nreq_pool < HS_MAX(REQ_POOL_MAX, w->nconns)) {
         hs_arena_reset_keep(&req->arena);
         req->pool_next = w->req_pool;
         w->req_pool = req;
@@ -503,6 +506,13 @@ static void conn_free(hs_conn_t *c)
     if (c->next)
         c->next->prev = c->prev;
     w->nconns--;
+    if (w->nreq_pool > HS_MAX(REQ_POOL_MAX, w->nconns)) { /* the pool follows the connections */
+        hs_req_t *spare = w->req_pool;
+        w->req_pool = spare->pool_next;
+        w->nreq_pool--;
+        hs_arena_reset(&spare->arena);
+        free(spare);
+    }
     atomic_fetch_sub(&w->srv->connections, 1);
     hs__metrics_t *m = hs__metrics_of(w);
     if (m)

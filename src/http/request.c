@@ -143,8 +143,21 @@ void hs_req_resume(hs_req_t *req)
         req->resume_asked = true; /* the handler still runs: run() carries on when it returns */
         return;
     }
-    if (req->phase < PHASE_CONTENT && !req->res_sent)
+    if (req->phase >= PHASE_CONTENT || req->res_sent)
+        return;
+    hs_conn_t *c = req->conn;
+    if (c->in_run) {
         run(req);
+        return;
+    }
+    /* Resumed from outside the connection's run (a store's reply, a helper's job done): hold the
+     * connection while the phases and the content handler run, as its own run does, so that a
+     * response finished on the spot does not end and free the request under them (content()
+     * still reads it); then run the connection once to send it. */
+    c->in_run = true;
+    run(req);
+    c->in_run = false;
+    hs__conn_run(c);
 }
 
 /* RFC 9110 §15.5.20: a TLS connection was set up for the host its SNI named (that host's

@@ -249,7 +249,7 @@ static void op_free(op_t *op)
     if (op->rkey != op->kbuf)
         free(op->rkey);
     free(op->raw);
-    if (c && c->nfree < 64) {
+    if (c && c->nfree < 1024) { /* spares for a full pipeline at 1000 connections */
         op->next = c->free_ops;
         c->free_ops = op;
         c->nfree++;

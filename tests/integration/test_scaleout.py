@@ -6,6 +6,7 @@ Each instance serves the same tree over WebDAV at / with its own SQLite database
 properties and tombstones stay per instance), its locks in Redis, a health path and a drain
 delay. The rate-limit half is in test_scaleout_ratelimit.py (it needs the policy rules)."""
 import os
+import re
 import signal
 import socket
 import threading
@@ -282,3 +283,66 @@ def test_rolling_restart_behind_haproxy_loses_no_request(tree, redis):
         if ha:
             ha.stop()
         c.stop()
+
+
+def metrics_of(node):
+    """The /metrics text of a node serving it."""
+    r = call(node, "GET", "/metrics")
+    assert r.status == 200, r
+    return r.body.decode()
+
+
+def metric(text, series):
+    m = re.search(r"^%s (\S+)$" % re.escape(series), text, re.M)
+    assert m, "no %s in /metrics:\n%s" % (series, text)
+    return float(m.group(1))
+
+
+@pytest.mark.parametrize("on_failure", ["closed", "open"])
+def test_dav_write_while_redis_is_down_cause_and_metrics(tree, redis, on_failure):
+    """WebDAV writes with Redis killed. closed: PUT and LOCK answer 503 with Retry-After (the
+    configured retry_after: RFC 9110 §15.6.4 with §10.2.3's delay-seconds), the json access log
+    names the cause store:unavailable and /metrics counts it; open: the same writes succeed on the
+    instance's own SQLite locks, and nothing is logged with that cause."""
+    import json
+    node = Server("--root", tree.root, "--dav", "--dav-store", os.path.join(tree.state, "a.sqlite"), "--store-redis",
+                  redis.url, "--store-on-failure", on_failure, "--store-timeout", "100ms", "--retry-after", "7",
+                  "--metrics-path", "/metrics", "--log-format", "json")
+    try:
+        r = call(node, "PUT", "/doc.txt", b"before\n")
+        assert r.status == 204, r
+        redis.kill()
+        r = call(node, "PUT", "/doc.txt", b"while redis is down\n")
+        r2 = lock(node, "/coll/new.txt")
+        if on_failure == "closed":
+            for x in (r, r2):
+                assert x.status == 503 and x.header("retry-after") == "7", x
+                assert b"the shared lock store (Redis) does not answer" in x.body, x.body
+            assert tree.read("doc.txt") == b"before\n", "nothing written"
+            assert not os.path.exists(tree.path("coll/new.txt")), "no lock-null resource created"
+            lines = node.access_log(wait_for='"status":503', count=2)
+            entries = [json.loads(l) for l in lines if '"status":503' in l]
+            assert [(e["method"], e["cause"]) for e in entries] == [("PUT", "store:unavailable"),
+                                                                   ("LOCK", "store:unavailable")], entries
+            text = metrics_of(node)
+            assert metric(text, 'statusd_http_request_errors_total{cause="store:unavailable"}') == 2
+            assert metric(text, 'statusd_store_refused_total{store="locks"}') >= 2
+            assert metric(text, 'statusd_store_up{store="locks"}') == 0
+        else:
+            assert r.status == 204, r
+            assert tree.read("doc.txt") == b"while redis is down\n"
+            assert r2.status == 201, r2  # a new lock-null resource, locked in SQLite
+            tok = token_of(r2)
+            r = call(node, "PUT", "/coll/new.txt", b"without the token\n")
+            assert r.status == 423, r  # the SQLite lock is enforced
+            r = call(node, "PUT", "/coll/new.txt", b"with the token\n", {"If": "(<%s>)" % tok})
+            assert r.status == 204, r
+            assert tree.read("coll/new.txt") == b"with the token\n"
+            lines = node.access_log(wait_for='"status":204', count=3)
+            assert not [l for l in lines if "store:unavailable" in l], lines
+            text = metrics_of(node)
+            assert 'cause="store:unavailable"} 0' in text or 'cause="store:unavailable"' not in text, text
+            assert metric(text, 'statusd_store_fallbacks_total{store="locks"}') >= 3
+            assert metric(text, 'statusd_store_refused_total{store="locks"}') == 0
+    finally:
+        stop_and_check(node)

@@ -10,6 +10,7 @@ EVALSHA per request, pipelined per worker, the phase waiting (HS_AGAIN) for the 
 under on_failure closed is a 503 with Retry-After and the cause store:unavailable. The store
 itself is also tested directly by tests/unit/store/limit_redis_test.c."""
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -31,6 +32,7 @@ hosts:
     paths:
       /: {{root: {root}}}
       /limited: {{limit: {{rate: 10r/s, burst: 10}}}}
+      /wide: {{limit: {{rate: 1000000r/s, burst: 1000000}}}}
 """
 
 
@@ -61,7 +63,8 @@ class Site:
         os.chmod(self.dir, 0o755)
         self.root = os.path.join(self.dir, "root")
         os.makedirs(os.path.join(self.root, "limited"))
-        for p in ("x.txt", "limited/x.txt"):
+        os.makedirs(os.path.join(self.root, "wide"))
+        for p in ("x.txt", "limited/x.txt", "wide/x.txt"):
             with open(os.path.join(self.root, p), "wb") as f:
                 f.write(b"x\n")
         for d, _, files in os.walk(self.dir):
@@ -148,6 +151,40 @@ def test_three_instances_admit_what_one_would(redis):
         assert redis.keys("statusd:gcra:*"), "the state lives in Redis"
     finally:
         ha.stop()
+        site.stop()
+
+
+def test_many_connections_waiting_on_redis_at_once(redis):
+    """Regression: 300 keep-alive connections whose requests all wait for Redis at once, more than a
+    worker keeps spare requests for (64), so requests answered on the spot when Redis's reply
+    resumes them are freed, not pooled. hs_req_resume ran the content handler outside the
+    connection's run, the response ended and freed the request, and the engine then read it (a
+    crash under `make bench` at 1000 connections; a use after free under ASan)."""
+    site = Site(redis, "closed")
+    socks = []
+    try:
+        port = site.ports["a"]
+        for _ in range(300):
+            socks.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+        req = b"GET /wide/x.txt HTTP/1.1\r\nHost: svc\r\n\r\n"
+        for _ in range(5):
+            for s in socks:
+                s.sendall(req)
+            for s in socks:
+                data = b""
+                while not (data.startswith(b"HTTP/1.1 ") and b"\r\n\r\n" in data and data.endswith(b"\r\n\r\nx\n")):
+                    b = s.recv(4096)
+                    assert b, "connection closed; received %r" % data
+                    data += b
+                assert data.startswith(b"HTTP/1.1 200 OK\r\n"), data
+        assert all(n.proc.poll() is None for n in site.nodes.values())
+        info = subprocess.run(["redis-cli", "-p", str(redis.port), "INFO", "commandstats"], capture_output=True,
+                              text=True, timeout=5).stdout
+        m = re.search(r"^cmdstat_evalsha:calls=(\d+),", info, re.M)
+        assert m and int(m.group(1)) >= 1500, info  # every request stepped in Redis (its keys expire at once)
+    finally:
+        for s in socks:
+            s.close()
         site.stop()
 
 
