@@ -8,6 +8,11 @@
  */
 #include "hs/parse.h"
 
+#include <stdlib.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 /* Character classes. */
 enum { C_TCHAR = 1, C_VCHAR = 2, C_FIELD = 4, C_TARGET = 8, C_HEX = 16 };
 
@@ -147,16 +152,35 @@ static const uint8_t lower_tab[256] = {
 };
 /* clang-format on */
 
+/* header_names by length: by_len[len] lists the entries of that length (at most BY_LEN_MAX; the
+ * table has at most 5 of any one length), built once before main from the table above, which
+ * stays the one list. */
+#define BY_LEN_MAX 8
+static uint8_t by_len[20][BY_LEN_MAX];
+static uint8_t by_len_n[20];
+
+__attribute__((constructor)) static void header_index_init(void)
+{
+    for (size_t i = 0; i < HS_ARRAY_SIZE(header_names); i++) {
+        size_t len = header_names[i].len;
+        if (len < HS_ARRAY_SIZE(by_len) && by_len_n[len] < BY_LEN_MAX)
+            by_len[len][by_len_n[len]++] = (uint8_t)i;
+        else
+            abort(); /* a longer name or a crowded length: widen by_len */
+    }
+}
+
 int hs_header_token(const char *name, size_t len)
 {
-    /* Bucket by length and first letter, then compare case-insensitively: a few byte compares
-     * per field instead of a scan of the whole table. */
-    if (len < 2 || len > 19)
+    /* Bucket by length, then by first letter, then compare case-insensitively: a few byte
+     * compares per field instead of a scan of the whole table. */
+    if (len < 2 || len >= HS_ARRAY_SIZE(by_len))
         return HS_HDR_OTHER;
     unsigned char c0 = lower_tab[(unsigned char)name[0]];
-    for (size_t i = 0; i < HS_ARRAY_SIZE(header_names); i++) {
+    for (unsigned j = 0; j < by_len_n[len]; j++) {
+        size_t i = by_len[len][j];
         const char *n = header_names[i].name;
-        if ((unsigned char)n[0] != c0 || header_names[i].len != len)
+        if ((unsigned char)n[0] != c0)
             continue;
         size_t k = 1;
         while (k < len && lower_tab[(unsigned char)name[k]] == (unsigned char)n[k])
@@ -165,6 +189,30 @@ int hs_header_token(const char *name, size_t len)
             return header_names[i].token;
     }
     return HS_HDR_OTHER;
+}
+
+/* The first byte at or after p (before end) that is not a field-value byte (RFC 9110 §5.5:
+ * HTAB, SP, VCHAR, obs-text). With SSE2, sixteen bytes at a time: a block with no byte below SP
+ * and no DEL is skipped whole; the block holding such a byte hands over to the byte loop at
+ * that byte, which decides (HTAB is allowed, so it may go on, byte by byte). */
+static inline const char *skip_field_value(const char *p, const char *end)
+{
+#ifdef __SSE2__
+    const __m128i sp = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i ge_sp = _mm_cmpeq_epi8(_mm_max_epu8(v, sp), v); /* unsigned v >= 0x20 */
+        unsigned ok = (unsigned)_mm_movemask_epi8(_mm_andnot_si128(_mm_cmpeq_epi8(v, del), ge_sp));
+        if (ok != 0xffff) {
+            p += __builtin_ctz(~ok);
+            break;
+        }
+        p += 16;
+    }
+#endif
+    while (p < end && IS_FIELD(*p))
+        p++;
+    return p;
 }
 
 /* ---- the field section (RFC 9112 §5), shared by requests, responses and trailers ----------
@@ -231,8 +279,7 @@ static inline __attribute__((always_inline)) int parse_fields(const char **pp, c
         while (p < end && (*p == ' ' || *p == '\t'))
             p++;
         const char *v = p;
-        while (p < end && IS_FIELD(*p))
-            p++;
+        p = skip_field_value(p, end);
         if ((size_t)(p - line) > max_field)
             return FE_FIELD_SIZE;
         if (p == end)
@@ -540,12 +587,6 @@ static const struct {
     [FE_COUNT] = {HS_UP_TRAILERS_TOO_LARGE, "the trailer section has more fields than the gateway accepts"},
 };
 
-static inline bool is_reason(unsigned char c)
-{
-    /* reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ), RFC 9112 §4: every field-value byte */
-    return IS_FIELD(c);
-}
-
 int hs_parse_response(const char *buf, size_t len, hs_parsed_res_t *res, const hs_parse_limits_t *limits)
 {
     const char *p = buf, *end = buf + len;
@@ -592,8 +633,7 @@ int hs_parse_response(const char *buf, size_t len, hs_parsed_res_t *res, const h
         FAIL(HS_UP_BAD_STATUS, "the status code is outside 100-599"); /* RFC 9110 §15 */
     p += p[12] == ' ' ? 13 : 12;
     const char *r = p;
-    while (p < end && is_reason((unsigned char)*p))
-        p++;
+    p = skip_field_value(p, end); /* reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ), RFC 9112 §4 */
     if (p == end)
         RES_NEED_MORE();
     if (*p != '\r')

@@ -548,6 +548,71 @@ static void test_tokens(void)
        "parser assigns tokens");
 }
 
+/* Field values are scanned sixteen bytes at a time where the CPU can (src/http/parse.c,
+ * skip_field_value): every byte value at every position of a value longer than two blocks,
+ * also in the last, partial block that ends at the guard page, must be judged exactly as the
+ * byte rule says (RFC 9110 §5.5: HTAB, SP, VCHAR and obs-text; nothing else). */
+static bool field_byte(unsigned c)
+{
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+static void test_value_bytes(void)
+{
+    const char *head = "GET / HTTP/1.1\r\nHost: h\r\nX-V: ";
+    size_t hl = strlen(head);
+    char buf[128];
+    int bad = 0, checked = 0;
+    for (size_t vlen = 33; vlen <= 37; vlen += 4) {
+        for (size_t pos = 0; pos < vlen; pos++) {
+            for (unsigned c = 0; c < 256; c++) {
+                memcpy(buf, head, hl);
+                memset(buf + hl, 'v', vlen);
+                buf[hl + pos] = (char)c;
+                memcpy(buf + hl + vlen, "\r\n\r\n", 4);
+                size_t n = hl + vlen + 4;
+                int r = parse_n(buf, n, &deflim);
+                bool want = field_byte(c);
+                bool got = r == (int)n;
+                if (want != got) {
+                    if (bad++ < 5)
+                        printf("#   byte 0x%02x at %zu of %zu: returned %d\n", c, pos, vlen, r);
+                } else if (got) {
+                    /* OWS at either end is not part of the value (RFC 9112 §5.1) */
+                    size_t a = 0, b = vlen;
+                    const char *v = buf + hl;
+                    while (a < b && (v[a] == ' ' || v[a] == '\t'))
+                        a++;
+                    while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
+                        b--;
+                    if (hdrs[1].value.len != b - a && bad++ < 5)
+                        printf("#   byte 0x%02x at %zu: value length %zu, want %zu\n", c, pos, hdrs[1].value.len, b - a);
+                }
+                checked++;
+            }
+        }
+    }
+    ok(bad == 0 && checked > 0, "field values: every byte at every position judged by the byte rule (%d cases)", checked);
+
+    /* the same scan reads reason phrases */
+    hs_parsed_res_t res;
+    bad = 0;
+    for (size_t pos = 0; pos < 40; pos++) {
+        for (unsigned c = 0; c < 256; c++) {
+            char line[96];
+            int n = snprintf(line, sizeof(line), "HTTP/1.1 200 %s\r\n\r\n", "0123456789abcdefghijklmnopqrstuvwxyzABCD");
+            line[13 + pos] = (char)c;
+            const char *g = guarded(line, (size_t)n);
+            memset(&res, 0, sizeof(res));
+            res.headers = hdrs;
+            int r = hs_parse_response(g, (size_t)n, &res, &deflim);
+            if ((r == n) != field_byte(c) && bad++ < 5)
+                printf("#   reason byte 0x%02x at %zu: returned %d\n", c, pos, r);
+        }
+    }
+    ok(bad == 0, "reason phrases: every byte at every position judged by the byte rule");
+}
+
 /* ---- hs_parse_semantics ------------------------------------------------------------------ */
 static hs_req_meta_t meta;
 
@@ -866,6 +931,7 @@ int main(void)
     test_limits();
     test_prefixes();
     test_tokens();
+    test_value_bytes();
     test_semantics_host();
     test_semantics_length();
     test_semantics_conn();
