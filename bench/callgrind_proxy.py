@@ -19,27 +19,10 @@ import subprocess
 import tempfile
 import time
 
+from run import free_port, wait_port  # bench/run.py: the one copy
+
 N1, N2 = 2000, 6000
 BODY = b"hello world\n"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_port(port, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("nothing listens on %d" % port)
 
 
 def stop(p):
@@ -96,7 +79,8 @@ def run(name, binary, upstream, n):
            *proxy_cmd(name, binary, port, upstream, tmp)]
     p = subprocess.Popen(cmd, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     try:
-        wait_port(port)
+        if not wait_port(port, 60):
+            raise RuntimeError("nothing listens on %d" % port)
         s = socket.create_connection(("127.0.0.1", port))
         req = b"GET /f.txt HTTP/1.1\r\nHost: b\r\n\r\n"
         for _ in range(n):
@@ -138,7 +122,8 @@ def main():
                            root, "--access-log", "off"], stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     results = {}
     try:
-        wait_port(uport)
+        if not wait_port(uport, 60):
+            raise RuntimeError("nothing listens on %d" % uport)
         for name in a.servers.split(","):
             if name != "statusd" and not shutil.which(name):
                 print("%s: not installed, skipped" % name)

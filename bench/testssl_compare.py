@@ -19,6 +19,8 @@ import sys
 import tempfile
 import time
 
+from run import free_port, wait_port  # bench/run.py: the one copy
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 from tlsutil import Pki  # noqa: E402
@@ -36,25 +38,6 @@ YdEIqUuyyOP7uWrat2DX9GgdT0Kj3jlN9K5W7edjcrsZCwenyO4KbXCeAvzhzffi
 ssbzSibBsu/6iGtCOGEoXJf//////////wIBAg==
 -----END DH PARAMETERS-----
 """
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_port(port, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("nothing listens on %d" % port)
 
 
 def run_testssl(port, ca):
@@ -106,8 +89,10 @@ http { access_log off;
     add_header Strict-Transport-Security "max-age=63072000" always; } }
 """ % {"t": tmp, "p": np_, "c": chain, "k": key, "ci": MOZ_TLS12, "o": ocsp})
         procs.append(subprocess.Popen(["nginx", "-c", conf, "-p", tmp], stderr=subprocess.DEVNULL))
-        wait_port(sp)
-        wait_port(np_)
+        if not wait_port(sp, 10):
+            raise SystemExit("nothing listens on %d" % sp)
+        if not wait_port(np_, 10):
+            raise SystemExit("nothing listens on %d" % np_)
         outs["statusd"] = run_testssl(sp, pki.ca)
         outs["nginx (Mozilla intermediate)"] = run_testssl(np_, pki.ca)
     finally:
