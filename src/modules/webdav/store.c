@@ -14,6 +14,8 @@
 #define _GNU_SOURCE
 #include "store.h"
 
+#include "hs/crypto.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -177,4 +179,17 @@ int hs__dav_store_check_path(const char *root_real, const char *db_path, const c
         return HS_ERROR;
     }
     return HS_OK;
+}
+
+/* Unique across processes, hosts and restarts without coordination (RFC 4918 §6.5): what lets
+ * the SQLite and the Redis stores make tokens alike. */
+hs_iovec_t hs__dav_new_lock_token(hs_arena_t *a)
+{
+    unsigned char u[16];
+    hs_random(u, sizeof(u));
+    u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
+    u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
+    return hs_arena_printf(a, "urn:uuid:%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
+                           u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
+                           u[15]);
 }

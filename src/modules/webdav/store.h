@@ -160,6 +160,9 @@ int hs__dav_lock_list(hs__dav_store_t *s, hs_arena_t *a, const char *rel, int de
 int hs__dav_lock_delete(hs__dav_store_t *s, const char *rel, bool subtree);
 /* Does lock l cover rel (the same rule as list)? */
 bool hs__dav_lock_covers(const hs__dav_lock_t *l, const char *rel);
+/* A new lock token, for the stores' lock_create: "urn:uuid:" and a version 4 UUID (RFC 4122
+ * §4.4) from the kernel's random bytes, in the arena. */
+hs_iovec_t hs__dav_new_lock_token(hs_arena_t *a);
 
 /* Tombstones (410 Gone after a DELETE, for a configured time). add: rel was deleted (with
  * subtree: everything below it too) and stays gone until expires; beyond max_tombs the oldest

@@ -35,7 +35,6 @@
 #include "store.h"
 
 #include "../../store/redis.h"
-#include "hs/crypto.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -315,22 +314,10 @@ static int bad_reply(rd_store_t *s, redisReply *r)
     return failed(s, -EPROTO);
 }
 
-/* "urn:uuid:" and a version 4 UUID (RFC 4122 §4.4), as the SQLite store makes them. */
-static hs_iovec_t new_token(hs_arena_t *a)
-{
-    unsigned char u[16];
-    hs_random(u, sizeof(u));
-    u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
-    u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
-    return hs_arena_printf(a, "urn:uuid:%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
-                           u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
-                           u[15]);
-}
-
 static int rd_lock_create(hs__dav_store_t *bs, hs_arena_t *a, hs__dav_lock_t *l, int64_t now, hs__dav_lock_t *conflict)
 {
     rd_store_t *s = (rd_store_t *)bs;
-    hs_iovec_t token = new_token(a);
+    hs_iovec_t token = hs__dav_new_lock_token(a);
     hs__dav_lock_t nl = *l;
     nl.expires = now + (int64_t)l->timeout;
     hs_buf_t rec = {0};

@@ -24,8 +24,6 @@
 #define _GNU_SOURCE
 #include "store.h"
 
-#include "hs/crypto.h"
-
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -621,19 +619,6 @@ static int sq_lock_list(hs__dav_store_t *bs, hs_arena_t *a, const char *rel, int
     return r;
 }
 
-/* "urn:uuid:" and a version 4 UUID (RFC 4122 §4.4) from the kernel's random bytes: unique
- * across processes and restarts without coordination (RFC 4918 §6.5). */
-static hs_iovec_t new_token(hs_arena_t *a)
-{
-    unsigned char u[16];
-    hs_random(u, sizeof(u));
-    u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
-    u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
-    return hs_arena_printf(a, "urn:uuid:%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
-                           u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
-                           u[15]);
-}
-
 static int sq_lock_create(hs__dav_store_t *bs, hs_arena_t *a, hs__dav_lock_t *l, int64_t now, hs__dav_lock_t *conflict)
 {
     sq_store_t *s = (sq_store_t *)bs;
@@ -677,7 +662,7 @@ static int sq_lock_create(hs__dav_store_t *bs, hs_arena_t *a, hs__dav_lock_t *l,
     sqlite3_reset(q);
     if (r)
         goto Exit;
-    l->token = new_token(a);
+    l->token = hs__dav_new_lock_token(a);
     l->expires = now + (int64_t)l->timeout;
     if (!(q = st(c, S_LOCK_INSERT))) {
         r = -EIO;
