@@ -108,9 +108,14 @@ hs_iovec_t hs_etag_from_stat_arena(hs_arena_t *a, const struct stat *st, const c
 /* ---- preconditions ---- */
 int hs_req_field_count(const hs_req_t *req, int token)
 {
+    /* the head's analysis keeps each well-known field's first line (meta.h): none there, none
+     * at all — the common case (no Range, no If-Range …) costs one load; else count from it */
+    const hs_header_t *h = token > 0 && token < HS_HDR__COUNT ? req->meta.h[token] : req->p.headers;
+    if (!h)
+        return 0;
     int n = 0;
-    for (size_t i = 0; i < req->p.num_headers; i++)
-        n += req->p.headers[i].token == token;
+    for (const hs_header_t *end = req->p.headers + req->p.num_headers; h < end; h++)
+        n += h->token == token;
     return n;
 }
 
