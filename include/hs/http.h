@@ -145,6 +145,9 @@ struct hs_server_s {
     hs_module_t *const *modules; /* hs_modules (hs_server_use_modules may give another): phase order */
     /* the modules with a handler for each phase, in order, NULL-terminated (hs_server_use_modules) */
     hs_module_t *rewrite[HS_MAX_MODULES + 1], *access[HS_MAX_MODULES + 1], *log[HS_MAX_MODULES + 1];
+    /* the same per phase (rewrite, access, log) as bits of module indexes: a path whose idle mask
+     * (hs_pathconf_t.idle) covers them skips the phase without a look at each module */
+    uint32_t phase_mods[3];
     int nworkers;
     hs_worker_t *workers;
     _Atomic int connections;   /* open connections across workers */

@@ -55,6 +55,8 @@ void hs__req_log_phase(hs_req_t *req, int status)
 {
     req->log_status = status;
     uint32_t idle = req->path ? req->path->idle[2] : 0;
+    if ((idle & req->srv->phase_mods[2]) == req->srv->phase_mods[2])
+        return; /* no module has log work on this path (or none has a log handler) */
     for (hs_module_t *const *m = req->srv->log; *m; m++)
         if (!((idle >> (*m)->index) & 1u))
             (*m)->log(req);
@@ -107,6 +109,12 @@ static void run(hs_req_t *req)
     while (req->phase < PHASE_CONTENT) {
         hs_module_t *const *mods = req->phase == PHASE_REWRITE ? req->srv->rewrite : req->srv->access;
         uint32_t idle = req->path ? req->path->idle[req->phase] : 0; /* modules with nothing to do here */
+        uint32_t busy = req->srv->phase_mods[req->phase];
+        if ((idle & busy) == busy) { /* every module of the phase is idle here (or there is none) */
+            req->phase++;
+            req->phase_i = 0;
+            continue;
+        }
         for (; mods[req->phase_i]; req->phase_i++) {
             hs_module_t *m = mods[req->phase_i];
             if ((idle >> m->index) & 1u)

@@ -88,13 +88,23 @@ void hs_server_use_modules(hs_server_t *srv, hs_module_t *const *mods)
 {
     size_t nr = 0, na = 0, nl = 0;
     srv->modules = mods;
+    srv->phase_mods[0] = srv->phase_mods[1] = srv->phase_mods[2] = 0;
     for (size_t i = 0; mods[i] && i < HS_MAX_MODULES; i++) {
-        if (mods[i]->rewrite)
+        /* bit 0 (the engine's index, never idle) stands for a module without settings of its own
+         * (a test's): its phases are never skipped */
+        uint32_t bit = mods[i]->index > 0 && mods[i]->index < 32 ? 1u << mods[i]->index : 1u;
+        if (mods[i]->rewrite) {
             srv->rewrite[nr++] = mods[i];
-        if (mods[i]->access)
+            srv->phase_mods[0] |= bit;
+        }
+        if (mods[i]->access) {
             srv->access[na++] = mods[i];
-        if (mods[i]->log)
+            srv->phase_mods[1] |= bit;
+        }
+        if (mods[i]->log) {
             srv->log[nl++] = mods[i];
+            srv->phase_mods[2] |= bit;
+        }
     }
     srv->rewrite[nr] = srv->access[na] = srv->log[nl] = NULL;
     hs_modules_register_causes(mods); /* a refused table is said on stderr; its causes stay unset */
