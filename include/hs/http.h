@@ -151,7 +151,7 @@ struct hs_server_s {
     _Atomic int shutting_down; /* 1 = stop accepting, drain */
     _Atomic bool metrics_on;   /* a path serves /metrics: the workers count (src/http/metrics.c) */
     _Atomic uint64_t generation, reloads_ok, reloads_failed; /* the configuration served, reloads */
-    _Atomic int stopping; /* 1 = SIGTERM seen: health paths answer 503 (drain_delay, then the drain) */
+    _Atomic int stopping;           /* 1 = SIGTERM seen: health paths answer 503 (drain_delay, then the drain) */
     struct hs_tls_keys_s *tls_keys; /* session ticket keys of every TLS context, kept across reloads */
     uint64_t drain_deadline_ms;
 };
