@@ -9,7 +9,7 @@ from the unknown CA, fixtures/tls_upstream.py serving an expired certificate, on
 name, one that reports the SNI it got, one that sends garbage instead of TLS, one that answers
 the ClientHello with a fatal alert, a plain-HTTP statusd, and a listener that never speaks (the
 handshake runs out of the connect timeout). Every failure asserts the status of its mode,
-Proxy-Status (RFC 9209 §2.3.15 tls_protocol_error, §2.3.16 tls_certificate_error), the reason in
+Proxy-Status (RFC 9209 §2.3.13 tls_protocol_error, §2.3.14 tls_certificate_error), the reason in
 the error page, and the json access log's cause and upstream fields; /metrics counts the cause.
 """
 import json
@@ -30,9 +30,9 @@ TLS_UPSTREAM = os.path.join(HERE, "fixtures", "tls_upstream.py")
 MODES = ("standard", "detailed", "timeouts")
 # cause -> (standard, detailed, timeouts) and the Proxy-Status error type (src/http/upstream.def)
 TABLE = {
-    "tls_handshake": ((502, 525, 502), "tls_protocol_error"),  # RFC 9209 §2.3.15
-    "tls_certificate": ((502, 526, 502), "tls_certificate_error"),  # RFC 9209 §2.3.16
-    "connect_timeout": ((504, 522, 599), "connection_timeout"),  # RFC 9209 §2.3.6
+    "tls_handshake": ((502, 525, 502), "tls_protocol_error"),  # RFC 9209 §2.3.13
+    "tls_certificate": ((502, 526, 502), "tls_certificate_error"),  # RFC 9209 §2.3.14
+    "connect_timeout": ((504, 522, 599), "connection_timeout"),  # RFC 9209 §2.3.9
 }
 
 
@@ -260,7 +260,7 @@ def test_insecure_accepts_any_certificate(ups, gws, path):
 
 def test_client_certificate(ups, gws):
     """proxy.tls.cert/key: the gateway presents a client certificate; without one, the upstream's
-    own 496 (RFC-less, nginx's: certificate required) is relayed as any upstream status."""
+    own 496 (nginx's "SSL Certificate Required") is relayed as any upstream status."""
     srv = gws("standard")
     r = get(srv.port, "/mtls/get")[0]
     assert r.status == 200, r
