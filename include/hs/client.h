@@ -119,8 +119,8 @@ typedef struct hs_client_req_s {
      * the certificate for it; HS_UP_TLS_HANDSHAKE or HS_UP_TLS_CERTIFICATE when it fails, and
      * HS_UP_CONNECT_TIMEOUT when connecting and the handshake together take longer than
      * timeouts.connect_ms. NULL: plain TCP. Pooled connections are kept apart by address,
-     * context and name, and keep their TLS session from one exchange to the next. The context
-     * must outlive the exchange (the name is copied). */
+     * context and name, and keep their TLS session from one exchange to the next. The exchange
+     * holds a reference of the context and a copy of the name. */
     struct hs_tls_client_s *tls;
     const char *tls_name;
 } hs_client_req_t;
@@ -215,7 +215,7 @@ struct hs_client_s {
     hs_up_cause_t pending_cause; /* an error found inside a call, delivered from the loop */
     int pending_errno;
     const char *pending_detail;
-    struct hs_tls_client_s *tls; /* hs_client_req_t.tls */
+    struct hs_tls_client_s *tls; /* hs_client_req_t.tls: a reference, dropped by hs_client_free */
     const char *tls_name;        /* the pool's copy of hs_client_req_t.tls_name */
     uint64_t attempt_start;      /* when this attempt's connection was started (the connect deadline) */
 };

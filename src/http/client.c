@@ -510,6 +510,8 @@ hs_client_t *hs_client_start(hs_client_pool_t *pool, const struct sockaddr *sa, 
     memcpy(&c->addr, sa, c->addrlen);
     c->state = ST_CONNECTING;
     c->tls = req->tls;
+    if (c->tls)
+        hs_tls_client_ref(c->tls); /* a health check may outlive the configuration that made it */
 
     host_t *h = host_find(pool, sa, salen, req->tls, req->tls_name, true);
     c->tls_name = h->tls_name;
@@ -615,6 +617,10 @@ static void destroy(hs_client_t *c)
         c->conn->owner = c;
         conn_close(c->conn);
         c->conn = NULL;
+    }
+    if (c->tls) {
+        hs_tls_client_free(c->tls);
+        c->tls = NULL;
     }
     if (pool->ncache < CLIENT_CACHE) {
         /* kept for the next exchange: a chain written out keeps its blocks, a large replay copy goes */
