@@ -35,6 +35,7 @@
 typedef struct hs_client_pool_s hs_client_pool_t;
 typedef struct hs_client_conn_s hs_client_conn_t;
 typedef struct hs_client_s hs_client_t;
+struct hs_tls_client_s; /* hs/tls.h */
 
 /* ---- Pools: one per worker (per loop) ------------------------------------------------------ */
 typedef struct hs_client_pool_conf_s {
@@ -113,6 +114,15 @@ typedef struct hs_client_req_s {
     hs_parse_limits_t limits; /* for the response head (max_head, max_field, max_headers) and the
                                  trailer section; zeroes: 32 KiB, 8 KiB, 100 */
     unsigned max_interim;     /* 1xx responses accepted before the final one; 0 = 16 → HS_UP_TOO_MANY_INTERIM */
+    /* TLS to the upstream (an https:// upstream): after the TCP connection the client runs the
+     * handshake (phase tls) with this context (hs/tls.h), sending tls_name as SNI and verifying
+     * the certificate for it; HS_UP_TLS_HANDSHAKE or HS_UP_TLS_CERTIFICATE when it fails, and
+     * HS_UP_CONNECT_TIMEOUT when connecting and the handshake together take longer than
+     * timeouts.connect_ms. NULL: plain TCP. Pooled connections are kept apart by address,
+     * context and name, and keep their TLS session from one exchange to the next. The exchange
+     * holds a reference of the context and a copy of the name. */
+    struct hs_tls_client_s *tls;
+    const char *tls_name;
 } hs_client_req_t;
 
 /* What went wrong, delivered once by on_error (and kept in c->error). */
@@ -205,6 +215,9 @@ struct hs_client_s {
     hs_up_cause_t pending_cause; /* an error found inside a call, delivered from the loop */
     int pending_errno;
     const char *pending_detail;
+    struct hs_tls_client_s *tls; /* hs_client_req_t.tls: a reference, dropped by hs_client_free */
+    const char *tls_name;        /* the pool's copy of hs_client_req_t.tls_name */
+    uint64_t attempt_start;      /* when this attempt's connection was started (the connect deadline) */
 };
 
 /* Start an exchange with the upstream at sa (IPv4, IPv6 or a Unix socket; copied): a pooled

@@ -152,6 +152,9 @@ typedef struct hs_tls_client_s hs_tls_client_t;
 hs_tls_client_t *hs_tls_client_new(const hs_tls_client_opts_t *o, char *err, size_t errlen);
 /* Drop the caller's reference: freed once no socket uses it either. */
 void hs_tls_client_free(hs_tls_client_t *c);
+/* Take another reference (dropped with hs_tls_client_free): for an owner, such as an outbound
+ * exchange, that may outlive the one that made the context. Any thread. */
+void hs_tls_client_ref(hs_tls_client_t *c);
 /* Start TLS on s once hs_sock_connect_result said the TCP connection is made. `name` is the
  * upstream's host name or IP address: sent as SNI (host names only, RFC 6066 §3) and the name
  * the certificate must be for (RFC 6125; an IP address must be in its subjectAltName). Then call

@@ -1328,6 +1328,11 @@ void hs_tls_client_free(hs_tls_client_t *c)
     }
 }
 
+void hs_tls_client_ref(hs_tls_client_t *c)
+{
+    atomic_fetch_add(&c->refs, 1);
+}
+
 int hs_tls_connect(hs_sock_t *s, hs_tls_client_t *cl, const char *name)
 {
     conn_t *c = conn_new(s, cl->ctx);

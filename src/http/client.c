@@ -3,9 +3,13 @@
  * An exchange moves through a few states, all driven from client_run (the only place that calls
  * the caller back, so that a callback freeing the exchange is caught in one place):
  *
- *   CONNECTING ─▶ EXCHANGE (request out, response head in, both at once) ─▶ BODY ─▶ DONE
- *                     │                                                └─▶ FAILED
- *                     └─▶ TUNNEL (after a 101 the request asked for)
+ *   CONNECTING ─▶ [HANDSHAKE] ─▶ EXCHANGE (request out, response head in, both at once) ─▶ BODY ─▶ DONE
+ *                                    │                                                └─▶ FAILED
+ *                                    └─▶ TUNNEL (after a 101 the request asked for)
+ *
+ * HANDSHAKE (https upstreams only): the TLS handshake on the new connection (hs/tls.h), under
+ * what is left of the connect timeout: for the operator "connected" means ready to carry the
+ * request. A pooled connection keeps its session and goes straight to EXCHANGE.
  *
  * Reading and writing overlap on purpose: an upstream may answer before the request body is
  * complete (a 413, a 401 to an upload), and that answer is what the client must see.
@@ -24,6 +28,7 @@
  * once on a fresh connection (h2o's http1client and HAProxy do the same, each in its way). */
 #define _GNU_SOURCE
 #include "hs/client.h"
+#include "hs/tls.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -31,7 +36,7 @@
 #include <sys/un.h>
 #include <netinet/in.h>
 
-enum { ST_CONNECTING = 1, ST_EXCHANGE, ST_BODY, ST_TUNNEL, ST_DONE, ST_FAILED };
+enum { ST_CONNECTING = 1, ST_EXCHANGE, ST_BODY, ST_TUNNEL, ST_DONE, ST_FAILED, ST_HANDSHAKE };
 enum { DL_NONE, DL_CONNECT, DL_SEND, DL_HEAD, DL_IDLE };
 
 #define BODY_READ_LIMIT 65536
@@ -41,6 +46,8 @@ typedef struct host_s {
     struct host_s *next;
     struct sockaddr_storage sa;
     socklen_t salen;
+    const void *tls; /* the TLS context of its connections (NULL: plain TCP) and the name they */
+    char *tls_name;  /* were verified for: a connection is reused only for the same pair */
     hs_client_conn_t *idle_head, *idle_tail;
     uint32_t nidle, nopen;
 } host_t;
@@ -88,16 +95,26 @@ static bool addr_eq(const struct sockaddr *a, socklen_t al, const struct sockadd
     return al == bl && memcmp(a, b, al) == 0; /* AF_UNIX: the path */
 }
 
-static host_t *host_find(hs_client_pool_t *pool, const struct sockaddr *sa, socklen_t salen, bool create)
+static bool tls_eq(const host_t *h, const void *tls, const char *name)
+{
+    return h->tls == tls && (!tls || !strcmp(h->tls_name, name ? name : ""));
+}
+
+static host_t *host_find(hs_client_pool_t *pool, const struct sockaddr *sa, socklen_t salen, const void *tls,
+                         const char *name, bool create)
 {
     for (host_t *h = pool->hosts; h; h = h->next)
-        if (addr_eq(sa, salen, &h->sa, h->salen))
+        if (addr_eq(sa, salen, &h->sa, h->salen) && tls_eq(h, tls, name))
             return h;
     if (!create)
         return NULL;
     host_t *h = hs_calloc(1, sizeof(*h));
     memcpy(&h->sa, sa, HS_MIN((size_t)salen, sizeof(h->sa)));
     h->salen = salen;
+    if (tls) {
+        h->tls = tls;
+        h->tls_name = hs_strdup(name ? name : "");
+    }
     h->next = pool->hosts;
     pool->hosts = h;
     return h;
@@ -247,6 +264,7 @@ void hs_client_pool_free(hs_client_pool_t *pool)
         while (h->idle_head)
             conn_close(h->idle_head);
         pool->hosts = h->next;
+        free(h->tls_name);
         free(h);
     }
     free(pool);
@@ -255,9 +273,12 @@ void hs_client_pool_free(hs_client_pool_t *pool)
 void hs_client_pool_count(const hs_client_pool_t *pool, const struct sockaddr *sa, socklen_t salen, size_t *idle,
                           size_t *open)
 {
-    host_t *h = host_find((hs_client_pool_t *)pool, sa, salen, false);
-    *idle = h ? h->nidle : 0;
-    *open = h ? h->nopen : 0;
+    *idle = *open = 0;
+    for (const host_t *h = pool->hosts; h; h = h->next)
+        if (addr_eq(sa, salen, &h->sa, h->salen)) { /* plain and TLS connections alike */
+            *idle += h->nidle;
+            *open += h->nopen;
+        }
 }
 
 size_t hs_client_idle_conn_size(void)
@@ -299,6 +320,7 @@ static hs_up_phase_t phase_of(const hs_client_t *c)
 {
     switch (c->state) {
     case ST_CONNECTING: return HS_UP_PHASE_CONNECT;
+    case ST_HANDSHAKE: return HS_UP_PHASE_TLS;
     case ST_EXCHANGE: return !c->req_done ? HS_UP_PHASE_SEND : c->got_byte ? HS_UP_PHASE_HEADERS : HS_UP_PHASE_WAIT;
     case ST_BODY:
     case ST_TUNNEL: return HS_UP_PHASE_BODY;
@@ -349,7 +371,10 @@ static int connect_fresh(hs_client_t *c, host_t *h)
     c->attempts++;
     c->reused = false;
     c->dl = DL_CONNECT;
-    if (k->sock.connecting) {
+    c->attempt_start = pool->loop->now_ms;
+    if (k->sock.connecting || c->tls) { /* TLS: the handshake starts from the loop */
+        if (!k->sock.connecting)
+            kick(c);
         c->state = ST_CONNECTING;
     } else {
         c->state = ST_EXCHANGE;
@@ -484,8 +509,12 @@ hs_client_t *hs_client_start(hs_client_pool_t *pool, const struct sockaddr *sa, 
     c->addrlen = (socklen_t)HS_MIN((size_t)salen, sizeof(c->addr));
     memcpy(&c->addr, sa, c->addrlen);
     c->state = ST_CONNECTING;
+    c->tls = req->tls;
+    if (c->tls)
+        hs_tls_client_ref(c->tls); /* a health check may outlive the configuration that made it */
 
-    host_t *h = host_find(pool, sa, salen, true);
+    host_t *h = host_find(pool, sa, salen, req->tls, req->tls_name, true);
+    c->tls_name = h->tls_name;
     hs_client_conn_t *k = (req->flags & HS_CLIENT_FRESH)
                               ? NULL
                               : pool_take(pool, h, req->max_reuse_idle_ms, (req->flags & HS_CLIENT_RETRY) != 0);
@@ -588,6 +617,10 @@ static void destroy(hs_client_t *c)
         c->conn->owner = c;
         conn_close(c->conn);
         c->conn = NULL;
+    }
+    if (c->tls) {
+        hs_tls_client_free(c->tls);
+        c->tls = NULL;
     }
     if (pool->ncache < CLIENT_CACHE) {
         /* kept for the next exchange: a chain written out keeps its blocks, a large replay copy goes */
@@ -991,6 +1024,45 @@ static void maybe_drain(hs_client_t *c)
     }
 }
 
+/* ---- TLS (https upstreams) ---- */
+
+/* The TCP connection is made: attach a TLS session and start the handshake under what is left
+ * of the connect timeout. */
+static bool start_tls(hs_client_t *c)
+{
+    hs_sock_t *s = &c->conn->sock;
+    if (hs_tls_connect(s, c->tls, c->tls_name) != HS_OK)
+        return fail(c, HS_UP_PROXY_RESOURCES, ENOMEM, "no TLS session could be made for the upstream");
+    c->state = ST_HANDSHAKE;
+    c->dl = DL_CONNECT;
+    if (c->to.connect_ms) {
+        uint64_t spent = c->pool->loop->now_ms - c->attempt_start;
+        hs_sock_set_deadline(s, spent < c->to.connect_ms ? c->to.connect_ms - spent : 1);
+    }
+    return true;
+}
+
+static bool handshake_step(hs_client_t *c)
+{
+    hs_sock_t *s = &c->conn->sock;
+    int r = hs_tls_handshake(s, 0);
+    if (r == HS_AGAIN)
+        return false;
+    if (r == HS_OK) {
+        hs_sock_clear_deadline(s);
+        c->t.connected = c->pool->loop->now_ms;
+        c->state = ST_EXCHANGE;
+        c->dl = DL_NONE;
+        return true;
+    }
+    /* hs_tls_failure's text is static: OpenSSL's reason, or X509_verify_cert_error_string's
+     * ("certificate has expired", "unable to get local issuer certificate", "hostname mismatch") */
+    const char *why = hs_tls_failure(s, NULL);
+    if (r == HS_TLS_CERT_INVALID)
+        return fail(c, HS_UP_TLS_CERTIFICATE, 0, why ? why : "the upstream's certificate could not be verified");
+    return fail(c, HS_UP_TLS_HANDSHAKE, 0, why ? why : "the TLS handshake with the upstream failed");
+}
+
 /* One pass over the exchange; returns false when it should stop (ended, failed, freed). */
 static bool step(hs_client_t *c)
 {
@@ -1008,11 +1080,14 @@ static bool step(hs_client_t *c)
             hs_up_cause_t cause = connect_cause(-r);
             return fail(c, cause, -r, connect_detail(cause));
         }
+        if (c->tls)
+            return start_tls(c);
         c->t.connected = c->pool->loop->now_ms;
         c->state = ST_EXCHANGE;
         c->dl = DL_NONE;
         return true;
     }
+    case ST_HANDSHAKE: return handshake_step(c);
     case ST_EXCHANGE:
     case ST_TUNNEL:
         if (!write_step(c))
@@ -1068,6 +1143,9 @@ static void client_io(hs_client_t *c, int ev)
         c->in_run = true;
         switch (c->state) {
         case ST_CONNECTING: fail(c, HS_UP_CONNECT_TIMEOUT, ETIMEDOUT, connect_detail(HS_UP_CONNECT_TIMEOUT)); break;
+        case ST_HANDSHAKE:
+            fail(c, HS_UP_CONNECT_TIMEOUT, ETIMEDOUT, "the TLS handshake with the upstream did not end in time");
+            break;
         case ST_EXCHANGE:
             if (c->dl == DL_SEND)
                 fail(c, HS_UP_SEND_TIMEOUT, ETIMEDOUT, "the upstream did not take the request in time");

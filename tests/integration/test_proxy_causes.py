@@ -8,7 +8,7 @@ resolv.conf names it), two dead upstreams (passive health then takes both out), 
 a one-connection limit. Every row asserts the status, Proxy-Status (RFC 9209: error type and the
 cause in details), Retry-After where due, and the access log line (upstream_status,
 upstream_cause, upstream_phase). "No route" needs a network namespace: test_no_route.
-TLS rows (525, 526) need upstream TLS, which is not built yet: test_tls_rows_not_built says so.
+The TLS rows (525 tls_handshake, 526 tls_certificate) are driven by test_proxy_tls.py.
 """
 import json
 import os
@@ -388,10 +388,3 @@ def test_no_route():
         assert status == TABLE["no_route"][MODES.index(mode)], got
         assert ps == 'statusd; error=destination_ip_unroutable; details="no_route"', ps
         assert "upstream_cause=no_route" in line and "upstream_phase=connect" in line, line
-
-
-def test_tls_rows_not_built():
-    """525/526 need a TLS client to upstreams (the TLS issue): https:// upstreams are refused by
-    `statusd -t` with a message saying so, rather than accepted and misreported."""
-    r = subprocess.run([BIN, "-t", "--proxy", "https://127.0.0.1:1"], capture_output=True, text=True, timeout=10)
-    assert r.returncode != 0 and "https upstreams need a TLS client" in r.stderr, r.stderr

@@ -86,7 +86,16 @@ class Pki:
 
     def expired_client(self, name):
         """A client certificate from the test CA that expired in 2020 (`openssl ca` sets the dates)."""
-        key, csr = self._csr(name, name, ["extendedKeyUsage=clientAuth"])
+        return self._expired(name, name, ["extendedKeyUsage=clientAuth"])
+
+    def expired_server(self, name, ips=("127.0.0.1",), names=("localhost",)):
+        """A server certificate from the test CA for the names, expired in 2020: (cert, key)."""
+        sans = ",".join(["DNS:" + n for n in names] + ["IP:" + i for i in ips])
+        return self._expired(name, names[0], ["subjectAltName=" + sans, "extendedKeyUsage=serverAuth",
+                                              "keyUsage=critical,digitalSignature"])
+
+    def _expired(self, name, cn, exts):
+        key, csr = self._csr(name, cn, exts)
         db = self.path("ca-db")
         os.makedirs(os.path.join(db, "new"), exist_ok=True)
         open(os.path.join(db, "index.txt"), "a").close()

@@ -14,8 +14,11 @@
 #define _GNU_SOURCE
 #include "proxy.h"
 
+#include "hs/tls.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -32,19 +35,31 @@ static int set_url(hs_config_t *cfg, void *conf, const hs_directive_t *d, const 
 HS_DIRECTIVES_BEGIN
 const hs_directive_t hs__proxy_directives[] = {
     {"proxy", HS_DT_STRING, OFF(list), "", "URL",
-     "reverse-proxy / to this upstream (http://host[:port][/path]; repeatable: requests are balanced); the flag "
+     "reverse-proxy / to this upstream (http:// or https://host[:port][/path]; repeatable: requests are balanced); "
+     "the flag "
      "form of proxy.upstreams for a configuration without hosts",
      0, 0, TOP, set_url},
     {"proxy.upstreams", HS_DT_LIST, OFF(list), "", "URL",
-     "the upstreams of a path (http://host[:port][/path], repeatable); naming them makes the path a reverse proxy; "
-     "a URL with a path replaces the path's prefix by it",
+     "the upstreams of a path (http:// or https://host[:port][/path], repeatable); naming them makes the path a "
+     "reverse proxy; a URL with a path replaces the path's prefix by it; https: TLS to the upstream (port 443 by "
+     "default), its certificate verified for the host (proxy.tls.*)",
      0, 0, PATHS, set_url},
     {"proxy.errors", HS_DT_STRING, OFF(errors), "standard", "MODE",
      "the statuses for upstream failures: standard (502/503/504), detailed (Cloudflare's 52x and 530) or "
      "timeouts (598/599 for timeouts); see 'statusd explain --causes'",
      0, 0, ALL},
     {"proxy.connect_timeout", HS_DT_DURATION, OFF(connect_timeout), "5s", "DURATION",
-     "time to connect to an upstream (connect_timeout cause beyond)", 1, 3600000, ALL},
+     "time to connect to an upstream, the TLS handshake of an https upstream included (connect_timeout cause beyond)",
+     1, 3600000, ALL},
+    {"proxy.tls.ca", HS_DT_STRING, OFF(tls_ca), "", "FILE",
+     "PEM file of the authorities an https upstream's certificate must chain to (default: the system's store)", 0, 0,
+     ALL},
+    {"proxy.tls.insecure", HS_DT_BOOL, OFF(tls_insecure), "false", "BOOL",
+     "do not verify https upstreams' certificates (tests, private networks): any certificate, any name", 0, 0, ALL},
+    {"proxy.tls.cert", HS_DT_STRING, OFF(tls_cert), "", "FILE",
+     "PEM client certificate (then its chain) presented to https upstreams that ask for one", 0, 0, ALL},
+    {"proxy.tls.key", HS_DT_STRING, OFF(tls_key), "", "FILE",
+     "PEM private key of proxy.tls.cert (default: in that file)", 0, 0, ALL},
     {"proxy.send_timeout", HS_DT_DURATION, OFF(send_timeout), "60s", "DURATION",
      "longest time an upstream may take no request bytes (send_timeout cause beyond)", 1, 86400000, ALL},
     {"proxy.read_timeout", HS_DT_DURATION, OFF(read_timeout), "60s", "DURATION",
@@ -136,27 +151,18 @@ static bool host_char(char c)
     return isalnum((unsigned char)c) || c == '-' || c == '.' || c == '_';
 }
 
-/* https:// is refused until the engine has a TLS client (issue 15). Where it plugs in: this parser
- * accepts the scheme (default port 443) and marks the upstream (SNI and verification name = the
- * host); hs_client_req_t gains the TLS context, client.c's connect_fresh wraps the connected socket
- * in the TLS ops table and handshakes before ST_EXCHANGE, reporting HS_UP_TLS_HANDSHAKE or
- * HS_UP_TLS_CERTIFICATE in HS_UP_PHASE_TLS (the table already maps them to 502/525/526); the pool
- * keys connections by address and TLS context. Nothing else in the gateway changes. */
-int hs__proxy_parse_url(const char *url, char *host, size_t hostcap, uint16_t *port, const char **path, char *err,
-                        size_t errlen)
+/* https:// (port 443 by default) marks the upstream for TLS: the host is the name sent as SNI and
+ * the name its certificate must be for; the path's proxy.tls.* settings give the client context
+ * (built by check, one per distinct set of settings). */
+int hs__proxy_parse_url(const char *url, char *host, size_t hostcap, uint16_t *port, bool *tls, const char **path,
+                        char *err, size_t errlen)
 {
-    if (!strncasecmp(url, "https://", 8)) {
-        snprintf(err, errlen,
-                 "'%s': https upstreams need a TLS client, which this build does not have yet; use http:// (or a "
-                 "TLS terminator next to the upstream)",
-                 url);
+    *tls = !strncasecmp(url, "https://", 8);
+    if (!*tls && strncasecmp(url, "http://", 7) != 0) {
+        snprintf(err, errlen, "'%s' is not an upstream URL: expected http://host[:port][/path] or https://…", url);
         return HS_ERROR;
     }
-    if (strncasecmp(url, "http://", 7) != 0) {
-        snprintf(err, errlen, "'%s' is not an upstream URL: expected http://host[:port][/path]", url);
-        return HS_ERROR;
-    }
-    const char *p = url + 7, *h, *he;
+    const char *p = url + (*tls ? 8 : 7), *h, *he;
     if (*p == '[') { /* an IPv6 literal (RFC 3986 §3.2.2) */
         h = p + 1;
         he = strchr(h, ']');
@@ -185,7 +191,7 @@ int hs__proxy_parse_url(const char *url, char *host, size_t hostcap, uint16_t *p
             return HS_ERROR;
         }
     }
-    *port = 80;
+    *port = *tls ? 443 : 80;
     if (*p == ':') {
         unsigned long v = 0;
         const char *d = ++p;
@@ -265,8 +271,9 @@ static int set_url(hs_config_t *cfg, void *conf, const hs_directive_t *d, const 
     }
     char host[256];
     uint16_t port;
+    bool tls;
     const char *path;
-    if (hs__proxy_parse_url(value, host, sizeof(host), &port, &path, err, errlen) != HS_OK)
+    if (hs__proxy_parse_url(value, host, sizeof(host), &port, &tls, &path, err, errlen) != HS_OK)
         return HS_ERROR;
     proxy_list_t *l = pc->list;
     if (!l || l->owner != pc) {
@@ -327,21 +334,22 @@ static proxy_dns_t *dns_for(hs_config_t *cfg, proxy_registry_t *r, const char *h
     return d;
 }
 
-static proxy_upstream_t *upstream_for(hs_config_t *cfg, proxy_registry_t *r, const char *host, uint16_t port)
+static proxy_upstream_t *upstream_for(hs_config_t *cfg, proxy_registry_t *r, const char *host, uint16_t port, bool tls)
 {
     char auth[300], hostf[300];
     bool v6 = strchr(host, ':') != NULL;
     snprintf(auth, sizeof(auth), v6 ? "[%s]:%u" : "%s:%u", host, port);
-    if (port == 80)
+    if (port == (tls ? 443 : 80))
         snprintf(hostf, sizeof(hostf), v6 ? "[%s]" : "%s", host);
     else
         snprintf(hostf, sizeof(hostf), "%s", auth);
     for (proxy_upstream_t *u = r->ups; u; u = u->next)
-        if (!strcasecmp(u->authority, auth))
+        if (!strcasecmp(u->authority, auth) && u->tls == tls)
             return u;
     proxy_upstream_t *u = hs_config_alloc(cfg, sizeof(*u));
     memset(u, 0, sizeof(*u));
     u->index = r->nups++;
+    u->tls = tls;
     u->authority = hs_config_strdup(cfg, auth);
     u->host_field = hs_config_strdup(cfg, hostf);
     u->host = hs_config_strdup(cfg, host);
@@ -376,11 +384,13 @@ static void build_list(hs_config_t *cfg, proxy_conf_t *pc)
     for (size_t i = 0; i < l->n; i++) {
         char host[256], err[256];
         uint16_t port;
+        bool tls;
         const char *path;
-        if (hs__proxy_parse_url(l->urls[i], host, sizeof(host), &port, &path, err, sizeof(err)) != HS_OK)
+        if (hs__proxy_parse_url(l->urls[i], host, sizeof(host), &port, &tls, &path, err, sizeof(err)) != HS_OK)
             continue; /* checked when it was set */
         proxy_target_t *t = &l->t[l->nt++];
-        t->up = upstream_for(cfg, r, host, port);
+        t->up = upstream_for(cfg, r, host, port, tls);
+        l->tls |= tls;
         t->path = NULL;
         if (path) {
             size_t n = strlen(path);
@@ -439,6 +449,64 @@ static bool via_ok(const char *s)
         if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~:", *s))
             return false;
     return true;
+}
+
+/* ---- TLS to upstreams ----
+ * A client context per distinct proxy.tls.* settings of a configuration, made by check (so that
+ * `statusd -t`, startup and a reload read the files the same way and name the setting at fault
+ * with its FILE:LINE), kept in the registry and freed with the configuration: a configuration
+ * generation's requests use its contexts, connections made under an older one keep theirs (each
+ * TLS socket holds a reference) and are not reused for the new one (the pool keys connections by
+ * context). */
+static bool same(const char *a, const char *b)
+{
+    return !strcmp(a ? a : "", b ? b : "");
+}
+
+static const char *nonempty(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+static int tls_client_for(hs_config_t *cfg, proxy_conf_t *pc, const char **bad, char *err, size_t errlen)
+{
+    proxy_registry_t *r = registry(cfg);
+    const char *ca = nonempty(pc->tls_ca), *cert = nonempty(pc->tls_cert), *key = nonempty(pc->tls_key);
+    for (proxy_tls_t *t = r->tls; t; t = t->next)
+        if (same(t->ca, ca) && same(t->cert, cert) && same(t->key, key) && t->insecure == pc->tls_insecure) {
+            pc->tls_client = t->client;
+            return HS_OK;
+        }
+    static const struct {
+        const char *name;
+        size_t off;
+    } files[] = {{"proxy.tls.ca", OFF(tls_ca)}, {"proxy.tls.cert", OFF(tls_cert)}, {"proxy.tls.key", OFF(tls_key)}};
+    for (size_t i = 0; i < HS_ARRAY_SIZE(files); i++) {
+        const char *f = nonempty(*(char **)((char *)pc + files[i].off));
+        if (f && access(f, R_OK) != 0) {
+            *bad = files[i].name;
+            snprintf(err, errlen, "%s: cannot read %s: %s", files[i].name, f, strerror(errno));
+            return HS_ERROR;
+        }
+    }
+    if (key && !cert) {
+        *bad = "proxy.tls.key";
+        snprintf(err, errlen, "proxy.tls.key needs proxy.tls.cert");
+        return HS_ERROR;
+    }
+    hs_tls_client_opts_t o = {.ca_file = ca, .insecure = pc->tls_insecure, .cert = cert, .key = key};
+    char why[256];
+    hs_tls_client_t *c = hs_tls_client_new(&o, why, sizeof(why));
+    if (!c) {
+        *bad = strstr(why, "client certificate") ? "proxy.tls.cert" : "proxy.tls.ca";
+        snprintf(err, errlen, "%s: %s", *bad, why);
+        return HS_ERROR;
+    }
+    proxy_tls_t *t = hs_config_alloc(cfg, sizeof(*t));
+    *t = (proxy_tls_t){.ca = ca, .cert = cert, .key = key, .insecure = pc->tls_insecure, .client = c, .next = r->tls};
+    r->tls = t;
+    pc->tls_client = c;
+    return HS_OK;
 }
 
 int hs__proxy_conf_check(hs_config_t *cfg, const hs_pathconf_t *path, void *conf, const char **bad, char *err,
@@ -553,6 +621,9 @@ int hs__proxy_conf_check(hs_config_t *cfg, const hs_pathconf_t *path, void *conf
     *bad = NULL;
     if (pc->list && pc->list->n && !pc->list->built)
         build_list(cfg, pc);
+    pc->tls_client = NULL;
+    if (pc->list && pc->list->n && pc->list->tls && tls_client_for(cfg, pc, bad, err, errlen) != HS_OK)
+        return HS_ERROR;
     return HS_OK;
 }
 
@@ -568,6 +639,9 @@ void hs__proxy_conf_release(void *conf)
             hs__proxy_dns_release(d);
         }
         pc->reg->names = NULL;
+        for (proxy_tls_t *t = pc->reg->tls; t; t = t->next)
+            hs_tls_client_free(t->client); /* sockets using it hold their own reference */
+        pc->reg->tls = NULL;
     }
     pc->reg = NULL;
 }

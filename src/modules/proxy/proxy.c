@@ -864,6 +864,8 @@ static void go(proxy_req_t *x)
     x->creq.headers = x->fwd.h;
     x->creq.num_headers = x->fwd.n;
     x->creq.target = x->fwd.target;
+    x->creq.tls = x->t->up->tls ? pc->tls_client : NULL; /* https: SNI and verification for its host */
+    x->creq.tls_name = x->t->up->host;
     x->c = hs_client_start(x->pw->pool, (const struct sockaddr *)&x->sa, x->salen, &x->creq, &cbs, x);
     x->c->drain_low = pc->buffer_size / 2;
     if (!hs_req_has_body(req))

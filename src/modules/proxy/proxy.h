@@ -63,8 +63,10 @@ typedef struct proxy_upstream_s {
     int index;             /* into each worker's per-upstream state */
     const char *authority; /* "127.0.0.1:9000", "[::1]:80", "backend.internal:80" (logs, next-hop) */
     const char *host_field; /* the same without a default port 80: Host when rewritten */
-    const char *host;      /* the name or address, without brackets */
+    const char *host;      /* the name or address, without brackets (an https upstream's SNI and the
+                              name its certificate must be for) */
     uint16_t port;
+    bool tls;              /* https://: TLS with the path's proxy.tls.* context */
     struct sockaddr_storage addr; /* a literal address (dns == NULL) */
     socklen_t addrlen;
     proxy_dns_t *dns;             /* a name: its shared state */
@@ -92,6 +94,7 @@ typedef struct proxy_list_s {
     size_t n, cap;
     /* built by check: */
     bool built;
+    bool tls; /* some target is https */
     int group; /* index of per-worker round-robin cursors */
     proxy_target_t *t;
     size_t nt;
@@ -99,6 +102,14 @@ typedef struct proxy_list_s {
     uint16_t *ring_tgt;
     size_t nring;
 } proxy_list_t;
+
+/* A TLS client context for upstreams (hs/tls.h) and the proxy.tls.* settings it was made from. */
+typedef struct proxy_tls_s {
+    const char *ca, *cert, *key; /* NULL: not given */
+    bool insecure;
+    struct hs_tls_client_s *client; /* the registry's reference, dropped by release */
+    struct proxy_tls_s *next;
+} proxy_tls_t;
 
 /* Everything built from a configuration, hung on the top settings (check). */
 typedef struct proxy_registry_s {
@@ -109,6 +120,7 @@ typedef struct proxy_registry_s {
     proxy_list_t **lists; /* every built list (active health checks walk them) */
     const void **list_confs; /* the settings of each (for its health settings) */
     size_t nlists, caplists;
+    proxy_tls_t *tls; /* the configuration's TLS client contexts */
     char via[64]; /* this process's Via pseudonym when proxy.via is not given */
 } proxy_registry_t;
 
@@ -122,6 +134,7 @@ typedef struct proxy_conf_s {
     char *via;
     char *name;
     char *health_check;
+    char *tls_ca, *tls_cert, *tls_key; /* proxy.tls.* */
     uint64_t connect_timeout, send_timeout, read_timeout, idle_timeout;
     uint64_t reuse_idle_max;
     uint64_t queue_timeout, fail_timeout;
@@ -134,7 +147,9 @@ typedef struct proxy_conf_s {
     bool forwarded, x_forwarded;
     bool expose_upstream;
     bool compress, mark_transformed;
+    bool tls_insecure;
     /* made by check: */
+    struct hs_tls_client_s *tls_client; /* for the https targets of list (NULL: none has https) */
     hs_proxy_errors_t mode;
     proxy_lb_t lb;
     proxy_key_t key;
@@ -209,10 +224,10 @@ proxy_view_t *hs__proxy_view(proxy_worker_t *pw, const hs_gen_t *gen, const hs_c
 void hs__proxy_view_done(proxy_worker_t *pw, proxy_view_t *v);
 
 /* ---- conf.c ---- */
-/* Parse "http://host[:port][/path]" (host: a name, an IPv4 address or [IPv6]). HS_OK or
- * HS_ERROR with a message. */
-int hs__proxy_parse_url(const char *url, char *host, size_t hostcap, uint16_t *port, const char **path, char *err,
-                        size_t errlen);
+/* Parse "http://host[:port][/path]" or "https://…" (host: a name, an IPv4 address or [IPv6]; *tls
+ * set for https, whose default port is 443). HS_OK or HS_ERROR with a message. */
+int hs__proxy_parse_url(const char *url, char *host, size_t hostcap, uint16_t *port, bool *tls, const char **path,
+                        char *err, size_t errlen);
 /* Parse "10.0.0.0/8, 127.0.0.1, ::1" (hs/cidr.h blocks, separated by commas or spaces) into out
  * (at most max). The count, or -1 with a message. */
 int hs__proxy_parse_cidrs(const char *s, hs_cidr_t *out, int max, char *err, size_t errlen);

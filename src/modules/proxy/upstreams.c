@@ -408,6 +408,8 @@ static void probe(proxy_worker_t *pw, proxy_view_t *v, probe_t *p, const proxy_c
                      .send_ms = pc->health_timeout,
                      .head_ms = pc->health_timeout,
                      .idle_ms = pc->health_timeout},
+        .tls = up->tls ? pc->tls_client : NULL,
+        .tls_name = up->host,
     };
     p->status = 0;
     p->c = hs_client_start(pw->pool, sa, salen, &req, &probe_cbs, p);

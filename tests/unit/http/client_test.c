@@ -5,6 +5,7 @@
  * `causes` list at the end for the ones that need something else. All loops are bounded. */
 #define _GNU_SOURCE
 #include "hs/client.h"
+#include "hs/tls.h"
 #include "tap.h"
 
 #include <arpa/inet.h>
@@ -18,6 +19,8 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "../lib/tlsgen.h"
 
 static hs_loop_t loop;
 static struct sockaddr_in up;   /* the Python upstream */
@@ -639,12 +642,145 @@ static void test_resources(void)
     seen[HS_UP_PROXY_RESOURCES] = WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+/* ---- https upstreams ------------------------------------------------------------------------------ */
+/* tests/integration/fixtures/tls_upstream.py in `mode` (ok: with cert and key); its pid and address. */
+static pid_t start_tls_upstream(const char *mode, const char *cert, const char *key, struct sockaddr_in *sa)
+{
+    int pfd[2];
+    if (pipe(pfd) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pfd[1], 1);
+        close(pfd[0]);
+        if (cert)
+            execl("/usr/bin/python3", "python3", "tests/integration/fixtures/tls_upstream.py", "--mode", mode, "--cert",
+                  cert, "--key", key, (char *)NULL);
+        else
+            execl("/usr/bin/python3", "python3", "tests/integration/fixtures/tls_upstream.py", "--mode", mode,
+                  (char *)NULL);
+        _exit(127);
+    }
+    close(pfd[1]);
+    char line[64] = {0};
+    size_t n = 0;
+    while (n < sizeof(line) - 1 && read(pfd[0], line + n, 1) == 1 && line[n] != '\n')
+        n++;
+    close(pfd[0]);
+    int port = 0;
+    if (sscanf(line, "port %d", &port) != 1) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        return -1;
+    }
+    *sa = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return pid;
+}
+
+static void tls_exchange(hs_client_pool_t *pool, const struct sockaddr_in *sa, hs_tls_client_t *cl, const char *name,
+                         rec_t *r, uint64_t connect_ms)
+{
+    hs_client_req_t req = get("/x");
+    req.tls = cl;
+    req.tls_name = name;
+    req.timeouts.connect_ms = connect_ms;
+    exchange(pool, sa, &req, r, 5000);
+}
+
+/* The handshake as a state of the exchange: verified against a CA, SNI = the name, the session
+ * kept by the pool, connections kept apart by name; each failure as its cause, in phase tls. */
+static void test_tls(void)
+{
+    char dir[64], ca_pem[128], leaf_pem[128], leaf_key[128], old_pem[128], old_key[128];
+    snprintf(dir, sizeof(dir), "%s", tlsgen_dir());
+    tlsgen_id_t ca = tlsgen_make("client_test CA", NULL, NULL, -1, 30);
+    tlsgen_id_t leaf = tlsgen_make("localhost", "DNS:localhost,IP:127.0.0.1", &ca, -1, 30);
+    tlsgen_id_t old = tlsgen_make("localhost", "DNS:localhost,IP:127.0.0.1", &ca, -60, -30);
+    tlsgen_write(dir, "ca", &ca, NULL);
+    tlsgen_write(dir, "leaf", &leaf, &ca);
+    tlsgen_write(dir, "old", &old, &ca);
+    tlsgen_free(&ca);
+    tlsgen_free(&leaf);
+    tlsgen_free(&old);
+    snprintf(ca_pem, sizeof(ca_pem), "%s/ca.pem", dir);
+    snprintf(leaf_pem, sizeof(leaf_pem), "%s/leaf.pem", dir);
+    snprintf(leaf_key, sizeof(leaf_key), "%s/leaf.key", dir);
+    snprintf(old_pem, sizeof(old_pem), "%s/old.pem", dir);
+    snprintf(old_key, sizeof(old_key), "%s/old.key", dir);
+    char err[256] = "";
+    hs_tls_client_t *cl = hs_tls_client_new(&(hs_tls_client_opts_t){.ca_file = ca_pem}, err, sizeof(err));
+    hs_tls_client_t *lax = hs_tls_client_new(&(hs_tls_client_opts_t){.insecure = true}, err, sizeof(err));
+    struct sockaddr_in good, expired, garbage;
+    pid_t pids[3] = {start_tls_upstream("ok", leaf_pem, leaf_key, &good),
+                     start_tls_upstream("ok", old_pem, old_key, &expired),
+                     start_tls_upstream("garbage", NULL, NULL, &garbage)};
+    if (!ok(cl && lax && pids[0] > 0 && pids[1] > 0 && pids[2] > 0, "TLS upstreams and client contexts (%s)", err))
+        goto Out;
+    hs_client_pool_conf_t conf = {.max_idle = 8, .idle_timeout_ms = 5000, .keepalive_margin_ms = 250};
+    hs_client_pool_t *pool = hs_client_pool_new(&loop, &conf);
+    rec_t r = {0};
+    tls_exchange(pool, &good, cl, "localhost", &r, 2000);
+    ok(r.ended && r.status == 200 && body_is(&r, "sni=localhost") && !r.c->reused, "https: 200, SNI localhost");
+    rec_free(&r);
+    r = (rec_t){0};
+    tls_exchange(pool, &good, cl, "localhost", &r, 2000);
+    ok(r.ended && r.status == 200 && body_is(&r, "sni=localhost") && r.c->reused,
+       "the pooled connection keeps its TLS session");
+    rec_free(&r);
+    size_t idle, open;
+    hs_client_pool_count(pool, (const struct sockaddr *)&good, sizeof(good), &idle, &open);
+    ok(idle == 1 && open == 1, "one connection to the upstream (%zu idle, %zu open)", idle, open);
+    r = (rec_t){0};
+    tls_exchange(pool, &good, cl, "127.0.0.1", &r, 2000);
+    ok(r.ended && r.status == 200 && body_is(&r, "sni=-") && !r.c->reused,
+       "another name, another connection: an IP address is verified, and sent no SNI");
+    rec_free(&r);
+    r = (rec_t){0};
+    tls_exchange(pool, &good, cl, "other.example", &r, 2000);
+    ok(r.failed && r.err.cause == HS_UP_TLS_CERTIFICATE && r.err.phase == HS_UP_PHASE_TLS && r.err.detail &&
+           !strcmp(r.err.detail, "hostname mismatch"),
+       "a name the certificate is not for: tls_certificate (%s)", r.err.detail ? r.err.detail : "-");
+    rec_free(&r);
+    r = (rec_t){0};
+    tls_exchange(pool, &expired, cl, "localhost", &r, 2000);
+    ok(r.failed && r.err.cause == HS_UP_TLS_CERTIFICATE && r.err.detail &&
+           !strcmp(r.err.detail, "certificate has expired"),
+       "an expired certificate: tls_certificate (%s)", r.err.detail ? r.err.detail : "-");
+    rec_free(&r);
+    r = (rec_t){0};
+    tls_exchange(pool, &expired, lax, "localhost", &r, 2000);
+    ok(r.ended && r.status == 200, "insecure: the expired certificate is taken");
+    rec_free(&r);
+    r = (rec_t){0};
+    tls_exchange(pool, &garbage, cl, "localhost", &r, 2000);
+    ok(r.failed && r.err.cause == HS_UP_TLS_HANDSHAKE && r.err.phase == HS_UP_PHASE_TLS && r.err.detail &&
+           !strcmp(r.err.detail, "wrong version number"),
+       "not TLS: tls_handshake (%s)", r.err.detail ? r.err.detail : "-");
+    rec_free(&r);
+    r = (rec_t){0};
+    tls_exchange(pool, &up, cl, "localhost", &r, 300);
+    /* a plain HTTP upstream waits for the end of a request head that never comes */
+    ok(r.failed && r.err.cause == HS_UP_CONNECT_TIMEOUT && r.err.phase == HS_UP_PHASE_TLS,
+       "a handshake that does not end within the connect timeout: connect_timeout in phase tls");
+    rec_free(&r);
+    hs_client_pool_free(pool);
+Out:
+    for (int i = 0; i < 3; i++)
+        if (pids[i] > 0) {
+            kill(pids[i], SIGTERM);
+            waitpid(pids[i], NULL, 0);
+        }
+    hs_tls_client_free(cl);
+    hs_tls_client_free(lax);
+    tlsgen_cleanup(dir);
+}
+
 /* Which causes the tests above produced; the rest need what this layer does not have yet. */
 static void test_coverage(void)
 {
     static const hs_up_cause_t elsewhere[] = {
         HS_UP_DNS_ERROR, HS_UP_DNS_TIMEOUT, /* no resolver yet: addresses are given as sockaddrs */
-        HS_UP_TLS_HANDSHAKE, HS_UP_TLS_CERTIFICATE, /* upstream TLS: issue 15's client ops table */
         HS_UP_CONNECT_ERROR,                        /* a catch-all for connect errnos without a cause */
         HS_UP_NO_HEALTHY_UPSTREAM,                  /* the module's health state */
         HS_UP_PROXY_LOOP_DETECTED,                  /* the module's Via check (hs_via_has, upstream_test) */
@@ -682,6 +818,7 @@ int main(void)
     test_keepalive();
     test_no_route();
     test_resources();
+    test_tls();
     test_coverage();
     spin(20);
     stop_upstream();

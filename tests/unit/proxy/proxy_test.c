@@ -16,29 +16,36 @@ static void test_urls(void)
 {
     char host[256], err[256];
     uint16_t port;
+    bool tls;
     const char *path;
-    ok(hs__proxy_parse_url("http://127.0.0.1:9000", host, sizeof(host), &port, &path, err, sizeof(err)) == HS_OK &&
+    ok(hs__proxy_parse_url("http://127.0.0.1:9000", host, sizeof(host), &port, &tls, &path, err, sizeof(err)) == HS_OK &&
            !strcmp(host, "127.0.0.1") && port == 9000 && !path,
        "an address and a port, no path");
-    ok(hs__proxy_parse_url("http://backend.internal/base/", host, sizeof(host), &port, &path, err, sizeof(err)) ==
+    ok(hs__proxy_parse_url("http://backend.internal/base/", host, sizeof(host), &port, &tls, &path, err, sizeof(err)) ==
                HS_OK &&
            !strcmp(host, "backend.internal") && port == 80 && path && !strcmp(path, "/base/"),
        "a name, port 80 by default, a path");
-    ok(hs__proxy_parse_url("HTTP://[::1]:8080/", host, sizeof(host), &port, &path, err, sizeof(err)) == HS_OK &&
+    ok(hs__proxy_parse_url("HTTP://[::1]:8080/", host, sizeof(host), &port, &tls, &path, err, sizeof(err)) == HS_OK &&
            !strcmp(host, "::1") && port == 8080,
        "an IPv6 literal, the scheme in any case");
     static const char *const bad[] = {
-        "https://a.test",      "ftp://a.test",     "http://",          "http://:80",  "http://a.test:0",
+        "https://",            "ftp://a.test",     "http://",          "http://:80",  "http://a.test:0",
         "http://a.test:70000", "http://a.test:x",  "http://u@a.test",  "http://[::1", "http://[zz]:1",
         "http://a.test/x y",   "http://a.test/?q", "http://a.test/#f", "a.test:80",
     };
     for (size_t i = 0; i < HS_ARRAY_SIZE(bad); i++) {
         err[0] = '\0';
-        ok(hs__proxy_parse_url(bad[i], host, sizeof(host), &port, &path, err, sizeof(err)) == HS_ERROR && err[0],
+        ok(hs__proxy_parse_url(bad[i], host, sizeof(host), &port, &tls, &path, err, sizeof(err)) == HS_ERROR && err[0],
            "refused: %s (%s)", bad[i], err);
     }
-    hs__proxy_parse_url("https://a.test", host, sizeof(host), &port, &path, err, sizeof(err));
-    ok(strstr(err, "TLS") != NULL, "https says why: %s", err);
+    ok(hs__proxy_parse_url("https://a.test", host, sizeof(host), &port, &tls, &path, err, sizeof(err)) == HS_OK &&
+           tls && port == 443 && !strcmp(host, "a.test") && !path,
+       "https: TLS, port 443 by default");
+    ok(hs__proxy_parse_url("HTTPS://[::1]:8443/x", host, sizeof(host), &port, &tls, &path, err, sizeof(err)) == HS_OK &&
+           tls && port == 8443 && !strcmp(host, "::1") && path && !strcmp(path, "/x"),
+       "https with an IPv6 literal, a port and a path");
+    ok(hs__proxy_parse_url("http://a.test", host, sizeof(host), &port, &tls, &path, err, sizeof(err)) == HS_OK && !tls,
+       "http: no TLS");
 }
 
 static void test_cidrs(void)
