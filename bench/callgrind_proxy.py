@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import time
 
-from run import free_port, wait_port  # bench/run.py: the one copy
+from run import free_port, haproxy_cfg, wait_port  # bench/run.py: the one copy
 
 N1, N2 = 2000, 6000
 BODY = b"hello world\n"
@@ -54,20 +54,7 @@ http { access_log off; tcp_nodelay on; keepalive_requests 1000000;
         return ["nginx", "-c", conf, "-p", tmp]
     conf = os.path.join(tmp, "haproxy.cfg")
     with open(conf, "w") as f:
-        f.write("""global
-  nbthread 1
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 120s
-  timeout server 120s
-  http-reuse always
-frontend f
-  bind 127.0.0.1:%d
-  default_backend b
-backend b
-  server s1 %s
-""" % (port, upstream))
+        f.write(haproxy_cfg(port, upstream, 1000))
     return ["haproxy", "-db", "-f", conf]
 
 

@@ -225,6 +225,26 @@ def missing_options(exe):
     return [o for o in opts if not re.search(r"(^|\s)%s\b" % re.escape(o), helptext)]
 
 
+def haproxy_cfg(port, upstream, maxconn):
+    """HAProxy as the reverse proxy of the proxy rows (and bench/callgrind_proxy.py): one thread,
+    upstream connections reused."""
+    return """global
+  nbthread 1
+  maxconn %d
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 120s
+  timeout server 120s
+  http-reuse always
+frontend f
+  bind 127.0.0.1:%d
+  default_backend b
+backend b
+  server s1 %s
+""" % (maxconn, port, upstream)
+
+
 def start_servers(root, tmp, which, baseline_exe=None):
     servers = {}
     nofile = str(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
@@ -359,21 +379,7 @@ http { access_log off; tcp_nodelay on; keepalive_timeout 120s; keepalive_request
             port = free_port()
             conf = os.path.join(tmp, "haproxy.cfg")
             with open(conf, "w") as f:
-                f.write("""global
-  nbthread 1
-  maxconn %d
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 120s
-  timeout server 120s
-  http-reuse always
-frontend f
-  bind 127.0.0.1:%d
-  default_backend b
-backend b
-  server s1 %s
-""" % (max(1000, int(nofile) // 2 - 200), port, upstream))  # two descriptors per connection
+                f.write(haproxy_cfg(port, upstream, max(1000, int(nofile) // 2 - 200)))  # two descriptors a connection
             servers["haproxy"] = Srv("haproxy", ["haproxy", "-db", "-f", conf], port)
     if "floor" in which:
         # the floor: a server that parses nothing (bench/floor.c), built here with the system cc
