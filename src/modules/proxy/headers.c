@@ -207,12 +207,15 @@ void hs__proxy_request_fields(hs_req_t *req, const proxy_conf_t *pc, const proxy
     size_t n = req->p.num_headers;
     hs_header_t *h = hs_arena_alloc(&req->arena, (n + 10) * sizeof(*h));
     size_t k = 0;
-    conn_opts_t co = {.n = 0};
+    conn_opts_t co; /* the inline arrays are not cleared: only their first n are read */
+    co.v = co.inl;
+    co.n = 0;
     if (req->meta.h[HS_HDR_CONNECTION])
         connection_options(&req->arena, in, n, &co);
     const hs_iovec_t *opt = co.v;
     size_t nopt = co.n;
-    join_t via = {0}, fwd = {0}, xff = {0};
+    join_t via, fwd, xff;
+    via.n = via.len = fwd.n = fwd.len = xff.n = xff.len = 0;
     hs_iovec_t xfp = HS_IOV_NULL, xfh = HS_IOV_NULL;
     bool trusted = pc->ntrusted > 0 && hs__proxy_cidr_match(pc->trusted, pc->ntrusted, hs_req_peer_addr(req));
     bool fwd_on = pc->forwarded, x_on = pc->x_forwarded;
@@ -342,66 +345,115 @@ void hs__proxy_request_fields(hs_req_t *req, const proxy_conf_t *pc, const proxy
 }
 
 /* ---- towards the client ---- */
-static hs_iovec_t copy(char **p, hs_iovec_t v)
+
+/* The fields of one section (a response head, interim head or trailer section) all lie in the
+ * one buffer the parser read; that buffer goes back to the upstream connection (or the pool)
+ * before the response leaves. One copy of the span the fields cover, into the arena, instead of
+ * one per name and value: the pointers are then moved by the same offset. */
+typedef struct span_s {
+    const char *lo;
+    char *mem;
+} span_t;
+
+static void span_copy(hs_req_t *req, const hs_header_t *h, size_t n, span_t *s)
 {
-    memcpy(*p, v.base, v.len);
-    hs_iovec_t r = hs_iov(*p, v.len);
-    *p += v.len;
-    return r;
+    /* in order in one buffer (the parser's): from the first name to the end of the last value */
+    const char *lo = n ? h[0].name.base : NULL;
+    size_t len = n ? (size_t)(h[n - 1].value.base + h[n - 1].value.len - lo) : 0;
+    s->lo = lo;
+    s->mem = hs_arena_alloc(&req->arena, len ? len : 1);
+    if (len)
+        memcpy(s->mem, lo, len);
 }
 
-/* Should this field of an upstream's response go on to the client? */
-static bool keep_response_field(hs_iovec_t nm, bool upgrade, const hs_iovec_t *opt, size_t nopt)
+static inline hs_iovec_t moved(const span_t *s, hs_iovec_t v)
 {
-    if (nm.len == 7 && HS_IOV_IEQ(nm, "upgrade"))
-        return upgrade;
-    if (hs__proxy_hop_by_hop(nm))
-        return false;
-    if ((nm.len == 4 && HS_IOV_IEQ(nm, "date")) || (nm.len == 6 && HS_IOV_IEQ(nm, "server")))
-        return false;
-    return !(nopt && in_options(nm, opt, nopt));
+    return hs_iov(v.len ? s->mem + (v.base - s->lo) : s->mem, v.len);
+}
+
+/* Should this field of an upstream's response go on to the client? The parser's token decides
+ * for the well-known names; the others that matter here are told apart by their length first. */
+static bool keep_response_field(const hs_header_t *f, bool upgrade, const hs_iovec_t *opt, size_t nopt)
+{
+    switch (f->token) {
+    case HS_HDR_UPGRADE: return upgrade;
+    case HS_HDR_CONNECTION: /* RFC 9110 §7.6.1; the framing is written afresh (RFC 9112 §6) */
+    case HS_HDR_TRANSFER_ENCODING:
+    case HS_HDR_CONTENT_LENGTH:
+    case HS_HDR_TE: return false;
+    case HS_HDR_OTHER: {
+        hs_iovec_t nm = f->name;
+        switch (nm.len) {
+        case 4: /* Date and Server are ours: the engine writes them */
+            if (HS_IOV_IEQ(nm, "date"))
+                return false;
+            break;
+        case 6:
+            if (HS_IOV_IEQ(nm, "server"))
+                return false;
+            break;
+        case 10:
+            if (HS_IOV_IEQ(nm, "keep-alive"))
+                return false;
+            break;
+        case 16:
+            if (HS_IOV_IEQ(nm, "proxy-connection"))
+                return false;
+            break;
+        default: break;
+        }
+        break;
+    }
+    default: break;
+    }
+    return !(nopt && in_options(f->name, opt, nopt));
 }
 
 void hs__proxy_response_fields(hs_req_t *req, const hs_header_t *h, size_t n, bool upgrade, hs_buf_t *ps)
 {
     conn_opts_t co;
-    connection_options(&req->arena, h, n, &co);
+    co.v = co.inl;
+    co.n = 0;
+    for (size_t i = 0; i < n; i++)
+        if (h[i].token == HS_HDR_CONNECTION) {
+            connection_options(&req->arena, h, n, &co);
+            break;
+        }
     const hs_iovec_t *opt = co.v;
     size_t nopt = co.n;
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += h[i].name.len + h[i].value.len;
-    char *mem = hs_arena_alloc(&req->arena, total ? total : 1), *p = mem;
+    span_t sp;
+    span_copy(req, h, n, &sp);
+    hs_res_headers_reserve(req, n + 4); /* and the few the gateway and the engine add */
     for (size_t i = 0; i < n; i++) {
         hs_iovec_t nm = h[i].name;
-        if (nm.len == 12 && HS_IOV_IEQ(nm, "proxy-status")) {
+        if (nm.len == 12 && h[i].token == HS_HDR_OTHER && HS_IOV_IEQ(nm, "proxy-status")) {
             if (ps->len) /* RFC 9209 §2: further gateways first, ours last */
                 HS_BUF_LIT(ps, ", ");
             hs_buf_append(ps, h[i].value.base, h[i].value.len);
             continue;
         }
-        if (!keep_response_field(nm, upgrade, opt, nopt))
+        if (!keep_response_field(&h[i], upgrade, opt, nopt))
             continue;
-        hs_iovec_t name = copy(&p, nm);
-        hs_res_header(req, name, copy(&p, h[i].value));
+        hs_res_header(req, moved(&sp, nm), moved(&sp, h[i].value));
     }
 }
 
 size_t hs__proxy_copy_fields(hs_req_t *req, const hs_header_t *h, size_t n, hs_res_header_t *out)
 {
     conn_opts_t co;
+    co.v = co.inl;
+    co.n = 0;
     connection_options(&req->arena, h, n, &co);
     const hs_iovec_t *opt = co.v;
     size_t nopt = co.n;
-    size_t total = 0, k = 0;
-    for (size_t i = 0; i < n; i++)
-        total += h[i].name.len + h[i].value.len;
-    char *mem = hs_arena_alloc(&req->arena, total ? total : 1), *p = mem;
+    span_t sp;
+    span_copy(req, h, n, &sp);
+    size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!keep_response_field(h[i].name, false, opt, nopt))
+        if (!keep_response_field(&h[i], false, opt, nopt))
             continue;
-        out[k].name = copy(&p, h[i].name);
-        out[k].value = copy(&p, h[i].value);
+        out[k].name = moved(&sp, h[i].name);
+        out[k].value = moved(&sp, h[i].value);
         k++;
     }
     return k;

@@ -293,7 +293,9 @@ typedef struct proxy_fwd_s {
 void hs__proxy_request_fields(hs_req_t *req, const proxy_conf_t *pc, const proxy_target_t *t, proxy_fwd_t *out);
 /* Copy the upstream's fields that go on to the client (no hop-by-hop ones, no framing, no Date or
  * Server: ours are sent) into the response; Proxy-Status values are appended to `ps`. `upgrade`:
- * keep Upgrade (a 101). */
+ * keep Upgrade (a 101). h[0..n) must be as hs_parse_response or hs_parse_trailers left them:
+ * tokens set, in order, all in the one buffer parsed (it is copied as one span into the arena;
+ * the buffer may be reused once this returns). */
 void hs__proxy_response_fields(hs_req_t *req, const hs_header_t *h, size_t n, bool upgrade, hs_buf_t *ps);
 /* The same for an interim response or trailers: into out (arena), the count. */
 size_t hs__proxy_copy_fields(hs_req_t *req, const hs_header_t *h, size_t n, hs_res_header_t *out);
