@@ -408,11 +408,7 @@ static void queue_head(hs_client_t *c, const hs_client_req_t *req)
     for (size_t i = 0; i < req->num_headers; i++)
         size += req->headers[i].name.len + req->headers[i].value.len + 4;
     char *start = hs_writer_tail(&c->out, size), *p = start;
-#define PUT(ptr, n)                                                                                                    \
-    do {                                                                                                               \
-        memcpy(p, (ptr), (n));                                                                                         \
-        p += (n);                                                                                                      \
-    } while (0)
+#define PUT(ptr, n) (p = hs_put(p, (ptr), (n)))
 #define PUT_LIT(lit) PUT(lit, sizeof(lit) - 1)
     PUT(m.base, m.len);
     PUT_LIT(" ");
@@ -422,9 +418,10 @@ static void queue_head(hs_client_t *c, const hs_client_req_t *req)
     for (size_t i = 0; i < req->num_headers; i++) {
         const hs_header_t *f = &req->headers[i];
         /* RFC 9112 §6.1-6.2: the framing is ours to write, once */
-        if (HS_IOV_IEQ(f->name, "content-length") || HS_IOV_IEQ(f->name, "transfer-encoding"))
+        if ((f->name.len == 14 && HS_IOV_IEQ(f->name, "content-length")) ||
+            (f->name.len == 17 && HS_IOV_IEQ(f->name, "transfer-encoding")))
             continue;
-        if (HS_IOV_IEQ(f->name, "connection"))
+        if (f->name.len == 10 && HS_IOV_IEQ(f->name, "connection"))
             has_connection = true;
         PUT(f->name.base, f->name.len);
         PUT_LIT(": ");
@@ -472,7 +469,7 @@ hs_client_t *hs_client_start(hs_client_pool_t *pool, const struct sockaddr *sa, 
         hs_buf_t replay = c->replay;
         hdrs = c->hdrs;
         hdrs_cap = c->hdrs_cap;
-        memset(c, 0, sizeof(*c));
+        memset(c, 0, offsetof(hs_client_t, addr)); /* addr and meta: written before they are read */
         c->out = out;
         c->replay = replay;
     } else {

@@ -96,8 +96,7 @@ void hs_res_body_file(hs_req_t *req, int fd, off_t off, size_t len)
 
 static inline char *put(char *p, const char *s, size_t n)
 {
-    memcpy(p, s, n);
-    return p + n;
+    return hs_put(p, s, n);
 }
 
 int hs_res_interim(hs_req_t *req, int status, const hs_res_header_t *headers, size_t n)

@@ -157,8 +157,7 @@ static hs_iovec_t join_with(hs_req_t *req, const join_t *j, const char *mine, si
 
 static inline char *put(char *p, const char *s, size_t n)
 {
-    memcpy(p, s, n);
-    return p + n;
+    return hs_put(p, s, n);
 }
 
 /* RFC 7239 §4: a value that is not a token is a quoted-string (p needs 2 + 2 * v.len bytes). */
