@@ -110,7 +110,21 @@ typedef struct hs_arena_s {
 } hs_arena_t;
 
 void hs_arena_init(hs_arena_t *a);
-void *hs_arena_alloc(hs_arena_t *a, size_t n); /* aborts when out of memory; n is bounded by callers */
+/* n bytes, aligned for any type, valid until the arena is reset; aborts when out of memory (n is
+ * bounded by callers). The common case (room in the current block) is inline: a request makes a
+ * dozen or more of these. */
+void *hs__arena_alloc_slow(hs_arena_t *a, size_t n);
+static inline void *hs_arena_alloc(hs_arena_t *a, size_t n)
+{
+    const size_t align = _Alignof(max_align_t);
+    n = (n + align - 1) & ~(align - 1);
+    if (HS_LIKELY(a->cur != NULL && (size_t)(a->end - a->cur) >= n)) {
+        void *p = a->cur;
+        a->cur += n;
+        return p;
+    }
+    return hs__arena_alloc_slow(a, n);
+}
 char *hs_arena_strndup(hs_arena_t *a, const char *s, size_t n);
 HS_FMT(2, 3) hs_iovec_t hs_arena_printf(hs_arena_t *a, const char *fmt, ...);
 hs_iovec_t hs_arena_vprintf(hs_arena_t *a, const char *fmt, va_list ap);

@@ -50,11 +50,15 @@ typedef struct host_s {
     char *tls_name;  /* were verified for: a connection is reused only for the same pair */
     hs_client_conn_t *idle_head, *idle_tail;
     uint32_t nidle, nopen;
+    struct hs_client_pool_s *pool;
 } host_t;
 
-/* Exchanges freed are kept for the next ones (at most CLIENT_CACHE per pool), with their header
- * array, their output chain's written-out blocks and their replay buffer: a gateway relaying
- * small responses then allocates nothing per request. */
+/* Exchanges freed are kept for the next ones, with their header array, their output chain's
+ * written-out blocks and their replay buffer: a gateway relaying small responses then allocates
+ * nothing per request. At most CLIENT_CACHE, or as many as the pool has connections open when
+ * that is more: each exchange needs a connection, so under load the cache holds what the next
+ * wave will ask for (a fixed 64 made 1000 concurrent clients malloc and free an exchange each
+ * per request), and an idle gateway keeps no more than its connections' worth. */
 #define CLIENT_CACHE 64
 
 struct hs_client_pool_s {
@@ -63,6 +67,7 @@ struct hs_client_pool_s {
     host_t *hosts;
     hs_client_t *cache; /* freed exchanges, linked through next_free */
     int ncache;
+    uint32_t nopen; /* connections open to every host (the cache's bound) */
 };
 
 /* A connection: busy (owner set) or idle in its host's list. Kept small: this and the socket are
@@ -109,6 +114,7 @@ static host_t *host_find(hs_client_pool_t *pool, const struct sockaddr *sa, sock
     if (!create)
         return NULL;
     host_t *h = hs_calloc(1, sizeof(*h));
+    h->pool = pool;
     memcpy(&h->sa, sa, HS_MIN((size_t)salen, sizeof(h->sa)));
     h->salen = salen;
     if (tls) {
@@ -142,6 +148,7 @@ static void conn_close(hs_client_conn_t *k)
         if (!k->owner)
             idle_unlink(k);
         k->host->nopen--;
+        k->host->pool->nopen--;
         k->host = NULL;
     }
     k->owner = NULL;
@@ -194,6 +201,7 @@ static hs_client_conn_t *pool_take(hs_client_pool_t *pool, host_t *h, uint64_t m
         if (peek && !conn_alive(k)) {
             k->owner = NULL;
             h->nopen--;
+            pool->nopen--;
             k->host = NULL;
             hs_sock_close(&k->sock);
             continue;
@@ -367,6 +375,7 @@ static int connect_fresh(hs_client_t *c, host_t *h)
     k->host = h;
     k->owner = c;
     h->nopen++;
+    c->pool->nopen++;
     c->conn = k;
     c->attempts++;
     c->reused = false;
@@ -619,7 +628,7 @@ static void destroy(hs_client_t *c)
         hs_tls_client_free(c->tls);
         c->tls = NULL;
     }
-    if (pool->ncache < CLIENT_CACHE) {
+    if (pool->ncache < CLIENT_CACHE || (uint32_t)pool->ncache < pool->nopen) {
         /* kept for the next exchange: a chain written out keeps its blocks, a large replay copy goes */
         if (c->out.pending)
             hs_writer_reset(&c->out);

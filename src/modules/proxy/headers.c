@@ -132,9 +132,12 @@ static void join_add(join_t *j, hs_iovec_t v)
     }
 }
 
-/* Write what came, then ", ", then our element (when there is one): into the arena. */
-static hs_iovec_t join_with(hs_req_t *req, const join_t *j, const char *mine, size_t mlen)
+/* Write what came, then ", ", then our element (when there is one): into the arena. When
+ * nothing came and ours already lives as long as the request (`mine_kept`), ours is the value. */
+static hs_iovec_t join_with(hs_req_t *req, const join_t *j, const char *mine, size_t mlen, bool mine_kept)
 {
+    if (j->n == 0 && mine_kept)
+        return hs_iov(mine, mlen);
     char *out = hs_arena_alloc(&req->arena, j->len + mlen + 1), *p = out;
     for (size_t i = 0; i < j->n; i++) {
         if (p > out) {
@@ -160,15 +163,37 @@ static inline char *put(char *p, const char *s, size_t n)
     return hs_put(p, s, n);
 }
 
+/* tchar (RFC 9110 §5.6.2) */
+static inline bool is_tchar(unsigned char c)
+{
+    if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
+        return true;
+    switch (c) {
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~': return true;
+    default: return false;
+    }
+}
+
 /* RFC 7239 §4: a value that is not a token is a quoted-string (p needs 2 + 2 * v.len bytes). */
 static char *fwd_value(char *p, hs_iovec_t v)
 {
     bool token = v.len > 0;
-    for (size_t i = 0; i < v.len && token; i++) {
-        unsigned char c = (unsigned char)v.base[i];
-        token =
-            (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c && strchr("!#$%&'*+-.^_`|~", c));
-    }
+    for (size_t i = 0; i < v.len && token; i++)
+        token = is_tchar((unsigned char)v.base[i]);
     if (token)
         return put(p, v.base, v.len);
     *p++ = '"';
@@ -298,13 +323,13 @@ void hs__proxy_request_fields(hs_req_t *req, const proxy_conf_t *pc, const proxy
             size_t vl = HS_MIN(strlen(pc->via_name), sizeof(me) - 4);
             p = put(p, pc->via_name, vl);
         }
-        h[k++] = (hs_header_t){.name = HS_IOV("Via"), .value = join_with(req, &via, me, (size_t)(p - me))};
+        h[k++] = (hs_header_t){.name = HS_IOV("Via"), .value = join_with(req, &via, me, (size_t)(p - me), false)};
     }
 
     /* the client's address */
-    char ip[HS_ADDR_MAX];
+    char *ip = hs_arena_alloc(&req->arena, HS_ADDR_MAX); /* kept: X-Forwarded-For's value */
     const struct sockaddr *peer = hs_req_peer_addr(req);
-    size_t iplen = hs_addr_format(peer, ip, sizeof(ip), 0);
+    size_t iplen = hs_addr_format(peer, ip, HS_ADDR_MAX, 0);
     const struct sockaddr_in6 *p6 = (const struct sockaddr_in6 *)peer;
     bool v6 = peer->sa_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(&p6->sin6_addr);
     hs_iovec_t scheme = hs_iov_cstr(hs_req_scheme(req));
@@ -324,10 +349,10 @@ void hs__proxy_request_fields(hs_req_t *req, const proxy_conf_t *pc, const proxy
         }
         p = put(p, ";proto=", 7);
         p = put(p, scheme.base, scheme.len);
-        h[k++] = (hs_header_t){.name = HS_IOV("Forwarded"), .value = join_with(req, &fwd, me, (size_t)(p - me))};
+        h[k++] = (hs_header_t){.name = HS_IOV("Forwarded"), .value = join_with(req, &fwd, me, (size_t)(p - me), true)};
     }
     if (x_on) {
-        h[k++] = (hs_header_t){.name = HS_IOV("X-Forwarded-For"), .value = join_with(req, &xff, ip, iplen)};
+        h[k++] = (hs_header_t){.name = HS_IOV("X-Forwarded-For"), .value = join_with(req, &xff, ip, iplen, true)};
         h[k++] = (hs_header_t){.name = HS_IOV("X-Forwarded-Proto"), .value = xfp.base ? xfp : scheme};
         if (xfh.base || client_host.len)
             h[k++] = (hs_header_t){.name = HS_IOV("X-Forwarded-Host"), .value = xfh.base ? xfh : client_host};
