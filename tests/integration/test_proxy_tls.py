@@ -263,7 +263,8 @@ def test_handshake_timeout_is_a_connect_timeout(ups, gws, mode):
 
 def test_combined_log_names_the_reason(ups):
     """The text (combined) access log carries the same fields: the reason quoted (it has spaces),
-    the alert's number bare, and nothing of the kind for a failure that is not TLS's."""
+    the alert's number bare, and nothing of the kind for a failure that is not TLS's; a template
+    has them as $field_upstream_tls_error and $field_upstream_tls_alert."""
     path = write_yaml(gateway_conf(ups, "detailed"))
     srv = Server("--config", path)
     try:
@@ -280,6 +281,17 @@ def test_combined_log_names_the_reason(ups):
         assert ' upstream_tls_error="sslv3 alert handshake failure" upstream_tls_alert=40 upstream_timing=' \
             in lines["/alert/c"], lines
         assert "upstream_cause=connect_timeout" in lines["/silent/c"] and "upstream_tls_" not in lines["/silent/c"]
+    finally:
+        rc = srv.stop()
+    assert rc in (0, None) and not BAD_STDERR.search(srv.stderr()), srv.stderr()[-2000:]
+    # a template names them as $field_NAME ("-" when absent)
+    srv = Server("--config", path, "--log-format", "T $target|$field_upstream_tls_error|$field_upstream_tls_alert")
+    try:
+        assert get(srv.port, "/alert/t")[0].status == 525
+        assert get(srv.port, "/expired/t")[0].status == 526
+        got = [l.strip() for l in srv.access_log(wait_for="T /", count=2)]
+        assert "T /alert/t|sslv3 alert handshake failure|40" in got, got
+        assert "T /expired/t|certificate has expired|-" in got, got
     finally:
         rc = srv.stop()
         os.unlink(path)
