@@ -132,6 +132,7 @@ typedef struct hs_client_error_s {
     int sys_errno;      /* the system error behind it, 0 if none */
     const char *detail; /* a short static explanation */
     bool reused;        /* it happened on a connection taken from the pool */
+    int tls_alert;      /* HS_UP_TLS_ALERT: the alert the upstream sent (its number, RFC 8446 §6) */
 } hs_client_error_t;
 
 /* Loop milliseconds (loop->now_ms) when each step happened; 0 = not reached. */

@@ -697,6 +697,8 @@ static bool fail(hs_client_t *c, hs_up_cause_t cause, int err, const char *detai
         return true;
     c->error = (hs_client_error_t){
         .cause = cause, .phase = phase_of(c), .sys_errno = err, .detail = detail, .reused = c->reused};
+    if (cause == HS_UP_TLS_ALERT && c->conn)
+        c->error.tls_alert = hs_tls_alert_received(&c->conn->sock);
     c->state = ST_FAILED;
     c->t.end = c->pool->loop->now_ms;
     if (c->conn) {
@@ -834,6 +836,12 @@ static bool exchange_step(hs_client_t *c)
             continue;
         }
         int err = n == 0 ? 0 : errno;
+        if (!c->got_byte && c->tls && !c->reused && hs_tls_alert_received(&c->conn->sock) >= 0) {
+            /* TLS 1.3: a server checks the client's certificate after the client's Finished (RFC
+             * 8446 §4.4.2.4), so its refusal (certificate_required …) is the first thing read */
+            const char *why = hs_tls_failure(&c->conn->sock, NULL);
+            return fail(c, HS_UP_TLS_ALERT, 0, why ? why : "the upstream sent a fatal TLS alert");
+        }
         if (!c->got_byte)
             return fail(c, HS_UP_CLOSED_BEFORE_HEAD, err,
                         err ? "the upstream reset the connection before responding"
@@ -1066,6 +1074,8 @@ static bool handshake_step(hs_client_t *c)
     const char *why = hs_tls_failure(s, NULL);
     if (r == HS_TLS_CERT_INVALID)
         return fail(c, HS_UP_TLS_CERTIFICATE, 0, why ? why : "the upstream's certificate could not be verified");
+    if (hs_tls_alert_received(s) >= 0) /* the upstream's refusal (RFC 8446 §6.2): fail() keeps its number */
+        return fail(c, HS_UP_TLS_ALERT, 0, why ? why : "the upstream sent a fatal TLS alert");
     return fail(c, HS_UP_TLS_HANDSHAKE, 0, why ? why : "the TLS handshake with the upstream failed");
 }
 

@@ -211,7 +211,7 @@ typedef struct proxy_worker_s {
     hs_client_pool_t *pool; /* by address: shared by every generation (keep-alive across reloads) */
     proxy_view_t *views;    /* newest first */
     uint64_t ends;          /* requests of this module ended here (a guard for callbacks, proxy.c) */
-    hs_timer_t health_timer; /* worker 0: active health checks of the current generation */
+    hs_timer_t health_timer; /* worker 0, while the current generation has active health checks */
     struct proxy_probe_s *probes;
     int nprobes;
     uint64_t probes_gen; /* the generation the probes were made for (0: none) */
@@ -270,9 +270,11 @@ void hs__proxy_dns_view(proxy_uw_t *uw, proxy_dns_t *d);
 void hs__proxy_dns_work(void *arg);
 void hs__proxy_dns_hold(proxy_dns_t *d);
 void hs__proxy_dns_release(proxy_dns_t *d);
-/* Per-worker state and active health checks. */
+/* Per-worker state and active health checks: worker 0 has a health timer only while the current
+ * generation has paths with proxy.health_check (hs__proxy_worker_gen: after a reload). */
 int hs__proxy_init_worker(hs_worker_t *w);
 void hs__proxy_fini_worker(hs_worker_t *w);
+void hs__proxy_worker_gen(hs_worker_t *w);
 
 /* ---- metrics.c ---- */
 #define PROXY_CANCELLED HS_UP__COUNT /* an outcome for hs__proxy_count: the exchange was cut short */
