@@ -154,6 +154,10 @@ typedef struct name_key_s {
 } name_key_t;
 static name_key_t name_keys[HS_ARRAY_SIZE(header_names)];
 static uint8_t name_slot[NAME_SLOTS]; /* 1 + index into name_keys, 0: empty */
+/* A filter before the words: per length, a bit for each first letter a table name of that
+ * length has ((c | 0x20) & 31, the same for both cases of a letter). Most names that are no
+ * token (Date, Server, ETag, Vary, Last-Modified …) stop here. */
+static uint32_t first_letters[20];
 
 static inline uint64_t fold_word(uint64_t w)
 {
@@ -208,6 +212,7 @@ __attribute__((constructor)) static void header_index_init(void)
         name_words(header_names[i].name, len, k);
         k->len = (uint8_t)len;
         k->token = header_names[i].token;
+        first_letters[len] |= 1u << ((header_names[i].name[0] | 0x20) & 31);
         unsigned h = name_hash(k, len);
         while (name_slot[h])
             h = (h + 1) % NAME_SLOTS;
@@ -217,7 +222,7 @@ __attribute__((constructor)) static void header_index_init(void)
 
 int hs_header_token(const char *name, size_t len)
 {
-    if (len < 2 || len > 19)
+    if (len < 2 || len > 19 || !(first_letters[len] & (1u << ((name[0] | 0x20) & 31))))
         return HS_HDR_OTHER;
     name_key_t q;
     name_words(name, len, &q);
@@ -249,6 +254,26 @@ static inline const char *skip_field_value(const char *p, const char *end)
     }
 #endif
     while (p < end && IS_FIELD(*p))
+        p++;
+    return p;
+}
+
+/* The first byte at or after p (before end) that is not a tchar: where a field name ends.
+ * Four bytes a round while four remain, so that the bound is checked once per round. */
+static inline const char *skip_tchars(const char *p, const char *end)
+{
+    while (end - p >= 4) {
+        if (!IS_TCHAR(p[0]))
+            return p;
+        if (!IS_TCHAR(p[1]))
+            return p + 1;
+        if (!IS_TCHAR(p[2]))
+            return p + 2;
+        if (!IS_TCHAR(p[3]))
+            return p + 3;
+        p += 4;
+    }
+    while (p < end && IS_TCHAR(*p))
         p++;
     return p;
 }
@@ -299,8 +324,7 @@ static inline __attribute__((always_inline)) int parse_fields(const char **pp, c
             return k == 0 ? FE_WS_FIRST : FE_OBS_FOLD;
         const char *line = p;
         const char *n = p;
-        while (p < end && IS_TCHAR(*p))
-            p++;
+        p = skip_tchars(p, end);
         if (p == end)
             return (size_t)(p - line) > max_field ? FE_FIELD_SIZE : FE_AGAIN;
         if (*p != ':') {
@@ -519,8 +543,8 @@ int hs_parse_request(const char *buf, size_t len, hs_parsed_req_t *req, const hs
     {
         static const char proto[] = "HTTP/";
         size_t have = (size_t)(end - p);
-        size_t cmp = have < 5 ? have : 5;
-        if (memcmp(p, proto, cmp) != 0)
+        /* a constant length is compared inline; a shorter prefix only while the line arrives */
+        if (have >= 5 ? memcmp(p, proto, 5) != 0 : memcmp(p, proto, have) != 0)
             FAIL(NO_VERSION, "the request line does not end in an HTTP version");
         if (have < 10)
             NEED_MORE(); /* "HTTP/1.1\r\n" */
@@ -639,7 +663,7 @@ int hs_parse_response(const char *buf, size_t len, hs_parsed_res_t *res, const h
      * CRLF) fails at once instead of waiting for more. */
     static const char proto[] = "HTTP/";
     size_t have = (size_t)(end - p);
-    if (memcmp(p, proto, have < 5 ? have : 5) != 0)
+    if (have >= 5 ? memcmp(p, proto, 5) != 0 : memcmp(p, proto, have) != 0) /* constant length: inline */
         FAIL(HS_UP_MALFORMED_HEAD, "the response does not start with an HTTP/1.x status line");
     if (have >= 6 && (p[5] < '0' || p[5] > '9'))
         FAIL(HS_UP_MALFORMED_HEAD, "the HTTP version of the response is malformed");

@@ -163,44 +163,36 @@ static inline char *put(char *p, const char *s, size_t n)
     return hs_put(p, s, n);
 }
 
-/* tchar (RFC 9110 §5.6.2) */
-static inline bool is_tchar(unsigned char c)
+/* tchar (RFC 9110 §5.6.2), as a table made once before main */
+static bool tchar_tab[256];
+
+__attribute__((constructor)) static void tchar_tab_init(void)
 {
-    if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
-        return true;
-    switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~': return true;
-    default: return false;
-    }
+    for (int c = 0; c < 256; c++)
+        tchar_tab[c] = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
+                       (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-/* RFC 7239 §4: a value that is not a token is a quoted-string (p needs 2 + 2 * v.len bytes). */
+/* RFC 7239 §4: a value that is not a token is a quoted-string (p needs 2 + 2 * v.len bytes). A
+ * Host with a port is the common case of the second: quoted whole when it holds no DQUOTE or
+ * backslash, else escaped byte by byte. */
 static char *fwd_value(char *p, hs_iovec_t v)
 {
-    bool token = v.len > 0;
-    for (size_t i = 0; i < v.len && token; i++)
-        token = is_tchar((unsigned char)v.base[i]);
-    if (token)
+    const unsigned char *b = (const unsigned char *)v.base;
+    size_t i = 0;
+    while (i < v.len && tchar_tab[b[i]])
+        i++;
+    if (v.len && i == v.len)
         return put(p, v.base, v.len);
     *p++ = '"';
-    for (size_t i = 0; i < v.len; i++) {
-        if (v.base[i] == '"' || v.base[i] == '\\')
-            *p++ = '\\';
-        *p++ = v.base[i];
+    if (!memchr(v.base + i, '"', v.len - i) && !memchr(v.base + i, '\\', v.len - i)) {
+        p = put(p, v.base, v.len);
+    } else {
+        for (i = 0; i < v.len; i++) {
+            if (v.base[i] == '"' || v.base[i] == '\\')
+                *p++ = '\\';
+            *p++ = v.base[i];
+        }
     }
     *p++ = '"';
     return p;
@@ -392,7 +384,7 @@ static void span_copy(hs_req_t *req, const hs_header_t *h, size_t n, span_t *s)
 
 static inline hs_iovec_t moved(const span_t *s, hs_iovec_t v)
 {
-    return hs_iov(v.len ? s->mem + (v.base - s->lo) : s->mem, v.len);
+    return hs_iov(s->mem + (v.base - s->lo), v.len); /* an empty value's base is inside the span too */
 }
 
 /* Should this field of an upstream's response go on to the client? The parser's token decides
@@ -408,20 +400,21 @@ static bool keep_response_field(const hs_header_t *f, bool upgrade, const hs_iov
     case HS_HDR_OTHER: {
         hs_iovec_t nm = f->name;
         switch (nm.len) {
+        /* the first letter before the whole name: most fields share a length with one of these */
         case 4: /* Date and Server are ours: the engine writes them */
-            if (HS_IOV_IEQ(nm, "date"))
+            if ((nm.base[0] | 0x20) == 'd' && HS_IOV_IEQ(nm, "date"))
                 return false;
             break;
         case 6:
-            if (HS_IOV_IEQ(nm, "server"))
+            if ((nm.base[0] | 0x20) == 's' && HS_IOV_IEQ(nm, "server"))
                 return false;
             break;
         case 10:
-            if (HS_IOV_IEQ(nm, "keep-alive"))
+            if ((nm.base[0] | 0x20) == 'k' && HS_IOV_IEQ(nm, "keep-alive"))
                 return false;
             break;
         case 16:
-            if (HS_IOV_IEQ(nm, "proxy-connection"))
+            if ((nm.base[0] | 0x20) == 'p' && HS_IOV_IEQ(nm, "proxy-connection"))
                 return false;
             break;
         default: break;
@@ -450,7 +443,8 @@ void hs__proxy_response_fields(hs_req_t *req, const hs_header_t *h, size_t n, bo
     hs_res_headers_reserve(req, n + 4); /* and the few the gateway and the engine add */
     for (size_t i = 0; i < n; i++) {
         hs_iovec_t nm = h[i].name;
-        if (nm.len == 12 && h[i].token == HS_HDR_OTHER && HS_IOV_IEQ(nm, "proxy-status")) {
+        if (nm.len == 12 && h[i].token == HS_HDR_OTHER && (nm.base[0] | 0x20) == 'p' &&
+            HS_IOV_IEQ(nm, "proxy-status")) {
             if (ps->len) /* RFC 9209 §2: further gateways first, ours last */
                 HS_BUF_LIT(ps, ", ");
             hs_buf_append(ps, h[i].value.base, h[i].value.len);
