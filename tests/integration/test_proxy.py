@@ -88,6 +88,18 @@ def test_trusted_proxies_and_host_modes(make_server, up):
     assert value(f, "via") == "1.1 lb"  # proxy.via off: passed on, nothing added
 
 
+def test_forwarded_host_with_port_is_quoted(make_server, up):
+    """RFC 7239 §4: a Host with a port is not a token, so Forwarded's host= is a quoted-string;
+    X-Forwarded-Host carries it as it came."""
+    srv = make_server("--proxy", "http://127.0.0.1:%d" % up, "--proxy-forwarded")
+    req = (b"GET /echo HTTP/1.1\r\nHost: proxy.test:8080\r\nConnection: close\r\n\r\n")
+    rs, _ = parse_responses(exchange(srv.port, req, 5.0))
+    assert rs and rs[-1].status == 200, rs
+    _, f = head_fields(rs[-1].body)
+    assert value(f, "forwarded") == 'for=127.0.0.1;host="proxy.test:8080";proto=http', f
+    assert value(f, "x-forwarded-host") == "proxy.test:8080", f
+
+
 def test_http10_client_gets_host_and_via_10(make_server, up):
     srv = make_server("--proxy", "http://127.0.0.1:%d" % up, "--proxy-via", "gw1")
     raw = exchange(srv.port, b"GET /echo HTTP/1.0\r\n\r\n")
