@@ -293,7 +293,7 @@ static void test_response_fields(void)
     hs_parse_limits_t lim = {.max_headers = 16, .max_field = 1024, .max_head = 4096};
     ok(hs_parse_response(buf, strlen(buf), &pr, &lim) == (int)strlen(buf) && pr.num_headers == 10, "head parsed");
     hs_buf_t ps = {0};
-    hs__proxy_response_fields(req, in, HS_ARRAY_SIZE(in), false, &ps);
+    hs__proxy_response_fields(req, in, pr.num_headers, false, &ps);
     is_int(req->num_res_headers, 2, "only ETag and Set-Cookie go on");
     ok(req->num_res_headers == 2 && HS_IOV_EQ(req->res_headers[0].name, "ETag") &&
            HS_IOV_EQ(req->res_headers[1].value, "a=1") &&
@@ -302,7 +302,7 @@ static void test_response_fields(void)
     ok(ps.len && !memcmp(ps.base, "edge; received-status=200", ps.len), "Proxy-Status of a further gateway kept");
     hs_buf_free(&ps);
     hs_res_header_t out[16];
-    size_t n = hs__proxy_copy_fields(req, in, HS_ARRAY_SIZE(in), out);
+    size_t n = hs__proxy_copy_fields(req, in, pr.num_headers, out);
     is_int(n, 3, "interim and trailer fields: the same rules (Proxy-Status too)");
     ok(hs__proxy_hop_by_hop(HS_IOV("TE")) && hs__proxy_hop_by_hop(HS_IOV("proxy-connection")) &&
            !hs__proxy_hop_by_hop(HS_IOV("trailer")),
