@@ -286,7 +286,15 @@ struct hs_req_s {
 };
 
 /* ---- Response API ---- */
-void hs_res_header(hs_req_t *req, hs_iovec_t name, hs_iovec_t value);
+/* Add a response field (name and value must live as long as the request: arena, static or the
+ * configuration). Inline: a response adds several and the array rarely has to grow. */
+void hs__res_headers_grow(hs_req_t *req, size_t cap);
+static inline void hs_res_header(hs_req_t *req, hs_iovec_t name, hs_iovec_t value)
+{
+    if (HS_UNLIKELY(req->num_res_headers == req->cap_res_headers))
+        hs__res_headers_grow(req, req->cap_res_headers ? req->cap_res_headers * 2 : 8);
+    req->res_headers[req->num_res_headers++] = (hs_res_header_t){name, value};
+}
 /* Make room for n more response fields at once (a handler that knows how many it adds: one
  * allocation instead of the doubling steps). */
 void hs_res_headers_reserve(hs_req_t *req, size_t n);

@@ -88,6 +88,8 @@ const char *hs_method_name(hs_method_t m)
 static hs_method_t method_lookup(const char *p, size_t n)
 {
     /* Methods are case-sensitive (RFC 9110 §9.1). */
+    if (n == 3 && p[0] == 'G' && p[1] == 'E' && p[2] == 'T')
+        return HS_METHOD_GET; /* most requests: no table walk */
     if (n >= 3 && p[0] == 'M' && p[1] == '-')
         return HS_METHOD_MEXT; /* RFC 2774 §5 */
     for (int m = 1; m < HS_METHOD__COUNT; m++) {

@@ -33,7 +33,7 @@ hs_iovec_t hs__status_line(int status)
 }
 
 /* ---- headers and bodies ---- */
-static void res_headers_grow(hs_req_t *req, size_t cap)
+void hs__res_headers_grow(hs_req_t *req, size_t cap)
 {
     hs_res_header_t *h = hs_arena_alloc(&req->arena, cap * sizeof(*h));
     if (req->num_res_headers)
@@ -45,14 +45,7 @@ static void res_headers_grow(hs_req_t *req, size_t cap)
 void hs_res_headers_reserve(hs_req_t *req, size_t n)
 {
     if (req->cap_res_headers - req->num_res_headers < n)
-        res_headers_grow(req, HS_MAX(req->num_res_headers + n, (size_t)8));
-}
-
-void hs_res_header(hs_req_t *req, hs_iovec_t name, hs_iovec_t value)
-{
-    if (req->num_res_headers == req->cap_res_headers)
-        res_headers_grow(req, req->cap_res_headers ? req->cap_res_headers * 2 : 8);
-    req->res_headers[req->num_res_headers++] = (hs_res_header_t){name, value};
+        hs__res_headers_grow(req, HS_MAX(req->num_res_headers + n, (size_t)8));
 }
 
 void hs_res_headerf(hs_req_t *req, const char *name, const char *fmt, ...)
@@ -162,12 +155,14 @@ void hs__queue_head(hs_req_t *req, int status, int framing)
     /* An empty server_name ("--server-name ''") is stored as NULL: then no Server field is sent
      * at all, which RFC 9110 §10.2.4 allows (Server is optional). */
     const char *server_name = hs_req_top(req)->server_name;
-    size_t size =
-        sl.len + 64 /* Date */ + (server_name ? strlen(server_name) : 0) + 16 + 64 /* framing */ + 32 /* Conn */;
+    size_t server_len = server_name ? strlen(server_name) : 0;
+    size_t type_len = req->content_type ? strlen(req->content_type) : 0;
+    size_t allow_len = req->allow ? strlen(req->allow) : 0;
+    size_t size = sl.len + 64 /* Date */ + server_len + 16 + 64 /* framing */ + 32 /* Conn */;
     if (req->content_type)
-        size += strlen(req->content_type) + 20;
+        size += type_len + 20;
     if (req->allow)
-        size += strlen(req->allow) + 10;
+        size += allow_len + 10;
     /* A small body in memory leaves inside the head's buffer: one segment, one copy of a few
      * bytes, and the kernel imports one iovec instead of two. */
     size_t inline_len = 0;
@@ -187,17 +182,17 @@ void hs__queue_head(hs_req_t *req, int status, int framing)
     p = put(p, "\r\n", 2);
     if (server_name) {
         p = put(p, "Server: ", 8);
-        p = put(p, server_name, strlen(server_name));
+        p = put(p, server_name, server_len);
         p = put(p, "\r\n", 2);
     }
     if (req->allow) {
         p = put(p, "Allow: ", 7);
-        p = put(p, req->allow, strlen(req->allow));
+        p = put(p, req->allow, allow_len);
         p = put(p, "\r\n", 2);
     }
     if (body_allowed && req->content_type) {
         p = put(p, "Content-Type: ", 14);
-        p = put(p, req->content_type, strlen(req->content_type));
+        p = put(p, req->content_type, type_len);
         p = put(p, "\r\n", 2);
     }
     for (size_t i = 0; i < req->num_res_headers; i++) {
