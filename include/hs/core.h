@@ -61,6 +61,14 @@ static inline bool hs_iov_ieq(hs_iovec_t a, const char *lower, size_t n)
 }
 #define HS_IOV_IEQ(a, lit) hs_iov_ieq((a), (lit), sizeof(lit) - 1)
 
+/* tchar (RFC 9110 §5.6.2): the bytes of a token. One table for every parser that reads tokens
+ * (media types, auth schemes, chunk extensions, Forwarded, the TLS sniffer). */
+extern const bool hs__tchar_tab[256];
+static inline bool hs_is_tchar(unsigned char c)
+{
+    return hs__tchar_tab[c];
+}
+
 /* Copy n bytes to p and return p + n. The pieces of a message head are mostly a few bytes long
  * (names, ": ", CRLF, short values): up to 16 bytes move as two overlapping words without a
  * call to memcpy; longer ones go to memcpy. */

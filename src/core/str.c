@@ -27,6 +27,19 @@ bool hs_iov_has_prefix(hs_iovec_t a, const char *lit)
 }
 
 /* ---- fast formatting ---- */
+/* clang-format off */
+const bool hs__tchar_tab[256] = { /* ASCII rows of 16; 0x80-0xff: none */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 0, /* 0x20: SP ! " # $ % & ' ( ) * + , - . / */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, /* 0x30: 0-9 : ; < = > ? */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40: @ A-O */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, /* 0x50: P-Z [ \ ] ^ _ */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60: ` a-o */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0, /* 0x70: p-z { | } ~ DEL */
+};
+/* clang-format on */
+
 /* Two digits at a time from a table, and the common small values (status codes, octets,
  * short lengths) without a loop: the gateway writes several numbers per request. */
 static const char digits2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"

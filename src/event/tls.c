@@ -74,12 +74,6 @@ static const char MOZILLA_TLS12[] =
 static const char MOZILLA_GROUPS[] = "X25519:P-256:P-384";
 
 /* ---- sniffing ---- */
-static bool is_tchar(unsigned char c)
-{
-    /* RFC 9110 §5.6.2 token characters */
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
 
 int hs_tls_sniff(const void *data, size_t len)
 {
@@ -88,13 +82,13 @@ int hs_tls_sniff(const void *data, size_t len)
         return HS_TLS_SNIFF_AGAIN;
     if (p[0] == 0x16) /* a TLS handshake record: ClientHello (RFC 8446 §5.1) */
         return HS_TLS_SNIFF_TLS;
-    if (!is_tchar(p[0]))
+    if (!hs_is_tchar(p[0]))
         return HS_TLS_SNIFF_OTHER;
     /* a request line starts with a method token and one space (RFC 9112 §3) */
     for (size_t i = 1; i < len && i < HS_TLS_SNIFF_MAX; i++) {
         if (p[i] == ' ')
             return HS_TLS_SNIFF_HTTP;
-        if (!is_tchar(p[i]))
+        if (!hs_is_tchar(p[i]))
             return HS_TLS_SNIFF_OTHER;
     }
     return len < HS_TLS_SNIFF_MAX ? HS_TLS_SNIFF_AGAIN : HS_TLS_SNIFF_OTHER;

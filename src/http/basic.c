@@ -10,12 +10,6 @@
 
 #include <openssl/crypto.h>
 
-static bool is_tchar(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 /* token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="   (RFC 9110 §11.2) */
 static bool is_token68(hs_iovec_t t)
 {
@@ -57,7 +51,7 @@ int hs_basic_parse(hs_iovec_t value, unsigned char *buf, size_t buflen, hs_basic
     if (!value.base)
         return HS_DECLINED;
     size_t i = 0;
-    while (i < value.len && is_tchar((unsigned char)value.base[i]))
+    while (i < value.len && hs_is_tchar((unsigned char)value.base[i]))
         i++;
     if (i == 0)
         return malformed(out, "the credentials do not start with an authentication scheme (RFC 9110 §11.4)");

@@ -42,12 +42,6 @@ enum {
     S_DONE,
 };
 
-static inline bool is_tchar(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
-           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
 static inline bool is_field(unsigned char c)
 {
     return c == '\t' || (c >= 0x20 && c != 0x7f);
@@ -109,7 +103,7 @@ int hs_chunked_decode(hs_chunked_t *d, char *buf, size_t *len, size_t *consumed,
             /* RFC 9112 §7.1.1 chunk-ext, one byte at a time (see the grammar at the top) */
             switch (d->state) {
             case S_EXT_TOKEN:
-                if (is_tchar(c))
+                if (hs_is_tchar(c))
                     break;
                 /* the value ended: what may follow a value is what may follow the size */
                 /* fall through */
@@ -137,13 +131,13 @@ int hs_chunked_decode(hs_chunked_t *d, char *buf, size_t *len, size_t *consumed,
                                                     : "whitespace in a chunk-size line is not followed by ';'");
                 break;
             case S_EXT_NAME0:
-                if (is_tchar(c))
+                if (hs_is_tchar(c))
                     d->state = S_EXT_NAME;
                 else if (!is_ws(c))
                     FAIL(BAD_CHUNK_EXT, "a chunk extension has no name (chunk-ext-name is a token)");
                 break;
             case S_EXT_NAME:
-                if (is_tchar(c))
+                if (hs_is_tchar(c))
                     break;
                 if (c == '\r')
                     d->state = S_SIZE_LF;
@@ -166,7 +160,7 @@ int hs_chunked_decode(hs_chunked_t *d, char *buf, size_t *len, size_t *consumed,
                     FAIL(BAD_CHUNK_EXT, "whitespace after a chunk extension name is not followed by '=' or ';'");
                 break;
             case S_EXT_VAL0:
-                if (is_tchar(c))
+                if (hs_is_tchar(c))
                     d->state = S_EXT_TOKEN;
                 else if (c == '"')
                     d->state = S_EXT_QUOTED;
@@ -242,7 +236,7 @@ int hs_chunked_decode(hs_chunked_t *d, char *buf, size_t *len, size_t *consumed,
                 in++;
                 break;
             }
-            if (!is_tchar(c))
+            if (!hs_is_tchar(c))
                 FAIL(BAD_TRAILER,
                      c == '\n' ? "the chunked body ends in a bare LF" : "a trailer field name is malformed");
             d->state = S_TR_NAME;
@@ -250,7 +244,7 @@ int hs_chunked_decode(hs_chunked_t *d, char *buf, size_t *len, size_t *consumed,
         case S_TR_NAME:
             if (c == ':')
                 d->state = S_TR_VALUE;
-            else if (!is_tchar(c))
+            else if (!hs_is_tchar(c))
                 FAIL(BAD_TRAILER, c == ' ' || c == '\t' ? "whitespace before the colon of a trailer field"
                                                         : "a trailer field name is malformed");
             in++;

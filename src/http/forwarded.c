@@ -34,13 +34,6 @@
 
 #define NODE_MAX 63 /* longest node text accepted (an IPv6 node with a port is 53) */
 
-static bool is_tchar(unsigned char c)
-{
-    /* RFC 9110 §5.6.2 */
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 static bool is_obfchar(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
@@ -173,7 +166,7 @@ static void parse_forwarded_line(hs_iovec_t v, line_t *l)
         for (;;) {         /* the pairs of one element */
             if (v.base[i] != ';' && v.base[i] != ',') {
                 size_t s = i;
-                while (i < v.len && is_tchar((unsigned char)v.base[i]))
+                while (i < v.len && hs_is_tchar((unsigned char)v.base[i]))
                     i++;
                 hs_iovec_t name = hs_iov(v.base + s, i - s);
                 if (name.len == 0 || i >= v.len || v.base[i] != '=')
@@ -183,7 +176,7 @@ static void parse_forwarded_line(hs_iovec_t v, line_t *l)
                     if (!(i = quoted_end(v, i)))
                         goto Error;
                 } else {
-                    while (i < v.len && is_tchar((unsigned char)v.base[i]))
+                    while (i < v.len && hs_is_tchar((unsigned char)v.base[i]))
                         i++;
                     if (i == vs)
                         goto Error;

@@ -163,16 +163,6 @@ static inline char *put(char *p, const char *s, size_t n)
     return hs_put(p, s, n);
 }
 
-/* tchar (RFC 9110 §5.6.2), as a table made once before main */
-static bool tchar_tab[256];
-
-__attribute__((constructor)) static void tchar_tab_init(void)
-{
-    for (int c = 0; c < 256; c++)
-        tchar_tab[c] = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
-                       (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
 /* RFC 7239 §4: a value that is not a token is a quoted-string (p needs 2 + 2 * v.len bytes). A
  * Host with a port is the common case of the second: quoted whole when it holds no DQUOTE or
  * backslash, else escaped byte by byte. */
@@ -180,7 +170,7 @@ static char *fwd_value(char *p, hs_iovec_t v)
 {
     const unsigned char *b = (const unsigned char *)v.base;
     size_t i = 0;
-    while (i < v.len && tchar_tab[b[i]])
+    while (i < v.len && hs_is_tchar(b[i]))
         i++;
     if (v.len && i == v.len)
         return put(p, v.base, v.len);

@@ -32,17 +32,12 @@
 
 #include <stdio.h>
 
-static bool tchar(unsigned char c) /* RFC 9110 §5.6.2 */
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c);
-}
-
 static bool is_token(hs_iovec_t t)
 {
     if (!t.len)
         return false;
     for (size_t i = 0; i < t.len; i++)
-        if (!tchar((unsigned char)t.base[i]))
+        if (!hs_is_tchar((unsigned char)t.base[i]))
             return false;
     return true;
 }

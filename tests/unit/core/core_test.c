@@ -161,6 +161,18 @@ static void test_fmt_u64(void)
     }
 }
 
+static void test_tchar(void)
+{
+    int bad = -1;
+    for (int c = 0; c < 256 && bad < 0; c++) {
+        bool want = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    (c && strchr("!#$%&'*+-.^_`|~", c) != NULL); /* RFC 9110 §5.6.2 */
+        if (hs_is_tchar((unsigned char)c) != want)
+            bad = c;
+    }
+    ok(bad < 0, "hs_is_tchar is RFC 9110's tchar for every byte (first wrong: %d)", bad);
+}
+
 static void test_iov(void)
 {
     ok(hs_iov_ieq(S("HoSt"), "host", 4), "HoSt == host");
@@ -277,6 +289,7 @@ int main(void)
     test_parse_u64();
     test_parse_duration();
     test_fmt_u64();
+    test_tchar();
     test_iov();
     test_arena();
     test_buf();
