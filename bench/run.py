@@ -234,6 +234,25 @@ def missing_options(exe):
     return [o for o in opts if not re.search(r"(^|\s)%s\b" % re.escape(o), helptext)]
 
 
+def nginx_proxy_conf(ptmp, nofile, upstream, port, pass_directives):
+    """nginx as the reverse proxy of the proxy rows: one worker, upstream keep-alive (1024 idle, a
+    million requests each), `pass_directives` (proxy_pass and, for a TLS leg, its proxy_ssl_*)
+    in the one location. Writes ptmp/nginx.conf and returns its path."""
+    os.makedirs(ptmp)
+    conf = os.path.join(ptmp, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write("""daemon off; master_process on; worker_processes 1; worker_rlimit_nofile %s;
+pid %s/nginx.pid; error_log %s/nginx-error.log crit; user root;
+events { worker_connections 60000; multi_accept on; }
+http { access_log off; tcp_nodelay on; keepalive_timeout 120s; keepalive_requests 1000000;
+  client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s; uwsgi_temp_path %s; scgi_temp_path %s;
+  upstream up { server %s; keepalive 1024; keepalive_requests 1000000; }
+  server { listen 127.0.0.1:%d;
+    location / { %s proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+""" % (nofile, ptmp, ptmp, ptmp, ptmp, ptmp, ptmp, ptmp, upstream, port, pass_directives))
+    return conf
+
+
 def haproxy_cfg(port, upstream, maxconn, server_opts=""):
     """HAProxy as the reverse proxy of the proxy rows (and bench/callgrind_proxy.py): one thread,
     upstream connections reused; server_opts is added to the server line (TLS to the upstream)."""
@@ -372,18 +391,7 @@ hosts:
         if "nginx-proxy" in which and shutil.which("nginx"):
             port = free_port()
             ptmp = os.path.join(tmp, "nginx-proxy")
-            os.makedirs(ptmp)
-            conf = os.path.join(ptmp, "nginx.conf")
-            with open(conf, "w") as f:
-                f.write("""daemon off; master_process on; worker_processes 1; worker_rlimit_nofile %s;
-pid %s/nginx.pid; error_log %s/nginx-error.log crit; user root;
-events { worker_connections 60000; multi_accept on; }
-http { access_log off; tcp_nodelay on; keepalive_timeout 120s; keepalive_requests 1000000;
-  client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s; uwsgi_temp_path %s; scgi_temp_path %s;
-  upstream up { server %s; keepalive 1024; keepalive_requests 1000000; }
-  server { listen 127.0.0.1:%d;
-    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
-""" % (nofile, ptmp, ptmp, ptmp, ptmp, ptmp, ptmp, ptmp, upstream, port))
+            conf = nginx_proxy_conf(ptmp, nofile, upstream, port, "proxy_pass http://up;")
             servers["nginx-proxy"] = Srv("nginx-proxy", ["nginx", "-c", conf, "-p", ptmp], port)
         if "haproxy" in which and shutil.which("haproxy"):
             port = free_port()
@@ -401,20 +409,10 @@ http { access_log off; tcp_nodelay on; keepalive_timeout 120s; keepalive_request
         if "nginx-proxy-tls" in which and shutil.which("nginx"):
             port = free_port()
             ptmp = os.path.join(tmp, "nginx-proxy-tls")
-            os.makedirs(ptmp)
-            conf = os.path.join(ptmp, "nginx.conf")
-            with open(conf, "w") as f:
-                f.write("""daemon off; master_process on; worker_processes 1; worker_rlimit_nofile %s;
-pid %s/nginx.pid; error_log %s/nginx-error.log crit; user root;
-events { worker_connections 60000; multi_accept on; }
-http { access_log off; tcp_nodelay on; keepalive_timeout 120s; keepalive_requests 1000000;
-  client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s; uwsgi_temp_path %s; scgi_temp_path %s;
-  upstream up { server %s; keepalive 1024; keepalive_requests 1000000; }
-  server { listen 127.0.0.1:%d;
-    location / { proxy_pass https://up; proxy_http_version 1.1; proxy_set_header Connection "";
-      proxy_ssl_verify on; proxy_ssl_trusted_certificate %s; proxy_ssl_name localhost;
-      proxy_ssl_protocols TLSv1.2 TLSv1.3; proxy_ssl_session_reuse on; } } }
-""" % (nofile, ptmp, ptmp, ptmp, ptmp, ptmp, ptmp, ptmp, upstream_tls, port, crt))
+            conf = nginx_proxy_conf(ptmp, nofile, upstream_tls, port, (
+                "proxy_pass https://up;\n      proxy_ssl_verify on; proxy_ssl_trusted_certificate %s; "
+                "proxy_ssl_name localhost;\n      proxy_ssl_protocols TLSv1.2 TLSv1.3; proxy_ssl_session_reuse on;"
+            ) % crt)
             servers["nginx-proxy-tls"] = Srv("nginx-proxy-tls", ["nginx", "-c", conf, "-p", ptmp], port)
         if "haproxy-tls" in which and shutil.which("haproxy"):
             port = free_port()
