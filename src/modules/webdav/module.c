@@ -239,6 +239,10 @@ static int check(hs_config_t *cfg, const hs_pathconf_t *path, void *p, const cha
                      o->root.real, t->root.real);
             goto Fail;
         }
+    /* a negotiating path's GET answers from type maps in the tree (hs_static_serve): a broken one
+     * is found now, not at request time; with --dav the static origin's check walked --root */
+    if (!c->flat && hs_static_check_negotiation(path, &t->root, bad, err, errlen) != HS_OK)
+        goto Fail;
     t->db_path = hs_strdup(db);
     hs__dav_fs_init(&t->fs, &t->root, NULL, t->mount);
     t->fs.content_type = content_type;
