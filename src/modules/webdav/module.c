@@ -544,7 +544,8 @@ static void xml_piece(hs_req_t *req, const char *data, size_t len, int how)
     hs__dav_req_t *d = hs_req_ctx(req, &hs_module_webdav);
     if (!d->xml)
         return;
-    if (how == HS_BODY_ERROR) { /* answered by the engine (or nobody is left) */
+    hs__dav_redis_refused = false; /* this request's own from here (another's may be left on the thread) */
+    if (how == HS_BODY_ERROR) {    /* answered by the engine (or nobody is left) */
         hs__dav_xml_free(d->xml);
         d->xml = NULL;
         return;
