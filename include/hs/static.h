@@ -37,4 +37,12 @@ int hs_static_serve(hs_req_t *req, const hs_fsroot_t *root);
  * listing (cached per worker); call it only on that rare path. */
 bool hs_static_negotiable(hs_req_t *req, const hs_fsroot_t *root, const char *rel);
 
+/* For a module that serves a root of its own through hs_static_serve (WebDAV's dav.root), from
+ * its configuration check once the root is open: when `path` negotiates (negotiate: true), walk
+ * the root for type maps as `statusd -t` and the start do for the static origin's roots. HS_OK,
+ * or HS_ERROR with *bad = "negotiate" and err naming the map's FILE:LINE (a broken map, or one
+ * whose variant is itself negotiable: a request choosing it would get 506, RFC 9110 §15.6.7). */
+int hs_static_check_negotiation(const hs_pathconf_t *path, const hs_fsroot_t *root, const char **bad, char *err,
+                                size_t errlen);
+
 #endif

@@ -6,6 +6,7 @@ comes only once no variant is left.
 
 Real binary, raw sockets (dav_helpers.call), a scratch tree under /tmp."""
 import os
+import subprocess
 
 import pytest
 
@@ -106,3 +107,65 @@ def test_a_file_of_the_name_wins_and_its_delete_does_not_hide_the_variants(dav):
     # nothing left under the name: the tombstone answers (RFC 9110 §15.5.11)
     assert call(dav, "GET", "/dav/page").status == 410
     assert call(dav, "GET", "/dav/page.en.html").status == 410
+
+
+def _check(conf):
+    from conftest import BIN
+    env = dict(os.environ)
+    env.pop("STATUSD_BIN", None)
+    return subprocess.run([BIN, "-t", "--config", conf], capture_output=True, text=True, timeout=30, env=env)
+
+
+def test_statusd_t_walks_the_dav_root_for_type_maps():
+    """`statusd -t` (and the start) walk a negotiating WebDAV tree for type maps as they walk the
+    static origin's roots: a broken map, or one whose variant negotiates again (a request choosing
+    it would get 506, RFC 9110 §15.6.7), is refused with the configuration's FILE:LINE and the
+    map's own; without negotiate the tree is not looked at. Once repaired, the server starts and
+    answers the map's name over a socket."""
+    tree = Tree()
+    try:
+        conf = os.path.join(tree.base, "neg.yaml")
+        with open(conf, "w") as f:
+            f.write('hosts:\n  "*":\n    paths:\n      /dav: {dav: {root: %s, store: %s}, negotiate: true}\n' %
+                    (tree.root, tree.db))
+        real = os.path.realpath(tree.root)
+        tree.write("menu.en.html", b"<p>menu</p>\n")
+        tree.write("sub/m.var", b"URI: menu.en.html\nContent-Typo: text/html\n")
+        p = _check(conf)
+        assert p.returncode != 0
+        assert "neg.yaml:4: negotiate: %s/sub/m.var:2: unknown field" % real in p.stderr, p.stderr
+        tree.write("sub/m.var", b"URI: m\n\nURI: ../menu\nContent-Type: text/html\n")
+        p = _check(conf)
+        assert p.returncode != 0
+        assert ("neg.yaml:4: negotiate: %s/sub/m.var:3: the variant menu is itself negotiated (it has variants of "
+                "its own): a request choosing it would get 506 Variant Also Negotiates" % real) in p.stderr, p.stderr
+        # the start refuses what -t refuses
+        env = dict(os.environ)
+        env.pop("STATUSD_BIN", None)
+        from conftest import BIN
+        p = subprocess.run([BIN, "--config", conf, "--listen", "127.0.0.1:0"], capture_output=True, text=True,
+                           timeout=30, env=env)
+        assert p.returncode != 0 and "sub/m.var:3" in p.stderr, p.stderr
+        # without negotiate the tree's maps are files like any other
+        plain = os.path.join(tree.base, "plain.yaml")
+        with open(plain, "w") as f:
+            f.write('hosts:\n  "*":\n    paths:\n      /dav: {dav: {root: %s, store: %s}}\n' % (tree.root, tree.db))
+        p = _check(plain)
+        assert p.returncode == 0 and "is valid" in p.stdout, p.stderr
+        # repaired: valid, and the map answers over a real socket
+        tree.write("sub/m.var", b"URI: m\n\nURI: ../menu.en.html\nContent-Type: text/html\n")
+        p = _check(conf)
+        assert p.returncode == 0 and "is valid" in p.stdout, p.stderr
+        tree.give()
+        s = Server("--config", conf, "--log-format", "json")
+        try:
+            r = call(s, "GET", "/dav/sub/m")
+            assert r.status == 200 and r.body == b"<p>menu</p>\n"
+            assert r.header("content-location") == "/dav/menu.en.html"
+            assert r.header_all("vary") == ["Accept, Accept-Encoding, Negotiate"]  # html: a coding is chosen too
+            line = [l for l in s.access_log(wait_for='"/dav/sub/m"') if '"/dav/sub/m"' in l]
+            assert len(line) == 1 and '"status":200' in line[0], line
+        finally:
+            assert s.stop() == 0
+    finally:
+        tree.cleanup()

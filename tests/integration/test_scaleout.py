@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import Server, stop_and_check
-from dav_helpers import Tree, call, lockinfo, propfind_body
+from dav_helpers import Tree, call, lockinfo, propfind_body, shim_env, statuses
 from scaleout_helpers import HAProxy, Redis, free_port, wait_for
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/usr/bin/redis-server") or not os.path.exists("/usr/sbin/haproxy"),
@@ -346,3 +346,64 @@ def test_dav_write_while_redis_is_down_cause_and_metrics(tree, redis, on_failure
             assert metric(text, 'statusd_store_refused_total{store="locks"}') == 0
     finally:
         stop_and_check(node)
+
+
+def test_dav_store_cause_travels_with_a_helper_threads_job(redis):
+    """The lock store's refusal is noted per thread; work done on a helper thread (a COPY is a job,
+    hs_req_offload) carries its own back with its result. Here a COPY passes its lock checks
+    (Redis up), then its copy runs slowly on a helper thread and fails for a reason of its own
+    (EMFILE from the LD_PRELOAD shim: 503, out of file descriptors); meanwhile Redis dies and a
+    PROPFIND on the same worker has the lock store refuse its DAV:lockdiscovery (207 naming each
+    member's 503, RFC 4918 §9.1: work on a helper thread too, Depth: 1). The COPY's 503 is its own
+    (Retry-After, RFC 9110 §15.6.4), not store:unavailable left behind by another request; the
+    one request the lock store refused outright, a DELETE, is logged with that cause."""
+    import json
+    tree = Tree()
+    try:
+        tree.write("doc.txt", b"version 1\n")
+        os.mkdir(tree.path("coll"))
+        tree.write("coll/a.txt", b"a\n")
+        tree.give()
+        mark = os.path.join(tree.state, "copying")  # a place the server (nobody, under root) may write
+        env = shim_env(tree, DAVSHIM_SLOW_MS=1500, DAVSHIM_COPY_ERRNO=24, DAVSHIM_MARK=mark)  # EMFILE
+        node = Server("--root", tree.root, "--dav", "--dav-store", os.path.join(tree.state, "a.sqlite"),
+                      "--store-redis", redis.url, "--store-on-failure", "closed", "--store-timeout", "100ms",
+                      "--retry-after", "7", "--dav-processing", "10s", "--metrics-path", "/metrics",
+                      "--log-format", "json", env=env)
+        try:
+            got = {}
+            t = threading.Thread(target=lambda: got.update(
+                copy=call(node, "COPY", "/doc.txt", headers={"Destination": "/copy.txt"}, timeout=20)))
+            t.start()
+            # the COPY's lock checks are done: its copy sleeps on a helper thread
+            wait_for(lambda: os.path.exists(mark), 10, what="the COPY's job")
+            assert not node.access_log(), "the COPY is still under way"
+            redis.kill()
+            # on the loop thread while the COPY's job runs (the helper is busy with it)
+            one = call(node, "PROPFIND", "/doc.txt", propfind_body("D:lockdiscovery"), {"Depth": "0"})
+            assert one.status == 207 and statuses(one) == {"/doc.txt": 503}, one.body
+            t.join(20)
+            assert not t.is_alive()
+            r = got["copy"]
+            assert r.status == 503 and r.header("retry-after") == "7", r
+            assert b"the server is out of file descriptors" in r.body, r.body
+            assert not os.path.exists(tree.path("copy.txt")), "nothing copied"
+            # on a helper thread: the same answer as on the loop
+            deep = call(node, "PROPFIND", "/coll/", propfind_body("D:lockdiscovery"), {"Depth": "1"})
+            assert deep.status == 207 and statuses(deep) == {"/coll/": 503, "/coll/a.txt": 503}, deep.body
+            r = call(node, "DELETE", "/coll/")
+            assert r.status == 503 and r.header("retry-after") == "7", r
+            assert b"the shared lock store (Redis) does not answer" in r.body, r.body
+            lines = node.access_log(wait_for='"method":"DELETE"')
+            entries = [json.loads(l) for l in lines if l.startswith("{")]
+            assert [(e["method"], e["status"]) for e in entries] == [
+                ("PROPFIND", 207), ("COPY", 503), ("PROPFIND", 207), ("DELETE", 503)], entries
+            assert entries[1]["cause"] == "service_unavailable", entries[1]
+            assert entries[3]["cause"] == "store:unavailable", entries[3]
+            text = metrics_of(node)
+            assert metric(text, 'statusd_http_request_errors_total{cause="store:unavailable"}') == 1
+        finally:
+            stop_and_check(node)
+    finally:
+        tree.cleanup()
+

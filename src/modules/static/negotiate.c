@@ -52,6 +52,8 @@
 #define _GNU_SOURCE
 #include "static.h"
 
+#include "hs/static.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1228,6 +1230,32 @@ static const hs__static_conf_t *static_conf(const hs_pathconf_t *path)
     return path && path->cfg ? path->cfg->mod[hs_module_static.index] : NULL;
 }
 
+/* Walk a negotiating path's root for its type maps: the first broken one, or one that would
+ * answer 506, fails the check with its FILE:LINE. */
+static int check_root(const hs_fsroot_t *root, const char **bad, char *err, size_t errlen)
+{
+    /* each root once per process: several paths often share one */
+    static uint64_t checked[64];
+    static size_t nchecked;
+    for (size_t i = 0; i < nchecked; i++)
+        if (checked[i] == root->id)
+            return HS_OK;
+    walk_t w = {.root = root, .err = err, .errlen = errlen};
+    int fd = openat(root->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0)
+        walk(&w, fd, "", 0);
+    if (w.failed) {
+        *bad = "negotiate";
+        return HS_ERROR;
+    }
+    if (w.entries >= CHECK_MAX_ENTRIES)
+        hs_log_info("negotiate: checked the type maps among the first %d entries of %s only", CHECK_MAX_ENTRIES,
+                    root->real ? root->real : "/");
+    if (nchecked < HS_ARRAY_SIZE(checked))
+        checked[nchecked++] = root->id;
+    return HS_OK;
+}
+
 static int check(hs_config_t *cfg, const hs_pathconf_t *path, void *p, const char **bad, char *err, size_t errlen)
 {
     HS_UNUSED(cfg);
@@ -1247,26 +1275,16 @@ static int check(hs_config_t *cfg, const hs_pathconf_t *path, void *p, const cha
     const hs__static_conf_t *sc = static_conf(path);
     if (!nc->negotiate || !sc || !sc->fsroot)
         return HS_OK;
-    /* each root once per process: several paths often share one */
-    static uint64_t checked[64];
-    static size_t nchecked;
-    for (size_t i = 0; i < nchecked; i++)
-        if (checked[i] == sc->fsroot->id)
-            return HS_OK;
-    walk_t w = {.root = sc->fsroot, .err = err, .errlen = errlen};
-    int fd = openat(sc->fsroot->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0)
-        walk(&w, fd, "", 0);
-    if (w.failed) {
-        *bad = "negotiate";
-        return HS_ERROR;
-    }
-    if (w.entries >= CHECK_MAX_ENTRIES)
-        hs_log_info("negotiate: checked the type maps among the first %d entries of %s only", CHECK_MAX_ENTRIES,
-                    sc->root);
-    if (nchecked < HS_ARRAY_SIZE(checked))
-        checked[nchecked++] = sc->fsroot->id;
-    return HS_OK;
+    return check_root(sc->fsroot, bad, err, errlen);
+}
+
+int hs_static_check_negotiation(const hs_pathconf_t *path, const hs_fsroot_t *root, const char **bad, char *err,
+                                size_t errlen)
+{
+    const nconf_t *nc = path && path->cfg ? path->cfg->mod[hs_module_negotiate.index] : NULL;
+    if (!nc || !nc->negotiate || !root || root->fd < 0)
+        return HS_OK;
+    return check_root(root, bad, err, errlen);
 }
 
 hs_module_t hs_module_negotiate = {

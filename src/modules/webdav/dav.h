@@ -140,6 +140,7 @@ struct hs__dav_job_s {
     int status;
     const char *detail;
     bool created;
+    bool store_refused; /* the lock store refused an operation of the work (store:unavailable) */
     hs_buf_t body; /* a multistatus under way */
     hs__dav_ms_t ms;
     size_t nresp;

@@ -59,10 +59,16 @@ static void processing(hs_req_t *req)
         hs_req_set_timer(req, d->c->processing, processing);
 }
 
+/* The lock store's refusal (store.h: hs__dav_redis_refused) is set on the thread that asked:
+ * the job keeps its own with its result, and the loop thread sees that one — not a helper's,
+ * not one another request left — while `done` answers (store:unavailable on its 503). */
 static void job_work(void *arg)
 {
     hs__dav_job_t *j = arg;
+    hs__dav_redis_refused = false;
     j->work(j);
+    j->store_refused = hs__dav_redis_refused;
+    hs__dav_redis_refused = false;
 }
 
 static void job_done(hs_req_t *req, void *arg)
@@ -73,7 +79,9 @@ static void job_done(hs_req_t *req, void *arg)
         hs_req_cancel_timer(req);
         d->job = NULL;
     }
+    hs__dav_redis_refused = j->store_refused;
     j->done(d, j);
+    hs__dav_redis_refused = false;
     hs__dav_job_free(j);
 }
 
@@ -83,7 +91,7 @@ int hs__dav_job_run(hs__dav_req_t *d, hs__dav_job_t *j)
     d->job = j;
     if (hs_req_offload(req, job_work, job_done, j) != HS_OK) {
         /* no helper (shutting down, or none could start): the work is done here, on the loop */
-        j->work(j);
+        job_work(j);
         job_done(req, j);
         return HS_OK;
     }

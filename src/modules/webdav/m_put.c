@@ -50,6 +50,7 @@ static void piece(hs_req_t *req, const char *data, size_t len, int how)
     hs__dav_req_t *d = hs_req_ctx(req, &hs_module_webdav);
     if (!d->put)
         return;
+    hs__dav_redis_refused = false; /* this request's own from here (another's may be left on the thread) */
     if (how == HS_BODY_ERROR) {
         hs__dav_put_abort(d->put); /* answered by the engine, or the client is gone */
         d->put = NULL;

@@ -239,6 +239,10 @@ static int check(hs_config_t *cfg, const hs_pathconf_t *path, void *p, const cha
                      o->root.real, t->root.real);
             goto Fail;
         }
+    /* a negotiating path's GET answers from type maps in the tree (hs_static_serve): a broken one
+     * is found now, not at request time; with --dav the static origin's check walked --root */
+    if (!c->flat && hs_static_check_negotiation(path, &t->root, bad, err, errlen) != HS_OK)
+        goto Fail;
     t->db_path = hs_strdup(db);
     hs__dav_fs_init(&t->fs, &t->root, NULL, t->mount);
     t->fs.content_type = content_type;
@@ -540,7 +544,8 @@ static void xml_piece(hs_req_t *req, const char *data, size_t len, int how)
     hs__dav_req_t *d = hs_req_ctx(req, &hs_module_webdav);
     if (!d->xml)
         return;
-    if (how == HS_BODY_ERROR) { /* answered by the engine (or nobody is left) */
+    hs__dav_redis_refused = false; /* this request's own from here (another's may be left on the thread) */
+    if (how == HS_BODY_ERROR) {    /* answered by the engine (or nobody is left) */
         hs__dav_xml_free(d->xml);
         d->xml = NULL;
         return;

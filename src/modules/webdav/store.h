@@ -118,7 +118,8 @@ typedef struct hs__dav_redis_opts_s {
 } hs__dav_redis_opts_t;
 int hs__dav_store_open_redis(hs__dav_store_t *inner, const hs__dav_redis_opts_t *o, hs__dav_store_t **out);
 /* Set on the calling thread when a Redis lock store refused an operation (on_failure: closed,
- * -EBUSY): the 503 that follows names the cause store:unavailable. Cleared by the reader. */
+ * -EBUSY): the 503 that follows names the cause store:unavailable. Cleared by the reader. Work
+ * on a helper thread (job.c) carries it back with its result to the loop thread. */
 extern _Thread_local bool hs__dav_redis_refused;
 /* A lock record as kept in Redis ("1 D X C TIMEOUT EXPIRES" then root, owner, principal as
  * LENGTH:BYTES, "-" for none): make appends one (HS_ERROR beyond 64 KiB), parse reads one into
