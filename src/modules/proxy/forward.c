@@ -157,7 +157,7 @@ int hs__proxy_parse_authority(hs_iovec_t a, bool need_port, uint16_t default_por
     host[hl] = '\0';
     if (h > a.base) {
         struct in6_addr a6;
-        if (inet_pton(AF_INET6, host, &a6) != 1) {
+        if (memchr(host, '\0', hl) || inet_pton(AF_INET6, host, &a6) != 1) {
             *why = "the target's [address] is not an IPv6 address";
             return HS_ERROR;
         }
