@@ -224,14 +224,19 @@ def check_refusal(srv, r, status, cause, ps_type, line_needle):
     assert r.status == status, (r.status, r.body[:300])
     assert r.header("proxy-status") == 'statusd; error=%s; details="%s"' % (ps_type, cause), r.header("proxy-status")
     assert ("cause %s" % cause).encode() in r.body, r.body
+    if line_needle.startswith('"CONNECT'):
+        assert r.header("connection") == "close", r
     line = log_line(srv, line_needle)
     assert (" %d " % status) in line and "forward=%s" % cause.split(":")[1] in line, line
     return line
 
 
 def check_gateway(srv, r, status, cause, ps_type, line_needle, phase):
-    """A failure of the connection itself: the gateway's table (src/http/upstream.def)."""
+    """A failure of the connection itself: the gateway's table (src/http/upstream.def). A refused
+    CONNECT closes the connection (bytes behind it were meant for the tunnel)."""
     assert r.status == status, (r.status, r.body[:300])
+    if line_needle.startswith('"CONNECT'):
+        assert r.header("connection") == "close", r
     assert r.header("proxy-status") == 'statusd; error=%s; details="%s"' % (ps_type, cause), r.header("proxy-status")
     assert ("cause %s" % cause).encode() in r.body, r.body
     f = log_fields(log_line(srv, line_needle))
@@ -456,6 +461,25 @@ def test_connect_tls_with_curl(env):
     assert b"content-length" not in connect_head and b"transfer-encoding" not in connect_head, connect_head
     assert rs[1].body == b"200 OK", rs[1]
     log_line(srv, '"CONNECT 127.0.0.1:%d HTTP/1.1" 200 ' % env.tls.tls_port)
+
+
+def test_refused_connect_does_not_read_what_follows(env):
+    """Optimistic tunnel bytes right behind a refused CONNECT are never taken for a request."""
+    srv = env.strict
+    got = raw(srv.port, b"CONNECT 127.0.0.1:25 HTTP/1.1\r\nHost: x\r\n\r\nGET /codes/200 HTTP/1.1\r\nHost: x\r\n\r\n")
+    rs, rest = parse_responses(got)
+    assert [r.status for r in rs] == [403] and rest == b"", got
+
+
+def test_absolute_form_https(env):
+    """GET https://… to the proxy (RFC 9112 §3.2.2 allows it; curl uses CONNECT): TLS from the
+    proxy to the origin, its certificate verified against proxy.tls.ca."""
+    srv = env.proxy("tlsfwd", {"/": "{proxy: {%s, tls: {ca: %s}}}" % (env.OPEN, env.pki.ca)})
+    target = "https://127.0.0.1:%d/status/202" % env.tls.tls_port
+    r = one(srv.port, b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % target.encode())
+    assert r.status == 202 and r.header("proxy-status") == "statusd; received-status=202", r
+    r = one(env.fw.port, b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % target.encode())
+    check_gateway(env.fw, r, 502, "tls_certificate", "tls_certificate_error", '"GET %s HTTP/1.1" 502' % target, "tls")
 
 
 def test_connect_port_denied(env):

@@ -216,7 +216,6 @@ int hs__proxy_forward_target(hs_req_t *req, const proxy_conf_t *pc, proxy_target
     if (tunnel && (req->meta.chunked || req->meta.content_length > 0)) {
         /* RFC 9110 §9.3.6: "A CONNECT request message does not have content" — bytes after the
          * head would be taken for the tunnel's or for a body: we do not guess */
-        req->res_close = true;
         hs__proxy_forward_refuse(req, pc, PROXY_CAUSE_BAD_TARGET, "a CONNECT request has no content");
         return HS_DONE;
     }
@@ -268,6 +267,10 @@ bool hs__proxy_forward_addr_ok(const proxy_conf_t *pc, const struct sockaddr *sa
 void hs__proxy_forward_refuse(hs_req_t *req, const proxy_conf_t *pc, int cause, const char *detail)
 {
     const hs_cause_info_t *ci = &hs__proxy_causes[cause];
+    /* A client may send its first tunnel bytes (a TLS ClientHello) right behind CONNECT: after a
+     * refusal they must not be read as the next request. The connection ends with the answer. */
+    if (req->p.method_id == HS_METHOD_CONNECT)
+        req->res_close = true;
     /* Proxy-Status: NAME; error=TYPE; details="ID" (RFC 9209 §2; the id is an sf-string as it is:
      * [a-z_:]) */
     if (pc->name_token) {

@@ -308,6 +308,8 @@ static void answer(proxy_req_t *x, int cause, const char *detail)
     const hs_up_cause_info_t *ci = hs_up_cause(cause);
     int status = hs_up_cause_status(cause, pc->mode);
     x->state = ST_DONE;
+    if (x->tunnel) /* a refused CONNECT: what the client sent after it was meant for the tunnel */
+        req->res_close = true;
     hs_buf_t ps = {0};
     proxy_status(x, &ps, cause, 0);
     if (ci->flags & HS_UPC_RETRY_AFTER) {
