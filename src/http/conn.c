@@ -1040,7 +1040,7 @@ int hs_res_connect(hs_req_t *req, int status, const hs_upgrade_t *handler)
     if (status < 200 || status > 299 || req->p.method_id != HS_METHOD_CONNECT)
         return HS_ERROR;
     req->upgrade = handler;
-    req->res_close = false; /* the tunnel lasts as long as the connection: no Connection: close */
+    req->res_close = false;         /* the tunnel lasts as long as the connection: no Connection: close */
     hs__queue_head(req, status, 2); /* RFC 9110 §9.3.6: no Content-Length, no Transfer-Encoding */
     hs__check_response(req, false);
     hs__conn_output_ready(req->conn);

@@ -32,7 +32,7 @@ struct hs_conn_s {
     uint32_t linger_bytes;
     uint8_t state;
     bool in_run : 1, rerun : 1, dead : 1, closed : 1, upgrade_closing : 1, read_paused : 1;
-    bool upgrade_eof : 1; /* upgraded: the peer closed its side and the handler took it (on_eof) */
+    bool upgrade_eof : 1;     /* upgraded: the peer closed its side and the handler took it (on_eof) */
     bool tls : 1;             /* accepted on a TLS listener */
     bool plain_on_tls : 1;    /* plain HTTP arrived on a TLS listener: answered 497 (or 308), then closed */
     struct sockaddr_in6 peer; /* v4 peers are stored as sockaddr_in in the same space */

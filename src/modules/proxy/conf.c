@@ -61,8 +61,8 @@ const hs_directive_t hs__proxy_directives[] = {
      "when given, the only destination addresses the forward proxy connects to (checked after the lookup; 403 "
      "forward:destination_denied beyond)",
      0, 0, ALL},
-    {"proxy.forward_deny", HS_DT_STRING, OFF(forward_deny), "127.0.0.0/8, ::1, 0.0.0.0/8, ::, 169.254.0.0/16, fe80::/10",
-     "CIDRS|none",
+    {"proxy.forward_deny", HS_DT_STRING, OFF(forward_deny),
+     "127.0.0.0/8, ::1, 0.0.0.0/8, ::, 169.254.0.0/16, fe80::/10", "CIDRS|none",
      "destination addresses the forward proxy never connects to, even when forward_allow lists them (default: "
      "loopback, unspecified, link-local; checked after the lookup; 403 forward:destination_denied)",
      0, 0, ALL},
@@ -700,7 +700,8 @@ int hs__proxy_conf_check(hs_config_t *cfg, const hs_pathconf_t *path, void *conf
         build_list(cfg, pc);
     pc->tls_client = NULL;
     /* https: an upstream's, or (forward) an absolute-form https:// target's */
-    if (((pc->list && pc->list->n && pc->list->tls) || pc->forward) && tls_client_for(cfg, pc, bad, err, errlen) != HS_OK)
+    if (((pc->list && pc->list->n && pc->list->tls) || pc->forward) &&
+        tls_client_for(cfg, pc, bad, err, errlen) != HS_OK)
         return HS_ERROR;
     return HS_OK;
 }

@@ -32,16 +32,28 @@
 #include <stdlib.h>
 
 const hs_cause_info_t hs__proxy_causes[PROXY_CAUSE__COUNT] = {
-    [PROXY_CAUSE_BAD_TARGET] = {"forward:bad_target", 400, {0}, "proxy.forward",
+    [PROXY_CAUSE_BAD_TARGET] = {"forward:bad_target",
+                                400,
+                                {0},
+                                "proxy.forward",
                                 "A forward-proxy request whose destination cannot be used: CONNECT without a port, "
                                 "a host that is no name or address, a CONNECT with content."},
-    [PROXY_CAUSE_PORT_DENIED] = {"forward:port_denied", 403, {0}, "proxy.connect_ports",
+    [PROXY_CAUSE_PORT_DENIED] = {"forward:port_denied",
+                                 403,
+                                 {0},
+                                 "proxy.connect_ports",
                                  "The forward proxy may not connect to that port (proxy.connect_ports for CONNECT, "
                                  "proxy.forward_ports for other requests)."},
-    [PROXY_CAUSE_DEST_DENIED] = {"forward:destination_denied", 403, {0}, "proxy.forward_deny",
+    [PROXY_CAUSE_DEST_DENIED] = {"forward:destination_denied",
+                                 403,
+                                 {0},
+                                 "proxy.forward_deny",
                                  "The destination's address is in proxy.forward_deny (by default loopback and "
                                  "link-local) or not in proxy.forward_allow."},
-    [PROXY_CAUSE_ORIGIN_FORM] = {"forward:origin_form", 421, {0}, "proxy.forward",
+    [PROXY_CAUSE_ORIGIN_FORM] = {"forward:origin_form",
+                                 421,
+                                 {0},
+                                 "proxy.forward",
                                  "An origin-form request on a forward-proxy path without upstreams: this server "
                                  "is no origin for it (send the absolute URL, or CONNECT)."},
 };
@@ -208,8 +220,7 @@ int hs__proxy_forward_target(hs_req_t *req, const proxy_conf_t *pc, proxy_target
     char host[256];
     uint16_t port;
     const char *why = NULL;
-    if (hs__proxy_parse_authority(req->p.authority, tunnel, tls ? 443 : 80, host, sizeof(host), &port, &why) !=
-        HS_OK) {
+    if (hs__proxy_parse_authority(req->p.authority, tunnel, tls ? 443 : 80, host, sizeof(host), &port, &why) != HS_OK) {
         hs__proxy_forward_refuse(req, pc, PROXY_CAUSE_BAD_TARGET, why);
         return HS_DONE;
     }
@@ -220,11 +231,11 @@ int hs__proxy_forward_target(hs_req_t *req, const proxy_conf_t *pc, proxy_target
         return HS_DONE;
     }
     if (!hs__proxy_port_allowed(tunnel ? &pc->cports : &pc->fports, port)) {
-        hs__proxy_forward_refuse(
-            req, pc, PROXY_CAUSE_PORT_DENIED,
-            hs_arena_printf(&req->arena, "%s to port %u is not allowed here (%s)", tunnel ? "CONNECT" : "a request",
-                            port, tunnel ? "proxy.connect_ports" : "proxy.forward_ports")
-                .base);
+        hs__proxy_forward_refuse(req, pc, PROXY_CAUSE_PORT_DENIED,
+                                 hs_arena_printf(&req->arena, "%s to port %u is not allowed here (%s)",
+                                                 tunnel ? "CONNECT" : "a request", port,
+                                                 tunnel ? "proxy.connect_ports" : "proxy.forward_ports")
+                                     .base);
         return HS_DONE;
     }
     proxy_upstream_t *up = hs_arena_alloc(&req->arena, sizeof(*up));
@@ -235,8 +246,8 @@ int hs__proxy_forward_target(hs_req_t *req, const proxy_conf_t *pc, proxy_target
     bool v6 = strchr(host, ':') != NULL;
     up->host = hs_arena_printf(&req->arena, "%s", host).base;
     up->authority = hs_arena_printf(&req->arena, v6 ? "[%s]:%u" : "%s:%u", host, port).base;
-    up->host_field = port == (tls ? 443 : 80) ? hs_arena_printf(&req->arena, v6 ? "[%s]" : "%s", host).base
-                                              : up->authority;
+    up->host_field =
+        port == (tls ? 443 : 80) ? hs_arena_printf(&req->arena, v6 ? "[%s]" : "%s", host).base : up->authority;
     struct sockaddr_in *s4 = (struct sockaddr_in *)&up->addr;
     struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&up->addr;
     if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {

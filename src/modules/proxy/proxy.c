@@ -191,7 +191,7 @@ void hs__proxy_log(hs_req_t *req)
                          (unsigned long long)span(t->connected, t->sent), (unsigned long long)span(t->sent, t->head),
                          (unsigned long long)span(t->head, t->end));
     if (x->tunnel) { /* CONNECT: the bytes each way (the target is the request line's, the
-                        * duration the line's) */
+                      * duration the line's) */
         if (x->got_head)
             hs_req_log_field(req, "tunnel", "up:%llu,down:%llu", (unsigned long long)x->up_bytes,
                              (unsigned long long)x->relayed);
@@ -269,7 +269,7 @@ static void cleanup(void *arg)
     hs__proxy_gzip_end(&x->gz);
     if (x->forward && x->t && x->t->up->dns)
         hs__proxy_dns_release(x->t->up->dns); /* a lookup still running holds its own reference */
-    hs__proxy_view_done(x->pw, x->view); /* last: the slots and the queue live in it */
+    hs__proxy_view_done(x->pw, x->view);      /* last: the slots and the queue live in it */
 }
 
 /* ---- answers of our own ---- */
