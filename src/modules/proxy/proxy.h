@@ -72,26 +72,26 @@ typedef struct proxy_dns_s {
     struct sockaddr_storage addrs[PROXY_MAX_ADDRS];
     socklen_t lens[PROXY_MAX_ADDRS];
     int naddrs;
-    int cause;            /* of the last answer: HS_UP_NONE, HS_UP_DNS_ERROR or HS_UP_DNS_TIMEOUT */
-    const char *detail;   /* static text for a failure */
-    uint64_t answered;    /* monotonic ms of the last answer; 0 = none yet */
-    bool inflight;        /* a lookup is running on a helper thread */
+    int cause;           /* of the last answer: HS_UP_NONE, HS_UP_DNS_ERROR or HS_UP_DNS_TIMEOUT */
+    const char *detail;  /* static text for a failure */
+    uint64_t answered;   /* monotonic ms of the last answer; 0 = none yet */
+    bool inflight;       /* a lookup is running on a helper thread */
     _Atomic uint32_t gen; /* bumped at every answer: workers copy the state when it moved */
     struct proxy_dns_s *next;
 } proxy_dns_t;
 
 /* One upstream (scheme, host, port), shared by every path that names it. */
 typedef struct proxy_upstream_s {
-    int index;              /* into each worker's per-upstream state */
-    const char *authority;  /* "127.0.0.1:9000", "[::1]:80", "backend.internal:80" (logs, next-hop) */
+    int index;             /* into each worker's per-upstream state */
+    const char *authority; /* "127.0.0.1:9000", "[::1]:80", "backend.internal:80" (logs, next-hop) */
     const char *host_field; /* the same without a default port 80: Host when rewritten */
-    const char *host;       /* the name or address, without brackets (an https upstream's SNI and the
-                               name its certificate must be for) */
+    const char *host;      /* the name or address, without brackets (an https upstream's SNI and the
+                              name its certificate must be for) */
     uint16_t port;
-    bool tls;                     /* https://: TLS with the path's proxy.tls.* context */
+    bool tls;              /* https://: TLS with the path's proxy.tls.* context */
     struct sockaddr_storage addr; /* a literal address (dns == NULL) */
     socklen_t addrlen;
-    proxy_dns_t *dns; /* a name: its shared state */
+    proxy_dns_t *dns;             /* a name: its shared state */
     /* shared health: passive (failures seen by requests) and active (health checks) */
     _Atomic uint64_t down_until; /* monotonic ms; passive: out of rotation until then */
     _Atomic uint32_t fails;      /* failures in a row */
@@ -120,7 +120,7 @@ typedef struct proxy_list_s {
     size_t n, cap;
     /* built by check: */
     bool built;
-    bool tls;  /* some target is https */
+    bool tls; /* some target is https */
     int group; /* index of per-worker round-robin cursors */
     proxy_target_t *t;
     size_t nt;
@@ -143,11 +143,11 @@ typedef struct proxy_registry_s {
     int nups;
     proxy_dns_t *names;
     int ngroups;
-    proxy_list_t **lists;    /* every built list (active health checks walk them) */
+    proxy_list_t **lists; /* every built list (active health checks walk them) */
     const void **list_confs; /* the settings of each (for its health settings) */
     size_t nlists, caplists;
     proxy_tls_t *tls; /* the configuration's TLS client contexts */
-    char via[64];     /* this process's Via pseudonym when proxy.via is not given */
+    char via[64]; /* this process's Via pseudonym when proxy.via is not given */
 } proxy_registry_t;
 
 typedef struct proxy_conf_s {
@@ -189,8 +189,8 @@ typedef struct proxy_conf_s {
     proxy_host_t host_mode;
     hs_cidr_t trusted[PROXY_MAX_TRUSTED];
     int ntrusted;
-    const char *via_name;  /* the pseudonym in Via, NULL = none sent */
-    bool name_token;       /* name is an sf-token (RFC 8941 §3.3.4): written as it is */
+    const char *via_name; /* the pseudonym in Via, NULL = none sent */
+    bool name_token;      /* name is an sf-token (RFC 8941 §3.3.4): written as it is */
     proxy_registry_t *reg; /* the top's settings only */
 } proxy_conf_t;
 
@@ -198,8 +198,8 @@ typedef struct proxy_conf_s {
 typedef struct proxy_req_s proxy_req_t;
 
 typedef struct proxy_uw_s {
-    struct proxy_stat_s *stat;  /* its /metrics counters (metrics.c), found on first count */
-    int active;                 /* exchanges in flight (max_conns) */
+    struct proxy_stat_s *stat; /* its /metrics counters (metrics.c), found on first count */
+    int active; /* exchanges in flight (max_conns) */
     proxy_req_t *qhead, *qtail; /* requests waiting for a connection (max_conns, queue) */
     int nqueued;
     unsigned addr_rr;
@@ -219,9 +219,9 @@ typedef struct proxy_uw_s {
 typedef struct proxy_view_s {
     uint64_t gen_id;
     const proxy_registry_t *reg;
-    proxy_uw_t *u; /* per upstream */
-    unsigned *rr;  /* per list (group) */
-    size_t reqs;   /* requests of this worker using it */
+    proxy_uw_t *u;  /* per upstream */
+    unsigned *rr;   /* per list (group) */
+    size_t reqs;    /* requests of this worker using it */
     struct proxy_view_s *next;
 } proxy_view_t;
 
@@ -239,9 +239,9 @@ typedef struct proxy_worker_s {
     hs_worker_t *w;
     proxy_stat_t *stats; /* PROXY_STATS_MAX, made on first count */
     _Atomic size_t nstats;
-    hs_client_pool_t *pool;  /* by address: shared by every generation (keep-alive across reloads) */
-    proxy_view_t *views;     /* newest first */
-    uint64_t ends;           /* requests of this module ended here (a guard for callbacks, proxy.c) */
+    hs_client_pool_t *pool; /* by address: shared by every generation (keep-alive across reloads) */
+    proxy_view_t *views;    /* newest first */
+    uint64_t ends;          /* requests of this module ended here (a guard for callbacks, proxy.c) */
     hs_timer_t health_timer; /* worker 0: active health checks of the current generation */
     struct proxy_probe_s *probes;
     int nprobes;
