@@ -536,6 +536,7 @@ def test_proxy_auth_connect(env):
     srv = env.auth
     r = one(srv.port, b"CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: x\r\n\r\n" % env.echo.port)
     assert r.status == 407 and r.header("proxy-authenticate", "").startswith("Basic "), r
+    assert "rule=auth:missing" in log_line(srv, '"CONNECT 127.0.0.1:%d HTTP/1.1" 407 ' % env.echo.port)
     rc, out, err = curl("-p", "-x", "http://127.0.0.1:%d" % srv.port, "--proxy-user", "alice:wonder", "--cacert",
                         env.pki.ca, "https://127.0.0.1:%d/status/204" % env.tls.tls_port)
     rs = heads(out)
@@ -572,7 +573,8 @@ def test_config_mistakes_name_file_and_line(tmp_path):
 
 
 def test_flag_form(make_server, env):
-    srv = make_server("--proxy-forward", "--proxy-forward-deny", "none", "--proxy-connect-ports", "1024-65535")
+    srv = make_server("--proxy-forward", "--proxy-forward-deny", "none", "--proxy-connect-ports", "1024-65535",
+                      "--metrics-path", "/_m")
     rc, out, _ = curl("-x", "http://127.0.0.1:%d" % srv.port, "http://127.0.0.1:%d/ok" % env.up_port)
     assert heads(out)[-1].status == 200 and heads(out)[-1].body == b"hello"
     got = raw(srv.port, b"CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: x\r\n\r\n" % env.bye.port, timeout=TIMEOUT)
@@ -582,6 +584,20 @@ def test_flag_form(make_server, env):
     assert heads(out)[-1].status == 200
     rc, out, _ = curl("http://127.0.0.1:%d/x" % srv.port)
     assert heads(out)[-1].status == 421
+    assert one(srv.port, b"CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: x\r\n\r\n").status == 403
+    # /metrics: forward attempts under one label; refusals by cause
+    log_line(srv, '"CONNECT 127.0.0.1:%d HTTP/1.1" 200 ' % env.bye.port)
+    from prometheus_client.parser import text_string_to_metric_families
+    rc, out, _ = curl("http://127.0.0.1:%d/_m" % srv.port)
+    attempts, errors = {}, {}
+    for fam in text_string_to_metric_families(heads(out)[-1].body.decode()):
+        for smp in fam.samples:
+            if smp.name == "statusd_upstream_attempts_total":
+                attempts[(smp.labels["upstream"], smp.labels["outcome"])] = smp.value
+            elif smp.name == "statusd_http_request_errors_total":
+                errors[smp.labels["cause"]] = smp.value
+    assert attempts == {("_forward", "response"): 2}, attempts
+    assert errors.get("forward:port_denied") == 1 and errors.get("forward:origin_form") == 1, errors
 
 
 def test_explain_lists_the_causes():
