@@ -33,11 +33,12 @@ TIMEOUT = 10
 
 class Echo:
     """A TCP server on 127.0.0.1 for tunnels: `echo` sends back what it reads until the client's
-    FIN, then closes; `bye` sends b"bye\\n" and closes at once (the upstream closes first)."""
+    FIN, then closes; `bye` sends b"bye\\n" and closes at once (the upstream closes first);
+    `http` answers one request ending in "body" with 200 and the bytes it got."""
 
-    def __init__(self, mode="echo"):
+    def __init__(self, mode="echo", addr="127.0.0.1"):
         self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((addr, 0))
         self.sock.listen(16)
         self.port = self.sock.getsockname()[1]
         self.mode = mode
@@ -57,6 +58,15 @@ class Echo:
         try:
             if self.mode == "bye":
                 c.sendall(b"bye\n")
+                return
+            if self.mode == "http":  # one request, answered with what its head and body were
+                got = b""
+                while b"\r\n\r\n" not in got or not got.endswith(b"body"):
+                    b = c.recv(65536)
+                    if not b:
+                        break
+                    got += b
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(got), got))
                 return
             while True:
                 b = c.recv(65536)
@@ -284,6 +294,26 @@ def test_absolute_form_by_name(env):
     r = one(srv.port, b"GET http://ok.statusd.test:%d/echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
             % env.up_port)
     assert r.status == 200 and b"Host: ok.statusd.test:%d\r\n" % env.up_port in r.body, r.body
+
+
+def test_next_address_after_a_refusal(env):
+    """A name with two addresses (fixtures/dns.py: two.… is 127.0.0.2, then 127.0.0.1) where only
+    the second listens: the refused first is followed by the second (nothing was sent), within
+    proxy.retries; a POST's body goes with the second attempt."""
+    needs_dns(env)
+    srv = env.fw
+    only2 = Echo("http", addr="127.0.0.2")  # nothing on 127.0.0.1 at its port: refused there
+    try:
+        target = "http://two.statusd.test:%d/x" % only2.port
+        r = one(srv.port, b"POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 4\r\n\r\nbody"
+                % target.encode())
+        assert r.status == 200 and r.body.startswith(b"POST /x HTTP/1.1\r\n") and r.body.endswith(b"body"), r
+        f = log_fields(log_line(srv, '"POST %s HTTP/1.1" 200 ' % target))
+        # getaddrinfo sorts 127.0.0.1 first (RFC 6724 rule 9 from a 127.0.0.1 source)
+        assert f["upstream"] == "127.0.0.1:%d,127.0.0.2:%d" % (only2.port, only2.port), f
+        assert f["upstream_status"] == "502,200" and f["upstream_cause"] == "connect_refused,-", f
+    finally:
+        only2.close()
 
 
 def test_loop_is_refused(env):

@@ -15,7 +15,8 @@
  *              padded (the connection closes; reset when the close would look like the end)
  *
  * Forward-proxy mode (proxy.forward; forward.c): an absolute-form request goes the same way to
- * the host its target names (one attempt, no other upstream to retry on), a CONNECT too, but its
+ * the host its target names (a connection not made is tried on the name's next address, within
+ * retries; there is no other upstream), a CONNECT too, but its
  * exchange writes nothing (HS_CLIENT_TUNNEL): once connected, a 200 without framing (RFC 9110
  * §9.3.6) and bytes both ways with the tunnel's back-pressure, until a side closes. The client
  * closing its side (a FIN) half-closes the upstream's once what it sent went on, and the tunnel
@@ -364,9 +365,14 @@ static bool idempotent(const proxy_req_t *x)
 /* Is another attempt allowed after this failure (RFC 9110 §9.2.2), and possible? */
 static bool may_retry(proxy_req_t *x, int cause)
 {
-    if (x->forward)
-        return false; /* one destination: nowhere else to go */
     const hs_up_cause_info_t *ci = hs_up_cause(cause);
+    if (x->forward) {
+        /* one destination, maybe several addresses: the next one when the connection was not
+         * made (refused, unreachable, timed out: nothing was sent), as many times as retries */
+        return ci && (ci->flags & HS_UPC_NOT_SENT) && cause != HS_UP_DNS_ERROR && cause != HS_UP_DNS_TIMEOUT &&
+               !x->got_head && x->attempts <= x->pc->retries && x->uw->naddrs > x->attempts &&
+               !(x->body_started && (x->body_lost || !x->replay_on));
+    }
     if (x->got_head || x->attempts > x->pc->retries || !ci)
         return false;
     if (!(ci->flags & HS_UPC_NOT_SENT) && !idempotent(x))
@@ -409,7 +415,12 @@ static void failed(proxy_req_t *x, int cause, int phase, const char *detail)
             hs_req_body_pause(req); /* nowhere to send it until the next attempt starts */
             x->body_paused = true;
         }
-        attempt(x);
+        if (x->forward) { /* the next address of the name (resolve_and_go takes them in turn) */
+            x->state = ST_NEW;
+            resolve_and_go(x);
+        } else {
+            attempt(x);
+        }
         return;
     }
     answer(x, cause, detail);
@@ -1052,7 +1063,7 @@ int hs__proxy_content(hs_req_t *req)
         return HS_AGAIN;
     }
     bool idem = idempotent(x);
-    x->replay_on = !fwd && hs_req_has_body(req) && pc->retries > 0 && pc->list->nt > 1;
+    x->replay_on = hs_req_has_body(req) && pc->retries > 0 && (fwd || pc->list->nt > 1);
     x->creq = (hs_client_req_t){
         .method = m,
         .method_name = req->p.method,
