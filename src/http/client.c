@@ -974,6 +974,7 @@ static bool tunnel_step(hs_client_t *c)
             continue;
         if (n == 0) {
             c->up_eof = true;
+            c->t.end = c->pool->loop->now_ms; /* the tunnel's end (its timing's body phase) */
             if (c->cbs.on_end)
                 CALLBACK(c, c->cbs.on_end(c, NULL, 0));
             return true;

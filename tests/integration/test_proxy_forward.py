@@ -16,6 +16,7 @@ Each cause asserts exactly one status:
   dns_error 502, dns_timeout 504, proxy_loop_detected 502), each with Proxy-Status (RFC 9209).
 """
 import os
+import re
 import socket
 import subprocess
 import tempfile
@@ -575,6 +576,13 @@ def test_proxy_auth_connect(env):
     rc, out, err = curl("-p", "-x", "http://127.0.0.1:%d" % srv.port, "--proxy-user", "alice:bad",
                         "http://127.0.0.1:%d/ok" % env.up_port)
     assert rc != 0 and heads(out)[0].status == 407, (out[:300], err)
+    # --proxy-anyauth: a CONNECT without credentials first, its 407 keeps the connection, the
+    # second CONNECT on it carries them (the challenge's scheme)
+    rc, out, err = curl("-v", "-p", "--proxy-anyauth", "-x", "http://127.0.0.1:%d" % srv.port, "--proxy-user",
+                        "alice:wonder", "http://127.0.0.1:%d/ok" % env.up_port)
+    statuses = [int(m) for m in re.findall(rb"^HTTP/1\.1 (\d{3}) ", out, re.M)]
+    assert rc == 0 and statuses == [407, 200, 200] and out.endswith(b"hello"), (out[:600], err)
+    assert "Re-using existing connection" in err or err.count("Connected to") == 1, err
 
 
 # ---- configuration ----
