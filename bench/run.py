@@ -28,11 +28,20 @@ keepalive) and HAProxy (http-reuse always), one worker/thread each, all in front
 upstream — one more statusd serving the 12 B file, started for the run and never measured itself.
 CPU/request is the proxy's own; the bars: statusd's proxy CPU/request ≤ 0.8× nginx's, and its p99
 at 1,000 connections no worse than the best of nginx and HAProxy.
+The https-upstream rows ("proxy https-upstream: …") are the same with TLS on the upstream leg
+(clients still speak plain HTTP to the proxy): statusd-proxy-tls (`--proxy https://…` with
+`--proxy-tls-ca`), nginx-proxy-tls (proxy_pass https:// to an upstream block with keepalive,
+proxy_ssl_verify against the same CA, proxy_ssl_session_reuse) and haproxy-tls (`ssl verify
+required ca-file …`, http-reuse always), all to the upstream statusd's tls:// listener (the run's
+throw-away certificate, which is also the CA each proxy verifies against). Every proxy keeps its
+upstream connections, so the handshakes happen once per pooled connection; the rows measure the
+record layer both ways. No bar is set on them.
 A revision that cannot be built (unknown in a shallow clone, say) is reported and the run goes
 on without a baseline; its bars then read "not measured", never a number.
 
 Usage: bench/run.py [--rounds 3] [--duration 5] [--idle 5000] [--baseline REV|none]
-                    [--servers statusd,baseline,nginx,lighttpd,h2o,floor,statusd-proxy,nginx-proxy,haproxy]
+                    [--servers statusd,baseline,nginx,lighttpd,h2o,floor,statusd-proxy,nginx-proxy,haproxy,
+                               statusd-proxy-tls,nginx-proxy-tls,haproxy-tls]
                     [--only TEXT]
                     [--out bench/results/latest.md]
        make bench [BASELINE=REV|none] [BENCH_ARGS="--rounds 1 --duration 2 --idle 500"]
@@ -225,9 +234,9 @@ def missing_options(exe):
     return [o for o in opts if not re.search(r"(^|\s)%s\b" % re.escape(o), helptext)]
 
 
-def haproxy_cfg(port, upstream, maxconn):
+def haproxy_cfg(port, upstream, maxconn, server_opts=""):
     """HAProxy as the reverse proxy of the proxy rows (and bench/callgrind_proxy.py): one thread,
-    upstream connections reused."""
+    upstream connections reused; server_opts is added to the server line (TLS to the upstream)."""
     return """global
   nbthread 1
   maxconn %d
@@ -241,8 +250,8 @@ frontend f
   bind 127.0.0.1:%d
   default_backend b
 backend b
-  server s1 %s
-""" % (maxconn, port, upstream)
+  server s1 %s%s
+""" % (maxconn, port, upstream, " " + server_opts if server_opts else "")
 
 
 def start_servers(root, tmp, which, baseline_exe=None):
@@ -347,12 +356,13 @@ hosts:
 """ % (port, tport, crt, key, MOZILLA_TLS12, root))
         servers["h2o"] = Srv("h2o", ["h2o", "-c", conf], port)
         servers["h2o"].tls_port = tport
-    if any(n in which for n in PROXIES):
-        # the one upstream of every proxy: a statusd serving the same root (never measured itself)
-        port = free_port()
-        up = Srv("upstream", statusd_cmd(os.path.join(REPO, "build", "statusd"), port, root), port)
+    if any(n in which for n in ALL_PROXIES):
+        # the one upstream of every proxy: a statusd serving the same root (never measured itself),
+        # with a tls:// listener too for the https-upstream rows
+        port, tport = free_port(), free_port()
+        up = Srv("upstream", statusd_cmd(os.path.join(REPO, "build", "statusd"), port, root, (tport, crt, key)), port)
         servers["upstream"] = up
-        upstream = "127.0.0.1:%d" % port
+        upstream, upstream_tls = "127.0.0.1:%d" % port, "127.0.0.1:%d" % tport
         if "statusd-proxy" in which:
             port = free_port()
             servers["statusd-proxy"] = Srv("statusd-proxy", [
@@ -381,6 +391,38 @@ http { access_log off; tcp_nodelay on; keepalive_timeout 120s; keepalive_request
             with open(conf, "w") as f:
                 f.write(haproxy_cfg(port, upstream, max(1000, int(nofile) // 2 - 200)))  # two descriptors a connection
             servers["haproxy"] = Srv("haproxy", ["haproxy", "-db", "-f", conf], port)
+        # the same three with TLS to the upstream, verified against the run's certificate
+        if "statusd-proxy-tls" in which:
+            port = free_port()
+            servers["statusd-proxy-tls"] = Srv("statusd-proxy-tls", [
+                os.path.join(REPO, "build", "statusd"), "--listen", "127.0.0.1:%d" % port, "--workers", "1",
+                "--proxy", "https://" + upstream_tls, "--proxy-tls-ca", crt, "--proxy-keepalive", "1024",
+                "--access-log", "off", "--max-connections", "60000", "--user", "root"], port)
+        if "nginx-proxy-tls" in which and shutil.which("nginx"):
+            port = free_port()
+            ptmp = os.path.join(tmp, "nginx-proxy-tls")
+            os.makedirs(ptmp)
+            conf = os.path.join(ptmp, "nginx.conf")
+            with open(conf, "w") as f:
+                f.write("""daemon off; master_process on; worker_processes 1; worker_rlimit_nofile %s;
+pid %s/nginx.pid; error_log %s/nginx-error.log crit; user root;
+events { worker_connections 60000; multi_accept on; }
+http { access_log off; tcp_nodelay on; keepalive_timeout 120s; keepalive_requests 1000000;
+  client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s; uwsgi_temp_path %s; scgi_temp_path %s;
+  upstream up { server %s; keepalive 1024; keepalive_requests 1000000; }
+  server { listen 127.0.0.1:%d;
+    location / { proxy_pass https://up; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_ssl_verify on; proxy_ssl_trusted_certificate %s; proxy_ssl_name localhost;
+      proxy_ssl_protocols TLSv1.2 TLSv1.3; proxy_ssl_session_reuse on; } } }
+""" % (nofile, ptmp, ptmp, ptmp, ptmp, ptmp, ptmp, ptmp, upstream_tls, port, crt))
+            servers["nginx-proxy-tls"] = Srv("nginx-proxy-tls", ["nginx", "-c", conf, "-p", ptmp], port)
+        if "haproxy-tls" in which and shutil.which("haproxy"):
+            port = free_port()
+            conf = os.path.join(tmp, "haproxy-tls.cfg")
+            with open(conf, "w") as f:
+                f.write(haproxy_cfg(port, upstream_tls, max(1000, int(nofile) // 2 - 200),
+                                    "ssl verify required ca-file %s verifyhost localhost" % crt))
+            servers["haproxy-tls"] = Srv("haproxy-tls", ["haproxy", "-db", "-f", conf], port)
     if "floor" in which:
         # the floor: a server that parses nothing (bench/floor.c), built here with the system cc
         exe = os.path.join(tmp, "floor")
@@ -405,6 +447,8 @@ def to_ms(v):
 
 
 PROXIES = ("statusd-proxy", "nginx-proxy", "haproxy")
+PROXIES_TLS = ("statusd-proxy-tls", "nginx-proxy-tls", "haproxy-tls")  # TLS to the upstream
+ALL_PROXIES = PROXIES + PROXIES_TLS
 
 
 def run_wrk(url, conns, duration, srv):
@@ -622,14 +666,16 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--idle", type=int, default=5000)
-    ap.add_argument("--servers", default="statusd,policy,metrics,redis,negotiate,baseline,nginx,lighttpd,h2o,floor," + ",".join(PROXIES),
+    ap.add_argument("--servers", default="statusd,policy,metrics,redis,negotiate,baseline,nginx,lighttpd,h2o,floor," +
+                    ",".join(ALL_PROXIES),
                     help="comma-separated; 'floor' is bench/floor.c, a server that parses nothing (12 B scenarios "
                          "only); 'baseline' is statusd at --baseline REV; 'policy' is statusd with an allow rule "
                          "and a limit rule on the path (12 B scenarios only); 'metrics' is statusd with /metrics served "
                          "(every request counted; 12 B scenarios only); 'redis' is the same with the limit in a "
                          "local redis-server (store.redis); 'negotiate' is statusd with "
                          "--negotiate (the negotiated 12 B scenario only); statusd-proxy, nginx-proxy and haproxy "
-                         "are reverse proxies in front of one more statusd (the proxy rows only)")
+                         "are reverse proxies in front of one more statusd (the proxy rows only); the same with "
+                         "-tls speak TLS to it (the https-upstream rows only)")
     ap.add_argument("--baseline", default=default_baseline(), metavar="REV|none",
                     help="git revision of the statusd measured as 'baseline' (default: BASELINE in bench/bench.mk, "
                          "%(default)s); 'none' skips it")
@@ -654,6 +700,8 @@ def main():
         ("HTTPS 100 KiB file, 50 conns", "/big.bin", 50, tls_servers),
         ("proxy: 12 B file, 50 conns", "/small.txt", 50, PROXIES),
         ("proxy: 12 B file, 1000 conns", "/small.txt", 1000, PROXIES),
+        ("proxy https-upstream: 12 B file, 50 conns", "/small.txt", 50, PROXIES_TLS),
+        ("proxy https-upstream: 12 B file, 1000 conns", "/small.txt", 1000, PROXIES_TLS),
     ]
     scenarios = [sc for sc in scenarios if args.only in sc[0]]
     results = {}  # (scenario, server) -> list of runs
@@ -691,7 +739,7 @@ def main():
         for rnd in range(args.rounds):
             for title, path, conns, only in scenarios:
                 for name, srv in servers.items():
-                    if name == "upstream" or (only and name not in only) or (not only and name in PROXIES):
+                    if name == "upstream" or (only and name not in only) or (not only and name in ALL_PROXIES):
                         continue
                     if name in ("floor", "policy", "metrics", "redis") and path != "/small.txt":
                         continue  # the floor answers every request with the same 12 bytes
@@ -709,7 +757,7 @@ def main():
                         flush=True)
         if args.idle > 0:
             for name, srv in servers.items():
-                if name in ("floor", "policy", "metrics", "negotiate", "redis", "upstream") or name in PROXIES:
+                if name in ("floor", "policy", "metrics", "negotiate", "redis", "upstream") or name in ALL_PROXIES:
                     continue
                 vals = [idle_memory(srv, args.idle) for _ in range(1)]
                 mem[name] = median(vals)
@@ -738,7 +786,8 @@ def main():
         rule += "---:|---:|"
     lines += [head, rule]
     for title, path, conns, only in scenarios:
-        ref = "statusd-proxy" if only == PROXIES else "statusd"  # the proxy rows compare the proxies
+        # the proxy rows compare the proxies
+        ref = "statusd-proxy" if only == PROXIES else "statusd-proxy-tls" if only == PROXIES_TLS else "statusd"
         s_runs = results.get((title, ref))
         b_runs = results.get((title, "baseline"))
         for name in servers:

@@ -141,6 +141,7 @@ typedef struct hs_client_error_s {
     int sys_errno;      /* the system error behind it, 0 if none */
     const char *detail; /* a short static explanation */
     bool reused;        /* it happened on a connection taken from the pool */
+    int tls_alert;      /* HS_UP_TLS_ALERT: the alert the upstream sent (its number, RFC 8446 §6) */
 } hs_client_error_t;
 
 /* Loop milliseconds (loop->now_ms) when each step happened; 0 = not reached. */
@@ -187,7 +188,6 @@ struct hs_client_s {
     /* Private below. */
     hs_client_pool_t *pool;
     hs_client_conn_t *conn;
-    struct sockaddr_storage addr;
     socklen_t addrlen;
     hs_client_cbs_t cbs;
     hs_method_t method;
@@ -199,7 +199,6 @@ struct hs_client_s {
     int64_t content_length;
     hs_writer_t out;      /* request bytes not yet written */
     hs_buf_t replay;      /* request bytes sent on a reused connection, kept for a retry */
-    hs_res_meta_t meta;   /* of the final head */
     hs_chunked_t chunked; /* decoder state of a chunked response body */
     int64_t body_left;    /* Content-Length bytes still to read */
     hs_timer_t kick;      /* runs the exchange from the loop (start, calls, errors found in calls) */
@@ -227,6 +226,10 @@ struct hs_client_s {
     struct hs_tls_client_s *tls; /* hs_client_req_t.tls: a reference, dropped by hs_client_free */
     const char *tls_name;        /* the pool's copy of hs_client_req_t.tls_name */
     uint64_t attempt_start;      /* when this attempt's connection was started (the connect deadline) */
+    /* Not cleared when a cached exchange is reused (the larger part of the struct): each is
+     * written before it is read, addr at the start, meta by the final head (src/http/client.c). */
+    struct sockaddr_storage addr;
+    hs_res_meta_t meta; /* of the final head: valid once on_head was called */
 };
 
 /* Start an exchange with the upstream at sa (IPv4, IPv6 or a Unix socket; copied): a pooled

@@ -54,8 +54,40 @@ static inline bool hs_iov_eq(hs_iovec_t a, const char *lit, size_t n)
     return a.len == n && memcmp(a.base, lit, n) == 0;
 }
 /* ASCII case-insensitive comparison against a lowercase literal. */
-bool hs_iov_ieq(hs_iovec_t a, const char *lower, size_t n);
+bool hs__ieq_bytes(const char *a, const char *lower, size_t n);
+static inline bool hs_iov_ieq(hs_iovec_t a, const char *lower, size_t n)
+{
+    return a.len == n && hs__ieq_bytes(a.base, lower, n); /* most misses differ in length: no call */
+}
 #define HS_IOV_IEQ(a, lit) hs_iov_ieq((a), (lit), sizeof(lit) - 1)
+
+/* Copy n bytes to p and return p + n. The pieces of a message head are mostly a few bytes long
+ * (names, ": ", CRLF, short values): up to 16 bytes move as two overlapping words without a
+ * call to memcpy; longer ones go to memcpy. */
+static inline char *hs_put(char *p, const void *src, size_t n)
+{
+    const char *s = (const char *)src;
+    if (n > 16) {
+        memcpy(p, s, n);
+    } else if (n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(p, &a, 8);
+        memcpy(p + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(p, &a, 4);
+        memcpy(p + n - 4, &b, 4);
+    } else if (n > 0) {
+        p[0] = s[0];
+        p[n / 2] = s[n / 2];
+        p[n - 1] = s[n - 1];
+    }
+    return p + n;
+}
 #define HS_IOV_EQ(a, lit) hs_iov_eq((a), (lit), sizeof(lit) - 1)
 bool hs_iov_has_prefix(hs_iovec_t a, const char *lit);
 
@@ -78,7 +110,21 @@ typedef struct hs_arena_s {
 } hs_arena_t;
 
 void hs_arena_init(hs_arena_t *a);
-void *hs_arena_alloc(hs_arena_t *a, size_t n); /* aborts when out of memory; n is bounded by callers */
+/* n bytes, aligned for any type, valid until the arena is reset; aborts when out of memory (n is
+ * bounded by callers). The common case (room in the current block) is inline: a request makes a
+ * dozen or more of these. */
+void *hs__arena_alloc_slow(hs_arena_t *a, size_t n);
+static inline void *hs_arena_alloc(hs_arena_t *a, size_t n)
+{
+    const size_t align = _Alignof(max_align_t);
+    n = (n + align - 1) & ~(align - 1);
+    if (HS_LIKELY(a->cur != NULL && (size_t)(a->end - a->cur) >= n)) {
+        void *p = a->cur;
+        a->cur += n;
+        return p;
+    }
+    return hs__arena_alloc_slow(a, n);
+}
 char *hs_arena_strndup(hs_arena_t *a, const char *s, size_t n);
 HS_FMT(2, 3) hs_iovec_t hs_arena_printf(hs_arena_t *a, const char *fmt, ...);
 hs_iovec_t hs_arena_vprintf(hs_arena_t *a, const char *fmt, va_list ap);

@@ -86,6 +86,11 @@ typedef struct hs_module_s {
     void (*fini)(hs_gen_t *gen);
     int (*init_worker)(hs_worker_t *w);  /* on each worker's thread before it serves; HS_OK or HS_ERROR */
     void (*fini_worker)(hs_worker_t *w); /* on each worker's thread once it served */
+    /* On each worker's thread when it took a new generation (a reload; w->gen is the new one),
+     * between two wake-ups of its loop: per-worker state that follows the configuration (the
+     * gateway's health-check timer) starts or stops here. Not called for the first generation:
+     * init_worker sees that one. NULL: nothing to do. */
+    void (*worker_gen)(hs_worker_t *w);
     int (*rewrite)(hs_req_t *req);
     int (*access)(hs_req_t *req);
     int (*content)(hs_req_t *req);
@@ -282,6 +287,9 @@ struct hs_req_s {
 
 /* ---- Response API ---- */
 void hs_res_header(hs_req_t *req, hs_iovec_t name, hs_iovec_t value);
+/* Make room for n more response fields at once (a handler that knows how many it adds: one
+ * allocation instead of the doubling steps). */
+void hs_res_headers_reserve(hs_req_t *req, size_t n);
 HS_FMT(3, 4) void hs_res_headerf(hs_req_t *req, const char *name, const char *fmt, ...);
 #define HS_RES_HEADER(req, name, value) hs_res_header((req), HS_IOV(name), hs_iov_cstr(value))
 /* Find a response header already added (case-insensitive), or NULL. */

@@ -112,9 +112,16 @@ bool hs_tls_is(const hs_sock_t *s);
  * static strings, "-" before the handshake chose them. */
 const char *hs_tls_version(const hs_sock_t *s);
 const char *hs_tls_cipher(const hs_sock_t *s);
-/* Why the handshake failed (a static string), NULL when it did not; *by_peer (may be NULL) is
- * set when the peer ended it (an alert from it, or it closed). */
+/* Why the handshake failed (a static string), or why the session ended when the peer ended it
+ * with a fatal alert after the handshake; NULL when neither. *by_peer (may be NULL) is set when
+ * the peer ended it (an alert from it, or it closed). */
 const char *hs_tls_failure(const hs_sock_t *s, bool *by_peer);
+/* The fatal alert the peer sent (its number, 0-255: RFC 8446 §6), -1 when none came: a failure
+ * with one is the peer's refusal, not something this side found wrong. */
+int hs_tls_alert_received(const hs_sock_t *s);
+/* An alert's name in the IANA TLS Alerts registry ("handshake_failure" for 40), NULL for a number
+ * the registry does not name. */
+const char *hs_tls_alert_name(int alert);
 /* When the connection started (hs_tls_accept's now_ms). */
 uint64_t hs_tls_started(const hs_sock_t *s);
 /* Server side: the host index the client's SNI selected (sni_host), -1 when it named none, -2

@@ -69,7 +69,8 @@ int hs_up_cause_status(int cause, hs_proxy_errors_t mode);
 const char *hs_up_phase_name(int phase);
 
 /* ---- Proxy-Status (RFC 9209 §2) ----
- * One list member, this gateway's: `NAME; error=TYPE; details="…"` for a failure, or `NAME;
+ * One list member, this gateway's: `NAME; error=TYPE; details="…"` for a failure (a received TLS
+ * alert adds `alert-id=40; alert-message="handshake_failure"` after the type), or `NAME;
  * received-status=N` for a relayed response (both when a relayed response failed later is not
  * possible: a member has either). NAME is `proxy` when it is a valid sf-token (RFC 8941 §3.3.4),
  * else it is sent as an sf-string. next_hop and details are sf-strings (RFC 8941 §3.3.3): `"`
@@ -83,6 +84,8 @@ typedef struct hs_proxy_status_s {
     hs_iovec_t next_hop; /* the upstream ("127.0.0.1:9000"); NULL base = left out (the default: it
                             reveals internal addresses) */
     hs_iovec_t details;  /* free text; NULL base = left out */
+    int tls_alert;       /* with HS_UP_TLS_ALERT: the alert's number (0-255), sent as alert-id and,
+                            when the IANA registry names it, alert-message (RFC 9209 §2.3.15) */
 } hs_proxy_status_t;
 void hs_proxy_status_format(hs_buf_t *out, const hs_proxy_status_t *ps);
 

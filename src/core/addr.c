@@ -8,23 +8,41 @@
 #include <netinet/in.h>
 #include <stdio.h>
 
+/* One octet in decimal: no call, no loop. */
+static inline char *fmt_octet(char *p, unsigned b)
+{
+    if (b >= 100) {
+        *p++ = (char)('0' + b / 100);
+        b %= 100;
+        *p++ = (char)('0' + b / 10);
+    } else if (b >= 10) {
+        *p++ = (char)('0' + b / 10);
+    }
+    *p++ = (char)('0' + b % 10);
+    return p;
+}
+
 /* IPv4 without inet_ntop and snprintf (both go through printf's machinery): a gateway formats
- * its client's address for every request it forwards. */
+ * its client's address for every request it forwards. Straight into out when it has room for
+ * the longest ("255.255.255.255:65535"), else through a buffer and cut. */
 static size_t format_v4(const struct sockaddr_in *a, char *out, size_t n, unsigned flags)
 {
-    char buf[32], *p = buf;
+    char buf[32], *start = n >= sizeof(buf) ? out : buf, *p = start;
     const unsigned char *b = (const unsigned char *)&a->sin_addr;
-    for (int i = 0; i < 4; i++) {
-        if (i)
-            *p++ = '.';
-        p = hs_fmt_u64(p, b[i]);
-    }
+    p = fmt_octet(p, b[0]);
+    *p++ = '.';
+    p = fmt_octet(p, b[1]);
+    *p++ = '.';
+    p = fmt_octet(p, b[2]);
+    *p++ = '.';
+    p = fmt_octet(p, b[3]);
     if (flags & HS_ADDR_PORT) {
         *p++ = ':';
         p = hs_fmt_u64(p, ntohs(a->sin_port));
     }
-    size_t len = HS_MIN((size_t)(p - buf), n - 1);
-    memcpy(out, buf, len);
+    size_t len = HS_MIN((size_t)(p - start), n - 1);
+    if (start != out)
+        memcpy(out, buf, len);
     out[len] = '\0';
     return len;
 }

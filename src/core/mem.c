@@ -63,10 +63,9 @@ void hs_arena_init(hs_arena_t *a)
     a->cur = a->end = NULL;
 }
 
-void *hs_arena_alloc(hs_arena_t *a, size_t n)
+/* n is rounded up to the alignment already (hs_arena_alloc). */
+void *hs__arena_alloc_slow(hs_arena_t *a, size_t n)
 {
-    const size_t align = _Alignof(max_align_t);
-    n = (n + align - 1) & ~(align - 1);
     if (HS_UNLIKELY((size_t)(a->end - a->cur) < n || a->cur == NULL)) {
         size_t size = n > ARENA_BLOCK / 2 ? n : ARENA_BLOCK - sizeof(hs_arena_block_t);
         hs_arena_block_t *b = hs_malloc(sizeof(*b) + size);

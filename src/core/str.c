@@ -8,12 +8,10 @@
 #include <stdlib.h>
 #include <strings.h>
 
-bool hs_iov_ieq(hs_iovec_t a, const char *lower, size_t n)
+bool hs__ieq_bytes(const char *a, const char *lower, size_t n)
 {
-    if (a.len != n)
-        return false;
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)a.base[i];
+        unsigned char c = (unsigned char)a[i];
         if (c >= 'A' && c <= 'Z')
             c += 'a' - 'A';
         if (c != (unsigned char)lower[i])
@@ -29,16 +27,42 @@ bool hs_iov_has_prefix(hs_iovec_t a, const char *lit)
 }
 
 /* ---- fast formatting ---- */
+/* Two digits at a time from a table, and the common small values (status codes, octets,
+ * short lengths) without a loop: the gateway writes several numbers per request. */
+static const char digits2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                 "8081828384858687888990919293949596979899";
+
 char *hs_fmt_u64(char *p, uint64_t v)
 {
+    if (v < 10) {
+        *p = (char)('0' + v);
+        return p + 1;
+    }
+    if (v < 100) {
+        memcpy(p, digits2 + 2 * v, 2);
+        return p + 2;
+    }
+    if (v < 1000) {
+        p[0] = (char)('0' + v / 100);
+        memcpy(p + 1, digits2 + 2 * (v % 100), 2);
+        return p + 3;
+    }
     char tmp[20];
-    int n = 0;
-    do
-        tmp[n++] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    while (n > 0)
-        *p++ = tmp[--n];
-    return p;
+    size_t n = sizeof(tmp);
+    while (v >= 100) {
+        n -= 2;
+        memcpy(tmp + n, digits2 + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (v >= 10) {
+        n -= 2;
+        memcpy(tmp + n, digits2 + 2 * v, 2);
+    } else {
+        tmp[--n] = (char)('0' + v);
+    }
+    memcpy(p, tmp + n, sizeof(tmp) - n);
+    return p + (sizeof(tmp) - n);
 }
 
 char *hs_fmt_hex(char *p, uint64_t v)

@@ -235,7 +235,8 @@ typedef struct conn_s {
     int fd;
     char *out; /* own_bio: records not yet written to the socket: out[out_off, out_len) */
     uint32_t out_len, out_off, out_cap;
-    int16_t sni; /* the host SNI selected, -1 none, -2 no SNI sent */
+    int16_t sni;      /* the host SNI selected, -1 none, -2 no SNI sent */
+    int16_t alert_in; /* the fatal alert the peer sent (RFC 8446 §6: 0-255), -1 none */
     uint8_t phase;
     bool broken : 1; /* a fatal error: no close_notify, no more calls */
     bool failed_by_peer : 1;
@@ -269,9 +270,13 @@ static void note_failure(conn_t *c, int sslerr)
     if (e) {
         int reason = ERR_GET_REASON(e);
         c->failure = ERR_reason_error_string(e);
-        /* reasons from SSL_AD_REASON_OFFSET up are alerts the peer sent */
-        c->failed_by_peer = (ERR_GET_LIB(e) == ERR_LIB_SSL && reason >= SSL_AD_REASON_OFFSET) ||
-                            reason == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+        /* reasons from SSL_AD_REASON_OFFSET up are alerts the peer sent: OpenSSL files a fatal
+         * alert it receives as SSL_AD_REASON_OFFSET + the alert's number
+         * (SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE is 1040: handshake_failure, 40) */
+        bool alert = ERR_GET_LIB(e) == ERR_LIB_SSL && reason >= SSL_AD_REASON_OFFSET;
+        if (alert && reason - SSL_AD_REASON_OFFSET <= 255)
+            c->alert_in = (int16_t)(reason - SSL_AD_REASON_OFFSET);
+        c->failed_by_peer = alert || reason == SSL_R_UNEXPECTED_EOF_WHILE_READING;
         if (!c->failure)
             c->failure = "TLS error";
     } else if (sslerr == SSL_ERROR_SYSCALL && errno) {
@@ -1077,6 +1082,7 @@ static conn_t *conn_new(hs_sock_t *s, SSL_CTX *ctx)
     c->ssl = ssl;
     c->fd = s->io.fd;
     c->sni = -2;
+    c->alert_in = -1;
     c->own_bio = ktls_mode == HS_TLS_KTLS_OFF || (ktls_mode == HS_TLS_KTLS_AUTO && !kernel_tls);
     if (c->own_bio) {
         pthread_once(&own_once, own_method_init);
@@ -1227,7 +1233,57 @@ const char *hs_tls_failure(const hs_sock_t *s, bool *by_peer)
     const conn_t *c = conn_of(s);
     if (by_peer)
         *by_peer = c && c->failed_by_peer;
-    return c && c->phase == PH_FAILED ? c->failure : NULL;
+    return c && (c->phase == PH_FAILED || c->alert_in >= 0) ? c->failure : NULL;
+}
+
+int hs_tls_alert_received(const hs_sock_t *s)
+{
+    const conn_t *c = conn_of(s);
+    return c ? c->alert_in : -1;
+}
+
+/* The IANA "TLS Alerts" registry (RFC 8447 §10; RFC 8446 §6, RFC 5246 §7.2, RFC 6066 §9,
+ * RFC 7301 §3.2, RFC 7507 §4, RFC 9146 §11): the names its Description column gives. */
+const char *hs_tls_alert_name(int alert)
+{
+    switch (alert) {
+    case 0: return "close_notify";
+    case 10: return "unexpected_message";
+    case 20: return "bad_record_mac";
+    case 21: return "decryption_failed";
+    case 22: return "record_overflow";
+    case 30: return "decompression_failure";
+    case 40: return "handshake_failure";
+    case 41: return "no_certificate";
+    case 42: return "bad_certificate";
+    case 43: return "unsupported_certificate";
+    case 44: return "certificate_revoked";
+    case 45: return "certificate_expired";
+    case 46: return "certificate_unknown";
+    case 47: return "illegal_parameter";
+    case 48: return "unknown_ca";
+    case 49: return "access_denied";
+    case 50: return "decode_error";
+    case 51: return "decrypt_error";
+    case 52: return "too_many_cids_requested";
+    case 60: return "export_restriction";
+    case 70: return "protocol_version";
+    case 71: return "insufficient_security";
+    case 80: return "internal_error";
+    case 86: return "inappropriate_fallback";
+    case 90: return "user_canceled";
+    case 100: return "no_renegotiation";
+    case 109: return "missing_extension";
+    case 110: return "unsupported_extension";
+    case 111: return "certificate_unobtainable";
+    case 112: return "unrecognized_name";
+    case 113: return "bad_certificate_status_response";
+    case 114: return "bad_certificate_hash_value";
+    case 115: return "unknown_psk_identity";
+    case 116: return "certificate_required";
+    case 120: return "no_application_protocol";
+    default: return NULL;
+    }
 }
 
 uint64_t hs_tls_started(const hs_sock_t *s)

@@ -50,11 +50,15 @@ typedef struct host_s {
     char *tls_name;  /* were verified for: a connection is reused only for the same pair */
     hs_client_conn_t *idle_head, *idle_tail;
     uint32_t nidle, nopen;
+    struct hs_client_pool_s *pool;
 } host_t;
 
-/* Exchanges freed are kept for the next ones (at most CLIENT_CACHE per pool), with their header
- * array, their output chain's written-out blocks and their replay buffer: a gateway relaying
- * small responses then allocates nothing per request. */
+/* Exchanges freed are kept for the next ones, with their header array, their output chain's
+ * written-out blocks and their replay buffer: a gateway relaying small responses then allocates
+ * nothing per request. At most CLIENT_CACHE, or as many as the pool has connections open when
+ * that is more: each exchange needs a connection, so under load the cache holds what the next
+ * wave will ask for (a fixed 64 made 1000 concurrent clients malloc and free an exchange each
+ * per request), and an idle gateway keeps no more than its connections' worth. */
 #define CLIENT_CACHE 64
 
 struct hs_client_pool_s {
@@ -63,7 +67,8 @@ struct hs_client_pool_s {
     host_t *hosts;
     hs_client_t *cache; /* freed exchanges, linked through next_free */
     int ncache;
-    size_t nhosts;
+    uint32_t nopen; /* connections open to every host (the cache's bound) */
+    size_t nhosts;  /* records in hosts (bounded: HS_CLIENT_POOL_HOSTS) */
 };
 
 /* A connection: busy (owner set) or idle in its host's list. Kept small: this and the socket are
@@ -125,6 +130,7 @@ static host_t *host_find(hs_client_pool_t *pool, const struct sockaddr *sa, sock
         }
     }
     host_t *h = hs_calloc(1, sizeof(*h));
+    h->pool = pool;
     memcpy(&h->sa, sa, HS_MIN((size_t)salen, sizeof(h->sa)));
     h->salen = salen;
     if (tls) {
@@ -159,6 +165,7 @@ static void conn_close(hs_client_conn_t *k)
         if (!k->owner)
             idle_unlink(k);
         k->host->nopen--;
+        k->host->pool->nopen--;
         k->host = NULL;
     }
     k->owner = NULL;
@@ -211,6 +218,7 @@ static hs_client_conn_t *pool_take(hs_client_pool_t *pool, host_t *h, uint64_t m
         if (peek && !conn_alive(k)) {
             k->owner = NULL;
             h->nopen--;
+            pool->nopen--;
             k->host = NULL;
             hs_sock_close(&k->sock);
             continue;
@@ -384,6 +392,7 @@ static int connect_fresh(hs_client_t *c, host_t *h)
     k->host = h;
     k->owner = c;
     h->nopen++;
+    c->pool->nopen++;
     c->conn = k;
     c->attempts++;
     c->reused = false;
@@ -425,11 +434,7 @@ static void queue_head(hs_client_t *c, const hs_client_req_t *req)
     for (size_t i = 0; i < req->num_headers; i++)
         size += req->headers[i].name.len + req->headers[i].value.len + 4;
     char *start = hs_writer_tail(&c->out, size), *p = start;
-#define PUT(ptr, n)                                                                                                    \
-    do {                                                                                                               \
-        memcpy(p, (ptr), (n));                                                                                         \
-        p += (n);                                                                                                      \
-    } while (0)
+#define PUT(ptr, n) (p = hs_put(p, (ptr), (n)))
 #define PUT_LIT(lit) PUT(lit, sizeof(lit) - 1)
     PUT(m.base, m.len);
     PUT_LIT(" ");
@@ -439,9 +444,10 @@ static void queue_head(hs_client_t *c, const hs_client_req_t *req)
     for (size_t i = 0; i < req->num_headers; i++) {
         const hs_header_t *f = &req->headers[i];
         /* RFC 9112 §6.1-6.2: the framing is ours to write, once */
-        if (HS_IOV_IEQ(f->name, "content-length") || HS_IOV_IEQ(f->name, "transfer-encoding"))
+        if ((f->name.len == 14 && HS_IOV_IEQ(f->name, "content-length")) ||
+            (f->name.len == 17 && HS_IOV_IEQ(f->name, "transfer-encoding")))
             continue;
-        if (HS_IOV_IEQ(f->name, "connection"))
+        if (f->name.len == 10 && HS_IOV_IEQ(f->name, "connection"))
             has_connection = true;
         PUT(f->name.base, f->name.len);
         PUT_LIT(": ");
@@ -489,7 +495,7 @@ hs_client_t *hs_client_start(hs_client_pool_t *pool, const struct sockaddr *sa, 
         hs_buf_t replay = c->replay;
         hdrs = c->hdrs;
         hdrs_cap = c->hdrs_cap;
-        memset(c, 0, sizeof(*c));
+        memset(c, 0, offsetof(hs_client_t, addr)); /* addr and meta: written before they are read */
         c->out = out;
         c->replay = replay;
     } else {
@@ -648,7 +654,7 @@ static void destroy(hs_client_t *c)
         hs_tls_client_free(c->tls);
         c->tls = NULL;
     }
-    if (pool->ncache < CLIENT_CACHE) {
+    if (pool->ncache < CLIENT_CACHE || (uint32_t)pool->ncache < pool->nopen) {
         /* kept for the next exchange: a chain written out keeps its blocks, a large replay copy goes */
         if (c->out.pending)
             hs_writer_reset(&c->out);
@@ -717,6 +723,8 @@ static bool fail(hs_client_t *c, hs_up_cause_t cause, int err, const char *detai
         return true;
     c->error = (hs_client_error_t){
         .cause = cause, .phase = phase_of(c), .sys_errno = err, .detail = detail, .reused = c->reused};
+    if (cause == HS_UP_TLS_ALERT && c->conn)
+        c->error.tls_alert = hs_tls_alert_received(&c->conn->sock);
     c->state = ST_FAILED;
     c->t.end = c->pool->loop->now_ms;
     if (c->conn) {
@@ -854,6 +862,12 @@ static bool exchange_step(hs_client_t *c)
             continue;
         }
         int err = n == 0 ? 0 : errno;
+        if (!c->got_byte && c->tls && !c->reused && hs_tls_alert_received(&c->conn->sock) >= 0) {
+            /* TLS 1.3: a server checks the client's certificate after the client's Finished (RFC
+             * 8446 §4.4.2.4), so its refusal (certificate_required …) is the first thing read */
+            const char *why = hs_tls_failure(&c->conn->sock, NULL);
+            return fail(c, HS_UP_TLS_ALERT, 0, why ? why : "the upstream sent a fatal TLS alert");
+        }
         if (!c->got_byte)
             return fail(c, HS_UP_CLOSED_BEFORE_HEAD, err,
                         err ? "the upstream reset the connection before responding"
@@ -1087,6 +1101,8 @@ static bool handshake_step(hs_client_t *c)
     const char *why = hs_tls_failure(s, NULL);
     if (r == HS_TLS_CERT_INVALID)
         return fail(c, HS_UP_TLS_CERTIFICATE, 0, why ? why : "the upstream's certificate could not be verified");
+    if (hs_tls_alert_received(s) >= 0) /* the upstream's refusal (RFC 8446 §6.2): fail() keeps its number */
+        return fail(c, HS_UP_TLS_ALERT, 0, why ? why : "the upstream sent a fatal TLS alert");
     return fail(c, HS_UP_TLS_HANDSHAKE, 0, why ? why : "the TLS handshake with the upstream failed");
 }
 

@@ -137,56 +137,99 @@ static const struct {
     {"proxy-authorization", HS_HDR_PROXY_AUTHORIZATION, 19},
 };
 
-/* Lowercase-folding table for token lookup. */
-/* clang-format off */
-static const uint8_t lower_tab[256] = {
-#define L4(i) (i), (i) + 1, (i) + 2, (i) + 3
-#define L16(i) L4(i), L4((i) + 4), L4((i) + 8), L4((i) + 12)
-    L16(0), L16(16), L16(32), L16(48),
-    /* 64..95: '@' then A-Z folded to a-z, then [ \ ] ^ _ */
-    64, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
-    112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 91, 92, 93, 94, 95,
-    L16(96), L16(112), L16(128), L16(144), L16(160), L16(176), L16(192), L16(208), L16(224), L16(240),
-#undef L4
-#undef L16
-};
-/* clang-format on */
+/* The token lookup compares whole words instead of bytes. A name of 2..19 bytes is covered by
+ * two or three loads that may overlap and never reach outside it: 2..3 bytes by two 16-bit
+ * loads (the first two, the last two), 4..7 by two 32-bit loads, 8..16 by two 64-bit loads,
+ * 17..19 by three. Each word is case-folded by setting bit 0x20 of every byte that has bit
+ * 0x40: that maps A-Z onto a-z and leaves every byte below 0x40 alone, so it is exact against
+ * the table's names, which are all [a-z-] (a byte matches 'x' only as 'x' or 'X', and '-' only
+ * as '-'). The folded words and the length hash into an open-addressed table of NAME_SLOTS
+ * (linear probing, a quarter full at most), built once before main from header_names, which
+ * stays the one list: a name that is no token usually meets an empty slot at once. */
+#define NAME_SLOTS 256
+typedef struct name_key_s {
+    uint64_t first, last, mid; /* folded words: the first, the last, the middle (17..19 only) */
+    uint8_t len;
+    int token;
+} name_key_t;
+static name_key_t name_keys[HS_ARRAY_SIZE(header_names)];
+static uint8_t name_slot[NAME_SLOTS]; /* 1 + index into name_keys, 0: empty */
+/* A filter before the words: per length, a bit for each first letter a table name of that
+ * length has ((c | 0x20) & 31, the same for both cases of a letter). Most names that are no
+ * token (Date, Server, ETag, Vary, Last-Modified …) stop here. */
+static uint32_t first_letters[20];
 
-/* header_names by length: by_len[len] lists the entries of that length (at most BY_LEN_MAX; the
- * table has at most 5 of any one length), built once before main from the table above, which
- * stays the one list. */
-#define BY_LEN_MAX 8
-static uint8_t by_len[20][BY_LEN_MAX];
-static uint8_t by_len_n[20];
+static inline uint64_t fold_word(uint64_t w)
+{
+    return w | ((w & 0x4040404040404040ull) >> 1);
+}
+
+static inline void name_words(const char *name, size_t len, name_key_t *k)
+{
+    if (len >= 8) {
+        uint64_t a, b;
+        memcpy(&a, name, 8);
+        memcpy(&b, name + len - 8, 8);
+        k->first = fold_word(a);
+        k->last = fold_word(b);
+        if (len > 16) {
+            memcpy(&a, name + 8, 8);
+            k->mid = fold_word(a);
+        } else {
+            k->mid = 0;
+        }
+    } else if (len >= 4) {
+        uint32_t a, b;
+        memcpy(&a, name, 4);
+        memcpy(&b, name + len - 4, 4);
+        k->first = fold_word(a);
+        k->last = fold_word(b);
+        k->mid = 0;
+    } else {
+        uint16_t a, b;
+        memcpy(&a, name, 2);
+        memcpy(&b, name + len - 2, 2);
+        k->first = fold_word(a);
+        k->last = fold_word(b);
+        k->mid = 0;
+    }
+}
+
+static inline unsigned name_hash(const name_key_t *k, size_t len)
+{
+    uint64_t h = (k->first ^ (k->last * 31) ^ len) * 0x9e3779b97f4a7c15ull;
+    return (unsigned)(h >> 56); /* NAME_SLOTS = 256 */
+}
 
 __attribute__((constructor)) static void header_index_init(void)
 {
+    _Static_assert(HS_ARRAY_SIZE(header_names) * 4 <= NAME_SLOTS, "the name table must stay sparse");
     for (size_t i = 0; i < HS_ARRAY_SIZE(header_names); i++) {
         size_t len = header_names[i].len;
-        if (len < HS_ARRAY_SIZE(by_len) && by_len_n[len] < BY_LEN_MAX)
-            by_len[len][by_len_n[len]++] = (uint8_t)i;
-        else
-            abort(); /* a longer name or a crowded length: widen by_len */
+        if (len < 2 || len > 19)
+            abort(); /* a name the words above do not cover: widen name_words */
+        name_key_t *k = &name_keys[i];
+        name_words(header_names[i].name, len, k);
+        k->len = (uint8_t)len;
+        k->token = header_names[i].token;
+        first_letters[len] |= 1u << ((header_names[i].name[0] | 0x20) & 31);
+        unsigned h = name_hash(k, len);
+        while (name_slot[h])
+            h = (h + 1) % NAME_SLOTS;
+        name_slot[h] = (uint8_t)(i + 1);
     }
 }
 
 int hs_header_token(const char *name, size_t len)
 {
-    /* Bucket by length, then by first letter, then compare case-insensitively: a few byte
-     * compares per field instead of a scan of the whole table. */
-    if (len < 2 || len >= HS_ARRAY_SIZE(by_len))
+    if (len < 2 || len > 19 || !(first_letters[len] & (1u << ((name[0] | 0x20) & 31))))
         return HS_HDR_OTHER;
-    unsigned char c0 = lower_tab[(unsigned char)name[0]];
-    for (unsigned j = 0; j < by_len_n[len]; j++) {
-        size_t i = by_len[len][j];
-        const char *n = header_names[i].name;
-        if ((unsigned char)n[0] != c0)
-            continue;
-        size_t k = 1;
-        while (k < len && lower_tab[(unsigned char)name[k]] == (unsigned char)n[k])
-            k++;
-        if (k == len)
-            return header_names[i].token;
+    name_key_t q;
+    name_words(name, len, &q);
+    for (unsigned h = name_hash(&q, len); name_slot[h]; h = (h + 1) % NAME_SLOTS) {
+        const name_key_t *k = &name_keys[name_slot[h] - 1];
+        if (k->first == q.first && k->last == q.last && k->mid == q.mid && k->len == len)
+            return k->token;
     }
     return HS_HDR_OTHER;
 }
@@ -211,6 +254,26 @@ static inline const char *skip_field_value(const char *p, const char *end)
     }
 #endif
     while (p < end && IS_FIELD(*p))
+        p++;
+    return p;
+}
+
+/* The first byte at or after p (before end) that is not a tchar: where a field name ends.
+ * Four bytes a round while four remain, so that the bound is checked once per round. */
+static inline const char *skip_tchars(const char *p, const char *end)
+{
+    while (end - p >= 4) {
+        if (!IS_TCHAR(p[0]))
+            return p;
+        if (!IS_TCHAR(p[1]))
+            return p + 1;
+        if (!IS_TCHAR(p[2]))
+            return p + 2;
+        if (!IS_TCHAR(p[3]))
+            return p + 3;
+        p += 4;
+    }
+    while (p < end && IS_TCHAR(*p))
         p++;
     return p;
 }
@@ -261,8 +324,7 @@ static inline __attribute__((always_inline)) int parse_fields(const char **pp, c
             return k == 0 ? FE_WS_FIRST : FE_OBS_FOLD;
         const char *line = p;
         const char *n = p;
-        while (p < end && IS_TCHAR(*p))
-            p++;
+        p = skip_tchars(p, end);
         if (p == end)
             return (size_t)(p - line) > max_field ? FE_FIELD_SIZE : FE_AGAIN;
         if (*p != ':') {
@@ -481,8 +543,8 @@ int hs_parse_request(const char *buf, size_t len, hs_parsed_req_t *req, const hs
     {
         static const char proto[] = "HTTP/";
         size_t have = (size_t)(end - p);
-        size_t cmp = have < 5 ? have : 5;
-        if (memcmp(p, proto, cmp) != 0)
+        /* a constant length is compared inline; a shorter prefix only while the line arrives */
+        if (have >= 5 ? memcmp(p, proto, 5) != 0 : memcmp(p, proto, have) != 0)
             FAIL(NO_VERSION, "the request line does not end in an HTTP version");
         if (have < 10)
             NEED_MORE(); /* "HTTP/1.1\r\n" */
@@ -601,7 +663,7 @@ int hs_parse_response(const char *buf, size_t len, hs_parsed_res_t *res, const h
      * CRLF) fails at once instead of waiting for more. */
     static const char proto[] = "HTTP/";
     size_t have = (size_t)(end - p);
-    if (memcmp(p, proto, have < 5 ? have : 5) != 0)
+    if (have >= 5 ? memcmp(p, proto, 5) != 0 : memcmp(p, proto, have) != 0) /* constant length: inline */
         FAIL(HS_UP_MALFORMED_HEAD, "the response does not start with an HTTP/1.x status line");
     if (have >= 6 && (p[5] < '0' || p[5] > '9'))
         FAIL(HS_UP_MALFORMED_HEAD, "the HTTP version of the response is malformed");

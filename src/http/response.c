@@ -33,16 +33,25 @@ hs_iovec_t hs__status_line(int status)
 }
 
 /* ---- headers and bodies ---- */
+static void res_headers_grow(hs_req_t *req, size_t cap)
+{
+    hs_res_header_t *h = hs_arena_alloc(&req->arena, cap * sizeof(*h));
+    if (req->num_res_headers)
+        memcpy(h, req->res_headers, req->num_res_headers * sizeof(*h));
+    req->res_headers = h;
+    req->cap_res_headers = cap;
+}
+
+void hs_res_headers_reserve(hs_req_t *req, size_t n)
+{
+    if (req->cap_res_headers - req->num_res_headers < n)
+        res_headers_grow(req, HS_MAX(req->num_res_headers + n, (size_t)8));
+}
+
 void hs_res_header(hs_req_t *req, hs_iovec_t name, hs_iovec_t value)
 {
-    if (req->num_res_headers == req->cap_res_headers) {
-        size_t cap = req->cap_res_headers ? req->cap_res_headers * 2 : 8;
-        hs_res_header_t *h = hs_arena_alloc(&req->arena, cap * sizeof(*h));
-        if (req->num_res_headers)
-            memcpy(h, req->res_headers, req->num_res_headers * sizeof(*h));
-        req->res_headers = h;
-        req->cap_res_headers = cap;
-    }
+    if (req->num_res_headers == req->cap_res_headers)
+        res_headers_grow(req, req->cap_res_headers ? req->cap_res_headers * 2 : 8);
     req->res_headers[req->num_res_headers++] = (hs_res_header_t){name, value};
 }
 
@@ -87,8 +96,7 @@ void hs_res_body_file(hs_req_t *req, int fd, off_t off, size_t len)
 
 static inline char *put(char *p, const char *s, size_t n)
 {
-    memcpy(p, s, n);
-    return p + n;
+    return hs_put(p, s, n);
 }
 
 int hs_res_interim(hs_req_t *req, int status, const hs_res_header_t *headers, size_t n)

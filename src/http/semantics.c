@@ -48,9 +48,13 @@ static bool valid_authority(hs_iovec_t a)
             return false;
         i++;
     } else {
-        for (; i < a.len && a.base[i] != ':'; i++)
-            if (!reg_name_char[(unsigned char)a.base[i]])
-                return false;
+        /* up to the first byte that is not a reg-name byte (':' is not one): four a round */
+        const unsigned char *b = (const unsigned char *)a.base;
+        while (i + 4 <= a.len && reg_name_char[b[i]] && reg_name_char[b[i + 1]] && reg_name_char[b[i + 2]] &&
+               reg_name_char[b[i + 3]])
+            i += 4;
+        while (i < a.len && reg_name_char[b[i]])
+            i++;
     }
     if (i < a.len) {
         if (a.base[i] != ':')

@@ -309,6 +309,9 @@ static void worker_take_gen(hs_worker_t *w)
     *old = now;
     if (w->draining)
         old->n = 0;
+    for (hs_module_t *const *m = w->srv->modules; *m; m++)
+        if ((*m)->worker_gen && w->mod[(*m)->index])
+            (*m)->worker_gen(w);
 }
 
 /* The loop was woken from another thread: offloaded work may be done (the shutdown flag is

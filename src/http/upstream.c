@@ -1,6 +1,7 @@
 /* statusd — the upstream-failure cause table (upstream.def), Proxy-Status formatting (RFC 9209)
  * and Via loop detection (RFC 9110 §7.6.3). */
 #include "hs/upstream.h"
+#include "hs/tls.h"
 
 static const hs_up_cause_info_t table[] = {
 #define HS_CAUSE(sym, id_, type, st, de, to, flags_, summary_)                                                         \
@@ -99,6 +100,16 @@ void hs_proxy_status_format(hs_buf_t *out, const hs_proxy_status_t *ps)
     if (c) {
         HS_BUF_LIT(out, "; error=");
         hs_buf_append(out, c->error_type, strlen(c->error_type));
+        if (c->cause == HS_UP_TLS_ALERT && ps->tls_alert >= 0 && ps->tls_alert <= 255) {
+            /* RFC 9209 §2.3.15: alert-id an sf-integer, alert-message a token or an sf-string
+             * (a string here), both from the TLS Alerts registry */
+            hs_buf_printf(out, "; alert-id=%d", ps->tls_alert);
+            const char *alert = hs_tls_alert_name(ps->tls_alert);
+            if (alert) {
+                HS_BUF_LIT(out, "; alert-message=");
+                sf_string(out, hs_iov_cstr(alert));
+            }
+        }
     } else if (ps->received_status >= 100 && ps->received_status <= 999) {
         /* RFC 9209 §2.1.2: an sf-integer */
         hs_buf_printf(out, "; received-status=%d", ps->received_status);

@@ -8,7 +8,8 @@ from test_cli_explain import run
 UPSTREAM = {  # id: (standard, detailed, timeouts); None: the status stays (after the head)
     "dns_error": (502, 530, 502), "dns_timeout": (504, 530, 504), "connect_refused": (502, 521, 502),
     "connect_timeout": (504, 522, 599), "no_route": (502, 523, 502), "connect_error": (502, 521, 502),
-    "tls_handshake": (502, 525, 502), "tls_certificate": (502, 526, 502), "send_timeout": (504, 524, 598),
+    "tls_handshake": (502, 525, 502), "tls_certificate": (502, 526, 502),
+    "tls_alert": (502, 525, 502), "send_timeout": (504, 524, 598),
     "head_timeout": (504, 524, 598), "closed_before_head": (502, 520, 502), "malformed_head": (502, 520, 502),
     "no_healthy_upstream": (503, 503, 503), "connection_limit": (503, 503, 503),
     "proxy_loop_detected": (502, 502, 502), "truncated_body": None, "body_timeout": None,

@@ -88,6 +88,18 @@ def test_trusted_proxies_and_host_modes(make_server, up):
     assert value(f, "via") == "1.1 lb"  # proxy.via off: passed on, nothing added
 
 
+def test_forwarded_host_with_port_is_quoted(make_server, up):
+    """RFC 7239 §4: a Host with a port is not a token, so Forwarded's host= is a quoted-string;
+    X-Forwarded-Host carries it as it came."""
+    srv = make_server("--proxy", "http://127.0.0.1:%d" % up, "--proxy-forwarded")
+    req = (b"GET /echo HTTP/1.1\r\nHost: proxy.test:8080\r\nConnection: close\r\n\r\n")
+    rs, _ = parse_responses(exchange(srv.port, req, 5.0))
+    assert rs and rs[-1].status == 200, rs
+    _, f = head_fields(rs[-1].body)
+    assert value(f, "forwarded") == 'for=127.0.0.1;host="proxy.test:8080";proto=http', f
+    assert value(f, "x-forwarded-host") == "proxy.test:8080", f
+
+
 def test_http10_client_gets_host_and_via_10(make_server, up):
     srv = make_server("--proxy", "http://127.0.0.1:%d" % up, "--proxy-via", "gw1")
     raw = exchange(srv.port, b"GET /echo HTTP/1.0\r\n\r\n")
@@ -526,6 +538,81 @@ def test_reload_follows_the_new_upstreams(make_server, up, up2):
     time.sleep(0.5)  # health checks of the new configuration ran
     assert whoami(srv.port, "/app/whoami") == up2
     import shutil
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def wakeups(pid):
+    """How often the server's threads went to sleep and woke up so far: the voluntary context
+    switches of each (/proc/PID/task/TID/status). An idle event loop that no timer wakes blocks in
+    epoll_wait and adds none; one with a timer adds one or two each time it fires."""
+    n = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                n += sum(int(l.split()[1]) for l in f if l.startswith("voluntary_ctxt_switches:"))
+        except OSError:
+            pass  # a thread that ended meanwhile
+    return n
+
+
+def idle_wakeups(pid, seconds):
+    before = wakeups(pid)
+    time.sleep(seconds)
+    return wakeups(pid) - before
+
+
+def test_health_timer_only_with_checks(make_server):
+    """Worker 0's health-check timer exists only while the current generation has paths with
+    proxy.health_check, and follows reloads: an idle server without checks (a proxy path without
+    them included) does not wake at all; a reload that adds checks starts them at once (a dead
+    upstream is out of rotation: 503 no_healthy_upstream); one that removes them stops the timer."""
+    import shutil
+    import signal
+    import tempfile
+    dead = dead_port()
+    d = tempfile.mkdtemp(dir="/tmp")  # readable by the user the server runs as
+    os.chmod(d, 0o755)
+    path = os.path.join(d, "c.yaml")
+
+    def write(checks):
+        with open(path + ".tmp", "w") as f:
+            f.write("hosts:\n  \"*\":\n    paths:\n      /app: {proxy: {upstreams: [\"http://127.0.0.1:%d/\"]%s}}\n"
+                    % (dead, ", health_check: /ok, health_interval: 100ms" if checks else ""))
+        os.chmod(path + ".tmp", 0o644)
+        os.rename(path + ".tmp", path)
+
+    def reload(n):
+        srv.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while time.time() < deadline and srv.stderr().count("configuration reloaded") < n:
+            time.sleep(0.02)
+        assert srv.stderr().count("configuration reloaded") == n, srv.stderr()
+
+    write(False)
+    srv = make_server("--config", path)
+    r = get(srv.port, "/app/x")[0]
+    assert r.status == 502 and "connection_refused" in r.header("proxy-status"), r  # a proxy path, no checks
+    time.sleep(0.3)
+    quiet = idle_wakeups(srv.proc.pid, 2.5)
+    assert quiet <= 1, "an idle server without health checks woke %d times in 2.5 s" % quiet
+
+    write(True)
+    reload(1)
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        r = get(srv.port, "/app/x")[0]
+        if r.status == 503:
+            break
+        time.sleep(0.05)
+    assert r.status == 503 and "no_healthy_upstream" in r.header("proxy-status"), r
+    busy = idle_wakeups(srv.proc.pid, 1.0)
+    assert busy >= 5, "health checks every 100 ms, yet only %d wake-ups in 1 s" % busy
+
+    write(False)
+    reload(2)
+    time.sleep(0.3)
+    quiet = idle_wakeups(srv.proc.pid, 2.5)
+    assert quiet <= 1, "the checks were removed, yet the server woke %d times in 2.5 s" % quiet
     shutil.rmtree(d, ignore_errors=True)
 
 

@@ -8,7 +8,7 @@ resolv.conf names it), two dead upstreams (passive health then takes both out), 
 a one-connection limit. Every row asserts the status, Proxy-Status (RFC 9209: error type and the
 cause in details), Retry-After where due, and the access log line (upstream_status,
 upstream_cause, upstream_phase). "No route" needs a network namespace: test_no_route.
-The TLS rows (525 tls_handshake, 526 tls_certificate) are driven by test_proxy_tls.py.
+The TLS rows (525 tls_handshake and tls_alert, 526 tls_certificate) are driven by test_proxy_tls.py.
 """
 import json
 import os

@@ -1,16 +1,18 @@
-"""The gateway to https:// upstreams: issue 13's TLS rows (525 tls_handshake, 526 tls_certificate)
-through the real binary in all three modes, and the happy paths.
+"""The gateway to https:// upstreams: issue 13's TLS rows (525 tls_handshake and tls_alert, 526
+tls_certificate) through the real binary in all three modes, and the happy paths.
 
 Certificates are made at test time (tlsutil.Pki: a test CA the gateway trusts through
 proxy.tls.ca, and a second Pki whose CA it does not know). Upstreams, each on its own
 127.0.0.1 port: statusd with a tls:// listener (the happy path, keep-alive reuse counted by its
 own statusd_tls_handshakes_total, a client certificate required), statusd with a certificate
 from the unknown CA, fixtures/tls_upstream.py serving an expired certificate, one for another
-name, one that reports the SNI it got, one that sends garbage instead of TLS, one that answers
-the ClientHello with a fatal alert, a plain-HTTP statusd, and a listener that never speaks (the
-handshake runs out of the connect timeout). Every failure asserts the status of its mode,
-Proxy-Status (RFC 9209 §2.3.13 tls_protocol_error, §2.3.14 tls_certificate_error), the reason in
-the error page, and the json access log's cause and upstream fields; /metrics counts the cause.
+name, one that reports the SNI it got, one that sends garbage instead of TLS, three that answer
+the ClientHello with a fatal alert (handshake_failure, unrecognized_name, a number the registry
+does not name), a plain-HTTP statusd, and a listener that never speaks (the handshake runs out of
+the connect timeout). Every failure asserts the status of its mode, Proxy-Status (RFC 9209
+§2.3.13 tls_protocol_error, §2.3.14 tls_certificate_error, §2.3.15 tls_alert_received with
+alert-id and alert-message), the reason in the error page, and the json access log's cause and
+upstream fields (upstream_tls_error: the reason; upstream_tls_alert); /metrics counts the cause.
 """
 import json
 import os
@@ -32,14 +34,17 @@ MODES = ("standard", "detailed", "timeouts")
 TABLE = {
     "tls_handshake": ((502, 525, 502), "tls_protocol_error"),  # RFC 9209 §2.3.13
     "tls_certificate": ((502, 526, 502), "tls_certificate_error"),  # RFC 9209 §2.3.14
+    "tls_alert": ((502, 525, 502), "tls_alert_received"),  # RFC 9209 §2.3.15
     "connect_timeout": ((504, 522, 599), "connection_timeout"),  # RFC 9209 §2.3.9
 }
 
 
-def tls_upstream(mode, cert=None, key=None):
+def tls_upstream(mode, cert=None, key=None, alert=None):
     args = [PY, TLS_UPSTREAM, "--mode", mode]
     if cert:
         args += ["--cert", cert, "--key", key]
+    if alert is not None:
+        args += ["--alert", str(alert)]
     p = Proc(args, "port ")
     return p, int(p.first.split()[1])
 
@@ -62,7 +67,10 @@ class Upstreams:
         self.wrong_name = self._proc("ok", *self.pki.server("wrong", names=("other.test",), ips=()))
         self.sni = self._proc("ok", *self.pki.server("sni"))
         self.garbage = self._proc("garbage")
-        self.alert = self._proc("alert")
+        self.alert = self._proc("alert")  # 40 handshake_failure
+        self.alert_name = self._proc("alert", alert=112)  # unrecognized_name
+        self.alert_unnamed = self._proc("alert", alert=199)  # no name in the registry
+        self.require_cert = self._proc("require-cert", *self.pki.server("reqcert"))  # TLS 1.3, mTLS
         # TCP connections complete in the kernel's backlog; nothing ever answers the ClientHello
         self.silent = socket.socket()
         self.silent.bind(("127.0.0.1", 0))
@@ -74,8 +82,8 @@ class Upstreams:
         self.servers.append(s)
         return s.port
 
-    def _proc(self, mode, cert=None, key=None):
-        p, port = tls_upstream(mode, cert, key)
+    def _proc(self, mode, cert=None, key=None, alert=None):
+        p, port = tls_upstream(mode, cert, key, alert)
         self.procs.append(p)
         return port
 
@@ -119,6 +127,9 @@ hosts:
       /plain: {proxy: {upstreams: ["https://127.0.0.1:%(plain)d/"]}}
       /garbage: {proxy: {upstreams: ["https://127.0.0.1:%(garbage)d/"]}}
       /alert: {proxy: {upstreams: ["https://127.0.0.1:%(alert)d/"]}}
+      /alert-112: {proxy: {upstreams: ["https://127.0.0.1:%(alert_name)d/"]}}
+      /alert-199: {proxy: {upstreams: ["https://127.0.0.1:%(alert_unnamed)d/"]}}
+      /require-cert: {proxy: {upstreams: ["https://127.0.0.1:%(require_cert)d/"]}}
       /silent: {proxy: {upstreams: ["https://127.0.0.1:%(silent)d/"]}}
       /insecure-unknown-ca: {proxy: {upstreams: ["https://127.0.0.1:%(unknown_ca)d/"], tls: {insecure: true}}}
       /insecure-expired: {proxy: {upstreams: ["https://127.0.0.1:%(expired)d/"], tls: {insecure: true}}}
@@ -128,6 +139,7 @@ hosts:
       /_m: {metrics: true}
 """ % dict(mode=mode, ca=ca, cert=cert, key=key, good=u.good, sni=u.sni, unknown_ca=u.unknown_ca,
            expired=u.expired, wrong_name=u.wrong_name, plain=u.plain, garbage=u.garbage, alert=u.alert,
+           alert_name=u.alert_name, alert_unnamed=u.alert_unnamed, require_cert=u.require_cert,
            silent=u.silent.getsockname()[1], mtls=u.mtls)
 
 
@@ -166,13 +178,13 @@ def record(srv, target, timeout=5.0):
     raise AssertionError("no log record for %s" % target)
 
 
-def check_failure(srv, mode, target, cause, why, phase="tls"):
+def check_failure(srv, mode, target, cause, why, phase="tls", params=""):
     r, _, raw = get(srv.port, target, timeout=10)
     assert r is not None, raw[:300]
     statuses, etype = TABLE[cause]
     want = statuses[MODES.index(mode)]
     assert r.status == want, (mode, target, r.status, raw[:600])
-    assert r.header("proxy-status") == 'statusd; error=%s; details="%s"' % (etype, cause), r
+    assert r.header("proxy-status") == 'statusd; error=%s%s; details="%s"' % (etype, params, cause), r
     assert r.header("retry-after") is None
     # the page says why (OpenSSL's words), names the cause and the request, not the address
     rec = record(srv, target)
@@ -180,7 +192,14 @@ def check_failure(srv, mode, target, cause, why, phase="tls"):
     assert b"127.0.0.1:" not in r.body and b"localhost:" not in r.body, r.body
     assert rec["status"] == want and rec["cause"] == "upstream_" + cause, rec
     assert rec["upstream_cause"] == cause and rec["upstream_status"] == str(want), rec
-    assert rec["upstream_phase"] == phase, rec
+    assert rec["upstream_phase"] in (phase if isinstance(phase, tuple) else (phase,)), rec
+    # the reason is the log's too (a TLS cause), bounded and escaped by the log's renderer
+    if cause.startswith("tls_"):
+        assert rec["upstream_tls_error"] == why, rec
+    else:
+        assert "upstream_tls_error" not in rec, rec
+    if cause != "tls_alert":
+        assert "upstream_tls_alert" not in rec, rec
     return r, rec
 
 
@@ -200,10 +219,36 @@ def test_certificate_invalid(ups, gws, mode, path, why):
 @pytest.mark.parametrize("path,why", [
     ("/plain", "wrong version number"),  # a plain HTTP server: its 400 is no TLS record
     ("/garbage", "wrong version number"),  # bytes that are not TLS, before the ClientHello's answer
-    ("/alert", "sslv3 alert handshake failure"),  # a fatal alert in answer to the ClientHello
 ])
 def test_handshake_failed(ups, gws, mode, path, why):
     check_failure(gws(mode), mode, path + "/get", "tls_handshake", why)
+
+
+# ---- 525: an alert from the upstream (RFC 9209 §2.3.15) -------------------------------------------
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("path,alert,name,why", [
+    ("/alert", 40, "handshake_failure", "sslv3 alert handshake failure"),
+    ("/alert-112", 112, "unrecognized_name", "tlsv1 unrecognized name"),
+    ("/alert-199", 199, None, "TLS error"),  # OpenSSL has no words for it, nor the registry a name
+])
+def test_alert_received(ups, gws, mode, path, alert, name, why):
+    """A fatal alert in answer to the ClientHello is the upstream's refusal: tls_alert, with the
+    alert's number (alert-id, an sf-integer) and its registry name (alert-message, a string)."""
+    params = "; alert-id=%d" % alert + ('; alert-message="%s"' % name if name else "")
+    _, rec = check_failure(gws(mode), mode, path + "/get", "tls_alert", why, params=params)
+    assert rec["upstream_tls_alert"] == str(alert), rec
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_alert_after_the_handshake(ups, gws, mode):
+    """TLS 1.3: a server that wants a client certificate refuses one missing after the client's
+    Finished (RFC 8446 §4.4.2.4): the certificate_required alert is the first thing the gateway
+    reads, while it sends the request or waits for the response. Still the upstream's alert, not
+    a closed connection."""
+    params = '; alert-id=116; alert-message="certificate_required"'
+    _, rec = check_failure(gws(mode), mode, "/require-cert/get", "tls_alert", "tlsv13 alert certificate required",
+                           phase=("send", "wait"), params=params)  # it may come before the request is out
+    assert rec["upstream_tls_alert"] == "116", rec
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -214,6 +259,43 @@ def test_handshake_timeout_is_a_connect_timeout(ups, gws, mode):
     check_failure(gws(mode), mode, "/silent/get", "connect_timeout",
                   "the TLS handshake with the upstream did not end in time")
     assert time.monotonic() - t0 >= 0.35
+
+
+def test_combined_log_names_the_reason(ups):
+    """The text (combined) access log carries the same fields: the reason quoted (it has spaces),
+    the alert's number bare, and nothing of the kind for a failure that is not TLS's; a template
+    has them as $field_upstream_tls_error and $field_upstream_tls_alert."""
+    path = write_yaml(gateway_conf(ups, "detailed"))
+    srv = Server("--config", path)
+    try:
+        assert get(srv.port, "/expired/c")[0].status == 526
+        assert get(srv.port, "/alert/c")[0].status == 525
+        assert get(srv.port, "/silent/c", timeout=10)[0].status == 522
+        lines = {}
+        for target in ("/expired/c", "/alert/c", "/silent/c"):
+            got = [l for l in srv.access_log(wait_for='"GET %s ' % target) if '"GET %s ' % target in l]
+            assert len(got) == 1, got
+            lines[target] = got[0]
+        assert ' upstream_phase=tls upstream_tls_error="certificate has expired" upstream_timing=' \
+            in lines["/expired/c"], lines
+        assert ' upstream_tls_error="sslv3 alert handshake failure" upstream_tls_alert=40 upstream_timing=' \
+            in lines["/alert/c"], lines
+        assert "upstream_cause=connect_timeout" in lines["/silent/c"] and "upstream_tls_" not in lines["/silent/c"]
+    finally:
+        rc = srv.stop()
+    assert rc in (0, None) and not BAD_STDERR.search(srv.stderr()), srv.stderr()[-2000:]
+    # a template names them as $field_NAME ("-" when absent)
+    srv = Server("--config", path, "--log-format", "T $target|$field_upstream_tls_error|$field_upstream_tls_alert")
+    try:
+        assert get(srv.port, "/alert/t")[0].status == 525
+        assert get(srv.port, "/expired/t")[0].status == 526
+        got = [l.strip() for l in srv.access_log(wait_for="T /", count=2)]
+        assert "T /alert/t|sslv3 alert handshake failure|40" in got, got
+        assert "T /expired/t|certificate has expired|-" in got, got
+    finally:
+        rc = srv.stop()
+        os.unlink(path)
+    assert rc in (0, None) and not BAD_STDERR.search(srv.stderr()), srv.stderr()[-2000:]
 
 
 # ---- 200 -------------------------------------------------------------------------------------
@@ -280,14 +362,17 @@ def test_metrics_count_the_tls_causes(ups, gws):
             got[m.group(1)] = int(m.group(2))
         return got
 
-    exp, alert = "127.0.0.1:%d" % ups.expired, "127.0.0.1:%d" % ups.alert
-    b_exp, b_alert = attempts(exp).get("tls_certificate", 0), attempts(alert).get("tls_handshake", 0)
+    exp, alert, garbage = ("127.0.0.1:%d" % p for p in (ups.expired, ups.alert, ups.garbage))
+    b_exp, b_alert = attempts(exp).get("tls_certificate", 0), attempts(alert).get("tls_alert", 0)
+    b_garbage = attempts(garbage).get("tls_handshake", 0)
     assert get(srv.port, "/expired/m")[0].status == 502
     assert get(srv.port, "/alert/m")[0].status == 502
+    assert get(srv.port, "/garbage/m")[0].status == 502
     assert attempts(exp).get("tls_certificate", 0) == b_exp + 1
-    assert attempts(alert).get("tls_handshake", 0) == b_alert + 1
+    assert attempts(alert).get("tls_alert", 0) == b_alert + 1
+    assert attempts(garbage).get("tls_handshake", 0) == b_garbage + 1
     body = get(srv.port, "/_m")[0].body.decode()
-    for cause in ("upstream_tls_certificate", "upstream_tls_handshake"):
+    for cause in ("upstream_tls_certificate", "upstream_tls_handshake", "upstream_tls_alert"):
         assert re.search(r'^statusd_http_request_errors_total\{[^}]*cause="%s"[^}]*\} [1-9]\d*$' % cause, body, re.M), \
             cause
 

@@ -770,6 +770,7 @@ hs_module_t hs_module_proxy = {
     .init = init,
     .init_worker = hs__proxy_init_worker,
     .fini_worker = hs__proxy_fini_worker,
+    .worker_gen = hs__proxy_worker_gen,
     .content = hs__proxy_content,
     .log = hs__proxy_log,
     .metrics = hs__proxy_metrics,

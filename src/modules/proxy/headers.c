@@ -132,9 +132,12 @@ static void join_add(join_t *j, hs_iovec_t v)
     }
 }
 
-/* Write what came, then ", ", then our element (when there is one): into the arena. */
-static hs_iovec_t join_with(hs_req_t *req, const join_t *j, const char *mine, size_t mlen)
+/* Write what came, then ", ", then our element (when there is one): into the arena. When
+ * nothing came and ours already lives as long as the request (`mine_kept`), ours is the value. */
+static hs_iovec_t join_with(hs_req_t *req, const join_t *j, const char *mine, size_t mlen, bool mine_kept)
 {
+    if (j->n == 0 && mine_kept)
+        return hs_iov(mine, mlen);
     char *out = hs_arena_alloc(&req->arena, j->len + mlen + 1), *p = out;
     for (size_t i = 0; i < j->n; i++) {
         if (p > out) {
@@ -157,26 +160,39 @@ static hs_iovec_t join_with(hs_req_t *req, const join_t *j, const char *mine, si
 
 static inline char *put(char *p, const char *s, size_t n)
 {
-    memcpy(p, s, n);
-    return p + n;
+    return hs_put(p, s, n);
 }
 
-/* RFC 7239 §4: a value that is not a token is a quoted-string (p needs 2 + 2 * v.len bytes). */
+/* tchar (RFC 9110 §5.6.2), as a table made once before main */
+static bool tchar_tab[256];
+
+__attribute__((constructor)) static void tchar_tab_init(void)
+{
+    for (int c = 0; c < 256; c++)
+        tchar_tab[c] = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
+                       (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* RFC 7239 §4: a value that is not a token is a quoted-string (p needs 2 + 2 * v.len bytes). A
+ * Host with a port is the common case of the second: quoted whole when it holds no DQUOTE or
+ * backslash, else escaped byte by byte. */
 static char *fwd_value(char *p, hs_iovec_t v)
 {
-    bool token = v.len > 0;
-    for (size_t i = 0; i < v.len && token; i++) {
-        unsigned char c = (unsigned char)v.base[i];
-        token =
-            (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c && strchr("!#$%&'*+-.^_`|~", c));
-    }
-    if (token)
+    const unsigned char *b = (const unsigned char *)v.base;
+    size_t i = 0;
+    while (i < v.len && tchar_tab[b[i]])
+        i++;
+    if (v.len && i == v.len)
         return put(p, v.base, v.len);
     *p++ = '"';
-    for (size_t i = 0; i < v.len; i++) {
-        if (v.base[i] == '"' || v.base[i] == '\\')
-            *p++ = '\\';
-        *p++ = v.base[i];
+    if (!memchr(v.base + i, '"', v.len - i) && !memchr(v.base + i, '\\', v.len - i)) {
+        p = put(p, v.base, v.len);
+    } else {
+        for (i = 0; i < v.len; i++) {
+            if (v.base[i] == '"' || v.base[i] == '\\')
+                *p++ = '\\';
+            *p++ = v.base[i];
+        }
     }
     *p++ = '"';
     return p;
@@ -207,12 +223,15 @@ void hs__proxy_request_fields(hs_req_t *req, const proxy_conf_t *pc, const proxy
     size_t n = req->p.num_headers;
     hs_header_t *h = hs_arena_alloc(&req->arena, (n + 10) * sizeof(*h));
     size_t k = 0;
-    conn_opts_t co = {.n = 0};
+    conn_opts_t co; /* the inline arrays are not cleared: only their first n are read */
+    co.v = co.inl;
+    co.n = 0;
     if (req->meta.h[HS_HDR_CONNECTION])
         connection_options(&req->arena, in, n, &co);
     const hs_iovec_t *opt = co.v;
     size_t nopt = co.n;
-    join_t via = {0}, fwd = {0}, xff = {0};
+    join_t via, fwd, xff;
+    via.n = via.len = fwd.n = fwd.len = xff.n = xff.len = 0;
     hs_iovec_t xfp = HS_IOV_NULL, xfh = HS_IOV_NULL;
     bool trusted = pc->ntrusted > 0 && hs__proxy_cidr_match(pc->trusted, pc->ntrusted, hs_req_peer_addr(req));
     bool fwd_on = pc->forwarded, x_on = pc->x_forwarded;
@@ -299,13 +318,13 @@ void hs__proxy_request_fields(hs_req_t *req, const proxy_conf_t *pc, const proxy
             size_t vl = HS_MIN(strlen(pc->via_name), sizeof(me) - 4);
             p = put(p, pc->via_name, vl);
         }
-        h[k++] = (hs_header_t){.name = HS_IOV("Via"), .value = join_with(req, &via, me, (size_t)(p - me))};
+        h[k++] = (hs_header_t){.name = HS_IOV("Via"), .value = join_with(req, &via, me, (size_t)(p - me), false)};
     }
 
     /* the client's address */
-    char ip[HS_ADDR_MAX];
+    char *ip = hs_arena_alloc(&req->arena, HS_ADDR_MAX); /* kept: X-Forwarded-For's value */
     const struct sockaddr *peer = hs_req_peer_addr(req);
-    size_t iplen = hs_addr_format(peer, ip, sizeof(ip), 0);
+    size_t iplen = hs_addr_format(peer, ip, HS_ADDR_MAX, 0);
     const struct sockaddr_in6 *p6 = (const struct sockaddr_in6 *)peer;
     bool v6 = peer->sa_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(&p6->sin6_addr);
     hs_iovec_t scheme = hs_iov_cstr(hs_req_scheme(req));
@@ -325,10 +344,10 @@ void hs__proxy_request_fields(hs_req_t *req, const proxy_conf_t *pc, const proxy
         }
         p = put(p, ";proto=", 7);
         p = put(p, scheme.base, scheme.len);
-        h[k++] = (hs_header_t){.name = HS_IOV("Forwarded"), .value = join_with(req, &fwd, me, (size_t)(p - me))};
+        h[k++] = (hs_header_t){.name = HS_IOV("Forwarded"), .value = join_with(req, &fwd, me, (size_t)(p - me), true)};
     }
     if (x_on) {
-        h[k++] = (hs_header_t){.name = HS_IOV("X-Forwarded-For"), .value = join_with(req, &xff, ip, iplen)};
+        h[k++] = (hs_header_t){.name = HS_IOV("X-Forwarded-For"), .value = join_with(req, &xff, ip, iplen, true)};
         h[k++] = (hs_header_t){.name = HS_IOV("X-Forwarded-Proto"), .value = xfp.base ? xfp : scheme};
         if (xfh.base || client_host.len)
             h[k++] = (hs_header_t){.name = HS_IOV("X-Forwarded-Host"), .value = xfh.base ? xfh : client_host};
@@ -345,66 +364,117 @@ void hs__proxy_request_fields(hs_req_t *req, const proxy_conf_t *pc, const proxy
 }
 
 /* ---- towards the client ---- */
-static hs_iovec_t copy(char **p, hs_iovec_t v)
+
+/* The fields of one section (a response head, interim head or trailer section) all lie in the
+ * one buffer the parser read; that buffer goes back to the upstream connection (or the pool)
+ * before the response leaves. One copy of the span the fields cover, into the arena, instead of
+ * one per name and value: the pointers are then moved by the same offset. */
+typedef struct span_s {
+    const char *lo;
+    char *mem;
+} span_t;
+
+static void span_copy(hs_req_t *req, const hs_header_t *h, size_t n, span_t *s)
 {
-    memcpy(*p, v.base, v.len);
-    hs_iovec_t r = hs_iov(*p, v.len);
-    *p += v.len;
-    return r;
+    /* in order in one buffer (the parser's): from the first name to the end of the last value */
+    const char *lo = n ? h[0].name.base : NULL;
+    size_t len = n ? (size_t)(h[n - 1].value.base + h[n - 1].value.len - lo) : 0;
+    s->lo = lo;
+    s->mem = hs_arena_alloc(&req->arena, len ? len : 1);
+    if (len)
+        memcpy(s->mem, lo, len);
 }
 
-/* Should this field of an upstream's response go on to the client? */
-static bool keep_response_field(hs_iovec_t nm, bool upgrade, const hs_iovec_t *opt, size_t nopt)
+static inline hs_iovec_t moved(const span_t *s, hs_iovec_t v)
 {
-    if (nm.len == 7 && HS_IOV_IEQ(nm, "upgrade"))
-        return upgrade;
-    if (hs__proxy_hop_by_hop(nm))
-        return false;
-    if ((nm.len == 4 && HS_IOV_IEQ(nm, "date")) || (nm.len == 6 && HS_IOV_IEQ(nm, "server")))
-        return false;
-    return !(nopt && in_options(nm, opt, nopt));
+    return hs_iov(s->mem + (v.base - s->lo), v.len); /* an empty value's base is inside the span too */
+}
+
+/* Should this field of an upstream's response go on to the client? The parser's token decides
+ * for the well-known names; the others that matter here are told apart by their length first. */
+static bool keep_response_field(const hs_header_t *f, bool upgrade, const hs_iovec_t *opt, size_t nopt)
+{
+    switch (f->token) {
+    case HS_HDR_UPGRADE: return upgrade;
+    case HS_HDR_CONNECTION: /* RFC 9110 §7.6.1; the framing is written afresh (RFC 9112 §6) */
+    case HS_HDR_TRANSFER_ENCODING:
+    case HS_HDR_CONTENT_LENGTH:
+    case HS_HDR_TE: return false;
+    case HS_HDR_OTHER: {
+        hs_iovec_t nm = f->name;
+        switch (nm.len) {
+        /* the first letter before the whole name: most fields share a length with one of these */
+        case 4: /* Date and Server are ours: the engine writes them */
+            if ((nm.base[0] | 0x20) == 'd' && HS_IOV_IEQ(nm, "date"))
+                return false;
+            break;
+        case 6:
+            if ((nm.base[0] | 0x20) == 's' && HS_IOV_IEQ(nm, "server"))
+                return false;
+            break;
+        case 10:
+            if ((nm.base[0] | 0x20) == 'k' && HS_IOV_IEQ(nm, "keep-alive"))
+                return false;
+            break;
+        case 16:
+            if ((nm.base[0] | 0x20) == 'p' && HS_IOV_IEQ(nm, "proxy-connection"))
+                return false;
+            break;
+        default: break;
+        }
+        break;
+    }
+    default: break;
+    }
+    return !(nopt && in_options(f->name, opt, nopt));
 }
 
 void hs__proxy_response_fields(hs_req_t *req, const hs_header_t *h, size_t n, bool upgrade, hs_buf_t *ps)
 {
     conn_opts_t co;
-    connection_options(&req->arena, h, n, &co);
+    co.v = co.inl;
+    co.n = 0;
+    for (size_t i = 0; i < n; i++)
+        if (h[i].token == HS_HDR_CONNECTION) {
+            connection_options(&req->arena, h, n, &co);
+            break;
+        }
     const hs_iovec_t *opt = co.v;
     size_t nopt = co.n;
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += h[i].name.len + h[i].value.len;
-    char *mem = hs_arena_alloc(&req->arena, total ? total : 1), *p = mem;
+    span_t sp;
+    span_copy(req, h, n, &sp);
+    hs_res_headers_reserve(req, n + 4); /* and the few the gateway and the engine add */
     for (size_t i = 0; i < n; i++) {
         hs_iovec_t nm = h[i].name;
-        if (nm.len == 12 && HS_IOV_IEQ(nm, "proxy-status")) {
+        if (nm.len == 12 && h[i].token == HS_HDR_OTHER && (nm.base[0] | 0x20) == 'p' &&
+            HS_IOV_IEQ(nm, "proxy-status")) {
             if (ps->len) /* RFC 9209 §2: further gateways first, ours last */
                 HS_BUF_LIT(ps, ", ");
             hs_buf_append(ps, h[i].value.base, h[i].value.len);
             continue;
         }
-        if (!keep_response_field(nm, upgrade, opt, nopt))
+        if (!keep_response_field(&h[i], upgrade, opt, nopt))
             continue;
-        hs_iovec_t name = copy(&p, nm);
-        hs_res_header(req, name, copy(&p, h[i].value));
+        hs_res_header(req, moved(&sp, nm), moved(&sp, h[i].value));
     }
 }
 
 size_t hs__proxy_copy_fields(hs_req_t *req, const hs_header_t *h, size_t n, hs_res_header_t *out)
 {
     conn_opts_t co;
+    co.v = co.inl;
+    co.n = 0;
     connection_options(&req->arena, h, n, &co);
     const hs_iovec_t *opt = co.v;
     size_t nopt = co.n;
-    size_t total = 0, k = 0;
-    for (size_t i = 0; i < n; i++)
-        total += h[i].name.len + h[i].value.len;
-    char *mem = hs_arena_alloc(&req->arena, total ? total : 1), *p = mem;
+    span_t sp;
+    span_copy(req, h, n, &sp);
+    size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!keep_response_field(h[i].name, false, opt, nopt))
+        if (!keep_response_field(&h[i], false, opt, nopt))
             continue;
-        out[k].name = copy(&p, h[i].name);
-        out[k].value = copy(&p, h[i].value);
+        out[k].name = moved(&sp, h[i].name);
+        out[k].value = moved(&sp, h[i].value);
         k++;
     }
     return k;

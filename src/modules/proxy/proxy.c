@@ -25,8 +25,10 @@
  * (forward_allow, forward_deny) after its lookup, before the connection.
  *
  * Every attempt is remembered for the access log: upstream=ADDR,… upstream_status=S,…
- * upstream_cause=ID,… (- for none) upstream_phase=PHASE upstream_timing=connect:MS,send:MS,
- * wait:MS,body:MS body_expected=N body_sent=N and truncated=1 when the body ended abortively.
+ * upstream_cause=ID,… (- for none) upstream_phase=PHASE [upstream_tls_error="REASON"
+ * upstream_tls_alert=N: the last TLS failure, in OpenSSL's words, and the alert the upstream sent]
+ * upstream_timing=connect:MS,send:MS,wait:MS,body:MS body_expected=N body_sent=N and truncated=1
+ * when the body ended abortively.
  *
  * Callbacks of the client (hs/client.h) come from the loop, outside the connection's own run:
  * anything they do with the response may finish the request and free its arena (the client
@@ -44,6 +46,7 @@
 #define DNS_RETRY_MS 1000   /* a failed answer is kept this long before the name is tried again */
 #define EXPECT_WAIT_MS 1000 /* an upstream silent about Expect: 100-continue gets the body anyway */
 #define LOG_LIST 200        /* room for each per-attempt list of the log */
+#define LOG_TLS_ERROR 120   /* the most of a TLS failure's reason the log takes */
 
 enum { ST_NEW, ST_DNS, ST_QUEUED, ST_DEQUEUED, ST_EXCHANGE, ST_RELAY, ST_TUNNEL, ST_DONE };
 
@@ -61,7 +64,6 @@ struct proxy_req_s {
     proxy_fwd_t fwd;
     const proxy_target_t *fwd_for; /* the target fwd was made for */
     hs_client_req_t creq;
-    struct sockaddr_storage sa;
     socklen_t salen;
     uint8_t state;
     bool counted;      /* holds a slot in uw->active */
@@ -77,17 +79,26 @@ struct proxy_req_s {
     int64_t expected;
     uint64_t relayed;
     hs_buf_t replay; /* the request body read so far, for a retry elsewhere */
-    proxy_gzip_t gz; /* proxy.compress: the body is coded on its way */
     char *small;
     size_t small_len;
     uint64_t wait_since;
     proxy_req_t *qnext, *qprev;
     /* the log */
-    char l_up[LOG_LIST], l_status[LOG_LIST / 2], l_cause[LOG_LIST];
     size_t l_up_n, l_status_n, l_cause_n;
     int l_phase;
     hs_client_timings_t l_t;
+    int tls_alert;           /* the last on_error's hs_client_error_t.tls_alert (with HS_UP_TLS_ALERT) */
+    const char *l_tls_error; /* the last TLS failure's reason (static: OpenSSL's words), or NULL */
+    int l_tls_alert;         /* and the alert the upstream sent, when it did (l_tls_alerted) */
+    bool l_tls_alerted;
+    /* Not zeroed when the request starts (PROXY_REQ_ZEROED): written before they are read. The
+     * proxied request's hot path would otherwise spend more on clearing these than on its
+     * header hygiene. */
+    proxy_gzip_t gz;            /* proxy.compress: the body is coded on its way (gz.on is set) */
+    struct sockaddr_storage sa; /* the current attempt's address (salen) */
+    char l_up[LOG_LIST], l_status[LOG_LIST / 2], l_cause[LOG_LIST]; /* valid up to l_*_n */
 };
+#define PROXY_REQ_ZEROED offsetof(proxy_req_t, gz)
 
 static void attempt(proxy_req_t *x);
 static void resolve_and_go(proxy_req_t *x);
@@ -185,6 +196,10 @@ void hs__proxy_log(hs_req_t *req)
     if (x->l_cause_n)
         hs_req_log_field(req, "upstream_cause", "%s", x->l_cause);
     hs_req_log_field(req, "upstream_phase", "%s", hs_up_phase_name(x->l_phase));
+    if (x->l_tls_error) /* the renderers escape it (combined: quoted, \xHH; json: a string) */
+        hs_req_log_field(req, "upstream_tls_error", "%.*s", LOG_TLS_ERROR, x->l_tls_error);
+    if (x->l_tls_alerted)
+        hs_req_log_field(req, "upstream_tls_alert", "%d", x->l_tls_alert);
     const hs_client_timings_t *t = &x->l_t;
     if (t->start)
         hs_req_log_field(req, "upstream_timing", "connect:%llu,send:%llu,wait:%llu,body:%llu",
@@ -288,7 +303,7 @@ static void proxy_status(proxy_req_t *x, hs_buf_t *ps, int cause, int received)
         hs_res_header(x->req, HS_IOV("Proxy-Status"), hs_iov(v, (size_t)(p - v)));
         return;
     }
-    hs_proxy_status_t s = {.proxy = pc->name, .cause = cause, .received_status = received};
+    hs_proxy_status_t s = {.proxy = pc->name, .cause = cause, .received_status = received, .tls_alert = x->tls_alert};
     if (x->pc->expose_upstream && x->t)
         s.next_hop = hs_iov_cstr(x->t->up->authority);
     const hs_up_cause_info_t *ci = hs_up_cause(cause);
@@ -810,6 +825,12 @@ static void on_error(hs_client_t *c, const hs_client_error_t *e)
 {
     proxy_req_t *x = c->data;
     HS_UNUSED(c);
+    x->tls_alert = e->tls_alert;
+    if (e->cause == HS_UP_TLS_HANDSHAKE || e->cause == HS_UP_TLS_CERTIFICATE || e->cause == HS_UP_TLS_ALERT) {
+        x->l_tls_error = e->detail; /* static (hs_client_error_t) */
+        x->l_tls_alerted = e->cause == HS_UP_TLS_ALERT;
+        x->l_tls_alert = e->tls_alert;
+    }
     if (!x->got_head) {
         failed(x, e->cause, e->phase, e->detail);
         return;
@@ -1030,7 +1051,8 @@ int hs__proxy_content(hs_req_t *req)
     if (fwd && hs__proxy_forward_target(req, pc, &dest) != HS_OK)
         return HS_OK; /* refused (400, 403): answered */
     proxy_req_t *x = hs_arena_alloc(&req->arena, sizeof(*x));
-    memset(x, 0, sizeof(*x));
+    memset(x, 0, PROXY_REQ_ZEROED);
+    x->gz.on = false;
     x->req = req;
     x->pc = pc;
     x->pw = pw;

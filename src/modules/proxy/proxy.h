@@ -242,7 +242,7 @@ typedef struct proxy_worker_s {
     hs_client_pool_t *pool; /* by address: shared by every generation (keep-alive across reloads) */
     proxy_view_t *views;    /* newest first */
     uint64_t ends;          /* requests of this module ended here (a guard for callbacks, proxy.c) */
-    hs_timer_t health_timer; /* worker 0: active health checks of the current generation */
+    hs_timer_t health_timer; /* worker 0, while the current generation has active health checks */
     struct proxy_probe_s *probes;
     int nprobes;
     uint64_t probes_gen; /* the generation the probes were made for (0: none) */
@@ -323,9 +323,11 @@ void hs__proxy_dns_view(proxy_uw_t *uw, proxy_dns_t *d);
 void hs__proxy_dns_work(void *arg);
 void hs__proxy_dns_hold(proxy_dns_t *d);
 void hs__proxy_dns_release(proxy_dns_t *d);
-/* Per-worker state and active health checks. */
+/* Per-worker state and active health checks: worker 0 has a health timer only while the current
+ * generation has paths with proxy.health_check (hs__proxy_worker_gen: after a reload). */
 int hs__proxy_init_worker(hs_worker_t *w);
 void hs__proxy_fini_worker(hs_worker_t *w);
+void hs__proxy_worker_gen(hs_worker_t *w);
 
 /* ---- metrics.c ---- */
 #define PROXY_CANCELLED HS_UP__COUNT /* an outcome for hs__proxy_count: the exchange was cut short */
@@ -346,7 +348,9 @@ typedef struct proxy_fwd_s {
 void hs__proxy_request_fields(hs_req_t *req, const proxy_conf_t *pc, const proxy_target_t *t, proxy_fwd_t *out);
 /* Copy the upstream's fields that go on to the client (no hop-by-hop ones, no framing, no Date or
  * Server: ours are sent) into the response; Proxy-Status values are appended to `ps`. `upgrade`:
- * keep Upgrade (a 101). */
+ * keep Upgrade (a 101). h[0..n) must be as hs_parse_response or hs_parse_trailers left them:
+ * tokens set, in order, all in the one buffer parsed (it is copied as one span into the arena;
+ * the buffer may be reused once this returns). */
 void hs__proxy_response_fields(hs_req_t *req, const hs_header_t *h, size_t n, bool upgrade, hs_buf_t *ps);
 /* The same for an interim response or trailers: into out (arena), the count. */
 size_t hs__proxy_copy_fields(hs_req_t *req, const hs_header_t *h, size_t n, hs_res_header_t *out);

@@ -425,7 +425,18 @@ static void probes_free(proxy_worker_t *pw)
     pw->probes_gen = 0;
 }
 
-#define HEALTH_IDLE_MS 1000 /* without checks to run, look again this often (a reload may add some) */
+/* Does the generation run active health checks (a path with proxy.health_check)? Only then has
+ * worker 0 a health timer: a server without them never wakes for the gateway. */
+static bool gen_checks(const hs_gen_t *gen)
+{
+    const proxy_registry_t *reg = gen ? hs__proxy_registry(gen->cfg) : NULL;
+    for (size_t i = 0; reg && i < reg->nlists; i++) {
+        const proxy_conf_t *pc = reg->list_confs[i];
+        if (pc->health_check && pc->health_check[0])
+            return true;
+    }
+    return false;
+}
 
 static void health_tick(hs_timer_t *t)
 {
@@ -457,7 +468,28 @@ static void health_tick(hs_timer_t *t)
                 probe(pw, v, p, pc);
         }
     }
-    hs_timer_link(&w->loop.wheel, &pw->health_timer, w->loop.now_ms + (next ? next : HEALTH_IDLE_MS));
+    if (next) /* else nothing to check (a generation switched without hs__proxy_worker_gen: a test rig) */
+        hs_timer_link(&w->loop.wheel, &pw->health_timer, w->loop.now_ms + next);
+}
+
+/* Worker 0's health timer follows the generation: linked (to run now: the new checks start at
+ * once) when it has checks, else unlinked with the old generation's probes cancelled. */
+static void health_follow(proxy_worker_t *pw)
+{
+    hs_worker_t *w = pw->w;
+    if (w->id != 0)
+        return;
+    if (hs_timer_is_linked(&pw->health_timer))
+        hs_timer_unlink(&w->loop.wheel, &pw->health_timer);
+    if (gen_checks(w->gen))
+        hs_timer_link(&w->loop.wheel, &pw->health_timer, w->loop.now_ms);
+    else
+        probes_free(pw);
+}
+
+void hs__proxy_worker_gen(hs_worker_t *w)
+{
+    health_follow(w->mod[hs_module_proxy.index]);
 }
 
 /* ---- per worker ---- */
@@ -472,10 +504,8 @@ int hs__proxy_init_worker(hs_worker_t *w)
         .max_idle = (uint32_t)top->keepalive, .idle_timeout_ms = top->keepalive_timeout, .keepalive_margin_ms = 1000};
     pw->pool = hs_client_pool_new(&w->loop, &pcf);
     w->mod[hs_module_proxy.index] = pw;
-    if (w->id == 0) {
-        pw->health_timer.cb = health_tick;
-        hs_timer_link(&w->loop.wheel, &pw->health_timer, w->loop.now_ms);
-    }
+    pw->health_timer.cb = health_tick;
+    health_follow(pw);
     return HS_OK;
 }
 

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static hs_iovec_t S(const char *s)
@@ -148,6 +149,18 @@ static void test_parse_duration(void)
     ok(hs_parse_duration_in(S("1e400"), 1000, &v) == HS_ERROR, "1e400 refused");
 }
 
+static void test_fmt_u64(void)
+{
+    static const uint64_t v[] = {0, 7, 9, 10, 42, 99, 100, 200, 999, 1000, 1001, 9999, 10000, 65535, 123456789,
+                                 4294967295u, 18446744073709551615u};
+    for (size_t i = 0; i < HS_ARRAY_SIZE(v); i++) {
+        char got[32], want[32];
+        *hs_fmt_u64(got, v[i]) = '\0';
+        snprintf(want, sizeof(want), "%llu", (unsigned long long)v[i]);
+        ok(strcmp(got, want) == 0, "hs_fmt_u64(%s): %s", want, got);
+    }
+}
+
 static void test_iov(void)
 {
     ok(hs_iov_ieq(S("HoSt"), "host", 4), "HoSt == host");
@@ -263,6 +276,7 @@ int main(void)
     test_parse_size();
     test_parse_u64();
     test_parse_duration();
+    test_fmt_u64();
     test_iov();
     test_arena();
     test_buf();

@@ -711,11 +711,13 @@ static void test_tls(void)
     char err[256] = "";
     hs_tls_client_t *cl = hs_tls_client_new(&(hs_tls_client_opts_t){.ca_file = ca_pem}, err, sizeof(err));
     hs_tls_client_t *lax = hs_tls_client_new(&(hs_tls_client_opts_t){.insecure = true}, err, sizeof(err));
-    struct sockaddr_in good, expired, garbage;
-    pid_t pids[3] = {start_tls_upstream("ok", leaf_pem, leaf_key, &good),
+    struct sockaddr_in good, expired, garbage, alert;
+    pid_t pids[4] = {start_tls_upstream("ok", leaf_pem, leaf_key, &good),
                      start_tls_upstream("ok", old_pem, old_key, &expired),
-                     start_tls_upstream("garbage", NULL, NULL, &garbage)};
-    if (!ok(cl && lax && pids[0] > 0 && pids[1] > 0 && pids[2] > 0, "TLS upstreams and client contexts (%s)", err))
+                     start_tls_upstream("garbage", NULL, NULL, &garbage),
+                     start_tls_upstream("alert", NULL, NULL, &alert)};
+    if (!ok(cl && lax && pids[0] > 0 && pids[1] > 0 && pids[2] > 0 && pids[3] > 0,
+            "TLS upstreams and client contexts (%s)", err))
         goto Out;
     hs_client_pool_conf_t conf = {.max_idle = 8, .idle_timeout_ms = 5000, .keepalive_margin_ms = 250};
     hs_client_pool_t *pool = hs_client_pool_new(&loop, &conf);
@@ -759,6 +761,12 @@ static void test_tls(void)
        "not TLS: tls_handshake (%s)", r.err.detail ? r.err.detail : "-");
     rec_free(&r);
     r = (rec_t){0};
+    tls_exchange(pool, &alert, cl, "localhost", &r, 2000);
+    ok(r.failed && r.err.cause == HS_UP_TLS_ALERT && r.err.phase == HS_UP_PHASE_TLS && r.err.tls_alert == 40 &&
+           r.err.detail && !strcmp(r.err.detail, "sslv3 alert handshake failure"),
+       "a fatal alert from the upstream: tls_alert, alert 40 (%s)", r.err.detail ? r.err.detail : "-");
+    rec_free(&r);
+    r = (rec_t){0};
     tls_exchange(pool, &up, cl, "localhost", &r, 300);
     /* a plain HTTP upstream waits for the end of a request head that never comes */
     ok(r.failed && r.err.cause == HS_UP_CONNECT_TIMEOUT && r.err.phase == HS_UP_PHASE_TLS,
@@ -766,7 +774,7 @@ static void test_tls(void)
     rec_free(&r);
     hs_client_pool_free(pool);
 Out:
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (pids[i] > 0) {
             kill(pids[i], SIGTERM);
             waitpid(pids[i], NULL, 0);

@@ -98,6 +98,7 @@ static void test_issue_table(void)
     row(HS_UP_NO_ROUTE, 502, 523, 502, "no route");
     row(HS_UP_TLS_HANDSHAKE, 502, 525, 502, "TLS handshake");
     row(HS_UP_TLS_CERTIFICATE, 502, 526, 502, "certificate");
+    row(HS_UP_TLS_ALERT, 502, 525, 502, "TLS alert received");
     row(HS_UP_SEND_TIMEOUT, 504, 524, 598, "send timeout");
     row(HS_UP_HEAD_TIMEOUT, 504, 524, 598, "no head in time");
     row(HS_UP_CLOSED_BEFORE_HEAD, 502, 520, 502, "closed before any byte");
@@ -137,6 +138,16 @@ static void test_proxy_status(void)
               NULL, "edge-1; received-status=200; next-hop=\"10.0.0.1:80\"", "a name and a next hop");
     expect_ps(&(hs_proxy_status_t){.proxy = "my proxy", .cause = HS_UP_DNS_ERROR}, NULL,
               "\"my proxy\"; error=dns_error", "a name that is not an sf-token goes as a string");
+    expect_ps(&(hs_proxy_status_t){.cause = HS_UP_TLS_ALERT, .tls_alert = 40, .details = HS_IOV("tls_alert")}, NULL,
+              "statusd; error=tls_alert_received; alert-id=40; alert-message=\"handshake_failure\"; "
+              "details=\"tls_alert\"",
+              "RFC 9209 §2.3.15: alert-id and alert-message");
+    expect_ps(&(hs_proxy_status_t){.cause = HS_UP_TLS_ALERT, .tls_alert = 199}, NULL,
+              "statusd; error=tls_alert_received; alert-id=199", "an alert the registry does not name: no message");
+    expect_ps(&(hs_proxy_status_t){.cause = HS_UP_TLS_ALERT, .tls_alert = -1}, NULL,
+              "statusd; error=tls_alert_received", "no alert number: no parameters");
+    expect_ps(&(hs_proxy_status_t){.cause = HS_UP_TLS_HANDSHAKE, .tls_alert = 40}, NULL,
+              "statusd; error=tls_protocol_error", "alert parameters only with tls_alert_received");
     expect_ps(&(hs_proxy_status_t){.proxy = "1proxy", .cause = HS_UP_DNS_ERROR}, NULL, "\"1proxy\"; error=dns_error",
               "a token may not start with a digit");
     expect_ps(&(hs_proxy_status_t){.cause = HS_UP_CONNECT_TIMEOUT}, "cdn; error=http_response_timeout",

@@ -273,32 +273,41 @@ static void test_response_fields(void)
     fake_req_t f;
     hs_req_t *req = fake_req_set(&f, HS_METHOD_GET, NULL);
     hs_arena_init(&req->arena);
-    hs_header_t in[] = {
-        {.name = HS_IOV("Connection"), .value = HS_IOV("X-Secret, close")},
-        {.name = HS_IOV("X-Secret"), .value = HS_IOV("s")},
-        {.name = HS_IOV("Keep-Alive"), .value = HS_IOV("timeout=5")},
-        {.name = HS_IOV("Transfer-Encoding"), .value = HS_IOV("chunked")},
-        {.name = HS_IOV("Date"), .value = HS_IOV("then")},
-        {.name = HS_IOV("Server"), .value = HS_IOV("up")},
-        {.name = HS_IOV("Proxy-Status"), .value = HS_IOV("edge; received-status=200")},
-        {.name = HS_IOV("Upgrade"), .value = HS_IOV("h2c")},
-        {.name = HS_IOV("ETag"), .value = HS_IOV("\"e\"")},
-        {.name = HS_IOV("Set-Cookie"), .value = HS_IOV("a=1")},
-    };
+    /* the fields as the response parser leaves them (the functions' contract: tokens set, every
+     * field in the one buffer it read) */
+    static const char head[] = "HTTP/1.1 200 OK\r\n"
+                               "Connection: X-Secret, close\r\n"
+                               "X-Secret: s\r\n"
+                               "Keep-Alive: timeout=5\r\n"
+                               "Transfer-Encoding: chunked\r\n"
+                               "Date: then\r\n"
+                               "Server: up\r\n"
+                               "Proxy-Status: edge; received-status=200\r\n"
+                               "Upgrade: h2c\r\n"
+                               "ETag: \"e\"\r\n"
+                               "Set-Cookie: a=1\r\n"
+                               "\r\n";
+    char *buf = strdup(head);
+    hs_header_t in[16];
+    hs_parsed_res_t pr = {.headers = in};
+    hs_parse_limits_t lim = {.max_headers = 16, .max_field = 1024, .max_head = 4096};
+    ok(hs_parse_response(buf, strlen(buf), &pr, &lim) == (int)strlen(buf) && pr.num_headers == 10, "head parsed");
     hs_buf_t ps = {0};
-    hs__proxy_response_fields(req, in, HS_ARRAY_SIZE(in), false, &ps);
+    hs__proxy_response_fields(req, in, pr.num_headers, false, &ps);
     is_int(req->num_res_headers, 2, "only ETag and Set-Cookie go on");
     ok(req->num_res_headers == 2 && HS_IOV_EQ(req->res_headers[0].name, "ETag") &&
-           HS_IOV_EQ(req->res_headers[1].value, "a=1") && req->res_headers[1].value.base != in[9].value.base,
+           HS_IOV_EQ(req->res_headers[1].value, "a=1") &&
+           !(req->res_headers[1].value.base >= buf && req->res_headers[1].value.base < buf + strlen(head)),
        "in order, copied");
     ok(ps.len && !memcmp(ps.base, "edge; received-status=200", ps.len), "Proxy-Status of a further gateway kept");
     hs_buf_free(&ps);
     hs_res_header_t out[16];
-    size_t n = hs__proxy_copy_fields(req, in, HS_ARRAY_SIZE(in), out);
+    size_t n = hs__proxy_copy_fields(req, in, pr.num_headers, out);
     is_int(n, 3, "interim and trailer fields: the same rules (Proxy-Status too)");
     ok(hs__proxy_hop_by_hop(HS_IOV("TE")) && hs__proxy_hop_by_hop(HS_IOV("proxy-connection")) &&
            !hs__proxy_hop_by_hop(HS_IOV("trailer")),
        "hop-by-hop names");
+    free(buf);
     fake_req_done(req);
 }
 
