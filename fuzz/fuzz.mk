@@ -15,7 +15,7 @@
 
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 60
-FUZZ_TARGETS  ?= request chunked negotiate date config static conn fields path codec response davxml davif forwarded htpasswd redirect policy typemap logfmt proxy redis listen
+FUZZ_TARGETS  ?= request chunked negotiate date config static conn fields path codec response davxml davif forwarded htpasswd redirect policy typemap logfmt proxy redis listen forward
 FUZZ_OUT      := build/fuzz
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 # -Werror is left out on purpose: clang warns about things gcc does not, and a new clang warning
@@ -50,6 +50,7 @@ FUZZ_OPTS_logfmt    := -max_len=4096 -timeout=10
 FUZZ_OPTS_proxy     := -max_len=8192 -timeout=10
 FUZZ_OPTS_redis     := -max_len=8192 -timeout=10 -dict=fuzz/redis.dict
 FUZZ_OPTS_listen    := -max_len=512 -timeout=10
+FUZZ_OPTS_forward   := -max_len=512 -timeout=10
 
 .PHONY: fuzz fuzz-build fuzz-deps fuzz-clean
 

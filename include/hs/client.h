@@ -50,6 +50,10 @@ typedef struct hs_client_pool_conf_s {
     uint64_t keepalive_margin_ms;
 } hs_client_pool_conf_t;
 
+/* A pool keeps a record per upstream address it connected to; past HS_CLIENT_POOL_HOSTS of them
+ * (a forward proxy meets many), records without an open connection are dropped. */
+#define HS_CLIENT_POOL_HOSTS 256
+
 /* A pool for the exchanges of one loop. The configuration is copied. Never NULL. */
 hs_client_pool_t *hs_client_pool_new(hs_loop_t *loop, const hs_client_pool_conf_t *conf);
 /* Close every idle connection and free the pool. Every exchange of the pool must have been freed
@@ -80,6 +84,11 @@ enum {
     HS_CLIENT_NO_REUSE = 1u << 2, /* send Connection: close (unless the caller sent Connection) and never
                                      pool the connection */
     HS_CLIENT_FRESH = 1u << 3,    /* never take a pooled connection */
+    /* A raw tunnel (a forward proxy's CONNECT, RFC 9110 §9.3.6): no request is written; once a
+     * fresh connection is made (never a pooled one, never pooled after; no TLS), on_head is
+     * called with res and meta NULL and the exchange is a tunnel as after a 101. method, target
+     * and headers are ignored; content_length must be HS_CLIENT_NO_BODY. */
+    HS_CLIENT_TUNNEL = 1u << 4,
 };
 
 #define HS_CLIENT_REPLAY_MAX 65536

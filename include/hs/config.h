@@ -137,6 +137,9 @@ typedef struct hs_conf_schema_s {
     /* The directive whose value names this module a path's content handler (a non-empty string
      * or true): "root", "api", "codes" … NULL: never a content handler. */
     const char *handler;
+    /* A second directive that names it a content handler the same way (the proxy's
+     * proxy.forward beside proxy.upstreams); NULL: none. */
+    const char *handler_alt;
     /* Check and prepare the settings of one path, once they are final (open a document root,
      * parse a list …). On error: HS_ERROR, *bad = the directive at fault (its FILE:LINE is
      * added), message in err. NULL = nothing to check. */
@@ -215,6 +218,9 @@ struct hs_config_s {
     bool require_tls;              /* plain HTTP gets 426 (RFC 9110 §15.5.22) */
     bool redirect_to_https;        /* plain HTTP gets 308 to the https:// URL */
     uint16_t tls_rule;             /* 0, 426 or 308: the two above as one (made by hs_config_validate) */
+    /* CONNECT (RFC 9110 §9.3.6): the path's content handler serves it (a forward proxy); set by
+     * its module's check. At the top: some path does (else the engine answers 405 at once). */
+    bool takes_connect;
     /* error pages (path): "CODE=FILE" values; the files are read by hs_config_validate */
     hs_error_page_t error_pages[HS_MAX_ERROR_PAGES];
     size_t num_error_pages;

@@ -376,8 +376,16 @@ int hs_req_offload(hs_req_t *req, void (*work)(void *arg), void (*done)(hs_req_t
 struct hs_upgrade_s {
     void (*on_data)(hs_req_t *req, const char *data, size_t len); /* every byte is handed over once */
     void (*on_close)(hs_req_t *req); /* the peer went away or timed out (req is freed after) */
+    /* The peer closed its side (a FIN) and may still read: NULL ends the connection as on_close
+     * does; else nothing more is read, the handler may go on writing, and ends it with
+     * hs_upgraded_close (or the connection's keep-alive timeout does). */
+    void (*on_eof)(hs_req_t *req);
 };
 int hs_res_upgrade(hs_req_t *req, const hs_upgrade_t *handler);
+/* The same for CONNECT (RFC 9110 §9.3.6): a 2xx head without Content-Length or Transfer-Encoding
+ * (RFC 9112 §6.3 (2): the connection is a tunnel from the blank line on), then every byte read
+ * goes to on_data. HS_ERROR (nothing sent) for a status outside 200-299 or another method. */
+int hs_res_connect(hs_req_t *req, int status, const hs_upgrade_t *handler);
 int hs_upgraded_write(hs_req_t *req, const void *data, size_t len); /* copied */
 /* Stop (true) or resume (false) reading from an upgraded connection: while paused, on_data is
  * not called and the peer is held back by TCP flow control. */

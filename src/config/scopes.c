@@ -163,7 +163,8 @@ static int engine_check(hs_config_t *top, hs_config_t *c, const char **bad, char
 static bool names_handler(const hs__centry_t *e)
 {
     const hs_conf_schema_t *s = hs__config_schema(e->d->owner);
-    if (!s || !s->handler || strcmp(s->handler, e->d->name) != 0)
+    if (!s || !s->handler ||
+        (strcmp(s->handler, e->d->name) != 0 && (!s->handler_alt || strcmp(s->handler_alt, e->d->name) != 0)))
         return false;
     if (e->d->type == HS_DT_BOOL)
         return !strcasecmp(e->value, "true") || !strcasecmp(e->value, "yes") || !strcasecmp(e->value, "on") ||
@@ -357,6 +358,8 @@ static int no_top_handlers(hs_config_t *top, char *err, size_t errlen)
         if (!schemas[s]->handler)
             continue;
         const hs_directive_t *d = hs_config_find(schemas[s]->handler);
+        if (!(d && hs_config_given(top, d)) && schemas[s]->handler_alt)
+            d = hs_config_find(schemas[s]->handler_alt);
         if (d && hs_config_given(top, d)) {
             snprintf(err, errlen,
                      "'%s' at the top level configures the default host's '/', but the configuration has hosts: "

@@ -68,6 +68,7 @@ struct hs_client_pool_s {
     hs_client_t *cache; /* freed exchanges, linked through next_free */
     int ncache;
     uint32_t nopen; /* connections open to every host (the cache's bound) */
+    size_t nhosts;  /* records in hosts (bounded: HS_CLIENT_POOL_HOSTS) */
 };
 
 /* A connection: busy (owner set) or idle in its host's list. Kept small: this and the socket are
@@ -113,6 +114,21 @@ static host_t *host_find(hs_client_pool_t *pool, const struct sockaddr *sa, sock
             return h;
     if (!create)
         return NULL;
+    if (pool->nhosts >= HS_CLIENT_POOL_HOSTS) {
+        /* many addresses (a forward proxy): forget those without a connection. Nothing else
+         * points at a record without one: an exchange reaches its host through its connection. */
+        for (host_t **pp = &pool->hosts; *pp;) {
+            host_t *o = *pp;
+            if (o->nopen == 0) {
+                *pp = o->next;
+                free(o->tls_name);
+                free(o);
+                pool->nhosts--;
+            } else {
+                pp = &o->next;
+            }
+        }
+    }
     host_t *h = hs_calloc(1, sizeof(*h));
     h->pool = pool;
     memcpy(&h->sa, sa, HS_MIN((size_t)salen, sizeof(h->sa)));
@@ -123,6 +139,7 @@ static host_t *host_find(hs_client_pool_t *pool, const struct sockaddr *sa, sock
     }
     h->next = pool->hosts;
     pool->hosts = h;
+    pool->nhosts++;
     return h;
 }
 
@@ -521,6 +538,15 @@ hs_client_t *hs_client_start(hs_client_pool_t *pool, const struct sockaddr *sa, 
 
     host_t *h = host_find(pool, sa, salen, req->tls, req->tls_name, true);
     c->tls_name = h->tls_name;
+    if (req->flags & HS_CLIENT_TUNNEL) { /* CONNECT: a connection of its own, nothing to write */
+        c->flags |= HS_CLIENT_NO_REUSE;
+        c->flags &= ~(unsigned)HS_CLIENT_RETRY;
+        c->body_ended = false; /* the caller's side of the tunnel is open */
+        c->req_done = true;
+        if (connect_fresh(c, h) == HS_OK && c->state == ST_EXCHANGE)
+            c->state = ST_CONNECTING; /* made at once: the tunnel opens from the loop (kicked) */
+        return c;
+    }
     hs_client_conn_t *k = (req->flags & HS_CLIENT_FRESH)
                               ? NULL
                               : pool_take(pool, h, req->max_reuse_idle_ms, (req->flags & HS_CLIENT_RETRY) != 0);
@@ -962,6 +988,7 @@ static bool tunnel_step(hs_client_t *c)
             continue;
         if (n == 0) {
             c->up_eof = true;
+            c->t.end = c->pool->loop->now_ms; /* the tunnel's end (its timing's body phase) */
             if (c->cbs.on_end)
                 CALLBACK(c, c->cbs.on_end(c, NULL, 0));
             return true;
@@ -1017,8 +1044,8 @@ static void arm(hs_client_t *c)
     } else if (c->state == ST_BODY || c->state == ST_TUNNEL) {
         if (!c->paused && !c->up_eof)
             dl = DL_IDLE, ms = c->to.idle_ms, restart = c->body_progress;
-        if (c->state == ST_TUNNEL && c->out.pending > 0)
-            restart |= c->send_progress;
+        if (c->state == ST_TUNNEL)
+            restart |= c->send_progress; /* bytes either way are a tunnel's life (an upload too) */
     }
     c->send_progress = c->body_progress = false;
     if (dl == DL_NONE || ms == 0) {
@@ -1096,11 +1123,17 @@ static bool step(hs_client_t *c)
             hs_up_cause_t cause = connect_cause(-r);
             return fail(c, cause, -r, connect_detail(cause));
         }
-        if (c->tls)
+        if (c->tls && !(c->flags & HS_CLIENT_TUNNEL))
             return start_tls(c);
         c->t.connected = c->pool->loop->now_ms;
         c->state = ST_EXCHANGE;
         c->dl = DL_NONE;
+        if (c->flags & HS_CLIENT_TUNNEL) { /* CONNECT: the tunnel is open */
+            c->state = ST_TUNNEL;
+            c->t.sent = c->t.head = c->t.connected;
+            if (c->cbs.on_head)
+                CALLBACK(c, c->cbs.on_head(c, NULL, NULL));
+        }
         return true;
     }
     case ST_HANDSHAKE: return handshake_step(c);

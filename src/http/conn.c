@@ -280,9 +280,10 @@ static void dispatch(hs_conn_t *c)
         hs_res_send(req, 204);
         return;
     }
-    if (m == HS_METHOD_CONNECT) {
-        req->cause = HS_CAUSE_CONNECT_METHOD;
-        hs_res_method_not_allowed(req, "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+    if (m == HS_METHOD_CONNECT && !hs_req_top(req)->takes_connect) {
+        /* no forward proxy anywhere in this configuration: refused before find-config (a
+         * configuration with one decides by the path, request.c) */
+        hs__connect_refused(req);
         return;
     }
     hs__req_process(req); /* find-config and the phases (request.c) */
@@ -642,6 +643,8 @@ static int upgraded_step(hs_conn_t *c)
         ssize_t r = hs__conn_flush(c);
         if (r == HS_ERROR)
             goto Gone;
+        if (r > 0) /* traffic either way keeps a tunnel open: a download the client only reads */
+            set_timer(c, cfg_of(c)->keepalive_timeout);
         maybe_drain(req);
         if (req->out.pending > 0)
             return STEP_WAIT;
@@ -664,6 +667,14 @@ static int upgraded_step(hs_conn_t *c)
             if (HS_UNLIKELY(c->tls) && rbuf_avail(c) == 0)
                 hs_sock_release_buffer(&c->sock); /* a quiet TLS tunnel keeps no record buffers */
             return STEP_WAIT;
+        }
+        if (n_read == 0 && req->upgrade->on_eof) {
+            /* a half-close: the handler passes it on; nothing more is read (the connection's
+             * timer still runs, and the handler ends it with hs_upgraded_close) */
+            c->upgrade_eof = true;
+            c->read_paused = true;
+            req->upgrade->on_eof(req);
+            return STEP_CONTINUE;
         }
         if (n_read <= 0)
             goto Gone;
@@ -1024,6 +1035,18 @@ int hs_res_upgrade(hs_req_t *req, const hs_upgrade_t *handler)
     return HS_OK;
 }
 
+int hs_res_connect(hs_req_t *req, int status, const hs_upgrade_t *handler)
+{
+    if (status < 200 || status > 299 || req->p.method_id != HS_METHOD_CONNECT)
+        return HS_ERROR;
+    req->upgrade = handler;
+    req->res_close = false;         /* the tunnel lasts as long as the connection: no Connection: close */
+    hs__queue_head(req, status, 2); /* RFC 9110 §9.3.6: no Content-Length, no Transfer-Encoding */
+    hs__check_response(req, false);
+    hs__conn_output_ready(req->conn);
+    return HS_OK;
+}
+
 int hs_upgraded_write(hs_req_t *req, const void *data, size_t len)
 {
     hs_writer_copy(&req->out, data, len);
@@ -1036,7 +1059,7 @@ int hs_upgraded_write(hs_req_t *req, const void *data, size_t len)
 void hs_upgraded_pause(hs_req_t *req, bool paused)
 {
     hs_conn_t *c = req->conn;
-    c->read_paused = paused;
+    c->read_paused = paused || c->upgrade_eof;
     if (!paused && c->state == HS_CS_UPGRADED)
         hs__conn_run(c);
 }

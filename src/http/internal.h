@@ -32,6 +32,7 @@ struct hs_conn_s {
     uint32_t linger_bytes;
     uint8_t state;
     bool in_run : 1, rerun : 1, dead : 1, closed : 1, upgrade_closing : 1, read_paused : 1;
+    bool upgrade_eof : 1;     /* upgraded: the peer closed its side and the handler took it (on_eof) */
     bool tls : 1;             /* accepted on a TLS listener */
     bool plain_on_tls : 1;    /* plain HTTP arrived on a TLS listener: answered 497 (or 308), then closed */
     struct sockaddr_in6 peer; /* v4 peers are stored as sockaddr_in in the same space */
@@ -148,6 +149,8 @@ ssize_t hs__conn_flush(hs_conn_t *c);
 /* request.c */
 /* Find the request's host and path, apply the path's limits, run the phases. */
 void hs__req_process(hs_req_t *req);
+/* 405 to CONNECT where no forward proxy serves it (cause connect_method). */
+void hs__connect_refused(hs_req_t *req);
 /* The request ends with `status` (conn.c): first the modules' log phase (which may add fields to
  * its access log line: hs_req_log_field), then the line and the metrics, then hs__req_end: its
  * cleanups. */

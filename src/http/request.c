@@ -226,13 +226,24 @@ static bool tls_rules(hs_req_t *req, const hs_config_t *cfg)
     return false;
 }
 
+void hs__connect_refused(hs_req_t *req)
+{
+    req->path = NULL;
+    req->cause = HS_CAUSE_CONNECT_METHOD;
+    hs_res_method_not_allowed(req, "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+}
+
 void hs__req_process(hs_req_t *req)
 {
     const char *why = NULL;
     /* find-config: the path in normal form, the host and the path serving it */
     if ((req->npath_plain = req->p.path_plain)) /* hs_path_is_plain, from the parser's pass */
         req->npath = req->p.path;               /* already its normal form (no copy) */
-    else if (hs_path_normalize_arena(&req->arena, req->p.path, &req->npath, 0, &why) != 0) {
+    else if (HS_UNLIKELY(req->p.form == HS_TARGET_AUTHORITY)) {
+        /* CONNECT host:port names no path (RFC 9112 §3.2.3): it is the business of the host's
+         * "/" (a configuration with a forward proxy only: conn.c refuses it otherwise) */
+        req->npath = HS_IOV("/");
+    } else if (hs_path_normalize_arena(&req->arena, req->p.path, &req->npath, 0, &why) != 0) {
         req->cause = HS_CAUSE_BAD_PATH;
         hs_res_error(req, 400, why);
         return;
@@ -255,6 +266,10 @@ void hs__req_process(hs_req_t *req)
     if (HS_UNLIKELY((cfg->tls_rule | req->conn->tls) != 0) && tls_rules(req, cfg))
         return;
     hs_method_t m = req->p.method_id;
+    if (HS_UNLIKELY(!req->npath_plain) && m == HS_METHOD_CONNECT && !cfg->takes_connect) {
+        hs__connect_refused(req); /* this host's "/" is no forward proxy */
+        return;
+    }
     if (req->meta.content_length > 0 && (uint64_t)req->meta.content_length > cfg->max_body) {
         /* RFC 9110 §15.5.14: refused from Content-Length, before reading a byte of it */
         req->cause = HS_CAUSE_DECLARED_BODY_TOO_LARGE;

@@ -135,11 +135,11 @@ void hs__queue_head(hs_req_t *req, int status, int framing)
     bool body_allowed = hs_status_allows_body(status);
 
     /* A body we did not read and do not have: the connection cannot carry another request. */
-    if (hs_req_has_body(req) && !req->body_done && status != 101) {
+    if (hs_req_has_body(req) && !req->body_done && !req->upgrade) {
         if (req->meta.chunked || (uint64_t)req->body_left > (uint64_t)hs_sock_avail(&c->sock))
             req->res_close = true;
     }
-    if (atomic_load(&srv->shutting_down) && status != 101)
+    if (atomic_load(&srv->shutting_down) && !req->upgrade)
         req->res_close = true;
     if (info && (info->flags & HS_SF_CLOSE))
         req->res_close = true;
@@ -147,7 +147,8 @@ void hs__queue_head(hs_req_t *req, int status, int framing)
         framing = 2; /* RFC 9112 §6.1: no chunked to HTTP/1.0; the close delimits the body */
         req->res_close = true;
     }
-    if (framing == 2 && status != 101 && body_allowed)
+    /* a 101 or a 2xx to CONNECT (req->upgrade) has no body: the connection carries a tunnel */
+    if (framing == 2 && !req->upgrade && body_allowed)
         req->res_close = true;
 
     /* size the head */

@@ -44,6 +44,28 @@ const hs_directive_t hs__proxy_directives[] = {
      "reverse proxy; a URL with a path replaces the path's prefix by it; https: TLS to the upstream (port 443 by "
      "default), its certificate verified for the host (proxy.tls.*)",
      0, 0, PATHS, set_url},
+    {"proxy.forward", HS_DT_BOOL, OFF(forward), "false", "BOOL",
+     "forward-proxy mode: absolute-form requests (GET http://host/…) go to the host they name and CONNECT "
+     "host:port opens a tunnel (RFC 9110 §9.3.6); origin-form requests go to proxy.upstreams, or get 421 without "
+     "them; CONNECT is served by the host's /",
+     0, 0, PATHS},
+    {"proxy.forward_ports", HS_DT_STRING, OFF(forward_ports), "80, 443, 1024-65535", "PORTS",
+     "ports absolute-form requests may go to: ports and ranges LOW-HIGH, * for any, none (403 forward:port_denied "
+     "beyond)",
+     0, 0, ALL},
+    {"proxy.connect_ports", HS_DT_STRING, OFF(connect_ports), "443", "PORTS",
+     "ports CONNECT may open tunnels to (squid's SSL_ports): ports and ranges, * for any, none (403 "
+     "forward:port_denied beyond)",
+     0, 0, ALL},
+    {"proxy.forward_allow", HS_DT_STRING, OFF(forward_allow), "", "CIDRS",
+     "when given, the only destination addresses the forward proxy connects to (checked after the lookup; 403 "
+     "forward:destination_denied beyond)",
+     0, 0, ALL},
+    {"proxy.forward_deny", HS_DT_STRING, OFF(forward_deny),
+     "127.0.0.0/8, ::1, 0.0.0.0/8, ::, 169.254.0.0/16, fe80::/10", "CIDRS|none",
+     "destination addresses the forward proxy never connects to, even when forward_allow lists them (default: "
+     "loopback, unspecified, link-local; checked after the lookup; 403 forward:destination_denied)",
+     0, 0, ALL},
     {"proxy.errors", HS_DT_STRING, OFF(errors), "standard", "MODE",
      "the statuses for upstream failures: standard (502/503/504), detailed (Cloudflare's 52x and 530) or "
      "timeouts (598/599 for timeouts); see 'statusd explain --causes'",
@@ -509,15 +531,67 @@ static int tls_client_for(hs_config_t *cfg, proxy_conf_t *pc, const char **bad, 
     return HS_OK;
 }
 
+/* Forward-proxy settings (forward.c): the port lists and address lists, parsed once here so that
+ * a mistake is reported with its FILE:LINE; and the engine told that CONNECT is served where the
+ * proxy is the handler of a path with proxy.forward (its "/": request.c). */
+static int forward_check(hs_config_t *cfg, const hs_pathconf_t *path, proxy_conf_t *pc, const char **bad, char *err,
+                         size_t errlen)
+{
+    char why[200];
+    *bad = "proxy.forward_ports";
+    if (hs__proxy_parse_ports(pc->forward_ports, &pc->fports, why, sizeof(why)) != HS_OK) {
+        snprintf(err, errlen, "proxy.forward_ports: %s", why);
+        return HS_ERROR;
+    }
+    *bad = "proxy.connect_ports";
+    if (hs__proxy_parse_ports(pc->connect_ports, &pc->cports, why, sizeof(why)) != HS_OK) {
+        snprintf(err, errlen, "proxy.connect_ports: %s", why);
+        return HS_ERROR;
+    }
+    static const struct {
+        const char *name;
+        size_t off;
+    } lists[] = {{"proxy.forward_allow", OFF(forward_allow)}, {"proxy.forward_deny", OFF(forward_deny)}};
+    for (size_t i = 0; i < HS_ARRAY_SIZE(lists); i++) {
+        const char *v = *(char **)((char *)pc + lists[i].off);
+        hs_cidr_t tmp[PROXY_MAX_DEST];
+        int n = 0;
+        *bad = lists[i].name;
+        if (v && strcmp(v, "none") != 0) {
+            n = hs__proxy_parse_cidrs(v, tmp, PROXY_MAX_DEST, why, sizeof(why));
+            if (n < 0) {
+                snprintf(err, errlen, "%s: %s", lists[i].name, why);
+                return HS_ERROR;
+            }
+        }
+        hs_cidr_t *copy = n ? hs_config_alloc(cfg, (size_t)n * sizeof(*copy)) : NULL;
+        if (n)
+            memcpy(copy, tmp, (size_t)n * sizeof(*copy));
+        if (i == 0)
+            pc->fallow = copy, pc->nfallow = n;
+        else
+            pc->fdeny = copy, pc->nfdeny = n;
+    }
+    *bad = NULL;
+    /* a path whose handler is the proxy (or, without hosts, the flag form's "/") */
+    bool handler = path->host ? path->handler == hs_module_proxy.index : !has_hosts(cfg);
+    if (pc->forward && handler) {
+        path->cfg->takes_connect = true;
+        cfg->takes_connect = true; /* the top: some path does (conn.c) */
+    }
+    return HS_OK;
+}
+
 int hs__proxy_conf_check(hs_config_t *cfg, const hs_pathconf_t *path, void *conf, const char **bad, char *err,
                          size_t errlen)
 {
     proxy_conf_t *pc = conf;
     if (!path->host) { /* the top's settings: checked first */
         const hs_directive_t *flag = hs_config_find("proxy");
-        bool given = pc->list && pc->list->n;
+        bool ups = pc->list && pc->list->n, given = ups || pc->forward;
+        const char *what = !ups ? "proxy.forward" : hs_config_given(cfg, flag) ? "proxy" : "proxy.upstreams";
         if (given && has_hosts(cfg)) {
-            *bad = hs_config_given(cfg, flag) ? "proxy" : "proxy.upstreams";
+            *bad = what;
             snprintf(err, errlen,
                      "'%s' configures the default path of a configuration without hosts; with hosts, give a path "
                      "its upstreams (paths: {/app: {proxy: {upstreams: [URL]}}})",
@@ -526,13 +600,16 @@ int hs__proxy_conf_check(hs_config_t *cfg, const hs_pathconf_t *path, void *conf
         }
         const char *root = root_of(cfg);
         if (given && root && *root) {
-            *bad = hs_config_given(cfg, flag) ? "proxy" : "proxy.upstreams";
+            *bad = what;
             snprintf(err, errlen,
-                     "--proxy and --root would both serve /: put them on paths of their own in a configuration file "
-                     "(hosts: NAME: paths: {/: {root: DIR}, /app: {proxy: {upstreams: [URL]}}})");
+                     "--%s and --root would both serve /: put them on paths of their own in a configuration file "
+                     "(hosts: NAME: paths: {/: {root: DIR}, /app: {proxy: {upstreams: [URL]}}})",
+                     ups ? "proxy" : "proxy-forward");
             return HS_ERROR;
         }
     }
+    if (forward_check(cfg, path, pc, bad, err, errlen) != HS_OK)
+        return HS_ERROR;
     *bad = "proxy.errors";
     if (!pc->errors || !strcmp(pc->errors, "standard"))
         pc->mode = HS_PROXY_ERRORS_STANDARD;
@@ -622,7 +699,9 @@ int hs__proxy_conf_check(hs_config_t *cfg, const hs_pathconf_t *path, void *conf
     if (pc->list && pc->list->n && !pc->list->built)
         build_list(cfg, pc);
     pc->tls_client = NULL;
-    if (pc->list && pc->list->n && pc->list->tls && tls_client_for(cfg, pc, bad, err, errlen) != HS_OK)
+    /* https: an upstream's, or (forward) an absolute-form https:// target's */
+    if (((pc->list && pc->list->n && pc->list->tls) || pc->forward) &&
+        tls_client_for(cfg, pc, bad, err, errlen) != HS_OK)
         return HS_ERROR;
     return HS_OK;
 }
@@ -649,7 +728,7 @@ void hs__proxy_conf_release(void *conf)
 const char *hs__proxy_conf_mount(hs_config_t *cfg, const void *conf, bool flat)
 {
     const proxy_conf_t *pc = conf;
-    if (!flat || !pc->list || !pc->list->n)
+    if (!flat || ((!pc->list || !pc->list->n) && !pc->forward))
         return NULL;
     const char *root = root_of(cfg);
     return root && *root ? NULL : "/"; /* with --root: refused by check, with a clear message */
@@ -673,7 +752,7 @@ void hs__proxy_log(hs_req_t *req);
 static unsigned phases(const void *conf)
 {
     const proxy_conf_t *pc = conf;
-    return pc->list && pc->list->n ? (unsigned)HS_PHASE_BIT_LOG : 0u;
+    return (pc->list && pc->list->n) || pc->forward ? (unsigned)HS_PHASE_BIT_LOG : 0u;
 }
 
 hs_module_t hs_module_proxy = {
@@ -683,6 +762,7 @@ hs_module_t hs_module_proxy = {
              .count = HS_ARRAY_SIZE(hs__proxy_directives),
              .size = sizeof(proxy_conf_t),
              .handler = "proxy.upstreams",
+             .handler_alt = "proxy.forward",
              .check = hs__proxy_conf_check,
              .release = hs__proxy_conf_release,
              .mount = hs__proxy_conf_mount,
@@ -694,4 +774,6 @@ hs_module_t hs_module_proxy = {
     .content = hs__proxy_content,
     .log = hs__proxy_log,
     .metrics = hs__proxy_metrics,
+    .causes = hs__proxy_causes,
+    .ncauses = PROXY_CAUSE__COUNT,
 };

@@ -291,10 +291,13 @@ void hs__proxy_request_fields(hs_req_t *req, const proxy_conf_t *pc, const proxy
 
     /* Host */
     hs_iovec_t client_host = req->meta.host;
-    hs_iovec_t host = pc->host_mode == PROXY_HOST_UPSTREAM ? hs_iov_cstr(t->up->host_field)
-                      : pc->host_mode == PROXY_HOST_FIXED  ? hs_iov_cstr(pc->host)
-                      : client_host.len                    ? client_host
-                                                           : hs_iov_cstr(t->up->host_field);
+    /* a forward proxy's destination: the target's authority (RFC 9112 §3.2.2: a proxy replaces
+     * the Host it received by the target's host information), whatever proxy.host says */
+    proxy_host_t mode = t->up->index == PROXY_FORWARD_INDEX ? PROXY_HOST_UPSTREAM : pc->host_mode;
+    hs_iovec_t host = mode == PROXY_HOST_UPSTREAM ? hs_iov_cstr(t->up->host_field)
+                      : mode == PROXY_HOST_FIXED  ? hs_iov_cstr(pc->host)
+                      : client_host.len           ? client_host
+                                                  : hs_iov_cstr(t->up->host_field);
     h[k++] = (hs_header_t){.name = HS_IOV("Host"), .value = host};
 
     /* Via: what came, then "1.1 PSEUDONYM" (the version the client spoke) */

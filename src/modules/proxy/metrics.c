@@ -43,7 +43,9 @@ void hs__proxy_count(proxy_worker_t *pw, proxy_uw_t *uw, const proxy_upstream_t 
     if (!hs_metrics_enabled(pw->w->srv) || outcome < 0 || outcome > PROXY_CANCELLED)
         return;
     proxy_stat_t *s;
-    if (up && uw) {
+    if (up && up->index == PROXY_FORWARD_INDEX) {
+        s = stat_for(pw, "_forward"); /* a forward proxy's destinations: one label, not one each */
+    } else if (up && uw) {
         if (!uw->stat)
             uw->stat = stat_for(pw, up->authority);
         s = uw->stat;

@@ -14,6 +14,16 @@
  *   failure after the head ─▶ the status stays; the body ends abortively: no final chunk, never
  *              padded (the connection closes; reset when the close would look like the end)
  *
+ * Forward-proxy mode (proxy.forward; forward.c): an absolute-form request goes the same way to
+ * the host its target names (a connection not made is tried on the name's next address, within
+ * retries; there is no other upstream), a CONNECT too, but its
+ * exchange writes nothing (HS_CLIENT_TUNNEL): once connected, a 200 without framing (RFC 9110
+ * §9.3.6) and bytes both ways with the tunnel's back-pressure, until a side closes. The client
+ * closing its side (a FIN) half-closes the upstream's once what it sent went on, and the tunnel
+ * ends when the upstream closes too (or its idle timeout); the upstream closing ends it at once
+ * after what it sent reached the client (RFC 9110 §9.3.6). The destination's address is checked
+ * (forward_allow, forward_deny) after its lookup, before the connection.
+ *
  * Every attempt is remembered for the access log: upstream=ADDR,… upstream_status=S,…
  * upstream_cause=ID,… (- for none) upstream_phase=PHASE [upstream_tls_error="REASON"
  * upstream_tls_alert=N: the last TLS failure, in OpenSSL's words, and the alert the upstream sent]
@@ -62,7 +72,10 @@ struct proxy_req_s {
     bool up_paused;   /* the upstream is held back: the client has not taken what we sent */
     bool down_paused; /* tunnel: the client is held back */
     bool got_head, head_sent, collecting, truncated;
+    bool forward; /* a forward proxy's request: x->t is its own destination (forward.c) */
+    bool tunnel;  /* CONNECT: the exchange is a raw tunnel */
     int status;
+    uint64_t up_bytes; /* tunnel: bytes from the client to the upstream */
     int64_t expected;
     uint64_t relayed;
     hs_buf_t replay; /* the request body read so far, for a retry elsewhere */
@@ -193,7 +206,12 @@ void hs__proxy_log(hs_req_t *req)
                          (unsigned long long)span(t->start, t->connected),
                          (unsigned long long)span(t->connected, t->sent), (unsigned long long)span(t->sent, t->head),
                          (unsigned long long)span(t->head, t->end));
-    if (x->got_head) {
+    if (x->tunnel) { /* CONNECT: the bytes each way (the target is the request line's, the
+                      * duration the line's) */
+        if (x->got_head)
+            hs_req_log_field(req, "tunnel", "up:%llu,down:%llu", (unsigned long long)x->up_bytes,
+                             (unsigned long long)x->relayed);
+    } else if (x->got_head) {
         if (x->expected >= 0)
             hs_req_log_field(req, "body_expected", "%lld", (long long)x->expected);
         else
@@ -265,7 +283,9 @@ static void cleanup(void *arg)
     release_slot(x);
     hs_buf_free(&x->replay);
     hs__proxy_gzip_end(&x->gz);
-    hs__proxy_view_done(x->pw, x->view); /* last: the slots and the queue live in it */
+    if (x->forward && x->t && x->t->up->dns)
+        hs__proxy_dns_release(x->t->up->dns); /* a lookup still running holds its own reference */
+    hs__proxy_view_done(x->pw, x->view);      /* last: the slots and the queue live in it */
 }
 
 /* ---- answers of our own ---- */
@@ -304,6 +324,8 @@ static void answer(proxy_req_t *x, int cause, const char *detail)
     const hs_up_cause_info_t *ci = hs_up_cause(cause);
     int status = hs_up_cause_status(cause, pc->mode);
     x->state = ST_DONE;
+    if (x->tunnel) /* a refused CONNECT: what the client sent after it was meant for the tunnel */
+        req->res_close = true;
     hs_buf_t ps = {0};
     proxy_status(x, &ps, cause, 0);
     if (ci->flags & HS_UPC_RETRY_AFTER) {
@@ -359,6 +381,13 @@ static bool idempotent(const proxy_req_t *x)
 static bool may_retry(proxy_req_t *x, int cause)
 {
     const hs_up_cause_info_t *ci = hs_up_cause(cause);
+    if (x->forward) {
+        /* one destination, maybe several addresses: the next one when the connection was not
+         * made (refused, unreachable, timed out: nothing was sent), as many times as retries */
+        return ci && (ci->flags & HS_UPC_NOT_SENT) && cause != HS_UP_DNS_ERROR && cause != HS_UP_DNS_TIMEOUT &&
+               !x->got_head && x->attempts <= x->pc->retries && x->uw->naddrs > x->attempts &&
+               !(x->body_started && (x->body_lost || !x->replay_on));
+    }
     if (x->got_head || x->attempts > x->pc->retries || !ci)
         return false;
     if (!(ci->flags & HS_UPC_NOT_SENT) && !idempotent(x))
@@ -401,7 +430,12 @@ static void failed(proxy_req_t *x, int cause, int phase, const char *detail)
             hs_req_body_pause(req); /* nowhere to send it until the next attempt starts */
             x->body_paused = true;
         }
-        attempt(x);
+        if (x->forward) { /* the next address of the name (resolve_and_go takes them in turn) */
+            x->state = ST_NEW;
+            resolve_and_go(x);
+        } else {
+            attempt(x);
+        }
         return;
     }
     answer(x, cause, detail);
@@ -451,13 +485,27 @@ static void lookup(proxy_req_t *x, proxy_dns_t *d)
     }
 }
 
+/* Go to the address in x->sa; a forward proxy's destination is checked first (forward_allow,
+ * forward_deny: on the address, after any lookup, so that a name gains nothing). */
+static void dest_go(proxy_req_t *x)
+{
+    if (x->forward && !hs__proxy_forward_addr_ok(x->pc, (const struct sockaddr *)&x->sa)) {
+        x->state = ST_DONE;
+        hs__proxy_forward_refuse(x->req, x->pc, PROXY_CAUSE_DEST_DENIED,
+                                 "the forward proxy may not connect to that address (proxy.forward_deny, "
+                                 "proxy.forward_allow)");
+        return;
+    }
+    go(x);
+}
+
 static void resolve_and_go(proxy_req_t *x)
 {
     const proxy_upstream_t *up = x->t->up;
     if (!up->dns) {
         memcpy(&x->sa, &up->addr, up->addrlen);
         x->salen = up->addrlen;
-        go(x);
+        dest_go(x);
         return;
     }
     proxy_uw_t *uw = x->uw;
@@ -473,7 +521,7 @@ static void resolve_and_go(proxy_req_t *x)
         unsigned i = uw->addr_rr++ % (unsigned)uw->naddrs;
         memcpy(&x->sa, &uw->addrs[i], uw->lens[i]);
         x->salen = uw->lens[i];
-        go(x);
+        dest_go(x);
         return;
     }
     if (uw->answered && uw->cause && age < DNS_RETRY_MS) {
@@ -602,11 +650,16 @@ static void on_interim(hs_client_t *c, const hs_parsed_res_t *res)
 }
 
 static void relay_upgrade(proxy_req_t *x, const hs_parsed_res_t *res);
+static void connect_open(proxy_req_t *x);
 
 static void on_head(hs_client_t *c, const hs_parsed_res_t *res, const hs_res_meta_t *meta)
 {
     proxy_req_t *x = c->data;
     hs_req_t *req = x->req;
+    if (!res) { /* HS_CLIENT_TUNNEL: CONNECT's connection is made */
+        connect_open(x);
+        return;
+    }
     if (meta->transfer_coded) {
         failed(x, HS_UP_BAD_FRAMING, HS_UP_PHASE_HEADERS,
                "the upstream used a transfer coding other than chunked, which the gateway does not decode");
@@ -673,6 +726,7 @@ static void on_body(hs_client_t *c, const char *p, size_t n)
     proxy_req_t *x = c->data;
     hs_req_t *req = x->req;
     if (x->state == ST_TUNNEL) {
+        x->relayed += n;
         GUARD(x, hs_upgraded_write(req, p, n));
         if (req->out.pending > x->pc->buffer_size) {
             hs_client_pause(c, true);
@@ -819,6 +873,7 @@ static void tunnel_data(hs_req_t *req, const char *data, size_t len)
     proxy_req_t *x = hs_req_ctx(req, &hs_module_proxy);
     if (!x->c)
         return;
+    x->up_bytes += len;
     hs_client_write(x->c, data, len);
     if (hs_client_pending(x->c) > x->pc->buffer_size) {
         hs_upgraded_pause(req, true);
@@ -827,6 +882,32 @@ static void tunnel_data(hs_req_t *req, const char *data, size_t len)
 }
 
 static const hs_upgrade_t tunnel = {.on_data = tunnel_data};
+
+/* CONNECT: the client closed its side (FIN). What it sent goes on, then the upstream's side is
+ * half-closed; the tunnel ends when the upstream closes (on_end) or falls silent (idle_timeout). */
+static void tunnel_eof(hs_req_t *req)
+{
+    proxy_req_t *x = hs_req_ctx(req, &hs_module_proxy);
+    if (x->c)
+        hs_client_write_end(x->c);
+}
+
+static const hs_upgrade_t connect_tunnel = {.on_data = tunnel_data, .on_eof = tunnel_eof};
+
+/* RFC 9110 §9.3.6: "Any 2xx (Successful) response indicates that the sender (and all inbound
+ * proxies) will switch to tunnel mode immediately after the response header section"; no
+ * Content-Length or Transfer-Encoding on it (RFC 9112 §6.3 (2); hs_res_connect). */
+static void connect_open(proxy_req_t *x)
+{
+    hs_req_t *req = x->req;
+    x->got_head = true;
+    x->status = 200;
+    x->state = ST_TUNNEL;
+    x->head_sent = true;
+    req->on_drain = down_drain;
+    req->drain_low = x->pc->buffer_size / 2;
+    hs_res_connect(req, 200, &connect_tunnel);
+}
 
 static void relay_upgrade(proxy_req_t *x, const hs_parsed_res_t *res)
 {
@@ -878,6 +959,11 @@ static void go(proxy_req_t *x)
         log_add(x->l_up, sizeof(x->l_up), &x->l_up_n, addr);
     }
     x->attempts++;
+    if (x->tunnel) { /* CONNECT: nothing is written, the bytes come when the tunnel opens */
+        x->c = hs_client_start(x->pw->pool, (const struct sockaddr *)&x->sa, x->salen, &x->creq, &cbs, x);
+        x->c->drain_low = pc->buffer_size / 2;
+        return;
+    }
     if (x->fwd_for != x->t) { /* per target: the Host and the path may differ */
         hs__proxy_request_fields(req, pc, x->t, &x->fwd);
         x->fwd_for = x->t;
@@ -942,8 +1028,17 @@ int hs__proxy_content(hs_req_t *req)
 {
     const proxy_conf_t *pc = hs_req_conf(req, &hs_module_proxy);
     proxy_worker_t *pw = hs_worker_ctx(req->worker, &hs_module_proxy);
-    if (!pw || !pc->list || !pc->list->nt)
+    /* forward mode: absolute-form and CONNECT (authority-form) go where they name */
+    bool fwd = pc->forward && req->p.form != HS_TARGET_ORIGIN;
+    if (!pw || (!fwd && (!pc->list || !pc->list->nt))) {
+        if (pw && pc->forward) { /* RFC 9110 §15.5.20: no origin here for that URI */
+            hs__proxy_forward_refuse(req, pc, PROXY_CAUSE_ORIGIN_FORM,
+                                     "this is a forward proxy: send the absolute URL (GET http://host/path) or "
+                                     "CONNECT host:port");
+            return HS_OK;
+        }
         return hs_res_error(req, 500, "the proxy has no upstream for this path");
+    }
     hs_method_t m = req->p.method_id;
     if (m == HS_METHOD_TRACE) /* never echoed through us: it would reflect credentials (XST) */
         return hs_res_method_not_allowed(req, "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
@@ -952,6 +1047,9 @@ int hs__proxy_content(hs_req_t *req)
         req->allow = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
         return hs_res_send(req, 204);
     }
+    proxy_target_t *dest = NULL;
+    if (fwd && hs__proxy_forward_target(req, pc, &dest) != HS_OK)
+        return HS_OK; /* refused (400, 403): answered */
     proxy_req_t *x = hs_arena_alloc(&req->arena, sizeof(*x));
     memset(x, 0, PROXY_REQ_ZEROED);
     x->gz.on = false;
@@ -961,6 +1059,13 @@ int hs__proxy_content(hs_req_t *req)
     x->view = hs__proxy_view(pw, req->gen, hs_req_top(req));
     x->view->reqs++;
     x->expected = -1;
+    if (fwd) {
+        x->forward = true;
+        x->tunnel = m == HS_METHOD_CONNECT;
+        x->t = dest; /* its name state is released by cleanup */
+        x->uw = hs_arena_alloc(&req->arena, sizeof(*x->uw));
+        memset(x->uw, 0, sizeof(*x->uw));
+    }
     hs_req_set_ctx(req, &hs_module_proxy, x);
     hs_req_cleanup(req, cleanup, x);
     if (loops(req, pc)) {
@@ -968,8 +1073,19 @@ int hs__proxy_content(hs_req_t *req)
         answer(x, HS_UP_PROXY_LOOP_DETECTED, NULL);
         return HS_OK;
     }
+    if (x->tunnel) {
+        x->creq = (hs_client_req_t){
+            .method = m,
+            .content_length = HS_CLIENT_NO_BODY,
+            .flags = HS_CLIENT_TUNNEL,
+            .timeouts = {.connect_ms = pc->connect_timeout, .idle_ms = pc->idle_timeout},
+        };
+        x->state = ST_NEW;
+        resolve_and_go(x);
+        return HS_AGAIN;
+    }
     bool idem = idempotent(x);
-    x->replay_on = hs_req_has_body(req) && pc->retries > 0 && pc->list->nt > 1;
+    x->replay_on = hs_req_has_body(req) && pc->retries > 0 && (fwd || pc->list->nt > 1);
     x->creq = (hs_client_req_t){
         .method = m,
         .method_name = req->p.method,
@@ -984,6 +1100,11 @@ int hs__proxy_content(hs_req_t *req)
                      .idle_ms = pc->idle_timeout},
         .max_interim = (unsigned)pc->max_interim,
     };
+    if (fwd) {
+        x->state = ST_NEW;
+        resolve_and_go(x);
+        return HS_AGAIN;
+    }
     if (pc->lb == PROXY_LB_HASH)
         x->key = hash_key(x);
     attempt(x);

@@ -7,6 +7,8 @@
  *                Via, Forwarded (RFC 7239) and X-Forwarded-*, Host
  *   proxy.c      the content handler: one request through the HTTP/1.1 client (hs/client.h), the
  *                status by cause (hs/upstream.h), Proxy-Status (RFC 9209), log fields
+ *   forward.c    forward-proxy mode (proxy.forward): the destination of an absolute-form request
+ *                or a CONNECT, its port and address rules, the answers that refuse it
  *
  * Lifetimes. Everything built from the configuration (upstreams, their health and name state,
  * the lists of each path) lives in the configuration's arena and is shared read-only by the
@@ -33,7 +35,27 @@ extern hs_module_t hs_module_proxy;
 #define PROXY_RING_POINTS 160  /* consistent-hash points per upstream */
 #define PROXY_REPLAY_MAX 65536 /* request body bytes kept for a retry on another upstream */
 
+#define PROXY_MAX_PORT_RANGES 32 /* entries of proxy.forward_ports / proxy.connect_ports */
+#define PROXY_MAX_DEST 64        /* entries of proxy.forward_allow / proxy.forward_deny */
+
 typedef enum { PROXY_LB_ROUND_ROBIN, PROXY_LB_LEAST_CONN, PROXY_LB_HASH } proxy_lb_t;
+
+/* Ports a forward proxy may connect to: inclusive ranges, in the order written. */
+typedef struct proxy_ports_s {
+    uint16_t lo[PROXY_MAX_PORT_RANGES], hi[PROXY_MAX_PORT_RANGES];
+    uint8_t n;
+} proxy_ports_t;
+
+/* The module's causes (hs_module_proxy.causes, forward.c): forward-proxy refusals. The failures
+ * of the exchange itself are the gateway's table (hs/upstream.h), as for reverse proxying. */
+enum {
+    PROXY_CAUSE_BAD_TARGET,  /* 400: no usable host[:port] (CONNECT without a port, a bad name) */
+    PROXY_CAUSE_PORT_DENIED, /* 403: the port is not in forward_ports / connect_ports */
+    PROXY_CAUSE_DEST_DENIED, /* 403: the address is in forward_deny, or not in forward_allow */
+    PROXY_CAUSE_ORIGIN_FORM, /* 421: an origin-form request on a forward-only path */
+    PROXY_CAUSE__COUNT
+};
+extern const hs_cause_info_t hs__proxy_causes[PROXY_CAUSE__COUNT];
 typedef enum { PROXY_KEY_IP, PROXY_KEY_URI, PROXY_KEY_HOST, PROXY_KEY_HEADER } proxy_key_t;
 typedef enum { PROXY_HOST_PASS, PROXY_HOST_UPSTREAM, PROXY_HOST_FIXED } proxy_host_t;
 
@@ -77,6 +99,10 @@ typedef struct proxy_upstream_s {
     _Atomic bool check_down;     /* the last active health check failed */
     struct proxy_upstream_s *next;
 } proxy_upstream_t;
+/* A forward proxy's destination is an upstream made for one request, in its arena: index -1 (no
+ * per-worker state, no health shared with other requests), its own name state (dns) when the
+ * target names a host. */
+#define PROXY_FORWARD_INDEX (-1)
 
 /* One URL of a path: an upstream and the path that replaces the mount point (none: the target
  * is passed as the client sent it). */
@@ -148,7 +174,12 @@ typedef struct proxy_conf_s {
     bool expose_upstream;
     bool compress, mark_transformed;
     bool tls_insecure;
+    bool forward; /* proxy.forward: absolute-form requests and CONNECT go where they name */
+    char *forward_ports, *connect_ports, *forward_allow, *forward_deny;
     /* made by check: */
+    proxy_ports_t fports, cports; /* forward_ports, connect_ports */
+    hs_cidr_t *fallow, *fdeny;    /* in the configuration's arena */
+    int nfallow, nfdeny;
     struct hs_tls_client_s *tls_client; /* for the https targets of list (NULL: none has https) */
     hs_proxy_errors_t mode;
     proxy_lb_t lb;
@@ -243,6 +274,28 @@ void hs__proxy_conf_release(void *conf);
 const char *hs__proxy_conf_mount(hs_config_t *cfg, const void *conf, bool flat);
 extern const hs_directive_t hs__proxy_directives[];
 extern const size_t hs__proxy_ndirectives;
+
+/* ---- forward.c ---- */
+/* Parse "80, 443, 1024-65535" (ports and inclusive ranges separated by commas or spaces; "*" for
+ * every port, "none" or "" for none) into out. HS_OK, or HS_ERROR with a message. */
+int hs__proxy_parse_ports(const char *s, proxy_ports_t *out, char *err, size_t errlen);
+bool hs__proxy_port_allowed(const proxy_ports_t *p, uint16_t port);
+/* Parse an authority, "host:port" or "host" (a name, an IPv4 address or [IPv6]), into host
+ * (NUL-terminated, no brackets; hostcap bytes) and *port (default_port when none is given; a port
+ * is required when need_port). HS_OK, or HS_ERROR with *why a static explanation. A name is
+ * letters, digits, '-', '_' and '.' only (what DNS resolves), at most 253 bytes. */
+int hs__proxy_parse_authority(hs_iovec_t a, bool need_port, uint16_t default_port, char *host, size_t hostcap,
+                              uint16_t *port, const char **why);
+/* The destination of a forward request (absolute-form or CONNECT) on a path with proxy.forward:
+ * its upstream and target, made in the request's arena (dns: a counted name state of its own,
+ * which the caller releases at the end of the request). HS_OK, or HS_DONE when it was refused
+ * (400 bad target, 403 port: answered here). */
+int hs__proxy_forward_target(hs_req_t *req, const proxy_conf_t *pc, proxy_target_t **out);
+/* May the forward proxy connect to this address (forward_allow, forward_deny)? */
+bool hs__proxy_forward_addr_ok(const proxy_conf_t *pc, const struct sockaddr *sa);
+/* Answer a refusal of the forward proxy (PROXY_CAUSE_*): its status, the module's cause,
+ * Proxy-Status (RFC 9209) and an error page naming the cause, the detail and the request id. */
+void hs__proxy_forward_refuse(hs_req_t *req, const proxy_conf_t *pc, int cause, const char *detail);
 
 /* ---- upstreams.c ---- */
 /* Resolve every name once, in parallel, before the workers start (the system resolver's own

@@ -335,7 +335,7 @@ static int check(hs_config_t *cfg, const hs_pathconf_t *path, void *p, const cha
     return HS_OK;
 }
 
-/* Without hosts the API is at /, or at api_prefix when a root (or --proxy) serves /. */
+/* Without hosts the API is at /, or at api_prefix when a root (or --proxy, --proxy-forward) serves /. */
 static const char *mount(hs_config_t *cfg, const void *conf, bool flat)
 {
     const api_conf_t *ac = conf;
@@ -343,8 +343,10 @@ static const char *mount(hs_config_t *cfg, const void *conf, bool flat)
         return NULL;
     const hs_directive_t *root = hs_config_find("root");
     bool files = root && *(char **)hs_config_field(cfg, root);
-    const hs_directive_t *proxy = hs_config_find("proxy"), *ups = hs_config_find("proxy.upstreams");
-    bool proxied = (proxy && hs_config_given(cfg, proxy)) || (ups && hs_config_given(cfg, ups));
+    const hs_directive_t *proxy = hs_config_find("proxy"), *ups = hs_config_find("proxy.upstreams"),
+                         *fwd = hs_config_find("proxy.forward");
+    bool proxied = (proxy && hs_config_given(cfg, proxy)) || (ups && hs_config_given(cfg, ups)) ||
+                   (fwd && hs_config_given(cfg, fwd));
     return files || proxied ? ac->api_prefix : "/";
 }
 

@@ -213,7 +213,7 @@ static void ws_on_data(hs_req_t *req, const char *data, size_t len)
     hs_buf_consume(&ws->in, pos);
 }
 
-static const hs_upgrade_t ws_handler = {ws_on_data, NULL};
+static const hs_upgrade_t ws_handler = {.on_data = ws_on_data};
 
 static bool header_has_token(hs_iovec_t v, const char *tok)
 {

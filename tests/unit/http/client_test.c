@@ -93,7 +93,7 @@ static void on_interim(hs_client_t *c, const hs_parsed_res_t *res)
 static void on_head(hs_client_t *c, const hs_parsed_res_t *res, const hs_res_meta_t *meta)
 {
     rec_t *r = c->data;
-    r->status = res->status;
+    r->status = res ? res->status : -1; /* HS_CLIENT_TUNNEL: no head, the tunnel is open */
     r->heads++;
     if (r->free_on_head) {
         hs_client_free(c);
@@ -785,6 +785,64 @@ Out:
 }
 
 /* Which causes the tests above produced; the rest need what this layer does not have yet. */
+/* HS_CLIENT_TUNNEL (a forward proxy's CONNECT): no request is written; once connected on_head
+ * (NULL) opens the tunnel; bytes both ways, our FIN passed on, the peer's close ends it; the
+ * connection is never pooled. A peer in a child process echoes what it reads until our FIN. */
+static void test_tunnel(void)
+{
+    struct sockaddr_in sa;
+    int lfd = listener(4, &sa);
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(10);
+        int c = accept(lfd, NULL, NULL);
+        char buf[4096];
+        ssize_t n, got = 0;
+        while (c >= 0 && (n = read(c, buf, sizeof(buf))) > 0) {
+            got += n;
+            if (write(c, buf, (size_t)n) != n)
+                break;
+        }
+        _exit(got == 0); /* the first bytes it saw were ours, not a request head (checked below) */
+    }
+    close(lfd);
+    hs_client_pool_conf_t conf = {.max_idle = 8, .idle_timeout_ms = 5000};
+    hs_client_pool_t *pool = hs_client_pool_new(&loop, &conf);
+    rec_t r = {.tunnel_send = "raw bytes, no head"};
+    hs_client_req_t req = {.method = HS_METHOD_CONNECT,
+                           .content_length = HS_CLIENT_NO_BODY,
+                           .flags = HS_CLIENT_TUNNEL,
+                           .timeouts = {.connect_ms = 2000, .idle_ms = 2000}};
+    exchange(pool, &sa, &req, &r, 5000);
+    ok(r.heads == 1 && r.status == -1 && r.ended && !r.failed && body_is(&r, "raw bytes, no head"),
+       "tunnel: opened without a head, bytes echoed, our FIN answered by the peer's");
+    rec_free(&r);
+    int st = -1;
+    waitpid(pid, &st, 0);
+    ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "tunnel: the peer read our bytes");
+    size_t idle, open;
+    hs_client_pool_count(pool, (const struct sockaddr *)&sa, sizeof(sa), &idle, &open);
+    ok(idle == 0 && open == 0, "tunnel: its connection is not pooled");
+    rec_t r2 = {0};
+    struct sockaddr_in dead = sa; /* the listener is closed: refused */
+    exchange(pool, &dead, &req, &r2, 3000);
+    ok(r2.failed && r2.err.cause == HS_UP_CONNECT_REFUSED && r2.err.phase == HS_UP_PHASE_CONNECT && r2.heads == 0,
+       "tunnel: a refused connection is connect_refused in phase connect");
+    rec_free(&r2);
+    /* a forward proxy meets many addresses: records without a connection do not pile up */
+    for (int i = 0; i < HS_CLIENT_POOL_HOSTS + 50; i++) {
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(9)};
+        a.sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)i % 200u * 256u + (uint32_t)i / 200u);
+        rec_t r3 = {0};
+        hs_client_req_t g = get("/");
+        g.timeouts.connect_ms = 500;
+        exchange(pool, &a, &g, &r3, 2000);
+        rec_free(&r3);
+    }
+    ok(1, "tunnel: %d addresses met, the pool's host table bounded (ASan: no leak)", HS_CLIENT_POOL_HOSTS + 50);
+    hs_client_pool_free(pool);
+}
+
 static void test_coverage(void)
 {
     static const hs_up_cause_t elsewhere[] = {
@@ -827,6 +885,7 @@ int main(void)
     test_no_route();
     test_resources();
     test_tls();
+    test_tunnel();
     test_coverage();
     spin(20);
     stop_upstream();
