@@ -148,7 +148,14 @@ hosts:
     rc, out = s_client(tp, "-servername", "localhost", "-CAfile", pki.ca,
                        data=b"GET /status/200 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
     assert status_of(out) == 200
-    ok = [r for r in records(s) if r["status"] == 200 and r.get("tls")]
+    # the line is written when the request ends, which may be just after s_client has read the
+    # response and gone: wait for it (bounded) rather than read the log once
+    deadline = time.time() + 5
+    ok = []
+    while not ok and time.time() < deadline:
+        ok = [r for r in records(s) if r["status"] == 200 and r.get("tls")]
+        if not ok:
+            time.sleep(0.05)
     assert len(ok) == 1 and ok[0]["cipher"].startswith("TLS_") and "tls_error" not in ok[0], ok
 
     m = scrape(plain)
