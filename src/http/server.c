@@ -545,12 +545,10 @@ int hs_server_run(hs_server_t *srv)
     if (hs_os_drop_privileges(cfg->user) != HS_OK)
         goto Fail;
     hs__https_gen_ports(g); /* the ports as bound: the URLs of 497 and 308 answers name them */
-    /* announced only once the server can really serve (scripts and tests wait for this line) */
-    for (size_t li = 0; li < g->num_listen; li++)
-        announce(g, li);
-    fflush(stderr);
-    reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
+    /* The signals the main thread waits for are blocked before the listeners are announced: a
+     * script that sends SIGHUP (or SIGTERM) as soon as it reads "listening on" must find it
+     * pending for sigwait, not meet the default action (which ends the process). The workers
+     * started below inherit the mask. */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -559,6 +557,11 @@ int hs_server_run(hs_server_t *srv)
     sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* announced only once the server can really serve (scripts and tests wait for this line) */
+    for (size_t li = 0; li < g->num_listen; li++)
+        announce(g, li);
+    fflush(stderr);
+    reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
     for (int wi = 0; wi < nw; wi++) {
         hs_worker_t *w = &srv->workers[wi];

@@ -7,6 +7,7 @@ import pathlib
 import shutil
 import signal
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -221,3 +222,47 @@ def test_reload_tells_systemd(tmp_path):
     finally:
         stop_and_check(s)
         sock.close()
+
+
+def test_sighup_right_after_listening_is_a_reload(tmp_path):
+    """A script that reloads as soon as it reads "listening on" must get a reload, not the
+    default action of SIGHUP (the end of the process): the signals are blocked before the line
+    is written. Ten starts, each signalled the moment the line arrives."""
+    from conftest import BIN
+    cfg = str(tmp_path / "statusd.yaml")
+    write(cfg, "listen: ['127.0.0.1:0']\nhosts:\n  t:\n    paths:\n      /: {api: true}\n")
+    for attempt in range(10):
+        p = subprocess.Popen([BIN, "--config", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            port = None
+            deadline = time.time() + 10
+            while port is None and time.time() < deadline:
+                line = p.stderr.readline()
+                if not line:
+                    break
+                if line.startswith("listening on "):
+                    p.send_signal(signal.SIGHUP)  # at once: no sleep between the line and the signal
+                    port = int(line.rsplit(":", 1)[1])
+            assert port, "no listening line"
+            time.sleep(0.3)
+            assert p.poll() is None, "attempt %d: SIGHUP right after the listening line ended the server (rc %s)" % (
+                attempt, p.returncode)
+            c = socket.create_connection(("127.0.0.1", port), timeout=5)
+            c.sendall(b"GET /status/200 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                b = c.recv(65536)
+                if not b:
+                    break
+                data += b
+            c.close()
+            assert data.startswith(b"HTTP/1.1 200 "), data[:200]
+        finally:
+            if p.poll() is None:
+                p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
+            p.stderr.close()
