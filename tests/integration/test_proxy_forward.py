@@ -26,7 +26,7 @@ import time
 import pytest
 
 from conftest import BIN, BAD_STDERR, Server, parse_responses, read_all
-from proxy_helpers import FakeDNS, FullListener, dead_port, log_fields, log_line, start_upstream, write_yaml
+from proxy_helpers import FakeDNS, FullListener, dead_port, exchange, log_fields, log_line, start_upstream, write_yaml
 from tlsutil import Pki
 
 TIMEOUT = 10
@@ -195,15 +195,7 @@ def heads(out):
     return rs
 
 
-def raw(port, data, timeout=5.0, shut=False):
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    try:
-        s.sendall(data)
-        if shut:
-            s.shutdown(socket.SHUT_WR)
-        return read_all(s, timeout)
-    finally:
-        s.close()
+raw = exchange  # proxy_helpers: send raw bytes, read until the server closes
 
 
 def one(port, data, timeout=5.0):

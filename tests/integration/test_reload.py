@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import Server, parse_responses, stop_and_check
+from conftest import Server, parse_responses, read_all, stop_and_check
 
 
 @pytest.fixture
@@ -249,12 +249,7 @@ def test_sighup_right_after_listening_is_a_reload(tmp_path):
                 attempt, p.returncode)
             c = socket.create_connection(("127.0.0.1", port), timeout=5)
             c.sendall(b"GET /status/200 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-            data = b""
-            while True:
-                b = c.recv(65536)
-                if not b:
-                    break
-                data += b
+            data = read_all(c, 5)
             c.close()
             assert data.startswith(b"HTTP/1.1 200 "), data[:200]
         finally:
