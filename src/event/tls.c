@@ -334,7 +334,7 @@ static int own_read(BIO *b, char *buf, size_t n, size_t *got)
     BIO_clear_retry_flags(b);
     ssize_t r;
     do
-        r = syscall(SYS_read, c->fd, buf, n); /* no cancellation-point wrapper (see sock.c) */
+        r = syscall(SYS_recvfrom, c->fd, buf, n, 0, NULL, NULL); /* socket call, no wrapper (sock.c) */
     while (r < 0 && errno == EINTR);
     if (r > 0) {
         c->drained = (size_t)r < n;
@@ -385,7 +385,7 @@ static void own_method_init(void)
 static int out_flush(conn_t *c)
 {
     while (c->out_off < c->out_len) {
-        ssize_t w = syscall(SYS_write, c->fd, c->out + c->out_off, c->out_len - c->out_off);
+        ssize_t w = syscall(SYS_sendto, c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL, NULL, 0);
         if (w > 0) {
             c->out_off += (uint32_t)w;
             continue;
