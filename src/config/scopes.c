@@ -172,6 +172,26 @@ static bool names_handler(const hs__centry_t *e)
     return e->value[0] != '\0';
 }
 
+/* "root, api, …" : every setting that names a path's handler, from the modules' schemas, so that the
+ * error naming them follows the modules compiled in. */
+static void handler_list(char *out, size_t cap)
+{
+    const hs_conf_schema_t *const *schemas;
+    size_t n = hs_config_schemas(&schemas), len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        const char *names[2] = {schemas[i] ? schemas[i]->handler : NULL, schemas[i] ? schemas[i]->handler_alt : NULL};
+        for (size_t k = 0; k < 2; k++) {
+            if (!names[k])
+                continue;
+            int w = snprintf(out + len, cap - len, "%s%s", len ? ", " : "", names[k]);
+            if (w < 0 || (size_t)w >= cap - len)
+                return; /* cut short: the list is a hint */
+            len += (size_t)w;
+        }
+    }
+}
+
 static int apply_entries(hs_config_t *top, hs_config_t *c, const hs__centry_t *e, char *err, size_t errlen)
 {
     for (; e; e = e->next) {
@@ -301,14 +321,16 @@ static int build_host(hs_config_t *top, const hs__cscope_t *hs, hs_hostconf_t *h
         if (apply_entries(top, c, ps->entries, err, errlen) != HS_OK)
             goto Exit;
         int handler = 0;
+        const char *named = NULL; /* the setting that named it, as written (proxy.forward, not proxy.upstreams) */
         for (const hs__centry_t *e = ps->entries; e; e = e->next) {
             if (names_handler(e)) {
                 if (handler && handler != e->d->owner) {
                     snprintf(err, errlen, "%s:%zu: path '%s' names two handlers (%s and %s): give each its own path",
-                             e->origin, e->line, ps->name[0] ? ps->name : "/", schemas[handler]->handler, e->d->name);
+                             e->origin, e->line, ps->name[0] ? ps->name : "/", named, e->d->name);
                     goto Exit;
                 }
                 handler = e->d->owner;
+                named = e->d->name;
             }
         }
         hs_pathconf_t *p = add_path(top, h, &cap, ps->name, handler, c);
@@ -320,10 +342,12 @@ static int build_host(hs_config_t *top, const hs__cscope_t *hs, hs_hostconf_t *h
             p->mount_len = parent->mount_len;
         }
         if (!p->handler) {
+            char list[256];
+            handler_list(list, sizeof(list));
             snprintf(err, errlen,
-                     "%s:%zu: path '%s' of host '%s' names no handler: give it root (static files), api (the "
-                     "client-testing API) or codes, or put it under a path that has one",
-                     ps->file, ps->line, ps->name[0] ? ps->name : "/", hs->name);
+                     "%s:%zu: path '%s' of host '%s' names no handler: give it one of %s, or put it under a path that "
+                     "has one",
+                     ps->file, ps->line, ps->name[0] ? ps->name : "/", hs->name, list);
             goto Exit;
         }
     }

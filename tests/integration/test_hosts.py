@@ -205,11 +205,17 @@ def check(tmp_path, text):
     ("hosts:\n  a.test:\n    paths:\n      /:\n        root: /tmp\n        workers: 2\n", 6, "whole server"),
     # a path without a handler
     ("hosts:\n  a.test:\n    paths:\n      /x:\n        max_body: 1k\n", 4, "names no handler"),
+    # ... and the error lists every handler a path can name
+    ("hosts:\n  a.test:\n    paths:\n      /x:\n        max_body: 1k\n", 4,
+     "one of health, codes, api, root, dav.root, metrics, proxy.upstreams, proxy.forward,"),
     # a root that does not exist, reported where it was written
     ("hosts:\n  a.test:\n    paths:\n      /:\n        api: true\n      /s:\n        root: /nonexistent/dir\n",
      7, "/nonexistent/dir"),
     # two handlers on one path
     ("hosts:\n  a.test:\n    paths:\n      /:\n        root: /tmp\n        api: true\n", 6, "two handlers"),
+    # ... named by the setting as written: a forward proxy is proxy.forward, not proxy.upstreams
+    ("hosts:\n  a.test:\n    paths:\n      /x:\n        proxy: {forward: true}\n        root: /tmp\n", 6,
+     "two handlers (proxy.forward and root)"),
     # the same path twice, and a path that is not one
     ("hosts:\n  a.test:\n    paths:\n      /x: {api: true}\n      /x/: {api: true}\n", 5, "given twice"),
     ("hosts:\n  a.test:\n    paths:\n      x: {api: true}\n", 4, "not a path prefix"),
