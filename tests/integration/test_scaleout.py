@@ -195,6 +195,75 @@ def test_redis_down_open_falls_back_then_back(tree, redis):
         c.stop()
 
 
+def test_delete_while_redis_hangs_takes_its_redis_locks_once_back(tree, redis):
+    """on_failure open: a DELETE while Redis does not answer checks SQLite's locks and deletes the
+    file; the resource's lock, still in Redis, is removed as soon as Redis answers again, before any
+    lock check reads it. Before, it stayed: a PUT at the path got 423 from a lock on a resource that
+    was gone, until the lock expired."""
+    c = Cluster(tree, redis, on_failure="open", names="ab")
+    try:
+        r = lock(c["a"], "/doc.txt")
+        assert r.status == 200, r
+        records = redis.keys("statusd:dav:*:l:*")
+        assert len(records) == 1, records
+        time.sleep(1.1)  # lock times are whole seconds: the deletion comes a second later
+        redis.proc.send_signal(signal.SIGSTOP)  # hangs: every call times out (--store-timeout 100ms)
+        try:
+            r = call(c["a"], "DELETE", "/doc.txt")
+            assert r.status == 204, r
+        finally:
+            redis.proc.send_signal(signal.SIGCONT)
+        assert not os.path.exists(tree.path("doc.txt"))
+        err = c["a"].stderr()
+        assert "the locks of 'doc.txt', deleted or moved away, could not be removed from Redis" in err, err
+        assert redis.keys("statusd:dav:*:l:*") == records  # still there: A has not reached Redis since
+        # A's first operation that reaches Redis again applies the removal before its own script
+        back = "WebDAV locks: Redis at %s is reachable again" % redis.url
+        wait_for(lambda: call(c["a"], "PROPFIND", "/coll/", propfind_body("D:lockdiscovery"), {"Depth": "0"}).status
+                 == 207 and back in c["a"].stderr(), 6, step=0.1, what="A's lock check to reach Redis again")
+        assert "WebDAV locks: 1 deferred lock removal applied in Redis" in c["a"].stderr()
+        assert redis.keys("statusd:dav:*") == []
+        # so neither instance refuses a new resource at that path
+        assert call(c["b"], "PUT", "/doc.txt", b"version 2\n").status == 201
+        assert call(c["a"], "PUT", "/doc.txt", b"version 3\n").status == 204
+    finally:
+        c.stop()
+
+
+def test_deferred_lock_removal_spares_a_lock_granted_after_the_deletion(tree, redis):
+    """The same with shared locks: while A's removal waits, B is granted a shared lock at the path
+    (compatible with the stale one). A's removal then takes the stale lock and leaves B's."""
+    c = Cluster(tree, redis, on_failure="open", names="ab")
+    try:
+        r = lock(c["a"], "/doc.txt", exclusive=False)
+        assert r.status == 200, r
+        tok_a = token_of(r)
+        stale = redis.keys("statusd:dav:*:l:*")
+        time.sleep(1.1)
+        redis.proc.send_signal(signal.SIGSTOP)
+        try:
+            assert call(c["a"], "DELETE", "/doc.txt").status == 204
+        finally:
+            redis.proc.send_signal(signal.SIGCONT)
+        # B reaches Redis at once (it never failed) and sees the stale lock: creating the resource
+        # anew takes its token; the shared lock it is then granted is compatible with it
+        r = call(c["b"], "LOCK", "/doc.txt", lockinfo(False),
+                 {"Content-Type": "application/xml", "Timeout": "Second-600", "If": "(<%s>)" % tok_a})
+        assert r.status == 201, r  # a new, empty resource (RFC 4918 §9.10.4)
+        tok_b = token_of(r)
+        assert len(redis.keys("statusd:dav:*:l:*")) == 2
+        back = "WebDAV locks: Redis at %s is reachable again" % redis.url
+        wait_for(lambda: call(c["a"], "PROPFIND", "/coll/", propfind_body("D:lockdiscovery"), {"Depth": "0"}).status
+                 == 207 and back in c["a"].stderr(), 6, step=0.1, what="A's lock check to reach Redis again")
+        left = redis.keys("statusd:dav:*:l:*")
+        assert len(left) == 1 and left != stale and left[0].endswith(tok_b), (left, stale, tok_b)
+        # B's lock still holds, through either instance
+        assert call(c["a"], "PUT", "/doc.txt", b"without the token\n").status == 423
+        assert call(c["a"], "PUT", "/doc.txt", b"with it\n", {"If": "(<%s>)" % tok_b}).status == 204
+    finally:
+        c.stop()
+
+
 def test_health_path_200_then_503_on_sigterm(tree, redis):
     c = Cluster(tree, redis, names="a", drain_delay="2s")
     try:

@@ -30,18 +30,36 @@
  * back-off). When Redis does not answer: on_failure closed returns -EBUSY (the methods answer 503
  * with Retry-After); open falls back to the tree's SQLite locks, which this instance alone sees,
  * and the outage is logged once. Locks granted meanwhile stay in SQLite: they are not seen by the
- * other instances, nor by this one once Redis is back. */
+ * other instances, nor by this one once Redis is back.
+ *
+ * Removals that could not reach Redis. DELETE and MOVE take a resource's locks away with it (RFC
+ * 4918 §7.7, §9.9.1), after the file system has changed, which cannot be undone. When Redis does
+ * not answer then (it dropped between the lock check and the job, or, with on_failure open, the
+ * check itself used SQLite), the removal is queued in this store and applied before any later
+ * operation reaches Redis: an operation whose queued removals do not get through fails as if Redis
+ * had not answered (503 or SQLite), so no one is answered from a Redis that still holds the locks
+ * of resources that are gone (a PUT at that path would get 423 from a lock nobody can see). The
+ * queue is bounded (PENDING_MAX bytes); what does not fit, or is still queued when the store
+ * closes, is logged, and those locks disappear when they expire. Another instance sharing the
+ * Redis sees them until this one has applied its queue; a lock granted at such a path after the
+ * deletion (by then another instance may have) is not removed: a deferred removal takes only
+ * locks granted or last refreshed before the second it was asked for. */
 #define _GNU_SOURCE
 #include "store.h"
 
 #include "../../store/redis.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #define RECORD_MAX (64u << 10) /* a lock record: the owner element is a client's XML */
 #define LIST_MAX (4u << 20)    /* bytes of records one list may return */
+#define PENDING_MAX (1u << 20) /* bytes of queued lock removals (see rd_store_t.pend) */
+#define PENDING_HEAD (1 + sizeof(int64_t))
 
 /* ---- scripts: KEYS[1] the index; ARGV[1] the record prefix, ARGV[2] now (seconds) ---- */
 #define PRELUDE                                                                                                        \
@@ -149,15 +167,27 @@ static hs__redis_script_t list_script = {
                     "return out\n",
 };
 
-/* ARGV[3] rel, [4] subtree 1/0. {1}. */
+/* ARGV[3] rel, [4] subtree 1/0, [5] before: 0, or only the locks granted or last refreshed
+ * (EXPIRES - TIMEOUT) before that second are removed — a deferred removal must not take a lock
+ * granted after the deletion it follows. {1}. */
 static hs__redis_script_t delete_script = {
     .name = "dav-lock-delete",
-    .body = PRELUDE "local ms = at(ARGV[3])\n"
+    .body = PRELUDE "local before = tonumber(ARGV[5])\n"
+                    "local ms = at(ARGV[3])\n"
                     "if ARGV[4] == '1' then for _, m in ipairs(below(ARGV[3])) do table.insert(ms, m) end end\n"
                     "for _, m in ipairs(ms) do\n"
                     "  local z = string.find(m, '\\0', 1, true)\n"
-                    "  if z then redis.call('DEL', ns .. string.sub(m, z + 1)) end\n"
-                    "  redis.call('ZREM', idx, m)\n"
+                    "  local keep = false\n"
+                    "  if z and before > 0 then\n"
+                    "    local r = redis.call('GET', ns .. string.sub(m, z + 1))\n"
+                    "    local t, e\n"
+                    "    if r then t, e = string.match(r, '^1 [0I] [01] [01] (%d+) (%d+) ') end\n"
+                    "    keep = t ~= nil and tonumber(e) - tonumber(t) >= before\n"
+                    "  end\n"
+                    "  if not keep then\n"
+                    "    if z then redis.call('DEL', ns .. string.sub(m, z + 1)) end\n"
+                    "    redis.call('ZREM', idx, m)\n"
+                    "  end\n"
                     "end\n"
                     "return {1}\n",
 };
@@ -170,6 +200,13 @@ typedef struct rd_store_s {
     hs_redis_failure_t failure;
     size_t max_locks;
     char *idx, *ns; /* KEYS[1], ARGV[1] */
+    /* lock removals Redis did not get (see the top): entries "S" or "R" (subtree or resource),
+     * the second it was asked (int64_t, as bytes), the key, NUL; under pend_mu, which is held
+     * while they are applied */
+    pthread_mutex_t pend_mu;
+    hs_buf_t pend;
+    atomic_size_t npend; /* entries in pend: read without the mutex on every operation */
+    bool pend_full_logged;
 } rd_store_t;
 
 /* ---- records ---- */
@@ -276,7 +313,7 @@ static int failed(rd_store_t *s, int r)
 
 /* A script with KEYS[1] the index and ARGV the record prefix, now, then args. HS_OK with an array
  * reply whose first element is an integer (*code), or failed()'s answer. */
-static int eval(rd_store_t *s, hs__redis_script_t *sc, int64_t now, int nargs, const hs_iovec_t *args, redisReply **out,
+static int call(rd_store_t *s, hs__redis_script_t *sc, int64_t now, int nargs, const hs_iovec_t *args, redisReply **out,
                 long long *code)
 {
     hs_iovec_t all[12];
@@ -304,6 +341,78 @@ static int eval(rd_store_t *s, hs__redis_script_t *sc, int64_t now, int nargs, c
     *code = r->element[0]->integer;
     *out = r;
     return HS_OK;
+}
+
+/* ---- lock removals that did not reach Redis ---- */
+
+static void pending_add(rd_store_t *s, const char *rel, bool subtree)
+{
+    size_t n = strlen(rel);
+    int64_t asked = (int64_t)time(NULL); /* the wall clock, as lock expiry uses */
+    pthread_mutex_lock(&s->pend_mu);
+    if (s->pend.len + PENDING_HEAD + n + 1 > PENDING_MAX) {
+        if (!s->pend_full_logged)
+            hs_log_warn("WebDAV locks: more lock removals wait for Redis than fit (%u bytes); the locks of '%s' "
+                        "and later deletions stay in Redis until they expire",
+                        PENDING_MAX, rel);
+        s->pend_full_logged = true;
+        pthread_mutex_unlock(&s->pend_mu);
+        return;
+    }
+    if (s->pend.len == 0)
+        hs_log_warn("WebDAV locks: the locks of '%s', deleted or moved away, could not be removed from Redis; the "
+                    "removal is applied before the next lock operation that reaches it",
+                    rel);
+    hs_buf_append(&s->pend, subtree ? "S" : "R", 1);
+    hs_buf_append(&s->pend, &asked, sizeof(asked));
+    hs_buf_append(&s->pend, rel, n + 1);
+    atomic_fetch_add(&s->npend, 1);
+    pthread_mutex_unlock(&s->pend_mu);
+}
+
+/* Apply the queued removals in order. HS_OK when none is left; otherwise failed()'s answer for
+ * the one that did not get through (it and those after it stay queued). */
+static int pending_apply(rd_store_t *s)
+{
+    if (atomic_load_explicit(&s->npend, memory_order_acquire) == 0)
+        return HS_OK; /* the common case: one load */
+    pthread_mutex_lock(&s->pend_mu);
+    int rc = HS_OK;
+    size_t off = 0, done = 0;
+    while (off < s->pend.len) {
+        const char *e = s->pend.base + off, *key = e + PENDING_HEAD;
+        int64_t asked;
+        memcpy(&asked, e + 1, sizeof(asked));
+        char before[24];
+        hs_iovec_t args[3] = {hs_iov_cstr(key), e[0] == 'S' ? HS_IOV("1") : HS_IOV("0"),
+                              hs_iov(before, (size_t)snprintf(before, sizeof(before), "%lld", (long long)asked))};
+        redisReply *r = NULL;
+        long long code;
+        if ((rc = call(s, &delete_script, 0, 3, args, &r, &code)) != HS_OK)
+            break;
+        freeReplyObject(r);
+        off += PENDING_HEAD + strlen(key) + 1;
+        done++;
+    }
+    if (off) {
+        memmove(s->pend.base, s->pend.base + off, s->pend.len - off);
+        s->pend.len -= off;
+        atomic_fetch_sub(&s->npend, done);
+    }
+    if (s->pend.len == 0 && done) {
+        hs_log_info("WebDAV locks: %zu deferred lock removal%s applied in Redis", done, done == 1 ? "" : "s");
+        s->pend_full_logged = false;
+    }
+    pthread_mutex_unlock(&s->pend_mu);
+    return rc;
+}
+
+/* Every operation: the queued removals first, then the script. */
+static int eval(rd_store_t *s, hs__redis_script_t *sc, int64_t now, int nargs, const hs_iovec_t *args, redisReply **out,
+                long long *code)
+{
+    int rc = pending_apply(s);
+    return rc != HS_OK ? rc : call(s, sc, now, nargs, args, out, code);
 }
 
 static int bad_reply(rd_store_t *s, redisReply *r)
@@ -479,14 +588,17 @@ static int rd_lock_list(hs__dav_store_t *bs, hs_arena_t *a, const char *rel, int
 static int rd_lock_delete(hs__dav_store_t *bs, const char *rel, bool subtree)
 {
     rd_store_t *s = (rd_store_t *)bs;
-    hs_iovec_t args[2] = {hs_iov_cstr(rel), subtree ? HS_IOV("1") : HS_IOV("0")};
+    hs_iovec_t args[3] = {hs_iov_cstr(rel), subtree ? HS_IOV("1") : HS_IOV("0"), HS_IOV("0")};
     redisReply *r = NULL;
     long long code;
-    int rc = eval(s, &delete_script, 0, 2, args, &r, &code);
-    if (rc == -EAGAIN)
-        return hs__dav_lock_delete(s->inner, rel, subtree);
-    if (rc != HS_OK)
+    int rc = eval(s, &delete_script, 0, 3, args, &r, &code);
+    if (rc != HS_OK) {
+        /* the resource is already gone: its Redis locks must follow, later (see the top) */
+        pending_add(s, rel, subtree);
+        if (rc == -EAGAIN)
+            return hs__dav_lock_delete(s->inner, rel, subtree);
         return rc;
+    }
     freeReplyObject(r);
     /* locks a fallback period left in SQLite go with the resource too */
     hs__dav_lock_delete(s->inner, rel, subtree);
@@ -536,6 +648,11 @@ static int rd_tomb_clear(hs__dav_store_t *bs, const char *rel)
 static void rd_close(hs__dav_store_t *bs)
 {
     rd_store_t *s = (rd_store_t *)bs;
+    if (pending_apply(s) != HS_OK) /* a last try: the next generation's store has its own queue */
+        hs_log_warn("WebDAV locks: %zu lock removal%s never reached Redis; those locks stay there until they expire",
+                    (size_t)atomic_load(&s->npend), atomic_load(&s->npend) == 1 ? "" : "s");
+    hs_buf_free(&s->pend);
+    pthread_mutex_destroy(&s->pend_mu);
     hs__dav_store_close(s->inner);
     hs__redis_pool_free(s->pool);
     free(s->idx);
@@ -590,6 +707,7 @@ int hs__dav_store_open_redis(hs__dav_store_t *inner, const hs__dav_redis_opts_t 
     s->failure = o->failure;
     s->max_locks = o->max_locks ? o->max_locks : 10000;
     s->st = o->stats ? o->stats : hs__store_lock_counters();
+    pthread_mutex_init(&s->pend_mu, NULL);
     const char *prefix = o->prefix ? o->prefix : "statusd:";
     char tree[80];
     tree_name(o->tree, tree, sizeof(tree));
