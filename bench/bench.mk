@@ -1,6 +1,6 @@
 # make bench: statusd vs nginx, lighttpd and h2o (Debian packages), same machine, same run; the
 # reverse proxy vs nginx's proxy_pass and HAProxy.
-# BENCH_ARGS="--rounds 3 --duration 5 --idle 5000" to change the defaults.
+# BENCH_ARGS="--rounds 3 --proxy-rounds 7 --duration 5 --idle 5000" to change the defaults.
 #
 # BASELINE: the git revision of statusd measured in the same run as one more server, `baseline`
 # (built by bench/run.py from `git archive` into its temporary directory, removed afterwards).
