@@ -11,7 +11,11 @@
  * the input has no port; need_port refuses a port-less input. A refusal says why. Accepted port
  * lists have at most PROXY_MAX_PORT_RANGES ranges, each LOW <= HIGH within 1-65535, and
  * hs__proxy_port_allowed agrees with the ranges at their edges; written back as text they parse
- * to the same ranges. */
+ * to the same ranges. The host lists of proxy.forward_hosts (hs__proxy_parse_hosts, configuration
+ * text) and their matching (hs__proxy_host_match, on the host of an accepted authority):
+ * accepted name entries are lowercase name bytes without a final dot; each entry matches what it
+ * says (a name itself, "*.d" a subdomain of d but not d, ".d" both) and the list matches the
+ * host exactly when some one-entry list of it does. */
 #define _GNU_SOURCE
 #include "internal.h"
 #include "../src/modules/proxy/proxy.h"
@@ -79,6 +83,39 @@ static void ports(const char *text)
                "'%s' does not parse back", back);
 }
 
+static void hosts(const char *text, const char *host)
+{
+    static proxy_hostpat_t list[PROXY_MAX_HOSTS];
+    char err[256];
+    int n = hs__proxy_parse_hosts(text, list, PROXY_MAX_HOSTS, err, sizeof(err));
+    FUZZ_CHECK(n >= -1 && n <= PROXY_MAX_HOSTS, "%d entries", n);
+    if (n < 0) {
+        FUZZ_CHECK(err[0] != '\0', "an error without a message");
+        return;
+    }
+    bool any = false;
+    for (int i = 0; i < n; i++) {
+        const proxy_hostpat_t *h = &list[i];
+        any |= hs__proxy_host_match(h, 1, host);
+        if (h->kind == PROXY_HOST_ADDR4 || h->kind == PROXY_HOST_ADDR6)
+            continue;
+        FUZZ_CHECK(h->len >= 1 && h->len <= 253 && strlen(h->name) == h->len, "entry length %u", h->len);
+        for (unsigned k = 0; k < h->len; k++)
+            FUZZ_CHECK(name_byte(h->name[k]) && !(h->name[k] >= 'A' && h->name[k] <= 'Z'), "byte 0x%02x in an entry",
+                       (unsigned char)h->name[k]);
+        FUZZ_CHECK(h->name[h->len - 1] != '.', "a final dot kept: '%s'", h->name);
+        FUZZ_CHECK(hs__proxy_host_match(h, 1, h->name) == (h->kind != PROXY_HOST_SUBDOMAINS), "'%s' itself",
+                   h->name);
+        if (h->len <= 250) {
+            char sub[256];
+            snprintf(sub, sizeof(sub), "a.%s", h->name);
+            FUZZ_CHECK(hs__proxy_host_match(h, 1, sub) == (h->kind != PROXY_HOST_NAME), "'%s' under '%s'", sub,
+                       h->name);
+        }
+    }
+    FUZZ_CHECK(hs__proxy_host_match(list, n, host) == any, "the list and its entries disagree on '%s'", host);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -88,6 +125,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     authority(data, size, (mode & 1) != 0, (mode & 2) ? 443 : 80);
     char *text = fuzz_strdup(data, size);
     ports(text);
+    /* a host list, and the host of the text's first word as a target names it */
+    char host[256] = "";
+    uint16_t port;
+    const char *why;
+    size_t w = strcspn(text, " ,\t");
+    if (hs__proxy_parse_authority(hs_iov(text, w), false, 80, host, sizeof(host), &port, &why) != HS_OK)
+        snprintf(host, sizeof(host), "example.org");
+    hosts(text, host);
     hs_cidr_t cidrs[PROXY_MAX_DEST];
     char err[256];
     int n = hs__proxy_parse_cidrs(text, cidrs, PROXY_MAX_DEST, err, sizeof(err));

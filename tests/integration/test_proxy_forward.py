@@ -11,7 +11,7 @@ mount namespace; those tests are skipped with the reason otherwise.
 
 Each cause asserts exactly one status:
   forward:origin_form 421, forward:bad_target 400, forward:port_denied 403,
-  forward:destination_denied 403, rule:proxy_auth 407, connect_method 405 (no forward proxy),
+  forward:destination_denied 403, forward:host_denied 403, rule:proxy_auth 407, connect_method 405 (no forward proxy),
   and the gateway's table for the connection itself (connect_refused 502/521, connect_timeout 504,
   dns_error 502, dns_timeout 504, proxy_loop_detected 502), each with Proxy-Status (RFC 9209).
 """
@@ -135,6 +135,12 @@ class Env:
     @property
     def strict(self):  # the defaults: CONNECT to 443 only, no loopback or link-local
         return self.proxy("strict", {"/": "{proxy: {forward: true, connect_timeout: 300ms}}"})
+
+    @property
+    def hosts(self):  # egress lists by name: forward_hosts and forward_hosts_deny
+        return self.proxy("hosts", {"/": "{proxy: {%s, forward_hosts: '*.statusd.test, .example.test, 127.0.0.1', "
+                                         "forward_hosts_deny: 'nx.statusd.test, deny.example.test, 127.0.0.3'}}"
+                                         % self.OPEN})
 
     @property
     def auth(self):
@@ -378,6 +384,48 @@ def test_destination_denied_after_dns(env):
                   '"GET http://rebind.statusd.test:%d/ok HTTP/1.1" 403' % env.up_port)
 
 
+# ---- host lists (proxy.forward_hosts, proxy.forward_hosts_deny) ----
+def get_through(srv, target):
+    return one(srv.port, b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % target.encode())
+
+
+def test_host_lists_by_address(env):
+    """forward_hosts lists 127.0.0.1: a target written as that address goes through; another
+    address ([::1], 127.0.0.2) is refused, and so is a name outside the list, CONNECT included."""
+    srv = env.hosts
+    # an address is an address however it is written (the resolver reads 127.1 as 127.0.0.1)
+    for target in ("http://127.0.0.1:%d/ok", "http://127.1:%d/ok"):
+        r = get_through(srv, target % env.up_port)
+        assert r.status == 200 and r.body == b"hello", (target, r.status, r.body[:200])
+    target = "http://0x7f.0.0.3:%d/ok" % env.up_port
+    r = get_through(srv, target)
+    check_refusal(srv, r, 403, "forward:host_denied", "http_request_denied", '"GET %s HTTP/1.1" 403' % target)
+    assert b"(proxy.forward_hosts_deny)" in r.body, r.body
+    for target in ("http://[::1]:%d/ok" % env.up_port, "http://127.0.0.2:%d/ok" % env.up_port,
+                   "http://elsewhere.test:%d/ok" % env.up_port):
+        check_refusal(srv, get_through(srv, target), 403, "forward:host_denied", "http_request_denied",
+                      '"GET %s HTTP/1.1" 403' % target)
+    r = one(srv.port, b"CONNECT elsewhere.test:443 HTTP/1.1\r\nHost: elsewhere.test:443\r\n\r\n")
+    check_refusal(srv, r, 403, "forward:host_denied", "http_request_denied", '"CONNECT elsewhere.test:443 HTTP/1.1" 403')
+
+
+def test_host_lists_by_name(env):
+    """*.statusd.test: its subdomains, whatever their case or final dot, not the name itself nor a
+    name that merely ends the same; .example.test: the name and its subdomains; the deny list wins
+    over both, and a refused name is never looked up."""
+    needs_dns(env)
+    srv = env.hosts
+    for target in ("http://ok.statusd.test:%d/ok", "http://OK.Statusd.TEST.:%d/ok", "http://example.test:%d/ok",
+                   "http://a.b.example.test:%d/ok"):
+        r = get_through(srv, target % env.up_port)
+        assert r.status == 200 and r.body == b"hello", (target, r.status, r.body[:200])
+    for name in ("statusd.test", "xstatusd.test", "nx.statusd.test", "deny.example.test"):
+        target = "http://%s:%d/ok" % (name, env.up_port)
+        check_refusal(srv, get_through(srv, target), 403, "forward:host_denied", "http_request_denied",
+                      '"GET %s HTTP/1.1" 403' % target)
+        assert env.dns.queries(name) == 0, name
+
+
 # ---- the connection's causes (the gateway's table) ----
 @pytest.mark.parametrize("which,status", [("fw", 502), ("detailed", 521)])
 def test_connect_refused(env, which, status):
@@ -587,14 +635,18 @@ def test_config_mistakes_name_file_and_line(tmp_path):
     for setting, words in (("connect_ports: '443-80'", "proxy.connect_ports: '443-80' is not a port"),
                            ("forward_ports: http", "proxy.forward_ports: 'http' is not a port"),
                            ("forward_deny: 10.0.0.1/8", "proxy.forward_deny: '10.0.0.1/8'"),
-                           ("forward_allow: nowhere", "proxy.forward_allow: 'nowhere'")):
+                           ("forward_allow: nowhere", "proxy.forward_allow: 'nowhere'"),
+                           ("forward_hosts: 'a..b.test'", "proxy.forward_hosts: 'a..b.test' is not a host name"),
+                           ("forward_hosts_deny: '*.'", "proxy.forward_hosts_deny: '*.' is not a host name"),
+                           ("forward_hosts: '[::1'", "proxy.forward_hosts: '[::1' is not a host name")):
         bad.write_text('hosts:\n  "*":\n    paths:\n      /:\n        proxy:\n          forward: true\n'
                        "          %s\n" % setting)
         r = check_t("--config", str(bad))
         assert r.returncode != 0 and r.stderr.startswith("statusd: %s:7: %s" % (bad, words)), (setting, r.stderr)
     good = tmp_path / "good.yaml"
     good.write_text('hosts:\n  "*":\n    paths:\n      /: {proxy: {forward: true, connect_ports: "443, 8443-8444", '
-                    'forward_allow: "10.0.0.0/8", forward_deny: none}}\n')
+                    'forward_allow: "10.0.0.0/8", forward_deny: none, forward_hosts: "*.debian.org, .github.com, '
+                    '[2001:db8::1], 192.0.2.1", forward_hosts_deny: "evil.github.com"}}\n')
     assert check_t("--config", str(good)).returncode == 0
     r = check_t("--proxy-forward", "--root", str(tmp_path))
     assert r.returncode != 0 and "--proxy-forward and --root would both serve /" in r.stderr, r.stderr
@@ -633,5 +685,6 @@ def test_flag_form(make_server, env):
 def test_explain_lists_the_causes():
     out = subprocess.run([BIN, "explain", "--causes", "4xx"], capture_output=True, text=True, timeout=20).stdout
     for cause, status in (("forward:bad_target", 400), ("forward:port_denied", 403),
-                          ("forward:destination_denied", 403), ("forward:origin_form", 421)):
+                          ("forward:destination_denied", 403), ("forward:origin_form", 421),
+                          ("forward:host_denied", 403)):
         assert any(l.split()[:2] == [str(status), cause] for l in out.splitlines()), (cause, out)

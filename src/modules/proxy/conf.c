@@ -66,6 +66,15 @@ const hs_directive_t hs__proxy_directives[] = {
      "destination addresses the forward proxy never connects to, even when forward_allow lists them (default: "
      "loopback, unspecified, link-local; checked after the lookup; 403 forward:destination_denied)",
      0, 0, ALL},
+    {"proxy.forward_hosts", HS_DT_STRING, OFF(forward_hosts), "", "HOSTS",
+     "when given, the only destinations the forward proxy goes to, by the host the request names (checked before "
+     "the lookup): names, *.domain (its subdomains), .domain (it and its subdomains), addresses (a target written as "
+     "an address must be listed as one); 403 forward:host_denied beyond",
+     0, 0, ALL},
+    {"proxy.forward_hosts_deny", HS_DT_STRING, OFF(forward_hosts_deny), "", "HOSTS",
+     "destinations the forward proxy never goes to, even when forward_hosts lists them (the same forms, checked "
+     "first; 403 forward:host_denied)",
+     0, 0, ALL},
     {"proxy.errors", HS_DT_STRING, OFF(errors), "standard", "MODE",
      "the statuses for upstream failures: standard (502/503/504), detailed (Cloudflare's 52x and 530) or "
      "timeouts (598/599 for timeouts); see 'statusd explain --causes'",
@@ -571,6 +580,29 @@ static int forward_check(hs_config_t *cfg, const hs_pathconf_t *path, proxy_conf
             pc->fallow = copy, pc->nfallow = n;
         else
             pc->fdeny = copy, pc->nfdeny = n;
+    }
+    static const struct {
+        const char *name;
+        size_t off;
+    } hlists[] = {{"proxy.forward_hosts", OFF(forward_hosts)}, {"proxy.forward_hosts_deny", OFF(forward_hosts_deny)}};
+    for (size_t i = 0; i < HS_ARRAY_SIZE(hlists); i++) {
+        const char *v = *(char **)((char *)pc + hlists[i].off);
+        *bad = hlists[i].name;
+        proxy_hostpat_t *tmp = hs_calloc(PROXY_MAX_HOSTS, sizeof(*tmp));
+        int n = hs__proxy_parse_hosts(v, tmp, PROXY_MAX_HOSTS, why, sizeof(why));
+        if (n < 0) {
+            free(tmp);
+            snprintf(err, errlen, "%s: %s", hlists[i].name, why);
+            return HS_ERROR;
+        }
+        proxy_hostpat_t *copy = n ? hs_config_alloc(cfg, (size_t)n * sizeof(*copy)) : NULL;
+        if (n)
+            memcpy(copy, tmp, (size_t)n * sizeof(*copy));
+        free(tmp);
+        if (i == 0)
+            pc->hallow = copy, pc->nhallow = n;
+        else
+            pc->hdeny = copy, pc->nhdeny = n;
     }
     *bad = NULL;
     /* a path whose handler is the proxy (or, without hosts, the flag form's "/") */

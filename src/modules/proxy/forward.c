@@ -21,9 +21,16 @@
  *                     and link-local — 169.254.169.254 is a cloud's metadata service) refuses,
  *                     forward_allow (when given) is the only addresses allowed. Else 403
  *                     forward:destination_denied.
+ *   host names        checked on the target as the client wrote it, before any lookup, so that
+ *                     a name that may not be reached is never looked up: forward_hosts_deny
+ *                     refuses, forward_hosts (when given) is the only destinations allowed — an
+ *                     egress allow list ("*.debian.org, .github.com"). A target written as an
+ *                     address matches only an entry written as that address, so an allow list
+ *                     of names is not bypassed by the address of some other host. Else 403
+ *                     forward:host_denied.
  *
  * Every refusal carries Proxy-Status (RFC 9209 §2.3: http_request_error for a target we cannot
- * use, http_request_denied for a port, destination_ip_prohibited for an address). */
+ * use, http_request_denied for a port or a host name, destination_ip_prohibited for an address). */
 #define _GNU_SOURCE
 #include "proxy.h"
 
@@ -56,14 +63,20 @@ const hs_cause_info_t hs__proxy_causes[PROXY_CAUSE__COUNT] = {
                                  "proxy.forward",
                                  "An origin-form request on a forward-proxy path without upstreams: this server "
                                  "is no origin for it (send the absolute URL, or CONNECT)."},
+    [PROXY_CAUSE_HOST_DENIED] =
+        {"forward:host_denied",
+         403,
+         {0},
+         "proxy.forward_hosts",
+         "The forward proxy may not go to the host the request names: it is in "
+         "proxy.forward_hosts_deny, or not in proxy.forward_hosts (checked before any lookup)."},
 };
 
 /* RFC 9209 §2.3 error types of the refusals */
 static const char *const ps_type[PROXY_CAUSE__COUNT] = {
-    [PROXY_CAUSE_BAD_TARGET] = "http_request_error",
-    [PROXY_CAUSE_PORT_DENIED] = "http_request_denied",
-    [PROXY_CAUSE_DEST_DENIED] = "destination_ip_prohibited",
-    [PROXY_CAUSE_ORIGIN_FORM] = "http_request_error",
+    [PROXY_CAUSE_BAD_TARGET] = "http_request_error",         [PROXY_CAUSE_PORT_DENIED] = "http_request_denied",
+    [PROXY_CAUSE_DEST_DENIED] = "destination_ip_prohibited", [PROXY_CAUSE_ORIGIN_FORM] = "http_request_error",
+    [PROXY_CAUSE_HOST_DENIED] = "http_request_denied",
 };
 
 /* ---- ports ---- */
@@ -199,6 +212,131 @@ int hs__proxy_parse_authority(hs_iovec_t a, bool need_port, uint16_t default_por
     return HS_OK;
 }
 
+/* ---- host lists ---- */
+
+/* A name without its final dot, lowercased into out (cap 254). Its length, or 0 if it is no name
+ * (what parse_authority accepts: name bytes, not starting with '.' or '-', no ".."). */
+static size_t norm_name(const char *p, size_t n, char *out)
+{
+    if (n && p[n - 1] == '.')
+        n--;
+    if (n == 0 || n > 253 || p[0] == '.' || p[0] == '-' || p[n - 1] == '.') /* "a.." is no name */
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (!name_char(c) || (c == '.' && i + 1 < n && p[i + 1] == '.'))
+            return 0;
+        out[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+    }
+    out[n] = '\0';
+    return n;
+}
+
+/* An IPv4 address in any form the resolver takes as one (inet_aton: "127.1" and "0x7f.0.0.1" are
+ * 127.0.0.1; getaddrinfo reads numeric hosts so), so that a list naming 10.0.0.1 is not passed by
+ * writing it another way. */
+static bool ipv4(const char *text, uint8_t out[4])
+{
+    struct in_addr in;
+    if (!inet_aton(text, &in))
+        return false;
+    memcpy(out, &in.s_addr, 4);
+    return true;
+}
+
+int hs__proxy_parse_hosts(const char *s, proxy_hostpat_t *out, int max, char *err, size_t errlen)
+{
+    int n = 0;
+    if (!s || !strcmp(s, "none"))
+        return 0;
+    while (*s) {
+        while (*s == ',' || *s == ' ' || *s == '\t')
+            s++;
+        if (!*s)
+            break;
+        size_t k = strcspn(s, ", \t");
+        if (n == max) {
+            snprintf(err, errlen, "at most %d entries", max);
+            return -1;
+        }
+        proxy_hostpat_t *h = &out[n];
+        memset(h, 0, sizeof(*h));
+        char text[256];
+        bool good = k < sizeof(text);
+        if (good) {
+            memcpy(text, s, k);
+            text[k] = '\0';
+        }
+        if (good && text[0] == '[') { /* [IPv6] */
+            good = k > 2 && text[k - 1] == ']';
+            if (good) {
+                text[k - 1] = '\0';
+                good = inet_pton(AF_INET6, text + 1, h->addr) == 1;
+            }
+            h->kind = PROXY_HOST_ADDR6;
+        } else if (good && inet_pton(AF_INET6, text, h->addr) == 1) {
+            h->kind = PROXY_HOST_ADDR6;
+        } else if (good && ipv4(text, h->addr)) {
+            h->kind = PROXY_HOST_ADDR4;
+        } else if (good) {
+            const char *name = text;
+            h->kind = PROXY_HOST_NAME;
+            if (text[0] == '*' && text[1] == '.')
+                h->kind = PROXY_HOST_SUBDOMAINS, name += 2;
+            else if (text[0] == '.')
+                h->kind = PROXY_HOST_DOMAIN, name += 1;
+            size_t len = norm_name(name, strlen(name), h->name);
+            uint8_t a[4];
+            good = len > 0 && !ipv4(h->name, a); /* "192.0.2.1." is neither a name nor, written so, an address */
+            h->len = (uint8_t)len;
+        }
+        if (!good) {
+            snprintf(err, errlen,
+                     "'%.*s' is not a host name, *.domain, .domain or an address (a host name is letters, digits, "
+                     "'-', '_' and dots)",
+                     (int)HS_MIN(k, (size_t)60), s);
+            return -1;
+        }
+        n++;
+        s += k;
+    }
+    return n;
+}
+
+bool hs__proxy_host_match(const proxy_hostpat_t *list, int n, const char *host)
+{
+    uint8_t a[16];
+    int fam = strchr(host, ':') ? AF_INET6 : ipv4(host, a) ? AF_INET : 0;
+    if (fam == AF_INET6 && inet_pton(AF_INET6, host, a) != 1)
+        return false;
+    char name[254];
+    size_t nl = fam ? 0 : norm_name(host, strlen(host), name);
+    if (!fam && nl == 0)
+        return false;
+    for (int i = 0; i < n; i++) {
+        const proxy_hostpat_t *h = &list[i];
+        switch (h->kind) {
+        case PROXY_HOST_ADDR4:
+            if (fam == AF_INET && !memcmp(a, h->addr, 4))
+                return true;
+            break;
+        case PROXY_HOST_ADDR6:
+            if (fam == AF_INET6 && !memcmp(a, h->addr, 16))
+                return true;
+            break;
+        default: /* names: a target written as an address matches none */
+            if (fam)
+                break;
+            if (h->kind != PROXY_HOST_SUBDOMAINS && nl == h->len && !memcmp(name, h->name, nl))
+                return true;
+            if (h->kind != PROXY_HOST_NAME && nl > h->len && name[nl - h->len - 1] == '.' &&
+                !memcmp(name + nl - h->len, h->name, h->len))
+                return true;
+        }
+    }
+    return false;
+}
+
 /* A name state of the request's own (counted: a lookup on a helper thread holds it too). */
 static proxy_dns_t *dns_new(const char *host, uint16_t port, uint64_t timeout_ms)
 {
@@ -235,6 +373,15 @@ int hs__proxy_forward_target(hs_req_t *req, const proxy_conf_t *pc, proxy_target
                                  hs_arena_printf(&req->arena, "%s to port %u is not allowed here (%s)",
                                                  tunnel ? "CONNECT" : "a request", port,
                                                  tunnel ? "proxy.connect_ports" : "proxy.forward_ports")
+                                     .base);
+        return HS_DONE;
+    }
+    /* the names, before any lookup (a name that may not be reached is not looked up either) */
+    bool denied = pc->nhdeny && hs__proxy_host_match(pc->hdeny, pc->nhdeny, host);
+    if (denied || (pc->nhallow && !hs__proxy_host_match(pc->hallow, pc->nhallow, host))) {
+        hs__proxy_forward_refuse(req, pc, PROXY_CAUSE_HOST_DENIED,
+                                 hs_arena_printf(&req->arena, "the forward proxy may not go to %s (%s)", host,
+                                                 denied ? "proxy.forward_hosts_deny" : "not in proxy.forward_hosts")
                                      .base);
         return HS_DONE;
     }

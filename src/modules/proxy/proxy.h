@@ -37,6 +37,7 @@ extern hs_module_t hs_module_proxy;
 
 #define PROXY_MAX_PORT_RANGES 32 /* entries of proxy.forward_ports / proxy.connect_ports */
 #define PROXY_MAX_DEST 64        /* entries of proxy.forward_allow / proxy.forward_deny */
+#define PROXY_MAX_HOSTS 256      /* entries of proxy.forward_hosts / proxy.forward_hosts_deny */
 
 typedef enum { PROXY_LB_ROUND_ROBIN, PROXY_LB_LEAST_CONN, PROXY_LB_HASH } proxy_lb_t;
 
@@ -46,6 +47,18 @@ typedef struct proxy_ports_s {
     uint8_t n;
 } proxy_ports_t;
 
+/* A destination a forward proxy's host lists name (proxy.forward_hosts, forward_hosts_deny), as
+ * written: a name ("example.org": that name), "*.example.org" (its subdomains, not itself),
+ * ".example.org" (itself and its subdomains), or an address ("192.0.2.1", "[2001:db8::1]"; only
+ * a target written as that address matches it). Names are kept lowercase, without a final dot. */
+typedef enum { PROXY_HOST_NAME, PROXY_HOST_SUBDOMAINS, PROXY_HOST_DOMAIN, PROXY_HOST_ADDR4, PROXY_HOST_ADDR6 } proxy_hkind_t;
+typedef struct proxy_hostpat_s {
+    uint8_t kind; /* proxy_hkind_t */
+    uint8_t len;  /* of name */
+    char name[254];
+    uint8_t addr[16];
+} proxy_hostpat_t;
+
 /* The module's causes (hs_module_proxy.causes, forward.c): forward-proxy refusals. The failures
  * of the exchange itself are the gateway's table (hs/upstream.h), as for reverse proxying. */
 enum {
@@ -53,6 +66,7 @@ enum {
     PROXY_CAUSE_PORT_DENIED, /* 403: the port is not in forward_ports / connect_ports */
     PROXY_CAUSE_DEST_DENIED, /* 403: the address is in forward_deny, or not in forward_allow */
     PROXY_CAUSE_ORIGIN_FORM, /* 421: an origin-form request on a forward-only path */
+    PROXY_CAUSE_HOST_DENIED, /* 403: the host is in forward_hosts_deny, or not in forward_hosts */
     PROXY_CAUSE__COUNT
 };
 extern const hs_cause_info_t hs__proxy_causes[PROXY_CAUSE__COUNT];
@@ -175,11 +189,13 @@ typedef struct proxy_conf_s {
     bool compress, mark_transformed;
     bool tls_insecure;
     bool forward; /* proxy.forward: absolute-form requests and CONNECT go where they name */
-    char *forward_ports, *connect_ports, *forward_allow, *forward_deny;
+    char *forward_ports, *connect_ports, *forward_allow, *forward_deny, *forward_hosts, *forward_hosts_deny;
     /* made by check: */
     proxy_ports_t fports, cports; /* forward_ports, connect_ports */
     hs_cidr_t *fallow, *fdeny;    /* in the configuration's arena */
     int nfallow, nfdeny;
+    proxy_hostpat_t *hallow, *hdeny; /* forward_hosts, forward_hosts_deny; in the configuration's arena */
+    int nhallow, nhdeny;
     struct hs_tls_client_s *tls_client; /* for the https targets of list (NULL: none has https) */
     hs_proxy_errors_t mode;
     proxy_lb_t lb;
@@ -291,6 +307,14 @@ int hs__proxy_parse_authority(hs_iovec_t a, bool need_port, uint16_t default_por
  * which the caller releases at the end of the request). HS_OK, or HS_DONE when it was refused
  * (400 bad target, 403 port: answered here). */
 int hs__proxy_forward_target(hs_req_t *req, const proxy_conf_t *pc, proxy_target_t **out);
+/* Parse a host list (proxy.forward_hosts): entries separated by commas or blanks, at most max,
+ * into out. The count, or -1 with err set (the entry and what is wrong with it). "none" or ""
+ * is an empty list. */
+int hs__proxy_parse_hosts(const char *s, proxy_hostpat_t *out, int max, char *err, size_t errlen);
+/* Does the target's host (as hs__proxy_parse_authority gave it: a name, a dotted IPv4 address or
+ * an IPv6 address without brackets) match an entry of the list? Names compare without case and
+ * without a final dot. */
+bool hs__proxy_host_match(const proxy_hostpat_t *list, int n, const char *host);
 /* May the forward proxy connect to this address (forward_allow, forward_deny)? */
 bool hs__proxy_forward_addr_ok(const proxy_conf_t *pc, const struct sockaddr *sa);
 /* Answer a refusal of the forward proxy (PROXY_CAUSE_*): its status, the module's cause,
