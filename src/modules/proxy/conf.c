@@ -252,16 +252,25 @@ int hs__proxy_parse_url(const char *url, char *host, size_t hostcap, uint16_t *p
     return HS_OK;
 }
 
+const char *hs__proxy_list_next(const char **s, size_t *len)
+{
+    const char *p = *s;
+    if (!p)
+        return NULL;
+    p += strspn(p, ", \t");
+    if (!*p)
+        return NULL;
+    *len = strcspn(p, ", \t");
+    *s = p + *len;
+    return p;
+}
+
 /* ---- trusted proxies (hs/cidr.h blocks) ---- */
-int hs__proxy_parse_cidrs(const char *s, hs_cidr_t *out, int max, char *err, size_t errlen)
+int hs__proxy_parse_cidrs(const char *list, hs_cidr_t *out, int max, char *err, size_t errlen)
 {
     int n = 0;
-    while (s && *s) {
-        while (*s == ',' || *s == ' ' || *s == '\t')
-            s++;
-        if (!*s)
-            break;
-        size_t k = strcspn(s, ", \t");
+    size_t k;
+    for (const char *s; (s = hs__proxy_list_next(&list, &k)) != NULL;) {
         if (n == max) {
             snprintf(err, errlen, "at most %d trusted_proxies entries", max);
             return -1;
@@ -271,7 +280,6 @@ int hs__proxy_parse_cidrs(const char *s, hs_cidr_t *out, int max, char *err, siz
             snprintf(err, errlen, "'%.*s': %s", (int)HS_MIN(k, (size_t)80), s, why ? why : "not an address or network");
             return -1;
         }
-        s += k;
         n++;
     }
     return n;

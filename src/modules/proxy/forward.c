@@ -96,17 +96,13 @@ static bool parse_port(const char *p, size_t n, uint16_t *out)
     return true;
 }
 
-int hs__proxy_parse_ports(const char *s, proxy_ports_t *out, char *err, size_t errlen)
+int hs__proxy_parse_ports(const char *list, proxy_ports_t *out, char *err, size_t errlen)
 {
     out->n = 0;
-    if (!s || !strcmp(s, "none"))
+    if (!list || !strcmp(list, "none"))
         return HS_OK;
-    while (*s) {
-        while (*s == ',' || *s == ' ' || *s == '\t')
-            s++;
-        if (!*s)
-            break;
-        size_t k = strcspn(s, ", \t");
+    size_t k;
+    for (const char *s; (s = hs__proxy_list_next(&list, &k)) != NULL;) {
         if (out->n == PROXY_MAX_PORT_RANGES) {
             snprintf(err, errlen, "at most %d ports or ranges", PROXY_MAX_PORT_RANGES);
             return HS_ERROR;
@@ -131,7 +127,6 @@ int hs__proxy_parse_ports(const char *s, proxy_ports_t *out, char *err, size_t e
         out->lo[out->n] = lo;
         out->hi[out->n] = hi;
         out->n++;
-        s += k;
     }
     return HS_OK;
 }
@@ -244,17 +239,13 @@ static bool ipv4(const char *text, uint8_t out[4])
     return true;
 }
 
-int hs__proxy_parse_hosts(const char *s, proxy_hostpat_t *out, int max, char *err, size_t errlen)
+int hs__proxy_parse_hosts(const char *list, proxy_hostpat_t *out, int max, char *err, size_t errlen)
 {
     int n = 0;
-    if (!s || !strcmp(s, "none"))
+    if (!list || !strcmp(list, "none"))
         return 0;
-    while (*s) {
-        while (*s == ',' || *s == ' ' || *s == '\t')
-            s++;
-        if (!*s)
-            break;
-        size_t k = strcspn(s, ", \t");
+    size_t k;
+    for (const char *s; (s = hs__proxy_list_next(&list, &k)) != NULL;) {
         if (n == max) {
             snprintf(err, errlen, "at most %d entries", max);
             return -1;
@@ -298,7 +289,6 @@ int hs__proxy_parse_hosts(const char *s, proxy_hostpat_t *out, int max, char *er
             return -1;
         }
         n++;
-        s += k;
     }
     return n;
 }

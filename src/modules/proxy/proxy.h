@@ -278,6 +278,9 @@ int hs__proxy_parse_url(const char *url, char *host, size_t hostcap, uint16_t *p
 /* Parse "10.0.0.0/8, 127.0.0.1, ::1" (hs/cidr.h blocks, separated by commas or spaces) into out
  * (at most max). The count, or -1 with a message. */
 int hs__proxy_parse_cidrs(const char *s, hs_cidr_t *out, int max, char *err, size_t errlen);
+/* The items of a setting's list ("a, b c": commas and blanks separate them): the next one's start
+ * with its length in *len, *s moved past it; NULL when none is left (s may be NULL). */
+const char *hs__proxy_list_next(const char **s, size_t *len);
 bool hs__proxy_cidr_match(const hs_cidr_t *list, int n, const struct sockaddr *sa);
 static inline proxy_registry_t *hs__proxy_registry(const hs_config_t *top)
 {
