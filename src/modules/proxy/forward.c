@@ -74,9 +74,11 @@ const hs_cause_info_t hs__proxy_causes[PROXY_CAUSE__COUNT] = {
 
 /* RFC 9209 §2.3 error types of the refusals */
 static const char *const ps_type[PROXY_CAUSE__COUNT] = {
-    [PROXY_CAUSE_BAD_TARGET] = "http_request_error",         [PROXY_CAUSE_PORT_DENIED] = "http_request_denied",
-    [PROXY_CAUSE_DEST_DENIED] = "destination_ip_prohibited", [PROXY_CAUSE_ORIGIN_FORM] = "http_request_error",
-    [PROXY_CAUSE_HOST_DENIED] = "http_request_denied",
+    [PROXY_CAUSE_BAD_TARGET] = "http_request_error",         /* a target we cannot use */
+    [PROXY_CAUSE_PORT_DENIED] = "http_request_denied",       /* the port */
+    [PROXY_CAUSE_DEST_DENIED] = "destination_ip_prohibited", /* the address connected to */
+    [PROXY_CAUSE_ORIGIN_FORM] = "http_request_error",        /* not a forward request */
+    [PROXY_CAUSE_HOST_DENIED] = "http_request_denied",       /* the name the request gave */
 };
 
 /* ---- ports ---- */
