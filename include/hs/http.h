@@ -178,6 +178,8 @@ struct hs_worker_s {
     uint64_t req_seq;          /* requests started here: ids unique across workers, no atomics */
     hs_req_t *req_pool;        /* finished requests kept for reuse (with one arena block each) */
     int nreq_pool;
+    int req_pool_freed;        /* spares the decay gave back since the allocator last trimmed */
+    hs_timer_t req_pool_timer; /* linked while the pool holds more than its floor (conn.c) */
     bool draining;
     time_t date_sec;                       /* the second `date` was made for */
     char date[30];                         /* IMF-fixdate of the loop's second (hs_worker_date) */

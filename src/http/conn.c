@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -26,6 +27,8 @@
  * waiting on a store or an upstream are alive together, one per connection; each spare keeps its
  * arena block, so that they are not allocated and freed again every time). */
 #define REQ_POOL_MAX 64
+/* ... and gives back half of what it holds beyond REQ_POOL_MAX every REQ_POOL_DECAY_MS (below). */
+#define REQ_POOL_DECAY_MS 2000
 
 enum { STEP_CONTINUE, STEP_WAIT, STEP_CLOSE };
 
@@ -132,6 +135,32 @@ static void request_finish(hs_conn_t *c, hs_req_t *req)
     hs__req_end(req, status); /* then the request's cleanups */
 }
 
+/* After a burst the pool holds a spare per connection that had a request alive, each with its
+ * arena block (~16 KB): ten thousand keep-alive connections idle after one burst would keep
+ * 160 MB they no longer need. So while the pool holds more than REQ_POOL_MAX, a timer gives back
+ * half of the excess every REQ_POOL_DECAY_MS (spares in use are not in the pool: a steady load
+ * keeps about what it uses), and once the pool is back at its floor the allocator is asked to
+ * return the freed pages to the system (malloc_trim: free() alone keeps them in the process),
+ * when at least REQ_POOL_MAX spares went since it last was. Without an excess no timer runs. */
+static void req_pool_decay(hs_timer_t *t)
+{
+    hs_worker_t *w = (hs_worker_t *)((char *)t - offsetof(hs_worker_t, req_pool_timer));
+    for (int n = (w->nreq_pool - REQ_POOL_MAX + 1) / 2; n > 0 && w->req_pool; n--) {
+        hs_req_t *spare = w->req_pool;
+        w->req_pool = spare->pool_next;
+        w->nreq_pool--;
+        w->req_pool_freed++;
+        hs_arena_reset(&spare->arena);
+        free(spare);
+    }
+    if (w->nreq_pool > REQ_POOL_MAX) {
+        hs_timer_link(&w->loop.wheel, t, w->loop.now_ms + REQ_POOL_DECAY_MS);
+    } else if (w->req_pool_freed >= REQ_POOL_MAX) {
+        w->req_pool_freed = 0;
+        malloc_trim(0);
+    }
+}
+
 static void request_free(hs_conn_t *c)
 {
     hs_req_t *req = c->req;
@@ -150,7 +179,10 @@ static void request_free(hs_conn_t *c)
         hs_arena_reset_keep(&req->arena);
         req->pool_next = w->req_pool;
         w->req_pool = req;
-        w->nreq_pool++;
+        if (HS_UNLIKELY(++w->nreq_pool > REQ_POOL_MAX) && !hs_timer_is_linked(&w->req_pool_timer)) {
+            w->req_pool_timer.cb = req_pool_decay;
+            hs_timer_link(&w->loop.wheel, &w->req_pool_timer, w->loop.now_ms + REQ_POOL_DECAY_MS);
+        }
     } else {
         hs_arena_reset(&req->arena);
         free(req);
@@ -1092,6 +1124,7 @@ void hs__worker_free_pools(hs_worker_t *w)
             mods[i]->fini_worker(w);
     hs__access_log_free(w);
     hs__gen_worker_done(w);
+    hs_timer_unlink(&w->loop.wheel, &w->req_pool_timer);
     while (w->req_pool) {
         hs_req_t *r = w->req_pool;
         w->req_pool = r->pool_next;
