@@ -285,6 +285,35 @@ IDLE_CONNS = 10000
 MAX_BYTES_PER_CONN = 4096
 
 
+def ask_all(port, n, request, conns, seconds):
+    """Open n connections, send each the request, and read until each has a complete 200 (within
+    `seconds`); the connections, still open, are appended to conns."""
+    sel, pending = selectors.DefaultSelector(), {}
+    try:
+        for _ in range(n):
+            c = socket.create_connection(("127.0.0.1", port), timeout=10)
+            c.setblocking(False)
+            c.send(request)
+            conns.append(c)
+            pending[c] = b""
+            sel.register(c, selectors.EVENT_READ)
+        limit = time.monotonic() + seconds
+        while pending and time.monotonic() < limit:
+            for key, _ in sel.select(timeout=1):
+                c = key.fileobj
+                d = c.recv(65536)
+                assert d, "the server closed a keep-alive connection"
+                pending[c] += d
+                rs = parse_responses(pending[c])[0] if b"\r\n\r\n" in pending[c] else []
+                if rs and len(rs[0].body) >= int(rs[0].header("content-length", "0")):
+                    assert rs[0].status == 200, rs[0]
+                    sel.unregister(c)
+                    del pending[c]
+        assert not pending, "%d connections got no response" % len(pending)
+    finally:
+        sel.close()
+
+
 BURST_CONNS = 1500
 
 
@@ -300,28 +329,9 @@ def test_request_pool_gives_memory_back_after_a_burst(make_server):
     s = make_server("--max-connections", "5000", "--keepalive-timeout", "120s", access_log="off")
     time.sleep(0.2)
     before = rss_kib(s.proc.pid)
-    conns, sel, pending = [], selectors.DefaultSelector(), {}
+    conns = []
     try:
-        for _ in range(BURST_CONNS):
-            c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-            c.setblocking(False)
-            c.send(b"GET /delay/1 HTTP/1.1\r\nHost: t\r\n\r\n")
-            conns.append(c)
-            pending[c] = b""
-            sel.register(c, selectors.EVENT_READ)
-        limit = time.monotonic() + 30
-        while pending and time.monotonic() < limit:
-            for key, _ in sel.select(timeout=1):
-                c = key.fileobj
-                d = c.recv(65536)
-                assert d, "the server closed a keep-alive connection"
-                pending[c] += d
-                rs = parse_responses(pending[c])[0] if b"\r\n\r\n" in pending[c] else []
-                if rs and len(rs[0].body) >= int(rs[0].header("content-length", "0")):
-                    assert rs[0].status == 200, rs[0]
-                    sel.unregister(c)
-                    del pending[c]
-        assert not pending, "%d requests got no response" % len(pending)
+        ask_all(s.port, BURST_CONNS, b"GET /delay/1 HTTP/1.1\r\nHost: t\r\n\r\n", conns, 30)
         burst = rss_kib(s.proc.pid)
         grown = burst - before
         assert grown > 12 * 1024, "the burst grew RSS by only %d KiB: it did not make the spares" % grown
@@ -339,7 +349,6 @@ def test_request_pool_gives_memory_back_after_a_burst(make_server):
         conns[0].sendall(GET)
         assert read_response(conns[0]).status == 200, "an idle connection was not served"
     finally:
-        sel.close()
         for c in conns:
             c.close()
 
@@ -359,33 +368,8 @@ def test_memory_per_idle_keepalive_connection_is_bounded(make_server):
     t0 = time.monotonic()
     conns = []
     try:
-        sel = selectors.DefaultSelector()
-        batch = 1000
-        for b in range(0, IDLE_CONNS, batch):
-            pending = {}
-            for _ in range(batch):
-                c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-                c.setblocking(False)
-                c.send(GET)
-                conns.append(c)
-                pending[c] = b""
-                sel.register(c, selectors.EVENT_READ)
-            limit = time.monotonic() + 20
-            while pending and time.monotonic() < limit:
-                for key, _ in sel.select(timeout=1):
-                    c = key.fileobj
-                    d = c.recv(65536)
-                    assert d, "the server closed an idle keep-alive connection"
-                    pending[c] += d
-                    if b"\r\n\r\n" not in pending[c]:
-                        continue
-                    rs = parse_responses(pending[c])[0]
-                    if rs and len(rs[0].body) >= int(rs[0].header("content-length", "0")):
-                        assert rs[0].status == 200, rs[0]
-                        sel.unregister(c)
-                        del pending[c]
-            assert not pending, "%d connections got no response" % len(pending)
-        sel.close()
+        for _ in range(0, IDLE_CONNS, 1000):
+            ask_all(s.port, 1000, GET, conns, 20)
         elapsed = time.monotonic() - t0
         time.sleep(0.3)
         after = rss_kib(s.proc.pid)
