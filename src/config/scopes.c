@@ -288,8 +288,6 @@ static bool under(const char *path, const char *prefix)
  * the paths modules add by themselves. */
 static int build_host(hs_config_t *top, const hs__cscope_t *hs, hs_hostconf_t *h, char *err, size_t errlen)
 {
-    const hs_conf_schema_t *const *schemas;
-    hs_config_schemas(&schemas);
     h->name = hs->name;
     h->file = hs->file;
     h->line = hs->line;
