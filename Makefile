@@ -6,11 +6,11 @@ PYTHON   := /usr/bin/python3
 CSTD     := -std=c17
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 INCLUDES := -Iinclude
-LIBS     := -lyaml -lz -lbrotlienc -lbrotlidec -lzstd -lcrypto -lcrypt -lpthread
+LIBS     := -luring -lyaml -lz -lbrotlienc -lbrotlidec -lzstd -lcrypto -lcrypt -lpthread
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
 # Debian packages the build and the tests need (checked by `make deps`).
-DEB_BUILD := gcc make libc6-dev libyaml-dev zlib1g-dev libbrotli-dev libzstd-dev libssl-dev libcrypt-dev
+DEB_BUILD := gcc make libc6-dev libyaml-dev zlib1g-dev libbrotli-dev libzstd-dev libssl-dev libcrypt-dev liburing-dev
 DEB_TEST  := python3 python3-pytest python3-requests python3-h11 python3-websockets python3-brotli python3-zstandard curl wrk chromium apache2-utils
 # WebDAV (src/modules/webdav): libxml2 reads request bodies, SQLite keeps dead properties and
 # locks; litmus, rclone and cadaver are the clients its tests drive. Apart from the lines above so

@@ -174,6 +174,7 @@ struct hs_config_s {
     size_t num_listen;
     bool listen_is_default;            /* still the embedded default: the first explicit value replaces it */
     int workers;                       /* 0 = number of cores */
+    bool io_uring;                     /* batch each wake-up's reads (hs_loop_batch_reads); at start only */
     int max_connections;               /* over this: 503 + Retry-After, then close */
     int retry_after;                   /* seconds, for 503 on overload */
     char *server_name;                 /* Server header value */

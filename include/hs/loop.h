@@ -30,8 +30,9 @@ typedef void (*hs_timer_cb)(hs_timer_t *t);
 
 struct hs_io_s {
     int fd;
-    bool first;  /* dispatched before the other events of the same wake-up (hs_io_add_first) */
-    bool closed; /* hs_io_close was called: never dispatched again */
+    bool first;      /* dispatched before the other events of the same wake-up (hs_io_add_first) */
+    bool closed;     /* hs_io_close was called: never dispatched again */
+    bool batch_read; /* a socket whose reads the loop may make in a batch (hs_sock_batch_reads) */
     hs_io_cb cb;
 };
 
@@ -77,9 +78,16 @@ struct hs_loop_s {
     char *buf_pool[16]; /* input buffers idle sockets gave back (src/event/sock.c) */
     int nbuf_pool;
     hs_task_t *tasks, **tasks_tail; /* posted with hs_loop_post, not yet run */
+    void *uring;                    /* the io_uring that batches reads (struct io_uring *), NULL when off */
 };
 
 int hs_loop_init(hs_loop_t *loop);
+/* From now on, read in a batch the sockets each wake-up finds readable that let the loop read
+ * for them (hs_sock_batch_reads): one io_uring_enter for all of them before their callbacks run,
+ * instead of a recvfrom in each. HS_OK, or -errno when the kernel has no io_uring for us (ENOSYS,
+ * EPERM under a seccomp policy or io_uring_disabled, ENOMEM over RLIMIT_MEMLOCK): the loop then
+ * goes on as before. hs_loop_destroy releases the ring. */
+int hs_loop_batch_reads(hs_loop_t *loop);
 void hs_loop_destroy(hs_loop_t *loop); /* disposes of closed ios first */
 /* Register fd edge-triggered for read and write readiness. */
 int hs_io_add(hs_loop_t *loop, hs_io_t *io);

@@ -15,6 +15,7 @@
 
 #include "hs/loop.h"
 
+#include <errno.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -58,6 +59,10 @@ struct hs_sock_s {
     hs_timer_t timer;
     uint64_t deadline; /* loop ms when HS_EV_TIMEOUT is due; 0 = none */
     hs_sock_buf_t in;
+    uint32_t read_limit;     /* the limit of the owner's last hs_sock_read: a batched read stays in it */
+    uint32_t batch_room;     /* what the batched read asked for (its short-read test) */
+    int32_t batch_res;       /* the batched read's result: bytes at in.base, or -errno */
+    bool batched : 1;        /* the loop read for the owner (batch_res); hs_sock_read hands it over */
     bool readable : 1;       /* worth a read: readiness seen and not used up */
     bool eof : 1;            /* the peer ended its direction (or an error ended both) */
     bool rdhup : 1;          /* the peer shut its side; keep reading until EOF is seen */
@@ -80,6 +85,27 @@ int hs_sock_connect(hs_sock_t *s, hs_loop_t *loop, const struct sockaddr *sa, so
 /* While connecting: 0 when the connection is made (s->connecting cleared, the deadline too),
  * HS_AGAIN when not decided yet, -errno (ECONNREFUSED, ETIMEDOUT, ENETUNREACH …) when it failed. */
 int hs_sock_connect_result(hs_sock_t *s);
+
+/* Let the loop make this socket's reads (plain TCP only; the owner must read through
+ * hs_sock_read, never from the descriptor itself, while it is on). When one wake-up finds several
+ * such sockets readable with their input buffers empty, the loop reads them all with a single
+ * system call (io_uring) before dispatching, into their buffers and within the limit of each
+ * owner's last hs_sock_read; the owner's next hs_sock_read returns that read's result without a
+ * system call. A socket is read ahead by at most one buffer this way. */
+static inline void hs_sock_batch_reads(hs_sock_t *s, bool on)
+{
+    s->io.batch_read = on;
+}
+/* What a read made for the owner holds for it: bytes, the end of the stream or an error (true),
+ * or nothing (no batched read, or one that found nothing: false). */
+static inline bool hs_sock_batched(const hs_sock_t *s)
+{
+    return s->batched && s->batch_res != -EAGAIN && s->batch_res != -EINTR;
+}
+/* The loop's side (src/event/epoll.c): where a batched read of s may go (false: not now), and
+ * its result. */
+bool hs__sock_batch_prep(hs_sock_t *s, char **buf, size_t *room);
+void hs__sock_batch_done(hs_sock_t *s, int res);
 
 /* Read once into the input buffer, making room for `chunk` bytes without letting the buffer grow
  * past `limit` bytes. > 0 bytes read, 0 at the end of the stream (s->eof), HS_AGAIN (nothing

@@ -41,6 +41,10 @@ static const hs_directive_t engine_directives[] = {
      0, 0, TOP, set_listen},
     {"workers", HS_DT_INT, OFF(workers), "0", "N", "worker threads, each with its own listener (0 = one per core)", 0,
      1024, TOP},
+    {"io_uring", HS_DT_BOOL, OFF(io_uring), "true", "BOOL",
+     "read the sockets one wake-up finds ready with a single system call (io_uring, where the kernel allows it; "
+     "false: a recvfrom each); read at start only",
+     0, 0, TOP},
     {"max_connections", HS_DT_INT, OFF(max_connections), "10000", "N",
      "open connections over this get 503 with Retry-After and are closed", 1, 10000000, TOP},
     {"retry_after", HS_DT_INT, OFF(retry_after), "5", "SECONDS", "Retry-After sent with 503 on overload", 0, 86400,

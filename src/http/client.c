@@ -176,6 +176,8 @@ static void conn_close(hs_client_conn_t *k)
  * cannot carry a request. */
 static bool conn_alive(hs_client_conn_t *k)
 {
+    if (hs_sock_batched(&k->sock))
+        return false; /* the loop read it: bytes, the end or an error */
     char b;
     ssize_t n = recv(k->sock.io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
@@ -241,7 +243,8 @@ static void pool_put(hs_client_t *c, hs_client_conn_t *k)
         ttl = ka > pool->conf.keepalive_margin_ms ? HS_MIN(ttl, ka - pool->conf.keepalive_margin_ms) : 0;
     }
     k->owner = NULL;
-    if (!h || ttl == 0 || pool->conf.max_idle == 0 || hs_sock_avail(&k->sock) > 0 || k->sock.eof || k->sock.rdhup) {
+    if (!h || ttl == 0 || pool->conf.max_idle == 0 || hs_sock_avail(&k->sock) > 0 || hs_sock_batched(&k->sock) ||
+        k->sock.eof || k->sock.rdhup) {
         k->owner = c; /* so that conn_close does not look for it in the idle list */
         conn_close(k);
         return;
@@ -383,6 +386,7 @@ static int connect_fresh(hs_client_t *c, host_t *h)
     hs_client_conn_t *k = hs_calloc(1, sizeof(*k));
     int r =
         hs_sock_connect(&k->sock, pool->loop, (const struct sockaddr *)&c->addr, c->addrlen, c->to.connect_ms, conn_io);
+    hs_sock_batch_reads(&k->sock, true); /* every read goes through hs_sock_read (or the TLS ops) */
     if (r != HS_OK) {
         free(k); /* never opened: no HS_EV_DISPOSE comes */
         hs_up_cause_t cause = connect_cause(-r);

@@ -563,6 +563,7 @@ static int start_linger(hs_conn_t *c)
     c->state = HS_CS_LINGER;
     c->linger_bytes = 0;
     hs_sock_discard_input(&c->sock);
+    hs_sock_batch_reads(&c->sock, false); /* linger_step reads the descriptor itself */
     set_timer(c, cfg_of(c)->linger_timeout);
     return STEP_CONTINUE;
 }
@@ -931,10 +932,17 @@ static void on_io(hs_io_t *io, int events)
     if (events & HS_EV_HUP)
         c->sock.rdhup = true; /* the peer shut its side: keep reading until EOF is seen */
     if (c->state == HS_CS_HANDLER && (events & HS_EV_HUP)) {
-        /* peek: a real EOF means the client left while we were working */
-        char b;
-        ssize_t n = recv(c->sock.io.fd, &b, 1, MSG_PEEK);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+        /* peek: a real EOF means the client left while we were working (when the loop has read
+         * for us, its read says so: bytes mean the client is still there) */
+        bool gone;
+        if (hs_sock_batched(&c->sock)) {
+            gone = c->sock.batch_res <= 0;
+        } else {
+            char b;
+            ssize_t n = recv(c->sock.io.fd, &b, 1, MSG_PEEK);
+            gone = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+        }
+        if (gone)
             c->sock.eof = true;
     }
     hs__conn_run(c);
@@ -974,6 +982,7 @@ void hs__conn_accept(hs_worker_t *w, int fd, const struct sockaddr *sa, socklen_
         /* a new connection that sends nothing is treated as idle: closed silently after
          * header_timeout (browsers open spare connections they may never use) */
         set_timer(c, g->cfg->header_timeout);
+        hs_sock_batch_reads(&c->sock, true); /* plain: every read goes through conn_read */
     }
     hs__conn_run(c);
 }

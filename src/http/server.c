@@ -399,6 +399,8 @@ static void reload_config(hs_server_t *srv)
         hs_log_warn("reload: workers changes at the next start only (%d now)", nw);
     if (strcmp(cfg->user ? cfg->user : "", old->cfg->user ? old->cfg->user : ""))
         hs_log_warn("reload: user changes at the next start only");
+    if (cfg->io_uring != old->cfg->io_uring)
+        hs_log_warn("reload: io_uring changes at the next start only");
     g = hs_calloc(1, sizeof(*g));
     hs__gen_init(g, srv, cfg, old->id + 1);
     g->owns_cfg = true;
@@ -573,6 +575,11 @@ int hs_server_run(hs_server_t *srv)
         }
         w->loop.data = w;
         w->loop.on_wake = on_wake;
+        if (cfg->io_uring) {
+            int r = hs_loop_batch_reads(&w->loop);
+            if (r != HS_OK && wi == 0) /* the same for every worker: said once */
+                hs_log_warn("io_uring: not available (%s): every read is a system call of its own", strerror(-r));
+        }
         w->metrics = hs__metrics_new();
         hs__metrics_refresh(w);
         if (hs__worker_modules_init(w) != HS_OK) {

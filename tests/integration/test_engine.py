@@ -1,6 +1,8 @@
 """Engine: the HTTP/1.1 connection over real sockets — one case per status cause (RFC 9112/9110)."""
 import http.client
 import json
+import os
+import re
 import socket
 import subprocess
 import time
@@ -61,6 +63,58 @@ def test_pipelined_requests_answered_in_order(server):
     rs, rest = parse_responses(server.raw(data))
     assert [r.status for r in rs] == [201, 202, 200]
     assert rest == b""
+
+
+def uring_rings(pid):
+    """The io_uring rings the process holds: {fd: SqHead} (how many reads were submitted)."""
+    rings = {}
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if "io_uring" not in os.readlink("/proc/%d/fd/%s" % (pid, fd)):
+                continue
+            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                rings[fd] = int(re.search(r"^SqHead:\s*(\d+)", f.read(), re.M).group(1))
+        except (FileNotFoundError, AttributeError):
+            pass
+    return rings
+
+
+def uring_allowed():
+    try:
+        with open("/proc/sys/kernel/io_uring_disabled") as f:
+            return f.read().strip() == "0"
+    except FileNotFoundError:
+        return True  # kernels before 6.6 have no switch
+
+
+def pipelined_burst(server, conns=30):
+    """conns connections at once, each with three pipelined requests, the last one closing: every
+    answer in order (one wake-up finds many of them readable: the reads that are batched)."""
+    socks = [server.connect() for _ in range(conns)]
+    data = get(b"/status/201") + get(b"/status/202") + get(b"/bytes/3000?seed=1", b"Connection: close\r\n")
+    for s in socks:
+        s.sendall(data)
+    for s in socks:
+        rs, rest = parse_responses(read_all(s, 5))
+        s.close()
+        assert [r.status for r in rs] == [201, 202, 200] and rest == b""
+        assert len(rs[2].body) == 3000
+
+
+@pytest.mark.skipif(not uring_allowed(), reason="io_uring is disabled on this machine (kernel.io_uring_disabled)")
+def test_reads_batched_with_io_uring(make_server):
+    s = make_server("--workers", "1")
+    pipelined_burst(s)
+    rings = uring_rings(s.proc.pid)
+    assert len(rings) == 1, rings  # one worker, one ring
+    assert list(rings.values())[0] > 0  # the loop read through it
+    assert "io_uring: not available" not in s.stderr()
+
+
+def test_reads_without_io_uring(make_server):
+    s = make_server("--workers", "1", "--no-io-uring")
+    pipelined_burst(s)
+    assert uring_rings(s.proc.pid) == {}
 
 
 def test_http10_closes_unless_keepalive(server):
