@@ -172,14 +172,14 @@ struct hs_config_s {
     char *listen[HS_MAX_LISTEN];
     hs_listen_t *listen_items[HS_MAX_LISTEN]; /* the same, parsed */
     size_t num_listen;
-    bool listen_is_default;            /* still the embedded default: the first explicit value replaces it */
-    int workers;                       /* 0 = number of cores */
-    bool io_uring;                     /* batch each wake-up's reads (hs_loop_batch_reads); at start only */
-    int max_connections;               /* over this: 503 + Retry-After, then close */
-    int retry_after;                   /* seconds, for 503 on overload */
-    char *server_name;                 /* Server header value */
-    char *access_log;                  /* path, "-" or "off" (path) */
-    char *log_format;                  /* combined, json or a $template (path) */
+    bool listen_is_default; /* still the embedded default: the first explicit value replaces it */
+    int workers;            /* 0 = number of cores */
+    bool io_uring;          /* batch each wake-up's reads and small writes (hs_loop_use_uring); at start only */
+    int max_connections;    /* over this: 503 + Retry-After, then close */
+    int retry_after;        /* seconds, for 503 on overload */
+    char *server_name;      /* Server header value */
+    char *access_log;       /* path, "-" or "off" (path) */
+    char *log_format;       /* combined, json or a $template (path) */
     const struct hs_logfmt_s *log_fmt; /* log_format compiled (hs_config_validate) */
     int log_target;                    /* the access log file of these settings, -1 = off (bound by the server) */
     char *log_level;

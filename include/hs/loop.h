@@ -30,9 +30,10 @@ typedef void (*hs_timer_cb)(hs_timer_t *t);
 
 struct hs_io_s {
     int fd;
-    bool first;      /* dispatched before the other events of the same wake-up (hs_io_add_first) */
-    bool closed;     /* hs_io_close was called: never dispatched again */
-    bool batch_read; /* a socket whose reads the loop may make in a batch (hs_sock_batch_reads) */
+    bool first;       /* dispatched before the other events of the same wake-up (hs_io_add_first) */
+    bool closed;      /* hs_io_close was called: never dispatched again */
+    bool batch_read;  /* a socket whose reads the loop may make in a batch (hs_sock_batch_reads) */
+    bool batch_write; /* a socket whose small writes the loop may make in a batch (hs_sock_batch_writes) */
     hs_io_cb cb;
 };
 
@@ -75,19 +76,32 @@ struct hs_loop_s {
     unsigned nfirst;    /* descriptors registered with hs_io_add_first */
     hs_io_t **disposed; /* closed ios waiting for HS_EV_DISPOSE (hs_io_close) */
     size_t ndisposed, cap_disposed;
-    char *buf_pool[16]; /* input buffers idle sockets gave back (src/event/sock.c) */
+    /* input buffers idle sockets gave back (src/event/sock.c): as many as one batch of reads may
+     * take at once, so that a busy loop does not free and allocate them again every wake-up; a
+     * wake-up that finds nothing to do gives back all but HS_LOOP_POOL_IDLE */
+    char *buf_pool[256];
     int nbuf_pool;
     hs_task_t *tasks, **tasks_tail; /* posted with hs_loop_post, not yet run */
     void *uring;                    /* the io_uring that batches reads (struct io_uring *), NULL when off */
+    /* writes in a batch (src/event/sock.c): sockets whose bytes wait in wbuf for the end of the
+     * batch, then those sent whose owners are told at the start of the next */
+    hs_io_t **wq, **wdone;
+    unsigned nwq, nwdone;
+    char *wbuf;
+    uint32_t wbuf_len;
 };
 
 int hs_loop_init(hs_loop_t *loop);
 /* From now on, read in a batch the sockets each wake-up finds readable that let the loop read
  * for them (hs_sock_batch_reads): one io_uring_enter for all of them before their callbacks run,
- * instead of a recvfrom in each. HS_OK, or -errno when the kernel has no io_uring for us (ENOSYS,
- * EPERM under a seccomp policy or io_uring_disabled, ENOMEM over RLIMIT_MEMLOCK): the loop then
- * goes on as before. hs_loop_destroy releases the ring. */
-int hs_loop_batch_reads(hs_loop_t *loop);
+ * instead of a recvfrom in each; and send the small writes of the sockets that let it
+ * (hs_sock_batch_writes) with one io_uring_enter at the end of each batch. HS_OK, or -errno when the kernel has no
+ * io_uring for us (ENOSYS, EPERM under a seccomp policy or io_uring_disabled, ENOMEM over RLIMIT_MEMLOCK): the loop
+ * then goes on as before. hs_loop_destroy releases the ring. */
+int hs_loop_use_uring(hs_loop_t *loop);
+#define HS_LOOP_POOL_IDLE 16
+#define HS_LOOP_WQ_MAX 1024            /* writes one batch may queue (hs_sock_batch_writes) */
+#define HS_LOOP_WBUF_SIZE (256 << 10)  /* and their bytes */
 void hs_loop_destroy(hs_loop_t *loop); /* disposes of closed ios first */
 /* Register fd edge-triggered for read and write readiness. */
 int hs_io_add(hs_loop_t *loop, hs_io_t *io);

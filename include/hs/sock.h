@@ -63,6 +63,10 @@ struct hs_sock_s {
     uint32_t batch_room;     /* what the batched read asked for (its short-read test) */
     int32_t batch_res;       /* the batched read's result: bytes at in.base, or -errno */
     bool batched : 1;        /* the loop read for the owner (batch_res); hs_sock_read hands it over */
+    uint8_t wstate;          /* HS_SOCK_W_*: a write the loop makes for the owner */
+    uint32_t woff, wlen;     /* its bytes: loop->wbuf[woff .. woff + wlen) */
+    int32_t wres;            /* what the send did: bytes, or -errno */
+    uint32_t widx;           /* its slot in loop->wq (queued) or loop->wdone (sent) */
     bool readable : 1;       /* worth a read: readiness seen and not used up */
     bool eof : 1;            /* the peer ended its direction (or an error ended both) */
     bool rdhup : 1;          /* the peer shut its side; keep reading until EOF is seen */
@@ -96,6 +100,21 @@ static inline void hs_sock_batch_reads(hs_sock_t *s, bool on)
 {
     s->io.batch_read = on;
 }
+/* Let the loop make this socket's small writes (plain TCP only): a write of up to
+ * HS_SOCK_BATCH_WRITE bytes is copied and answered HS_AGAIN (errno EAGAIN); at the end of the
+ * batch the loop sends all such writes with one io_uring_enter, and at the start of the next it
+ * dispatches HS_EV_WRITE to each owner, whose next write, which offers the same bytes first (as
+ * after any EAGAIN), is answered with what the send did. The owner must write through
+ * hs_sock_writev only, keep offering unwritten bytes until they are reported written (an owner
+ * that gives them up closes the socket), and not shut the socket down before then. */
+#define HS_SOCK_BATCH_WRITE 16384
+static inline void hs_sock_batch_writes(hs_sock_t *s, bool on)
+{
+    s->io.batch_write = on;
+}
+enum { HS_SOCK_W_NONE, HS_SOCK_W_QUEUED, HS_SOCK_W_SENT };
+#define HS_SOCK_NO_SLOT UINT32_MAX /* widx of a report whose owner was told already */
+
 /* What a read made for the owner holds for it: bytes, the end of the stream or an error (true),
  * or nothing (no batched read, or one that found nothing: false). */
 static inline bool hs_sock_batched(const hs_sock_t *s)

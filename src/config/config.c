@@ -42,8 +42,8 @@ static const hs_directive_t engine_directives[] = {
     {"workers", HS_DT_INT, OFF(workers), "0", "N", "worker threads, each with its own listener (0 = one per core)", 0,
      1024, TOP},
     {"io_uring", HS_DT_BOOL, OFF(io_uring), "true", "BOOL",
-     "read the sockets one wake-up finds ready with a single system call (io_uring, where the kernel allows it; "
-     "false: a recvfrom each); read at start only",
+     "read the sockets one wake-up finds ready, and send the small writes it makes, with one system call each way "
+     "(io_uring, where the kernel allows it; false: a recvfrom and a send each); read at start only",
      0, 0, TOP},
     {"max_connections", HS_DT_INT, OFF(max_connections), "10000", "N",
      "open connections over this get 503 with Retry-After and are closed", 1, 10000000, TOP},

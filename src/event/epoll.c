@@ -7,11 +7,13 @@
 #include <liburing.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #define MAX_EVENTS 256
-#define TASK_ROUNDS 4 /* tasks posting tasks: rounds run in one batch before the rest waits */
+#define TASK_ROUNDS 4  /* tasks posting tasks: rounds run in one batch before the rest waits */
+#define WRITE_ROUNDS 4 /* send-and-tell rounds at the end of a batch before the rest waits for the next */
 
 static void dispose_closed(hs_loop_t *loop);
 static _Thread_local hs_loop_t *current;
@@ -61,7 +63,7 @@ int hs_loop_init(hs_loop_t *loop)
     return HS_OK;
 }
 
-int hs_loop_batch_reads(hs_loop_t *loop)
+int hs_loop_use_uring(hs_loop_t *loop)
 {
     if (loop->uring)
         return HS_OK;
@@ -72,6 +74,9 @@ int hs_loop_batch_reads(hs_loop_t *loop)
         return r;
     }
     loop->uring = ring;
+    loop->wq = hs_malloc(HS_LOOP_WQ_MAX * sizeof(*loop->wq));
+    loop->wdone = hs_malloc(HS_LOOP_WQ_MAX * sizeof(*loop->wdone));
+    loop->wbuf = hs_malloc(HS_LOOP_WBUF_SIZE);
     return HS_OK;
 }
 
@@ -88,6 +93,12 @@ void hs_loop_destroy(hs_loop_t *loop)
         io_uring_queue_exit(loop->uring);
         free(loop->uring);
         loop->uring = NULL;
+        free(loop->wq);
+        free(loop->wdone);
+        free(loop->wbuf);
+        loop->wq = loop->wdone = NULL;
+        loop->wbuf = NULL;
+        loop->nwq = loop->nwdone = 0;
     }
 }
 
@@ -206,6 +217,102 @@ void hs_loop_wake(hs_loop_t *loop)
     (void)r;
 }
 
+static void pool_trim(hs_loop_t *loop)
+{
+    while (loop->nbuf_pool > HS_LOOP_POOL_IDLE)
+        free(loop->buf_pool[--loop->nbuf_pool]);
+}
+
+/* Submit what is prepared and reap exactly k completions, each to `done`. Every operation here
+ * is MSG_DONTWAIT and finishes during the submission: the wait never sleeps. */
+static void submit_reap(struct io_uring *ring, unsigned k, void (*done)(hs_loop_t *, void *, int), hs_loop_t *loop)
+{
+    int r;
+    do
+        r = io_uring_submit_and_wait(ring, k);
+    while (r == -EINTR);
+    unsigned seen = 0;
+    while (seen < k) {
+        unsigned head, got = 0;
+        struct io_uring_cqe *cqe;
+        io_uring_for_each_cqe(ring, head, cqe)
+        {
+            done(loop, io_uring_cqe_get_data(cqe), cqe->res);
+            got++;
+        }
+        io_uring_cq_advance(ring, got);
+        seen += got;
+        if (seen < k && io_uring_wait_cqe_nr(ring, &cqe, k - seen) < 0)
+            break;
+    }
+}
+
+static void read_done(hs_loop_t *loop, void *io, int res)
+{
+    HS_UNUSED(loop);
+    hs__sock_batch_done(io, res);
+}
+
+static void write_done(hs_loop_t *loop, void *io, int res)
+{
+    hs_sock_t *s = io;
+    s->wres = res;
+    s->wstate = HS_SOCK_W_SENT;
+    s->widx = loop->nwdone;
+    loop->wdone[loop->nwdone++] = io;
+}
+
+/* The end of a batch: send every write it queued (hs_sock_batch_writes), one io_uring_enter per
+ * MAX_EVENTS of them; a lone one is a plain send. Their owners are told by tell_writes, in the
+ * same batch for the first rounds, else at the start of the next. */
+static void flush_writes(hs_loop_t *loop)
+{
+    struct io_uring *ring = loop->uring;
+    unsigned k = 0;
+    if (loop->nwq == 1 && loop->wq[0]) { /* one: a plain send costs the same system call */
+        hs_sock_t *s = (hs_sock_t *)loop->wq[0];
+        ssize_t r = send(s->io.fd, loop->wbuf + s->woff, s->wlen, MSG_DONTWAIT | MSG_NOSIGNAL);
+        loop->nwq = 0;
+        loop->wbuf_len = 0;
+        write_done(loop, s, r < 0 ? -errno : (int)r);
+        return;
+    }
+    for (unsigned i = 0; i < loop->nwq; i++) {
+        hs_io_t *io = loop->wq[i];
+        if (!io)
+            continue; /* closed since */
+        hs_sock_t *s = (hs_sock_t *)io;
+        struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+        if (!sqe) {
+            submit_reap(ring, k, write_done, loop);
+            k = 0;
+            sqe = io_uring_get_sqe(ring);
+        }
+        io_uring_prep_send(sqe, io->fd, loop->wbuf + s->woff, s->wlen, MSG_DONTWAIT | MSG_NOSIGNAL);
+        io_uring_sqe_set_data(sqe, io);
+        k++;
+    }
+    if (k)
+        submit_reap(ring, k, write_done, loop);
+    loop->nwq = 0;
+    loop->wbuf_len = 0;
+}
+
+/* Each owner whose write was sent learns it as a write event; its next write takes the report. */
+static void tell_writes(hs_loop_t *loop)
+{
+    for (unsigned i = 0; i < loop->nwdone; i++) {
+        hs_io_t *io = loop->wdone[i];
+        if (!io)
+            continue; /* reported already, or closed */
+        loop->wdone[i] = NULL;
+        ((hs_sock_t *)io)->widx = HS_SOCK_NO_SLOT;
+        if (!io->closed)
+            io->cb(io, HS_EV_WRITE);
+    }
+    loop->nwdone = 0;
+}
+
 /* Reads in a batch: every socket of this wake-up that lets the loop read for it
  * (hs_sock_batch_reads) and has room is read with one io_uring_enter instead of a recvfrom each
  * later. MSG_DONTWAIT makes each read finish during the submission (with -EAGAIN when nothing
@@ -227,24 +334,8 @@ static void batch_reads(hs_loop_t *loop, struct epoll_event *events, int n)
         io_uring_sqe_set_data(sqe, io);
         k++;
     }
-    if (k == 0)
-        return;
-    int r;
-    do
-        r = io_uring_submit_and_wait(ring, k);
-    while (r == -EINTR);
-    unsigned seen = 0, head;
-    struct io_uring_cqe *cqe;
-    while (seen < k) {
-        io_uring_for_each_cqe(ring, head, cqe)
-        {
-            hs__sock_batch_done(io_uring_cqe_get_data(cqe), cqe->res);
-            seen++;
-        }
-        io_uring_cq_advance(ring, seen);
-        if (seen < k && io_uring_wait_cqe_nr(ring, &cqe, k - seen) < 0)
-            break;
-    }
+    if (k)
+        submit_reap(ring, k, read_done, loop);
 }
 
 void hs_loop_run_once(hs_loop_t *loop, int max_wait_ms)
@@ -255,12 +346,14 @@ void hs_loop_run_once(hs_loop_t *loop, int max_wait_ms)
     int wait = max_wait_ms;
     if (t >= 0 && (wait < 0 || t < wait))
         wait = (int)t;
-    if (loop->tasks)
-        wait = 0; /* posted between batches: they run at the end of this one, now */
+    if (loop->tasks || loop->nwdone)
+        wait = 0; /* posted between batches, or writes sent: they run at the start of this one, now */
     if (loop->ndisposed)
         dispose_closed(loop); /* closed between batches */
     int n = epoll_wait(loop->epfd, events, MAX_EVENTS, wait);
     hs_loop_update_clock(loop);
+    if (n == 0 && wait != 0 && loop->nbuf_pool > HS_LOOP_POOL_IDLE)
+        pool_trim(loop); /* a quiet moment: the spare input buffers of the busy one go */
     loop->iter++;
     if (loop->uring && n > 1)
         batch_reads(loop, events, n);
@@ -273,6 +366,8 @@ void hs_loop_run_once(hs_loop_t *loop, int max_wait_ms)
             }
         }
     }
+    if (loop->nwdone)
+        tell_writes(loop);
     for (int i = 0; i < n; i++) {
         hs_io_t *io = events[i].data.ptr;
         if (!io || io->closed)
@@ -291,5 +386,14 @@ void hs_loop_run_once(hs_loop_t *loop, int max_wait_ms)
     }
     hs_wheel_run(&loop->wheel, loop->now_ms);
     run_tasks(loop);
+    /* The batch's writes go now, and their owners learn it at once, which may queue more (the
+     * next pipelined answer, the next part of a stream): a few rounds, then what is left is told
+     * at the start of the next batch (which does not wait). */
+    for (int round = 0; loop->nwq && round < WRITE_ROUNDS; round++) {
+        flush_writes(loop);
+        tell_writes(loop);
+    }
+    if (loop->nwq)
+        flush_writes(loop);
     dispose_closed(loop);
 }

@@ -14,7 +14,11 @@
  * system calls and about four microseconds of kernel entry and exit alone. So the loop may make
  * the reads itself, many with one io_uring_enter (hs_sock_batch_reads, src/event/epoll.c): the
  * read it makes for a socket goes exactly where the owner's own would have gone, and the owner's
- * next hs_sock_read takes its result as if it had just made the call.
+ * next hs_sock_read takes its result as if it had just made the call. And the small writes
+ * (hs_sock_batch_writes): the owner is told EAGAIN, which every owner already handles by keeping
+ * its bytes and offering them again on the next write event; the loop sends a copy at the end of
+ * the batch and answers that next offer with what the send did. Nothing changes in the owner's
+ * view but when it learns that its bytes left, one batch later.
  */
 #define _GNU_SOURCE
 #include "hs/sock.h"
@@ -33,11 +37,68 @@ static ssize_t tcp_read(hs_sock_t *s, void *buf, size_t n)
     return syscall(SYS_recvfrom, s->io.fd, buf, n, 0, NULL, NULL);
 }
 
-static ssize_t tcp_writev(hs_sock_t *s, const struct iovec *iov, int iovcnt)
+static ssize_t tcp_writev_now(hs_sock_t *s, const struct iovec *iov, int iovcnt)
 {
     if (iovcnt == 1)
         return syscall(SYS_sendto, s->io.fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL, NULL, 0);
     return syscall(SYS_writev, s->io.fd, iov, iovcnt);
+}
+
+/* A write the loop makes (hs_sock_batch_writes): queued now (the bytes copied, the owner told
+ * EAGAIN), sent at the end of the batch (src/event/epoll.c), reported to the owner's next write.
+ * What does not fit the batch's room is written at once. */
+static ssize_t tcp_writev_batched(hs_sock_t *s, const struct iovec *iov, int iovcnt)
+{
+    hs_loop_t *loop = s->loop;
+    if (s->wstate == HS_SOCK_W_QUEUED) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (s->wstate == HS_SOCK_W_SENT) { /* the owner offers those bytes first again: report them */
+        if (s->widx != HS_SOCK_NO_SLOT)
+            loop->wdone[s->widx] = NULL;
+        s->wstate = HS_SOCK_W_NONE;
+        if (s->wres >= 0)
+            return s->wres;
+        errno = -s->wres;
+        return -1;
+    }
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    if (total == 0 || total > HS_SOCK_BATCH_WRITE || loop->nwq == HS_LOOP_WQ_MAX ||
+        loop->wbuf_len + total > HS_LOOP_WBUF_SIZE)
+        return tcp_writev_now(s, iov, iovcnt);
+    char *p = loop->wbuf + loop->wbuf_len;
+    for (int i = 0; i < iovcnt; i++) {
+        memcpy(p, iov[i].iov_base, iov[i].iov_len);
+        p += iov[i].iov_len;
+    }
+    s->woff = loop->wbuf_len;
+    s->wlen = (uint32_t)total;
+    loop->wbuf_len += (uint32_t)total;
+    s->widx = loop->nwq;
+    loop->wq[loop->nwq++] = &s->io;
+    s->wstate = HS_SOCK_W_QUEUED;
+    errno = EAGAIN;
+    return -1;
+}
+
+static ssize_t tcp_writev(hs_sock_t *s, const struct iovec *iov, int iovcnt)
+{
+    if (s->io.batch_write && s->loop->wbuf)
+        return tcp_writev_batched(s, iov, iovcnt);
+    return tcp_writev_now(s, iov, iovcnt);
+}
+
+/* A socket closing leaves the batch: its queued bytes are not sent, its report is not due. */
+static void leave_write_batch(hs_sock_t *s)
+{
+    if (s->wstate == HS_SOCK_W_QUEUED)
+        s->loop->wq[s->widx] = NULL;
+    else if (s->wstate == HS_SOCK_W_SENT && s->widx != HS_SOCK_NO_SLOT)
+        s->loop->wdone[s->widx] = NULL;
+    s->wstate = HS_SOCK_W_NONE;
 }
 
 static ssize_t tcp_sendfile(hs_sock_t *s, int fd, off_t *off, size_t n)
@@ -325,6 +386,8 @@ void hs_sock_close(hs_sock_t *s)
     hs_timer_unlink(&s->loop->wheel, &s->timer);
     s->deadline = 0;
     s->batched = false;
+    if (HS_UNLIKELY(s->wstate != HS_SOCK_W_NONE))
+        leave_write_batch(s);
     if (s->ops && s->ops->release)
         s->ops->release(s);
     hs_io_close(s->loop, &s->io);

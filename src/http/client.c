@@ -386,7 +386,8 @@ static int connect_fresh(hs_client_t *c, host_t *h)
     hs_client_conn_t *k = hs_calloc(1, sizeof(*k));
     int r =
         hs_sock_connect(&k->sock, pool->loop, (const struct sockaddr *)&c->addr, c->addrlen, c->to.connect_ms, conn_io);
-    hs_sock_batch_reads(&k->sock, true); /* every read goes through hs_sock_read (or the TLS ops) */
+    hs_sock_batch_reads(&k->sock, true);  /* every read goes through hs_sock_read (or the TLS ops), */
+    hs_sock_batch_writes(&k->sock, true); /* every write through the exchange's writer */
     if (r != HS_OK) {
         free(k); /* never opened: no HS_EV_DISPOSE comes */
         hs_up_cause_t cause = connect_cause(-r);

@@ -982,7 +982,8 @@ void hs__conn_accept(hs_worker_t *w, int fd, const struct sockaddr *sa, socklen_
         /* a new connection that sends nothing is treated as idle: closed silently after
          * header_timeout (browsers open spare connections they may never use) */
         set_timer(c, g->cfg->header_timeout);
-        hs_sock_batch_reads(&c->sock, true); /* plain: every read goes through conn_read */
+        hs_sock_batch_reads(&c->sock, true);  /* plain: every read goes through conn_read, */
+        hs_sock_batch_writes(&c->sock, true); /* every write through the request's writer */
     }
     hs__conn_run(c);
 }

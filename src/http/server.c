@@ -576,7 +576,7 @@ int hs_server_run(hs_server_t *srv)
         w->loop.data = w;
         w->loop.on_wake = on_wake;
         if (cfg->io_uring) {
-            int r = hs_loop_batch_reads(&w->loop);
+            int r = hs_loop_use_uring(&w->loop);
             if (r != HS_OK && wi == 0) /* the same for every worker: said once */
                 hs_log_warn("io_uring: not available (%s): every read is a system call of its own", strerror(-r));
         }

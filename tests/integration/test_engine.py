@@ -3,6 +3,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -88,12 +89,22 @@ def uring_allowed():
 
 
 def pipelined_burst(server, conns=30):
-    """conns connections at once, each with three pipelined requests, the last one closing: every
-    answer in order (one wake-up finds many of them readable: the reads that are batched)."""
+    """conns keep-alive connections answer one request each; then, with the server stopped
+    (SIGSTOP), each sends three pipelined requests, the last one closing, so that its first
+    wake-up after SIGCONT finds all of them readable at once (the reads that are batched): every
+    answer in order."""
     socks = [server.connect() for _ in range(conns)]
-    data = get(b"/status/201") + get(b"/status/202") + get(b"/bytes/3000?seed=1", b"Connection: close\r\n")
     for s in socks:
-        s.sendall(data)
+        s.sendall(get(b"/status/204"))
+    for s in socks:
+        assert s.recv(4096).startswith(b"HTTP/1.1 204 ")
+    data = get(b"/status/201") + get(b"/status/202") + get(b"/bytes/3000?seed=1", b"Connection: close\r\n")
+    server.proc.send_signal(signal.SIGSTOP)
+    try:
+        for s in socks:
+            s.sendall(data)
+    finally:
+        server.proc.send_signal(signal.SIGCONT)
     for s in socks:
         rs, rest = parse_responses(read_all(s, 5))
         s.close()
@@ -107,7 +118,7 @@ def test_reads_batched_with_io_uring(make_server):
     pipelined_burst(s)
     rings = uring_rings(s.proc.pid)
     assert len(rings) == 1, rings  # one worker, one ring
-    assert list(rings.values())[0] > 0  # the loop read through it
+    assert list(rings.values())[0] > 0  # the loop read and wrote through it
     assert "io_uring: not available" not in s.stderr()
 
 

@@ -166,14 +166,14 @@ static void test_deadline(hs_loop_t *loop)
     close(sv[1]);
 }
 
-/* Reads in a batch (hs_loop_batch_reads): the loop reads the sockets that let it, before their
+/* Reads in a batch (hs_loop_use_uring): the loop reads the sockets that let it, before their
  * callbacks, into their empty buffers; the owner's next hs_sock_read hands the result over. */
 static void test_batch_reads(void)
 {
     hs_loop_t loop;
     if (hs_loop_init(&loop) != HS_OK)
         abort();
-    int r = hs_loop_batch_reads(&loop);
+    int r = hs_loop_use_uring(&loop);
     if (r != HS_OK) {
         printf("# skipped: io_uring not available here (%s)\n", strerror(-r));
         hs_loop_destroy(&loop);
@@ -245,6 +245,118 @@ static void test_batch_reads(void)
     hs_loop_destroy(&loop);
 }
 
+/* An owner that writes two bytes whenever it may, until it has written target times. */
+typedef struct {
+    hs_sock_t sock;
+    int target, sent, queued;
+} chatty_t;
+
+static void on_chatty(hs_io_t *io, int ev)
+{
+    chatty_t *c = (chatty_t *)io;
+    if (!(ev & HS_EV_WRITE) || c->sent >= c->target)
+        return;
+    struct iovec iov = {"ab", 2};
+    ssize_t n = hs_sock_writev(&c->sock, &iov, 1);
+    if (n == 2) {
+        c->sent++;
+        if (c->sent >= c->target)
+            return;
+        n = hs_sock_writev(&c->sock, &iov, 1);
+    }
+    if (n < 0 && errno == EAGAIN)
+        c->queued++;
+    else if (n == 2)
+        c->sent++;
+}
+
+/* Writes in a batch (hs_sock_batch_writes): queued and answered EAGAIN, sent at the end of the
+ * batch, reported to the owner's next write after a write event. */
+static void test_batch_writes(void)
+{
+    hs_loop_t loop;
+    if (hs_loop_init(&loop) != HS_OK)
+        abort();
+    int r = hs_loop_use_uring(&loop);
+    if (r != HS_OK) {
+        printf("# skipped: io_uring not available here (%s)\n", strerror(-r));
+        hs_loop_destroy(&loop);
+        return;
+    }
+    int sv[3][2];
+    probe_t p[3];
+    memset(p, 0, sizeof(p));
+    for (int i = 0; i < 3; i++) {
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv[i]) < 0 ||
+            hs_sock_open(&p[i].sock, &loop, sv[i][0], &hs_sock_tcp, on_probe) != HS_OK)
+            abort();
+        hs_sock_batch_writes(&p[i].sock, true);
+    }
+    hs_loop_run_once(&loop, 0); /* the first write-readiness of each */
+    for (int i = 0; i < 3; i++)
+        p[i].writes = 0;
+    struct iovec iov[2] = {{"hel", 3}, {"lo", 2}};
+    errno = 0;
+    ok(hs_sock_writev(&p[0].sock, iov, 2) == -1 && errno == EAGAIN, "batch write: queued, the owner told EAGAIN");
+    ok(p[0].sock.wstate == HS_SOCK_W_QUEUED && loop.nwq == 1, "batch write: in the loop's queue");
+    ok(hs_sock_writev(&p[0].sock, iov, 2) == -1 && errno == EAGAIN, "batch write: offered again before the batch ends");
+    is_int((int)loop.nwq, 1, "batch write: still one write");
+    ok(hs_sock_writev(&p[1].sock, iov, 1) == -1 && errno == EAGAIN, "batch write: a second socket's write queued");
+    hs_sock_close(&p[1].sock); /* closed before the batch ends: its bytes are not sent */
+    char big[HS_SOCK_BATCH_WRITE + 1];
+    memset(big, 'x', sizeof(big));
+    struct iovec bigv = {big, sizeof(big)};
+    is_int((int)hs_sock_writev(&p[2].sock, &bigv, 1), (int)sizeof(big), "batch write: a large write goes at once");
+    char got[64];
+    is_int((int)recv(sv[0][1], got, sizeof(got), MSG_DONTWAIT), -1, "batch write: nothing sent before the batch ends");
+    hs_loop_run_once(&loop, 0);
+    is_int((int)recv(sv[0][1], got, sizeof(got), MSG_DONTWAIT), 5, "batch write: sent at the end of the batch");
+    ok(memcmp(got, "hello", 5) == 0, "batch write: the bytes as offered");
+    is_int((int)recv(sv[1][1], got, sizeof(got), MSG_DONTWAIT), 0, "batch write: the closed socket's never sent");
+    ok(p[0].writes == 1 && loop.nwdone == 0, "batch write: the owner told with a write event in the batch that sent it");
+    is_int((int)hs_sock_writev(&p[0].sock, iov, 2), 5, "batch write: the next write reports the bytes sent");
+    ok(p[0].sock.wstate == HS_SOCK_W_NONE, "batch write: reported once");
+    /* a peer that went away: the report is the error */
+    close(sv[0][1]);
+    ok(hs_sock_writev(&p[0].sock, iov, 2) == -1 && errno == EAGAIN, "batch write: queued to a closed peer");
+    hs_loop_run_once(&loop, 0);
+    hs_loop_run_once(&loop, 0);
+    ok(hs_sock_writev(&p[0].sock, iov, 2) == -1 && (errno == EPIPE || errno == ECONNRESET),
+       "batch write: the send's error reported");
+    hs_sock_close(&p[0].sock);
+    hs_sock_close(&p[2].sock);
+    close(sv[1][1]);
+    close(sv[2][1]);
+    hs_loop_run_once(&loop, 0);
+    /* an owner that writes again whenever it is told: a few rounds in the batch, and the last
+     * report is due at the start of the next batch, which does not wait for events */
+    chatty_t c = {.target = 10};
+    int cv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, cv) < 0 ||
+        hs_sock_open(&c.sock, &loop, cv[0], &hs_sock_tcp, on_chatty) != HS_OK)
+        abort();
+    hs_sock_batch_writes(&c.sock, true);
+    hs_loop_run_once(&loop, 0); /* its first write-readiness queues the first write */
+    ok(c.queued >= 1, "batch write rounds: the first write queued");
+    int sent_before = c.sent;
+    hs_loop_run_once(&loop, 0);
+    ok(c.sent - sent_before >= 2, "batch write rounds: several rounds of send and tell in one batch");
+    ok(loop.nwdone == 1 && c.sent < c.target, "batch write rounds: after the last round, one report left for the next batch");
+    uint64_t t0 = hs_now_ms();
+    hs_loop_run_once(&loop, 2000);
+    ok(hs_now_ms() - t0 < 1000, "batch write rounds: the next batch does not wait for events when a report is due");
+    for (int i = 0; i < 20 && c.sent < c.target; i++)
+        hs_loop_run_once(&loop, 5);
+    is_int(c.sent, c.target, "batch write rounds: every write reported");
+    char all[64];
+    is_int((int)recv(cv[1], all, sizeof(all), MSG_DONTWAIT), c.target * 2, "batch write rounds: every byte arrived, once");
+    hs_sock_close(&c.sock);
+    close(cv[1]);
+    hs_loop_run_once(&loop, 0);
+    hs_sock_pool_free(&loop);
+    hs_loop_destroy(&loop);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -256,6 +368,7 @@ int main(void)
     test_connect_timeout(&loop);
     test_deadline(&loop);
     test_batch_reads();
+    test_batch_writes();
     hs_sock_pool_free(&loop);
     hs_loop_destroy(&loop);
     return tap_done();
