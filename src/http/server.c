@@ -578,7 +578,8 @@ int hs_server_run(hs_server_t *srv)
         if (cfg->io_uring) {
             int r = hs_loop_use_uring(&w->loop);
             if (r != HS_OK && wi == 0) /* the same for every worker: said once */
-                hs_log_warn("io_uring: not available (%s): every read is a system call of its own", strerror(-r));
+                hs_log_warn("io_uring: not available (%s): every read and write is a system call of its own",
+                            strerror(-r));
         }
         w->metrics = hs__metrics_new();
         hs__metrics_refresh(w);

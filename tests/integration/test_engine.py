@@ -128,6 +128,30 @@ def test_reads_without_io_uring(make_server):
     assert uring_rings(s.proc.pid) == {}
 
 
+SWITCH = "/proc/sys/kernel/io_uring_disabled"
+
+
+@pytest.mark.skipif(not (os.geteuid() == 0 and os.access(SWITCH, os.W_OK)),
+                    reason="needs root and kernel.io_uring_disabled (Linux 6.6+) to refuse io_uring")
+def test_io_uring_refused_by_the_kernel_falls_back(make_server):
+    """Where the kernel refuses io_uring (here kernel.io_uring_disabled=2 for the moment the
+    server starts), statusd says so once and serves with a plain call each."""
+    with open(SWITCH) as f:
+        before = f.read().strip()
+    try:
+        with open(SWITCH, "w") as f:
+            f.write("2")
+        s = make_server("--workers", "2")
+    finally:
+        with open(SWITCH, "w") as f:
+            f.write(before)
+    pipelined_burst(s)
+    assert uring_rings(s.proc.pid) == {}
+    warnings = [line for line in s.stderr().splitlines() if "io_uring: not available" in line]
+    assert len(warnings) == 1, warnings
+    assert "every read and write is a system call of its own" in warnings[0]
+
+
 def test_http10_closes_unless_keepalive(server):
     data = server.raw(b"GET /get HTTP/1.0\r\n\r\n")
     r = one_response(data)
