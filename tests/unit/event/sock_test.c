@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,19 +167,27 @@ static void test_deadline(hs_loop_t *loop)
     close(sv[1]);
 }
 
+/* A loop with its io_uring ring, or false (said as a skip) where the kernel refuses one. */
+static bool uring_loop(hs_loop_t *loop)
+{
+    if (hs_loop_init(loop) != HS_OK)
+        abort();
+    int r = hs_loop_use_uring(loop);
+    if (r != HS_OK) {
+        printf("# skipped: io_uring not available here (%s)\n", strerror(-r));
+        hs_loop_destroy(loop);
+        return false;
+    }
+    return true;
+}
+
 /* Reads in a batch (hs_loop_use_uring): the loop reads the sockets that let it, before their
  * callbacks, into their empty buffers; the owner's next hs_sock_read hands the result over. */
 static void test_batch_reads(void)
 {
     hs_loop_t loop;
-    if (hs_loop_init(&loop) != HS_OK)
-        abort();
-    int r = hs_loop_use_uring(&loop);
-    if (r != HS_OK) {
-        printf("# skipped: io_uring not available here (%s)\n", strerror(-r));
-        hs_loop_destroy(&loop);
+    if (!uring_loop(&loop))
         return;
-    }
     enum { N = 4 };
     int sv[N][2];
     probe_t p[N];
@@ -271,18 +280,12 @@ static void on_chatty(hs_io_t *io, int ev)
 }
 
 /* Writes in a batch (hs_sock_batch_writes): queued and answered EAGAIN, sent at the end of the
- * batch, reported to the owner's next write after a write event. */
+ * batch, the owner told with a write event in the same batch; its next write takes the report. */
 static void test_batch_writes(void)
 {
     hs_loop_t loop;
-    if (hs_loop_init(&loop) != HS_OK)
-        abort();
-    int r = hs_loop_use_uring(&loop);
-    if (r != HS_OK) {
-        printf("# skipped: io_uring not available here (%s)\n", strerror(-r));
-        hs_loop_destroy(&loop);
+    if (!uring_loop(&loop))
         return;
-    }
     int sv[3][2];
     probe_t p[3];
     memset(p, 0, sizeof(p));
