@@ -82,9 +82,9 @@ struct hs_loop_s {
     char *buf_pool[256];
     int nbuf_pool;
     hs_task_t *tasks, **tasks_tail; /* posted with hs_loop_post, not yet run */
-    void *uring;                    /* the io_uring that batches reads (struct io_uring *), NULL when off */
+    void *uring;                    /* the io_uring that batches reads and writes (struct io_uring *), NULL when off */
     /* writes in a batch (src/event/sock.c): sockets whose bytes wait in wbuf for the end of the
-     * batch, then those sent whose owners are told at the start of the next */
+     * batch, then those sent whose owners are still to be told */
     hs_io_t **wq, **wdone;
     unsigned nwq, nwdone;
     char *wbuf;
@@ -97,7 +97,9 @@ int hs_loop_init(hs_loop_t *loop);
  * instead of a recvfrom in each; and send the small writes of the sockets that let it
  * (hs_sock_batch_writes) with one io_uring_enter at the end of each batch. HS_OK, or -errno when the kernel has no
  * io_uring for us (ENOSYS, EPERM under a seccomp policy or io_uring_disabled, ENOMEM over RLIMIT_MEMLOCK): the loop
- * then goes on as before. hs_loop_destroy releases the ring. */
+ * then goes on as before. Should the kernel later refuse a submission, the loop drops the ring
+ * (logged once) and makes plain calls from then on (queued writes still wait for the end of the
+ * batch). hs_loop_destroy releases the ring. */
 int hs_loop_use_uring(hs_loop_t *loop);
 #define HS_LOOP_POOL_IDLE 16
 #define HS_LOOP_WQ_MAX 1024            /* writes one batch may queue (hs_sock_batch_writes) */

@@ -5,7 +5,10 @@
 
 #include <errno.h>
 #include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/eventfd.h>
@@ -74,9 +77,11 @@ int hs_loop_use_uring(hs_loop_t *loop)
         return r;
     }
     loop->uring = ring;
-    loop->wq = hs_malloc(HS_LOOP_WQ_MAX * sizeof(*loop->wq));
-    loop->wdone = hs_malloc(HS_LOOP_WQ_MAX * sizeof(*loop->wdone));
-    loop->wbuf = hs_malloc(HS_LOOP_WBUF_SIZE);
+    if (!loop->wbuf) { /* (a ring dropped after a failed submission left them) */
+        loop->wq = hs_malloc(HS_LOOP_WQ_MAX * sizeof(*loop->wq));
+        loop->wdone = hs_malloc(HS_LOOP_WQ_MAX * sizeof(*loop->wdone));
+        loop->wbuf = hs_malloc(HS_LOOP_WBUF_SIZE);
+    }
     return HS_OK;
 }
 
@@ -93,13 +98,13 @@ void hs_loop_destroy(hs_loop_t *loop)
         io_uring_queue_exit(loop->uring);
         free(loop->uring);
         loop->uring = NULL;
-        free(loop->wq);
-        free(loop->wdone);
-        free(loop->wbuf);
-        loop->wq = loop->wdone = NULL;
-        loop->wbuf = NULL;
-        loop->nwq = loop->nwdone = 0;
     }
+    free(loop->wq); /* (kept when a failed submission dropped the ring) */
+    free(loop->wdone);
+    free(loop->wbuf);
+    loop->wq = loop->wdone = NULL;
+    loop->wbuf = NULL;
+    loop->nwq = loop->nwdone = 0;
 }
 
 int hs_io_add(hs_loop_t *loop, hs_io_t *io)
@@ -223,28 +228,61 @@ static void pool_trim(hs_loop_t *loop)
         free(loop->buf_pool[--loop->nbuf_pool]);
 }
 
-/* Submit what is prepared and reap exactly k completions, each to `done`. Every operation here
- * is MSG_DONTWAIT and finishes during the submission: the wait never sleeps. */
-static void submit_reap(struct io_uring *ring, unsigned k, void (*done)(hs_loop_t *, void *, int), hs_loop_t *loop)
+/* The kernel refused a submission (out of memory, or the ring gone bad): the ring goes, and the
+ * loop makes plain calls from now on. Closing the ring drops whatever entries it still held, so
+ * none can run later against buffers that have moved on. */
+static void drop_uring(hs_loop_t *loop, int err)
 {
+    hs_log_warn("io_uring: a batch could not be submitted (%s): plain system calls from now on", strerror(-err));
+    io_uring_queue_exit(loop->uring);
+    free(loop->uring);
+    loop->uring = NULL;
+}
+
+/* Submit the k operations prepared (sub[j] the io of the one whose user data is j) and hand each
+ * completion to `done`. Every operation here is MSG_DONTWAIT and finishes during the submission:
+ * the wait never sleeps. True when all k were done. False when the kernel refused or took fewer:
+ * the ring is dropped; an operation it took whose completion was not seen is done with -EIO
+ * (its bytes may have moved: the connection fails rather than lose or repeat them), and one it
+ * never took is left to the caller, to make with a plain call. */
+static bool submit_reap(hs_loop_t *loop, hs_io_t **sub, unsigned k, void (*done)(hs_loop_t *, void *, int))
+{
+    struct io_uring *ring = loop->uring;
     int r;
     do
         r = io_uring_submit_and_wait(ring, k);
-    while (r == -EINTR);
-    unsigned seen = 0;
-    while (seen < k) {
+    while (r == -EINTR); /* -EINTR: nothing was submitted (a count is returned once any was) */
+    unsigned took = r > 0 ? (unsigned)r : 0, seen = 0;
+    while (seen < took) {
         unsigned head, got = 0;
         struct io_uring_cqe *cqe;
         io_uring_for_each_cqe(ring, head, cqe)
         {
-            done(loop, io_uring_cqe_get_data(cqe), cqe->res);
+            uintptr_t j = (uintptr_t)io_uring_cqe_get_data(cqe);
+            done(loop, sub[j], cqe->res);
+            sub[j] = NULL;
             got++;
         }
         io_uring_cq_advance(ring, got);
         seen += got;
-        if (seen < k && io_uring_wait_cqe_nr(ring, &cqe, k - seen) < 0)
-            break;
+        if (seen < took) {
+            int w;
+            do
+                w = io_uring_wait_cqe_nr(ring, &cqe, took - seen);
+            while (w == -EINTR);
+            if (w < 0) {
+                r = w;
+                break;
+            }
+        }
     }
+    if (r >= 0 && seen == k)
+        return true;
+    for (unsigned j = 0; j < took; j++) /* the kernel takes entries in order: these it took */
+        if (sub[j])
+            done(loop, sub[j], -EIO);
+    drop_uring(loop, r < 0 ? r : -EAGAIN);
+    return false;
 }
 
 static void read_done(hs_loop_t *loop, void *io, int res)
@@ -262,38 +300,45 @@ static void write_done(hs_loop_t *loop, void *io, int res)
     loop->wdone[loop->nwdone++] = io;
 }
 
+/* A queued write sent with a plain call: the lone one of a batch, or one the ring did not take. */
+static void send_now(hs_loop_t *loop, hs_sock_t *s)
+{
+    ssize_t r = send(s->io.fd, loop->wbuf + s->woff, s->wlen, MSG_DONTWAIT | MSG_NOSIGNAL);
+    write_done(loop, s, r < 0 ? -errno : (int)r);
+}
+
 /* The end of a batch: send every write it queued (hs_sock_batch_writes), one io_uring_enter per
  * MAX_EVENTS of them; a lone one is a plain send. Their owners are told by tell_writes, in the
  * same batch for the first rounds, else at the start of the next. */
 static void flush_writes(hs_loop_t *loop)
 {
-    struct io_uring *ring = loop->uring;
+    hs_io_t *sub[MAX_EVENTS];
     unsigned k = 0;
-    if (loop->nwq == 1 && loop->wq[0]) { /* one: a plain send costs the same system call */
-        hs_sock_t *s = (hs_sock_t *)loop->wq[0];
-        ssize_t r = send(s->io.fd, loop->wbuf + s->woff, s->wlen, MSG_DONTWAIT | MSG_NOSIGNAL);
-        loop->nwq = 0;
-        loop->wbuf_len = 0;
-        write_done(loop, s, r < 0 ? -errno : (int)r);
-        return;
-    }
-    for (unsigned i = 0; i < loop->nwq; i++) {
+    bool ring = loop->uring && loop->nwq > 1; /* one: a plain send costs the same system call */
+    for (unsigned i = 0; i < loop->nwq && ring; i++) {
         hs_io_t *io = loop->wq[i];
         if (!io)
             continue; /* closed since */
         hs_sock_t *s = (hs_sock_t *)io;
-        struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-        if (!sqe) {
-            submit_reap(ring, k, write_done, loop);
+        struct io_uring_sqe *sqe = io_uring_get_sqe(loop->uring);
+        if (!sqe) { /* the ring has MAX_EVENTS entries */
+            ring = submit_reap(loop, sub, k, write_done);
             k = 0;
-            sqe = io_uring_get_sqe(ring);
+            if (!ring)
+                break;
+            sqe = io_uring_get_sqe(loop->uring);
         }
         io_uring_prep_send(sqe, io->fd, loop->wbuf + s->woff, s->wlen, MSG_DONTWAIT | MSG_NOSIGNAL);
-        io_uring_sqe_set_data(sqe, io);
-        k++;
+        io_uring_sqe_set_data(sqe, (void *)(uintptr_t)k);
+        sub[k++] = io;
     }
     if (k)
-        submit_reap(ring, k, write_done, loop);
+        submit_reap(loop, sub, k, write_done);
+    for (unsigned i = 0; i < loop->nwq; i++) { /* not sent through the ring: one call each */
+        hs_sock_t *s = (hs_sock_t *)loop->wq[i];
+        if (s && s->wstate == HS_SOCK_W_QUEUED)
+            send_now(loop, s);
+    }
     loop->nwq = 0;
     loop->wbuf_len = 0;
 }
@@ -320,6 +365,7 @@ static void tell_writes(hs_loop_t *loop)
 static void batch_reads(hs_loop_t *loop, struct epoll_event *events, int n)
 {
     struct io_uring *ring = loop->uring;
+    hs_io_t *sub[MAX_EVENTS];
     unsigned k = 0;
     for (int i = 0; i < n; i++) {
         hs_io_t *io = events[i].data.ptr;
@@ -331,11 +377,11 @@ static void batch_reads(hs_loop_t *loop, struct epoll_event *events, int n)
             continue;
         struct io_uring_sqe *sqe = io_uring_get_sqe(ring); /* the ring has MAX_EVENTS entries */
         io_uring_prep_recv(sqe, io->fd, buf, room, MSG_DONTWAIT);
-        io_uring_sqe_set_data(sqe, io);
-        k++;
+        io_uring_sqe_set_data(sqe, (void *)(uintptr_t)k);
+        sub[k++] = io;
     }
     if (k)
-        submit_reap(ring, k, read_done, loop);
+        submit_reap(loop, sub, k, read_done); /* a read the ring never took: its owner makes it */
 }
 
 void hs_loop_run_once(hs_loop_t *loop, int max_wait_ms)

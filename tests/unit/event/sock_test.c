@@ -6,6 +6,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -360,6 +362,55 @@ static void test_batch_writes(void)
     hs_loop_destroy(&loop);
 }
 
+/* A ring the kernel stops taking submissions from (its descriptor replaced by /dev/null): the
+ * loop drops it, sends what was queued with plain calls, tells the owners, and goes on without. */
+static void test_uring_refused(void)
+{
+    hs_loop_t loop;
+    if (!uring_loop(&loop))
+        return;
+    int sv[2][2];
+    probe_t p[2];
+    memset(p, 0, sizeof(p));
+    for (int i = 0; i < 2; i++) {
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv[i]) < 0 ||
+            hs_sock_open(&p[i].sock, &loop, sv[i][0], &hs_sock_tcp, on_probe) != HS_OK)
+            abort();
+        hs_sock_batch_writes(&p[i].sock, true);
+        hs_sock_batch_reads(&p[i].sock, true);
+    }
+    hs_loop_run_once(&loop, 0);
+    p[0].writes = p[1].writes = 0;
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null < 0 || dup2(null, ((struct io_uring *)loop.uring)->ring_fd) < 0)
+        abort();
+    close(null);
+    struct iovec iov = {"ping", 4};
+    ok(hs_sock_writev(&p[0].sock, &iov, 1) == -1 && errno == EAGAIN, "ring refused: a write queued");
+    ok(hs_sock_writev(&p[1].sock, &iov, 1) == -1 && errno == EAGAIN, "ring refused: a second write queued");
+    hs_loop_run_once(&loop, 0);
+    ok(loop.uring == NULL, "ring refused: the loop dropped it");
+    ok(p[0].writes == 1 && p[1].writes == 1, "ring refused: both owners told");
+    is_int((int)hs_sock_writev(&p[0].sock, &iov, 1), 4, "ring refused: the first write reported sent");
+    is_int((int)hs_sock_writev(&p[1].sock, &iov, 1), 4, "ring refused: the second too");
+    char got[16];
+    ok(recv(sv[0][1], got, sizeof(got), MSG_DONTWAIT) == 4 && recv(sv[1][1], got, sizeof(got), MSG_DONTWAIT) == 4,
+       "ring refused: the bytes arrived, once each");
+    if (write(sv[0][1], "pong", 4) != 4 || write(sv[1][1], "pong", 4) != 4)
+        abort();
+    for (int i = 0; i < 100 && !(p[0].reads && p[1].reads); i++)
+        hs_loop_run_once(&loop, 5);
+    ok(!p[0].sock.batched && !p[1].sock.batched, "ring refused: reads are the owners' own after it");
+    is_int((int)hs_sock_read(&p[0].sock, 4096, 65536), 4, "ring refused: and they read");
+    for (int i = 0; i < 2; i++) {
+        hs_sock_close(&p[i].sock);
+        close(sv[i][1]);
+    }
+    hs_loop_run_once(&loop, 0);
+    hs_sock_pool_free(&loop);
+    hs_loop_destroy(&loop);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -372,6 +423,7 @@ int main(void)
     test_deadline(&loop);
     test_batch_reads();
     test_batch_writes();
+    test_uring_refused();
     hs_sock_pool_free(&loop);
     hs_loop_destroy(&loop);
     return tap_done();
