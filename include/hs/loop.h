@@ -81,8 +81,9 @@ struct hs_loop_s {
      * wake-up that finds nothing to do gives back all but HS_LOOP_POOL_IDLE */
     char *buf_pool[256];
     int nbuf_pool;
-    hs_task_t *tasks, **tasks_tail; /* posted with hs_loop_post, not yet run */
-    void *uring;                    /* the io_uring that batches reads and writes (struct io_uring *), NULL when off */
+    hs_task_t *tasks, **tasks_tail;      /* posted with hs_loop_post, not yet run */
+    const struct hs_loop_batch_s *batch; /* the hooks of hs_loop_use_uring, NULL when off */
+    void *uring;                         /* its io_uring (struct io_uring *), NULL when off or dropped */
     /* writes in a batch (src/event/sock.c): sockets whose bytes wait in wbuf for the end of the
      * batch, then those sent whose owners are still to be told */
     hs_io_t **wq, **wdone;
@@ -90,6 +91,22 @@ struct hs_loop_s {
     char *wbuf;
     uint32_t wbuf_len;
 };
+
+/* The most descriptors one wake-up dispatches (epoll_wait's batch). */
+#define HS_LOOP_MAX_EVENTS 256
+
+/* Hooks the loop calls at fixed points of a wake-up, for reads and writes made in a batch
+ * (src/event/uring.c, installed by hs_loop_use_uring): read, before any callback, with the
+ * descriptors found readable that let the loop read for them (io->batch_read), when the loop's
+ * ring is there and the wake-up has several; tell, at the start, when reports are due (nwdone);
+ * end, after the callbacks, tasks and timers, when writes are queued (nwq); destroy, by
+ * hs_loop_destroy. */
+typedef struct hs_loop_batch_s {
+    void (*read)(hs_loop_t *loop, hs_io_t **ready, int n);
+    void (*tell)(hs_loop_t *loop);
+    void (*end)(hs_loop_t *loop);
+    void (*destroy)(hs_loop_t *loop);
+} hs_loop_batch_t;
 
 int hs_loop_init(hs_loop_t *loop);
 /* From now on, read in a batch the sockets each wake-up finds readable that let the loop read

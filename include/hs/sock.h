@@ -121,7 +121,7 @@ static inline bool hs_sock_batched(const hs_sock_t *s)
 {
     return s->batched && s->batch_res != -EAGAIN && s->batch_res != -EINTR;
 }
-/* The loop's side (src/event/epoll.c): where a batched read of s may go (false: not now), and
+/* The loop's side (src/event/uring.c): where a batched read of s may go (false: not now), and
  * its result. */
 bool hs__sock_batch_prep(hs_sock_t *s, char **buf, size_t *room);
 void hs__sock_batch_done(hs_sock_t *s, int res);

@@ -1,22 +1,16 @@
 /* statusd — the epoll backend of the event loop (Linux only). */
 #define _GNU_SOURCE
 #include "hs/loop.h"
-#include "hs/sock.h"
 
 #include <errno.h>
-#include <liburing.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#define MAX_EVENTS 256
-#define TASK_ROUNDS 4  /* tasks posting tasks: rounds run in one batch before the rest waits */
-#define WRITE_ROUNDS 4 /* send-and-tell rounds at the end of a batch before the rest waits for the next */
+#define MAX_EVENTS HS_LOOP_MAX_EVENTS
+#define TASK_ROUNDS 4 /* tasks posting tasks: rounds run in one batch before the rest waits */
 
 static void dispose_closed(hs_loop_t *loop);
 static _Thread_local hs_loop_t *current;
@@ -66,25 +60,6 @@ int hs_loop_init(hs_loop_t *loop)
     return HS_OK;
 }
 
-int hs_loop_use_uring(hs_loop_t *loop)
-{
-    if (loop->uring)
-        return HS_OK;
-    struct io_uring *ring = hs_malloc(sizeof(*ring));
-    int r = io_uring_queue_init(MAX_EVENTS, ring, 0); /* -errno */
-    if (r < 0) {
-        free(ring);
-        return r;
-    }
-    loop->uring = ring;
-    if (!loop->wbuf) { /* (a ring dropped after a failed submission left them) */
-        loop->wq = hs_malloc(HS_LOOP_WQ_MAX * sizeof(*loop->wq));
-        loop->wdone = hs_malloc(HS_LOOP_WQ_MAX * sizeof(*loop->wdone));
-        loop->wbuf = hs_malloc(HS_LOOP_WBUF_SIZE);
-    }
-    return HS_OK;
-}
-
 void hs_loop_destroy(hs_loop_t *loop)
 {
     if (current == loop)
@@ -94,17 +69,8 @@ void hs_loop_destroy(hs_loop_t *loop)
     loop->disposed = NULL;
     close(loop->wakefd);
     close(loop->epfd);
-    if (loop->uring) {
-        io_uring_queue_exit(loop->uring);
-        free(loop->uring);
-        loop->uring = NULL;
-    }
-    free(loop->wq); /* (kept when a failed submission dropped the ring) */
-    free(loop->wdone);
-    free(loop->wbuf);
-    loop->wq = loop->wdone = NULL;
-    loop->wbuf = NULL;
-    loop->nwq = loop->nwdone = 0;
+    if (loop->batch)
+        loop->batch->destroy(loop);
 }
 
 int hs_io_add(hs_loop_t *loop, hs_io_t *io)
@@ -228,162 +194,6 @@ static void pool_trim(hs_loop_t *loop)
         free(loop->buf_pool[--loop->nbuf_pool]);
 }
 
-/* The kernel refused a submission (out of memory, or the ring gone bad): the ring goes, and the
- * loop makes plain calls from now on. Closing the ring drops whatever entries it still held, so
- * none can run later against buffers that have moved on. */
-static void drop_uring(hs_loop_t *loop, int err)
-{
-    hs_log_warn("io_uring: a batch could not be submitted (%s): plain system calls from now on", strerror(-err));
-    io_uring_queue_exit(loop->uring);
-    free(loop->uring);
-    loop->uring = NULL;
-}
-
-/* Submit the k operations prepared (sub[j] the io of the one whose user data is j) and hand each
- * completion to `done`. Every operation here is MSG_DONTWAIT and finishes during the submission:
- * the wait never sleeps. True when all k were done. False when the kernel refused or took fewer:
- * the ring is dropped; an operation it took whose completion was not seen is done with -EIO
- * (its bytes may have moved: the connection fails rather than lose or repeat them), and one it
- * never took is left to the caller, to make with a plain call. */
-static bool submit_reap(hs_loop_t *loop, hs_io_t **sub, unsigned k, void (*done)(hs_loop_t *, void *, int))
-{
-    struct io_uring *ring = loop->uring;
-    int r;
-    do
-        r = io_uring_submit_and_wait(ring, k);
-    while (r == -EINTR); /* -EINTR: nothing was submitted (a count is returned once any was) */
-    unsigned took = r > 0 ? (unsigned)r : 0, seen = 0;
-    while (seen < took) {
-        unsigned head, got = 0;
-        struct io_uring_cqe *cqe;
-        io_uring_for_each_cqe(ring, head, cqe)
-        {
-            uintptr_t j = (uintptr_t)io_uring_cqe_get_data(cqe);
-            done(loop, sub[j], cqe->res);
-            sub[j] = NULL;
-            got++;
-        }
-        io_uring_cq_advance(ring, got);
-        seen += got;
-        if (seen < took) {
-            int w;
-            do
-                w = io_uring_wait_cqe_nr(ring, &cqe, took - seen);
-            while (w == -EINTR);
-            if (w < 0) {
-                r = w;
-                break;
-            }
-        }
-    }
-    if (r >= 0 && seen == k)
-        return true;
-    for (unsigned j = 0; j < took; j++) /* the kernel takes entries in order: these it took */
-        if (sub[j])
-            done(loop, sub[j], -EIO);
-    drop_uring(loop, r < 0 ? r : -EAGAIN);
-    return false;
-}
-
-static void read_done(hs_loop_t *loop, void *io, int res)
-{
-    HS_UNUSED(loop);
-    hs__sock_batch_done(io, res);
-}
-
-static void write_done(hs_loop_t *loop, void *io, int res)
-{
-    hs_sock_t *s = io;
-    s->wres = res;
-    s->wstate = HS_SOCK_W_SENT;
-    s->widx = loop->nwdone;
-    loop->wdone[loop->nwdone++] = io;
-}
-
-/* A queued write sent with a plain call: the lone one of a batch, or one the ring did not take. */
-static void send_now(hs_loop_t *loop, hs_sock_t *s)
-{
-    ssize_t r = send(s->io.fd, loop->wbuf + s->woff, s->wlen, MSG_DONTWAIT | MSG_NOSIGNAL);
-    write_done(loop, s, r < 0 ? -errno : (int)r);
-}
-
-/* The end of a batch: send every write it queued (hs_sock_batch_writes), one io_uring_enter per
- * MAX_EVENTS of them; a lone one is a plain send. Their owners are told by tell_writes, in the
- * same batch for the first rounds, else at the start of the next. */
-static void flush_writes(hs_loop_t *loop)
-{
-    hs_io_t *sub[MAX_EVENTS];
-    unsigned k = 0;
-    bool ring = loop->uring && loop->nwq > 1; /* one: a plain send costs the same system call */
-    for (unsigned i = 0; i < loop->nwq && ring; i++) {
-        hs_io_t *io = loop->wq[i];
-        if (!io)
-            continue; /* closed since */
-        hs_sock_t *s = (hs_sock_t *)io;
-        struct io_uring_sqe *sqe = io_uring_get_sqe(loop->uring);
-        if (!sqe) { /* the ring has MAX_EVENTS entries */
-            ring = submit_reap(loop, sub, k, write_done);
-            k = 0;
-            if (!ring)
-                break;
-            sqe = io_uring_get_sqe(loop->uring);
-        }
-        io_uring_prep_send(sqe, io->fd, loop->wbuf + s->woff, s->wlen, MSG_DONTWAIT | MSG_NOSIGNAL);
-        io_uring_sqe_set_data(sqe, (void *)(uintptr_t)k);
-        sub[k++] = io;
-    }
-    if (k)
-        submit_reap(loop, sub, k, write_done);
-    for (unsigned i = 0; i < loop->nwq; i++) { /* not sent through the ring: one call each */
-        hs_sock_t *s = (hs_sock_t *)loop->wq[i];
-        if (s && s->wstate == HS_SOCK_W_QUEUED)
-            send_now(loop, s);
-    }
-    loop->nwq = 0;
-    loop->wbuf_len = 0;
-}
-
-/* Each owner whose write was sent learns it as a write event; its next write takes the report. */
-static void tell_writes(hs_loop_t *loop)
-{
-    for (unsigned i = 0; i < loop->nwdone; i++) {
-        hs_io_t *io = loop->wdone[i];
-        if (!io)
-            continue; /* reported already, or closed */
-        loop->wdone[i] = NULL;
-        ((hs_sock_t *)io)->widx = HS_SOCK_NO_SLOT;
-        if (!io->closed)
-            io->cb(io, HS_EV_WRITE);
-    }
-    loop->nwdone = 0;
-}
-
-/* Reads in a batch: every socket of this wake-up that lets the loop read for it
- * (hs_sock_batch_reads) and has room is read with one io_uring_enter instead of a recvfrom each
- * later. MSG_DONTWAIT makes each read finish during the submission (with -EAGAIN when nothing
- * is there), so no read is ever left in flight: the buffers are the sockets' own. */
-static void batch_reads(hs_loop_t *loop, struct epoll_event *events, int n)
-{
-    struct io_uring *ring = loop->uring;
-    hs_io_t *sub[MAX_EVENTS];
-    unsigned k = 0;
-    for (int i = 0; i < n; i++) {
-        hs_io_t *io = events[i].data.ptr;
-        if (!io->batch_read || !(events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
-            continue;
-        char *buf;
-        size_t room;
-        if (!hs__sock_batch_prep((hs_sock_t *)io, &buf, &room))
-            continue;
-        struct io_uring_sqe *sqe = io_uring_get_sqe(ring); /* the ring has MAX_EVENTS entries */
-        io_uring_prep_recv(sqe, io->fd, buf, room, MSG_DONTWAIT);
-        io_uring_sqe_set_data(sqe, (void *)(uintptr_t)k);
-        sub[k++] = io;
-    }
-    if (k)
-        submit_reap(loop, sub, k, read_done); /* a read the ring never took: its owner makes it */
-}
-
 void hs_loop_run_once(hs_loop_t *loop, int max_wait_ms)
 {
     struct epoll_event events[MAX_EVENTS];
@@ -401,8 +211,17 @@ void hs_loop_run_once(hs_loop_t *loop, int max_wait_ms)
     if (n == 0 && wait != 0 && loop->nbuf_pool > HS_LOOP_POOL_IDLE)
         pool_trim(loop); /* a quiet moment: the spare input buffers of the busy one go */
     loop->iter++;
-    if (loop->uring && n > 1)
-        batch_reads(loop, events, n);
+    if (loop->uring && n > 1) { /* the descriptors the loop may read for: one call for all */
+        hs_io_t *ready[MAX_EVENTS];
+        int k = 0;
+        for (int i = 0; i < n; i++) {
+            hs_io_t *io = events[i].data.ptr;
+            if (io->batch_read && (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+                ready[k++] = io;
+        }
+        if (k > 0)
+            loop->batch->read(loop, ready, k);
+    }
     if (loop->nfirst > 0) {
         for (int i = 0; i < n; i++) {
             hs_io_t *io = events[i].data.ptr;
@@ -413,7 +232,7 @@ void hs_loop_run_once(hs_loop_t *loop, int max_wait_ms)
         }
     }
     if (loop->nwdone)
-        tell_writes(loop);
+        loop->batch->tell(loop);
     for (int i = 0; i < n; i++) {
         hs_io_t *io = events[i].data.ptr;
         if (!io || io->closed)
@@ -432,14 +251,7 @@ void hs_loop_run_once(hs_loop_t *loop, int max_wait_ms)
     }
     hs_wheel_run(&loop->wheel, loop->now_ms);
     run_tasks(loop);
-    /* The batch's writes go now, and their owners learn it at once, which may queue more (the
-     * next pipelined answer, the next part of a stream): a few rounds, then what is left is told
-     * at the start of the next batch (which does not wait). */
-    for (int round = 0; loop->nwq && round < WRITE_ROUNDS; round++) {
-        flush_writes(loop);
-        tell_writes(loop);
-    }
     if (loop->nwq)
-        flush_writes(loop);
+        loop->batch->end(loop); /* the batch's writes go now */
     dispose_closed(loop);
 }

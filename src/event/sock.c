@@ -12,7 +12,7 @@
  *
  * Where that is so, the call itself is the larger part: a proxied request of 12 bytes is four
  * system calls and about four microseconds of kernel entry and exit alone. So the loop may make
- * the reads itself, many with one io_uring_enter (hs_sock_batch_reads, src/event/epoll.c): the
+ * the reads itself, many with one io_uring_enter (hs_sock_batch_reads, src/event/uring.c): the
  * read it makes for a socket goes exactly where the owner's own would have gone, and the owner's
  * next hs_sock_read takes its result as if it had just made the call. And the small writes
  * (hs_sock_batch_writes): the owner is told EAGAIN, which every owner already handles by keeping
@@ -45,7 +45,7 @@ static ssize_t tcp_writev_now(hs_sock_t *s, const struct iovec *iov, int iovcnt)
 }
 
 /* A write the loop makes (hs_sock_batch_writes): queued now (the bytes copied, the owner told
- * EAGAIN), sent at the end of the batch (src/event/epoll.c), reported to the owner's next write.
+ * EAGAIN), sent at the end of the batch (src/event/uring.c), reported to the owner's next write.
  * What does not fit the batch's room is written at once. */
 static ssize_t tcp_writev_batched(hs_sock_t *s, const struct iovec *iov, int iovcnt)
 {
