@@ -169,6 +169,14 @@ static void test_deadline(hs_loop_t *loop)
     close(sv[1]);
 }
 
+/* A socket of the loop on one end of a fresh socketpair; sv[1] is the test's end. */
+static void open_pair(hs_loop_t *loop, hs_sock_t *sock, int sv[2], void (*cb)(hs_io_t *, int))
+{
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0 ||
+        hs_sock_open(sock, loop, sv[0], &hs_sock_tcp, cb) != HS_OK)
+        abort();
+}
+
 /* A loop with its io_uring ring, or false (said as a skip) where the kernel refuses one. */
 static bool uring_loop(hs_loop_t *loop)
 {
@@ -195,9 +203,7 @@ static void test_batch_reads(void)
     probe_t p[N];
     memset(p, 0, sizeof(p));
     for (int i = 0; i < N; i++) {
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv[i]) < 0 ||
-            hs_sock_open(&p[i].sock, &loop, sv[i][0], &hs_sock_tcp, on_probe) != HS_OK)
-            abort();
+        open_pair(&loop, &p[i].sock, sv[i], on_probe);
         is_int(hs_sock_read(&p[i].sock, 4096, i == 3 ? 512 : 65536), HS_AGAIN, "batch: nothing yet");
         hs_sock_batch_reads(&p[i].sock, true);
     }
@@ -292,9 +298,7 @@ static void test_batch_writes(void)
     probe_t p[3];
     memset(p, 0, sizeof(p));
     for (int i = 0; i < 3; i++) {
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv[i]) < 0 ||
-            hs_sock_open(&p[i].sock, &loop, sv[i][0], &hs_sock_tcp, on_probe) != HS_OK)
-            abort();
+        open_pair(&loop, &p[i].sock, sv[i], on_probe);
         hs_sock_batch_writes(&p[i].sock, true);
     }
     hs_loop_run_once(&loop, 0); /* the first write-readiness of each */
@@ -337,9 +341,7 @@ static void test_batch_writes(void)
      * report is due at the start of the next batch, which does not wait for events */
     chatty_t c = {.target = 10};
     int cv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, cv) < 0 ||
-        hs_sock_open(&c.sock, &loop, cv[0], &hs_sock_tcp, on_chatty) != HS_OK)
-        abort();
+    open_pair(&loop, &c.sock, cv, on_chatty);
     hs_sock_batch_writes(&c.sock, true);
     hs_loop_run_once(&loop, 0); /* its first write-readiness queues the first write */
     ok(c.queued >= 1, "batch write rounds: the first write queued");
@@ -373,9 +375,7 @@ static void test_uring_refused(void)
     probe_t p[2];
     memset(p, 0, sizeof(p));
     for (int i = 0; i < 2; i++) {
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv[i]) < 0 ||
-            hs_sock_open(&p[i].sock, &loop, sv[i][0], &hs_sock_tcp, on_probe) != HS_OK)
-            abort();
+        open_pair(&loop, &p[i].sock, sv[i], on_probe);
         hs_sock_batch_writes(&p[i].sock, true);
         hs_sock_batch_reads(&p[i].sock, true);
     }
