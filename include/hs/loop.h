@@ -88,6 +88,8 @@ struct hs_loop_s {
      * batch, then those sent whose owners are still to be told */
     hs_io_t **wq, **wdone;
     unsigned nwq, nwdone;
+    bool batch_now; /* this wake-up found several descriptors ready, with the ring there: small
+                       writes wait for its end (a lone one is written at once) */
     char *wbuf;
     uint32_t wbuf_len;
 };

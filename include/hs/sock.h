@@ -100,13 +100,14 @@ static inline void hs_sock_batch_reads(hs_sock_t *s, bool on)
 {
     s->io.batch_read = on;
 }
-/* Let the loop make this socket's small writes (plain TCP only): a write of up to
- * HS_SOCK_BATCH_WRITE bytes is copied and answered HS_AGAIN (errno EAGAIN); at the end of the
- * batch the loop sends all such writes with one io_uring_enter and dispatches HS_EV_WRITE to
- * each owner (in the same batch, or at the start of the next), whose next write, which offers the
- * same bytes first (as after any EAGAIN), is answered with what the send did. The owner must
- * write through hs_sock_writev only, keep offering unwritten bytes until they are reported written
- * (an owner that gives them up closes the socket), and not shut the socket down before then. */
+/* Let the loop make this socket's small writes (plain TCP only): in a wake-up that found several
+ * descriptors ready (loop->batch_now), a write of up to HS_SOCK_BATCH_WRITE bytes is copied and
+ * answered HS_AGAIN (errno EAGAIN); at the end of the batch the loop sends all such writes with
+ * one io_uring_enter and dispatches HS_EV_WRITE to each owner (in the same batch, or at the
+ * start of the next), whose next write, which offers the same bytes first (as after any EAGAIN),
+ * is answered with what the send did. The owner must write through hs_sock_writev only, keep
+ * offering unwritten bytes until they are reported written (an owner that gives them up closes
+ * the socket), and not shut the socket down before then. */
 #define HS_SOCK_BATCH_WRITE 16384
 static inline void hs_sock_batch_writes(hs_sock_t *s, bool on)
 {

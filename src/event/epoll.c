@@ -211,7 +211,8 @@ void hs_loop_run_once(hs_loop_t *loop, int max_wait_ms)
     if (n == 0 && wait != 0 && loop->nbuf_pool > HS_LOOP_POOL_IDLE)
         pool_trim(loop); /* a quiet moment: the spare input buffers of the busy one go */
     loop->iter++;
-    if (loop->uring && n > 1) { /* the descriptors the loop may read for: one call for all */
+    loop->batch_now = loop->uring != NULL && n > 1;
+    if (loop->batch_now) { /* the descriptors the loop may read for: one call for all */
         hs_io_t *ready[MAX_EVENTS];
         int k = 0;
         for (int i = 0; i < n; i++) {

@@ -84,9 +84,13 @@ static ssize_t tcp_writev_batched(hs_sock_t *s, const struct iovec *iov, int iov
     return -1;
 }
 
+/* Queued only in a busy wake-up (loop->batch_now): with one descriptor ready there is nothing to
+ * batch, and the copy and the second pass through the owner would be pure cost. A socket with
+ * a write queued or a report due goes through the batch whatever the wake-up, so that its bytes
+ * keep their order and are never written twice. */
 static ssize_t tcp_writev(hs_sock_t *s, const struct iovec *iov, int iovcnt)
 {
-    if (s->io.batch_write && s->loop->wbuf)
+    if (HS_UNLIKELY(s->wstate != HS_SOCK_W_NONE) || (s->io.batch_write && s->loop->batch_now))
         return tcp_writev_batched(s, iov, iovcnt);
     return tcp_writev_now(s, iov, iovcnt);
 }

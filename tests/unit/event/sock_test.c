@@ -287,8 +287,16 @@ static void on_chatty(hs_io_t *io, int ev)
         c->sent++;
 }
 
-/* Writes in a batch (hs_sock_batch_writes): queued and answered EAGAIN, sent at the end of the
- * batch, the owner told with a write event in the same batch; its next write takes the report. */
+/* Make the next wake-up a busy one: both sockets of nv readable. */
+static void busy(int nv[2][2])
+{
+    if (write(nv[0][1], "n", 1) != 1 || write(nv[1][1], "n", 1) != 1)
+        abort();
+}
+
+/* Writes in a batch (hs_sock_batch_writes): in a busy wake-up, queued and answered EAGAIN, sent
+ * at the end of the batch, the owner told with a write event in the same batch; its next write
+ * takes the report. */
 static void test_batch_writes(void)
 {
     hs_loop_t loop;
@@ -327,6 +335,7 @@ static void test_batch_writes(void)
     ok(p[0].sock.wstate == HS_SOCK_W_NONE, "batch write: reported once");
     /* a peer that went away: the report is the error */
     close(sv[0][1]);
+    loop.batch_now = true; /* as in a busy wake-up */
     ok(hs_sock_writev(&p[0].sock, iov, 2) == -1 && errno == EAGAIN, "batch write: queued to a closed peer");
     hs_loop_run_once(&loop, 0);
     hs_loop_run_once(&loop, 0);
@@ -338,27 +347,47 @@ static void test_batch_writes(void)
     close(sv[2][1]);
     hs_loop_run_once(&loop, 0);
     /* an owner that writes again whenever it is told: a few rounds in the batch, and the last
-     * report is due at the start of the next batch, which does not wait for events */
+     * report is due at the start of the next batch, which does not wait for events. Two other
+     * sockets made readable before each wake-up make it a busy one (writes are batched only then) */
+    int nv[2][2];
+    probe_t np[2];
+    memset(np, 0, sizeof(np));
+    for (int i = 0; i < 2; i++)
+        open_pair(&loop, &np[i].sock, nv[i], on_probe);
     chatty_t c = {.target = 10};
     int cv[2];
     open_pair(&loop, &c.sock, cv, on_chatty);
     hs_sock_batch_writes(&c.sock, true);
+    busy(nv);
     hs_loop_run_once(&loop, 0); /* its first write-readiness queues the first write */
     ok(c.queued >= 1, "batch write rounds: the first write queued");
     int sent_before = c.sent;
+    busy(nv);
     hs_loop_run_once(&loop, 0);
     ok(c.sent - sent_before >= 2, "batch write rounds: several rounds of send and tell in one batch");
     ok(loop.nwdone == 1 && c.sent < c.target, "batch write rounds: after the last round, one report left for the next batch");
     uint64_t t0 = hs_now_ms();
     hs_loop_run_once(&loop, 2000);
     ok(hs_now_ms() - t0 < 1000, "batch write rounds: the next batch does not wait for events when a report is due");
-    for (int i = 0; i < 20 && c.sent < c.target; i++)
+    for (int i = 0; i < 20 && c.sent < c.target; i++) {
+        busy(nv);
         hs_loop_run_once(&loop, 5);
+    }
     is_int(c.sent, c.target, "batch write rounds: every write reported");
     char all[64];
     is_int((int)recv(cv[1], all, sizeof(all), MSG_DONTWAIT), c.target * 2, "batch write rounds: every byte arrived, once");
+    /* a quiet wake-up (one descriptor or none): nothing to batch, a write goes at once */
+    hs_loop_run_once(&loop, 0);
+    ok(!loop.batch_now, "quiet wake-up: not a batch");
+    struct iovec one = {"ab", 2};
+    is_int((int)hs_sock_writev(&c.sock, &one, 1), 2, "quiet wake-up: a write goes at once");
+    ok(c.sock.wstate == HS_SOCK_W_NONE && loop.nwq == 0, "quiet wake-up: nothing queued");
     hs_sock_close(&c.sock);
     close(cv[1]);
+    for (int i = 0; i < 2; i++) {
+        hs_sock_close(&np[i].sock);
+        close(nv[i][1]);
+    }
     hs_loop_run_once(&loop, 0);
     hs_sock_pool_free(&loop);
     hs_loop_destroy(&loop);
